@@ -1,0 +1,99 @@
+"""Uploads of every awkward kind become RGB arrays or a clear ImageError; photos keep their size."""
+import io
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+from colorizer import ImageError, UNet, colourize, colourize_photo, has_colour, load_rgb, open_image, to_rgb
+from colorizer.inference import working_size
+
+
+def png_bytes(image: Image.Image, format="PNG") -> bytes:
+    buffer = io.BytesIO()
+    image.save(buffer, format=format)
+    return buffer.getvalue()
+
+
+def test_sixteen_bit_grey_is_scaled_not_clipped_to_white():
+    ramp = (np.arange(64 * 64, dtype=np.uint16).reshape(64, 64) * 16)  # 0 .. 65520
+    rgb = load_rgb(png_bytes(Image.fromarray(ramp, mode="I;16")))
+    assert rgb.shape == (64, 64, 3) and rgb.dtype == np.uint8
+    assert rgb[0, 0, 0] == 0 and rgb[-1, -1, 0] == 255 and 100 < rgb[32, 0, 0] < 160
+
+
+def test_transparency_is_composited_on_white():
+    rgba = Image.new("RGBA", (8, 6), (255, 0, 0, 0))
+    rgba.putpixel((0, 0), (255, 0, 0, 255))
+    rgb = load_rgb(png_bytes(rgba))
+    assert tuple(rgb[0, 0]) == (255, 0, 0) and tuple(rgb[1, 1]) == (255, 255, 255)
+
+
+@pytest.mark.parametrize("mode", ["L", "1", "P", "CMYK", "LA", "F", "I", "YCbCr"])
+def test_every_mode_becomes_rgb(mode):
+    image = Image.new("RGB", (10, 7), (30, 120, 200)).convert(mode)
+    rgb = to_rgb(image)
+    assert rgb.shape == (7, 10, 3) and rgb.dtype == np.uint8
+
+
+@pytest.mark.parametrize("array", [np.zeros((5, 6), np.float32) + 0.5, np.zeros((5, 6, 4), np.uint8),
+                                   np.full((5, 6, 3), 40000, np.uint16), np.zeros((5, 6, 1), np.uint8)])
+def test_arrays_become_rgb(array):
+    assert to_rgb(array).shape == (5, 6, 3)
+
+
+def test_empty_corrupt_and_huge_uploads_are_refused_clearly(tmp_path):
+    empty = tmp_path / "empty.png"
+    empty.write_bytes(b"")
+    corrupt = tmp_path / "corrupt.jpg"
+    corrupt.write_bytes(png_bytes(Image.new("RGB", (50, 50)), "JPEG")[:200])
+    with pytest.raises(ImageError, match="empty"):
+        open_image(empty)
+    with pytest.raises(ImageError, match="not a readable image"):
+        open_image(corrupt)
+    with pytest.raises(ImageError, match="not a readable image"):
+        open_image(b"hello, I am text")
+    with pytest.raises(ImageError, match="too large"):
+        to_rgb(Image.new("L", (8000, 7000)))
+
+
+def test_has_colour_tells_grey_from_colour():
+    assert not has_colour(np.repeat(np.arange(256, dtype=np.uint8)[None, :, None], 3, axis=2))
+    assert has_colour(np.asarray(Image.new("RGB", (4, 4), (200, 30, 30))))
+
+
+@pytest.fixture(scope="module")
+def tiny_model():
+    torch.manual_seed(0)
+    return UNet(num_filters=4, num_colours=24).eval(), torch.rand(24, 3)
+
+
+@pytest.mark.parametrize("size", [(37, 23), (640, 480), (3, 5)])
+def test_photo_comes_back_at_its_own_size(tiny_model, size):
+    model, palette = tiny_model
+    photo = Image.fromarray(np.random.default_rng(0).integers(0, 255, (size[1], size[0], 3), dtype=np.uint8))
+    result = colourize_photo(model, palette, photo, long_side=32)
+    for image in (result.colour, result.class_map, result.grey):
+        assert image.shape == (size[1], size[0], 3)
+    assert result.work_size[0] % 4 == 0 and max(result.work_size) <= max(32, 4)
+
+
+def test_full_resolution_keeps_the_original_luminance(tiny_model):
+    model, palette = tiny_model
+    grey = np.tile(np.linspace(0, 255, 200, dtype=np.uint8), (120, 1))
+    result = colourize_photo(model, palette, grey, long_side=32)
+    luminance = np.asarray(Image.fromarray(result.colour).convert("L")).astype(int)
+    assert result.original is None  # a grey input has no colour truth to show
+    assert np.abs(luminance - grey.astype(int)).mean() < 12  # sharp: the luminance is the input's own
+
+
+def test_colourize_pads_any_size(tiny_model):
+    model, palette = tiny_model
+    rgb, classes = colourize(model, palette, np.random.default_rng(1).random((30, 19)))
+    assert rgb.shape == (30, 19, 3) and classes.shape == (30, 19) and classes.max() < 24
+
+
+def test_working_size_never_enlarges():
+    assert working_size(1024, 768, 96) == (96, 72)
+    assert working_size(20, 12, 96) == (20, 12)
