@@ -7,6 +7,7 @@ colourizer's own format::
      "palette": NC x 3 float RGB in [0, 1], "state_dict": ..., "meta": {...}}
 """
 import os
+import re
 import tempfile
 from pathlib import Path
 
@@ -30,6 +31,7 @@ def save_atomic(obj: dict, path: str | Path) -> Path:
             torch.save(obj, file)
             file.flush()
             os.fsync(file.fileno())
+        os.chmod(temporary, 0o644)  # mkstemp makes 0600; a checkpoint is an ordinary shareable file
         os.replace(temporary, path)
     except BaseException:
         Path(temporary).unlink(missing_ok=True)
@@ -47,7 +49,10 @@ def read_checkpoint_dict(path: str | Path, required_keys: tuple[str, ...], kind:
     try:
         checkpoint = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as error:  # corrupt zip, pickle with forbidden globals, truncated file...
-        reason = str(error).strip().splitlines()[0][:200] if str(error).strip() else type(error).__name__
+        message = re.sub(r"\x1b\[[0-9;]*m", "", str(error)).strip()  # torch colours parts of its messages
+        reason = message.splitlines()[0][:200] if message else type(error).__name__
+        if "Weights only load failed" in message:
+            reason = "it holds Python objects, not just tensors and plain data; they are not unpickled, for safety"
         raise CheckpointError(f"{path}: cannot be read as a {kind} checkpoint ({reason})") from None
     if not isinstance(checkpoint, dict):
         raise CheckpointError(f"{path}: holds a {type(checkpoint).__name__}, not a {kind} checkpoint dict")
