@@ -80,9 +80,9 @@ def hub_reachable(timeout: float = HUB_PROBE_TIMEOUT_S) -> bool:
 
     if constants.HF_HUB_OFFLINE:
         return False
-    host = urllib.parse.urlparse(constants.ENDPOINT).hostname or "huggingface.co"
+    endpoint = urllib.parse.urlparse(constants.ENDPOINT)
     try:
-        socket.create_connection((host, 443), timeout=timeout).close()
+        socket.create_connection((endpoint.hostname or "huggingface.co", endpoint.port or 443), timeout=timeout).close()
         return True
     except OSError:
         return False

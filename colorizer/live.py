@@ -18,7 +18,7 @@ from torch import nn
 from .data import DataUnavailable
 from .inference import colourize
 from .models import ModelConfig, build_model
-from .train import ColourData, Progress, TrainConfig, TrainResult, data_for, train
+from .trainer import ColourData, Progress, TrainConfig, TrainResult, data_for, train
 
 
 @dataclass

@@ -1,0 +1,45 @@
+"""PixelWise: one Gradio app with a tab per part of CSC413 PA2 (colourization, live training,
+segmentation, per-layer counts). Run ``python app.py``; GRADIO_SERVER_NAME / GRADIO_SERVER_PORT
+choose where it listens. Each tab is built by ``build_<name>_tab()`` in ui/; ML lives in colorizer/
+and segmenter/.
+"""
+import os
+
+import gradio as gr
+
+from ui.colourize_tab import build_colourize_tab
+from ui.inside_tab import build_inside_tab
+from ui.segment_tab import build_segment_tab
+from ui.train_tab import build_train_tab
+
+# Colourizing is light (two small CNNs on a ~96 px image), so a few run at once; training is
+# limited to one run at a time by its own event (ui/train_tab.py). max_size bounds the waiting line.
+CONCURRENT_EVENTS = 4
+MAX_QUEUE = 32
+
+
+def build_app() -> gr.Blocks:
+    with gr.Blocks(title="PixelWise") as demo:
+        gr.Markdown("# PixelWise\nColourization as per-pixel classification (CNN vs UNet), "
+                    "batch-size training live, flower segmentation and what is inside each model.")
+        with gr.Tab("Colourize"):
+            colourize = build_colourize_tab()
+        with gr.Tab("Train live"):
+            training = build_train_tab()
+        with gr.Tab("Segment"):
+            build_segment_tab()
+        with gr.Tab("Inside the models"):
+            build_inside_tab()
+        # Checkpoints saved in "Train live" (or added since start-up) appear in the Colourize dropdowns.
+        colourize.refresh_after(demo.load, training.checkpoint_saved)
+    demo.queue(default_concurrency_limit=CONCURRENT_EVENTS, max_size=MAX_QUEUE)
+    return demo
+
+
+if __name__ == "__main__":
+    build_app().launch(
+        server_name=os.environ.get("GRADIO_SERVER_NAME", "127.0.0.1"),  # Spaces sets 0.0.0.0
+        server_port=int(os.environ.get("GRADIO_SERVER_PORT", "7860")),
+        show_error=True,
+        theme=gr.themes.Soft(),
+    )

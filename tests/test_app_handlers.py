@@ -1,0 +1,305 @@
+"""The app's handler functions, called directly (no browser, no server).
+
+Tiny checkpoints (NF 8, one epoch on 100 images) are trained once for the module so these tests
+do not depend on the shipped ones; they measure the plumbing, not colourization quality.
+"""
+import re
+import time
+import types
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+from colorizer import TrainConfig, load_checkpoint, nearest_colour_labels, predict_classes, train
+from colorizer import catalog
+from colorizer.live import fresh_model
+from tests.helpers import CIFAR, requires_cifar
+from ui import colourize_tab, train_tab
+
+pytestmark = requires_cifar
+torch.set_num_threads(1)
+
+
+@pytest.fixture(scope="module")
+def checkpoints(tmp_path_factory):
+    """{"cnn": path, "unet": path}, with PIXELWISE_CHECKPOINTS pointing at their folder for the module."""
+    folder = tmp_path_factory.mktemp("checkpoints")
+    paths = {}
+    for arch in ("cnn", "unet"):
+        config = TrainConfig(model=arch, data=str(CIFAR), epochs=1, batch_size=50, num_filters=8,
+                             train_limit=100, val_limit=20, device="cpu")
+        paths[arch] = str(folder / f"{arch}.pt")
+        train(config).save(paths[arch])
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("PIXELWISE_CHECKPOINTS", str(folder))
+        patch.setenv("PIXELWISE_TRAINED", str(folder / "session"))
+        patch.setenv("PIXELWISE_DATA", str(CIFAR))
+        patch.delenv("PIXELWISE_HF_REPO", raising=False)
+        yield paths
+
+
+def upload(checkpoints, path, class_map=False):
+    """Run the upload handler; returns a dict of its outputs by name."""
+    values = colourize_tab.on_colourize_upload(str(path), checkpoints["cnn"], checkpoints["unet"], class_map, 96)
+    names = ["grey", "grey_caption", "cnn", "cnn_caption", "unet", "unet_caption", "original", "original_caption",
+             "slider", "notes"]
+    return dict(zip(names, values))
+
+
+def photo(size=(640, 480), seed=0) -> Image.Image:
+    """A smooth colourful test picture (gradients), not noise."""
+    width, height = size
+    y, x = np.mgrid[0:height, 0:width].astype(np.float32)
+    rgb = np.stack([255 * x / width, 255 * y / height, 128 + 100 * np.sin(x / 37 + seed)], axis=2)
+    return Image.fromarray(rgb.clip(0, 255).astype(np.uint8))
+
+
+# ---------------------------------------------------------------- uploads
+
+@pytest.mark.parametrize("kind", ["rgb", "grey", "rgba", "grey16", "cmyk", "palette"])
+def test_every_kind_of_upload_comes_back_at_its_own_size(checkpoints, tmp_path, kind):
+    image = photo()
+    image = {"rgb": image, "grey": image.convert("L"), "rgba": image.convert("RGBA"),
+             "grey16": Image.fromarray((np.asarray(image.convert("L")).astype(np.uint16) * 257)),
+             "cmyk": image.convert("CMYK"), "palette": image.convert("P")}[kind]
+    path = tmp_path / f"upload.{'jpg' if kind == 'cmyk' else 'png'}"
+    image.save(path)
+    out = upload(checkpoints, path)
+    for name in ("grey", "cnn", "unet"):
+        assert out[name].shape == (480, 640, 3), name
+    assert out["slider"]["value"][1].shape == (480, 640, 3)
+    has_colour = kind != "grey" and kind != "grey16"
+    assert out["original"]["visible"] is has_colour
+    assert "640×480" in out["cnn_caption"] and "CNN" in out["cnn_caption"]
+    assert "UNet" in out["unet_caption"]
+    if kind == "grey16":  # 16-bit must be scaled, not clipped to white
+        expected = np.asarray(photo().convert("L"), dtype=np.float32)
+        assert abs(out["grey"][..., 0].mean() - expected.mean()) < 2
+
+
+def test_full_resolution_output_keeps_the_uploads_detail(checkpoints, tmp_path):
+    image = photo((800, 600))
+    image.save(tmp_path / "big.png")
+    out = upload(checkpoints, tmp_path / "big.png")
+    # luminance comes from the original: the output's brightness follows the input pixel for pixel
+    out_y = np.asarray(Image.fromarray(out["unet"]).convert("L"), dtype=np.float32)
+    in_y = np.asarray(image.convert("L"), dtype=np.float32)
+    assert np.abs(out_y - in_y).mean() < 8
+
+
+def test_class_map_shows_only_palette_colours(checkpoints, tmp_path):
+    photo().save(tmp_path / "x.png")
+    out = upload(checkpoints, tmp_path / "x.png", class_map=True)
+    _, palette = load_checkpoint(checkpoints["unet"])
+    colours = np.unique(out["unet"].reshape(-1, 3), axis=0)
+    assert len(colours) <= len(palette)
+    assert "class map" in out["unet_caption"]
+
+
+def test_corrupt_or_empty_upload_gives_a_clear_message(checkpoints, tmp_path):
+    bad = tmp_path / "broken.png"
+    bad.write_bytes(b"\x89PNG\r\n\x1a\n this is not really a png")
+    with pytest.warns(UserWarning, match="broken.png: not a readable image"):
+        out = upload(checkpoints, bad)
+    assert out["notes"].startswith("**Could not use this file:**")
+    empty = tmp_path / "empty.png"
+    empty.write_bytes(b"")
+    with pytest.warns(UserWarning, match="empty"):
+        upload(checkpoints, empty)
+
+
+def test_no_upload_is_an_error_not_a_crash(checkpoints):
+    import gradio as gr
+
+    with pytest.raises(gr.Error, match="Upload an image first"):
+        colourize_tab.on_colourize_upload(None, checkpoints["cnn"], checkpoints["unet"], False, 96)
+
+
+def test_a_missing_checkpoint_is_reported_and_the_other_model_still_runs(checkpoints, tmp_path):
+    photo().save(tmp_path / "x.png")
+    values = colourize_tab.on_colourize_upload(str(tmp_path / "x.png"), str(tmp_path / "gone.pt"),
+                                               checkpoints["unet"], False, 96)
+    assert values[2] is None and "unavailable" in values[3]
+    assert values[4].shape == (480, 640, 3)
+    assert "gone.pt: no such checkpoint file" in values[-1]
+
+
+# ---------------------------------------------------------------- CIFAR-10 test images
+
+def test_test_image_shows_each_models_pixel_accuracy(checkpoints):
+    values = colourize_tab.on_colourize_test("horse", 7, checkpoints["cnn"], checkpoints["unet"])
+    rgb = colourize_tab.test_images("horse")[7]
+    grey = rgb.astype(np.float32).mean(axis=2) / 255
+    for arch, caption in (("cnn", values[3]), ("unet", values[5])):
+        shown = float(re.search(r"pixel accuracy ([\d.]+)%", caption).group(1))
+        model, palette = load_checkpoint(checkpoints[arch])
+        truth = nearest_colour_labels(torch.from_numpy(rgb), palette).numpy()
+        expected = 100 * (predict_classes(model, grey) == truth).mean()
+        assert shown == pytest.approx(expected, abs=0.051)
+    assert values[6]["visible"] is True  # CIFAR images have colour: the original is shown
+    assert values[0].shape == (256, 256, 3)  # 32 x 32 shown 8x
+
+
+def test_random_test_image_is_a_valid_index(checkpoints):
+    indices = {colourize_tab.random_index("horse") for _ in range(20)}
+    assert all(0 <= index < 1000 for index in indices) and len(indices) > 1
+
+
+def test_without_data_the_test_image_path_says_so(checkpoints, tmp_path, monkeypatch):
+    monkeypatch.setenv("PIXELWISE_DATA", str(tmp_path / "nothing-here"))
+    with pytest.warns(UserWarning, match="No CIFAR-10 test images"):
+        values = colourize_tab.on_colourize_test("horse", 0, checkpoints["cnn"], checkpoints["unet"])
+    assert "does not exist" in values[-1]
+
+
+# ---------------------------------------------------------------- checkpoint lists and the Hub
+
+def test_dropdowns_list_each_arch_and_skip_unreadable_files(checkpoints, tmp_path):
+    folder = catalog.checkpoint_dir()
+    (folder / "junk.pt").write_bytes(b"not a checkpoint")
+    try:
+        cnn, unet, notes = colourize_tab.refresh_checkpoints()
+    finally:
+        (folder / "junk.pt").unlink()
+    assert [path for _, path in cnn["choices"]] == [checkpoints["cnn"]]
+    assert cnn["value"] == checkpoints["cnn"] and unet["value"] == checkpoints["unet"]
+    assert "junk.pt" in notes
+
+
+def test_hub_fetch_offline_fails_fast_and_keeps_local_checkpoints(checkpoints, tmp_path, monkeypatch):
+    from huggingface_hub import constants
+
+    monkeypatch.setattr(constants, "HF_HUB_OFFLINE", True)
+    monkeypatch.setenv("PIXELWISE_HF_REPO", "pixelwise/colourizers")
+    (tmp_path / "cnn.pt").write_bytes(open(checkpoints["cnn"], "rb").read())
+    monkeypatch.setenv("PIXELWISE_CHECKPOINTS", str(tmp_path))
+    colourize_tab._hub_notes.cache_clear()
+    start = time.perf_counter()
+    cnn, unet, notes = colourize_tab.refresh_checkpoints()
+    assert time.perf_counter() - start < 5
+    assert "Offline" in notes and "unet.pt" in notes
+    assert [path for _, path in cnn["choices"]] == [str(tmp_path / "cnn.pt")]
+    assert unet["choices"] == [] and "No UNet checkpoint" in notes
+    colourize_tab._hub_notes.cache_clear()
+
+
+def test_hub_unreachable_host_is_detected_quickly(monkeypatch):
+    from huggingface_hub import constants
+
+    monkeypatch.setattr(constants, "HF_HUB_OFFLINE", False)
+    monkeypatch.setattr(constants, "ENDPOINT", "https://127.0.0.1:9")  # nothing listens there
+    start = time.perf_counter()
+    assert catalog.hub_reachable(timeout=1) is False
+    assert time.perf_counter() - start < 3
+
+
+def test_hub_fetch_downloads_only_missing_files(tmp_path, monkeypatch):
+    fetched = []
+
+    def fake_download(repo, name, local_dir, etag_timeout):
+        fetched.append((repo, name))
+        (local_dir / name).write_bytes(b"x")
+        return str(local_dir / name)
+
+    import huggingface_hub
+
+    monkeypatch.setattr(catalog, "hub_reachable", lambda: True)
+    monkeypatch.setattr(huggingface_hub, "hf_hub_download", fake_download)
+    (tmp_path / "cnn.pt").write_bytes(b"local")
+    notes = catalog.fetch_missing_checkpoints("me/models", tmp_path)
+    assert fetched == [("me/models", "unet.pt")]
+    assert notes == ["Fetched unet.pt from Hugging Face repo me/models."]
+
+
+# ---------------------------------------------------------------- Train live
+
+def run_training(epochs, batch_sizes=(50, 100), stop_after_first_epoch=False):
+    outputs, stopped = [], False
+    generator = train_tab.start_training("UNet", list(batch_sizes), epochs, 1e-3, 8, "horse", 0, 300, 100, None)
+    for output in generator:
+        outputs.append(output)
+        session = output[-1]
+        if stop_after_first_epoch and not stopped and any(row.get("val_acc") is not None and row["epoch"] >= 1
+                                                          for row in session.rows):
+            assert train_tab.stop_training(session) == "Stopping after the current batch..."
+            stopped = True
+    assert train_tab.stop_training(outputs[-1][-1]) == "Nothing is training."
+    return outputs
+
+
+def val_epochs_seen(output, batch_size):
+    """Epochs with a validation point for ``batch_size`` in one yielded loss plot."""
+    frame = output[0]["value"]
+    points = frame[(frame["series"] == f"bs {batch_size} val") & frame["loss"].notna()]  # NaN: colour placeholder
+    return sorted(points["epoch"].round(3).tolist())
+
+
+def test_training_streams_every_epoch_of_every_batch_size_and_ends_with_the_table(checkpoints):
+    outputs = run_training(epochs=2)
+    for batch_size in (50, 100):
+        states = {tuple(val_epochs_seen(output, batch_size)) for output in outputs}
+        # a redraw was sent after epoch 0 (before training), 1 and 2 of each batch size
+        assert {(0.0,), (0.0, 1.0), (0.0, 1.0, 2.0)} <= states, states
+    final = outputs[-1]
+    table = final[-3]
+    assert table["batch size"].tolist() == [50, 100]
+    assert table["epochs done"].tolist() == [2.0, 2.0] and table["stopped?"].tolist() == ["no", "no"]
+    session = final[-1]
+    for row in table.itertuples():
+        result = session.results[row[1]]
+        assert row[3] == round(100 * result.final.val_acc, 2) and 0 < row[3] < 100
+    strips = final[3:7]  # one image slot per offered batch size: 50, 100, 500, 1000
+    assert [strip["visible"] for strip in strips] == [True, True, False, False]
+    assert "bs 50 · epoch 2" == strips[0]["label"]
+    assert "Done" in final[2]
+    accuracy = final[1]["value"]
+    assert set(accuracy["series"]) == {"bs 50", "bs 100"}
+
+
+def test_stop_ends_training_early_and_keeps_what_was_measured(checkpoints):
+    start = time.perf_counter()
+    outputs = run_training(epochs=40, stop_after_first_epoch=True)
+    assert time.perf_counter() - start < 60
+    final = outputs[-1]
+    table = final[-3]
+    assert table["batch size"].tolist() == [50]  # bs 100 never started
+    assert table["stopped?"].tolist() == ["yes"] and 1 <= table["epochs done"][0] < 40
+    assert "Stopped" in final[2]
+
+
+def test_a_run_saved_as_checkpoint_appears_in_the_colourize_dropdown(checkpoints):
+    session = run_training(epochs=1, batch_sizes=(100,))[-1][-1]
+    message = train_tab.save_run(session, 100)
+    assert "UNet checkpoint list" in message
+    saved = sorted((catalog.trained_dir()).glob("unet_horse_bs100_*.pt"))
+    assert len(saved) == 1
+    model, _ = load_checkpoint(saved[0])  # weights_only load works on what the app writes
+    assert model.meta["batch_size"] == 100
+    cnn, unet, _ = colourize_tab.refresh_checkpoints()
+    assert str(saved[0]) in [path for _, path in unet["choices"]]
+    assert unet["value"] == checkpoints["unet"]  # the shipped default stays selected
+
+
+def test_saving_before_training_is_refused():
+    import gradio as gr
+
+    with pytest.raises(gr.Error, match="Train first"):
+        train_tab.save_run(None, 50)
+
+
+def test_training_without_data_reports_it(monkeypatch, tmp_path):
+    monkeypatch.setenv("PIXELWISE_DATA", str(tmp_path / "nothing-here"))
+    with pytest.warns(UserWarning, match="does not exist"):
+        outputs = list(train_tab.start_training("CNN", [50], 1, 1e-3, 8, "horse", 0, 100, 100, None))
+    assert "Training failed" in outputs[-1][2]
+
+
+def test_fresh_model_is_exactly_where_train_starts():
+    config = TrainConfig(model="cnn", data=str(CIFAR), epochs=1, batch_size=50, num_filters=8,
+                         train_limit=100, val_limit=20, device="cpu")
+    plain = train(config)
+    watched = train(config, init_model=fresh_model(config))
+    assert [e.val_loss for e in plain.history if e.kind == "epoch"] == \
+           [e.val_loss for e in watched.history if e.kind == "epoch"]

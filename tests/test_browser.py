@@ -1,0 +1,100 @@
+"""The real app in a real browser: `python app.py` on a free port, driven by Playwright on Debian's Chromium.
+
+Screenshots go to a temporary folder (or $PIXELWISE_SCREENSHOT_DIR when set); the assertions are on
+what a person would read on the page.
+"""
+import os
+import re
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from tests.helpers import requires_cifar
+
+pytestmark = requires_cifar
+
+
+@pytest.fixture(scope="module")
+def shots(tmp_path_factory) -> Path:
+    folder = os.environ.get("PIXELWISE_SCREENSHOT_DIR")
+    if folder:
+        Path(folder).mkdir(parents=True, exist_ok=True)
+        return Path(folder)
+    return tmp_path_factory.mktemp("screenshots")
+
+
+def open_tab(page, name):
+    page.get_by_role("tab", name=name, exact=True).click()
+
+
+def test_every_tab_opens(page, shots):
+    for name in ("Colourize", "Train live", "Segment", "Inside the models"):
+        tab = page.get_by_role("tab", name=name, exact=True)
+        tab.click()
+        assert tab.get_attribute("aria-selected") == "true"
+        panel = page.locator("[role=tabpanel]:visible").first
+        assert len(panel.inner_text().strip()) > 20, f"tab {name!r} shows nothing"
+        page.screenshot(path=shots / f"tab_{name.split()[0].lower()}.png", full_page=True)
+
+
+def test_colourize_an_upload_and_a_test_image(page, shots, tmp_path):
+    y, x = np.mgrid[0:480, 0:640]
+    Image.fromarray(np.stack([x * 255 // 640, y * 255 // 480, 255 - x * 255 // 640], axis=2).astype(np.uint8)) \
+        .save(tmp_path / "gradient.png")
+    page.locator("input[type=file]").first.set_input_files(str(tmp_path / "gradient.png"))
+    # uploading starts the colourization: both models answer at the upload's own size
+    page.get_by_text(re.compile(r"^CNN \(.*\) · colour, 640×480$")).wait_for()
+    page.get_by_text(re.compile(r"^UNet \(.*\) · colour, 640×480$")).wait_for()
+    assert page.get_by_text("Original colour").first.is_visible()
+
+    open_tab(page, "CIFAR-10 test image")
+    page.get_by_role("button", name="Colourize test image").click()
+    cnn = page.get_by_text(re.compile(r"^CNN \(.*\) · pixel accuracy \d+\.\d%$"))
+    unet = page.get_by_text(re.compile(r"^UNet \(.*\) · pixel accuracy \d+\.\d%$"))
+    cnn.wait_for()
+    unet.wait_for()
+    assert page.get_by_text("CIFAR-10 test image horse #0").is_visible()
+    page.get_by_role("button", name="Random test image").click()
+    page.get_by_text(re.compile(r"CIFAR-10 test image horse #\d+")).wait_for()
+    page.wait_for_timeout(500)  # let the images paint
+    page.screenshot(path=shots / "colourize.png", full_page=True)
+
+
+def lines_in_loss_plot(page) -> int:
+    plot = page.locator(".vega-embed").first
+    return plot.locator("g.mark-line path[stroke][d]").count()  # drawn lines: a path with points and a colour
+
+
+def test_train_live_draws_curves_and_stops(page, shots):
+    open_tab(page, "Train live")
+    page.get_by_role("checkbox", name="500").uncheck()
+    page.get_by_role("checkbox", name="1000").uncheck()
+    page.get_by_label("number input for Epochs").fill("50")  # long enough that Stop lands mid-run
+    page.get_by_label("NF (filters)").click()
+    page.get_by_role("option", name="8", exact=True).click()
+    page.get_by_text("Quick demo: fewer images").click()
+    page.get_by_label("number input for Training images").fill("300")
+    page.get_by_label("number input for Validation images").fill("100")
+    page.keyboard.press("Tab")
+    assert lines_in_loss_plot(page) == 0
+    page.get_by_role("button", name="Start training").click()
+    page.get_by_text(re.compile(r"Batch size 50: epoch [1-9]")).wait_for(timeout=120_000)
+    page.wait_for_function("document.querySelectorAll('.vega-embed g.mark-line path[stroke][d]').length >= 2")
+    assert lines_in_loss_plot(page) >= 2  # train and validation loss of batch size 50
+    assert page.get_by_text(re.compile(r"Elapsed \d+ s")).is_visible()
+    page.screenshot(path=shots / "train_running.png", full_page=True)
+    assert page.get_by_text(re.compile(r"bs 50 · epoch \d+")).first.is_visible()  # validation image strip
+
+    page.get_by_role("button", name="Stop").click()
+    page.get_by_text("Stopped: the table keeps what was measured.").wait_for(timeout=60_000)
+    assert page.get_by_role("columnheader", name="stopped?").is_visible()
+    assert page.get_by_role("gridcell", name="yes", exact=True).is_visible()  # the table row of the stopped run
+    page.screenshot(path=shots / "train_stopped.png", full_page=True)
+
+    page.get_by_role("button", name="Save as checkpoint").click()
+    page.get_by_text(re.compile(r"Saved .*unet_horse_bs\d+_.*\.pt")).wait_for()
+    open_tab(page, "Colourize")
+    page.get_by_label("UNet checkpoint").click()
+    assert page.get_by_role("option", name=re.compile(r"unet_horse_bs\d+_")).is_visible()

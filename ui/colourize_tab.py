@@ -1,0 +1,264 @@
+"""Tab "Colourize": an upload or a CIFAR-10 test image, through the CNN and the UNet, side by side."""
+import functools
+import os
+import random
+from dataclasses import dataclass, field
+
+import gradio as gr
+import numpy as np
+
+from colorizer import (CIFAR10_CLASSES, CheckpointError, DataUnavailable, ImageError, colourize,
+                       colourize_photo, default_data_root, grey_of, has_colour, load_category, load_rgb,
+                       pixel_accuracy)
+from colorizer.catalog import (checkpoint_dir, fetch_missing_checkpoints, list_checkpoints,
+                               load_checkpoint_cached, trained_dir)
+from ui.common import enlarge, uploaded_image, inference_device
+
+TEST_IMAGE_ZOOM = 8  # 32 x 32 test images are shown 256 x 256, pixels kept crisp
+ARCH_NAMES = {"cnn": "CNN", "unet": "UNet"}
+
+
+# ---------------------------------------------------------------- checkpoints
+
+@functools.lru_cache(maxsize=4)
+def _hub_notes(repo: str, folder: str) -> tuple[str, ...]:
+    # Once per process: a fetch (or a failed one) is not repeated on every refresh.
+    return tuple(fetch_missing_checkpoints(repo, folder))
+
+
+def checkpoint_choices() -> tuple[dict[str, list[tuple[str, str]]], list[str]]:
+    """Dropdown choices per arch, [(label, path)], and notes to show (hub fetches, unreadable files)."""
+    notes = []
+    repo = os.environ.get("PIXELWISE_HF_REPO")
+    if repo:
+        notes += _hub_notes(repo, str(checkpoint_dir()))
+    infos, problems = list_checkpoints(checkpoint_dir(), trained_dir())
+    notes += [f"Skipped {problem}" for problem in problems]
+    choices = {arch: [(info.label, str(info.path)) for info in infos if info.arch == arch] for arch in ARCH_NAMES}
+    for arch, name in ARCH_NAMES.items():
+        if not choices[arch]:
+            notes.append(f"No {name} checkpoint in {checkpoint_dir()}: train one in the Train live tab "
+                         f"or run `python -m colorizer.train --model {arch} --out checkpoints/{arch}.pt`.")
+    return choices, notes
+
+
+def default_choice(arch: str, choices: list[tuple[str, str]], current: str | None = None) -> str | None:
+    """Keep the current pick if it still exists, else the shipped checkpoints/<arch>.pt, else the first."""
+    paths = [path for _, path in choices]
+    shipped = str(checkpoint_dir() / f"{arch}.pt")
+    for candidate in (current, shipped):
+        if candidate in paths:
+            return candidate
+    return paths[0] if paths else None
+
+
+def refresh_checkpoints(cnn_current: str | None = None, unet_current: str | None = None):
+    choices, notes = checkpoint_choices()
+    return (gr.update(choices=choices["cnn"], value=default_choice("cnn", choices["cnn"], cnn_current)),
+            gr.update(choices=choices["unet"], value=default_choice("unet", choices["unet"], unet_current)),
+            "\n".join(f"- {note}" for note in notes))
+
+
+# ---------------------------------------------------------------- the work
+
+@dataclass
+class Panel:
+    label: str
+    image: np.ndarray | None
+
+
+@dataclass
+class Panels:
+    """What the tab shows: grey input, one panel per model, the original when it had colour."""
+    grey: np.ndarray
+    models: dict[str, Panel] = field(default_factory=dict)  # "cnn" / "unet" -> panel
+    original: np.ndarray | None = None
+    notes: list[str] = field(default_factory=list)
+
+
+def _load(path: str | None, arch: str):
+    if not path:
+        raise CheckpointError(f"no {ARCH_NAMES[arch]} checkpoint chosen")
+    return load_checkpoint_cached(path, inference_device())
+
+
+def colourize_upload_panels(image_path: str, checkpoints: dict[str, str | None], class_map: bool = False,
+                            work_size: int = 96) -> Panels:
+    """Full-resolution colourization of an uploaded file; raises ImageError for unusable files."""
+    rgb = load_rgb(image_path)
+    height, width = rgb.shape[:2]
+    panels = Panels(grey=np.repeat((grey_of(rgb) * 255).round().astype(np.uint8)[..., None], 3, axis=2),
+                    original=rgb if has_colour(rgb) else None)
+    for arch, path in checkpoints.items():
+        try:
+            model, palette = _load(path, arch)
+        except CheckpointError as error:
+            panels.models[arch] = Panel(f"{ARCH_NAMES[arch]}: unavailable", None)
+            panels.notes.append(str(error))
+            continue
+        result = colourize_photo(model, palette, rgb, long_side=int(work_size))
+        kind = "class map" if class_map else "colour"
+        panels.models[arch] = Panel(f"{ARCH_NAMES[arch]} ({os.path.basename(path)}) · {kind}, {width}×{height}",
+                                    result.class_map if class_map else result.colour)
+        panels.notes.append(f"{ARCH_NAMES[arch]} ran at {result.work_size[0]}×{result.work_size[1]}; "
+                            f"its colours were put on the original {width}×{height} luminance.")
+    if panels.original is None:
+        panels.notes.append("The upload has no colour, so there is no original to compare with.")
+    return panels
+
+
+def test_images(category: str) -> np.ndarray:
+    """N x 32 x 32 x 3 uint8 test images of a CIFAR-10 category (raises DataUnavailable)."""
+    return load_category(category, default_data_root(), "test").numpy()
+
+
+def colourize_test_panels(category: str, index: int, checkpoints: dict[str, str | None]) -> Panels:
+    """Colourize one CIFAR-10 test image at its own 32 x 32 and score each model's pixel accuracy."""
+    images = test_images(category)
+    index = int(index) % len(images)
+    rgb = images[index]
+    grey = grey_of(rgb)
+    panels = Panels(grey=enlarge(np.repeat((grey * 255).round().astype(np.uint8)[..., None], 3, axis=2),
+                                 TEST_IMAGE_ZOOM),
+                    original=enlarge(rgb, TEST_IMAGE_ZOOM))
+    for arch, path in checkpoints.items():
+        try:
+            model, palette = _load(path, arch)
+        except CheckpointError as error:
+            panels.models[arch] = Panel(f"{ARCH_NAMES[arch]}: unavailable", None)
+            panels.notes.append(str(error))
+            continue
+        prediction, classes = colourize(model, palette, grey)
+        accuracy = pixel_accuracy(classes, rgb, palette)
+        panels.models[arch] = Panel(f"{ARCH_NAMES[arch]} ({os.path.basename(path)}) · pixel accuracy {100 * accuracy:.1f}%",
+                                    enlarge(prediction, TEST_IMAGE_ZOOM))
+    panels.notes.append(f"CIFAR-10 test image {category} #{index}, 32×32, shown {TEST_IMAGE_ZOOM}× enlarged; "
+                        "pixel accuracy = share of pixels given the palette colour nearest the truth.")
+    return panels
+
+
+# ---------------------------------------------------------------- Gradio glue
+
+def _to_updates(panels: Panels):
+    """Images and captions for: grey, CNN, UNet, original (hidden without colour), slider, notes."""
+    cnn = panels.models.get("cnn", Panel("CNN", None))
+    unet = panels.models.get("unet", Panel("UNet", None))
+    has_original = panels.original is not None
+    slider = (panels.grey, unet.image) if unet.image is not None else None
+    return (panels.grey, "**Grey input** (what the models see)",
+            cnn.image, f"**{cnn.label}**",
+            unet.image, f"**{unet.label}**",
+            gr.update(value=panels.original, visible=has_original),
+            gr.update(value="**Original colour**", visible=has_original),
+            gr.update(value=slider, label=f"Before / after — {unet.label}"),
+            "\n".join(f"- {note}" for note in panels.notes))
+
+
+NO_CHANGE = 9  # outputs left as they were when an input is refused (all but the notes)
+
+
+def on_colourize_upload(image_path, cnn_path, unet_path, class_map, work_size):
+    if not image_path:
+        raise gr.Error("Upload an image first (any size; PNG, JPEG, TIFF, WebP...).")
+    try:
+        panels = colourize_upload_panels(image_path, {"cnn": cnn_path, "unet": unet_path}, class_map, work_size)
+    except ImageError as error:
+        gr.Warning(str(error))
+        return (gr.update(),) * NO_CHANGE + (f"**Could not use this file:** {error}",)
+    return _to_updates(panels)
+
+
+def on_colourize_test(category, index, cnn_path, unet_path):
+    try:
+        panels = colourize_test_panels(category, index, {"cnn": cnn_path, "unet": unet_path})
+    except DataUnavailable as error:
+        gr.Warning(f"No CIFAR-10 test images: {error}")
+        return (gr.update(),) * NO_CHANGE + (f"**No CIFAR-10 test images:** {error}",)
+    return _to_updates(panels)
+
+
+def random_index(category: str) -> int:
+    try:
+        count = len(test_images(category))
+    except DataUnavailable as error:
+        gr.Warning(f"No CIFAR-10 test images: {error}")
+        return 0
+    return random.randrange(count)
+
+
+def data_notice() -> str:
+    root = default_data_root()
+    if root is not None:
+        source = "PIXELWISE_DATA" if os.environ.get("PIXELWISE_DATA") else "default"
+        return f"Test images from `{root}` ({source})."
+    return ("No local CIFAR-10 folder (set `PIXELWISE_DATA`, or put it at `../shared/data/cifar10`): "
+            "test images will be downloaded with torchvision on first use, which needs internet.")
+
+
+@dataclass
+class ColourizeTab:
+    """What app.py needs to keep the checkpoint dropdowns fresh."""
+    cnn_checkpoint: gr.Dropdown
+    unet_checkpoint: gr.Dropdown
+    checkpoint_notes: gr.Markdown
+
+    def refresh_after(self, *events) -> None:
+        """Re-list checkpoints after each event (a Dependency, e.g. a save) or trigger (e.g. demo.load)."""
+        inputs = [self.cnn_checkpoint, self.unet_checkpoint]
+        outputs = [self.cnn_checkpoint, self.unet_checkpoint, self.checkpoint_notes]
+        for event in events:
+            if hasattr(event, "then"):
+                event.then(refresh_checkpoints, inputs, outputs, show_progress="hidden")
+            else:
+                gr.on([event], refresh_checkpoints, inputs, outputs, show_progress="hidden")
+
+
+def build_colourize_tab() -> ColourizeTab:
+    gr.Markdown("Colourization as classification: each pixel of a grey image gets one of 24 colours. "
+                "The plain **CNN** and the **UNet** (same layers plus skip connections) run side by side. "
+                "Uploads of any size come back at full resolution: the models run on a small copy and their "
+                "colours are laid onto the photo's own brightness.")
+    with gr.Row():
+        with gr.Column(scale=1, min_width=300):
+            with gr.Tab("Upload"):
+                upload = uploaded_image(label="Your image (any size or mode)", sources=["upload", "clipboard"],
+                                       height=240)
+                with gr.Row():
+                    class_map = gr.Checkbox(label="Raw 24-colour class map", value=False)
+                    work_size = gr.Slider(32, 256, value=96, step=8, label="Model working size (long side, px)")
+                upload_button = gr.Button("Colourize upload", variant="primary")
+            with gr.Tab("CIFAR-10 test image"):
+                category = gr.Dropdown(list(CIFAR10_CLASSES), value="horse", label="Category")
+                index = gr.Slider(0, 999, value=0, step=1, label="Test image number")
+                with gr.Row():
+                    test_button = gr.Button("Colourize test image", variant="primary")
+                    random_button = gr.Button("Random test image")
+                gr.Markdown(data_notice())
+            choices, notes = checkpoint_choices()
+            cnn_checkpoint = gr.Dropdown(choices["cnn"], value=default_choice("cnn", choices["cnn"]),
+                                         label="CNN checkpoint")
+            unet_checkpoint = gr.Dropdown(choices["unet"], value=default_choice("unet", choices["unet"]),
+                                          label="UNet checkpoint")
+            refresh_button = gr.Button("Refresh checkpoint list", size="sm")
+            checkpoint_notes = gr.Markdown("\n".join(f"- {note}" for note in notes))
+        with gr.Column(scale=3):
+            panels = []
+            with gr.Row(equal_height=True):
+                for title in ("Grey input", "CNN", "UNet", "Original colour"):
+                    with gr.Column(min_width=160):
+                        image = gr.Image(label=title, show_label=False, format="png", interactive=False, height=220)
+                        panels += [image, gr.Markdown(f"**{title}**")]
+            slider_out = gr.ImageSlider(label="Before / after — UNet", format="png", interactive=False,
+                                        max_height=420)
+            notes_out = gr.Markdown()
+
+    outputs = panels + [slider_out, notes_out]
+    upload_inputs = [upload, cnn_checkpoint, unet_checkpoint, class_map, work_size]
+    upload_button.click(on_colourize_upload, upload_inputs, outputs)
+    upload.upload(on_colourize_upload, upload_inputs, outputs)
+    test_inputs = [category, index, cnn_checkpoint, unet_checkpoint]
+    test_button.click(on_colourize_test, test_inputs, outputs)
+    random_button.click(random_index, category, index).then(on_colourize_test, test_inputs, outputs)
+    tab = ColourizeTab(cnn_checkpoint, unet_checkpoint, checkpoint_notes)
+    tab.refresh_after(refresh_button.click)
+    return tab
