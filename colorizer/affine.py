@@ -5,7 +5,7 @@ pixel x is replaced by y = a*x + b?  Measured three ways on the test images, for
   (ii)  batch statistics: BatchNorm normalises each test batch with that batch's own mean/var
         (the model is otherwise unchanged);
   (iii) fine-tuned: a copy of the model trained ``finetune_steps`` more steps on transformed
-        training images with the one trainer (colorizer.train.train), then run in eval mode.
+        training images with the one trainer (colorizer.trainer.train), then run in eval mode.
 
 "changed" is the fraction of test pixels whose predicted colour class differs from the reference:
 the same model in the same BN mode on the untransformed input for (i) and (ii), the original model
@@ -27,7 +27,7 @@ from torch import nn
 from .checkpoint import load_checkpoint
 from .data import category_name, load_category, to_grey
 from .palette import nearest_colour_labels
-from .train import ColourData, TrainConfig, resolve_device, train
+from .trainer import ColourData, TrainConfig, resolve_device, train
 
 DEFAULT_PAIRS = ((1.0, 0.0), (2.0, 0.0), (0.5, 0.25), (1.0, 0.5), (-1.0, 1.0))
 

@@ -359,3 +359,23 @@ def total_records(arch: str, nf: int, nc: int, kernel: int = 3, side: int = 32) 
             "ratio 2S / S": f"{measured_doubled / measured:g}" if measured else "-",
         })
     return records
+
+
+def main() -> None:
+    """Print both models' closed forms and every transcribed write-up term with its verdict."""
+    for arch in ("cnn", "unet"):
+        print(f"{arch.upper()} (one grey input channel; S = image side):")
+        for quantity, expr in totals(arch).items():
+            print(f"  {quantity:<12} = {text(expr)}")
+    print("\nWrite-up terms (S = 32; Liang also k = 3):")
+    for term in writeup_terms():
+        difference = term.difference()
+        verdict = "right" if difference == 0 else f"WRONG by {text(difference)}"
+        print(f"  {term.writeup.split(' (')[0]:<6} {term.label:<48} {text(term.theirs):<40} {verdict}")
+    for claim in SCALING_CLAIMS:
+        print(f"  {claim.writeup.split(' (')[0]:<6} S doubles: {claim.quantity} x{claim.factor}: "
+              f"{'right' if claim.right else 'WRONG'} (closed form: x{claim.measured_factor()})")
+
+
+if __name__ == "__main__":
+    main()

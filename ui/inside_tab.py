@@ -1,0 +1,162 @@
+"""Tab "Inside the models": per-layer weights, outputs and connections of the live CNN/UNet with
+their closed forms, the two write-ups' formulas checked, and the affine-input experiment.
+
+All counting lives in colorizer.anatomy / colorizer.formulas and the experiment in
+colorizer.affine; this module only lays out components and formats their answers.
+"""
+import gradio as gr
+import pandas as pd
+
+from colorizer.affine import AffineConfig, parse_pairs, result_records, run_from_checkpoint
+from colorizer.catalog import list_checkpoints
+from colorizer.checkpoint import CheckpointError
+from colorizer.data import DataUnavailable, default_data_root
+from colorizer.formulas import AFFINE_CLAIMS, SCALING_CLAIMS, layer_records, total_records, writeup_records
+from ui.common import inference_device
+
+DEFAULTS = {"arch": "cnn", "nf": 32, "nc": 24, "kernel": 3, "side": 32}
+LAYER_COLUMNS = ["layer", "type", "output shape", "outputs", "outputs formula", "weights", "weights formula",
+                 "buffers", "connections", "connections formula", "match"]
+WRITEUP_COLUMNS = ["write-up", "term", "verdict", "theirs", "true", "off by", "why", "their value", "measured",
+                   "quantity", "k"]
+AFFINE_COLUMNS = ["a", "b", "(i) eval mode: changed", "(i) acc", "(ii) batch stats: changed", "(ii) acc",
+                  "(iii) fine-tuned: changed", "(iii) acc"]
+RIGHT, WRONG = "✓ right", "✗ wrong"  # plain symbols: emoji fonts are often missing
+EXPLAINER = """
+Counts come from **forward hooks on the live PyTorch module** (one image of side S, one row per leaf
+module); the formulas are sympy expressions written once in `colorizer/formulas.py`.
+*weights* = learnable numbers (conv kernels **and biases**, BatchNorm γ and β); *buffers* = BatchNorm
+running mean and variance (not learned); *outputs* = elements of the layer's output for one image;
+*connections* = multiply-accumulates of a convolution, H_out·W_out·k²·C_in·C_out (bias additions not
+counted), 0 for other layers. The UNet's skip concatenations are not modules: they add no row, only a
+larger C_in to the convolution that reads them. k is odd only: the models pad by k//2, which keeps
+H×W only for odd k.
+"""
+
+
+def inside_view(arch: str, nf: float, nc: float, kernel: float, side: float):
+    """Everything the counting half of the tab shows, for one setting of the sliders."""
+    nf, nc, kernel, side = int(nf), int(nc), int(kernel), int(side)
+    try:
+        layers = layer_records(arch, nf, nc, kernel, side)
+        totals = total_records(arch, nf, nc, kernel, side)
+    except ValueError as error:  # even k, S not a multiple of 4 (the sliders prevent both)
+        raise gr.Error(str(error))
+    lines = [f"### Totals of the {arch.upper()} at NF={nf}, NC={nc}, k={kernel}, S={side}",
+             "| quantity | closed form | formula value | measured | measured at 2S | 2S / S |",
+             "|---|---|---|---|---|---|"]
+    for row in totals:
+        lines.append(f"| {row['quantity']} | {row['formula']} | {row['formula value']:,} | {row['measured']:,} "
+                     f"| {row['measured at 2S']:,} | ×{row['ratio 2S / S']} |")
+    mismatches = [row["layer"] for row in layers if row["match"] != "yes"]
+    lines.append("\nEvery layer's measured counts equal its formula." if not mismatches
+                 else f"\n**Measured counts differ from the formula in: {', '.join(mismatches)}**")
+    lines.append("\n" + "\n".join(f"$${row['quantity']} = {row['latex']}$$" for row in totals))
+    chart = pd.DataFrame({"layer": [row["layer"] for row in layers],
+                          "connections": [row["connections"] for row in layers]})
+    return "\n".join(lines), pd.DataFrame(layers)[LAYER_COLUMNS], chart
+
+
+def writeup_view(nf: float, nc: float, kernel: float):
+    records = writeup_records(int(nf), int(nc), int(kernel))
+    for record in records:
+        record["verdict"] = RIGHT if record["verdict"] == "right" else WRONG
+    table = pd.DataFrame(records)[WRITEUP_COLUMNS]
+    right = sum(record["verdict"].endswith("right") for record in records)
+    lines = [f"**{right} of {len(records)} transcribed terms are right** (write-ups' own assumptions: S = 32; "
+             "Liang also k = 3). 'measured' is the live CNN's count for the same layers.",
+             "\n**When S doubles** (each claim checked on the closed forms, whose ×4 the table above measures):"]
+    for claim in SCALING_CLAIMS:
+        verdict = RIGHT if claim.right else WRONG
+        lines.append(f"- {claim.writeup.split(' (')[0]}: {claim.quantity} ×{claim.factor} — {verdict} "
+                     f"(closed form gives ×{claim.measured_factor()})")
+    lines.append("\n**The affine question** — tested by the experiment below, not by algebra:")
+    lines += [f"- {writeup.split(' (')[0]}, {question}: “{quote}”" for writeup, question, quote in AFFINE_CLAIMS]
+    return "\n".join(lines), table
+
+
+def checkpoint_choices() -> list[tuple[str, str]]:
+    found, _ = list_checkpoints()
+    return [(info.label, str(info.path)) for info in found]
+
+
+def run_affine(checkpoint: str | None, pairs_text: str, steps: float, test_images: float, train_images: float,
+               progress=gr.Progress()):
+    if not checkpoint:
+        raise gr.Error("No checkpoint chosen: train one in 'Train live' or put cnn.pt / unet.pt in checkpoints/.")
+    try:
+        pairs = parse_pairs(pairs_text)
+    except ValueError as error:
+        raise gr.Error(str(error))
+    config = AffineConfig(pairs, finetune_steps=int(steps), device=inference_device())
+    progress(0, desc="loading images")
+    try:
+        result = run_from_checkpoint(checkpoint, str(default_data_root() or "") or None, config,
+                                     train_limit=int(train_images), test_limit=int(test_images),
+                                     on_progress=lambda done, message: progress(done, desc=message))
+    except (CheckpointError, DataUnavailable) as error:
+        raise gr.Error(str(error))
+    summary = (f"Reference (a=1, b=0): pixel accuracy {100 * result.acc_reference_eval:.1f}% in eval mode, "
+               f"{100 * result.acc_reference_batch:.1f}% with batch statistics; {result.test_images} test and "
+               f"{result.train_images} training images, {int(steps)} fine-tuning steps. 'changed' = share of "
+               "test pixels whose colour class differs from the same mode's prediction on the untransformed "
+               "input ((iii): from the original model's). Row a=1, b=0 is the control.")
+    return summary, pd.DataFrame(result_records(result))[AFFINE_COLUMNS]
+
+
+def refreshed_checkpoints(current: str | None):
+    choices = checkpoint_choices()
+    paths = [path for _, path in choices]
+    return gr.update(choices=choices, value=current if current in paths else (paths[-1] if paths else None))
+
+
+def build_inside_tab() -> None:
+    with gr.Column(elem_id="inside-tab"):  # one root, so tests and CSS can scope to this tab
+        gr.Markdown("## Inside the models\n" + EXPLAINER)
+        with gr.Row():
+            arch = gr.Radio(["cnn", "unet"], value=DEFAULTS["arch"], label="Model")
+            nf = gr.Slider(1, 128, value=DEFAULTS["nf"], step=1, label="NF (filters)")
+            nc = gr.Slider(2, 64, value=DEFAULTS["nc"], step=1, label="NC (colours)")
+            kernel = gr.Slider(1, 9, value=DEFAULTS["kernel"], step=2, label="k (kernel side, odd)")
+            side = gr.Slider(4, 256, value=DEFAULTS["side"], step=4, label="S (image side, multiple of 4)")
+        first_totals, first_layers, first_chart = inside_view(*DEFAULTS.values())
+        totals = gr.Markdown(first_totals, elem_id="inside-totals")
+        layers = gr.Dataframe(first_layers, label="Per layer: measured counts and their formulas",
+                              interactive=False, elem_id="inside-layers", max_height=620)
+        chart = gr.BarPlot(first_chart, x="layer", y="connections", sort=list(first_chart["layer"]),
+                           title="Connections (multiply-accumulates) per layer", x_label_angle=-45, height=360,
+                           elem_id="inside-chart")
+        gr.Markdown("### The two write-ups, term by term (Part A CNN)")
+        first_summary, first_writeups = writeup_view(DEFAULTS["nf"], DEFAULTS["nc"], DEFAULTS["kernel"])
+        writeup_summary = gr.Markdown(first_summary, elem_id="inside-writeup-summary")
+        writeups = gr.Dataframe(first_writeups, interactive=False, wrap=True, max_height=500,
+                                elem_id="inside-writeups")
+
+        gr.Markdown("### The affine question: inputs a·x + b\n"
+                    "(i) BatchNorm in eval mode (running statistics), (ii) BatchNorm recomputing each test batch's "
+                    "statistics, (iii) the model fine-tuned on the transformed training images with the one trainer.")
+        with gr.Row():
+            choices = checkpoint_choices()
+            checkpoint = gr.Dropdown(choices, value=choices[-1][1] if choices else None,
+                                     label="Trained checkpoint", allow_custom_value=False, scale=3)
+            refresh = gr.Button("↻ checkpoints", scale=0, min_width=120)
+            pairs = gr.Textbox("1,0 2,0 0.5,0.25 1,0.5 -1,1", label="(a, b) pairs: 'a,b' separated by spaces")
+        with gr.Row():
+            steps = gr.Slider(0, 1000, value=300, step=10, label="fine-tuning steps (0 skips (iii))")
+            test_images = gr.Slider(10, 1000, value=1000, step=10, label="test images")
+            train_images = gr.Slider(100, 5000, value=5000, step=100, label="training images for fine-tuning")
+        run = gr.Button("Run the affine experiment", variant="primary", elem_id="inside-affine-run")
+        affine_summary = gr.Markdown(elem_id="inside-affine-summary")
+        affine_table = gr.Dataframe(pd.DataFrame(columns=AFFINE_COLUMNS), interactive=False,
+                                    label="Share of pixels whose class changed, and pixel accuracy",
+                                    elem_id="inside-affine-table")
+
+    counting_inputs = [arch, nf, nc, kernel, side]
+    gr.on([control.change for control in counting_inputs], inside_view, counting_inputs, [totals, layers, chart],
+          trigger_mode="always_last", show_progress="minimal")
+    gr.on([control.change for control in (nf, nc, kernel)], writeup_view, [nf, nc, kernel],
+          [writeup_summary, writeups], trigger_mode="always_last", show_progress="minimal")
+    refresh.click(refreshed_checkpoints, checkpoint, checkpoint, queue=False)
+    # Fine-tuning is CPU-heavy: share the training tab's one-at-a-time slot.
+    run.click(run_affine, [checkpoint, pairs, steps, test_images, train_images], [affine_summary, affine_table],
+              concurrency_limit=1, concurrency_id="training")
