@@ -1,0 +1,76 @@
+"""Segment a photo of any size with the flower model or a VOC-21 DeepLabV3, and draw the result."""
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from .data import normalise
+from .models import FLOWER_CLASSES, VOC_CLASSES
+
+FLOWER_SHORT_SIDE = 256  # the flower model was trained on 256^2 photos where the flower fills the frame
+VOC_SHORT_SIDE = 520  # torchvision's evaluation size for its COCO/VOC DeepLabV3 weights
+MAX_LONG_SIDE = 1024  # keeps CPU inference of huge uploads to seconds
+
+
+def voc_palette(n: int = 256) -> np.ndarray:
+    """The standard PASCAL VOC colour map (bit-interleaved class index)."""
+    palette = np.zeros((n, 3), dtype=np.uint8)
+    for index in range(n):
+        c, r, g, b = index, 0, 0, 0
+        for bit in range(8):
+            r |= ((c >> 0) & 1) << (7 - bit)
+            g |= ((c >> 1) & 1) << (7 - bit)
+            b |= ((c >> 2) & 1) << (7 - bit)
+            c >>= 3
+        palette[index] = (r, g, b)
+    return palette
+
+
+FLOWER_PALETTE = np.array([[30, 60, 200], [255, 200, 0]], dtype=np.uint8)  # background blue, flower yellow
+
+
+@dataclass
+class Segmentation:
+    labels: np.ndarray  # H x W int class index at the photo's own size
+    class_names: tuple[str, ...]
+    palette: np.ndarray  # num_classes x 3 uint8
+
+
+def working_size(height: int, width: int, short_side: int) -> tuple[int, int]:
+    scale = min(short_side / min(height, width), MAX_LONG_SIDE / max(height, width))
+    return max(1, round(height * scale)), max(1, round(width * scale))
+
+
+@torch.no_grad()
+def segment(model, rgb: np.ndarray, kind: str = "flower") -> Segmentation:
+    """Labels for an H x W x 3 uint8 photo: resized for the model, logits resized back to H x W."""
+    height, width = rgb.shape[:2]
+    device = next(model.parameters()).device
+    x = normalise(rgb)[None].to(device)
+    short_side = FLOWER_SHORT_SIDE if kind == "flower" else VOC_SHORT_SIDE
+    x = F.interpolate(x, size=working_size(height, width, short_side), mode="bilinear", align_corners=False)
+    logits = F.interpolate(model(x)["out"], size=(height, width), mode="bilinear", align_corners=False)
+    labels = logits.argmax(1)[0].cpu().numpy()
+    if kind == "flower":
+        return Segmentation(labels, FLOWER_CLASSES, FLOWER_PALETTE)
+    return Segmentation(labels, VOC_CLASSES, voc_palette(len(VOC_CLASSES)))
+
+
+def mask_image(result: Segmentation) -> np.ndarray:
+    return result.palette[result.labels]
+
+
+def overlay(rgb: np.ndarray, result: Segmentation, opacity: float) -> np.ndarray:
+    """Photo blended with the class colours; opacity 0 = photo only, 1 = mask only."""
+    opacity = float(np.clip(opacity, 0.0, 1.0))
+    blend = rgb.astype(np.float32) * (1 - opacity) + mask_image(result).astype(np.float32) * opacity
+    return blend.round().astype(np.uint8)
+
+
+def legend(result: Segmentation) -> list[tuple[str, str, float]]:
+    """(class name, hex colour, share of pixels) for each class present, largest first."""
+    counts = np.bincount(result.labels.ravel(), minlength=len(result.class_names))
+    total = counts.sum()
+    return [(result.class_names[i], "#%02x%02x%02x" % tuple(result.palette[i]), counts[i] / total)
+            for i in np.argsort(-counts) if counts[i] > 0]

@@ -1,0 +1,246 @@
+"""Segmentation models: the flower DeepLabV3 (ImageNet MobileNetV2 backbone, 2 classes) and torchvision's
+COCO-trained VOC-21 DeepLabV3s, with offline-friendly weight loading and the flower checkpoint format::
+
+    {"arch": "deeplabv3_mobilenet_v2", "config": {num_classes, output_stride}, "state_dict": ..., "meta": {...}}
+
+Checkpoint-size strategy: the backbone stops at MobileNetV2's 320-channel block 17, before the 1x1
+expansion to 1280 channels. That drops 0.41 M backbone weights and, more importantly, makes the ASPP
+head read 320 instead of 1280 channels (3.30 M instead of 10.4 M head weights), so the whole model is
+5.11 M float32 parameters (a 20.7 MB file) with no precision loss on disk.
+"""
+import contextlib
+import os
+import socket
+import tempfile
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from urllib.parse import urlparse
+
+import torch
+import torchvision
+from torch import nn
+from torchvision.models import MobileNet_V2_Weights, mobilenet_v2
+from torchvision.models._utils import IntermediateLayerGetter
+from torchvision.models.segmentation import DeepLabV3
+from torchvision.models.segmentation import deeplabv3 as tv_deeplab
+from torchvision.models.segmentation.deeplabv3 import DeepLabHead
+
+from colorizer.checkpoint import CheckpointError, load_state_dict_checked, read_checkpoint_dict, save_atomic
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+SHARED_WEIGHTS = REPO_ROOT.parent / "shared" / "weights"
+FLOWER_ARCH = "deeplabv3_mobilenet_v2"
+FLOWER_CLASSES = ("background", "flower")
+MODES = ("last", "head", "full")
+BACKBONE_LAST_BLOCK = 17  # MobileNetV2 features[17]: 320 channels; features[18] expands to 1280
+
+
+class WeightsUnavailable(RuntimeError):
+    """Pretrained weights that are neither cached nor downloadable here; the message says what to fetch."""
+
+
+@dataclass
+class SegmenterConfig:
+    num_classes: int = 2
+    output_stride: int = 16  # 8, 16 or 32: stride-2 convs past this are replaced by dilation
+
+    def as_dict(self) -> dict:
+        return asdict(self)
+
+
+# ---------------------------------------------------------------- weights on disk / offline
+
+
+def weights_filename(weights) -> str:
+    return os.path.basename(urlparse(weights.url).path)
+
+
+def cached_weights_path(weights) -> Path:
+    return Path(torch.hub.get_dir()) / "checkpoints" / weights_filename(weights)
+
+
+@contextlib.contextmanager
+def seeded_torch_home(weight_files: list[Path]):
+    """A temporary $TORCH_HOME whose hub/checkpoints/ links ``weight_files``, so torchvision loads them offline."""
+    previous = os.environ.get("TORCH_HOME")
+    with tempfile.TemporaryDirectory(prefix="pixelwise-torch-home-") as home:
+        checkpoints = Path(home) / "hub" / "checkpoints"
+        checkpoints.mkdir(parents=True)
+        for file in weight_files:
+            (checkpoints / file.name).symlink_to(file.resolve())
+        os.environ["TORCH_HOME"] = home
+        try:
+            yield Path(home)
+        finally:
+            if previous is None:
+                os.environ.pop("TORCH_HOME", None)
+            else:
+                os.environ["TORCH_HOME"] = previous
+
+
+def url_reachable(url: str, timeout: float = 3.0) -> bool:
+    """Quick TCP probe so an offline machine fails in seconds instead of hanging inside a download."""
+    parsed = urlparse(url)
+    try:
+        with socket.create_connection((parsed.hostname, parsed.port or 443), timeout=timeout):
+            return True
+    except OSError:
+        return False
+
+
+def missing_weights_message(weights, extra_dirs: tuple[Path, ...] = ()) -> str:
+    places = [str(cached_weights_path(weights).parent), *map(str, extra_dirs)]
+    return (
+        f"{type(weights).__name__}.{weights.name} is not on this machine and {urlparse(weights.url).hostname} "
+        f"cannot be reached. Download {weights.url} and put {weights_filename(weights)} in "
+        f"{' or '.join(places)} (or pass its path as a local weights file)."
+    )
+
+
+def resolve_weights(weights, extra_dirs: tuple[Path, ...] = (), allow_download: bool = True) -> Path | None:
+    """Path of a local copy of ``weights`` (cache or extra_dirs), None if torchvision may download it, else raise."""
+    for candidate in (cached_weights_path(weights), *(d / weights_filename(weights) for d in extra_dirs)):
+        if candidate.is_file():
+            return candidate
+    if allow_download and url_reachable(weights.url):
+        return None
+    raise WeightsUnavailable(missing_weights_message(weights, extra_dirs))
+
+
+# ---------------------------------------------------------------- the flower model
+
+
+class _Out(nn.Module):
+    """Unwraps the backbone's {"out": features} dict so the frozen part can be an nn.Sequential."""
+
+    def __init__(self, backbone: nn.Module):
+        super().__init__()
+        self.backbone = backbone
+
+    def forward(self, x):
+        return self.backbone(x)["out"]
+
+
+def dilate_mobilenet(features: nn.Sequential, output_stride: int) -> None:
+    """Replace stride-2 depthwise convs past ``output_stride`` by stride 1 and dilate what follows (DeepLab trick)."""
+    stride, dilation = 1, 1
+    for block in features:
+        convs = [m for m in block.modules() if isinstance(m, nn.Conv2d) and m.kernel_size == (3, 3)]
+        for conv in convs:
+            if conv.stride == (2, 2):
+                if stride * 2 > output_stride:
+                    conv.stride, dilation = (1, 1), dilation * 2
+                else:
+                    stride *= 2
+            if dilation > 1:
+                conv.dilation, conv.padding = (dilation, dilation), (dilation, dilation)
+
+
+def build_flower_model(config: SegmenterConfig = SegmenterConfig(), pretrained_backbone: bool = True) -> DeepLabV3:
+    """DeepLabV3 = MobileNetV2 features[:18] (ImageNet weights if asked) + a fresh DeepLabHead(320, classes)."""
+    weights = None
+    if pretrained_backbone:
+        weights = MobileNet_V2_Weights.IMAGENET1K_V1
+        local = resolve_weights(weights, extra_dirs=(SHARED_WEIGHTS,))
+        if local is not None and local != cached_weights_path(weights):
+            with seeded_torch_home([local]):
+                features = mobilenet_v2(weights=weights, progress=False).features
+        else:
+            features = mobilenet_v2(weights=weights).features
+    else:
+        features = mobilenet_v2(weights=None).features
+    dilate_mobilenet(features, config.output_stride)
+    backbone = IntermediateLayerGetter(features, return_layers={str(BACKBONE_LAST_BLOCK): "out"})
+    model = DeepLabV3(backbone, DeepLabHead(features[BACKBONE_LAST_BLOCK].out_channels, config.num_classes))
+    model.arch, model.config = FLOWER_ARCH, config
+    return model
+
+
+def split_for_mode(model: DeepLabV3, mode: str) -> tuple[nn.Module, nn.Module]:
+    """(frozen, trainable): trainable(frozen(x)) = low-resolution logits. Frozen parts run without autograd."""
+    if mode == "full":
+        return nn.Identity(), nn.Sequential(_Out(model.backbone), model.classifier)
+    if mode == "head":
+        return _Out(model.backbone), model.classifier
+    if mode == "last":
+        return nn.Sequential(_Out(model.backbone), *list(model.classifier)[:-1]), model.classifier[-1]
+    raise ValueError(f"unknown mode {mode!r}; expected one of {MODES}")
+
+
+def set_trainable(model: DeepLabV3, mode: str) -> tuple[nn.Module, nn.Module]:
+    """Freeze everything but the mode's trainable part; return split_for_mode's (frozen, trainable)."""
+    frozen, trainable = split_for_mode(model, mode)
+    model.requires_grad_(False)
+    trainable.requires_grad_(True)
+    return frozen, trainable
+
+
+def trainable_parameter_count(model: DeepLabV3, mode: str) -> int:
+    return sum(p.numel() for p in split_for_mode(model, mode)[1].parameters())
+
+
+# ---------------------------------------------------------------- flower checkpoints
+
+FLOWER_KEYS = ("arch", "config", "state_dict", "meta")
+
+
+def save_flower_checkpoint(path: str | Path, model: DeepLabV3, meta: dict) -> Path:
+    state = {name: tensor.detach().cpu() for name, tensor in model.state_dict().items()}
+    return save_atomic({"arch": FLOWER_ARCH, "config": model.config.as_dict(), "state_dict": state, "meta": meta}, path)
+
+
+def load_flower_checkpoint(path: str | Path, device: str | torch.device = "cpu") -> DeepLabV3:
+    """The flower model in eval mode with ``.meta``; CheckpointError for anything that is not one."""
+    checkpoint = read_checkpoint_dict(path, FLOWER_KEYS, "PixelWise flower segmenter")
+    if checkpoint["arch"] != FLOWER_ARCH:
+        raise CheckpointError(f"{path}: arch {checkpoint['arch']!r} is not {FLOWER_ARCH!r}")
+    try:
+        config = SegmenterConfig(**checkpoint["config"])
+    except TypeError as error:
+        raise CheckpointError(f"{path}: bad config {checkpoint['config']!r} ({error})") from None
+    if config.output_stride not in (8, 16, 32):
+        raise CheckpointError(f"{path}: output_stride must be 8, 16 or 32, not {config.output_stride}")
+    model = build_flower_model(config, pretrained_backbone=False)
+    if not isinstance(checkpoint["state_dict"], dict):
+        raise CheckpointError(f"{path}: state_dict is a {type(checkpoint['state_dict']).__name__}, not a dict")
+    load_state_dict_checked(model, checkpoint["state_dict"], path, "flower DeepLabV3")
+    model.meta = checkpoint["meta"]
+    return model.to(device).eval()
+
+
+# ---------------------------------------------------------------- torchvision's COCO / VOC-21 models
+
+VOC_MODELS = {
+    "DeepLabV3 ResNet-101 (COCO, VOC labels)": (tv_deeplab.deeplabv3_resnet101, tv_deeplab.DeepLabV3_ResNet101_Weights),
+    "DeepLabV3 ResNet-50 (COCO, VOC labels)": (tv_deeplab.deeplabv3_resnet50, tv_deeplab.DeepLabV3_ResNet50_Weights),
+    "DeepLabV3 MobileNetV3-Large (COCO, VOC labels)": (
+        tv_deeplab.deeplabv3_mobilenet_v3_large,
+        tv_deeplab.DeepLabV3_MobileNet_V3_Large_Weights,
+    ),
+}
+VOC_CLASSES = tuple(tv_deeplab.DeepLabV3_ResNet101_Weights.DEFAULT.meta["categories"])
+
+
+def load_voc_model(name: str, weights_file: str | Path | None = None, allow_download: bool = True) -> DeepLabV3:
+    """A 21-class VOC DeepLabV3 in eval mode: from ``weights_file``, torchvision's cache, ../shared/weights,
+    or (if the host answers) a download. Offline without weights: WeightsUnavailable naming file and folder."""
+    if name not in VOC_MODELS:
+        raise ValueError(f"unknown model {name!r}; expected one of {list(VOC_MODELS)}")
+    builder, weights_enum = VOC_MODELS[name]
+    weights = weights_enum.COCO_WITH_VOC_LABELS_V1
+    local = Path(weights_file) if weights_file else resolve_weights(weights, (SHARED_WEIGHTS,), allow_download)
+    if local is None:
+        return builder(weights=weights).eval()  # the real download path for machines with internet
+    if not local.is_file():
+        raise WeightsUnavailable(f"{local}: no such weights file. {missing_weights_message(weights)}")
+    model = builder(weights=None, weights_backbone=None, num_classes=len(VOC_CLASSES), aux_loss=True)
+    try:
+        state_dict = torch.load(local, map_location="cpu", weights_only=True)
+    except Exception as error:
+        raise CheckpointError(f"{local}: cannot be read as {weights_filename(weights)} ({error})") from None
+    load_state_dict_checked(model, state_dict, local, name)
+    return model.eval()
+
+
+def torchvision_version() -> str:
+    return torchvision.__version__

@@ -1,0 +1,27 @@
+"""Browser check of the Segment tab: pick a flower test image, segment it, see the overlay, legend and IoU."""
+import re
+
+import pytest
+from playwright.sync_api import expect
+
+from tests.helpers import CHECKPOINTS, FLOWERS
+
+pytestmark = [
+    pytest.mark.skipif(not FLOWERS.is_dir(), reason=f"needs Oxford 17 Flowers at {FLOWERS}"),
+    pytest.mark.skipif(not (CHECKPOINTS / "flowers_deeplab.pt").is_file(), reason="flower checkpoint not trained yet"),
+]
+
+
+def test_segment_a_flower_test_image(page):
+    page.get_by_role("tab", name="Segment").click()
+    page.locator("#segment-test-pick input").click()
+    page.get_by_role("option").first.click()
+    expect(page.locator("#segment-photo img").first).to_be_visible(timeout=60_000)
+    page.locator("#segment-run").click()
+    iou = page.locator("#segment-iou")
+    expect(iou).to_contain_text("Flower IoU vs truth", timeout=120_000)
+    value = float(re.search(r"truth \(image_\d{4}\): ([0-9.]+)", iou.inner_text()).group(1))
+    assert 0.5 < value <= 1.0  # the shipped model segments test flowers well (~0.9 on average)
+    expect(page.locator("#segment-overlay img").first).to_be_visible()
+    expect(page.locator("#segment-mask img").first).to_be_visible()
+    expect(page.locator("#segment-legend")).to_contain_text("flower")

@@ -1,0 +1,206 @@
+"""Segmenter: offline weights, IoU, split, a short real fine-tune, the shipped checkpoint, costs, bad files."""
+import os
+import time
+
+import numpy as np
+import pytest
+import torch
+
+from colorizer.checkpoint import CheckpointError
+from segmenter.data import IGNORE, list_ids, make_split, species_of
+from segmenter.models import (MODES, SegmenterConfig, VOC_MODELS, WeightsUnavailable, build_flower_model,
+                              load_flower_checkpoint, load_voc_model, save_flower_checkpoint, set_trainable,
+                              trainable_parameter_count, url_reachable)
+from segmenter.train import ConfusionMatrix, FineTuneConfig, fine_tune, foreground_iou
+from tests.helpers import CHECKPOINTS, FLOWERS, SHARED
+
+MOBILENET = SHARED / "weights" / "mobilenet_v2-b0353104.pth"
+SHIPPED = CHECKPOINTS / "flowers_deeplab.pt"
+requires_flowers = pytest.mark.skipif(not FLOWERS.is_dir(), reason=f"needs Oxford 17 Flowers at {FLOWERS}")
+requires_mobilenet = pytest.mark.skipif(not MOBILENET.is_file(), reason=f"needs {MOBILENET}")
+
+
+@pytest.fixture(scope="session")
+def seeded_torch_home(tmp_path_factory):
+    """A temporary $TORCH_HOME with the shared ImageNet MobileNetV2 file in hub/checkpoints/."""
+    if not MOBILENET.is_file():
+        pytest.skip(f"needs {MOBILENET}")
+    home = tmp_path_factory.mktemp("torch_home")
+    (home / "hub" / "checkpoints").mkdir(parents=True)
+    (home / "hub" / "checkpoints" / MOBILENET.name).symlink_to(MOBILENET.resolve())
+    previous = os.environ.get("TORCH_HOME")
+    os.environ["TORCH_HOME"] = str(home)
+    yield home
+    os.environ.pop("TORCH_HOME") if previous is None else os.environ.__setitem__("TORCH_HOME", previous)
+
+
+@pytest.fixture
+def no_downloads(monkeypatch):
+    """Any attempt to download fails the test at once instead of touching the network."""
+    def refuse(*args, **kwargs):
+        raise AssertionError(f"unexpected download: {args[:1]}")
+
+    monkeypatch.setattr(torch.hub, "download_url_to_file", refuse)
+
+
+# ------------------------------------------------------------------ weights
+
+
+def test_weights_enum_loads_offline_from_seeded_torch_home(seeded_torch_home, no_downloads):
+    from torchvision.models import MobileNet_V2_Weights, mobilenet_v2
+
+    model = mobilenet_v2(weights=MobileNet_V2_Weights.IMAGENET1K_V1)
+    reference = torch.load(MOBILENET, map_location="cpu", weights_only=True)
+    assert torch.equal(model.features[0][0].weight, reference["features.0.0.weight"])
+    flower = build_flower_model(SegmenterConfig())
+    assert torch.equal(flower.backbone["17"].conv[0][0].weight, reference["features.17.conv.0.0.weight"])
+
+
+@pytest.mark.parametrize("name", list(VOC_MODELS))
+def test_coco_weights_offline_give_a_clear_message(name, tmp_path, monkeypatch, no_downloads):
+    monkeypatch.setenv("TORCH_HOME", str(tmp_path))
+    with pytest.raises(WeightsUnavailable) as caught:
+        load_voc_model(name, allow_download=False)
+    message = str(caught.value)
+    assert "download.pytorch.org/models/" in message and ".pth" in message
+    assert str(tmp_path / "hub" / "checkpoints") in message
+
+
+def test_unreachable_host_fails_fast():
+    started = time.perf_counter()
+    assert not url_reachable("https://127.0.0.1:9/weights.pth", timeout=3)
+    assert time.perf_counter() - started < 5
+
+
+def test_voc_model_from_a_local_file(tmp_path, no_downloads):
+    from torchvision.models.segmentation import deeplabv3_mobilenet_v3_large
+
+    name = "DeepLabV3 MobileNetV3-Large (COCO, VOC labels)"
+    torch.manual_seed(0)
+    source = deeplabv3_mobilenet_v3_large(weights=None, weights_backbone=None, num_classes=21, aux_loss=True)
+    torch.save(source.state_dict(), tmp_path / "local.pth")
+    model = load_voc_model(name, weights_file=tmp_path / "local.pth")
+    assert torch.equal(model.classifier[4].weight, source.classifier[4].weight)
+    (tmp_path / "bad.pth").write_bytes(b"not a checkpoint")
+    with pytest.raises(CheckpointError):
+        load_voc_model(name, weights_file=tmp_path / "bad.pth")
+    with pytest.raises(WeightsUnavailable, match="no such weights file"):
+        load_voc_model(name, weights_file=tmp_path / "missing.pth")
+
+
+# ------------------------------------------------------------------ metrics and split
+
+
+def test_iou_hand_computed_with_ignore_label():
+    truth = torch.tensor([[1, 1, 0, 0], [1, IGNORE, 0, IGNORE]])
+    prediction = torch.tensor([[1, 0, 0, 1], [1, 1, 0, 0]])
+    # non-ignored pixels: truth 1 1 0 0 1 0 vs prediction 1 0 0 1 1 0 -> TP 2, FN 1, FP 1, TN 2
+    assert foreground_iou(prediction, truth) == pytest.approx(2 / 4)
+    matrix = ConfusionMatrix(2)
+    matrix.update(truth, prediction)
+    assert matrix.matrix.tolist() == [[2, 1], [1, 2]]
+    assert matrix.iou()[0].item() == pytest.approx(2 / 4)
+    assert matrix.pixel_accuracy() == pytest.approx(4 / 6)
+    assert foreground_iou(torch.ones(3, 3), torch.ones(3, 3)) == 1.0
+    assert foreground_iou(torch.zeros(2, 2), torch.tensor([[1, IGNORE], [IGNORE, IGNORE]])) == 0.0
+    assert np.isnan(foreground_iou(torch.zeros(2, 2), torch.zeros(2, 2)))  # no flower anywhere: undefined
+
+
+@requires_flowers
+def test_split_is_fixed_disjoint_and_stratified():
+    ids = list_ids(FLOWERS)
+    split = make_split(ids)
+    assert split == make_split(list(reversed(ids)))
+    assert sorted(split["train"] + split["val"] + split["test"]) == ids
+    assert not set(split["train"]) & set(split["test"]) and not set(split["val"]) & set(split["test"])
+    assert 0.13 < len(split["test"]) / len(ids) < 0.17 and 0.13 < len(split["val"]) / len(ids) < 0.17
+    species = {species_of(i) for i in ids}  # 16 of the 17: species 14 has no masks
+    for name in split:
+        assert {species_of(i) for i in split[name]} == species
+
+
+# ------------------------------------------------------------------ modes and training
+
+
+def test_trainable_counts_match_requires_grad():
+    model = build_flower_model(SegmenterConfig(), pretrained_backbone=False)
+    counts = {}
+    for mode in MODES:
+        set_trainable(model, mode)
+        counts[mode] = sum(p.numel() for p in model.parameters() if p.requires_grad)
+        assert counts[mode] == trainable_parameter_count(model, mode)
+    assert counts["last"] == 256 * 2 + 2  # the final 1x1 conv
+    assert counts["last"] < counts["head"] < counts["full"] == sum(p.numel() for p in model.parameters())
+
+
+@requires_flowers
+def test_short_head_fine_tune_beats_the_untrained_head(seeded_torch_home, no_downloads):
+    torch.manual_seed(0)
+    config = FineTuneConfig(mode="head", epochs=1, batch_size=8, train_limit=32, val_limit=12, seed=0,
+                            data_root=str(FLOWERS), device="cpu")
+    result = fine_tune(config)
+    assert len(result.history) == 1
+    assert result.history[0].val_iou > result.initial["iou"] + 0.05
+    frozen = result.model.backbone["0"][0].weight
+    reference = torch.load(MOBILENET, map_location="cpu", weights_only=True)["features.0.0.weight"]
+    assert torch.equal(frozen, reference)  # head mode must leave the backbone untouched
+
+
+def test_cost_accounting_per_mode():
+    from segmenter.cost import measure_step
+
+    costs = {m: measure_step(build_flower_model(SegmenterConfig(), pretrained_backbone=False), m, 64, 2, 1)
+             for m in MODES}
+    for mode, cost in costs.items():
+        assert cost.grad_bytes == 4 * cost.trainable_params
+        assert cost.optimizer_bytes == 8 * cost.trainable_params  # AdamW: exp_avg + exp_avg_sq
+    assert costs["last"].activation_bytes < costs["head"].activation_bytes < costs["full"].activation_bytes
+    assert len({c.param_bytes for c in costs.values()}) == 1
+
+
+# ------------------------------------------------------------------ checkpoints
+
+
+@requires_flowers
+@pytest.mark.skipif(not SHIPPED.is_file(), reason=f"{SHIPPED} not trained yet")
+def test_shipped_checkpoint_reproduces_its_test_iou():
+    from segmenter.evaluate import evaluate_checkpoint
+
+    assert SHIPPED.stat().st_size < 25 * 2**20
+    model = load_flower_checkpoint(SHIPPED)
+    recorded = model.meta["test"]["iou"]
+    assert model.meta["split"] == make_split(list_ids(FLOWERS))
+    measured = evaluate_checkpoint(SHIPPED, "test", str(FLOWERS))
+    assert measured["n_images"] == len(model.meta["split"]["test"])
+    assert abs(measured["iou"] - recorded) < 0.01
+
+
+def test_bad_checkpoints_raise_checkpoint_error(tmp_path):
+    model = build_flower_model(SegmenterConfig(), pretrained_backbone=False)
+    good = save_flower_checkpoint(tmp_path / "good.pt", model, {"note": "test"})
+    assert load_flower_checkpoint(good).meta == {"note": "test"}
+    (tmp_path / "empty.pt").write_bytes(b"")
+    (tmp_path / "corrupt.pt").write_bytes(good.read_bytes()[: 5000])
+    checkpoint = torch.load(good, weights_only=True)
+    torch.save({**checkpoint, "config": {"num_classes": 3, "output_stride": 16}}, tmp_path / "shapes.pt")
+    torch.save(checkpoint["state_dict"], tmp_path / "bare.pt")
+    torch.save({**checkpoint, "arch": "cnn"}, tmp_path / "arch.pt")
+    for name in ("empty", "corrupt", "shapes", "bare", "arch", "missing"):
+        with pytest.raises(CheckpointError):
+            load_flower_checkpoint(tmp_path / f"{name}.pt")
+
+
+def test_segment_any_upload_size_and_mode(tmp_path):
+    from PIL import Image
+
+    from colorizer.images import load_rgb
+    from segmenter.inference import legend, mask_image, overlay, segment
+
+    model = build_flower_model(SegmenterConfig(), pretrained_backbone=False).eval()
+    Image.new("LA", (123, 77), (90, 200)).save(tmp_path / "odd.png")
+    rgb = load_rgb(tmp_path / "odd.png")
+    result = segment(model, rgb)
+    assert result.labels.shape == (77, 123)
+    assert overlay(rgb, result, 0.0).tolist() == rgb.tolist()
+    assert overlay(rgb, result, 1.0).tolist() == mask_image(result).tolist()
+    assert sum(share for _, _, share in legend(result)) == pytest.approx(1.0)

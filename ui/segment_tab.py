@@ -1,0 +1,218 @@
+"""The Segment tab: segment an upload or a flower test image (overlay, legend, mask, IoU), fine-tune the
+three modes live, and show what fine-tuning costs. All ML lives in ``segmenter``."""
+import functools
+import html
+
+import gradio as gr
+import numpy as np
+import pandas as pd
+
+from colorizer.checkpoint import CheckpointError
+from colorizer.images import ImageError, load_rgb
+from segmenter.cost import as_markdown, cost_table
+from segmenter.data import DataUnavailable, image_path, list_ids, load_pair, make_split
+from segmenter.inference import legend, mask_image, overlay, segment
+from segmenter.models import MODES, REPO_ROOT, VOC_MODELS, WeightsUnavailable, load_flower_checkpoint, load_voc_model
+from segmenter.train import BatchLoss, EpochResult, FineTuneConfig, FineTuneResult, foreground_iou, fine_tune_iter
+from ui.common import inference_device, uploaded_image
+
+FLOWER_CHECKPOINT = REPO_ROOT / "checkpoints" / "flowers_deeplab.pt"
+FLOWER_MODEL = "Flower DeepLabV3 (MobileNetV2, fine-tuned here)"
+MODEL_CHOICES = [FLOWER_MODEL, *VOC_MODELS]
+MODE_COLOURS = {"last": "#e45756", "head": "#4c78a8", "full": "#54a24b"}  # fixed: all series show as they stream in
+MODE_HELP = {
+    "last": "only the final 1×1 classifier conv (514 weights) trains; here the ASPP head before it is "
+            "randomly initialised (no COCO head offline), so `last` learns a linear read-out of random ASPP features",
+    "head": "the whole DeepLabHead (ASPP + 3×3 conv + classifier) trains on frozen ImageNet MobileNetV2 features",
+    "full": "every weight trains (backbone BatchNorm statistics stay at their ImageNet values)",
+}
+
+
+@functools.lru_cache(maxsize=4)
+def _load_model(name: str, stamp: float):
+    if name == FLOWER_MODEL:
+        return load_flower_checkpoint(FLOWER_CHECKPOINT, inference_device()), "flower"
+    return load_voc_model(name, allow_download=True).to(inference_device()), "voc"
+
+
+def load_model(name: str):
+    stamp = FLOWER_CHECKPOINT.stat().st_mtime if name == FLOWER_MODEL and FLOWER_CHECKPOINT.is_file() else 0.0
+    return _load_model(name, stamp)
+
+
+def test_choices() -> list[str]:
+    try:
+        return [f"image_{i:04d}" for i in make_split(list_ids())["test"]]
+    except DataUnavailable:
+        return []
+
+
+def legend_html(entries) -> str:
+    items = "".join(
+        f'<span style="display:inline-flex;align-items:center;margin-right:14px">'
+        f'<span style="width:14px;height:14px;background:{colour};border:1px solid #555;margin-right:5px"></span>'
+        f"{html.escape(name)} ({share:.0%})</span>" for name, colour, share in entries)
+    return f'<div class="segment-legend">{items}</div>'
+
+
+def pick_test_image(name: str):
+    if not name:
+        return None, None
+    image_id = int(name.split("_")[1])
+    path = image_path(image_id)
+    if not path.is_file():
+        gr.Warning(f"{path} is missing: the flower data lives in ../shared/data/flowers17")
+        return None, None
+    return load_rgb(path), image_id  # an array: Gradio will not serve files from outside the repo
+
+
+def run_segment(path, test_id, model_name, opacity):
+    """-> overlay, mask, legend HTML, IoU text, state for re-blending."""
+    empty = (None, None, "", "", None)
+    if not path:
+        gr.Warning("Upload a photo or pick a flower test image first.")
+        return empty
+    try:
+        rgb = load_rgb(path)
+        model, kind = load_model(model_name)
+        result = segment(model, rgb, kind)
+    except ImageError as error:
+        gr.Warning(str(error))
+        return empty
+    except WeightsUnavailable as error:
+        gr.Warning(str(error))
+        return None, None, "", f"**{model_name} is not available offline.** {error}", None
+    except CheckpointError as error:
+        gr.Warning(f"Flower checkpoint unusable: {error}")
+        return empty
+    iou_text = "IoU against the truth is shown for flower test images only."
+    if test_id is not None and kind == "flower":
+        _, truth = load_pair(int(test_id))
+        if truth.shape == result.labels.shape:
+            iou = foreground_iou(torch_tensor(result.labels), torch_tensor(truth))
+            iou_text = f"**Flower IoU vs truth (image_{int(test_id):04d}): {iou:.3f}** (uncertain band ignored)"
+    return overlay(rgb, result, opacity), mask_image(result), legend_html(legend(result)), iou_text, (rgb, result)
+
+
+def torch_tensor(array: np.ndarray):
+    import torch
+
+    return torch.as_tensor(array.astype(np.int64))
+
+
+def reblend(state, opacity):
+    if state is None:
+        return gr.skip()
+    rgb, result = state
+    return overlay(rgb, result, opacity)
+
+
+def curves(losses, epochs_rows):
+    return (pd.DataFrame(losses, columns=["step", "loss", "mode"]),
+            # placeholders first within an epoch: a NaN between two points would break the line
+            pd.DataFrame(sorted(epochs_rows, key=lambda row: (row[0], row[1] == row[1])),
+                         columns=["epoch", "val IoU", "mode"]))
+
+
+def run_finetune(modes, epochs, train_images):
+    """Generator: streams loss per step and val IoU per epoch for each chosen mode."""
+    if not modes:
+        gr.Warning("Choose at least one mode.")
+        return
+    chosen = [m for m in MODES if m in modes]
+    # One empty (NaN) row per chosen mode, so the chart's first draw already knows every mode's colour:
+    # Gradio's plot keeps the colour domain of its first draw and would not draw modes arriving later.
+    losses = [(0, float("nan"), m) for m in chosen]
+    epochs_rows = [(0, float("nan"), m) for m in chosen]
+    status = ""
+    for mode in chosen:
+        config = FineTuneConfig(mode=mode, epochs=int(epochs), train_limit=int(train_images), val_limit=24,
+                                batch_size=8, device=inference_device())
+        status = f"{mode}: caching frozen features and measuring the untrained model…"
+        yield (*curves(losses, epochs_rows), status)
+        try:
+            for event in fine_tune_iter(config):
+                if isinstance(event, BatchLoss):
+                    losses.append(((event.epoch - 1) * event.steps_per_epoch + event.step, event.loss, mode))
+                    status = f"{mode}: epoch {event.epoch}, step {event.step}/{event.steps_per_epoch}, loss {event.loss:.3f}"
+                elif isinstance(event, EpochResult):
+                    epochs_rows.append((event.epoch, event.val_iou, mode))
+                    status = (f"{mode}: epoch {event.epoch} val IoU {event.val_iou:.3f}, "
+                              f"pixel acc {event.val_pixel_acc:.3f} ({event.seconds:.0f} s)")
+                elif isinstance(event, FineTuneResult):
+                    epochs_rows.insert(0, (0, event.initial["iou"], mode))
+                    status = (f"{mode}: done; untrained val IoU {event.initial['iou']:.3f} → best "
+                              f"{max(r.val_iou for r in event.history) if event.history else float('nan'):.3f}")
+                yield (*curves(losses, epochs_rows), status)
+        except (DataUnavailable, WeightsUnavailable) as error:
+            gr.Warning(str(error))
+            yield gr.skip(), gr.skip(), f"Cannot fine-tune: {error}"
+            return
+
+
+def run_cost(batch):
+    try:
+        rows = cost_table((256, 512), batch=int(batch), repeats=1)
+    except WeightsUnavailable as error:
+        gr.Warning(str(error))
+        return gr.skip(), gr.skip()
+    plot_rows = []
+    for r in rows:
+        for part, value in (("params", r.param_bytes), ("grads", r.grad_bytes), ("AdamW state", r.optimizer_bytes),
+                            ("saved activations", r.activation_bytes)):
+            plot_rows.append((f"{r.mode} {r.size}²", part, value / 2**20))
+    return as_markdown(rows), pd.DataFrame(plot_rows, columns=["mode, image", "memory", "MiB"])
+
+
+def build_segment_tab():
+    gr.Markdown("Segment a photo with DeepLabV3: the flower-vs-background model fine-tuned here on Oxford 17 "
+                "Flowers, or torchvision's COCO-trained 21-class VOC models when their weights are on this machine.")
+    with gr.Row():
+        with gr.Column():
+            photo = uploaded_image(label="Photo (any size or format)", elem_id="segment-photo", height=320)
+            test_pick = gr.Dropdown(test_choices(), value=None, label="…or a flower test image", elem_id="segment-test-pick")
+            model_name = gr.Radio(MODEL_CHOICES, value=FLOWER_MODEL, label="Model")
+            opacity = gr.Slider(0, 1, value=0.5, step=0.05, label="Overlay opacity")
+            go = gr.Button("Segment", variant="primary", elem_id="segment-run")
+        with gr.Column():
+            overlaid = gr.Image(label="Overlay", interactive=False, elem_id="segment-overlay", height=320)
+            legend_box = gr.HTML(elem_id="segment-legend")
+            iou_box = gr.Markdown(elem_id="segment-iou")
+            mask = gr.Image(label="Mask alone", interactive=False, elem_id="segment-mask", height=240)
+    test_id, last_result = gr.State(None), gr.State(None)
+    test_pick.change(pick_test_image, test_pick, [photo, test_id])
+    photo.upload(lambda: None, None, test_id)  # an upload is not a test image: no IoU
+    photo.clear(lambda: None, None, test_id)
+    go.click(run_segment, [photo, test_id, model_name, opacity], [overlaid, mask, legend_box, iou_box, last_result],
+             concurrency_limit=2)
+    opacity.release(reblend, [last_result, opacity], overlaid)
+
+    with gr.Accordion("Fine-tune: last layer vs head vs full", open=False):
+        gr.Markdown("\n".join(f"- **{m}**: {MODE_HELP[m]}" for m in MODES)
+                    + "\n\nA quick run on the first training images (validation on 24 val images); the shipped "
+                      "model was trained with `python -m segmenter.finetune` (see docs/segmenter.md).")
+        with gr.Row():
+            modes = gr.CheckboxGroup(list(MODES), value=list(MODES), label="Modes")
+            epochs = gr.Slider(1, 5, value=2, step=1, label="Epochs")
+            train_images = gr.Slider(16, 128, value=32, step=8, label="Training images")
+        with gr.Row():
+            start = gr.Button("Start fine-tuning", variant="primary", elem_id="segment-ft-start")
+            stop = gr.Button("Stop", elem_id="segment-ft-stop")
+        ft_status = gr.Markdown(elem_id="segment-ft-status")
+        with gr.Row():
+            loss_plot = gr.LinePlot(x="step", y="loss", color="mode", color_map=MODE_COLOURS, title="Training loss per step")
+            iou_plot = gr.LinePlot(x="epoch", y="val IoU", color="mode", color_map=MODE_COLOURS,
+                                   title="Val flower IoU per epoch (0 = untrained)")
+        run = start.click(run_finetune, [modes, epochs, train_images], [loss_plot, iou_plot, ft_status],
+                          concurrency_limit=1)
+        stop.click(lambda: "Stopped.", None, ft_status, cancels=[run])
+
+    with gr.Accordion("Cost of fine-tuning (one training step, per mode)", open=False):
+        gr.Markdown("Parameters, gradients and AdamW state depend only on which layers train; activations "
+                    "kept for backward grow with the number of trainable layers n and with the pixel count "
+                    "(×4 for 2× height and width). Measured on this machine: random weights, float32.")
+        batch = gr.Slider(2, 8, value=2, step=2, label="Batch size")
+        measure = gr.Button("Measure", elem_id="segment-cost-run")
+        cost_md = gr.Markdown()
+        cost_plot = gr.BarPlot(x="mode, image", y="MiB", color="memory", title="Memory of one training step")
+        measure.click(run_cost, batch, [cost_md, cost_plot], concurrency_limit=1)
