@@ -43,21 +43,28 @@ def up_block(c_in: int, c_out: int, kernel: int) -> nn.Sequential:
     )
 
 
-class CNN(nn.Module):
-    """Encoder-decoder without skips (handout Part A)."""
+class _EncoderDecoder(nn.Module):
+    """The handout's six blocks; ``skips`` widens the inputs of the blocks that read a skip connection."""
 
-    arch = "cnn"
-
-    def __init__(self, kernel: int = 3, num_filters: int = 32, num_colours: int = 24, in_channels: int = 1):
+    def __init__(self, kernel: int, num_filters: int, num_colours: int, in_channels: int, skips: bool):
         super().__init__()
         self.config = ModelConfig(kernel, num_filters, num_colours, in_channels)
         nf, nc, k = num_filters, num_colours, kernel
         self.downconv1 = down_block(in_channels, nf, k)
         self.downconv2 = down_block(nf, 2 * nf, k)
         self.rfconv = middle_block(2 * nf, 2 * nf, k)
-        self.upconv1 = up_block(2 * nf, nf, k)
-        self.upconv2 = up_block(nf, nc, k)
-        self.finalconv = _conv(nc, nc, k)
+        self.upconv1 = up_block(2 * nf + (2 * nf if skips else 0), nf, k)  # UNet: also sees downconv2
+        self.upconv2 = up_block(nf + (nf if skips else 0), nc, k)  # UNet: also sees downconv1
+        self.finalconv = _conv(nc + (in_channels if skips else 0), nc, k)  # UNet: also sees the grey input
+
+
+class CNN(_EncoderDecoder):
+    """Encoder-decoder without skips (handout Part A)."""
+
+    arch = "cnn"
+
+    def __init__(self, kernel: int = 3, num_filters: int = 32, num_colours: int = 24, in_channels: int = 1):
+        super().__init__(kernel, num_filters, num_colours, in_channels, skips=False)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         x = self.downconv1(x)
@@ -68,21 +75,13 @@ class CNN(nn.Module):
         return self.finalconv(x)
 
 
-class UNet(nn.Module):
+class UNet(_EncoderDecoder):
     """The same blocks with skip connections by channel concatenation (handout Part B)."""
 
     arch = "unet"
 
     def __init__(self, kernel: int = 3, num_filters: int = 32, num_colours: int = 24, in_channels: int = 1):
-        super().__init__()
-        self.config = ModelConfig(kernel, num_filters, num_colours, in_channels)
-        nf, nc, k = num_filters, num_colours, kernel
-        self.downconv1 = down_block(in_channels, nf, k)
-        self.downconv2 = down_block(nf, 2 * nf, k)
-        self.rfconv = middle_block(2 * nf, 2 * nf, k)
-        self.upconv1 = up_block(2 * nf + 2 * nf, nf, k)  # sees rfconv + downconv2
-        self.upconv2 = up_block(nf + nf, nc, k)  # sees upconv1 + downconv1
-        self.finalconv = _conv(nc + in_channels, nc, k)  # sees upconv2 + the grey input
+        super().__init__(kernel, num_filters, num_colours, in_channels, skips=True)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         d1 = self.downconv1(x)

@@ -76,10 +76,19 @@ class Panels:
     notes: list[str] = field(default_factory=list)
 
 
-def _load(path: str | None, arch: str):
-    if not path:
-        raise CheckpointError(f"no {ARCH_NAMES[arch]} checkpoint chosen")
-    return load_checkpoint_cached(path, inference_device())
+def _loaded_models(checkpoints: dict[str, str | None], panels: Panels):
+    """Yield (arch, path, model, palette) for each chosen checkpoint; one that cannot be loaded gets an
+    'unavailable' panel and a note instead, so the other model still runs."""
+    for arch, path in checkpoints.items():
+        try:
+            if not path:
+                raise CheckpointError(f"no {ARCH_NAMES[arch]} checkpoint chosen")
+            model, palette = load_checkpoint_cached(path, inference_device())
+        except CheckpointError as error:
+            panels.models[arch] = Panel(f"{ARCH_NAMES[arch]}: unavailable", None)
+            panels.notes.append(str(error))
+            continue
+        yield arch, path, model, palette
 
 
 def colourize_upload_panels(image_path: str, checkpoints: dict[str, str | None], class_map: bool = False,
@@ -89,13 +98,7 @@ def colourize_upload_panels(image_path: str, checkpoints: dict[str, str | None],
     height, width = rgb.shape[:2]
     panels = Panels(grey=np.repeat((grey_of(rgb) * 255).round().astype(np.uint8)[..., None], 3, axis=2),
                     original=rgb if has_colour(rgb) else None)
-    for arch, path in checkpoints.items():
-        try:
-            model, palette = _load(path, arch)
-        except CheckpointError as error:
-            panels.models[arch] = Panel(f"{ARCH_NAMES[arch]}: unavailable", None)
-            panels.notes.append(str(error))
-            continue
+    for arch, path, model, palette in _loaded_models(checkpoints, panels):
         result = colourize_photo(model, palette, rgb, long_side=int(work_size))
         kind = "class map" if class_map else "colour"
         panels.models[arch] = Panel(f"{ARCH_NAMES[arch]} ({os.path.basename(path)}) · {kind}, {width}×{height}",
@@ -121,13 +124,7 @@ def colourize_test_panels(category: str, index: int, checkpoints: dict[str, str 
     panels = Panels(grey=enlarge(np.repeat((grey * 255).round().astype(np.uint8)[..., None], 3, axis=2),
                                  TEST_IMAGE_ZOOM),
                     original=enlarge(rgb, TEST_IMAGE_ZOOM))
-    for arch, path in checkpoints.items():
-        try:
-            model, palette = _load(path, arch)
-        except CheckpointError as error:
-            panels.models[arch] = Panel(f"{ARCH_NAMES[arch]}: unavailable", None)
-            panels.notes.append(str(error))
-            continue
+    for arch, path, model, palette in _loaded_models(checkpoints, panels):
         prediction, classes = colourize(model, palette, grey)
         accuracy = pixel_accuracy(classes, rgb, palette)
         panels.models[arch] = Panel(f"{ARCH_NAMES[arch]} ({os.path.basename(path)}) · pixel accuracy {100 * accuracy:.1f}%",
