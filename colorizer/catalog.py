@@ -13,7 +13,8 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from .checkpoint import CheckpointError, load_checkpoint, read_checkpoint
+from .checkpoint import CheckpointError, load_checkpoint, read_checkpoint, read_checkpoint_dict
+from .models import ARCHITECTURES
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 SHIPPED_NAMES = ("cnn.pt", "unet.pt")
@@ -38,7 +39,11 @@ class CheckpointInfo:
 
 
 @functools.lru_cache(maxsize=256)
-def _describe(path: str, mtime_ns: int) -> CheckpointInfo:
+def _describe(path: str, mtime_ns: int) -> CheckpointInfo | None:
+    """None for a valid checkpoint of another kind of model (e.g. segmenter's flowers_deeplab.pt)."""
+    arch = read_checkpoint_dict(path, ("arch",), "PixelWise").get("arch")
+    if isinstance(arch, str) and arch not in ARCHITECTURES:
+        return None
     checkpoint = read_checkpoint(path)
     meta = checkpoint.get("meta") or {}
     details = [{"cnn": "CNN", "unet": "UNet"}.get(checkpoint["arch"], checkpoint["arch"]), meta.get("category")]
@@ -50,8 +55,9 @@ def _describe(path: str, mtime_ns: int) -> CheckpointInfo:
     return CheckpointInfo(Path(path), checkpoint["arch"], f"{name} ({', '.join(d for d in details if d)})")
 
 
-def describe_checkpoint(path: str | Path) -> CheckpointInfo:
-    """Arch and a one-line label of a checkpoint file (raises CheckpointError if it is not one)."""
+def describe_checkpoint(path: str | Path) -> CheckpointInfo | None:
+    """Arch and a one-line label of a colourizer checkpoint file; None for another model's checkpoint;
+    CheckpointError if it is no usable checkpoint at all."""
     path = Path(path)
     if not path.is_file():
         raise CheckpointError(f"{path}: no such checkpoint file")
@@ -68,9 +74,12 @@ def list_checkpoints(*folders: str | Path) -> tuple[list[CheckpointInfo], list[s
                 continue
             seen.add(path.resolve())
             try:
-                found.append(describe_checkpoint(path))
+                info = describe_checkpoint(path)
             except CheckpointError as error:
                 problems.append(str(error))
+                continue
+            if info is not None:  # checkpoints of other models (the flower segmenter) are not listed
+                found.append(info)
     return found, problems
 
 

@@ -168,6 +168,19 @@ def test_dropdowns_list_each_arch_and_skip_unreadable_files(checkpoints, tmp_pat
     assert "junk.pt" in notes
 
 
+def test_other_models_checkpoints_are_not_listed_or_complained_about(checkpoints):
+    from colorizer.checkpoint import save_atomic
+
+    other = catalog.checkpoint_dir() / "flowers.pt"
+    save_atomic({"arch": "deeplabv3_mobilenet_v2", "config": {}, "state_dict": {}, "meta": {}}, other)
+    try:
+        cnn, unet, notes = colourize_tab.refresh_checkpoints()
+    finally:
+        other.unlink()
+    assert [path for _, path in cnn["choices"]] == [checkpoints["cnn"]]
+    assert "flowers.pt" not in str(notes)
+
+
 def test_hub_fetch_offline_fails_fast_and_keeps_local_checkpoints(checkpoints, tmp_path, monkeypatch):
     from huggingface_hub import constants
 
