@@ -5,7 +5,7 @@ Baseline: numpy distances from every pixel to every colour, 100 images at a time
 distance matrix, one index (colorizer.palette.nearest_colour_labels).
 Both run in this one process on the same images; the ratio is what to read.
 
-    python benchmarks/bench_labels.py --data ../shared/data/cifar10
+    python -m benchmarks.bench_labels --data ../shared/data/cifar10
 """
 import argparse
 import time
