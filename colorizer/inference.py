@@ -34,10 +34,15 @@ def predict_classes(model: nn.Module, grey: np.ndarray | torch.Tensor) -> np.nda
     return classes
 
 
-def colourize(model: nn.Module, palette: torch.Tensor, grey: np.ndarray | torch.Tensor) -> tuple[np.ndarray, np.ndarray]:
-    """Grey image (H x W, [0, 1] or uint8) -> (H x W x 3 uint8 RGB, H x W class indices)."""
-    classes = predict_classes(model, grey)
-    return labels_to_rgb(torch.from_numpy(classes), palette.cpu()).numpy(), classes
+def classes_to_rgb(classes: np.ndarray, palette: torch.Tensor) -> np.ndarray:
+    """H x W class indices -> H x W x 3 uint8 palette colours."""
+    return labels_to_rgb(torch.from_numpy(classes), palette.cpu()).numpy()
+
+
+def colourize(model: nn.Module, palette: torch.Tensor, grey: np.ndarray | torch.Tensor) -> np.ndarray:
+    """Grey image (H x W, [0, 1] or uint8) -> H x W x 3 uint8 RGB, each pixel its predicted palette colour.
+    (predict_classes gives the class indices themselves.)"""
+    return classes_to_rgb(predict_classes(model, grey), palette)
 
 
 def pixel_accuracy(classes: np.ndarray, true_rgb: np.ndarray, palette: torch.Tensor) -> float:
@@ -70,7 +75,7 @@ def colourize_photo(model: nn.Module, palette: torch.Tensor, image: Image.Image 
     grey = Image.fromarray((grey_of(rgb) * 255).round().astype(np.uint8))
     work = working_size(width, height, long_side)
     small = np.asarray(grey.resize(work, Image.Resampling.BILINEAR if work != grey.size else Image.Resampling.NEAREST))
-    small_colour, classes = colourize(model, palette, small)
+    small_colour = colourize(model, palette, small)
     class_map = np.asarray(Image.fromarray(small_colour).resize((width, height), Image.Resampling.NEAREST))
     chroma = Image.fromarray(small_colour).resize((width, height), Image.Resampling.BICUBIC).convert("YCbCr")
     _, cb, cr = chroma.split()

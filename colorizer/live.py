@@ -45,7 +45,7 @@ def sample_predictions(model: nn.Module, data: ColourData, count: int = 4) -> li
     samples = []
     for index in range(min(count, len(data.val_grey))):
         grey = data.val_grey[index, 0].cpu().numpy()
-        prediction, _ = colourize(model, data.palette, grey)
+        prediction = colourize(model, data.palette, grey)
         grey_rgb = np.repeat((grey * 255).round().astype(np.uint8)[..., None], 3, axis=2)
         samples.append((grey_rgb, data.val_rgb[index].numpy(), prediction))
     return samples

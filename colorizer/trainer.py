@@ -6,7 +6,7 @@ import argparse
 import functools
 import platform
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from typing import Callable
 
 import torch

@@ -5,7 +5,6 @@ do not depend on the shipped ones; they measure the plumbing, not colourization 
 """
 import re
 import time
-import types
 
 import numpy as np
 import pytest

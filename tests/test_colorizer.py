@@ -1,7 +1,6 @@
 """The colourization core on real CIFAR-10 horses from ../shared/data/cifar10."""
 import json
 
-import numpy as np
 import pytest
 import torch
 from helpers import CHECKPOINTS, CIFAR, requires_cifar

@@ -6,7 +6,8 @@ import pytest
 import torch
 from PIL import Image
 
-from colorizer import ImageError, UNet, colourize, colourize_photo, has_colour, load_rgb, open_image, to_rgb
+from colorizer import (ImageError, UNet, colourize, colourize_photo, has_colour, load_rgb, open_image,
+                       predict_classes, to_rgb)
 from colorizer.inference import working_size
 
 
@@ -90,8 +91,10 @@ def test_full_resolution_keeps_the_original_luminance(tiny_model):
 
 def test_colourize_pads_any_size(tiny_model):
     model, palette = tiny_model
-    rgb, classes = colourize(model, palette, np.random.default_rng(1).random((30, 19)))
+    grey = np.random.default_rng(1).random((30, 19))
+    rgb, classes = colourize(model, palette, grey), predict_classes(model, grey)
     assert rgb.shape == (30, 19, 3) and classes.shape == (30, 19) and classes.max() < 24
+    assert np.array_equal(rgb, (palette[classes] * 255).round().numpy().astype(np.uint8))
 
 
 def test_working_size_never_enlarges():

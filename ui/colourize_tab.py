@@ -7,9 +7,9 @@ from dataclasses import dataclass, field
 import gradio as gr
 import numpy as np
 
-from colorizer import (CIFAR10_CLASSES, CheckpointError, DataUnavailable, ImageError, colourize,
+from colorizer import (CIFAR10_CLASSES, CheckpointError, DataUnavailable, ImageError, classes_to_rgb,
                        colourize_photo, default_data_root, grey_of, has_colour, load_category, load_rgb,
-                       pixel_accuracy)
+                       pixel_accuracy, predict_classes)
 from colorizer.catalog import (checkpoint_dir, fetch_missing_checkpoints, list_checkpoints,
                                load_checkpoint_cached, trained_dir)
 from ui.common import enlarge, uploaded_image, inference_device
@@ -125,7 +125,8 @@ def colourize_test_panels(category: str, index: int, checkpoints: dict[str, str 
                                  TEST_IMAGE_ZOOM),
                     original=enlarge(rgb, TEST_IMAGE_ZOOM))
     for arch, path, model, palette in _loaded_models(checkpoints, panels):
-        prediction, classes = colourize(model, palette, grey)
+        classes = predict_classes(model, grey)
+        prediction = classes_to_rgb(classes, palette)
         accuracy = pixel_accuracy(classes, rgb, palette)
         panels.models[arch] = Panel(f"{ARCH_NAMES[arch]} ({os.path.basename(path)}) · pixel accuracy {100 * accuracy:.1f}%",
                                     enlarge(prediction, TEST_IMAGE_ZOOM))
