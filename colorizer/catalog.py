@@ -13,7 +13,7 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from .checkpoint import CheckpointError, load_checkpoint, read_checkpoint, read_checkpoint_dict
+from .checkpoint import CheckpointError, check_colourizer_checkpoint, load_checkpoint, read_checkpoint_dict
 from .models import ARCHITECTURES
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
@@ -41,11 +41,11 @@ class CheckpointInfo:
 @functools.lru_cache(maxsize=256)
 def _describe(path: str, mtime_ns: int) -> CheckpointInfo | None:
     """None for a valid checkpoint of another kind of model (e.g. segmenter's flowers_deeplab.pt)."""
-    arch = read_checkpoint_dict(path, ("arch",), "PixelWise").get("arch")
-    if isinstance(arch, str) and arch not in ARCHITECTURES:
+    checkpoint = read_checkpoint_dict(path, ("arch",), "PixelWise")  # read once, checked below
+    if isinstance(checkpoint["arch"], str) and checkpoint["arch"] not in ARCHITECTURES:
         return None
-    checkpoint = read_checkpoint(path)
-    meta = checkpoint.get("meta") or {}
+    check_colourizer_checkpoint(checkpoint, path)
+    meta = checkpoint["meta"]
     details = [{"cnn": "CNN", "unet": "UNet"}.get(checkpoint["arch"], checkpoint["arch"]), meta.get("category")]
     if meta.get("batch_size"):
         details.append(f"bs {meta['batch_size']}")

@@ -93,28 +93,37 @@ def save_checkpoint(path: str | Path, model: nn.Module, palette: torch.Tensor, m
     return save_atomic(colourizer_checkpoint(model, palette, meta), path)
 
 
-def read_checkpoint(path: str | Path) -> dict:
-    """The checked checkpoint dict (arch, config, palette, state_dict, meta)."""
-    checkpoint = read_checkpoint_dict(path, COLOURIZER_KEYS, "PixelWise colourizer")
+def check_colourizer_checkpoint(checkpoint: dict, path: str | Path) -> dict:
+    """Raise CheckpointError unless ``checkpoint`` is a well-formed colourizer checkpoint dict."""
+    missing = [key for key in COLOURIZER_KEYS if key not in checkpoint]
+    if missing:
+        raise CheckpointError(f"{path}: not a PixelWise colourizer checkpoint (missing {', '.join(missing)})")
     if checkpoint["arch"] not in ARCHITECTURES:
         raise CheckpointError(f"{path}: unknown arch {checkpoint['arch']!r} (expected one of {sorted(ARCHITECTURES)})")
-    try:
-        ModelConfig(**checkpoint["config"])
-    except TypeError as error:
-        raise CheckpointError(f"{path}: bad config {checkpoint['config']!r} ({error})") from None
+    config = checkpoint["config"]
+    if not (isinstance(config, dict) and set(config) == set(ModelConfig.__dataclass_fields__)
+            and all(isinstance(value, int) and value > 0 for value in config.values()) and config["kernel"] % 2):
+        raise CheckpointError(f"{path}: bad config {config!r} (want positive whole numbers "
+                              f"{', '.join(ModelConfig.__dataclass_fields__)}, with an odd kernel)")
     palette = checkpoint["palette"]
-    if not (isinstance(palette, torch.Tensor) and palette.ndim == 2 and palette.shape[1] == 3):
-        raise CheckpointError(f"{path}: palette must be an NC x 3 tensor")
+    if not (isinstance(palette, torch.Tensor) and palette.is_floating_point()
+            and palette.shape == (config["num_colours"], 3)):
+        raise CheckpointError(f"{path}: palette must be a float {config['num_colours']} x 3 tensor")
+    for key in ("state_dict", "meta"):
+        if not isinstance(checkpoint[key], dict):
+            raise CheckpointError(f"{path}: {key} is a {type(checkpoint[key]).__name__}, not a dict")
     return checkpoint
+
+
+def read_checkpoint(path: str | Path) -> dict:
+    """The checked checkpoint dict (arch, config, palette, state_dict, meta)."""
+    return check_colourizer_checkpoint(read_checkpoint_dict(path, COLOURIZER_KEYS, "PixelWise colourizer"), path)
 
 
 def load_checkpoint(path: str | Path, device: str | torch.device = "cpu") -> tuple[nn.Module, torch.Tensor]:
     """The model (eval mode, on ``device``) and its palette (NC x 3 float RGB in [0, 1])."""
     checkpoint = read_checkpoint(path)
-    config = ModelConfig(**checkpoint["config"])
-    if checkpoint["palette"].shape[0] != config.num_colours:
-        raise CheckpointError(f"{path}: palette has {checkpoint['palette'].shape[0]} colours, config says {config.num_colours}")
-    model = build_model(checkpoint["arch"], config)
+    model = build_model(checkpoint["arch"], ModelConfig(**checkpoint["config"]))
     load_state_dict_checked(model, checkpoint["state_dict"], path, f"{checkpoint['arch']} model")
     model.meta = checkpoint["meta"]  # handy for the app's labels; not used by inference
     return model.to(device).eval(), checkpoint["palette"]

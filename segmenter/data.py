@@ -115,7 +115,7 @@ def augment(images: torch.Tensor, labels: torch.Tensor, crop: int, generator: to
     if torch.rand((), generator=generator) < 0.5:
         images, labels = images.flip(-1), labels.flip(-1)
     scale = 1.0 + float(torch.rand((), generator=generator)) * (max_scale - 1.0)
-    size = max(crop, round(images.shape[-1] * scale)), max(crop, round(images.shape[-2] * scale))
+    size = max(crop, round(images.shape[-2] * scale)), max(crop, round(images.shape[-1] * scale))  # (H, W)
     if size != tuple(images.shape[-2:]):
         images = F.interpolate(images, size=size, mode="bilinear", align_corners=False)
         labels = F.interpolate(labels[:, None].float(), size=size, mode="nearest")[:, 0].long()

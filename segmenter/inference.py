@@ -4,6 +4,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 import torch.nn.functional as F
+from PIL import Image
 
 from .data import normalise
 from .models import FLOWER_CLASSES, VOC_CLASSES
@@ -32,7 +33,7 @@ FLOWER_PALETTE = np.array([[30, 60, 200], [255, 200, 0]], dtype=np.uint8)  # bac
 
 @dataclass
 class Segmentation:
-    labels: np.ndarray  # H x W int class index at the photo's own size
+    labels: np.ndarray  # H x W uint8 class index at the photo's own size
     class_names: tuple[str, ...]
     palette: np.ndarray  # num_classes x 3 uint8
 
@@ -44,14 +45,20 @@ def working_size(height: int, width: int, short_side: int) -> tuple[int, int]:
 
 @torch.no_grad()
 def segment(model, rgb: np.ndarray, kind: str = "flower") -> Segmentation:
-    """Labels for an H x W x 3 uint8 photo: resized for the model, logits resized back to H x W."""
+    """Labels for an H x W x 3 uint8 photo. The model sees a resized copy; its logits are upsampled
+    (bilinear) to the photo's size, or for photos over MAX_LONG_SIDE to that size and the labels then
+    enlarged without smoothing, so a 50-megapixel upload never becomes a 50-megapixel float tensor."""
     height, width = rgb.shape[:2]
     device = next(model.parameters()).device
-    x = normalise(rgb)[None].to(device)
-    short_side = FLOWER_SHORT_SIDE if kind == "flower" else VOC_SHORT_SIDE
-    x = F.interpolate(x, size=working_size(height, width, short_side), mode="bilinear", align_corners=False)
-    logits = F.interpolate(model(x)["out"], size=(height, width), mode="bilinear", align_corners=False)
-    labels = logits.argmax(1)[0].cpu().numpy()
+    work = working_size(height, width, FLOWER_SHORT_SIDE if kind == "flower" else VOC_SHORT_SIDE)
+    small = rgb if work == (height, width) else np.asarray(
+        Image.fromarray(rgb).resize((work[1], work[0]), Image.Resampling.BILINEAR))
+    logits = model(normalise(small)[None].to(device))["out"]
+    shown = working_size(height, width, min(height, width))  # the photo's size, capped at MAX_LONG_SIDE
+    labels = F.interpolate(logits, size=shown, mode="bilinear", align_corners=False).argmax(1)[0]
+    labels = labels.to(torch.uint8).cpu().numpy()
+    if shown != (height, width):
+        labels = np.asarray(Image.fromarray(labels).resize((width, height), Image.Resampling.NEAREST))
     if kind == "flower":
         return Segmentation(labels, FLOWER_CLASSES, FLOWER_PALETTE)
     return Segmentation(labels, VOC_CLASSES, voc_palette(len(VOC_CLASSES)))

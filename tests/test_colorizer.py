@@ -127,6 +127,28 @@ def test_bad_checkpoint_files_give_clear_errors(tmp_path):
             load_checkpoint(path)
 
 
+@pytest.mark.parametrize("field, value, message", [
+    ("meta", ["not", "a", "dict"], "meta is a list"),
+    ("config", {"kernel": "3", "num_filters": 8, "num_colours": 24, "in_channels": 1}, "bad config"),
+    ("config", {"kernel": 4, "num_filters": 8, "num_colours": 24, "in_channels": 1}, "odd kernel"),
+    ("palette", torch.zeros(24, 3, dtype=torch.int64), "palette must be a float"),
+    ("palette", torch.rand(10, 3), "palette must be a float 24 x 3"),
+    ("state_dict", [1, 2], "state_dict is a list"),
+])
+def test_malformed_checkpoint_fields_are_refused_when_listed_and_loaded(tmp_path, field, value, message):
+    from colorizer.catalog import list_checkpoints
+
+    path = tmp_path / "odd.pt"
+    save_checkpoint(path, UNet(num_filters=8), torch.rand(24, 3), {"category": "horse"})
+    checkpoint = torch.load(path, weights_only=True)
+    checkpoint[field] = value
+    torch.save(checkpoint, path)
+    with pytest.raises(CheckpointError, match=message):
+        load_checkpoint(path)
+    found, problems = list_checkpoints(tmp_path)
+    assert found == [] and len(problems) == 1 and "odd.pt" in problems[0]
+
+
 @pytest.mark.parametrize("name", ["cnn", "unet"])
 def test_shipped_checkpoint_reproduces_its_recorded_accuracy(name, capsys):
     path = CHECKPOINTS / f"{name}.pt"

@@ -204,3 +204,16 @@ def test_segment_any_upload_size_and_mode(tmp_path):
     assert overlay(rgb, result, 0.0).tolist() == rgb.tolist()
     assert overlay(rgb, result, 1.0).tolist() == mask_image(result).tolist()
     assert sum(share for _, _, share in legend(result)) == pytest.approx(1.0)
+
+
+def test_huge_photo_is_segmented_at_a_capped_size_and_enlarged():
+    from segmenter.inference import MAX_LONG_SIDE, segment
+
+    model = build_flower_model(SegmenterConfig(), pretrained_backbone=False).eval()
+    rgb = np.random.default_rng(0).integers(0, 256, (3000, 4000, 3), dtype=np.uint8)
+    result = segment(model, rgb)
+    assert result.labels.shape == (3000, 4000) and result.labels.dtype == np.uint8
+    # computed at most MAX_LONG_SIDE wide, then enlarged without smoothing: no column can differ from
+    # its left neighbour more often than the small map has columns
+    changes = (result.labels[:, 1:] != result.labels[:, :-1]).any(axis=0).sum()
+    assert changes < MAX_LONG_SIDE
