@@ -5,8 +5,6 @@ Also a small cache so the app loads each checkpoint file once (reloaded when the
 """
 import functools
 import os
-import socket
-import urllib.parse
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -15,6 +13,7 @@ from torch import nn
 
 from .checkpoint import CheckpointError, check_colourizer_checkpoint, load_checkpoint, read_checkpoint_dict
 from .models import ARCHITECTURES
+from .network import url_reachable
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 SHIPPED_NAMES = ("cnn.pt", "unet.pt")
@@ -89,12 +88,7 @@ def hub_reachable(timeout: float = HUB_PROBE_TIMEOUT_S) -> bool:
 
     if constants.HF_HUB_OFFLINE:
         return False
-    endpoint = urllib.parse.urlparse(constants.ENDPOINT)
-    try:
-        socket.create_connection((endpoint.hostname or "huggingface.co", endpoint.port or 443), timeout=timeout).close()
-        return True
-    except OSError:
-        return False
+    return url_reachable(constants.ENDPOINT, timeout)
 
 
 def fetch_missing_checkpoints(repo: str, folder: str | Path | None = None,

@@ -7,6 +7,7 @@ Two sources:
 """
 import functools
 import os
+import threading
 from pathlib import Path
 
 import numpy as np
@@ -51,11 +52,24 @@ def _read_folder(folder: Path) -> torch.Tensor:
     return torch.from_numpy(np.stack(arrays))
 
 
+_DOWNLOAD_LOCK = threading.Lock()  # two app requests must not download into one folder at once
+
+
 def _read_torchvision(split: str, category: str, root: Path) -> torch.Tensor:
     from torchvision.datasets import CIFAR10
 
+    from .network import url_reachable
+
+    extracted = root / CIFAR10.base_folder
+    if not extracted.is_dir() and not url_reachable(CIFAR10.url):
+        raise DataUnavailable(
+            f"CIFAR-10 is not in {root} and {CIFAR10.url} cannot be reached (offline?). Give a local image "
+            "folder instead: --data PATH (or PIXELWISE_DATA=PATH) laid out as PATH/train/<class>/*.jpg "
+            "and PATH/test/<class>/*.jpg."
+        )
     try:
-        dataset = CIFAR10(str(root), train=(split == "train"), download=True)
+        with _DOWNLOAD_LOCK:
+            dataset = CIFAR10(str(root), train=(split == "train"), download=True)
     except Exception as error:  # no network, proxy, broken archive...
         raise DataUnavailable(
             f"could not download CIFAR-10 into {root} ({type(error).__name__}: {error}). "

@@ -10,7 +10,6 @@ head read 320 instead of 1280 channels (3.30 M instead of 10.4 M head weights), 
 """
 import contextlib
 import os
-import socket
 import tempfile
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -26,6 +25,7 @@ from torchvision.models.segmentation import deeplabv3 as tv_deeplab
 from torchvision.models.segmentation.deeplabv3 import DeepLabHead
 
 from colorizer.checkpoint import CheckpointError, load_state_dict_checked, read_checkpoint_dict, save_atomic
+from colorizer.network import url_reachable
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 SHARED_WEIGHTS = REPO_ROOT.parent / "shared" / "weights"
@@ -76,16 +76,6 @@ def seeded_torch_home(weight_files: list[Path]):
                 os.environ.pop("TORCH_HOME", None)
             else:
                 os.environ["TORCH_HOME"] = previous
-
-
-def url_reachable(url: str, timeout: float = 3.0) -> bool:
-    """Quick TCP probe so an offline machine fails in seconds instead of hanging inside a download."""
-    parsed = urlparse(url)
-    try:
-        with socket.create_connection((parsed.hostname, parsed.port or 443), timeout=timeout):
-            return True
-    except OSError:
-        return False
 
 
 def missing_weights_message(weights, extra_dirs: tuple[Path, ...] = ()) -> str:

@@ -166,3 +166,19 @@ def test_unet_beats_cnn():
     unet = evaluate_checkpoint(CHECKPOINTS / "unet.pt", str(CIFAR))
     cnn = evaluate_checkpoint(CHECKPOINTS / "cnn.pt", str(CIFAR))
     assert unet["val_acc"] > cnn["val_acc"] + 0.05
+
+
+def test_offline_download_fails_fast_and_names_the_folder_option(tmp_path, monkeypatch):
+    import torchvision.datasets
+
+    from colorizer import network
+
+    def no_download(*args, **kwargs):
+        raise AssertionError("offline: the download must not even be attempted")
+
+    monkeypatch.setattr("colorizer.data.DEFAULT_DOWNLOAD_ROOT", tmp_path)
+    monkeypatch.setattr(network.socket, "create_connection", lambda *a, **k: (_ for _ in ()).throw(OSError("offline")))
+    monkeypatch.setattr(torchvision.datasets.CIFAR10, "download", no_download)
+    load_category.cache_clear()
+    with pytest.raises(DataUnavailable, match="cannot be reached.*--data PATH"):
+        load_category("horse", None, "test")

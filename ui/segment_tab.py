@@ -203,8 +203,9 @@ def build_segment_tab():
             loss_plot = gr.LinePlot(x="step", y="loss", color="mode", color_map=MODE_COLOURS, title="Training loss per step")
             iou_plot = gr.LinePlot(x="epoch", y="val IoU", color="mode", color_map=MODE_COLOURS,
                                    title="Val flower IoU per epoch (0 = untrained)")
+        # Shares the one "training" slot with Train live and the affine experiment: one CPU-heavy job at a time.
         run = start.click(run_finetune, [modes, epochs, train_images], [loss_plot, iou_plot, ft_status],
-                          concurrency_limit=1)
+                          concurrency_limit=1, concurrency_id="training")
         stop.click(lambda: "Stopped.", None, ft_status, cancels=[run])
 
     with gr.Accordion("Cost of fine-tuning (one training step, per mode)", open=False):
@@ -215,4 +216,4 @@ def build_segment_tab():
         measure = gr.Button("Measure", elem_id="segment-cost-run")
         cost_md = gr.Markdown()
         cost_plot = gr.BarPlot(x="mode, image", y="MiB", color="memory", title="Memory of one training step")
-        measure.click(run_cost, batch, [cost_md, cost_plot], concurrency_limit=1)
+        measure.click(run_cost, batch, [cost_md, cost_plot], concurrency_limit=1, concurrency_id="training")
