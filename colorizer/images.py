@@ -63,7 +63,10 @@ def to_rgb(image: Image.Image | np.ndarray) -> np.ndarray:
     """Any PIL image or numpy array -> H x W x 3 uint8 RGB (transparency composited on white)."""
     if isinstance(image, Image.Image):
         check_size(image)
-        if image.mode in ("I", "I;16", "I;16B", "I;16L", "I;16N", "F"):
+        if image.mode.startswith("I;16"):  # 16-bit by declaration, however dark: 65535 is white
+            array = np.asarray(image).astype(np.float64) * (255.0 / 65535.0)
+            return to_rgb(np.clip(array, 0, 255).round().astype(np.uint8))
+        if image.mode in ("I", "F"):  # 32-bit: no declared range, so judge by the values
             array = np.asarray(image)
             if image.mode == "F":
                 array = array.astype(np.float32)

@@ -24,6 +24,11 @@ def test_sixteen_bit_grey_is_scaled_not_clipped_to_white():
     assert rgb[0, 0, 0] == 0 and rgb[-1, -1, 0] == 255 and 100 < rgb[32, 0, 0] < 160
 
 
+def test_a_dark_sixteen_bit_image_stays_dark():
+    dark = np.full((4, 4), 200, dtype=np.uint16)  # 200 / 65535: nearly black, not mid-grey
+    assert load_rgb(png_bytes(Image.fromarray(dark, mode="I;16"))).max() == 1
+
+
 def test_transparency_is_composited_on_white():
     rgba = Image.new("RGBA", (8, 6), (255, 0, 0, 0))
     rgba.putpixel((0, 0), (255, 0, 0, 255))

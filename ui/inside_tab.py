@@ -8,7 +8,7 @@ import gradio as gr
 import pandas as pd
 
 from colorizer.affine import AffineConfig, parse_pairs, result_records, run_from_checkpoint
-from colorizer.catalog import list_checkpoints
+from colorizer.catalog import checkpoint_dir, list_checkpoints, trained_dir
 from colorizer.checkpoint import CheckpointError
 from colorizer.data import DataUnavailable, default_data_root
 from colorizer.formulas import AFFINE_CLAIMS, SCALING_CLAIMS, layer_records, total_records, writeup_records
@@ -76,7 +76,7 @@ def writeup_view(nf: float, nc: float, kernel: float):
 
 
 def checkpoint_choices() -> list[tuple[str, str]]:
-    found, _ = list_checkpoints()
+    found, _ = list_checkpoints(checkpoint_dir(), trained_dir())  # shipped ones and those saved in Train live
     return [(info.label, str(info.path)) for info in found]
 
 

@@ -36,8 +36,7 @@ class TrainSession:
     strips: dict[int, tuple] = field(default_factory=dict)  # batch size -> (image, caption)
     results: dict[int, TrainResult] = field(default_factory=dict)
     batch_sizes: list[int] = field(default_factory=list)
-    images_total: int = 0  # training images to push through, over all batch sizes and epochs
-    images_done: dict[int, int] = field(default_factory=dict)
+    fraction_done: dict[int, float] = field(default_factory=dict)  # batch size -> optimiser steps done / planned
     started: float = 0.0
     training_started: float | None = None  # first progress event: the ETA leaves out data preparation
     status: str = ""
@@ -97,15 +96,16 @@ def results_table(session: TrainSession) -> pd.DataFrame:
 def status_text(session: TrainSession) -> str:
     now = time.perf_counter()
     elapsed = now - session.started
-    done = sum(session.images_done.values())
+    # Every batch size pushes the same images through the same epochs, so the mean fraction of steps
+    # done is the fraction of all training images done.
+    done = sum(session.fraction_done.values()) / max(1, len(session.batch_sizes))
     eta = ""
-    if session.running and session.training_started and 0 < done < session.images_total:
-        rate = done / (now - session.training_started)  # training images per second so far
-        eta = f" · about {(session.images_total - done) / rate:.0f} s left (estimate)"
+    if session.running and session.training_started and 0 < done < 1:
+        eta = f" · about {(now - session.training_started) * (1 - done) / done:.0f} s left (estimate)"
     return f"{session.status}  \nElapsed {elapsed:.0f} s{eta}"
 
 
-def apply_event(session: TrainSession, event: LiveEvent, train_images: int) -> None:
+def apply_event(session: TrainSession, event: LiveEvent) -> None:
     """Fold one event from the worker into the session."""
     bs = event.batch_size
     if event.kind == "status":
@@ -113,7 +113,7 @@ def apply_event(session: TrainSession, event: LiveEvent, train_images: int) -> N
     elif event.kind == "progress":
         progress = event.progress
         session.training_started = session.training_started or event.time
-        session.images_done[bs] = min(progress.step * bs, int(progress.epoch * train_images + 0.5))
+        session.fraction_done[bs] = progress.step / max(1, progress.total_steps)
         if progress.train_loss is not None:
             session.rows.append({"epoch": progress.epoch, "loss": progress.train_loss,
                                  "series": f"bs {bs} train", "batch_size": bs})
@@ -183,8 +183,7 @@ def start_training(model, batch_sizes, epochs, learning_rate, num_filters, categ
     config = TrainConfig(model=model.lower(), category=category, data=_data_root(), epochs=int(epochs),
                          learning_rate=float(learning_rate), num_filters=int(num_filters), seed=int(seed),
                          train_limit=int(train_images), val_limit=int(val_images))
-    session = TrainSession(batch_sizes=batch_sizes, started=time.perf_counter(), running=True,
-                           images_total=int(train_images) * int(epochs) * len(batch_sizes))
+    session = TrainSession(batch_sizes=batch_sizes, started=time.perf_counter(), running=True)
     events, thread = start_live_run(config, batch_sizes, session.stop, SAMPLE_COUNT)
     last_draw = 0.0
     try:
@@ -197,7 +196,7 @@ def start_training(model, batch_sizes, epochs, learning_rate, num_filters, categ
                 continue
             if event.kind == "done":
                 break
-            apply_event(session, event, min(int(train_images), 5000))
+            apply_event(session, event)
             urgent = event.kind in ("samples", "finished", "error")
             if urgent or time.perf_counter() - last_draw >= REDRAW_EVERY_S:
                 yield _view(session)
