@@ -8,8 +8,8 @@ Public API::
 """
 from .checkpoint import CheckpointError, load_checkpoint, read_checkpoint, save_checkpoint
 from .data import CIFAR10_CLASSES, DataUnavailable, default_data_root, load_category, to_grey
-from .models import CNN, UNet, ModelConfig, build_model
+from .models import ARCH_NAMES, CNN, UNet, ModelConfig, build_model
 from .palette import kmeans_palette, labels_to_rgb, nearest_colour_labels
 from .trainer import ColourData, Progress, TrainConfig, TrainResult, data_for, evaluate, prepare_data, train
 from .images import ImageError, has_colour, load_rgb, open_image, to_rgb
-from .inference import PhotoResult, classes_to_rgb, colourize, colourize_photo, grey_of, pixel_accuracy, predict_classes
+from .inference import PhotoResult, classes_to_rgb, colourize, colourize_photo, grey_of, grey_to_rgb, pixel_accuracy, predict_classes

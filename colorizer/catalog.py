@@ -12,7 +12,7 @@ import torch
 from torch import nn
 
 from .checkpoint import CheckpointError, check_colourizer_checkpoint, load_checkpoint, read_checkpoint_dict
-from .models import ARCHITECTURES
+from .models import ARCH_NAMES, ARCHITECTURES
 from .network import url_reachable
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
@@ -45,7 +45,7 @@ def _describe(path: str, mtime_ns: int) -> CheckpointInfo | None:
         return None
     check_colourizer_checkpoint(checkpoint, path)
     meta = checkpoint["meta"]
-    details = [{"cnn": "CNN", "unet": "UNet"}.get(checkpoint["arch"], checkpoint["arch"]), meta.get("category")]
+    details = [ARCH_NAMES[checkpoint["arch"]], meta.get("category")]
     if meta.get("batch_size"):
         details.append(f"bs {meta['batch_size']}")
     if isinstance(meta.get("val_acc"), float):

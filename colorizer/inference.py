@@ -16,6 +16,13 @@ def grey_of(rgb: np.ndarray) -> np.ndarray:
     return rgb.astype(np.float32).mean(axis=2) / 255.0
 
 
+def grey_to_rgb(grey: np.ndarray) -> np.ndarray:
+    """H x W grey (float in [0, 1] or uint8) -> H x W x 3 uint8, for showing it beside colour images."""
+    grey = np.asarray(grey)
+    grey = grey if grey.dtype == np.uint8 else (grey * 255).round().clip(0, 255).astype(np.uint8)
+    return np.repeat(grey[..., None], 3, axis=2)
+
+
 @torch.no_grad()
 def predict_classes(model: nn.Module, grey: np.ndarray | torch.Tensor) -> np.ndarray:
     """H x W grey in [0, 1] (or uint8) -> H x W colour-class indices. Any H, W: edges are padded to a multiple of 4."""
@@ -82,7 +89,7 @@ def colourize_photo(model: nn.Module, palette: torch.Tensor, image: Image.Image 
     luminance = Image.fromarray(rgb).convert("YCbCr").split()[0]  # the original's full-resolution Y
     colour = np.asarray(Image.merge("YCbCr", (luminance, cb, cr)).convert("RGB"))
     return PhotoResult(
-        grey=np.repeat(np.asarray(grey)[..., None], 3, axis=2),
+        grey=grey_to_rgb(np.asarray(grey)),
         colour=colour, class_map=class_map,
         original=rgb if has_colour(rgb) else None, work_size=work,
     )

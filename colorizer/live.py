@@ -16,7 +16,7 @@ import torch
 from torch import nn
 
 from .data import DataUnavailable
-from .inference import colourize
+from .inference import colourize, grey_to_rgb
 from .models import ModelConfig, build_model
 from .trainer import ColourData, Progress, TrainConfig, TrainResult, data_for, train
 
@@ -46,8 +46,7 @@ def sample_predictions(model: nn.Module, data: ColourData, count: int = 4) -> li
     for index in range(min(count, len(data.val_grey))):
         grey = data.val_grey[index, 0].cpu().numpy()
         prediction = colourize(model, data.palette, grey)
-        grey_rgb = np.repeat((grey * 255).round().astype(np.uint8)[..., None], 3, axis=2)
-        samples.append((grey_rgb, data.val_rgb[index].numpy(), prediction))
+        samples.append((grey_to_rgb(grey), data.val_rgb[index].numpy(), prediction))
     return samples
 
 

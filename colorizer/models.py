@@ -93,6 +93,7 @@ class UNet(_EncoderDecoder):
 
 
 ARCHITECTURES = {"cnn": CNN, "unet": UNet}
+ARCH_NAMES = {"cnn": "CNN", "unet": "UNet"}  # as people write them
 
 
 def build_model(arch: str, config: ModelConfig | None = None) -> nn.Module:

@@ -5,7 +5,8 @@
 import argparse
 import json
 
-import torch
+
+from colorizer.trainer import resolve_device
 
 from .data import list_ids, load_set, make_split
 from .models import load_flower_checkpoint
@@ -31,8 +32,7 @@ def main(argv=None) -> None:
     parser.add_argument("--split", choices=("train", "val", "test"), default="test")
     parser.add_argument("--data-root", default=None, help="default: $PIXELWISE_FLOWERS or ../shared/data/flowers17")
     args = parser.parse_args(argv)
-    device = "cuda" if torch.cuda.is_available() else "cpu"
-    print(json.dumps(evaluate_checkpoint(args.checkpoint, args.split, args.data_root, device)))
+    print(json.dumps(evaluate_checkpoint(args.checkpoint, args.split, args.data_root, str(resolve_device()))))
 
 
 if __name__ == "__main__":

@@ -14,6 +14,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from colorizer.trainer import resolve_device
+
 from .data import IGNORE, FlowerSet, augment, list_ids, load_set, make_split
 from .models import MODES, SegmenterConfig, build_flower_model, load_flower_checkpoint, set_trainable
 
@@ -115,7 +117,7 @@ class FineTuneConfig:
     init: str | None = None  # start from this flower checkpoint instead of a fresh head
     data_root: str | None = None
     seed: int = 0
-    device: str = "cuda" if torch.cuda.is_available() else "cpu"
+    device: str = str(resolve_device())  # CUDA when present, else the CPU
 
     def learning_rate(self) -> float:
         return self.lr if self.lr is not None else DEFAULT_LR[self.mode]

@@ -7,15 +7,14 @@ from dataclasses import dataclass, field
 import gradio as gr
 import numpy as np
 
-from colorizer import (CIFAR10_CLASSES, CheckpointError, DataUnavailable, ImageError, classes_to_rgb,
-                       colourize_photo, default_data_root, grey_of, has_colour, load_category, load_rgb,
+from colorizer import (ARCH_NAMES, CIFAR10_CLASSES, CheckpointError, DataUnavailable, ImageError, classes_to_rgb,
+                       colourize_photo, default_data_root, grey_of, grey_to_rgb, has_colour, load_category, load_rgb,
                        pixel_accuracy, predict_classes)
 from colorizer.catalog import (checkpoint_dir, fetch_missing_checkpoints, list_checkpoints,
                                load_checkpoint_cached, trained_dir)
 from ui.common import enlarge, uploaded_image, inference_device
 
 TEST_IMAGE_ZOOM = 8  # 32 x 32 test images are shown 256 x 256, pixels kept crisp
-ARCH_NAMES = {"cnn": "CNN", "unet": "UNet"}
 
 
 # ---------------------------------------------------------------- checkpoints
@@ -96,7 +95,7 @@ def colourize_upload_panels(image_path: str, checkpoints: dict[str, str | None],
     """Full-resolution colourization of an uploaded file; raises ImageError for unusable files."""
     rgb = load_rgb(image_path)
     height, width = rgb.shape[:2]
-    panels = Panels(grey=np.repeat((grey_of(rgb) * 255).round().astype(np.uint8)[..., None], 3, axis=2),
+    panels = Panels(grey=grey_to_rgb(grey_of(rgb)),
                     original=rgb if has_colour(rgb) else None)
     for arch, path, model, palette in _loaded_models(checkpoints, panels):
         result = colourize_photo(model, palette, rgb, long_side=int(work_size))
@@ -121,9 +120,7 @@ def colourize_test_panels(category: str, index: int, checkpoints: dict[str, str 
     index = int(index) % len(images)
     rgb = images[index]
     grey = grey_of(rgb)
-    panels = Panels(grey=enlarge(np.repeat((grey * 255).round().astype(np.uint8)[..., None], 3, axis=2),
-                                 TEST_IMAGE_ZOOM),
-                    original=enlarge(rgb, TEST_IMAGE_ZOOM))
+    panels = Panels(grey=enlarge(grey_to_rgb(grey), TEST_IMAGE_ZOOM), original=enlarge(rgb, TEST_IMAGE_ZOOM))
     for arch, path, model, palette in _loaded_models(checkpoints, panels):
         classes = predict_classes(model, grey)
         prediction = classes_to_rgb(classes, palette)

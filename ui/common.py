@@ -2,11 +2,13 @@
 and numpy helpers for showing tiny 32 x 32 images at a visible size."""
 import gradio as gr
 import numpy as np
-import torch
+
+from colorizer.trainer import resolve_device
 
 
 def inference_device() -> str:
-    return "cuda" if torch.cuda.is_available() else "cpu"
+    """Where the app runs models: CUDA when present, else the CPU (the same rule as training)."""
+    return str(resolve_device("auto"))
 
 
 def uploaded_image(**kwargs) -> gr.Image:

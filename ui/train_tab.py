@@ -13,13 +13,12 @@ from datetime import datetime
 import gradio as gr
 import pandas as pd
 
-from colorizer import CIFAR10_CLASSES, TrainConfig, TrainResult, default_data_root
+from colorizer import ARCH_NAMES, CIFAR10_CLASSES, TrainConfig, TrainResult, default_data_root
 from colorizer.catalog import checkpoint_dir, trained_dir
 from colorizer.live import LiveEvent, start_live_run
 from ui.common import image_grid
 
 BATCH_SIZES = [50, 100, 500, 1000]
-MODEL_NAMES = {"cnn": "CNN", "unet": "UNet"}
 REDRAW_EVERY_S = 1.0  # at most one redraw a second between epoch ends: looks live, spares slow browsers
 SAMPLE_COUNT = 4
 # one hue per batch size: light for train loss, dark for validation loss
@@ -231,7 +230,7 @@ def save_run(session: TrainSession | None, batch_size) -> str:
     path = trained_dir() / f"{result.config.model}_{result.config.category}_bs{batch_size}_{stamp}.pt"
     result.save(path)
     shown = path.relative_to(checkpoint_dir()) if path.is_relative_to(checkpoint_dir()) else path
-    return f"Saved `{shown}`: it is now in the Colourize tab's {MODEL_NAMES[result.config.model]} checkpoint list."
+    return f"Saved `{shown}`: it is now in the Colourize tab's {ARCH_NAMES[result.config.model]} checkpoint list."
 
 
 def _data_root() -> str | None:
