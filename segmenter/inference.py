@@ -1,13 +1,18 @@
 """Segment a photo of any size with the flower model or a VOC-21 DeepLabV3, and draw the result."""
+import functools
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 import torch
 import torch.nn.functional as F
 from PIL import Image
 
-from .data import normalise
-from .models import FLOWER_CLASSES, VOC_CLASSES
+from colorizer.catalog import checkpoint_dir
+
+from .data import load_pair, normalise
+from .models import FLOWER_CLASSES, VOC_CLASSES, load_flower_checkpoint, load_voc_model
+from .train import foreground_iou
 
 FLOWER_SHORT_SIDE = 256  # the flower model was trained on 256^2 photos where the flower fills the frame
 VOC_SHORT_SIDE = 520  # torchvision's evaluation size for its COCO/VOC DeepLabV3 weights
@@ -81,3 +86,32 @@ def legend(result: Segmentation) -> list[tuple[str, str, float]]:
     total = counts.sum()
     return [(result.class_names[i], "#%02x%02x%02x" % tuple(result.palette[i]), counts[i] / total)
             for i in np.argsort(-counts) if counts[i] > 0]
+
+
+def flower_checkpoint_path() -> Path:
+    """The shipped flower model: flowers_deeplab.pt in the checkpoint folder ($PIXELWISE_CHECKPOINTS)."""
+    return checkpoint_dir() / "flowers_deeplab.pt"
+
+
+@functools.lru_cache(maxsize=4)
+def _load(name: str, stamp: float, device: str):
+    if name == "flower":
+        return load_flower_checkpoint(flower_checkpoint_path(), device)
+    return load_voc_model(name, allow_download=True).to(device)
+
+
+def load_segmenter(name: str, device: str = "cpu"):
+    """'flower' or a VOC_MODELS name -> the model in eval mode, loaded once per process (again if the
+    flower checkpoint file changes). Raises CheckpointError or WeightsUnavailable with a clear message."""
+    path = flower_checkpoint_path()
+    stamp = path.stat().st_mtime if name == "flower" and path.is_file() else 0.0
+    return _load(name, stamp, str(device))
+
+
+def test_image_iou(labels: np.ndarray, image_id: int, data_root: Path | None = None) -> float | None:
+    """Flower IoU of a predicted label map against a flower image's truth mask, the uncertain band
+    ignored; None when the sizes differ (the photo was not the data set's own image)."""
+    _, truth = load_pair(int(image_id), data_root)
+    if truth.shape != labels.shape:
+        return None
+    return foreground_iou(torch.as_tensor(labels.astype(np.int64)), torch.as_tensor(truth.astype(np.int64)))

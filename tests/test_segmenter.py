@@ -217,3 +217,14 @@ def test_huge_photo_is_segmented_at_a_capped_size_and_enlarged():
     # its left neighbour more often than the small map has columns
     changes = (result.labels[:, 1:] != result.labels[:, :-1]).any(axis=0).sum()
     assert changes < MAX_LONG_SIDE
+
+
+def test_test_image_iou_uses_the_truth_mask_and_its_ignore_band():
+    from segmenter.data import load_pair
+    from segmenter.inference import test_image_iou
+
+    _, truth = load_pair(2)
+    perfect = np.where(truth == 1, 1, 0).astype(np.uint8)  # the ignore band may be labelled anything
+    assert test_image_iou(perfect, 2) == pytest.approx(1.0)
+    assert test_image_iou(np.zeros_like(perfect), 2) == 0.0
+    assert test_image_iou(np.zeros((10, 10), np.uint8), 2) is None  # not the data set's own image size

@@ -1,22 +1,19 @@
 """The Segment tab: segment an upload or a flower test image (overlay, legend, mask, IoU), fine-tune the
 three modes live, and show what fine-tuning costs. All ML lives in ``segmenter``."""
-import functools
 import html
 
 import gradio as gr
-import numpy as np
 import pandas as pd
 
 from colorizer.checkpoint import CheckpointError
 from colorizer.images import ImageError, load_rgb
 from segmenter.cost import as_markdown, cost_table
-from segmenter.data import DataUnavailable, image_path, list_ids, load_pair, make_split
-from segmenter.inference import legend, mask_image, overlay, segment
-from segmenter.models import MODES, REPO_ROOT, VOC_MODELS, WeightsUnavailable, load_flower_checkpoint, load_voc_model
-from segmenter.train import BatchLoss, EpochResult, FineTuneConfig, FineTuneResult, foreground_iou, fine_tune_iter
+from segmenter.data import DataUnavailable, image_path, list_ids, make_split
+from segmenter.inference import legend, load_segmenter, mask_image, overlay, segment, test_image_iou
+from segmenter.models import MODES, VOC_MODELS, WeightsUnavailable
+from segmenter.train import BatchLoss, EpochResult, FineTuneConfig, FineTuneResult, fine_tune_iter
 from ui.common import inference_device, uploaded_image
 
-FLOWER_CHECKPOINT = REPO_ROOT / "checkpoints" / "flowers_deeplab.pt"
 FLOWER_MODEL = "Flower DeepLabV3 (MobileNetV2, fine-tuned here)"
 MODEL_CHOICES = [FLOWER_MODEL, *VOC_MODELS]
 MODE_COLOURS = {"last": "#e45756", "head": "#4c78a8", "full": "#54a24b"}  # fixed: all series show as they stream in
@@ -28,16 +25,10 @@ MODE_HELP = {
 }
 
 
-@functools.lru_cache(maxsize=4)
-def _load_model(name: str, stamp: float):
-    if name == FLOWER_MODEL:
-        return load_flower_checkpoint(FLOWER_CHECKPOINT, inference_device()), "flower"
-    return load_voc_model(name, allow_download=True).to(inference_device()), "voc"
-
-
 def load_model(name: str):
-    stamp = FLOWER_CHECKPOINT.stat().st_mtime if name == FLOWER_MODEL and FLOWER_CHECKPOINT.is_file() else 0.0
-    return _load_model(name, stamp)
+    """(model, kind) for a choice of the Model radio."""
+    kind = "flower" if name == FLOWER_MODEL else "voc"
+    return load_segmenter("flower" if kind == "flower" else name, inference_device()), kind
 
 
 def test_choices() -> list[str]:
@@ -86,18 +77,10 @@ def run_segment(path, test_id, model_name, opacity):
         gr.Warning(f"Flower checkpoint unusable: {error}")
         return empty
     iou_text = "IoU against the truth is shown for flower test images only."
-    if test_id is not None and kind == "flower":
-        _, truth = load_pair(int(test_id))
-        if truth.shape == result.labels.shape:
-            iou = foreground_iou(torch_tensor(result.labels), torch_tensor(truth))
-            iou_text = f"**Flower IoU vs truth (image_{int(test_id):04d}): {iou:.3f}** (uncertain band ignored)"
+    iou = test_image_iou(result.labels, int(test_id)) if test_id is not None and kind == "flower" else None
+    if iou is not None:
+        iou_text = f"**Flower IoU vs truth (image_{int(test_id):04d}): {iou:.3f}** (uncertain band ignored)"
     return overlay(rgb, result, opacity), mask_image(result), legend_html(legend(result)), iou_text, (rgb, result)
-
-
-def torch_tensor(array: np.ndarray):
-    import torch
-
-    return torch.as_tensor(array.astype(np.int64))
 
 
 def reblend(state, opacity):
