@@ -108,7 +108,7 @@ def load_segmenter(name: str, device: str = "cpu"):
     return _load(name, stamp, str(device))
 
 
-def test_image_iou(labels: np.ndarray, image_id: int, data_root: Path | None = None) -> float | None:
+def iou_against_truth(labels: np.ndarray, image_id: int, data_root: Path | None = None) -> float | None:
     """Flower IoU of a predicted label map against a flower image's truth mask, the uncertain band
     ignored; None when the sizes differ (the photo was not the data set's own image)."""
     _, truth = load_pair(int(image_id), data_root)

@@ -221,10 +221,10 @@ def test_huge_photo_is_segmented_at_a_capped_size_and_enlarged():
 
 def test_test_image_iou_uses_the_truth_mask_and_its_ignore_band():
     from segmenter.data import load_pair
-    from segmenter.inference import test_image_iou
+    from segmenter.inference import iou_against_truth
 
     _, truth = load_pair(2)
     perfect = np.where(truth == 1, 1, 0).astype(np.uint8)  # the ignore band may be labelled anything
-    assert test_image_iou(perfect, 2) == pytest.approx(1.0)
-    assert test_image_iou(np.zeros_like(perfect), 2) == 0.0
-    assert test_image_iou(np.zeros((10, 10), np.uint8), 2) is None  # not the data set's own image size
+    assert iou_against_truth(perfect, 2) == pytest.approx(1.0)
+    assert iou_against_truth(np.zeros_like(perfect), 2) == 0.0
+    assert iou_against_truth(np.zeros((10, 10), np.uint8), 2) is None  # not the data set's own image size

@@ -9,7 +9,7 @@ from colorizer.checkpoint import CheckpointError
 from colorizer.images import ImageError, load_rgb
 from segmenter.cost import as_markdown, cost_table
 from segmenter.data import DataUnavailable, image_path, list_ids, make_split
-from segmenter.inference import legend, load_segmenter, mask_image, overlay, segment, test_image_iou
+from segmenter.inference import legend, load_segmenter, mask_image, overlay, segment, iou_against_truth
 from segmenter.models import MODES, VOC_MODELS, WeightsUnavailable
 from segmenter.train import BatchLoss, EpochResult, FineTuneConfig, FineTuneResult, fine_tune_iter
 from ui.common import inference_device, uploaded_image
@@ -77,7 +77,7 @@ def run_segment(path, test_id, model_name, opacity):
         gr.Warning(f"Flower checkpoint unusable: {error}")
         return empty
     iou_text = "IoU against the truth is shown for flower test images only."
-    iou = test_image_iou(result.labels, int(test_id)) if test_id is not None and kind == "flower" else None
+    iou = iou_against_truth(result.labels, int(test_id)) if test_id is not None and kind == "flower" else None
     if iou is not None:
         iou_text = f"**Flower IoU vs truth (image_{int(test_id):04d}): {iou:.3f}** (uncertain band ignored)"
     return overlay(rgb, result, opacity), mask_image(result), legend_html(legend(result)), iou_text, (rgb, result)
