@@ -1,7 +1,7 @@
 """Training several batch sizes in a background thread and streaming what happens, for a live UI.
 
-The batch sizes train one after another (smallest first), all through the one ``train()``, with the
-same seed, data and palette, exactly as ``colorizer.sweep`` does. Each run pushes ``LiveEvent``s
+The batch sizes train one after another (smallest first) through ``colorizer.sweep.iter_sweep``, so
+with the same seed, data and palette, exactly as the sweep command line does. Each run pushes ``LiveEvent``s
 into a queue: progress events, a few validation predictions after every epoch, and its result.
 No Gradio here: the app drains the queue and draws.
 """
@@ -9,16 +9,15 @@ import queue
 import threading
 import time
 import traceback
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 
 import numpy as np
-import torch
 from torch import nn
 
 from .data import DataUnavailable
 from .inference import colourize, grey_to_rgb
-from .models import ModelConfig, build_model
-from .trainer import ColourData, Progress, TrainConfig, TrainResult, data_for, train
+from .sweep import iter_sweep
+from .trainer import ColourData, Progress, TrainConfig, TrainResult, data_for
 
 
 @dataclass
@@ -33,13 +32,6 @@ class LiveEvent:
     time: float = 0.0  # time.perf_counter() when it happened
 
 
-def fresh_model(config: TrainConfig) -> nn.Module:
-    """The model ``train(config)`` would start from (same seed, same init), built here so a caller
-    can also look at it while it trains."""
-    torch.manual_seed(config.seed)
-    return build_model(config.model, ModelConfig(config.kernel, config.num_filters, config.num_colours, in_channels=1))
-
-
 def sample_predictions(model: nn.Module, data: ColourData, count: int = 4) -> list[tuple[np.ndarray, np.ndarray, np.ndarray]]:
     """(grey, truth, prediction) for the first ``count`` validation images, each 32 x 32 x 3 uint8."""
     samples = []
@@ -50,14 +42,9 @@ def sample_predictions(model: nn.Module, data: ColourData, count: int = 4) -> li
     return samples
 
 
-def report_every(train_images: int, batch_size: int, per_epoch: int = 10) -> int:
-    """Batches between progress events so each epoch gives about ``per_epoch`` points, even bs 1000."""
-    return max(1, -(-train_images // batch_size) // per_epoch)
-
-
 def run_batch_sizes(config: TrainConfig, batch_sizes: list[int], events: queue.Queue, stop: threading.Event,
                     sample_count: int = 4) -> None:
-    """Train one model per batch size, one after another, pushing LiveEvents into ``events``.
+    """colorizer.sweep over the batch sizes (smallest first), pushing LiveEvents into ``events``.
     Always ends with a 'done' event (after an 'error' one if something failed)."""
     def push(kind: str, **fields) -> None:
         events.put(LiveEvent(kind, time=time.perf_counter(), **fields))
@@ -65,22 +52,20 @@ def run_batch_sizes(config: TrainConfig, batch_sizes: list[int], events: queue.Q
     try:
         push("status", message="Preparing data (decoding images, k-means palette)...")
         data = data_for(config)
-        for batch_size in sorted(batch_sizes):
-            if stop.is_set():
-                break
-            run_config = replace(config, batch_size=batch_size,
-                                 report_every=report_every(len(data.train_grey), batch_size))
-            model = fresh_model(run_config)
+
+        def reporter_for(run_config: TrainConfig):
+            batch_size = run_config.batch_size
             push("status", batch_size=batch_size, message=f"Training batch size {batch_size}...")
 
-            def on_progress(event: Progress, batch_size=batch_size, model=model) -> None:
+            def on_progress(event: Progress) -> None:
                 push("progress", batch_size=batch_size, progress=event)
                 if event.kind == "epoch":
                     push("samples", batch_size=batch_size, epoch=event.epoch,
-                         samples=sample_predictions(model, data, sample_count))
+                         samples=sample_predictions(event.model, data, sample_count))
+            return on_progress
 
-            result = train(run_config, data, on_progress=on_progress, should_stop=stop.is_set, init_model=model)
-            push("finished", batch_size=batch_size, result=result)
+        for result in iter_sweep(config, sorted(batch_sizes), data, reporter_for, should_stop=stop.is_set):
+            push("finished", batch_size=result.config.batch_size, result=result)
     except (DataUnavailable, ValueError) as error:
         push("error", message=str(error))
     except Exception as error:  # keep the app up and say what broke

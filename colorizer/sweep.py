@@ -7,26 +7,33 @@ import argparse
 import sys
 from dataclasses import replace
 from pathlib import Path
-from typing import Callable
+from typing import Callable, Iterator
 
 from .trainer import (ColourData, Progress, TrainConfig, TrainResult, add_config_arguments, config_from_arguments,
                     data_for, tqdm_reporter, train)
 
 
-def sweep(config: TrainConfig, batch_sizes: list[int], data: ColourData | None = None,
-          reporter_for: Callable[[TrainConfig], Callable[[Progress], None]] | None = None,
-          should_stop: Callable[[], bool] | None = None) -> list[TrainResult]:
-    """One train() per batch size, one after another, all else equal (same seed, data and palette).
+def iter_sweep(config: TrainConfig, batch_sizes: list[int], data: ColourData | None = None,
+               reporter_for: Callable[[TrainConfig], Callable[[Progress], None]] | None = None,
+               should_stop: Callable[[], bool] | None = None) -> Iterator[TrainResult]:
+    """One train() per batch size, one after another, all else equal (same seed, data and palette),
+    yielding each result as it finishes; ends early once a run was stopped.
     ``reporter_for(run_config)`` gives each run its progress callback."""
     data = data or data_for(config)
-    results = []
     for batch_size in batch_sizes:
         run_config = replace(config, batch_size=batch_size)
         on_progress = reporter_for(run_config) if reporter_for else None
-        results.append(train(run_config, data, on_progress=on_progress, should_stop=should_stop))
-        if results[-1].stopped:
-            break
-    return results
+        result = train(run_config, data, on_progress=on_progress, should_stop=should_stop)
+        yield result
+        if result.stopped:
+            return
+
+
+def sweep(config: TrainConfig, batch_sizes: list[int], data: ColourData | None = None,
+          reporter_for: Callable[[TrainConfig], Callable[[Progress], None]] | None = None,
+          should_stop: Callable[[], bool] | None = None) -> list[TrainResult]:
+    """All of iter_sweep's results, as a list."""
+    return list(iter_sweep(config, batch_sizes, data, reporter_for, should_stop))
 
 
 def markdown_table(results: list[TrainResult]) -> str:

@@ -34,7 +34,7 @@ class TrainConfig:
     device: str = "auto"  # "auto" = CUDA when present, else CPU
     train_limit: int | None = None  # use only the first N training images (tests, quick demos)
     val_limit: int | None = None  # use only the first N test images for validation
-    report_every: int = 5  # batches between "batch" progress events
+    report_every: int | None = None  # batches between "batch" events; None: about 10 per epoch
     max_steps: int | None = None  # stop after this many optimiser steps (short fine-tunes)
     hflip: bool = False  # flip a random half of each batch left-right (the handout does not)
 
@@ -63,6 +63,7 @@ class Progress:
     val_loss: float | None = None
     val_acc: float | None = None
     seconds: float = 0.0  # wall time since the run started
+    model: nn.Module | None = field(default=None, repr=False, compare=False)  # the model being trained, live
 
 
 @dataclass
@@ -173,6 +174,7 @@ def train(config: TrainConfig, data: ColourData | None = None,
     shuffler = torch.Generator().manual_seed(config.seed)
     batches_per_epoch = -(-len(train_grey) // config.batch_size)
     total_steps = batches_per_epoch * config.epochs
+    report_every = config.report_every or max(1, batches_per_epoch // 10)
     if config.max_steps:
         total_steps = min(total_steps, config.max_steps)
     result = TrainResult(config, model, data.palette)
@@ -185,7 +187,8 @@ def train(config: TrainConfig, data: ColourData | None = None,
 
     def validate(epoch: float, step: int, train_loss: float | None) -> None:
         val_loss, val_acc = evaluate(model, val_grey, val_labels)
-        emit(Progress("epoch", epoch, step, total_steps, train_loss, val_loss, val_acc, time.perf_counter() - start))
+        emit(Progress("epoch", epoch, step, total_steps, train_loss, val_loss, val_acc, time.perf_counter() - start,
+                      model))
 
     validate(0.0, 0, None)
     step = 0
@@ -209,9 +212,9 @@ def train(config: TrainConfig, data: ColourData | None = None,
             step, batches_done = step + 1, batches_done + 1
             epoch_loss += loss.item()
             recent_loss, recent_count = recent_loss + loss.item(), recent_count + 1
-            if recent_count == config.report_every and batch_index + 1 < batches_per_epoch:
+            if recent_count == report_every and batch_index + 1 < batches_per_epoch:
                 emit(Progress("batch", epoch + (batch_index + 1) / batches_per_epoch, step, total_steps,
-                              recent_loss / recent_count, seconds=time.perf_counter() - start))
+                              recent_loss / recent_count, seconds=time.perf_counter() - start, model=model))
                 recent_loss, recent_count = 0.0, 0
         validate(epoch + batches_done / batches_per_epoch, step, epoch_loss / batches_done)
         if step == total_steps:

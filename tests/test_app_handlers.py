@@ -13,7 +13,6 @@ from PIL import Image
 
 from colorizer import TrainConfig, load_checkpoint, nearest_colour_labels, predict_classes, train
 from colorizer import catalog
-from colorizer.live import fresh_model
 from tests.helpers import CIFAR, requires_cifar
 from ui import colourize_tab, train_tab
 
@@ -308,10 +307,9 @@ def test_training_without_data_reports_it(monkeypatch, tmp_path):
     assert "Training failed" in outputs[-1][2]
 
 
-def test_fresh_model_is_exactly_where_train_starts():
+def test_progress_events_carry_the_model_being_trained():
     config = TrainConfig(model="cnn", data=str(CIFAR), epochs=1, batch_size=50, num_filters=8,
                          train_limit=100, val_limit=20, device="cpu")
-    plain = train(config)
-    watched = train(config, init_model=fresh_model(config))
-    assert [e.val_loss for e in plain.history if e.kind == "epoch"] == \
-           [e.val_loss for e in watched.history if e.kind == "epoch"]
+    seen = []
+    result = train(config, on_progress=seen.append)
+    assert seen and all(event.model is result.model for event in seen)
