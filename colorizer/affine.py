@@ -25,9 +25,8 @@ import torch
 from torch import nn
 
 from .checkpoint import load_checkpoint
-from .data import category_name, load_category, to_grey
-from .palette import nearest_colour_labels
-from .trainer import ColourData, TrainConfig, resolve_device, train
+from .data import category_name, load_category
+from .trainer import ColourData, TrainConfig, labelled_data, resolve_device, train
 
 DEFAULT_PAIRS = ((1.0, 0.0), (2.0, 0.0), (0.5, 0.25), (1.0, 0.5), (-1.0, 1.0))
 
@@ -72,9 +71,7 @@ def colour_data(palette: torch.Tensor, category: str = "horse", data_root: str |
     """Grey inputs and colour-class targets labelled with the CHECKPOINT's palette (not a new k-means)."""
     train_rgb = load_category(category_name(category), data_root, "train")[:train_limit]
     test_rgb = load_category(category_name(category), data_root, "test")[:test_limit]
-    return ColourData(palette=palette, train_grey=to_grey(train_rgb),
-                      train_labels=nearest_colour_labels(train_rgb, palette), val_grey=to_grey(test_rgb),
-                      val_labels=nearest_colour_labels(test_rgb, palette), val_rgb=test_rgb)
+    return labelled_data(train_rgb, test_rgb, palette)
 
 
 @torch.no_grad()

@@ -117,7 +117,11 @@ def prepare_data(category: str = "horse", data_root: str | None = None, num_colo
     """Decode, grey and label one category once; the palette comes from the training pixels used."""
     train_rgb = load_category(category, data_root, "train")[:train_limit]
     val_rgb = load_category(category, data_root, "test")[:val_limit]
-    palette = kmeans_palette(train_rgb, num_colours, seed=seed)
+    return labelled_data(train_rgb, val_rgb, kmeans_palette(train_rgb, num_colours, seed=seed))
+
+
+def labelled_data(train_rgb: torch.Tensor, val_rgb: torch.Tensor, palette: torch.Tensor) -> ColourData:
+    """Grey inputs and nearest-palette-colour targets for these images and this palette."""
     return ColourData(
         palette=palette,
         train_grey=to_grey(train_rgb), train_labels=nearest_colour_labels(train_rgb, palette),

@@ -16,7 +16,6 @@ from pathlib import Path
 from urllib.parse import urlparse
 
 import torch
-import torchvision
 from torch import nn
 from torchvision.models import MobileNet_V2_Weights, mobilenet_v2
 from torchvision.models._utils import IntermediateLayerGetter
@@ -230,7 +229,3 @@ def load_voc_model(name: str, weights_file: str | Path | None = None, allow_down
         raise CheckpointError(f"{local}: cannot be read as {weights_filename(weights)} ({error})") from None
     load_state_dict_checked(model, state_dict, local, name)
     return model.eval()
-
-
-def torchvision_version() -> str:
-    return torchvision.__version__

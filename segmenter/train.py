@@ -7,7 +7,7 @@ Metrics come from a confusion matrix over all val pixels, skipping the ignore la
 """
 import copy
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from typing import Callable, Iterator
 
 import torch
@@ -231,7 +231,7 @@ def fine_tune_iter(config: FineTuneConfig, should_stop: Callable[[], bool] = lam
     if best_state is not None:
         model.load_state_dict(best_state)
     model.requires_grad_(False)
-    yield result.__class__(**{**result.__dict__, "model": model.eval()})
+    yield replace(result, model=model.eval())
 
 
 def mirrored_batch(cache: list[torch.Tensor], labels: torch.Tensor, index: torch.Tensor, generator):
