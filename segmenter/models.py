@@ -11,6 +11,7 @@ head read 320 instead of 1280 channels (3.30 M instead of 10.4 M head weights), 
 import contextlib
 import os
 import tempfile
+import threading
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from urllib.parse import urlparse
@@ -58,11 +59,16 @@ def cached_weights_path(weights) -> Path:
     return Path(torch.hub.get_dir()) / "checkpoints" / weights_filename(weights)
 
 
+# $TORCH_HOME is process-wide: whoever changes it or reads torchvision's cache through it holds this lock,
+# so an app thread loading a VOC model never looks in another thread's temporary folder.
+TORCH_HOME_LOCK = threading.RLock()
+
+
 @contextlib.contextmanager
 def seeded_torch_home(weight_files: list[Path]):
     """A temporary $TORCH_HOME whose hub/checkpoints/ links ``weight_files``, so torchvision loads them offline."""
-    previous = os.environ.get("TORCH_HOME")
-    with tempfile.TemporaryDirectory(prefix="pixelwise-torch-home-") as home:
+    with TORCH_HOME_LOCK, tempfile.TemporaryDirectory(prefix="pixelwise-torch-home-") as home:
+        previous = os.environ.get("TORCH_HOME")
         checkpoints = Path(home) / "hub" / "checkpoints"
         checkpoints.mkdir(parents=True)
         for file in weight_files:
@@ -130,12 +136,13 @@ def build_flower_model(config: SegmenterConfig = SegmenterConfig(), pretrained_b
     weights = None
     if pretrained_backbone:
         weights = MobileNet_V2_Weights.IMAGENET1K_V1
-        local = resolve_weights(weights, extra_dirs=(SHARED_WEIGHTS,))
-        if local is not None and local != cached_weights_path(weights):
-            with seeded_torch_home([local]):
-                features = mobilenet_v2(weights=weights, progress=False).features
-        else:
-            features = mobilenet_v2(weights=weights).features
+        with TORCH_HOME_LOCK:
+            local = resolve_weights(weights, extra_dirs=(SHARED_WEIGHTS,))
+            if local is not None and local != cached_weights_path(weights):
+                with seeded_torch_home([local]):
+                    features = mobilenet_v2(weights=weights, progress=False).features
+            else:
+                features = mobilenet_v2(weights=weights).features
     else:
         features = mobilenet_v2(weights=None).features
     dilate_mobilenet(features, config.output_stride)
@@ -217,9 +224,10 @@ def load_voc_model(name: str, weights_file: str | Path | None = None, allow_down
         raise ValueError(f"unknown model {name!r}; expected one of {list(VOC_MODELS)}")
     builder, weights_enum = VOC_MODELS[name]
     weights = weights_enum.COCO_WITH_VOC_LABELS_V1
-    local = Path(weights_file) if weights_file else resolve_weights(weights, (SHARED_WEIGHTS,), allow_download)
-    if local is None:
-        return builder(weights=weights).eval()  # the real download path for machines with internet
+    with TORCH_HOME_LOCK:
+        local = Path(weights_file) if weights_file else resolve_weights(weights, (SHARED_WEIGHTS,), allow_download)
+        if local is None:
+            return builder(weights=weights).eval()  # the real download path for machines with internet
     if not local.is_file():
         raise WeightsUnavailable(f"{local}: no such weights file. {missing_weights_message(weights)}")
     model = builder(weights=None, weights_backbone=None, num_classes=len(VOC_CLASSES), aux_loss=True)
