@@ -214,8 +214,9 @@ def train(config: TrainConfig, data: ColourData | None = None,
             loss.backward()
             optimiser.step()
             step, batches_done = step + 1, batches_done + 1
-            epoch_loss += loss.item()
-            recent_loss, recent_count = recent_loss + loss.item(), recent_count + 1
+            loss_value = loss.item()  # once: each .item() waits for the device
+            epoch_loss += loss_value
+            recent_loss, recent_count = recent_loss + loss_value, recent_count + 1
             if recent_count == report_every and batch_index + 1 < batches_per_epoch:
                 emit(Progress("batch", epoch + (batch_index + 1) / batches_per_epoch, step, total_steps,
                               recent_loss / recent_count, seconds=time.perf_counter() - start, model=model))
