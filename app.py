@@ -1,7 +1,7 @@
 """PixelWise: one Gradio app with a tab per part of CSC413 PA2 (colourization, live training,
 segmentation, per-layer counts). Run ``python app.py``; GRADIO_SERVER_NAME / GRADIO_SERVER_PORT
 choose where it listens. Each tab is built by ``build_<name>_tab()`` in ui/; ML lives in colorizer/
-and segmenter/.
+and segmenter/ (shared helpers in pixelwise/, the layer counts in inside/).
 """
 import os
 

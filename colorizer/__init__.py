@@ -1,15 +1,21 @@
 """Colourization as per-pixel classification (CSC413 PA2, parts A and B).
 
+The core: ``data`` (a CIFAR-10 category -> cached uint8 tensors), ``palette`` (k-means colours,
+nearest-colour labels), ``models`` (CNN, UNet), ``trainer`` (the one ``train()`` and ``evaluate()``),
+``checkpoint`` (the colourizer's file format), ``inference`` (colourize any photo). Command lines:
+``train``, ``evaluate``, ``sweep``. App support: ``catalog`` (which checkpoints there are), ``live``
+(training in a worker thread). Shared helpers (images, checkpoint I/O, settings) are in ``pixelwise``;
+the layer counts and the affine experiment in ``inside``.
+
 Public API::
 
     from colorizer import load_checkpoint, colourize
     model, palette = load_checkpoint("checkpoints/unet.pt")
     rgb = colourize(model, palette, grey)   # grey: H x W in [0, 1] -> H x W x 3 uint8
 """
-from .checkpoint import CheckpointError, load_checkpoint, read_checkpoint, save_checkpoint
-from .data import CIFAR10_CLASSES, DataUnavailable, default_data_root, load_category, to_grey
+from .checkpoint import load_checkpoint, read_checkpoint, save_checkpoint
+from .data import CIFAR10_CLASSES, load_category, to_grey
 from .models import ARCH_NAMES, CNN, UNet, ModelConfig, build_model
 from .palette import kmeans_palette, labels_to_rgb, nearest_colour_labels
 from .trainer import ColourData, Progress, TrainConfig, TrainResult, data_for, evaluate, prepare_data, train
-from .images import ImageError, has_colour, load_rgb, open_image, to_rgb
 from .inference import PhotoResult, classes_to_rgb, colourize, colourize_photo, grey_of, grey_to_rgb, pixel_accuracy, predict_classes

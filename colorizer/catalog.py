@@ -11,23 +11,15 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from .checkpoint import CheckpointError, check_colourizer_checkpoint, load_checkpoint, read_checkpoint_dict
-from .models import ARCH_NAMES, ARCHITECTURES
-from .network import url_reachable
+from pixelwise.checkpoints import CheckpointError, read_checkpoint_dict
+from pixelwise.network import url_reachable
+from pixelwise.settings import checkpoint_dir
 
-REPO_ROOT = Path(__file__).resolve().parent.parent
+from .checkpoint import check_colourizer_checkpoint, load_checkpoint
+from .models import ARCH_NAMES, ARCHITECTURES
+
 SHIPPED_NAMES = ("cnn.pt", "unet.pt")
 HUB_PROBE_TIMEOUT_S = 3.0  # hf_hub_download retries for ~25 s when offline; we check reachability first
-
-
-def checkpoint_dir() -> Path:
-    """$PIXELWISE_CHECKPOINTS, else checkpoints/ in the repo."""
-    return Path(os.environ.get("PIXELWISE_CHECKPOINTS", REPO_ROOT / "checkpoints"))
-
-
-def trained_dir() -> Path:
-    """Where the app saves checkpoints trained in it: $PIXELWISE_TRAINED, else checkpoints/session/ (git-ignored)."""
-    return Path(os.environ.get("PIXELWISE_TRAINED", checkpoint_dir() / "session"))
 
 
 @dataclass(frozen=True)

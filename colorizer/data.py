@@ -3,10 +3,10 @@
 Two sources:
 - an image folder laid out like ``../shared/data/cifar10`` (``train/<class>/*.jpg``,
   ``test/<class>/*.jpg``), or
-- torchvision's ``CIFAR10(root, download=True)`` when no folder is given.
+- torchvision's ``CIFAR10(root, download=True)`` when no folder is given (into
+  ``pixelwise.settings.cache_dir()``; the default folder is ``pixelwise.settings.cifar_root()``).
 """
 import functools
-import os
 import threading
 from pathlib import Path
 
@@ -14,15 +14,14 @@ import numpy as np
 import torch
 from PIL import Image
 
+from pixelwise.errors import DataUnavailable
+from pixelwise.network import url_reachable
+from pixelwise.settings import cache_dir
+
 CIFAR10_CLASSES = (
     "airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck",
 )
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png")
-DEFAULT_DOWNLOAD_ROOT = Path(os.environ.get("PIXELWISE_CACHE", Path.home() / ".cache" / "pixelwise"))
-
-
-class DataUnavailable(RuntimeError):
-    """The requested images cannot be read or downloaded."""
 
 
 def category_name(category: str | int) -> str:
@@ -33,15 +32,6 @@ def category_name(category: str | int) -> str:
     if text not in CIFAR10_CLASSES:
         raise ValueError(f"unknown CIFAR-10 category {category!r}; choose from {', '.join(CIFAR10_CLASSES)}")
     return text
-
-
-def default_data_root() -> Path | None:
-    """$PIXELWISE_DATA, else ../shared/data/cifar10 when it exists, else None (download)."""
-    env = os.environ.get("PIXELWISE_DATA")
-    if env:
-        return Path(env)
-    shared = Path(__file__).resolve().parent.parent.parent / "shared" / "data" / "cifar10"
-    return shared if shared.is_dir() else None
 
 
 def _read_folder(folder: Path) -> torch.Tensor:
@@ -57,8 +47,6 @@ _DOWNLOAD_LOCK = threading.Lock()  # two app requests must not download into one
 
 def _read_torchvision(split: str, category: str, root: Path) -> torch.Tensor:
     from torchvision.datasets import CIFAR10
-
-    from .network import url_reachable
 
     extracted = root / CIFAR10.base_folder
     if not extracted.is_dir() and not url_reachable(CIFAR10.url):
@@ -89,7 +77,7 @@ def load_category(category: str | int = "horse", data_root: str | Path | None = 
         raise ValueError(f"split must be 'train' or 'test', not {split!r}")
     name = category_name(category)
     if data_root is None:
-        return _read_torchvision(split, name, DEFAULT_DOWNLOAD_ROOT)
+        return _read_torchvision(split, name, cache_dir())
     folder = Path(data_root) / split / name
     if not folder.is_dir():
         raise DataUnavailable(f"{folder} does not exist; expected DATA/{{train,test}}/<class>/*.jpg")

@@ -6,10 +6,12 @@ prints one JSON line: {"val_loss": ..., "val_acc": ..., "n_images": ...}
 import argparse
 import json
 
+from pixelwise.device import resolve_device
+
 from .checkpoint import load_checkpoint
 from .data import load_category, to_grey
 from .palette import nearest_colour_labels
-from .trainer import evaluate, resolve_device
+from .trainer import evaluate
 
 
 def evaluate_checkpoint(path, data_root=None, category: str | None = None, limit: int | None = None,
@@ -24,12 +26,12 @@ def evaluate_checkpoint(path, data_root=None, category: str | None = None, limit
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("checkpoint")
-    parser.add_argument("--data", default=None, help="image-folder root; omit to download CIFAR-10")
+    parser.add_argument("--data", "--data-root", dest="data_root", default=None, help="image-folder root; omit to download CIFAR-10")
     parser.add_argument("--category", default=None, help="default: the category the checkpoint was trained on")
     parser.add_argument("--limit", type=int, default=None, help="only the first N test images")
     parser.add_argument("--device", default="auto")
     arguments = parser.parse_args(argv)
-    print(json.dumps(evaluate_checkpoint(arguments.checkpoint, arguments.data, arguments.category,
+    print(json.dumps(evaluate_checkpoint(arguments.checkpoint, arguments.data_root, arguments.category,
                                          arguments.limit, arguments.device)))
 
 

@@ -7,7 +7,8 @@ import torch.nn.functional as F
 from PIL import Image
 from torch import nn
 
-from .images import has_colour, to_rgb
+from pixelwise.images import has_colour, to_rgb
+
 from .palette import labels_to_rgb, nearest_colour_labels
 
 

@@ -14,7 +14,8 @@ from dataclasses import dataclass
 import numpy as np
 from torch import nn
 
-from .data import DataUnavailable
+from pixelwise.errors import DataUnavailable
+
 from .inference import colourize, grey_to_rgb
 from .sweep import iter_sweep
 from .trainer import ColourData, Progress, TrainConfig, TrainResult, data_for

@@ -5,7 +5,6 @@
 """
 import argparse
 
-from .trainer import *  # noqa: F401,F403  (colorizer.train.TrainConfig etc. keep working)
 from .trainer import add_config_arguments, config_from_arguments, data_for, tqdm_reporter, train
 
 

@@ -13,6 +13,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from pixelwise.device import resolve_device
+
 from .checkpoint import save_checkpoint
 from .data import category_name, load_category, to_grey
 from .models import ModelConfig, build_model
@@ -23,7 +25,7 @@ from .palette import kmeans_palette, nearest_colour_labels
 class TrainConfig:
     model: str = "unet"  # "cnn" or "unet"
     category: str = "horse"
-    data: str | None = None  # image-folder root; None downloads CIFAR-10 with torchvision
+    data_root: str | None = None  # image-folder root; None downloads CIFAR-10 with torchvision
     epochs: int = 25
     batch_size: int = 100
     learning_rate: float = 1e-3
@@ -83,7 +85,7 @@ class TrainResult:
     def meta(self) -> dict:
         final = self.final
         return {
-            "data_source": self.config.data or "torchvision CIFAR10 download",
+            "data_source": self.config.data_root or "torchvision CIFAR10 download",
             "category": category_name(self.config.category),
             "epochs": self.config.epochs,
             "epochs_completed": final.epoch if final else 0,
@@ -103,12 +105,6 @@ class TrainResult:
 
     def save(self, path) -> None:
         save_checkpoint(path, self.model, self.palette, self.meta())
-
-
-def resolve_device(name: str = "auto") -> torch.device:
-    if name == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    return torch.device(name)
 
 
 @functools.lru_cache(maxsize=4)
@@ -131,7 +127,7 @@ def labelled_data(train_rgb: torch.Tensor, val_rgb: torch.Tensor, palette: torch
 
 
 def data_for(config: TrainConfig) -> ColourData:
-    return prepare_data(category_name(config.category), config.data and str(config.data), config.num_colours,
+    return prepare_data(category_name(config.category), config.data_root and str(config.data_root), config.num_colours,
                         config.seed, config.train_limit, config.val_limit)
 
 
@@ -232,7 +228,7 @@ def add_config_arguments(parser: argparse.ArgumentParser) -> None:
     """One --flag per TrainConfig field (shared by the train and sweep CLIs)."""
     defaults = TrainConfig()
     parser.add_argument("--model", choices=["cnn", "unet"], default=defaults.model)
-    parser.add_argument("--data", default=None,
+    parser.add_argument("--data", "--data-root", dest="data_root", default=None,
                         help="image-folder root (train/<class>/*.jpg, test/<class>/*.jpg); "
                              "omit to download CIFAR-10 with torchvision")
     for name in ("category", "epochs", "batch_size", "learning_rate", "num_filters", "kernel",

@@ -20,7 +20,7 @@ import torch.nn.functional as F
 
 from .data import IGNORE
 from .models import MODES, SegmenterConfig, build_flower_model, set_trainable
-from .train import upsampled
+from .trainer import upsampled
 
 FLOAT_BYTES = 4
 

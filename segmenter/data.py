@@ -6,7 +6,6 @@ Split: ids are grouped by species (ceil(id / 80)); within each species the sorte
 the rest (~70 %) to train. Fixed by the seed, independent of the machine.
 """
 import math
-import os
 import random
 from dataclasses import dataclass
 from pathlib import Path
@@ -16,7 +15,8 @@ import torch
 import torch.nn.functional as F
 from PIL import Image
 
-from .models import REPO_ROOT
+from pixelwise.errors import DataUnavailable
+from pixelwise.settings import flowers_root
 
 IGNORE = 255
 SPLIT_SEED = 17
@@ -29,21 +29,12 @@ MASK_TO_LABEL[[2, 3, 4]] = 0
 MASK_TO_LABEL[1] = 1
 
 
-class DataUnavailable(FileNotFoundError):
-    """The flowers17 folder is missing or incomplete; the message says where it was looked for."""
-
-
-def default_data_root() -> Path:
-    """$PIXELWISE_FLOWERS, else ../shared/data/flowers17 beside the repository."""
-    return Path(os.environ.get("PIXELWISE_FLOWERS", REPO_ROOT.parent / "shared" / "data" / "flowers17"))
-
-
 def species_of(image_id: int) -> int:
     return math.ceil(image_id / 80)
 
 
 def list_ids(root: Path | None = None) -> list[int]:
-    root = Path(root or default_data_root())
+    root = Path(root or flowers_root())
     images, masks = root / "images", root / "masks"
     if not images.is_dir() or not masks.is_dir():
         raise DataUnavailable(f"{root}: expected images/ and masks/ of Oxford 17 Flowers (see ../shared/README.md)")
@@ -68,12 +59,12 @@ def make_split(ids: list[int]) -> dict[str, list[int]]:
 
 
 def image_path(image_id: int, root: Path | None = None) -> Path:
-    return Path(root or default_data_root()) / "images" / f"image_{image_id:04d}.jpg"
+    return Path(root or flowers_root()) / "images" / f"image_{image_id:04d}.jpg"
 
 
 def load_pair(image_id: int, root: Path | None = None) -> tuple[np.ndarray, np.ndarray]:
     """(H x W x 3 uint8 RGB, H x W uint8 labels in {0, 1, IGNORE})."""
-    root = Path(root or default_data_root())
+    root = Path(root or flowers_root())
     rgb = np.asarray(Image.open(image_path(image_id, root)).convert("RGB"))
     raw = np.asarray(Image.open(root / "masks" / f"image_{image_id:04d}.png"))
     return rgb, MASK_TO_LABEL[raw]

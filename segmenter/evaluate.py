@@ -5,12 +5,11 @@
 import argparse
 import json
 
-
-from colorizer.trainer import resolve_device
+from pixelwise.device import resolve_device
 
 from .data import list_ids, load_set, make_split
 from .models import load_flower_checkpoint
-from .train import evaluate_model
+from .trainer import evaluate_model
 
 
 def split_ids(model, split: str, data_root=None) -> list[int]:

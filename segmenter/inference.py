@@ -8,11 +8,11 @@ import torch
 import torch.nn.functional as F
 from PIL import Image
 
-from colorizer.catalog import checkpoint_dir
+from pixelwise.settings import checkpoint_dir
 
 from .data import load_pair, normalise
 from .models import FLOWER_CLASSES, VOC_CLASSES, load_flower_checkpoint, load_voc_model
-from .train import foreground_iou
+from .trainer import foreground_iou
 
 FLOWER_SHORT_SIDE = 256  # the flower model was trained on 256^2 photos where the flower fills the frame
 VOC_SHORT_SIDE = 520  # torchvision's evaluation size for its COCO/VOC DeepLabV3 weights
@@ -43,9 +43,10 @@ class Segmentation:
     palette: np.ndarray  # num_classes x 3 uint8
 
 
-def working_size(height: int, width: int, short_side: int) -> tuple[int, int]:
-    scale = min(short_side / min(height, width), MAX_LONG_SIDE / max(height, width))
-    return max(1, round(height * scale)), max(1, round(width * scale))
+def working_size(width: int, height: int, short_side: int) -> tuple[int, int]:
+    """(width, height) scaled so the short side is ``short_side``, the long side at most MAX_LONG_SIDE."""
+    scale = min(short_side / min(width, height), MAX_LONG_SIDE / max(width, height))
+    return max(1, round(width * scale)), max(1, round(height * scale))
 
 
 @torch.no_grad()
@@ -55,14 +56,13 @@ def segment(model, rgb: np.ndarray, kind: str = "flower") -> Segmentation:
     enlarged without smoothing, so a 50-megapixel upload never becomes a 50-megapixel float tensor."""
     height, width = rgb.shape[:2]
     device = next(model.parameters()).device
-    work = working_size(height, width, FLOWER_SHORT_SIDE if kind == "flower" else VOC_SHORT_SIDE)
-    small = rgb if work == (height, width) else np.asarray(
-        Image.fromarray(rgb).resize((work[1], work[0]), Image.Resampling.BILINEAR))
+    work = working_size(width, height, FLOWER_SHORT_SIDE if kind == "flower" else VOC_SHORT_SIDE)
+    small = rgb if work == (width, height) else np.asarray(Image.fromarray(rgb).resize(work, Image.Resampling.BILINEAR))
     logits = model(normalise(small)[None].to(device))["out"]
-    shown = working_size(height, width, min(height, width))  # the photo's size, capped at MAX_LONG_SIDE
-    labels = F.interpolate(logits, size=shown, mode="bilinear", align_corners=False).argmax(1)[0]
+    shown = working_size(width, height, min(width, height))  # the photo's size, capped at MAX_LONG_SIDE
+    labels = F.interpolate(logits, size=shown[::-1], mode="bilinear", align_corners=False).argmax(1)[0]
     labels = labels.to(torch.uint8).cpu().numpy()
-    if shown != (height, width):
+    if shown != (width, height):
         labels = np.asarray(Image.fromarray(labels).resize((width, height), Image.Resampling.NEAREST))
     if kind == "flower":
         return Segmentation(labels, FLOWER_CLASSES, FLOWER_PALETTE)

@@ -8,10 +8,7 @@ expansion to 1280 channels. That drops 0.41 M backbone weights and, more importa
 head read 320 instead of 1280 channels (3.30 M instead of 10.4 M head weights), so the whole model is
 5.11 M float32 parameters (a 20.7 MB file) with no precision loss on disk.
 """
-import contextlib
 import os
-import tempfile
-import threading
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from urllib.parse import urlparse
@@ -24,11 +21,10 @@ from torchvision.models.segmentation import DeepLabV3
 from torchvision.models.segmentation import deeplabv3 as tv_deeplab
 from torchvision.models.segmentation.deeplabv3 import DeepLabHead
 
-from colorizer.checkpoint import CheckpointError, load_state_dict_checked, read_checkpoint_dict, save_atomic
-from colorizer.network import url_reachable
+from pixelwise.checkpoints import CheckpointError, load_state_dict_checked, read_checkpoint_dict, save_atomic
+from pixelwise.network import url_reachable
+from pixelwise.settings import SHARED_WEIGHTS
 
-REPO_ROOT = Path(__file__).resolve().parent.parent
-SHARED_WEIGHTS = REPO_ROOT.parent / "shared" / "weights"
 FLOWER_ARCH = "deeplabv3_mobilenet_v2"
 FLOWER_CLASSES = ("background", "flower")
 MODES = ("last", "head", "full")
@@ -59,30 +55,6 @@ def cached_weights_path(weights) -> Path:
     return Path(torch.hub.get_dir()) / "checkpoints" / weights_filename(weights)
 
 
-# $TORCH_HOME is process-wide: whoever changes it or reads torchvision's cache through it holds this lock,
-# so an app thread loading a VOC model never looks in another thread's temporary folder.
-TORCH_HOME_LOCK = threading.RLock()
-
-
-@contextlib.contextmanager
-def seeded_torch_home(weight_files: list[Path]):
-    """A temporary $TORCH_HOME whose hub/checkpoints/ links ``weight_files``, so torchvision loads them offline."""
-    with TORCH_HOME_LOCK, tempfile.TemporaryDirectory(prefix="pixelwise-torch-home-") as home:
-        previous = os.environ.get("TORCH_HOME")
-        checkpoints = Path(home) / "hub" / "checkpoints"
-        checkpoints.mkdir(parents=True)
-        for file in weight_files:
-            (checkpoints / file.name).symlink_to(file.resolve())
-        os.environ["TORCH_HOME"] = home
-        try:
-            yield Path(home)
-        finally:
-            if previous is None:
-                os.environ.pop("TORCH_HOME", None)
-            else:
-                os.environ["TORCH_HOME"] = previous
-
-
 def missing_weights_message(weights, extra_dirs: tuple[Path, ...] = ()) -> str:
     places = [str(cached_weights_path(weights).parent), *map(str, extra_dirs)]
     return (
@@ -100,6 +72,18 @@ def resolve_weights(weights, extra_dirs: tuple[Path, ...] = (), allow_download: 
     if allow_download and url_reachable(weights.url):
         return None
     raise WeightsUnavailable(missing_weights_message(weights, extra_dirs))
+
+
+def load_local_weights(model: nn.Module, path: Path, weights, kind: str) -> nn.Module:
+    """The one way local pretrained weights are loaded: torch.load(weights_only=True) + a checked load_state_dict."""
+    if not path.is_file():
+        raise WeightsUnavailable(f"{path}: no such weights file. {missing_weights_message(weights)}")
+    try:
+        state_dict = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as error:
+        raise CheckpointError(f"{path}: cannot be read as {weights_filename(weights)} ({error})") from None
+    load_state_dict_checked(model, state_dict, path, kind)
+    return model
 
 
 # ---------------------------------------------------------------- the flower model
@@ -133,18 +117,15 @@ def dilate_mobilenet(features: nn.Sequential, output_stride: int) -> None:
 
 def build_flower_model(config: SegmenterConfig = SegmenterConfig(), pretrained_backbone: bool = True) -> DeepLabV3:
     """DeepLabV3 = MobileNetV2 features[:18] (ImageNet weights if asked) + a fresh DeepLabHead(320, classes)."""
-    weights = None
-    if pretrained_backbone:
-        weights = MobileNet_V2_Weights.IMAGENET1K_V1
-        with TORCH_HOME_LOCK:
-            local = resolve_weights(weights, extra_dirs=(SHARED_WEIGHTS,))
-            if local is not None and local != cached_weights_path(weights):
-                with seeded_torch_home([local]):
-                    features = mobilenet_v2(weights=weights, progress=False).features
-            else:
-                features = mobilenet_v2(weights=weights).features
+    weights = MobileNet_V2_Weights.IMAGENET1K_V1
+    local = resolve_weights(weights, extra_dirs=(SHARED_WEIGHTS,)) if pretrained_backbone else None
+    if pretrained_backbone and local is None:
+        features = mobilenet_v2(weights=weights).features  # the real download path for machines with internet
     else:
-        features = mobilenet_v2(weights=None).features
+        backbone = mobilenet_v2(weights=None)
+        if local is not None:
+            load_local_weights(backbone, local, weights, "ImageNet MobileNetV2")
+        features = backbone.features
     dilate_mobilenet(features, config.output_stride)
     backbone = IntermediateLayerGetter(features, return_layers={str(BACKBONE_LAST_BLOCK): "out"})
     model = DeepLabV3(backbone, DeepLabHead(features[BACKBONE_LAST_BLOCK].out_channels, config.num_classes))
@@ -224,16 +205,8 @@ def load_voc_model(name: str, weights_file: str | Path | None = None, allow_down
         raise ValueError(f"unknown model {name!r}; expected one of {list(VOC_MODELS)}")
     builder, weights_enum = VOC_MODELS[name]
     weights = weights_enum.COCO_WITH_VOC_LABELS_V1
-    with TORCH_HOME_LOCK:
-        local = Path(weights_file) if weights_file else resolve_weights(weights, (SHARED_WEIGHTS,), allow_download)
-        if local is None:
-            return builder(weights=weights).eval()  # the real download path for machines with internet
-    if not local.is_file():
-        raise WeightsUnavailable(f"{local}: no such weights file. {missing_weights_message(weights)}")
+    local = Path(weights_file) if weights_file else resolve_weights(weights, (SHARED_WEIGHTS,), allow_download)
+    if local is None:
+        return builder(weights=weights).eval()  # the real download path for machines with internet
     model = builder(weights=None, weights_backbone=None, num_classes=len(VOC_CLASSES), aux_loss=True)
-    try:
-        state_dict = torch.load(local, map_location="cpu", weights_only=True)
-    except Exception as error:
-        raise CheckpointError(f"{local}: cannot be read as {weights_filename(weights)} ({error})") from None
-    load_state_dict_checked(model, state_dict, local, name)
-    return model.eval()
+    return load_local_weights(model, local, weights, name).eval()

@@ -5,14 +5,14 @@ import pytest
 import torch
 from torch import nn
 
-from colorizer.affine import AffineConfig, affine_experiment, colour_data, finetune, main as affine_main, predict
-from colorizer.anatomy import anatomy, measure
 from colorizer.checkpoint import save_checkpoint
-from colorizer.data import default_data_root
-from colorizer.formulas import (DU, LIANG, NC, NF, SCALING_CLAIMS, evaluate, layer_formulas, layer_records, text,
-                                total_records, totals, writeup_records, writeup_terms)
 from colorizer.models import ModelConfig, build_model
 from colorizer.trainer import TrainConfig, evaluate as evaluate_model, train
+from inside.affine import AffineConfig, affine_experiment, colour_data, finetune, main as affine_main, predict
+from inside.anatomy import anatomy, measure
+from inside.formulas import (DU, LIANG, NC, NF, SCALING_CLAIMS, layer_formulas, layer_records, substitute, text,
+                             total_records, totals, writeup_records, writeup_terms)
+from pixelwise.settings import cifar_root
 
 # (NF, NC, k, S): odd kernels, sides divisible by 4, including the degenerate k=1 and S=4.
 COMBOS = [(1, 2, 1, 4), (4, 3, 3, 8), (8, 24, 3, 32), (32, 24, 3, 32), (16, 10, 5, 16), (5, 7, 7, 12), (3, 5, 9, 20)]
@@ -30,7 +30,7 @@ def test_measured_totals_equal_closed_forms_and_parameter_count(arch, nf, nc, ke
     model = live(arch, nf, nc, kernel)
     measured = anatomy(model, side)
     for quantity, expr in totals(arch).items():
-        assert measured.total(quantity) == evaluate(expr, nf, nc, kernel, side), quantity
+        assert measured.total(quantity) == substitute(expr, nf, nc, kernel, side), quantity
     assert measured.total("weights") == sum(p.numel() for p in model.parameters())
     running_stats = sum(b.numel() for name, b in model.named_buffers() if name.endswith(("running_mean", "running_var")))
     assert measured.total("buffers") == running_stats
@@ -38,7 +38,7 @@ def test_measured_totals_equal_closed_forms_and_parameter_count(arch, nf, nc, ke
     for row, layer in zip(measured.rows, layer_formulas(arch), strict=True):
         assert row.name == layer.name and row.kind == layer.kind
         for quantity in ("weights", "buffers", "outputs", "connections"):
-            assert getattr(row, quantity) == evaluate(layer.get(quantity), nf, nc, kernel, side), (row.name, quantity)
+            assert getattr(row, quantity) == substitute(layer.get(quantity), nf, nc, kernel, side), (row.name, quantity)
 
 
 @pytest.mark.parametrize("nf", [1, 7, 32])
@@ -79,7 +79,7 @@ def test_even_kernels_break_the_shapes_the_formulas_assume():
     assert rows[0].output_shape == (4, 33, 33)  # padding k//2 = 2 grows a 4x4 conv's output
     assert rows[-1].output_shape[1:] != (32, 32)
     with pytest.raises(ValueError, match="odd"):
-        evaluate(totals("cnn")["weights"], 4, 3, 4, 32)
+        substitute(totals("cnn")["weights"], 4, 3, 4, 32)
 
 
 def test_concatenation_shows_only_as_larger_c_in_of_the_unet_convs():
@@ -123,12 +123,12 @@ def test_writeup_records_agree_with_the_live_cnn():
 # --- the affine experiment on a tiny, briefly trained model ------------------------------------
 @pytest.fixture(scope="module")
 def tiny_runs():
-    root = default_data_root()
+    root = cifar_root()
     if root is None:
         pytest.skip("needs ../shared/data/cifar10 (or PIXELWISE_DATA)")
     runs = {}
     for arch in ARCHS:
-        config = TrainConfig(model=arch, data=str(root), train_limit=200, val_limit=40, num_filters=8,
+        config = TrainConfig(model=arch, data_root=str(root), train_limit=200, val_limit=40, num_filters=8,
                              num_colours=8, epochs=2, batch_size=50, device="cpu")
         result = train(config)
         runs[arch] = (result.model, colour_data(result.palette, "horse", str(root), 200, 40))
@@ -180,7 +180,7 @@ def test_cli_prints_table_and_json(tiny_runs, tmp_path, capsys):
     model, data = tiny_runs["cnn"]
     checkpoint = save_checkpoint(tmp_path / "tiny.pt", model, data.palette, {"category": "horse"})
     out = tmp_path / "affine.json"
-    affine_main(["--checkpoint", str(checkpoint), "--data", str(default_data_root()), "--pairs", "1,0 -1,1",
+    affine_main(["--checkpoint", str(checkpoint), "--data", str(cifar_root()), "--pairs", "1,0 -1,1",
                  "--steps", "2", "--train-limit", "100", "--test-limit", "20", "--device", "cpu",
                  "--json", str(out)])
     printed = capsys.readouterr().out

@@ -13,6 +13,7 @@ from PIL import Image
 
 from colorizer import TrainConfig, load_checkpoint, nearest_colour_labels, predict_classes, train
 from colorizer import catalog
+from pixelwise import settings
 from tests.helpers import CIFAR, requires_cifar
 from ui import colourize_tab, train_tab
 
@@ -26,7 +27,7 @@ def checkpoints(tmp_path_factory):
     folder = tmp_path_factory.mktemp("checkpoints")
     paths = {}
     for arch in ("cnn", "unet"):
-        config = TrainConfig(model=arch, data=str(CIFAR), epochs=1, batch_size=50, num_filters=8,
+        config = TrainConfig(model=arch, data_root=str(CIFAR), epochs=1, batch_size=50, num_filters=8,
                              train_limit=100, val_limit=20, device="cpu")
         paths[arch] = str(folder / f"{arch}.pt")
         train(config).save(paths[arch])
@@ -40,10 +41,13 @@ def checkpoints(tmp_path_factory):
 
 def upload(checkpoints, path, class_map=False):
     """Run the upload handler; returns a dict of its outputs by name."""
-    values = colourize_tab.on_colourize_upload(str(path), checkpoints["cnn"], checkpoints["unet"], class_map, 96)
-    names = ["grey", "grey_caption", "cnn", "cnn_caption", "unet", "unet_caption", "original", "original_caption",
-             "slider", "notes"]
-    return dict(zip(names, values))
+    return colourize_tab.on_colourize_upload(str(path), checkpoints["cnn"], checkpoints["unet"], class_map, 96)
+
+
+def refreshed():
+    """The Colourize tab's refreshed (cnn dropdown, unet dropdown, notes)."""
+    out = colourize_tab.refresh_checkpoints()
+    return out["cnn_checkpoint"], out["unet_checkpoint"], out["checkpoint_notes"]
 
 
 def photo(size=(640, 480), seed=0) -> Image.Image:
@@ -119,9 +123,9 @@ def test_a_missing_checkpoint_is_reported_and_the_other_model_still_runs(checkpo
     photo().save(tmp_path / "x.png")
     values = colourize_tab.on_colourize_upload(str(tmp_path / "x.png"), str(tmp_path / "gone.pt"),
                                                checkpoints["unet"], False, 96)
-    assert values[2] is None and "unavailable" in values[3]
-    assert values[4].shape == (480, 640, 3)
-    assert "gone.pt: no such checkpoint file" in values[-1]
+    assert values["cnn"] is None and "unavailable" in values["cnn_caption"]
+    assert values["unet"].shape == (480, 640, 3)
+    assert "gone.pt: no such checkpoint file" in values["notes"]
 
 
 # ---------------------------------------------------------------- CIFAR-10 test images
@@ -130,14 +134,14 @@ def test_test_image_shows_each_models_pixel_accuracy(checkpoints):
     values = colourize_tab.on_colourize_test("horse", 7, checkpoints["cnn"], checkpoints["unet"])
     rgb = colourize_tab.test_images("horse")[7]
     grey = rgb.astype(np.float32).mean(axis=2) / 255
-    for arch, caption in (("cnn", values[3]), ("unet", values[5])):
+    for arch, caption in (("cnn", values["cnn_caption"]), ("unet", values["unet_caption"])):
         shown = float(re.search(r"pixel accuracy ([\d.]+)%", caption).group(1))
         model, palette = load_checkpoint(checkpoints[arch])
         truth = nearest_colour_labels(torch.from_numpy(rgb), palette).numpy()
         expected = 100 * (predict_classes(model, grey) == truth).mean()
         assert shown == pytest.approx(expected, abs=0.051)
-    assert values[6]["visible"] is True  # CIFAR images have colour: the original is shown
-    assert values[0].shape == (256, 256, 3)  # 32 x 32 shown 8x
+    assert values["original"]["visible"] is True  # CIFAR images have colour: the original is shown
+    assert values["grey"].shape == (256, 256, 3)  # 32 x 32 shown 8x
 
 
 def test_random_test_image_is_a_valid_index(checkpoints):
@@ -149,16 +153,16 @@ def test_without_data_the_test_image_path_says_so(checkpoints, tmp_path, monkeyp
     monkeypatch.setenv("PIXELWISE_DATA", str(tmp_path / "nothing-here"))
     with pytest.warns(UserWarning, match="No CIFAR-10 test images"):
         values = colourize_tab.on_colourize_test("horse", 0, checkpoints["cnn"], checkpoints["unet"])
-    assert "does not exist" in values[-1]
+    assert "does not exist" in values["notes"]
 
 
 # ---------------------------------------------------------------- checkpoint lists and the Hub
 
 def test_dropdowns_list_each_arch_and_skip_unreadable_files(checkpoints, tmp_path):
-    folder = catalog.checkpoint_dir()
+    folder = settings.checkpoint_dir()
     (folder / "junk.pt").write_bytes(b"not a checkpoint")
     try:
-        cnn, unet, notes = colourize_tab.refresh_checkpoints()
+        cnn, unet, notes = refreshed()
     finally:
         (folder / "junk.pt").unlink()
     assert [path for _, path in cnn["choices"]] == [checkpoints["cnn"]]
@@ -167,12 +171,12 @@ def test_dropdowns_list_each_arch_and_skip_unreadable_files(checkpoints, tmp_pat
 
 
 def test_other_models_checkpoints_are_not_listed_or_complained_about(checkpoints):
-    from colorizer.checkpoint import save_atomic
+    from pixelwise.checkpoints import save_atomic
 
-    other = catalog.checkpoint_dir() / "flowers.pt"
+    other = settings.checkpoint_dir() / "flowers.pt"
     save_atomic({"arch": "deeplabv3_mobilenet_v2", "config": {}, "state_dict": {}, "meta": {}}, other)
     try:
-        cnn, unet, notes = colourize_tab.refresh_checkpoints()
+        cnn, unet, notes = refreshed()
     finally:
         other.unlink()
     assert [path for _, path in cnn["choices"]] == [checkpoints["cnn"]]
@@ -188,7 +192,7 @@ def test_hub_fetch_offline_fails_fast_and_keeps_local_checkpoints(checkpoints, t
     monkeypatch.setenv("PIXELWISE_CHECKPOINTS", str(tmp_path))
     colourize_tab._hub_notes.cache_clear()
     start = time.perf_counter()
-    cnn, unet, notes = colourize_tab.refresh_checkpoints()
+    cnn, unet, notes = refreshed()
     assert time.perf_counter() - start < 5
     assert "Offline" in notes and "unet.pt" in notes
     assert [path for _, path in cnn["choices"]] == [str(tmp_path / "cnn.pt")]
@@ -231,18 +235,18 @@ def run_training(epochs, batch_sizes=(50, 100), stop_after_first_epoch=False):
     generator = train_tab.start_training("UNet", list(batch_sizes), epochs, 1e-3, 8, "horse", 0, 300, 100, None)
     for output in generator:
         outputs.append(output)
-        session = output[-1]
+        session = output["session"]
         if stop_after_first_epoch and not stopped and any(row.get("val_acc") is not None and row["epoch"] >= 1
                                                           for row in session.rows):
             assert train_tab.stop_training(session) == "Stopping after the current batch..."
             stopped = True
-    assert train_tab.stop_training(outputs[-1][-1]) == "Nothing is training."
+    assert train_tab.stop_training(outputs[-1]["session"]) == "Nothing is training."
     return outputs
 
 
 def val_epochs_seen(output, batch_size):
     """Epochs with a validation point for ``batch_size`` in one yielded loss plot."""
-    frame = output[0]["value"]
+    frame = output["loss_plot"]["value"]
     points = frame[(frame["series"] == f"bs {batch_size} val") & frame["loss"].notna()]  # NaN: colour placeholder
     return sorted(points["epoch"].round(3).tolist())
 
@@ -254,18 +258,18 @@ def test_training_streams_every_epoch_of_every_batch_size_and_ends_with_the_tabl
         # a redraw was sent after epoch 0 (before training), 1 and 2 of each batch size
         assert {(0.0,), (0.0, 1.0), (0.0, 1.0, 2.0)} <= states, states
     final = outputs[-1]
-    table = final[-3]
+    table = final["table"]
     assert table["batch size"].tolist() == [50, 100]
     assert table["epochs done"].tolist() == [2.0, 2.0] and table["stopped?"].tolist() == ["no", "no"]
-    session = final[-1]
+    session = final["session"]
     for row in table.itertuples():
         result = session.results[row[1]]
         assert row[3] == round(100 * result.final.val_acc, 2) and 0 < row[3] < 100
-    strips = final[3:7]  # one image slot per offered batch size: 50, 100, 500, 1000
+    strips = [final[train_tab.strip_name(bs)] for bs in train_tab.BATCH_SIZES]  # one slot per offered batch size
     assert [strip["visible"] for strip in strips] == [True, True, False, False]
     assert "bs 50 · epoch 2" == strips[0]["label"]
-    assert "Done" in final[2]
-    accuracy = final[1]["value"]
+    assert "Done" in final["status"]
+    accuracy = final["accuracy_plot"]["value"]
     assert set(accuracy["series"]) == {"bs 50", "bs 100"}
 
 
@@ -274,21 +278,21 @@ def test_stop_ends_training_early_and_keeps_what_was_measured(checkpoints):
     outputs = run_training(epochs=40, stop_after_first_epoch=True)
     assert time.perf_counter() - start < 60
     final = outputs[-1]
-    table = final[-3]
+    table = final["table"]
     assert table["batch size"].tolist() == [50]  # bs 100 never started
     assert table["stopped?"].tolist() == ["yes"] and 1 <= table["epochs done"][0] < 40
-    assert "Stopped" in final[2]
+    assert "Stopped" in final["status"]
 
 
 def test_a_run_saved_as_checkpoint_appears_in_the_colourize_dropdown(checkpoints):
-    session = run_training(epochs=1, batch_sizes=(100,))[-1][-1]
+    session = run_training(epochs=1, batch_sizes=(100,))[-1]["session"]
     message = train_tab.save_run(session, 100)
     assert "UNet checkpoint list" in message
-    saved = sorted((catalog.trained_dir()).glob("unet_horse_bs100_*.pt"))
+    saved = sorted((settings.trained_dir()).glob("unet_horse_bs100_*.pt"))
     assert len(saved) == 1
     model, _ = load_checkpoint(saved[0])  # weights_only load works on what the app writes
     assert model.meta["batch_size"] == 100
-    cnn, unet, _ = colourize_tab.refresh_checkpoints()
+    cnn, unet, _ = refreshed()
     assert str(saved[0]) in [path for _, path in unet["choices"]]
     assert unet["value"] == checkpoints["unet"]  # the shipped default stays selected
 
@@ -304,11 +308,11 @@ def test_training_without_data_reports_it(monkeypatch, tmp_path):
     monkeypatch.setenv("PIXELWISE_DATA", str(tmp_path / "nothing-here"))
     with pytest.warns(UserWarning, match="does not exist"):
         outputs = list(train_tab.start_training("CNN", [50], 1, 1e-3, 8, "horse", 0, 100, 100, None))
-    assert "Training failed" in outputs[-1][2]
+    assert "Training failed" in outputs[-1]["status"]
 
 
 def test_progress_events_carry_the_model_being_trained():
-    config = TrainConfig(model="cnn", data=str(CIFAR), epochs=1, batch_size=50, num_filters=8,
+    config = TrainConfig(model="cnn", data_root=str(CIFAR), epochs=1, batch_size=50, num_filters=8,
                          train_limit=100, val_limit=20, device="cpu")
     seen = []
     result = train(config, on_progress=seen.append)

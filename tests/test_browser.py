@@ -3,7 +3,6 @@
 Screenshots go to a temporary folder (or $PIXELWISE_SCREENSHOT_DIR when set); the assertions are on
 what a person would read on the page.
 """
-import os
 import re
 from pathlib import Path
 
@@ -11,6 +10,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from pixelwise.settings import screenshot_dir
 from tests.helpers import requires_cifar
 
 pytestmark = requires_cifar
@@ -18,10 +18,10 @@ pytestmark = requires_cifar
 
 @pytest.fixture(scope="module")
 def shots(tmp_path_factory) -> Path:
-    folder = os.environ.get("PIXELWISE_SCREENSHOT_DIR")
+    folder = screenshot_dir()
     if folder:
-        Path(folder).mkdir(parents=True, exist_ok=True)
-        return Path(folder)
+        folder.mkdir(parents=True, exist_ok=True)
+        return folder
     return tmp_path_factory.mktemp("screenshots")
 
 

@@ -5,10 +5,12 @@ import pytest
 import torch
 from helpers import CHECKPOINTS, CIFAR, requires_cifar
 
-from colorizer import (CNN, CheckpointError, DataUnavailable, TrainConfig, UNet, kmeans_palette,
-                       load_category, load_checkpoint, nearest_colour_labels, read_checkpoint, save_checkpoint, train)
+from colorizer import (CNN, TrainConfig, UNet, kmeans_palette, load_category, load_checkpoint, nearest_colour_labels,
+                       read_checkpoint, save_checkpoint, train)
 from colorizer.evaluate import evaluate_checkpoint
 from colorizer.sweep import markdown_table, sweep
+from pixelwise.checkpoints import CheckpointError
+from pixelwise.errors import DataUnavailable
 
 pytestmark = requires_cifar
 
@@ -66,7 +68,7 @@ def test_unet_has_the_handout_skip_channels():
 
 
 def short_config(**overrides):
-    values = dict(model="unet", data=str(CIFAR), epochs=2, batch_size=25, num_filters=16,
+    values = dict(model="unet", data_root=str(CIFAR), epochs=2, batch_size=25, num_filters=16,
                   train_limit=300, val_limit=200, seed=0)
     return TrainConfig(**{**values, **overrides})
 
@@ -171,12 +173,12 @@ def test_unet_beats_cnn():
 def test_offline_download_fails_fast_and_names_the_folder_option(tmp_path, monkeypatch):
     import torchvision.datasets
 
-    from colorizer import network
+    from pixelwise import network
 
     def no_download(*args, **kwargs):
         raise AssertionError("offline: the download must not even be attempted")
 
-    monkeypatch.setattr("colorizer.data.DEFAULT_DOWNLOAD_ROOT", tmp_path)
+    monkeypatch.setenv("PIXELWISE_CACHE", str(tmp_path))
     monkeypatch.setattr(network.socket, "create_connection", lambda *a, **k: (_ for _ in ()).throw(OSError("offline")))
     monkeypatch.setattr(torchvision.datasets.CIFAR10, "download", no_download)
     load_category.cache_clear()

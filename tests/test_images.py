@@ -6,9 +6,9 @@ import pytest
 import torch
 from PIL import Image
 
-from colorizer import (ImageError, UNet, colourize, colourize_photo, has_colour, load_rgb, open_image,
-                       predict_classes, to_rgb)
+from colorizer import UNet, colourize, colourize_photo, predict_classes
 from colorizer.inference import working_size
+from pixelwise.images import ImageError, has_colour, load_rgb, open_image, to_rgb
 
 
 def png_bytes(image: Image.Image, format="PNG") -> bytes:

@@ -5,7 +5,7 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import expect
 
-from colorizer.formulas import evaluate, totals
+from inside.formulas import substitute, totals
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 TIMEOUT_MS = 60_000
@@ -27,7 +27,7 @@ def test_tab_shows_measured_counts_formulas_chart_and_verdicts(page):
     open_tab(page)
     totals_box = page.locator("#inside-totals")
     for quantity in ("weights", "outputs", "connections"):
-        expect(totals_box).to_contain_text(f"{evaluate(totals('cnn')[quantity], 32, 24, 3, 32):,}")
+        expect(totals_box).to_contain_text(f"{substitute(totals('cnn')[quantity], 32, 24, 3, 32):,}")
     expect(totals_box).to_contain_text("Every layer's measured counts equal its formula")
     expect(page.locator("#inside-layers")).to_contain_text("BatchNorm2d")
     expect(page.locator("#inside-layers")).to_contain_text("NF·k^2 + NF")  # first conv: kernels + biases
@@ -45,10 +45,10 @@ def test_model_choice_and_sliders_recount(page):
     set_slider(tab, "k (kernel side, odd)", 5)
     totals_box = page.locator("#inside-totals")
     expect(totals_box).to_contain_text("UNET at NF=8, NC=24, k=5, S=32", timeout=TIMEOUT_MS)
-    expect(totals_box).to_contain_text(f"{evaluate(totals('unet')['connections'], 8, 24, 5, 32):,}")
+    expect(totals_box).to_contain_text(f"{substitute(totals('unet')['connections'], 8, 24, 5, 32):,}")
     set_slider(tab, "S (image side, multiple of 4)", 64)
     expect(totals_box).to_contain_text("S=64", timeout=TIMEOUT_MS)
-    expect(totals_box).to_contain_text(f"{evaluate(totals('unet')['outputs'], 8, 24, 5, 64):,}")
+    expect(totals_box).to_contain_text(f"{substitute(totals('unet')['outputs'], 8, 24, 5, 64):,}")
     expect(totals_box).to_contain_text("Every layer's measured counts equal its formula")
 
 

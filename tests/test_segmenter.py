@@ -6,12 +6,13 @@ import numpy as np
 import pytest
 import torch
 
-from colorizer.checkpoint import CheckpointError
+from pixelwise.checkpoints import CheckpointError
+from pixelwise.network import url_reachable
 from segmenter.data import IGNORE, list_ids, make_split, species_of
 from segmenter.models import (MODES, SegmenterConfig, VOC_MODELS, WeightsUnavailable, build_flower_model,
                               load_flower_checkpoint, load_voc_model, save_flower_checkpoint, set_trainable,
-                              trainable_parameter_count, url_reachable)
-from segmenter.train import ConfusionMatrix, FineTuneConfig, fine_tune, foreground_iou
+                              trainable_parameter_count)
+from segmenter.trainer import ConfusionMatrix, FineTuneConfig, fine_tune, foreground_iou
 from tests.helpers import CHECKPOINTS, FLOWERS, SHARED
 
 MOBILENET = SHARED / "weights" / "mobilenet_v2-b0353104.pth"
@@ -193,7 +194,7 @@ def test_bad_checkpoints_raise_checkpoint_error(tmp_path):
 def test_segment_any_upload_size_and_mode(tmp_path):
     from PIL import Image
 
-    from colorizer.images import load_rgb
+    from pixelwise.images import load_rgb
     from segmenter.inference import legend, mask_image, overlay, segment
 
     model = build_flower_model(SegmenterConfig(), pretrained_backbone=False).eval()

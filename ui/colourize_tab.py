@@ -7,12 +7,14 @@ from dataclasses import dataclass, field
 import gradio as gr
 import numpy as np
 
-from colorizer import (ARCH_NAMES, CIFAR10_CLASSES, CheckpointError, DataUnavailable, ImageError, classes_to_rgb,
-                       colourize_photo, default_data_root, grey_of, grey_to_rgb, has_colour, load_category, load_rgb,
-                       pixel_accuracy, predict_classes)
-from colorizer.catalog import (checkpoint_dir, fetch_missing_checkpoints, list_checkpoints,
-                               load_checkpoint_cached, trained_dir)
-from ui.common import enlarge, uploaded_image, inference_device
+from colorizer import (ARCH_NAMES, CIFAR10_CLASSES, classes_to_rgb, colourize_photo, grey_of, grey_to_rgb,
+                       load_category, pixel_accuracy, predict_classes)
+from colorizer.catalog import fetch_missing_checkpoints, list_checkpoints, load_checkpoint_cached
+from pixelwise.checkpoints import CheckpointError
+from pixelwise.errors import DataUnavailable
+from pixelwise.images import ImageError, has_colour, load_rgb
+from pixelwise.settings import checkpoint_dir, cifar_root, hf_repo, trained_dir
+from ui.common import cifar_notice, enlarge, inference_device, named_outputs, uploaded_image
 
 TEST_IMAGE_ZOOM = 8  # 32 x 32 test images are shown 256 x 256, pixels kept crisp
 
@@ -25,10 +27,10 @@ def _hub_notes(repo: str, folder: str) -> tuple[str, ...]:
     return tuple(fetch_missing_checkpoints(repo, folder))
 
 
-def checkpoint_choices() -> tuple[dict[str, list[tuple[str, str]]], list[str]]:
-    """Dropdown choices per arch, [(label, path)], and notes to show (hub fetches, unreadable files)."""
+def checkpoint_choices_by_arch() -> tuple[dict[str, list[tuple[str, str]]], list[str]]:
+    """Dropdown choices per arch, {arch: [(label, path)]}, and notes to show (hub fetches, unreadable files)."""
     notes = []
-    repo = os.environ.get("PIXELWISE_HF_REPO")
+    repo = hf_repo()
     if repo:
         notes += _hub_notes(repo, str(checkpoint_dir()))
     infos, problems = list_checkpoints(checkpoint_dir(), trained_dir())
@@ -51,11 +53,12 @@ def default_choice(arch: str, choices: list[tuple[str, str]], current: str | Non
     return paths[0] if paths else None
 
 
-def refresh_checkpoints(cnn_current: str | None = None, unet_current: str | None = None):
-    choices, notes = checkpoint_choices()
-    return (gr.update(choices=choices["cnn"], value=default_choice("cnn", choices["cnn"], cnn_current)),
-            gr.update(choices=choices["unet"], value=default_choice("unet", choices["unet"], unet_current)),
-            "\n".join(f"- {note}" for note in notes))
+def refresh_checkpoints(cnn_current: str | None = None, unet_current: str | None = None) -> dict:
+    choices, notes = checkpoint_choices_by_arch()
+    return {"cnn_checkpoint": gr.update(choices=choices["cnn"], value=default_choice("cnn", choices["cnn"], cnn_current)),
+            "unet_checkpoint": gr.update(choices=choices["unet"],
+                                         value=default_choice("unet", choices["unet"], unet_current)),
+            "checkpoint_notes": "\n".join(f"- {note}" for note in notes)}
 
 
 # ---------------------------------------------------------------- the work
@@ -111,7 +114,7 @@ def colourize_upload_panels(image_path: str, checkpoints: dict[str, str | None],
 
 def test_images(category: str) -> np.ndarray:
     """N x 32 x 32 x 3 uint8 test images of a CIFAR-10 category (raises DataUnavailable)."""
-    return load_category(category, default_data_root(), "test").numpy()
+    return load_category(category, cifar_root(), "test").numpy()
 
 
 def colourize_test_panels(category: str, index: int, checkpoints: dict[str, str | None]) -> Panels:
@@ -134,41 +137,38 @@ def colourize_test_panels(category: str, index: int, checkpoints: dict[str, str 
 
 # ---------------------------------------------------------------- Gradio glue
 
-def _to_updates(panels: Panels):
+def _to_updates(panels: Panels) -> dict:
     """Images and captions for: grey, CNN, UNet, original (hidden without colour), slider, notes."""
     cnn = panels.models.get("cnn", Panel("CNN", None))
     unet = panels.models.get("unet", Panel("UNet", None))
     has_original = panels.original is not None
     slider = (panels.grey, unet.image) if unet.image is not None else None
-    return (panels.grey, "**Grey input** (what the models see)",
-            cnn.image, f"**{cnn.label}**",
-            unet.image, f"**{unet.label}**",
-            gr.update(value=panels.original, visible=has_original),
-            gr.update(value="**Original colour**", visible=has_original),
-            gr.update(value=slider, label=f"Before / after — {unet.label}"),
-            "\n".join(f"- {note}" for note in panels.notes))
+    return {"grey": panels.grey, "grey_caption": "**Grey input** (what the models see)",
+            "cnn": cnn.image, "cnn_caption": f"**{cnn.label}**",
+            "unet": unet.image, "unet_caption": f"**{unet.label}**",
+            "original": gr.update(value=panels.original, visible=has_original),
+            "original_caption": gr.update(value="**Original colour**", visible=has_original),
+            "slider": gr.update(value=slider, label=f"Before / after — {unet.label}"),
+            "notes": "\n".join(f"- {note}" for note in panels.notes)}
 
 
-NO_CHANGE = 9  # outputs left as they were when an input is refused (all but the notes)
-
-
-def on_colourize_upload(image_path, cnn_path, unet_path, class_map, work_size):
+def on_colourize_upload(image_path, cnn_path, unet_path, class_map, work_size) -> dict:
     if not image_path:
         raise gr.Error("Upload an image first (any size; PNG, JPEG, TIFF, WebP...).")
     try:
         panels = colourize_upload_panels(image_path, {"cnn": cnn_path, "unet": unet_path}, class_map, work_size)
     except ImageError as error:
         gr.Warning(str(error))
-        return (gr.update(),) * NO_CHANGE + (f"**Could not use this file:** {error}",)
+        return {"notes": f"**Could not use this file:** {error}"}  # the panels keep what they showed
     return _to_updates(panels)
 
 
-def on_colourize_test(category, index, cnn_path, unet_path):
+def on_colourize_test(category, index, cnn_path, unet_path) -> dict:
     try:
         panels = colourize_test_panels(category, index, {"cnn": cnn_path, "unet": unet_path})
     except DataUnavailable as error:
         gr.Warning(f"No CIFAR-10 test images: {error}")
-        return (gr.update(),) * NO_CHANGE + (f"**No CIFAR-10 test images:** {error}",)
+        return {"notes": f"**No CIFAR-10 test images:** {error}"}
     return _to_updates(panels)
 
 
@@ -181,15 +181,6 @@ def random_index(category: str) -> int:
     return random.randrange(count)
 
 
-def data_notice() -> str:
-    root = default_data_root()
-    if root is not None:
-        source = "PIXELWISE_DATA" if os.environ.get("PIXELWISE_DATA") else "default"
-        return f"Test images from `{root}` ({source})."
-    return ("No local CIFAR-10 folder (set `PIXELWISE_DATA`, or put it at `../shared/data/cifar10`): "
-            "test images will be downloaded with torchvision on first use, which needs internet.")
-
-
 @dataclass
 class ColourizeTab:
     """What app.py needs to keep the checkpoint dropdowns fresh."""
@@ -200,12 +191,14 @@ class ColourizeTab:
     def refresh_after(self, *events) -> None:
         """Re-list checkpoints after each event (a Dependency, e.g. a save) or trigger (e.g. demo.load)."""
         inputs = [self.cnn_checkpoint, self.unet_checkpoint]
-        outputs = [self.cnn_checkpoint, self.unet_checkpoint, self.checkpoint_notes]
+        outputs = {"cnn_checkpoint": self.cnn_checkpoint, "unet_checkpoint": self.unet_checkpoint,
+                   "checkpoint_notes": self.checkpoint_notes}
+        refresh = named_outputs(refresh_checkpoints, outputs)
         for event in events:
             if hasattr(event, "then"):
-                event.then(refresh_checkpoints, inputs, outputs, show_progress="hidden")
+                event.then(refresh, inputs, list(outputs.values()), show_progress="hidden")
             else:
-                gr.on([event], refresh_checkpoints, inputs, outputs, show_progress="hidden")
+                gr.on([event], refresh, inputs, list(outputs.values()), show_progress="hidden")
 
 
 def build_colourize_tab() -> ColourizeTab:
@@ -228,8 +221,8 @@ def build_colourize_tab() -> ColourizeTab:
                 with gr.Row():
                     test_button = gr.Button("Colourize test image", variant="primary")
                     random_button = gr.Button("Random test image")
-                gr.Markdown(data_notice())
-            choices, notes = checkpoint_choices()
+                gr.Markdown(cifar_notice("Test images"))
+            choices, notes = checkpoint_choices_by_arch()
             cnn_checkpoint = gr.Dropdown(choices["cnn"], value=default_choice("cnn", choices["cnn"]),
                                          label="CNN checkpoint")
             unet_checkpoint = gr.Dropdown(choices["unet"], value=default_choice("unet", choices["unet"]),
@@ -237,23 +230,27 @@ def build_colourize_tab() -> ColourizeTab:
             refresh_button = gr.Button("Refresh checkpoint list", size="sm")
             checkpoint_notes = gr.Markdown("\n".join(f"- {note}" for note in notes))
         with gr.Column(scale=3):
-            panels = []
+            outputs = {}
             with gr.Row(equal_height=True):
-                for title in ("Grey input", "CNN", "UNet", "Original colour"):
+                for name, title in (("grey", "Grey input"), ("cnn", "CNN"), ("unet", "UNet"),
+                                    ("original", "Original colour")):
                     with gr.Column(min_width=160):
-                        image = gr.Image(label=title, show_label=False, format="png", interactive=False, height=220)
-                        panels += [image, gr.Markdown(f"**{title}**")]
-            slider_out = gr.ImageSlider(label="Before / after — UNet", format="png", interactive=False,
-                                        max_height=420)
-            notes_out = gr.Markdown()
+                        outputs[name] = gr.Image(label=title, show_label=False, format="png", interactive=False,
+                                                 height=220)
+                        outputs[f"{name}_caption"] = gr.Markdown(f"**{title}**")
+            outputs["slider"] = gr.ImageSlider(label="Before / after — UNet", format="png", interactive=False,
+                                               max_height=420)
+            outputs["notes"] = gr.Markdown()
 
-    outputs = panels + [slider_out, notes_out]
+    shown = list(outputs.values())
     upload_inputs = [upload, cnn_checkpoint, unet_checkpoint, class_map, work_size]
-    upload_button.click(on_colourize_upload, upload_inputs, outputs)
-    upload.upload(on_colourize_upload, upload_inputs, outputs)
+    colourize_upload = named_outputs(on_colourize_upload, outputs)
+    upload_button.click(colourize_upload, upload_inputs, shown)
+    upload.upload(colourize_upload, upload_inputs, shown)
     test_inputs = [category, index, cnn_checkpoint, unet_checkpoint]
-    test_button.click(on_colourize_test, test_inputs, outputs)
-    random_button.click(random_index, category, index).then(on_colourize_test, test_inputs, outputs)
+    colourize_test = named_outputs(on_colourize_test, outputs)
+    test_button.click(colourize_test, test_inputs, shown)
+    random_button.click(random_index, category, index).then(colourize_test, test_inputs, shown)
     tab = ColourizeTab(cnn_checkpoint, unet_checkpoint, checkpoint_notes)
     tab.refresh_after(refresh_button.click)
     return tab

@@ -1,9 +1,53 @@
-"""Small UI helpers shared by the tabs: an upload widget that passes files through untouched,
-and numpy helpers for showing tiny 32 x 32 images at a visible size."""
+"""Small UI helpers shared by the tabs: handlers that name their outputs, an upload widget that passes
+files through untouched, where CIFAR-10 comes from, and numpy helpers for showing tiny 32 x 32 images."""
+import contextlib
+import functools
+import inspect
+from typing import Callable
+
 import gradio as gr
 import numpy as np
 
-from colorizer.trainer import resolve_device
+from pixelwise.device import resolve_device
+from pixelwise.settings import cifar_root, cifar_root_from_env
+
+
+def named_outputs(handler: Callable, components: dict[str, gr.components.Component]) -> Callable:
+    """Wire a handler that returns (or yields) {output name: value} to Gradio, which wants {component: value}.
+
+    Handlers stay plain functions that tests call directly and read by name; an output a handler
+    leaves out keeps its value in the page. Use with ``list(components.values())`` as the outputs."""
+    def as_components(result: dict) -> dict:
+        return {components[name]: value for name, value in result.items()}
+
+    if inspect.isgeneratorfunction(handler):
+        @functools.wraps(handler)
+        def stream(*args, **kwargs):
+            with contextlib.closing(handler(*args, **kwargs)) as results:  # closing runs the handler's finally
+                for result in results:
+                    yield as_components(result)
+        return stream
+
+    @functools.wraps(handler)
+    def call(*args, **kwargs):
+        return as_components(handler(*args, **kwargs))
+    return call
+
+
+def cifar_data_root() -> str | None:
+    """The CIFAR-10 image folder the app uses (pixelwise.settings.cifar_root), None to download."""
+    root = cifar_root()
+    return str(root) if root else None
+
+
+def cifar_notice(images: str) -> str:
+    """Where ``images`` ('Test images', 'Training images') come from, for a note under the controls."""
+    root = cifar_root()
+    if root is not None:
+        return f"{images} from `{root}` ({'PIXELWISE_DATA' if cifar_root_from_env() else 'default'})."
+    return ("No local CIFAR-10 folder (set `PIXELWISE_DATA`, or put it at `../shared/data/cifar10`): "
+            f"{images.lower()} will be downloaded with torchvision on first use, which needs internet; "
+            "offline the tab says so.")
 
 
 def inference_device() -> str:
@@ -15,7 +59,7 @@ def uploaded_image(**kwargs) -> gr.Image:
     """A gr.Image whose upload reaches the handler as the untouched file path.
 
     Plain gr.Image opens the upload with PIL before the handler runs, so a corrupt file fails with
-    Gradio's generic error. This one leaves decoding to colorizer.images, whose messages say what is
+    Gradio's generic error. This one leaves decoding to pixelwise.images, whose messages say what is
     wrong (and which handles 16-bit, CMYK, palette and RGBA files). Done on the instance, not with a
     subclass: Gradio writes a .pyi stub next to any module that subclasses a component.
     """

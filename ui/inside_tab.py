@@ -1,18 +1,19 @@
 """Tab "Inside the models": per-layer weights, outputs and connections of the live CNN/UNet with
 their closed forms, the two write-ups' formulas checked, and the affine-input experiment.
 
-All counting lives in colorizer.anatomy / colorizer.formulas and the experiment in
-colorizer.affine; this module only lays out components and formats their answers.
+All counting lives in inside.anatomy / inside.formulas and the experiment in inside.affine;
+this module only lays out components and formats their answers.
 """
 import gradio as gr
 import pandas as pd
 
-from colorizer.affine import AffineConfig, parse_pairs, result_records, run_from_checkpoint
-from colorizer.catalog import checkpoint_dir, list_checkpoints, trained_dir
-from colorizer.checkpoint import CheckpointError
-from colorizer.data import DataUnavailable, default_data_root
-from colorizer.formulas import AFFINE_CLAIMS, SCALING_CLAIMS, layer_records, total_records, writeup_records
-from ui.common import inference_device
+from colorizer.catalog import list_checkpoints
+from inside.affine import AffineConfig, parse_pairs, result_records, run_from_checkpoint
+from inside.formulas import AFFINE_CLAIMS, SCALING_CLAIMS, layer_records, total_records, writeup_records
+from pixelwise.checkpoints import CheckpointError
+from pixelwise.errors import DataUnavailable
+from pixelwise.settings import checkpoint_dir, trained_dir
+from ui.common import cifar_data_root, inference_device, named_outputs
 
 DEFAULTS = {"arch": "cnn", "nf": 32, "nc": 24, "kernel": 3, "side": 32}
 LAYER_COLUMNS = ["layer", "type", "output shape", "outputs", "outputs formula", "weights", "weights formula",
@@ -24,7 +25,7 @@ AFFINE_COLUMNS = ["a", "b", "(i) eval mode: changed", "(i) acc", "(ii) batch sta
 RIGHT, WRONG = "✓ right", "✗ wrong"  # plain symbols: emoji fonts are often missing
 EXPLAINER = """
 Counts come from **forward hooks on the live PyTorch module** (one image of side S, one row per leaf
-module); the formulas are sympy expressions written once in `colorizer/formulas.py`.
+module); the formulas are sympy expressions written once in `inside/formulas.py`.
 *weights* = learnable numbers (conv kernels **and biases**, BatchNorm γ and β); *buffers* = BatchNorm
 running mean and variance (not learned); *outputs* = elements of the layer's output for one image;
 *connections* = multiply-accumulates of a convolution, H_out·W_out·k²·C_in·C_out (bias additions not
@@ -34,7 +35,7 @@ H×W only for odd k.
 """
 
 
-def inside_view(arch: str, nf: float, nc: float, kernel: float, side: float):
+def inside_view(arch: str, nf: float, nc: float, kernel: float, side: float) -> dict:
     """Everything the counting half of the tab shows, for one setting of the sliders."""
     nf, nc, kernel, side = int(nf), int(nc), int(kernel), int(side)
     try:
@@ -54,10 +55,10 @@ def inside_view(arch: str, nf: float, nc: float, kernel: float, side: float):
     lines.append("\n" + "\n".join(f"$${row['quantity']} = {row['latex']}$$" for row in totals))
     chart = pd.DataFrame({"layer": [row["layer"] for row in layers],
                           "connections": [row["connections"] for row in layers]})
-    return "\n".join(lines), pd.DataFrame(layers)[LAYER_COLUMNS], chart
+    return {"totals": "\n".join(lines), "layers": pd.DataFrame(layers)[LAYER_COLUMNS], "chart": chart}
 
 
-def writeup_view(nf: float, nc: float, kernel: float):
+def writeup_view(nf: float, nc: float, kernel: float) -> dict:
     records = writeup_records(int(nf), int(nc), int(kernel))
     for record in records:
         record["verdict"] = RIGHT if record["verdict"] == "right" else WRONG
@@ -72,7 +73,7 @@ def writeup_view(nf: float, nc: float, kernel: float):
                      f"(closed form gives ×{claim.measured_factor()})")
     lines.append("\n**The affine question** — tested by the experiment below, not by algebra:")
     lines += [f"- {writeup.split(' (')[0]}, {question}: “{quote}”" for writeup, question, quote in AFFINE_CLAIMS]
-    return "\n".join(lines), table
+    return {"writeup_summary": "\n".join(lines), "writeups": table}
 
 
 def checkpoint_choices() -> list[tuple[str, str]]:
@@ -81,7 +82,7 @@ def checkpoint_choices() -> list[tuple[str, str]]:
 
 
 def run_affine(checkpoint: str | None, pairs_text: str, steps: float, test_images: float, train_images: float,
-               progress=gr.Progress()):
+               progress=gr.Progress()) -> dict:
     if not checkpoint:
         raise gr.Error("No checkpoint chosen: train one in 'Train live' or put cnn.pt / unet.pt in checkpoints/.")
     try:
@@ -91,7 +92,7 @@ def run_affine(checkpoint: str | None, pairs_text: str, steps: float, test_image
     config = AffineConfig(pairs, finetune_steps=int(steps), device=inference_device())
     progress(0, desc="loading images")
     try:
-        result = run_from_checkpoint(checkpoint, str(default_data_root() or "") or None, config,
+        result = run_from_checkpoint(checkpoint, cifar_data_root(), config,
                                      train_limit=int(train_images), test_limit=int(test_images),
                                      on_progress=lambda done, message: progress(done, desc=message))
     except (CheckpointError, DataUnavailable) as error:
@@ -101,7 +102,7 @@ def run_affine(checkpoint: str | None, pairs_text: str, steps: float, test_image
                f"{result.train_images} training images, {int(steps)} fine-tuning steps. 'changed' = share of "
                "test pixels whose colour class differs from the same mode's prediction on the untransformed "
                "input ((iii): from the original model's). Row a=1, b=0 is the control.")
-    return summary, pd.DataFrame(result_records(result))[AFFINE_COLUMNS]
+    return {"affine_summary": summary, "affine_table": pd.DataFrame(result_records(result))[AFFINE_COLUMNS]}
 
 
 def refreshed_checkpoints(current: str | None):
@@ -119,24 +120,28 @@ def build_inside_tab() -> None:
             nc = gr.Slider(2, 64, value=DEFAULTS["nc"], step=1, label="NC (colours)")
             kernel = gr.Slider(1, 9, value=DEFAULTS["kernel"], step=2, label="k (kernel side, odd)")
             side = gr.Slider(4, 256, value=DEFAULTS["side"], step=4, label="S (image side, multiple of 4)")
-        first_totals, first_layers, first_chart = inside_view(*DEFAULTS.values())
-        totals = gr.Markdown(first_totals, elem_id="inside-totals")
-        layers = gr.Dataframe(first_layers, label="Per layer: measured counts and their formulas",
-                              interactive=False, elem_id="inside-layers", max_height=620)
-        chart = gr.BarPlot(first_chart, x="layer", y="connections", sort=list(first_chart["layer"]),
-                           title="Connections (multiply-accumulates) per layer", x_label_angle=-45, height=360,
-                           elem_id="inside-chart")
+        first = inside_view(*DEFAULTS.values())
+        counts = {
+            "totals": gr.Markdown(first["totals"], elem_id="inside-totals"),
+            "layers": gr.Dataframe(first["layers"], label="Per layer: measured counts and their formulas",
+                                   interactive=False, elem_id="inside-layers", max_height=620),
+            "chart": gr.BarPlot(first["chart"], x="layer", y="connections", sort=list(first["chart"]["layer"]),
+                                title="Connections (multiply-accumulates) per layer", x_label_angle=-45, height=360,
+                                elem_id="inside-chart"),
+        }
         gr.Markdown("### The two write-ups, term by term (Part A CNN)")
-        first_summary, first_writeups = writeup_view(DEFAULTS["nf"], DEFAULTS["nc"], DEFAULTS["kernel"])
-        writeup_summary = gr.Markdown(first_summary, elem_id="inside-writeup-summary")
-        writeups = gr.Dataframe(first_writeups, interactive=False, wrap=True, max_height=500,
-                                elem_id="inside-writeups")
+        first = writeup_view(DEFAULTS["nf"], DEFAULTS["nc"], DEFAULTS["kernel"])
+        writeup = {
+            "writeup_summary": gr.Markdown(first["writeup_summary"], elem_id="inside-writeup-summary"),
+            "writeups": gr.Dataframe(first["writeups"], interactive=False, wrap=True, max_height=500,
+                                     elem_id="inside-writeups"),
+        }
 
         gr.Markdown("### The affine question: inputs a·x + b\n"
                     "(i) BatchNorm in eval mode (running statistics), (ii) BatchNorm recomputing each test batch's "
                     "statistics, (iii) the model fine-tuned on the transformed training images with the one trainer. "
                     "The defaults take a few minutes on 2 CPU cores; the README's numbers (300 steps, all 1,000 "
-                    "test images) come from `python -m colorizer.affine`.")
+                    "test images) come from `python -m inside.affine`.")
         with gr.Row():
             choices = checkpoint_choices()
             checkpoint = gr.Dropdown(choices, value=choices[-1][1] if choices else None,
@@ -145,22 +150,24 @@ def build_inside_tab() -> None:
             pairs = gr.Textbox("1,0 2,0 0.5,0.25 1,0.5 -1,1", label="(a, b) pairs: 'a,b' separated by spaces")
         with gr.Row():
             # Defaults sized for a few minutes on 2 CPU cores; the README's table uses 300 steps and all
-            # 1,000 test images (python -m colorizer.affine), about 20 minutes there.
+            # 1,000 test images (python -m inside.affine), about 20 minutes there.
             steps = gr.Slider(0, 1000, value=100, step=10, label="fine-tuning steps (0 skips (iii))")
             test_images = gr.Slider(10, 1000, value=200, step=10, label="test images")
             train_images = gr.Slider(100, 5000, value=5000, step=100, label="training images for fine-tuning")
         run = gr.Button("Run the affine experiment", variant="primary", elem_id="inside-affine-run")
-        affine_summary = gr.Markdown(elem_id="inside-affine-summary")
-        affine_table = gr.Dataframe(pd.DataFrame(columns=AFFINE_COLUMNS), interactive=False,
-                                    label="Share of pixels whose class changed, and pixel accuracy",
-                                    elem_id="inside-affine-table")
+        affine = {
+            "affine_summary": gr.Markdown(elem_id="inside-affine-summary"),
+            "affine_table": gr.Dataframe(pd.DataFrame(columns=AFFINE_COLUMNS), interactive=False,
+                                         label="Share of pixels whose class changed, and pixel accuracy",
+                                         elem_id="inside-affine-table"),
+        }
 
     counting_inputs = [arch, nf, nc, kernel, side]
-    gr.on([control.change for control in counting_inputs], inside_view, counting_inputs, [totals, layers, chart],
-          trigger_mode="always_last", show_progress="minimal")
-    gr.on([control.change for control in (nf, nc, kernel)], writeup_view, [nf, nc, kernel],
-          [writeup_summary, writeups], trigger_mode="always_last", show_progress="minimal")
+    gr.on([control.change for control in counting_inputs], named_outputs(inside_view, counts), counting_inputs,
+          list(counts.values()), trigger_mode="always_last", show_progress="minimal")
+    gr.on([control.change for control in (nf, nc, kernel)], named_outputs(writeup_view, writeup), [nf, nc, kernel],
+          list(writeup.values()), trigger_mode="always_last", show_progress="minimal")
     refresh.click(refreshed_checkpoints, checkpoint, checkpoint, queue=False)
     # Fine-tuning is CPU-heavy: share the training tab's one-at-a-time slot.
-    run.click(run_affine, [checkpoint, pairs, steps, test_images, train_images], [affine_summary, affine_table],
-              concurrency_limit=1, concurrency_id="training")
+    run.click(named_outputs(run_affine, affine), [checkpoint, pairs, steps, test_images, train_images],
+              list(affine.values()), concurrency_limit=1, concurrency_id="training")

@@ -5,14 +5,15 @@ import html
 import gradio as gr
 import pandas as pd
 
-from colorizer.checkpoint import CheckpointError
-from colorizer.images import ImageError, load_rgb
+from pixelwise.checkpoints import CheckpointError
+from pixelwise.errors import DataUnavailable
+from pixelwise.images import ImageError, load_rgb
 from segmenter.cost import as_markdown, cost_table
-from segmenter.data import DataUnavailable, image_path, list_ids, make_split
+from segmenter.data import image_path, list_ids, make_split
 from segmenter.inference import legend, load_segmenter, mask_image, overlay, segment, iou_against_truth
 from segmenter.models import MODES, VOC_MODELS, WeightsUnavailable
-from segmenter.train import BatchLoss, EpochResult, FineTuneConfig, FineTuneResult, fine_tune_iter
-from ui.common import inference_device, uploaded_image
+from segmenter.trainer import BatchLoss, EpochResult, FineTuneConfig, FineTuneResult, fine_tune_iter
+from ui.common import inference_device, named_outputs, uploaded_image
 
 FLOWER_MODEL = "Flower DeepLabV3 (MobileNetV2, fine-tuned here)"
 MODEL_CHOICES = [FLOWER_MODEL, *VOC_MODELS]
@@ -46,20 +47,21 @@ def legend_html(entries) -> str:
     return f'<div class="segment-legend">{items}</div>'
 
 
-def pick_test_image(name: str):
+def pick_test_image(name: str) -> dict:
+    nothing = {"photo": None, "test_id": None}
     if not name:
-        return None, None
+        return nothing
     image_id = int(name.split("_")[1])
     path = image_path(image_id)
     if not path.is_file():
         gr.Warning(f"{path} is missing: the flower data lives in ../shared/data/flowers17")
-        return None, None
-    return load_rgb(path), image_id  # an array: Gradio will not serve files from outside the repo
+        return nothing
+    return {"photo": load_rgb(path), "test_id": image_id}  # an array: Gradio will not serve files from outside the repo
 
 
-def run_segment(path, test_id, model_name, opacity):
-    """-> overlay, mask, legend HTML, IoU text, state for re-blending."""
-    empty = (None, None, "", "", None)
+def run_segment(path, test_id, model_name, opacity) -> dict:
+    """-> overlay, mask, legend HTML, IoU text, and the state for re-blending."""
+    empty = {"overlay": None, "mask": None, "legend": "", "iou": "", "last_result": None}
     if not path:
         gr.Warning("Upload a photo or pick a flower test image first.")
         return empty
@@ -72,7 +74,7 @@ def run_segment(path, test_id, model_name, opacity):
         return empty
     except WeightsUnavailable as error:
         gr.Warning(str(error))
-        return None, None, "", f"**{model_name} is not available offline.** {error}", None
+        return {**empty, "iou": f"**{model_name} is not available offline.** {error}"}
     except CheckpointError as error:
         gr.Warning(f"Flower checkpoint unusable: {error}")
         return empty
@@ -80,7 +82,8 @@ def run_segment(path, test_id, model_name, opacity):
     iou = iou_against_truth(result.labels, int(test_id)) if test_id is not None and kind == "flower" else None
     if iou is not None:
         iou_text = f"**Flower IoU vs truth (image_{int(test_id):04d}): {iou:.3f}** (uncertain band ignored)"
-    return overlay(rgb, result, opacity), mask_image(result), legend_html(legend(result)), iou_text, (rgb, result)
+    return {"overlay": overlay(rgb, result, opacity), "mask": mask_image(result), "legend": legend_html(legend(result)),
+            "iou": iou_text, "last_result": (rgb, result)}
 
 
 def reblend(state, opacity):
@@ -90,11 +93,12 @@ def reblend(state, opacity):
     return overlay(rgb, result, opacity)
 
 
-def curves(losses, epochs_rows):
-    return (pd.DataFrame(losses, columns=["step", "loss", "mode"]),
+def curves(losses, epochs_rows, status: str) -> dict:
+    return {"loss_plot": pd.DataFrame(losses, columns=["step", "loss", "mode"]),
             # placeholders first within an epoch: a NaN between two points would break the line
-            pd.DataFrame(sorted(epochs_rows, key=lambda row: (row[0], row[1] == row[1])),
-                         columns=["epoch", "val IoU", "mode"]))
+            "iou_plot": pd.DataFrame(sorted(epochs_rows, key=lambda row: (row[0], row[1] == row[1])),
+                                     columns=["epoch", "val IoU", "mode"]),
+            "status": status}
 
 
 def run_finetune(modes, epochs, train_images):
@@ -112,7 +116,7 @@ def run_finetune(modes, epochs, train_images):
         config = FineTuneConfig(mode=mode, epochs=int(epochs), train_limit=int(train_images), val_limit=24,
                                 batch_size=8, device=inference_device())
         status = f"{mode}: caching frozen features and measuring the untrained model…"
-        yield (*curves(losses, epochs_rows), status)
+        yield curves(losses, epochs_rows, status)
         try:
             for event in fine_tune_iter(config):
                 if isinstance(event, BatchLoss):
@@ -126,25 +130,25 @@ def run_finetune(modes, epochs, train_images):
                     epochs_rows.insert(0, (0, event.initial["iou"], mode))
                     status = (f"{mode}: done; untrained val IoU {event.initial['iou']:.3f} → best "
                               f"{max(r.val_iou for r in event.history) if event.history else float('nan'):.3f}")
-                yield (*curves(losses, epochs_rows), status)
+                yield curves(losses, epochs_rows, status)
         except (DataUnavailable, WeightsUnavailable) as error:
             gr.Warning(str(error))
-            yield gr.skip(), gr.skip(), f"Cannot fine-tune: {error}"
+            yield {"status": f"Cannot fine-tune: {error}"}
             return
 
 
-def run_cost(batch):
+def run_cost(batch) -> dict:
     try:
         rows = cost_table((256, 512), batch=int(batch), repeats=1)
     except WeightsUnavailable as error:
         gr.Warning(str(error))
-        return gr.skip(), gr.skip()
+        return {}
     plot_rows = []
     for r in rows:
         for part, value in (("params", r.param_bytes), ("grads", r.grad_bytes), ("AdamW state", r.optimizer_bytes),
                             ("saved activations", r.activation_bytes)):
             plot_rows.append((f"{r.mode} {r.size}²", part, value / 2**20))
-    return as_markdown(rows), pd.DataFrame(plot_rows, columns=["mode, image", "memory", "MiB"])
+    return {"cost_md": as_markdown(rows), "cost_plot": pd.DataFrame(plot_rows, columns=["mode, image", "memory", "MiB"])}
 
 
 def build_segment_tab():
@@ -163,17 +167,19 @@ def build_segment_tab():
             iou_box = gr.Markdown(elem_id="segment-iou")
             mask = gr.Image(label="Mask alone", interactive=False, elem_id="segment-mask", height=240)
     test_id, last_result = gr.State(None), gr.State(None)
-    test_pick.change(pick_test_image, test_pick, [photo, test_id])
+    picked = {"photo": photo, "test_id": test_id}
+    test_pick.change(named_outputs(pick_test_image, picked), test_pick, list(picked.values()))
     photo.upload(lambda: None, None, test_id)  # an upload is not a test image: no IoU
     photo.clear(lambda: None, None, test_id)
-    go.click(run_segment, [photo, test_id, model_name, opacity], [overlaid, mask, legend_box, iou_box, last_result],
+    segmented = {"overlay": overlaid, "mask": mask, "legend": legend_box, "iou": iou_box, "last_result": last_result}
+    go.click(named_outputs(run_segment, segmented), [photo, test_id, model_name, opacity], list(segmented.values()),
              concurrency_limit=2)
     opacity.release(reblend, [last_result, opacity], overlaid)
 
     with gr.Accordion("Fine-tune: last layer vs head vs full", open=False):
         gr.Markdown("\n".join(f"- **{m}**: {MODE_HELP[m]}" for m in MODES)
                     + "\n\nA quick run on the first training images (validation on 24 val images); the shipped "
-                      "model was trained with `python -m segmenter.finetune` (see README.md, section Segmentation).")
+                      "model was trained with `python -m segmenter.train` (see README.md, section Segmentation).")
         with gr.Row():
             modes = gr.CheckboxGroup(list(MODES), value=list(MODES), label="Modes")
             epochs = gr.Slider(1, 5, value=2, step=1, label="Epochs")
@@ -187,8 +193,9 @@ def build_segment_tab():
             iou_plot = gr.LinePlot(x="epoch", y="val IoU", color="mode", color_map=MODE_COLOURS,
                                    title="Val flower IoU per epoch (0 = untrained)")
         # Shares the one "training" slot with Train live and the affine experiment: one CPU-heavy job at a time.
-        run = start.click(run_finetune, [modes, epochs, train_images], [loss_plot, iou_plot, ft_status],
-                          concurrency_limit=1, concurrency_id="training")
+        curves_out = {"loss_plot": loss_plot, "iou_plot": iou_plot, "status": ft_status}
+        run = start.click(named_outputs(run_finetune, curves_out), [modes, epochs, train_images],
+                          list(curves_out.values()), concurrency_limit=1, concurrency_id="training")
         stop.click(lambda: "Stopped.", None, ft_status, cancels=[run])
 
     with gr.Accordion("Cost of fine-tuning (one training step, per mode)", open=False):
@@ -199,4 +206,6 @@ def build_segment_tab():
         measure = gr.Button("Measure", elem_id="segment-cost-run")
         cost_md = gr.Markdown()
         cost_plot = gr.BarPlot(x="mode, image", y="MiB", color="memory", title="Memory of one training step")
-        measure.click(run_cost, batch, [cost_md, cost_plot], concurrency_limit=1, concurrency_id="training")
+        cost = {"cost_md": cost_md, "cost_plot": cost_plot}
+        measure.click(named_outputs(run_cost, cost), batch, list(cost.values()), concurrency_limit=1,
+                      concurrency_id="training")

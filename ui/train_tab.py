@@ -13,10 +13,10 @@ from datetime import datetime
 import gradio as gr
 import pandas as pd
 
-from colorizer import ARCH_NAMES, CIFAR10_CLASSES, TrainConfig, TrainResult, default_data_root
-from colorizer.catalog import checkpoint_dir, trained_dir
+from colorizer import ARCH_NAMES, CIFAR10_CLASSES, TrainConfig, TrainResult
 from colorizer.live import LiveEvent, start_live_run
-from ui.common import image_grid
+from pixelwise.settings import checkpoint_dir, trained_dir
+from ui.common import cifar_data_root, cifar_notice, image_grid, named_outputs
 
 BATCH_SIZES = [50, 100, 500, 1000]
 REDRAW_EVERY_S = 1.0  # at most one redraw a second between epoch ends: looks live, spares slow browsers
@@ -146,31 +146,32 @@ def plot_update(frame: pd.DataFrame, colours: dict, first_draw: bool) -> dict:
     return gr.update(value=frame, color_map={series: colour for series, colour in colours.items() if series in present})
 
 
-def strip_updates(session: TrainSession) -> list:
+def strip_name(batch_size: int) -> str:
+    return f"strip_{batch_size}"
+
+
+def strip_updates(session: TrainSession) -> dict:
     """One image slot per offered batch size: the latest strip, or hidden."""
-    updates = []
+    updates = {}
     for batch_size in BATCH_SIZES:
         image, caption = session.strips.get(batch_size, (None, f"bs {batch_size}"))
-        updates.append(gr.update(value=image, label=caption, visible=batch_size in session.strips))
+        updates[strip_name(batch_size)] = gr.update(value=image, label=caption, visible=batch_size in session.strips)
     return updates
 
 
-def _view(session: TrainSession):
+def _view(session: TrainSession) -> dict:
     first_draw = session.draws == 0
     session.draws += 1
-    plots = (plot_update(loss_frame(session), LOSS_COLOURS, first_draw),
-             plot_update(accuracy_frame(session), ACCURACY_COLOURS, first_draw))
-    if not session.changed:  # images and table are re-encoded on every send: skip them when unchanged
-        keep = gr.update()
-        return (*plots, status_text(session), *[keep] * len(BATCH_SIZES), keep, keep, session)
+    view = {"loss_plot": plot_update(loss_frame(session), LOSS_COLOURS, first_draw),
+            "accuracy_plot": plot_update(accuracy_frame(session), ACCURACY_COLOURS, first_draw),
+            "status": status_text(session), "session": session}
+    if not session.changed:  # images and table are re-encoded on every send: leave them out when unchanged
+        return view
     session.changed = False
     finished = [(f"bs {bs} (val acc {100 * r.final.val_acc:.1f}%{', stopped' if r.stopped else ''})", bs)
                 for bs, r in sorted(session.results.items())]
-    return (*plots, status_text(session),
-            *strip_updates(session),
-            results_table(session),
-            gr.update(choices=finished, value=finished[-1][1] if finished else None),
-            session)
+    return {**view, **strip_updates(session), "table": results_table(session),
+            "save_choice": gr.update(choices=finished, value=finished[-1][1] if finished else None)}
 
 
 def start_training(model, batch_sizes, epochs, learning_rate, num_filters, category, seed,
@@ -179,7 +180,7 @@ def start_training(model, batch_sizes, epochs, learning_rate, num_filters, categ
     batch_sizes = sorted({int(b) for b in batch_sizes or []})
     if not batch_sizes:
         raise gr.Error("Choose at least one batch size.")
-    config = TrainConfig(model=model.lower(), category=category, data=_data_root(), epochs=int(epochs),
+    config = TrainConfig(model=model.lower(), category=category, data_root=cifar_data_root(), epochs=int(epochs),
                          learning_rate=float(learning_rate), num_filters=int(num_filters), seed=int(seed),
                          train_limit=int(train_images), val_limit=int(val_images))
     session = TrainSession(batch_sizes=batch_sizes, started=time.perf_counter(), running=True)
@@ -233,19 +234,6 @@ def save_run(session: TrainSession | None, batch_size) -> str:
     return f"Saved `{shown}`: it is now in the Colourize tab's {ARCH_NAMES[result.config.model]} checkpoint list."
 
 
-def _data_root() -> str | None:
-    root = default_data_root()
-    return str(root) if root else None
-
-
-def data_notice() -> str:
-    root = default_data_root()
-    if root:
-        return f"Training images from `{root}`."
-    return ("No local CIFAR-10 folder (set `PIXELWISE_DATA`): training will download CIFAR-10 with "
-            "torchvision, which needs internet; offline it stops with a message.")
-
-
 @dataclass
 class TrainTab:
     checkpoint_saved: object  # the save event; app.py refreshes the Colourize dropdowns after it
@@ -271,7 +259,7 @@ def build_train_tab() -> TrainTab:
             with gr.Accordion("Quick demo: fewer images", open=False):
                 train_images = gr.Slider(100, 5000, value=5000, step=100, label="Training images")
                 val_images = gr.Slider(100, 1000, value=1000, step=100, label="Validation images")
-            gr.Markdown(data_notice())
+            gr.Markdown(cifar_notice("Training images"))
             with gr.Row():
                 start = gr.Button("Start training", variant="primary")
                 stop = gr.Button("Stop", variant="stop")
@@ -286,8 +274,9 @@ def build_train_tab() -> TrainTab:
                                         height=220)
             gr.Markdown("Validation images after the latest epoch (columns: grey input, truth, prediction):")
             with gr.Row():
-                strips = [gr.Image(label=f"bs {batch_size}", format="png", interactive=False, visible=False,
-                                   min_width=120) for batch_size in BATCH_SIZES]
+                strips = {strip_name(batch_size): gr.Image(label=f"bs {batch_size}", format="png", interactive=False,
+                                                           visible=False, min_width=120)
+                          for batch_size in BATCH_SIZES}
             table = gr.Dataframe(pd.DataFrame(columns=TABLE_COLUMNS), label="Results per batch size (Table 2)",
                                  interactive=False)
             with gr.Row():
@@ -295,11 +284,12 @@ def build_train_tab() -> TrainTab:
                 save = gr.Button("Save as checkpoint", scale=1)
             save_note = gr.Markdown()
 
-    start.click(start_training,
-                      [model, batch_sizes, epochs, learning_rate, num_filters, category, seed,
-                       train_images, val_images, session],
-                      [loss_plot, accuracy_plot, status, *strips, table, save_choice, session],
-                      concurrency_limit=1, concurrency_id="training", show_progress="minimal")
+    outputs = {"loss_plot": loss_plot, "accuracy_plot": accuracy_plot, "status": status, **strips, "table": table,
+               "save_choice": save_choice, "session": session}
+    start.click(named_outputs(start_training, outputs),
+                [model, batch_sizes, epochs, learning_rate, num_filters, category, seed, train_images, val_images,
+                 session],
+                list(outputs.values()), concurrency_limit=1, concurrency_id="training", show_progress="minimal")
     stop.click(stop_training, session, status, concurrency_limit=None, queue=False)
     saved = save.click(save_run, [session, save_choice], save_note)
     return TrainTab(checkpoint_saved=saved)

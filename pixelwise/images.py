@@ -2,7 +2,7 @@
 
 Handles the modes PIL's plain ``convert("RGB")`` gets wrong: 16-bit and 32-bit
 greys (which it clips to white), float images, and transparency (which it drops
-onto black). Also used by ``segmenter``.
+onto black). Used by colorizer, segmenter and the app.
 """
 import io
 from pathlib import Path

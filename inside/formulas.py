@@ -1,10 +1,10 @@
 """Closed-form weights, outputs and connections of the CNN and UNet, and the two write-ups checked.
 
 Every count is written ONCE, per layer, as a sympy expression in NF (filters), NC (colours),
-k (kernel side) and S (image side), using the conventions of ``colorizer.anatomy`` (biases and BN
+k (kernel side) and S (image side), using the conventions of ``inside.anatomy`` (biases and BN
 gamma/beta are weights; BN running mean/var are buffers; connections are convolution
 multiply-accumulates H_out*W_out*k^2*C_in*C_out, biases not counted; one grey input channel).
-The same expressions are evaluated (``evaluate``), summed (``totals``) and printed (``latex``/``text``).
+The same expressions are given numbers (``substitute``), summed (``totals``) and printed (``latex``/``text``).
 
 k must be odd: the models pad by k // 2, which keeps H x W only for odd k (an even k grows each
 convolution's output by one pixel per side pair, the poolings then floor, and the shapes stop
@@ -14,6 +14,10 @@ import functools
 from dataclasses import dataclass
 
 import sympy
+
+from colorizer.models import ModelConfig, build_model
+
+from .anatomy import anatomy, measure
 
 NF, NC, k, S = sympy.symbols("NF NC k S", positive=True, integer=True)
 QUANTITIES = ("weights", "buffers", "outputs", "connections")
@@ -99,7 +103,7 @@ def check_symbols(nf: int, nc: int, kernel: int, side: int) -> None:
         raise ValueError("NF, NC, k and S must be positive")
 
 
-def evaluate(expr: sympy.Expr, nf: int, nc: int, kernel: int = 3, side: int = 32) -> int:
+def substitute(expr: sympy.Expr, nf: int, nc: int, kernel: int = 3, side: int = 32) -> int:
     check_symbols(nf, nc, kernel, side)
     value = sympy.sympify(expr).subs({NF: nf, NC: nc, k: kernel, S: side})
     if not value.is_integer:
@@ -281,7 +285,7 @@ SCALING_CLAIMS = [
     ScalingClaim(LIANG, LIANG_COUNTS, "connections", 4),
 ]
 
-# The affine-input question: claims tested by colorizer.affine, not by algebra.
+# The affine-input question: claims tested by inside.affine, not by algebra.
 AFFINE_CLAIMS = [
     (DU, "Part A, Question 4", "The colourization should be exactly the same ... each weight w will be adjusted "
                                "to (w - b)/a."),
@@ -293,9 +297,6 @@ AFFINE_CLAIMS = [
 def writeup_records(nf: int, nc: int, kernel: int = 3) -> list[dict]:
     """One row per transcribed term: their formula and value, the true formula and value (under the
     write-up's assumptions S = 32, and k = 3 for Liang), the verdict and the reason."""
-    from .anatomy import anatomy
-    from .models import ModelConfig, build_model
-
     measured = {}  # kernel -> per-layer measured rows of the live CNN at S = 32
     records = []
     for term in writeup_terms():
@@ -308,7 +309,7 @@ def writeup_records(nf: int, nc: int, kernel: int = 3) -> list[dict]:
         records.append({
             "write-up": term.writeup.split(" (")[0], "question": term.question, "term": term.label,
             "quantity": term.quantity, "theirs": text(term.theirs), "true": text(term.truth()),
-            "their value": evaluate(term.theirs, **at), "true value": evaluate(term.truth(), **at),
+            "their value": substitute(term.theirs, **at), "true value": substitute(term.truth(), **at),
             "measured": sum(getattr(measured[at["kernel"]][name], term.quantity) for name in term.layers),
             "k": at["kernel"], "verdict": "right" if difference == 0 else "wrong",
             "off by": "" if difference == 0 else text(difference), "why": term.note,
@@ -322,19 +323,17 @@ def writeup_records(nf: int, nc: int, kernel: int = 3) -> list[dict]:
 def layer_records(arch: str, nf: int, nc: int, kernel: int = 3, side: int = 32) -> list[dict]:
     """One row per layer: measured counts (forward hooks on a freshly built module) and each
     count's closed form and value; 'match' says every measured count equals its formula."""
-    from .anatomy import measure
-
     check_symbols(nf, nc, kernel, side)
     measured = measure(arch, nf, nc, kernel, side)
     formulas = layer_formulas(arch)
     if [row.name for row in measured.rows] != [layer.name for layer in formulas]:
-        raise RuntimeError(f"the {arch} module's layers no longer match colorizer.formulas; update the formulas")
+        raise RuntimeError(f"the {arch} module's layers no longer match inside.formulas; update the formulas")
     records = []
     for row, layer in zip(measured.rows, formulas):
         record = {"layer": row.name, "type": row.kind, "output shape": "x".join(map(str, row.output_shape))}
         match = True
         for quantity in ("outputs", "weights", "buffers", "connections"):
-            value = evaluate(layer.get(quantity), nf, nc, kernel, side)
+            value = substitute(layer.get(quantity), nf, nc, kernel, side)
             record[quantity] = getattr(row, quantity)
             record[f"{quantity} formula"] = text(layer.get(quantity))
             match &= value == getattr(row, quantity)
@@ -345,8 +344,6 @@ def layer_records(arch: str, nf: int, nc: int, kernel: int = 3, side: int = 32) 
 
 def total_records(arch: str, nf: int, nc: int, kernel: int = 3, side: int = 32) -> list[dict]:
     """Totals: closed form, its value, the measured total, and the measured total at 2S with the ratio."""
-    from .anatomy import measure
-
     check_symbols(nf, nc, kernel, side)
     here, doubled = measure(arch, nf, nc, kernel, side), measure(arch, nf, nc, kernel, 2 * side)
     records = []
@@ -354,7 +351,7 @@ def total_records(arch: str, nf: int, nc: int, kernel: int = 3, side: int = 32) 
         measured, measured_doubled = here.total(quantity), doubled.total(quantity)
         records.append({
             "quantity": quantity, "formula": text(expr), "latex": latex(expr),
-            "formula value": evaluate(expr, nf, nc, kernel, side), "measured": measured,
+            "formula value": substitute(expr, nf, nc, kernel, side), "measured": measured,
             "measured at 2S": measured_doubled,
             "ratio 2S / S": f"{measured_doubled / measured:g}" if measured else "-",
         })

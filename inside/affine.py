@@ -12,7 +12,7 @@ the same model in the same BN mode on the untransformed input for (i) and (ii), 
 in eval mode on the untransformed input for (iii). The row a=1, b=0 is the control: it must give 0
 for (i) and (ii), and for (iii) it shows how much extra training alone moves the predictions.
 
-    python -m colorizer.affine --checkpoint checkpoints/unet.pt --data ../shared/data/cifar10
+    python -m inside.affine --checkpoint checkpoints/unet.pt --data ../shared/data/cifar10
 """
 import argparse
 import copy
@@ -24,9 +24,10 @@ from typing import Callable
 import torch
 from torch import nn
 
-from .checkpoint import load_checkpoint
-from .data import category_name, load_category
-from .trainer import ColourData, TrainConfig, labelled_data, resolve_device, train
+from colorizer.checkpoint import load_checkpoint
+from colorizer.data import category_name, load_category
+from colorizer.trainer import ColourData, TrainConfig, labelled_data, train
+from pixelwise.device import resolve_device
 
 DEFAULT_PAIRS = ((1.0, 0.0), (2.0, 0.0), (0.5, 0.25), (1.0, 0.5), (-1.0, 1.0))
 
@@ -153,7 +154,7 @@ def run_from_checkpoint(checkpoint: str, data_root: str | None = None, config: A
     category = getattr(model, "meta", {}).get("category", "horse")
     data = colour_data(palette, category, data_root, train_limit, test_limit)
     result = affine_experiment(model, data, config, on_progress)
-    result.config.update(checkpoint=str(checkpoint), data=data_root, category=category)
+    result.config.update(checkpoint=str(checkpoint), data_root=data_root, category=category)
     return result
 
 
@@ -205,7 +206,7 @@ def main(argv: list[str] | None = None) -> None:
 
     parser = argparse.ArgumentParser(description="How an affine input change a*x+b moves the colourization.")
     parser.add_argument("--checkpoint", default="checkpoints/unet.pt")
-    parser.add_argument("--data", default=None, help="image-folder root, e.g. ../shared/data/cifar10")
+    parser.add_argument("--data", "--data-root", dest="data_root", default=None, help="image-folder root, e.g. ../shared/data/cifar10")
     parser.add_argument("--pairs", default=" ".join(f"{a:g},{b:g}" for a, b in DEFAULT_PAIRS))
     parser.add_argument("--steps", type=int, default=AffineConfig.finetune_steps, help="fine-tuning steps for (iii)")
     parser.add_argument("--batch-size", type=int, default=AffineConfig.batch_size)
@@ -221,7 +222,7 @@ def main(argv: list[str] | None = None) -> None:
         bar.update(round(1000 * done) - bar.n)
         bar.set_postfix_str(message)
 
-    result = run_from_checkpoint(arguments.checkpoint, arguments.data, config, arguments.train_limit,
+    result = run_from_checkpoint(arguments.checkpoint, arguments.data_root, config, arguments.train_limit,
                                  arguments.test_limit, progress)
     bar.close()
     print(table(result))

@@ -1,7 +1,7 @@
 """Per-layer weights, outputs and connections, measured on a live module with forward hooks.
 
 One row per torch *leaf* module (Conv2d, MaxPool2d, BatchNorm2d, ReLU, Upsample, ...), in the
-order they run. Conventions (the same ones ``colorizer.formulas`` writes in closed form):
+order they run. Conventions (the same ones ``inside.formulas`` writes in closed form):
 
 - outputs: elements of the layer's output for ONE image (C_out * H_out * W_out).
 - weights: learnable numbers of that layer, ``sum(p.numel())`` of its own parameters: conv
@@ -21,6 +21,8 @@ from dataclasses import asdict, dataclass
 
 import torch
 from torch import nn
+
+from colorizer.models import ModelConfig, build_model
 
 COUNTED = ("weights", "buffers", "outputs", "connections")
 
@@ -103,8 +105,6 @@ def anatomy(model: nn.Module, input_size: int | tuple[int, int] = 32) -> Anatomy
 def measure(arch: str, nf: int, nc: int, kernel: int = 3, side: int = 32, device: str = "meta") -> Anatomy:
     """Anatomy of a freshly built 'cnn' or 'unet'. On the 'meta' device no memory is allocated and no
     arithmetic is done (only shapes flow), so even S = 256 with NF = 128 answers at once."""
-    from .models import ModelConfig, build_model
-
     with torch.device(device):
         model = build_model(arch, ModelConfig(kernel, nf, nc))
     return anatomy(model, side)

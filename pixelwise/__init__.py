@@ -1,0 +1,10 @@
+"""What colorizer/, segmenter/, inside/ and ui/ share, and nothing model-specific.
+
+- ``settings``: REPO_ROOT, the data, checkpoint, cache and trained-run folders, and every
+  ``PIXELWISE_*`` environment variable (read there and nowhere else);
+- ``images``: any upload -> H x W x 3 uint8 RGB, or a clear ImageError;
+- ``checkpoints``: atomic save, checked ``weights_only`` read, CheckpointError;
+- ``network``: a 3-second reachability probe, so offline machines fail fast;
+- ``device``: CUDA when present, else the CPU;
+- ``errors``: DataUnavailable, for images that cannot be read or downloaded.
+"""

@@ -1,0 +1,58 @@
+"""Every folder PixelWise reads or writes, and every ``PIXELWISE_*`` environment variable.
+
+The variables are read here and nowhere else, each time a function is called (so a test or the app
+can change them at run time). README.md lists them in one table.
+"""
+import os
+from pathlib import Path
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+SHARED_ROOT = REPO_ROOT.parent / "shared"  # the data folder beside a clone (../shared/README.md)
+SHARED_WEIGHTS = SHARED_ROOT / "weights"
+
+
+def _env(name: str) -> str | None:
+    return os.environ.get(name) or None
+
+
+def cifar_root_from_env() -> Path | None:
+    """$PIXELWISE_DATA when set."""
+    value = _env("PIXELWISE_DATA")
+    return Path(value) if value else None
+
+
+def cifar_root() -> Path | None:
+    """CIFAR-10 image folder: $PIXELWISE_DATA, else ../shared/data/cifar10 when it exists, else None (download)."""
+    shared = SHARED_ROOT / "data" / "cifar10"
+    return cifar_root_from_env() or (shared if shared.is_dir() else None)
+
+
+def flowers_root() -> Path:
+    """Oxford 17 Flowers: $PIXELWISE_FLOWERS, else ../shared/data/flowers17."""
+    return Path(_env("PIXELWISE_FLOWERS") or SHARED_ROOT / "data" / "flowers17")
+
+
+def checkpoint_dir() -> Path:
+    """$PIXELWISE_CHECKPOINTS, else checkpoints/ in the repo."""
+    return Path(_env("PIXELWISE_CHECKPOINTS") or REPO_ROOT / "checkpoints")
+
+
+def trained_dir() -> Path:
+    """Where the app saves checkpoints trained in it: $PIXELWISE_TRAINED, else checkpoints/session/ (git-ignored)."""
+    return Path(_env("PIXELWISE_TRAINED") or checkpoint_dir() / "session")
+
+
+def cache_dir() -> Path:
+    """Where torchvision downloads CIFAR-10 when no image folder is given: $PIXELWISE_CACHE, else ~/.cache/pixelwise."""
+    return Path(_env("PIXELWISE_CACHE") or Path.home() / ".cache" / "pixelwise")
+
+
+def hf_repo() -> str | None:
+    """$PIXELWISE_HF_REPO: a Hugging Face model repo (user/name) to fetch missing cnn.pt / unet.pt from."""
+    return _env("PIXELWISE_HF_REPO")
+
+
+def screenshot_dir() -> Path | None:
+    """$PIXELWISE_SCREENSHOT_DIR: where the browser tests keep their screenshots (default: a temporary folder)."""
+    value = _env("PIXELWISE_SCREENSHOT_DIR")
+    return Path(value) if value else None
