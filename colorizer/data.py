@@ -51,9 +51,9 @@ def _read_torchvision(split: str, category: str, root: Path) -> torch.Tensor:
     extracted = root / CIFAR10.base_folder
     if not extracted.is_dir() and not url_reachable(CIFAR10.url):
         raise DataUnavailable(
-            f"CIFAR-10 is not in {root} and {CIFAR10.url} cannot be reached (offline?). Give a local image "
-            "folder instead: --data PATH (or PIXELWISE_DATA=PATH) laid out as PATH/train/<class>/*.jpg "
-            "and PATH/test/<class>/*.jpg."
+            f"CIFAR-10 is not in {root} and {CIFAR10.url} cannot be reached (offline?). Get it with "
+            "`python -m pixelwise.fetch cifar10` where there is internet, or give a local image folder: "
+            "--data PATH (or PIXELWISE_DATA=PATH) laid out as PATH/train/<class>/*.jpg and PATH/test/<class>/*.jpg."
         )
     try:
         with _DOWNLOAD_LOCK:

@@ -16,7 +16,9 @@ import subprocess
 import sys
 from pathlib import Path
 
-REPO_ROOT = Path(__file__).resolve().parent.parent
+from .network import url_reachable
+from .settings import REPO_ROOT
+
 HUB = "https://huggingface.co"
 LFS_MIN_BYTES = 10 * 1024 * 1024  # the Hub refuses plain-git files above 10 MB
 LFS_SUFFIXES = (".pt", ".pth", ".bin", ".safetensors", ".png", ".jpg", ".jpeg", ".gif", ".webp", ".npz")
@@ -106,8 +108,6 @@ def print_plan(space: str, rows, meta, problems) -> None:
 
 def upload(space: str, rows, root: Path = REPO_ROOT, hardware: str | None = None, private: bool = False) -> str:
     from huggingface_hub import CommitOperationAdd, HfApi, get_token
-
-    from colorizer.network import url_reachable
 
     if not get_token():
         raise DeployError("no Hugging Face token: run `hf auth login` (or set HF_TOKEN) with a write token")

@@ -30,8 +30,9 @@ import numpy as np
 from PIL import Image
 from tqdm import tqdm
 
-REPO_ROOT = Path(__file__).resolve().parent.parent
-DEFAULT_ROOT = REPO_ROOT.parent / "shared"
+from .network import url_reachable
+from .settings import SHARED_ROOT as DEFAULT_ROOT, cache_dir
+
 FLOWERS_URL = "https://www.robots.ox.ac.uk/~vgg/data/flowers/17/"
 FLOWERS_ARCHIVES = ("17flowers.tgz", "trimaps.tgz")
 # sha256 of the official archives: not pinned yet (they could not be downloaded where this was written);
@@ -50,8 +51,6 @@ class FetchError(RuntimeError):
 
 
 def _reachable(url: str) -> bool:
-    from colorizer.network import url_reachable
-
     return urlparse(url).scheme not in ("http", "https") or url_reachable(url)
 
 
@@ -274,8 +273,7 @@ def main(argv: list[str] | None = None) -> int:
     unknown = sorted(set(args.items) - set(ITEMS))
     if unknown:
         parser.error(f"unknown item(s) {', '.join(unknown)}; choose from {', '.join(ITEMS)}")
-    from colorizer.data import DEFAULT_DOWNLOAD_ROOT as cache
-
+    cache = cache_dir()
     failed = []
     for item in args.items or ITEMS:
         try:

@@ -37,7 +37,8 @@ def list_ids(root: Path | None = None) -> list[int]:
     root = Path(root or flowers_root())
     images, masks = root / "images", root / "masks"
     if not images.is_dir() or not masks.is_dir():
-        raise DataUnavailable(f"{root}: expected images/ and masks/ of Oxford 17 Flowers (see ../shared/README.md)")
+        raise DataUnavailable(f"{root}: expected images/ and masks/ of Oxford 17 Flowers: get them with "
+                              "`python -m pixelwise.fetch flowers17` (or set PIXELWISE_FLOWERS)")
     ids = sorted(int(p.stem.split("_")[1]) for p in images.glob("image_*.jpg") if (masks / f"{p.stem}.png").is_file())
     if not ids:
         raise DataUnavailable(f"{root}: no image_NNNN.jpg with a matching masks/image_NNNN.png")

@@ -1,8 +1,9 @@
-"""Shared fixtures for browser tests: a live `python app.py` and a Playwright page on Debian's Chromium.
+"""Shared fixtures for browser tests: a live `python app.py` and a Playwright page on Chromium.
 
 `app_url` starts the app once per test session on a free port; `page` gives each test a
-fresh browser page already opened at that URL. Browser tests are skipped (with the reason)
-only when /usr/bin/chromium is missing; .ci/run installs it.
+fresh browser page already opened at that URL. The browser is Debian's /usr/bin/chromium when
+installed (.ci/run installs it), else a Chromium that Playwright already downloaded; with neither,
+browser tests skip and say how to get one.
 """
 import os
 import socket
@@ -18,6 +19,20 @@ REPO_ROOT = Path(__file__).resolve().parent.parent
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking"]
 APP_START_TIMEOUT_S = 180  # cold imports of torch + gradio on a busy 2-core box
+
+
+def find_chromium() -> str | None:
+    """Debian's Chromium, else the one `playwright install chromium` put in Playwright's cache, else None."""
+    if os.path.exists(CHROMIUM):
+        return CHROMIUM
+    try:
+        from playwright.sync_api import sync_playwright
+
+        with sync_playwright() as playwright:
+            path = playwright.chromium.executable_path
+    except Exception:  # playwright missing, or its driver cannot start
+        return None
+    return path if path and os.path.exists(path) else None
 
 
 def _free_port() -> int:
@@ -71,13 +86,15 @@ def app_url(tmp_path_factory):
 
 @pytest.fixture(scope="session")
 def browser():
-    """One headless Debian Chromium for the whole session (skips if it is not installed)."""
-    if not os.path.exists(CHROMIUM):
-        pytest.skip(f"{CHROMIUM} not found: install it with `apt-get install -y chromium` (.ci/run does)")
+    """One headless Chromium for the whole session (skips, naming the install commands, without one)."""
+    executable = find_chromium()
+    if executable is None:
+        pytest.skip(f"no Chromium: `apt-get install -y chromium` (Debian/Ubuntu, as .ci/run does) or "
+                    f"`python -m playwright install chromium` (any OS; then rerun `python3 run.py test`)")
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
+        browser = playwright.chromium.launch(executable_path=executable, headless=True, args=CHROMIUM_ARGS)
         yield browser
         browser.close()
 

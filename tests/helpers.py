@@ -1,12 +1,33 @@
-"""Paths shared by the tests: the real data in ../shared beside the repo."""
+"""Where the tests find their data (pixelwise.settings: the PIXELWISE_* variables, else ../shared), and the
+skip markers for tests that need it: without the data they skip at once, naming the command that fetches it."""
 from pathlib import Path
 
 import pytest
 
-REPO = Path(__file__).resolve().parent.parent
-SHARED = REPO.parent / "shared"
-CIFAR = SHARED / "data" / "cifar10"
-FLOWERS = SHARED / "data" / "flowers17"
-CHECKPOINTS = REPO / "checkpoints"
+from pixelwise import settings
 
-requires_cifar = pytest.mark.skipif(not CIFAR.is_dir(), reason=f"needs CIFAR-10 image folder at {CIFAR}")
+REPO = settings.REPO_ROOT
+SHARED = settings.SHARED_ROOT
+CIFAR = settings.cifar_root_from_env() or SHARED / "data" / "cifar10"
+FLOWERS = settings.flowers_root()
+MOBILENET = settings.SHARED_WEIGHTS / "mobilenet_v2-b0353104.pth"
+CHECKPOINTS = REPO / "checkpoints"
+FETCH = "python -m pixelwise.fetch"
+
+
+def _has_cifar(root: Path) -> bool:
+    return (root / "train" / "horse").is_dir() and (root / "test" / "horse").is_dir()
+
+
+def _has_flowers(root: Path) -> bool:
+    return (root / "images").is_dir() and (root / "masks").is_dir() and any((root / "masks").glob("*.png"))
+
+
+HAVE_CIFAR, HAVE_FLOWERS, HAVE_MOBILENET = _has_cifar(CIFAR), _has_flowers(FLOWERS), MOBILENET.is_file()
+CIFAR_REASON = f"needs the CIFAR-10 image folder {CIFAR}: run `{FETCH} cifar10` (or set PIXELWISE_DATA)"
+FLOWERS_REASON = f"needs Oxford 17 Flowers at {FLOWERS}: run `{FETCH} flowers17` (or set PIXELWISE_FLOWERS)"
+MOBILENET_REASON = f"needs the ImageNet MobileNetV2 weights {MOBILENET}: run `{FETCH} mobilenet_v2`"
+
+requires_cifar = pytest.mark.skipif(not HAVE_CIFAR, reason=CIFAR_REASON)
+requires_flowers = pytest.mark.skipif(not HAVE_FLOWERS, reason=FLOWERS_REASON)
+requires_mobilenet = pytest.mark.skipif(not HAVE_MOBILENET, reason=MOBILENET_REASON)

@@ -12,7 +12,7 @@ from inside.affine import AffineConfig, affine_experiment, colour_data, finetune
 from inside.anatomy import anatomy, measure
 from inside.formulas import (DU, LIANG, NC, NF, SCALING_CLAIMS, layer_formulas, layer_records, substitute, text,
                              total_records, totals, writeup_records, writeup_terms)
-from pixelwise.settings import cifar_root
+from tests.helpers import CIFAR, CIFAR_REASON, HAVE_CIFAR
 
 # (NF, NC, k, S): odd kernels, sides divisible by 4, including the degenerate k=1 and S=4.
 COMBOS = [(1, 2, 1, 4), (4, 3, 3, 8), (8, 24, 3, 32), (32, 24, 3, 32), (16, 10, 5, 16), (5, 7, 7, 12), (3, 5, 9, 20)]
@@ -123,9 +123,9 @@ def test_writeup_records_agree_with_the_live_cnn():
 # --- the affine experiment on a tiny, briefly trained model ------------------------------------
 @pytest.fixture(scope="module")
 def tiny_runs():
-    root = cifar_root()
-    if root is None:
-        pytest.skip("needs ../shared/data/cifar10 (or PIXELWISE_DATA)")
+    if not HAVE_CIFAR:
+        pytest.skip(CIFAR_REASON)
+    root = CIFAR
     runs = {}
     for arch in ARCHS:
         config = TrainConfig(model=arch, data_root=str(root), train_limit=200, val_limit=40, num_filters=8,
@@ -180,7 +180,7 @@ def test_cli_prints_table_and_json(tiny_runs, tmp_path, capsys):
     model, data = tiny_runs["cnn"]
     checkpoint = save_checkpoint(tmp_path / "tiny.pt", model, data.palette, {"category": "horse"})
     out = tmp_path / "affine.json"
-    affine_main(["--checkpoint", str(checkpoint), "--data", str(cifar_root()), "--pairs", "1,0 -1,1",
+    affine_main(["--checkpoint", str(checkpoint), "--data", str(CIFAR), "--pairs", "1,0 -1,1",
                  "--steps", "2", "--train-limit", "100", "--test-limit", "20", "--device", "cpu",
                  "--json", str(out)])
     printed = capsys.readouterr().out

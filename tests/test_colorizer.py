@@ -1,4 +1,4 @@
-"""The colourization core on real CIFAR-10 horses from ../shared/data/cifar10."""
+"""The colourization core on real CIFAR-10 horses (../shared/data/cifar10 or $PIXELWISE_DATA)."""
 import json
 
 import pytest

@@ -4,10 +4,10 @@ import re
 import pytest
 from playwright.sync_api import expect
 
-from tests.helpers import CHECKPOINTS, FLOWERS
+from tests.helpers import CHECKPOINTS, requires_flowers
 
 pytestmark = [
-    pytest.mark.skipif(not FLOWERS.is_dir(), reason=f"needs Oxford 17 Flowers at {FLOWERS}"),
+    requires_flowers,
     pytest.mark.skipif(not (CHECKPOINTS / "flowers_deeplab.pt").is_file(), reason="flower checkpoint not trained yet"),
 ]
 

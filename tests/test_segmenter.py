@@ -13,19 +13,16 @@ from segmenter.models import (MODES, SegmenterConfig, VOC_MODELS, WeightsUnavail
                               load_flower_checkpoint, load_voc_model, save_flower_checkpoint, set_trainable,
                               trainable_parameter_count)
 from segmenter.trainer import ConfusionMatrix, FineTuneConfig, fine_tune, foreground_iou
-from tests.helpers import CHECKPOINTS, FLOWERS, SHARED
+from tests.helpers import CHECKPOINTS, FLOWERS, MOBILENET, MOBILENET_REASON, requires_flowers
 
-MOBILENET = SHARED / "weights" / "mobilenet_v2-b0353104.pth"
 SHIPPED = CHECKPOINTS / "flowers_deeplab.pt"
-requires_flowers = pytest.mark.skipif(not FLOWERS.is_dir(), reason=f"needs Oxford 17 Flowers at {FLOWERS}")
-requires_mobilenet = pytest.mark.skipif(not MOBILENET.is_file(), reason=f"needs {MOBILENET}")
 
 
 @pytest.fixture(scope="session")
 def seeded_torch_home(tmp_path_factory):
     """A temporary $TORCH_HOME with the shared ImageNet MobileNetV2 file in hub/checkpoints/."""
     if not MOBILENET.is_file():
-        pytest.skip(f"needs {MOBILENET}")
+        pytest.skip(MOBILENET_REASON)
     home = tmp_path_factory.mktemp("torch_home")
     (home / "hub" / "checkpoints").mkdir(parents=True)
     (home / "hub" / "checkpoints" / MOBILENET.name).symlink_to(MOBILENET.resolve())

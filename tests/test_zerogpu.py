@@ -1,8 +1,12 @@
 """pixelwise.zerogpu: a no-op off ZeroGPU Spaces, spaces.GPU(duration=...) on them."""
+import json
+import os
+import subprocess
 import sys
 import types
 
 from pixelwise import zerogpu
+from pixelwise.settings import REPO_ROOT
 
 
 def _double(x):
@@ -36,3 +40,29 @@ def test_on_zerogpu_it_wraps_with_the_duration(monkeypatch):
     monkeypatch.setenv("SPACES_ZERO_GPU", "true")
     wrapped = zerogpu.gpu(zerogpu.INFERENCE_S)(_double)
     assert wrapped(4) == ("on gpu", 8) and calls == [(_double, zerogpu.INFERENCE_S)]
+
+
+
+FAKE_SPACES = """
+import json, os
+def GPU(duration):
+    def wrap(fn):
+        with open(os.environ["WRAPPED_LOG"], "a") as log:
+            log.write(json.dumps([fn.__name__, duration]) + "\\n")
+        return fn
+    return wrap
+"""
+
+
+def test_the_ui_asks_for_the_gpu_on_zerogpu(tmp_path):
+    """Import the tabs in a fresh process that looks like a ZeroGPU Space (flag + a fake `spaces`)."""
+    (tmp_path / "spaces.py").write_text(FAKE_SPACES)
+    log = tmp_path / "wrapped.jsonl"
+    env = dict(os.environ, SPACES_ZERO_GPU="true", WRAPPED_LOG=str(log),
+               PYTHONPATH=os.pathsep.join([str(tmp_path), str(REPO_ROOT)]))
+    subprocess.run([sys.executable, "-c", "import ui.colourize_tab, ui.segment_tab, ui.train_tab"],
+                   cwd=REPO_ROOT, env=env, check=True, timeout=300)
+    wrapped = dict(json.loads(line) for line in log.read_text().splitlines())
+    assert wrapped == {"on_colourize_upload": zerogpu.INFERENCE_S, "on_colourize_test": zerogpu.INFERENCE_S,
+                       "run_segment": zerogpu.INFERENCE_S, "run_finetune": zerogpu.TRAINING_S,
+                       "start_training": zerogpu.TRAINING_S}

@@ -14,6 +14,7 @@ from pixelwise.checkpoints import CheckpointError
 from pixelwise.errors import DataUnavailable
 from pixelwise.images import ImageError, has_colour, load_rgb
 from pixelwise.settings import checkpoint_dir, cifar_root, hf_repo, trained_dir
+from pixelwise.zerogpu import INFERENCE_S, gpu
 from ui.common import cifar_notice, enlarge, inference_device, named_outputs, uploaded_image
 
 TEST_IMAGE_ZOOM = 8  # 32 x 32 test images are shown 256 x 256, pixels kept crisp
@@ -152,6 +153,7 @@ def _to_updates(panels: Panels) -> dict:
             "notes": "\n".join(f"- {note}" for note in panels.notes)}
 
 
+@gpu(INFERENCE_S)  # ZeroGPU Spaces lend the GPU per call; a no-op elsewhere
 def on_colourize_upload(image_path, cnn_path, unet_path, class_map, work_size) -> dict:
     if not image_path:
         raise gr.Error("Upload an image first (any size; PNG, JPEG, TIFF, WebP...).")
@@ -163,6 +165,7 @@ def on_colourize_upload(image_path, cnn_path, unet_path, class_map, work_size) -
     return _to_updates(panels)
 
 
+@gpu(INFERENCE_S)
 def on_colourize_test(category, index, cnn_path, unet_path) -> dict:
     try:
         panels = colourize_test_panels(category, index, {"cnn": cnn_path, "unet": unet_path})

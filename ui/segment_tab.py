@@ -13,6 +13,7 @@ from segmenter.data import image_path, list_ids, make_split
 from segmenter.inference import legend, load_segmenter, mask_image, overlay, segment, iou_against_truth
 from segmenter.models import MODES, VOC_MODELS, WeightsUnavailable
 from segmenter.trainer import BatchLoss, EpochResult, FineTuneConfig, FineTuneResult, fine_tune_iter
+from pixelwise.zerogpu import INFERENCE_S, TRAINING_S, gpu
 from ui.common import inference_device, named_outputs, uploaded_image
 
 FLOWER_MODEL = "Flower DeepLabV3 (MobileNetV2, fine-tuned here)"
@@ -59,6 +60,7 @@ def pick_test_image(name: str) -> dict:
     return {"photo": load_rgb(path), "test_id": image_id}  # an array: Gradio will not serve files from outside the repo
 
 
+@gpu(INFERENCE_S)  # ZeroGPU Spaces lend the GPU per call; a no-op elsewhere
 def run_segment(path, test_id, model_name, opacity) -> dict:
     """-> overlay, mask, legend HTML, IoU text, and the state for re-blending."""
     empty = {"overlay": None, "mask": None, "legend": "", "iou": "", "last_result": None}
@@ -101,6 +103,7 @@ def curves(losses, epochs_rows, status: str) -> dict:
             "status": status}
 
 
+@gpu(TRAINING_S)
 def run_finetune(modes, epochs, train_images):
     """Generator: streams loss per step and val IoU per epoch for each chosen mode."""
     if not modes:

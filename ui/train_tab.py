@@ -16,6 +16,7 @@ import pandas as pd
 from colorizer import ARCH_NAMES, CIFAR10_CLASSES, TrainConfig, TrainResult
 from colorizer.live import LiveEvent, start_live_run
 from pixelwise.settings import checkpoint_dir, trained_dir
+from pixelwise.zerogpu import TRAINING_S, gpu
 from ui.common import cifar_data_root, cifar_notice, image_grid, named_outputs
 
 BATCH_SIZES = [50, 100, 500, 1000]
@@ -174,6 +175,7 @@ def _view(session: TrainSession) -> dict:
             "save_choice": gr.update(choices=finished, value=finished[-1][1] if finished else None)}
 
 
+@gpu(TRAINING_S)  # on ZeroGPU the worker thread runs inside this GPU call
 def start_training(model, batch_sizes, epochs, learning_rate, num_filters, category, seed,
                    train_images, val_images, session: TrainSession | None):
     """Generator behind the Start button: runs the worker, yields redraws until it is done."""
