@@ -15,6 +15,7 @@ DATA_TESTS = [
     "tests/test_segmenter.py::test_split_is_fixed_disjoint_and_stratified",
     "tests/test_segmenter.py::test_short_head_fine_tune_beats_the_untrained_head",
     "tests/test_segmenter.py::test_shipped_checkpoint_reproduces_its_test_iou",
+    "tests/test_segmenter.py::test_test_image_iou_uses_the_truth_mask_and_its_ignore_band",
     "tests/test_anatomy.py::test_affine_experiment_numbers_are_sane",
     "tests/test_anatomy.py::test_cli_prints_table_and_json",
 ]

@@ -217,6 +217,7 @@ def test_huge_photo_is_segmented_at_a_capped_size_and_enlarged():
     assert changes < MAX_LONG_SIDE
 
 
+@requires_flowers
 def test_test_image_iou_uses_the_truth_mask_and_its_ignore_band():
     from segmenter.data import load_pair
     from segmenter.inference import iou_against_truth
