@@ -6,5 +6,7 @@
 - ``checkpoints``: atomic save, checked ``weights_only`` read, CheckpointError;
 - ``network``: a 3-second reachability probe, so offline machines fail fast;
 - ``device``: CUDA when present, else the CPU;
-- ``errors``: DataUnavailable, for images that cannot be read or downloaded.
+- ``errors``: DataUnavailable, for images that cannot be read or downloaded;
+- ``fetch``, ``deploy``: the data from its official sources, the app to a Hugging Face Space (commands);
+- ``zerogpu``: ``gpu(duration)``, ``spaces.GPU`` on ZeroGPU Spaces and a no-op elsewhere.
 """
