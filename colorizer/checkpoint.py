@@ -15,8 +15,8 @@ from .models import ARCHITECTURES, ModelConfig, build_model
 COLOURIZER_KEYS = ("arch", "config", "palette", "state_dict", "meta")
 
 
-def colourizer_checkpoint(model: nn.Module, palette: torch.Tensor, meta: dict) -> dict:
-    return {
+def colourizer_checkpoint(model: nn.Module, palette: torch.Tensor, meta: dict, colour_targets: dict | None = None) -> dict:
+    return {**(colour_targets or {}),
         "arch": model.arch,
         "config": model.config.as_dict(),
         "palette": palette.detach().float().cpu(),
@@ -25,9 +25,10 @@ def colourizer_checkpoint(model: nn.Module, palette: torch.Tensor, meta: dict) -
     }
 
 
-def save_checkpoint(path: str | Path, model: nn.Module, palette: torch.Tensor, meta: dict) -> Path:
-    """Write a colourizer checkpoint atomically."""
-    return save_atomic(colourizer_checkpoint(model, palette, meta), path)
+def save_checkpoint(path: str | Path, model: nn.Module, palette: torch.Tensor, meta: dict,
+                    colour_targets: dict | None = None) -> Path:
+    """Write a colourizer checkpoint atomically; Lab models add {"colour_space": "lab", "ab_centres": NC x 2}."""
+    return save_atomic(colourizer_checkpoint(model, palette, meta, colour_targets), path)
 
 
 def check_colourizer_checkpoint(checkpoint: dict, path: str | Path) -> dict:
@@ -38,7 +39,8 @@ def check_colourizer_checkpoint(checkpoint: dict, path: str | Path) -> dict:
     if checkpoint["arch"] not in ARCHITECTURES:
         raise CheckpointError(f"{path}: unknown arch {checkpoint['arch']!r} (expected one of {sorted(ARCHITECTURES)})")
     config = checkpoint["config"]
-    if not (isinstance(config, dict) and set(config) == set(ModelConfig.__dataclass_fields__)
+    fields = set(ModelConfig.__dataclass_fields__)
+    if not (isinstance(config, dict) and fields - {"depth"} <= set(config) <= fields
             and all(isinstance(value, int) and value > 0 for value in config.values()) and config["kernel"] % 2):
         raise CheckpointError(f"{path}: bad config {config!r} (want positive whole numbers "
                               f"{', '.join(ModelConfig.__dataclass_fields__)}, with an odd kernel)")
@@ -46,6 +48,12 @@ def check_colourizer_checkpoint(checkpoint: dict, path: str | Path) -> dict:
     if not (isinstance(palette, torch.Tensor) and palette.is_floating_point()
             and palette.shape == (config["num_colours"], 3)):
         raise CheckpointError(f"{path}: palette must be a float {config['num_colours']} x 3 tensor")
+    if checkpoint.get("colour_space", "rgb") not in ("rgb", "lab"):
+        raise CheckpointError(f"{path}: colour_space must be 'rgb' or 'lab', not {checkpoint['colour_space']!r}")
+    if checkpoint.get("colour_space") == "lab":
+        centres = checkpoint.get("ab_centres")
+        if not (isinstance(centres, torch.Tensor) and centres.shape == (config["num_colours"], 2)):
+            raise CheckpointError(f"{path}: a Lab checkpoint needs ab_centres, a float {config['num_colours']} x 2 tensor")
     for key in ("state_dict", "meta"):
         if not isinstance(checkpoint[key], dict):
             raise CheckpointError(f"{path}: {key} is a {type(checkpoint[key]).__name__}, not a dict")
@@ -63,4 +71,6 @@ def load_checkpoint(path: str | Path, device: str | torch.device = "cpu") -> tup
     model = build_model(checkpoint["arch"], ModelConfig(**checkpoint["config"]))
     load_state_dict_checked(model, checkpoint["state_dict"], path, f"{checkpoint['arch']} model")
     model.meta = checkpoint["meta"]  # handy for the app's labels; not used by inference
+    model.colour_space = checkpoint.get("colour_space", "rgb")  # what the classes are: palette RGB or Lab ab
+    model.ab_centres = checkpoint.get("ab_centres")
     return model.to(device).eval(), checkpoint["palette"]

@@ -24,9 +24,14 @@ CIFAR10_CLASSES = (
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png")
 
 
+ALL_CATEGORIES = "all"  # every class, in CIFAR-10 label order
+
+
 def category_name(category: str | int) -> str:
-    """'horse', 'Horse', 7 or '7' -> 'horse'."""
+    """'horse', 'Horse', 7 or '7' -> 'horse'; 'all' stays 'all'."""
     text = str(category).strip().lower()
+    if text == ALL_CATEGORIES:
+        return text
     if text.isdigit() and int(text) < len(CIFAR10_CLASSES):
         return CIFAR10_CLASSES[int(text)]
     if text not in CIFAR10_CLASSES:
@@ -69,13 +74,15 @@ def _read_torchvision(split: str, category: str, root: Path) -> torch.Tensor:
     return torch.from_numpy(np.ascontiguousarray(dataset.data[keep]))
 
 
-@functools.lru_cache(maxsize=8)
+@functools.lru_cache(maxsize=12)
 def load_category(category: str | int = "horse", data_root: str | Path | None = None,
                   split: str = "train") -> torch.Tensor:
     """uint8 RGB images of one category and split, N x 32 x 32 x 3 (cached per process)."""
     if split not in ("train", "test"):
         raise ValueError(f"split must be 'train' or 'test', not {split!r}")
     name = category_name(category)
+    if name == ALL_CATEGORIES:
+        return torch.cat([load_category(one, data_root, split) for one in CIFAR10_CLASSES])
     if data_root is None:
         return _read_torchvision(split, name, cache_dir())
     folder = Path(data_root) / split / name

@@ -1,9 +1,13 @@
-"""The handout's two colourization networks: a plain encoder-decoder CNN and a UNet.
+"""The colourization networks. All map a grey image (N x in_channels x H x W) to per-pixel
+colour-class logits (N x num_colours x H x W); each says which H, W multiple it needs.
 
-Both map a grey image (N x in_channels x H x W) to per-pixel colour-class logits
-(N x num_colours x H x W). They are fully convolutional, so any H and W divisible
-by 4 (two 2x poolings) work.
+- ``CNN`` and ``UNet``: the handout's two networks (PA2 parts A and B), exactly as it defines them.
+- ``DeepUNet``: the same blocks with NF and the number of levels configurable, and a 1x1 classifier
+  (beyond the handout: hundreds of ab classes would make a k x k classifier the costliest layer).
+- ``MobileUNet``: the encoder is ImageNet MobileNetV2 (grey replicated to 3 channels), the decoder
+  the same up-sampling blocks with skips: the lesson of PA2 part 3, transfer from ImageNet.
 """
+import inspect
 from dataclasses import asdict, dataclass
 
 import torch
@@ -16,6 +20,7 @@ class ModelConfig:
     num_filters: int = 32
     num_colours: int = 24
     in_channels: int = 1
+    depth: int = 2  # DeepUNet's number of down/up levels; the handout models have 2
 
     def as_dict(self) -> dict:
         return asdict(self)
@@ -62,6 +67,7 @@ class CNN(_EncoderDecoder):
     """Encoder-decoder without skips (handout Part A)."""
 
     arch = "cnn"
+    size_multiple = 4  # two 2x poolings
 
     def __init__(self, kernel: int = 3, num_filters: int = 32, num_colours: int = 24, in_channels: int = 1):
         super().__init__(kernel, num_filters, num_colours, in_channels, skips=False)
@@ -79,6 +85,7 @@ class UNet(_EncoderDecoder):
     """The same blocks with skip connections by channel concatenation (handout Part B)."""
 
     arch = "unet"
+    size_multiple = 4
 
     def __init__(self, kernel: int = 3, num_filters: int = 32, num_colours: int = 24, in_channels: int = 1):
         super().__init__(kernel, num_filters, num_colours, in_channels, skips=True)
@@ -92,12 +99,118 @@ class UNet(_EncoderDecoder):
         return self.finalconv(torch.cat([u2, x], dim=1))
 
 
-ARCHITECTURES = {"cnn": CNN, "unet": UNet}
-ARCH_NAMES = {"cnn": "CNN", "unet": "UNet"}  # as people write them
+class DeepUNet(nn.Module):
+    """The handout's UNet blocks, ``depth`` levels deep (widths NF, 2NF, 4NF, ...), skips by
+    concatenation, the grey input concatenated before a 1x1 classifier."""
+
+    arch = "deep_unet"
+
+    def __init__(self, kernel: int = 3, num_filters: int = 64, num_colours: int = 24, in_channels: int = 1,
+                 depth: int = 3):
+        super().__init__()
+        self.config = ModelConfig(kernel, num_filters, num_colours, in_channels, depth)
+        self.size_multiple = 2 ** depth
+        widths = [num_filters * 2 ** level for level in range(depth)]
+        self.down = nn.ModuleList(down_block(c_in, c_out, kernel)
+                                  for c_in, c_out in zip([in_channels] + widths[:-1], widths))
+        self.rfconv = middle_block(widths[-1], widths[-1], kernel)
+        outs = widths[::-1][1:] + [num_filters]
+        self.up = nn.ModuleList(up_block(2 * c_in, c_out, kernel) for c_in, c_out in zip(widths[::-1], outs))
+        self.finalconv = nn.Conv2d(num_filters + in_channels, num_colours, 1)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        skips, h = [], x
+        for block in self.down:
+            h = block(h)
+            skips.append(h)
+        h = self.rfconv(h)
+        for block, skip in zip(self.up, reversed(skips)):
+            h = block(torch.cat([h, skip], dim=1))
+        return self.finalconv(torch.cat([h, x], dim=1))
+
+
+IMAGENET_MEAN = (0.485, 0.456, 0.406)
+IMAGENET_STD = (0.229, 0.224, 0.225)
+MOBILENET_STAGES = (2, 4, 7, 14, 18)  # features[a:b] end at strides 2, 4, 8, 16, 32 (16, 24, 32, 96, 320 ch)
+MOBILENET_CHANNELS = (16, 24, 32, 96, 320)
+
+
+class MobileUNet(nn.Module):
+    """ImageNet MobileNetV2 as the encoder (the grey input replicated to RGB and normalized as
+    ImageNet was), the handout's up-sampling blocks with skips as the decoder (widths 8NF at stride
+    16 down to NF at full size), the grey input concatenated before a 1x1 classifier."""
+
+    arch = "mobile_unet"
+    size_multiple = 32
+
+    def __init__(self, kernel: int = 3, num_filters: int = 32, num_colours: int = 24, in_channels: int = 1):
+        super().__init__()
+        from torchvision.models import mobilenet_v2
+
+        self.config = ModelConfig(kernel, num_filters, num_colours, in_channels, depth=len(MOBILENET_STAGES))
+        features = mobilenet_v2(weights=None).features
+        starts = (0,) + MOBILENET_STAGES[:-1]
+        self.encoder = nn.ModuleList(features[a:b] for a, b in zip(starts, MOBILENET_STAGES))
+        self.register_buffer("mean", torch.tensor(IMAGENET_MEAN).view(1, 3, 1, 1), persistent=False)
+        self.register_buffer("std", torch.tensor(IMAGENET_STD).view(1, 3, 1, 1), persistent=False)
+        nf = num_filters
+        widths = (8 * nf, 4 * nf, 2 * nf, 2 * nf, nf)  # decoder outputs at strides 16, 8, 4, 2, 1
+        skips = MOBILENET_CHANNELS[-2::-1] + (0,)  # 96, 32, 24, 16, then none at full size
+        ins = (MOBILENET_CHANNELS[-1],) + widths[:-1]
+        self.up = nn.ModuleList(_up_merge(c_in + skip, c_out, kernel) for c_in, skip, c_out in zip(ins, skips, widths))
+        self.finalconv = nn.Conv2d(nf + in_channels, num_colours, 1)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        h = (x.expand(-1, 3, -1, -1) - self.mean) / self.std if x.shape[1] == 1 else (x - self.mean) / self.std
+        skips = []
+        for stage in self.encoder:
+            h = stage(h)
+            skips.append(h)
+        for block, skip in zip(self.up, skips[-2::-1] + [None]):
+            h = nn.functional.interpolate(h, scale_factor=2.0, mode="nearest")
+            h = block(h if skip is None else torch.cat([h, skip], dim=1))
+        return self.finalconv(torch.cat([h, x], dim=1))
+
+
+def _up_merge(c_in: int, c_out: int, kernel: int) -> nn.Sequential:
+    """conv -> BN -> ReLU after the (upsampled) input was concatenated with its skip."""
+    return middle_block(c_in, c_out, kernel)
+
+
+def find_mobilenet_weights() -> str:
+    """Path of torchvision's ImageNet MobileNetV2 weights: torchvision's cache or ../shared/weights, else
+    downloaded into the cache (online); offline, WeightsUnavailable says which file to put where."""
+    from torchvision.models import MobileNet_V2_Weights
+
+    from pixelwise.settings import SHARED_WEIGHTS
+    from pixelwise.weights import cached_weights_path, resolve_weights
+
+    weights = MobileNet_V2_Weights.IMAGENET1K_V1
+    local = resolve_weights(weights, (SHARED_WEIGHTS,))
+    if local is None:  # reachable: let torchvision download it into its cache, with its own checks
+        weights.get_state_dict(progress=True)
+        local = cached_weights_path(weights)
+    return str(local)
+
+
+def load_imagenet_encoder(model: MobileUNet, weights_file: str) -> None:
+    """Copy torchvision's ImageNet MobileNetV2 weights into the encoder (strict: every tensor must fit)."""
+    state = torch.load(weights_file, map_location="cpu", weights_only=True)
+    features = {key[len("features."):]: value for key, value in state.items() if key.startswith("features.")}
+    for stage in model.encoder:  # slices of features keep its layer numbers as their keys
+        own = {key: value for key, value in features.items() if key.split(".", 1)[0] in stage._modules}
+        stage.load_state_dict(own, strict=True)
+
+
+ARCHITECTURES = {"cnn": CNN, "unet": UNet, "deep_unet": DeepUNet, "mobile_unet": MobileUNet}
+ARCH_NAMES = {"cnn": "CNN", "unet": "UNet", "deep_unet": "Deep UNet", "mobile_unet": "MobileNetV2-UNet"}
+HANDOUT_ARCHS = ("cnn", "unet")
 
 
 def build_model(arch: str, config: ModelConfig | None = None) -> nn.Module:
-    """Instantiate 'cnn' or 'unet' from a ModelConfig."""
+    """Instantiate an architecture from a ModelConfig (each takes the fields it has parameters for)."""
     if arch not in ARCHITECTURES:
         raise ValueError(f"unknown model {arch!r}; choose one of {sorted(ARCHITECTURES)}")
-    return ARCHITECTURES[arch](**(config or ModelConfig()).as_dict())
+    cls = ARCHITECTURES[arch]
+    accepted = inspect.signature(cls).parameters
+    return cls(**{k: v for k, v in (config or ModelConfig()).as_dict().items() if k in accepted})

@@ -8,7 +8,7 @@ matrix plus an index, with no per-image loop.
 import torch
 
 
-def _distinct_colours(rgb_uint8: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+def distinct_colours(rgb_uint8: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """Distinct RGB triples (U x 3 float in [0, 1]), their counts, and each pixel's index into them."""
     pixels = rgb_uint8.reshape(-1, 3).to(torch.int64)
     codes = (pixels[:, 0] << 16) | (pixels[:, 1] << 8) | pixels[:, 2]
@@ -30,7 +30,7 @@ def kmeans_palette(rgb_uint8: torch.Tensor, k: int = 24, seed: int = 0, iteratio
     seed always give the same palette. Rows are sorted by brightness so that
     palettes read the same in every checkpoint.
     """
-    colours, counts, _ = _distinct_colours(rgb_uint8)
+    colours, counts, _ = distinct_colours(rgb_uint8)
     if len(colours) < k:
         raise ValueError(f"only {len(colours)} distinct colours; cannot pick {k}")
     weights = counts.double()
@@ -55,7 +55,7 @@ def kmeans_palette(rgb_uint8: torch.Tensor, k: int = 24, seed: int = 0, iteratio
 
 def nearest_colour_labels(rgb_uint8: torch.Tensor, palette: torch.Tensor) -> torch.Tensor:
     """Index of the nearest palette colour for every pixel: ... x H x W x 3 uint8 -> ... x H x W int64."""
-    colours, _, inverse = _distinct_colours(rgb_uint8)
+    colours, _, inverse = distinct_colours(rgb_uint8)
     return _squared_distances(colours, palette.float()).argmin(dim=1)[inverse].reshape(rgb_uint8.shape[:-1])
 
 

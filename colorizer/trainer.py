@@ -6,19 +6,24 @@ import argparse
 import functools
 import platform
 import time
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
 from typing import Callable
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
+from pixelwise.checkpoints import save_atomic
 from pixelwise.device import resolve_device
 
+from . import lab
 from .checkpoint import save_checkpoint
 from .data import category_name, load_category, to_grey
-from .models import ModelConfig, build_model
-from .palette import kmeans_palette, nearest_colour_labels
+from .models import ModelConfig, build_model, find_mobilenet_weights, load_imagenet_encoder
+from .palette import distinct_colours, kmeans_palette, nearest_colour_labels
+
+TARGETS = ("palette", "lab_grid", "lab_kmeans")  # handout RGB k-means | Zhang's ab grid | k-means over ab
 
 
 @dataclass
@@ -39,6 +44,15 @@ class TrainConfig:
     report_every: int | None = None  # batches between "batch" events; None: about 10 per epoch
     max_steps: int | None = None  # stop after this many optimiser steps (short fine-tunes)
     hflip: bool = False  # flip a random half of each batch left-right (the handout does not)
+    crop_pad: int = 0  # pad by this many pixels (reflect) and crop back at a random offset per image
+    # Beyond the handout (Zhang et al. 2016). "palette": the handout's grey = mean RGB in, RGB k-means classes out.
+    # "lab_grid" / "lab_kmeans": lightness L in, ab classes out (10 x 10 grid cells, or num_colours k-means centres).
+    target: str = "palette"
+    rebalance: float | None = None  # Zhang's lambda (0.5): class weights ((1 - l) p~ + l / Q)^-1; None: unweighted
+    soft_targets: bool = False  # Zhang's soft encoding: 5 nearest ab centres, Gaussian sigma 5
+    depth: int = 3  # levels of deep_unet
+    pretrained: bool = True  # mobile_unet: start the encoder from ImageNet MobileNetV2
+    resume_path: str | None = None  # write a resumable checkpoint here after every epoch; resume from it if present
 
 
 @dataclass
@@ -51,6 +65,10 @@ class ColourData:
     val_grey: torch.Tensor
     val_labels: torch.Tensor
     val_rgb: torch.Tensor  # N x H x W x 3 uint8, for showing the truth
+    colour_space: str = "rgb"  # "rgb": palette classes; "lab": ab classes (centres below), input L / 100
+    centres: torch.Tensor | None = None  # Lab: NC x 2 ab centre of each class
+    class_weights: torch.Tensor | None = None  # NC loss weights (rebalancing), None = unweighted
+    train_ab: torch.Tensor | None = None  # Lab with soft targets: N x H x W x 2 true ab
 
 
 @dataclass
@@ -93,6 +111,11 @@ class TrainResult:
             "learning_rate": self.config.learning_rate,
             "seed": self.config.seed,
             "hflip": self.config.hflip,
+            "crop_pad": self.config.crop_pad,
+            "target": self.config.target,
+            "rebalance": self.config.rebalance,
+            "soft_targets": self.config.soft_targets,
+            "pretrained": self.config.pretrained if self.config.model == "mobile_unet" else None,
             "train_limit": self.config.train_limit,
             "val_limit": self.config.val_limit,
             "val_loss": final.val_loss if final else None,
@@ -104,16 +127,57 @@ class TrainResult:
         }
 
     def save(self, path) -> None:
-        save_checkpoint(path, self.model, self.palette, self.meta())
+        save_checkpoint(path, self.model, self.palette, self.meta(), self.colour_targets())
+
+    def colour_targets(self) -> dict | None:
+        """What the classes mean, for Lab models (ab centres); None for the handout's RGB palette."""
+        if self.centres is None:
+            return None
+        return {"colour_space": "lab", "ab_centres": self.centres.float().cpu()}
+
+    centres: torch.Tensor | None = None
 
 
 @functools.lru_cache(maxsize=4)
 def prepare_data(category: str = "horse", data_root: str | None = None, num_colours: int = 24, seed: int = 0,
-                 train_limit: int | None = None, val_limit: int | None = None) -> ColourData:
-    """Decode, grey and label one category once; the palette comes from the training pixels used."""
+                 train_limit: int | None = None, val_limit: int | None = None, target: str = "palette",
+                 rebalance: float | None = None, soft_targets: bool = False) -> ColourData:
+    """Decode, grey and label one category once; the classes come from the training pixels used."""
     train_rgb = load_category(category, data_root, "train")[:train_limit]
     val_rgb = load_category(category, data_root, "test")[:val_limit]
-    return labelled_data(train_rgb, val_rgb, kmeans_palette(train_rgb, num_colours, seed=seed))
+    if target == "palette":
+        return labelled_data(train_rgb, val_rgb, kmeans_palette(train_rgb, num_colours, seed=seed))
+    return lab_data(train_rgb, val_rgb, target, num_colours, seed, rebalance, soft_targets)
+
+
+def lab_data(train_rgb: torch.Tensor, val_rgb: torch.Tensor, target: str, num_colours: int, seed: int,
+             rebalance: float | None, soft_targets: bool) -> ColourData:
+    """Lightness inputs, ab-class targets (grid or k-means bins) and, optionally, rebalancing weights."""
+    if target not in TARGETS[1:]:
+        raise ValueError(f"target must be one of {TARGETS}, not {target!r}")
+    # Work on the distinct colours (a few million at most), not on every one of the 51 M pixels.
+    colours, counts, inverse = distinct_colours(train_rgb)
+    colours_lab = lab.rgb_to_lab(colours)
+    colours_ab = colours_lab[:, 1:]
+    bins = lab.grid_bins(colours_ab) if target == "lab_grid" else lab.kmeans_bins(colours_ab, num_colours, seed,
+                                                                                    weights=counts)
+    colour_labels = bins.labels(colours_ab)
+    shape = train_rgb.shape[:-1]
+    train_labels = colour_labels[inverse].reshape(shape)
+    train_ab = colours_ab[inverse].reshape(*shape, 2) if soft_targets else None
+    weights = None
+    if rebalance is not None:
+        prior = torch.bincount(colour_labels, weights=counts.double(), minlength=len(bins))
+        weights = lab.rebalancing_weights(prior / prior.sum(), bins.centres, mix=rebalance)
+    val_colours, _, val_inverse = distinct_colours(val_rgb)
+    val_lab = lab.rgb_to_lab(val_colours)
+    return ColourData(
+        palette=bins.display_palette(),
+        train_grey=(colours_lab[inverse, 0] / 100).reshape(shape).unsqueeze(1), train_labels=train_labels,
+        val_grey=(val_lab[val_inverse, 0] / 100).reshape(val_rgb.shape[:-1]).unsqueeze(1),
+        val_labels=bins.labels(val_lab[:, 1:])[val_inverse].reshape(val_rgb.shape[:-1]),
+        val_rgb=val_rgb, colour_space="lab", centres=bins.centres, class_weights=weights, train_ab=train_ab,
+    )
 
 
 def labelled_data(train_rgb: torch.Tensor, val_rgb: torch.Tensor, palette: torch.Tensor) -> ColourData:
@@ -128,7 +192,8 @@ def labelled_data(train_rgb: torch.Tensor, val_rgb: torch.Tensor, palette: torch
 
 def data_for(config: TrainConfig) -> ColourData:
     return prepare_data(category_name(config.category), config.data_root and str(config.data_root), config.num_colours,
-                        config.seed, config.train_limit, config.val_limit)
+                        config.seed, config.train_limit, config.val_limit, config.target, config.rebalance,
+                        config.soft_targets)
 
 
 @torch.no_grad()
@@ -150,10 +215,49 @@ def evaluate(model: nn.Module, grey: torch.Tensor, labels: torch.Tensor, batch_s
 
 
 def random_hflip(grey: torch.Tensor, labels: torch.Tensor, generator: torch.Generator):
-    """Mirror a random half of the batch (images and their labels together)."""
+    """Mirror a random half of the batch (images and their per-pixel targets together)."""
     flip = (torch.rand(len(grey), generator=generator) < 0.5).to(grey.device)
+    mask = flip.view(-1, *[1] * (labels.dim() - 1))
     return (torch.where(flip[:, None, None, None], grey.flip(-1), grey),
-            torch.where(flip[:, None, None], labels.flip(-1), labels))
+            torch.where(mask, labels.flip(2), labels))
+
+
+def random_crop(grey: torch.Tensor, labels: torch.Tensor, pad: int, generator: torch.Generator):
+    """Reflect-pad by ``pad`` and crop each image (and its targets) back at its own random offset."""
+    height, width = grey.shape[-2:]
+    padded_grey = F.pad(grey, (pad, pad, pad, pad), mode="reflect")
+    target = labels.unsqueeze(1) if labels.dim() == 3 else labels.movedim(-1, 1)
+    padded_target = F.pad(target.float(), (pad, pad, pad, pad), mode="reflect").to(labels.dtype)
+    offsets = torch.randint(0, 2 * pad + 1, (len(grey), 2), generator=generator).tolist()
+    grey_out = torch.stack([padded_grey[i, :, dy:dy + height, dx:dx + width] for i, (dy, dx) in enumerate(offsets)])
+    target_out = torch.stack([padded_target[i, :, dy:dy + height, dx:dx + width] for i, (dy, dx) in enumerate(offsets)])
+    return grey_out, (target_out.squeeze(1) if labels.dim() == 3 else target_out.movedim(1, -1))
+
+
+def pixel_loss(logits: torch.Tensor, target: torch.Tensor, data: ColourData) -> torch.Tensor:
+    """Per-pixel cross-entropy, mean over pixels. ``target`` is class indices (N x H x W), or true ab
+    (N x H x W x 2) for soft targets. With class weights each pixel's term is scaled by the weight of
+    its (nearest) class, as Zhang's multinomial loss does."""
+    if target.is_floating_point():
+        indices, soft = lab.soft_targets(target.cpu(), data.centres)
+        indices, soft = indices.to(logits.device), soft.to(logits.device)
+        log_p = F.log_softmax(logits, dim=1).movedim(1, -1)  # N x H x W x Q
+        per_pixel = -(soft * log_p.gather(-1, indices)).sum(-1)
+        hard = indices[..., 0]
+    else:
+        per_pixel, hard = F.cross_entropy(logits, target, reduction="none"), target
+    if data.class_weights is not None:
+        per_pixel = per_pixel * data.class_weights.to(logits.device)[hard]
+    return per_pixel.mean()
+
+
+def initial_model(config: TrainConfig, data: ColourData) -> nn.Module:
+    """A fresh model for ``config``; mobile_unet's encoder starts from ImageNet MobileNetV2 when asked."""
+    model_config = ModelConfig(config.kernel, config.num_filters, len(data.palette), in_channels=1, depth=config.depth)
+    model = build_model(config.model, model_config)
+    if config.model == "mobile_unet" and config.pretrained:
+        load_imagenet_encoder(model, find_mobilenet_weights())
+    return model
 
 
 def train(config: TrainConfig, data: ColourData | None = None,
@@ -166,10 +270,10 @@ def train(config: TrainConfig, data: ColourData | None = None,
     data = data or data_for(config)
     device = resolve_device(config.device)
     torch.manual_seed(config.seed)
-    model_config = ModelConfig(config.kernel, config.num_filters, config.num_colours, in_channels=1)
-    model = (init_model or build_model(config.model, model_config)).to(device)
+    model = (init_model or initial_model(config, data)).to(device)
     optimiser = torch.optim.Adam(model.parameters(), lr=config.learning_rate)
-    train_grey, train_labels = data.train_grey.to(device), data.train_labels.to(device)
+    train_grey = data.train_grey.to(device)
+    train_labels = (data.train_ab if config.soft_targets else data.train_labels).to(device)
     val_grey, val_labels = data.val_grey.to(device), data.val_labels.to(device)
     shuffler = torch.Generator().manual_seed(config.seed)
     batches_per_epoch = -(-len(train_grey) // config.batch_size)
@@ -177,8 +281,9 @@ def train(config: TrainConfig, data: ColourData | None = None,
     report_every = config.report_every or max(1, batches_per_epoch // 10)
     if config.max_steps:
         total_steps = min(total_steps, config.max_steps)
-    result = TrainResult(config, model, data.palette)
+    result = TrainResult(config, model, data.palette, centres=data.centres)
     start = time.perf_counter()
+    first_epoch = resume(config, model, optimiser, shuffler, result)
 
     def emit(event: Progress) -> None:
         result.history.append(event)
@@ -190,9 +295,10 @@ def train(config: TrainConfig, data: ColourData | None = None,
         emit(Progress("epoch", epoch, step, total_steps, train_loss, val_loss, val_acc, time.perf_counter() - start,
                       model))
 
-    validate(0.0, 0, None)
-    step = 0
-    for epoch in range(config.epochs):
+    step = first_epoch * batches_per_epoch
+    if first_epoch == 0:
+        validate(0.0, 0, None)
+    for epoch in range(first_epoch, config.epochs):
         model.train()
         order = torch.randperm(len(train_grey), generator=shuffler).to(device)
         epoch_loss, recent_loss, recent_count, batches_done = 0.0, 0.0, 0, 0
@@ -205,7 +311,9 @@ def train(config: TrainConfig, data: ColourData | None = None,
             x, y = train_grey[indices], train_labels[indices]
             if config.hflip:
                 x, y = random_hflip(x, y, shuffler)
-            loss = F.cross_entropy(model(x), y)
+            if config.crop_pad:
+                x, y = random_crop(x, y, config.crop_pad, shuffler)
+            loss = pixel_loss(model(x), y, data)
             optimiser.zero_grad(set_to_none=True)
             loss.backward()
             optimiser.step()
@@ -218,25 +326,62 @@ def train(config: TrainConfig, data: ColourData | None = None,
                               recent_loss / recent_count, seconds=time.perf_counter() - start, model=model))
                 recent_loss, recent_count = 0.0, 0
         validate(epoch + batches_done / batches_per_epoch, step, epoch_loss / batches_done)
+        if config.resume_path and batches_done == batches_per_epoch:
+            save_resumable(config, model, optimiser, shuffler, result, epoch + 1)
         if step == total_steps:
             break
     result.seconds = time.perf_counter() - start
     return result
 
 
+def save_resumable(config: TrainConfig, model: nn.Module, optimiser, shuffler: torch.Generator,
+                   result: TrainResult, epochs_done: int) -> None:
+    """Everything needed to continue this run exactly where it is (atomic, so a kill never loses it)."""
+    save_atomic({"config": asdict(config), "epochs_done": epochs_done, "model": model.state_dict(),
+                 "optimiser": optimiser.state_dict(), "shuffler": shuffler.get_state(),
+                 "torch_rng": torch.get_rng_state(),
+                 "history": [{name: value for name, value in event.__dict__.items() if name != "model"}
+                             for event in result.history]}, config.resume_path)
+
+
+def resume(config: TrainConfig, model: nn.Module, optimiser, shuffler: torch.Generator, result: TrainResult) -> int:
+    """Load ``config.resume_path`` if it exists and belongs to this config; return the epochs already done."""
+    path = config.resume_path and Path(config.resume_path)
+    if not path or not path.is_file():
+        return 0
+    state = torch.load(path, map_location="cpu", weights_only=True)
+    saved = {k: v for k, v in state["config"].items() if k not in ("epochs", "resume_path")}
+    if saved != {k: v for k, v in asdict(config).items() if k not in ("epochs", "resume_path")}:
+        raise ValueError(f"{path} was written by a different configuration; delete it or choose another path")
+    model.load_state_dict(state["model"])
+    optimiser.load_state_dict(state["optimiser"])
+    shuffler.set_state(state["shuffler"])
+    torch.set_rng_state(state["torch_rng"])
+    result.history.extend(Progress(**event) for event in state["history"])
+    return state["epochs_done"]
+
+
 def add_config_arguments(parser: argparse.ArgumentParser) -> None:
     """One --flag per TrainConfig field (shared by the train and sweep CLIs)."""
     defaults = TrainConfig()
-    parser.add_argument("--model", choices=["cnn", "unet"], default=defaults.model)
+    parser.add_argument("--model", choices=["cnn", "unet", "deep_unet", "mobile_unet"], default=defaults.model)
     parser.add_argument("--data", "--data-root", dest="data_root", default=None,
                         help="image-folder root (train/<class>/*.jpg, test/<class>/*.jpg); "
                              "omit to download CIFAR-10 with torchvision")
     for name in ("category", "epochs", "batch_size", "learning_rate", "num_filters", "kernel",
-                 "num_colours", "seed", "device", "train_limit", "val_limit", "max_steps"):
+                 "num_colours", "seed", "device", "train_limit", "val_limit", "max_steps", "crop_pad", "depth"):
         default = getattr(defaults, name)
         kind = type(default) if default is not None else int
         parser.add_argument("--" + name.replace("_", "-"), type=kind, default=default)
     parser.add_argument("--hflip", action="store_true", help="mirror a random half of each batch")
+    parser.add_argument("--target", choices=TARGETS, default=defaults.target,
+                        help="palette: the handout's RGB k-means; lab_grid / lab_kmeans: L in, ab classes out")
+    parser.add_argument("--rebalance", type=float, default=None, help="Zhang's lambda (0.5) for class rebalancing")
+    parser.add_argument("--soft-targets", action="store_true", help="Zhang's soft encoding of the ab targets")
+    parser.add_argument("--no-pretrained", dest="pretrained", action="store_false",
+                        help="mobile_unet: start the encoder from random weights, not ImageNet")
+    parser.add_argument("--resume-path", default=None,
+                        help="write a resumable state here after every epoch, and resume from it if it exists")
 
 
 def config_from_arguments(arguments: argparse.Namespace, **overrides) -> TrainConfig:

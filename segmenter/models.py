@@ -8,10 +8,8 @@ expansion to 1280 channels. That drops 0.41 M backbone weights and, more importa
 head read 320 instead of 1280 channels (3.30 M instead of 10.4 M head weights), so the whole model is
 5.11 M float32 parameters (a 20.7 MB file) with no precision loss on disk.
 """
-import os
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from urllib.parse import urlparse
 
 import torch
 from torch import nn
@@ -22,17 +20,13 @@ from torchvision.models.segmentation import deeplabv3 as tv_deeplab
 from torchvision.models.segmentation.deeplabv3 import DeepLabHead
 
 from pixelwise.checkpoints import CheckpointError, load_state_dict_checked, read_checkpoint_dict, save_atomic
-from pixelwise.network import url_reachable
 from pixelwise.settings import SHARED_WEIGHTS
+from pixelwise.weights import WeightsUnavailable, missing_weights_message, resolve_weights, weights_filename
 
 FLOWER_ARCH = "deeplabv3_mobilenet_v2"
 FLOWER_CLASSES = ("background", "flower")
 MODES = ("last", "head", "full")
 BACKBONE_LAST_BLOCK = 17  # MobileNetV2 features[17]: 320 channels; features[18] expands to 1280
-
-
-class WeightsUnavailable(RuntimeError):
-    """Pretrained weights that are neither cached nor downloadable here; the message says what to fetch."""
 
 
 @dataclass
@@ -45,33 +39,6 @@ class SegmenterConfig:
 
 
 # ---------------------------------------------------------------- weights on disk / offline
-
-
-def weights_filename(weights) -> str:
-    return os.path.basename(urlparse(weights.url).path)
-
-
-def cached_weights_path(weights) -> Path:
-    return Path(torch.hub.get_dir()) / "checkpoints" / weights_filename(weights)
-
-
-def missing_weights_message(weights, extra_dirs: tuple[Path, ...] = ()) -> str:
-    places = [str(cached_weights_path(weights).parent), *map(str, extra_dirs)]
-    return (
-        f"{type(weights).__name__}.{weights.name} is not on this machine and {urlparse(weights.url).hostname} "
-        f"cannot be reached. Download {weights.url} and put {weights_filename(weights)} in "
-        f"{' or '.join(places)} (or pass its path as a local weights file)."
-    )
-
-
-def resolve_weights(weights, extra_dirs: tuple[Path, ...] = (), allow_download: bool = True) -> Path | None:
-    """Path of a local copy of ``weights`` (cache or extra_dirs), None if torchvision may download it, else raise."""
-    for candidate in (cached_weights_path(weights), *(d / weights_filename(weights) for d in extra_dirs)):
-        if candidate.is_file():
-            return candidate
-    if allow_download and url_reachable(weights.url):
-        return None
-    raise WeightsUnavailable(missing_weights_message(weights, extra_dirs))
 
 
 def load_local_weights(model: nn.Module, path: Path, weights, kind: str) -> nn.Module:
