@@ -53,6 +53,7 @@ class TrainConfig:
     depth: int = 3  # levels of deep_unet
     pretrained: bool = True  # mobile_unet: start the encoder from ImageNet MobileNetV2
     resume_path: str | None = None  # write a resumable checkpoint here after every epoch; resume from it if present
+    channels_last: bool = False  # NHWC activations: faster convolutions on CPU (oneDNN) and on CUDA tensor cores
 
 
 @dataclass
@@ -271,6 +272,8 @@ def train(config: TrainConfig, data: ColourData | None = None,
     device = resolve_device(config.device)
     torch.manual_seed(config.seed)
     model = (init_model or initial_model(config, data)).to(device)
+    if config.channels_last:
+        model = model.to(memory_format=torch.channels_last)
     optimiser = torch.optim.Adam(model.parameters(), lr=config.learning_rate)
     train_grey = data.train_grey.to(device)
     train_labels = (data.train_ab if config.soft_targets else data.train_labels).to(device)
@@ -380,6 +383,7 @@ def add_config_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--soft-targets", action="store_true", help="Zhang's soft encoding of the ab targets")
     parser.add_argument("--no-pretrained", dest="pretrained", action="store_false",
                         help="mobile_unet: start the encoder from random weights, not ImageNet")
+    parser.add_argument("--channels-last", action="store_true", help="NHWC memory format (faster convolutions)")
     parser.add_argument("--resume-path", default=None,
                         help="write a resumable state here after every epoch, and resume from it if it exists")
 
