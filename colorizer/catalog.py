@@ -4,7 +4,6 @@ fetched from a Hugging Face model repo (``PIXELWISE_HF_REPO``) when missing loca
 Also a small cache so the app loads each checkpoint file once (reloaded when the file changes).
 """
 import functools
-import os
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -13,7 +12,7 @@ from torch import nn
 
 from pixelwise.checkpoints import CheckpointError, read_checkpoint_dict
 from pixelwise.network import url_reachable
-from pixelwise.settings import checkpoint_dir
+from pixelwise.settings import checkpoint_dir, trained_dir
 
 from .checkpoint import check_colourizer_checkpoint, load_checkpoint
 from .models import ARCH_NAMES, ARCHITECTURES
@@ -25,12 +24,23 @@ HUB_PROBE_TIMEOUT_S = 3.0  # hf_hub_download retries for ~25 s when offline; we 
 @dataclass(frozen=True)
 class CheckpointInfo:
     path: Path
-    arch: str  # "cnn" or "unet"
+    arch: str  # a key of ARCH_NAMES
     label: str  # what a person sees in a dropdown
+    name: str  # how the app and its API name it (checkpoint_name): never a server path
+
+
+def checkpoint_name(path: str | Path) -> str:
+    """A checkpoint's name: its path under checkpoint_dir() (``unet.pt``, ``session/unet_horse_….pt``), or
+    ``session/<file>`` for one saved by Train live into a PIXELWISE_TRAINED folder elsewhere."""
+    path = Path(path)
+    for folder, prefix in ((checkpoint_dir(), ""), (trained_dir(), "session/")):
+        if path.is_relative_to(folder):
+            return prefix + path.relative_to(folder).as_posix()
+    return path.name
 
 
 @functools.lru_cache(maxsize=256)
-def _describe(path: str, mtime_ns: int) -> CheckpointInfo | None:
+def _describe(path: str, mtime_ns: int, name: str) -> CheckpointInfo | None:
     """None for a valid checkpoint of another kind of model (e.g. segmenter's flowers_deeplab.pt)."""
     checkpoint = read_checkpoint_dict(path, ("arch",), "PixelWise")  # read once, checked below
     if isinstance(checkpoint["arch"], str) and checkpoint["arch"] not in ARCHITECTURES:
@@ -42,8 +52,7 @@ def _describe(path: str, mtime_ns: int) -> CheckpointInfo | None:
         details.append(f"bs {meta['batch_size']}")
     if isinstance(meta.get("val_acc"), float):
         details.append(f"val acc {100 * meta['val_acc']:.1f}%")
-    name = os.path.relpath(path, checkpoint_dir()) if Path(path).is_relative_to(checkpoint_dir()) else path
-    return CheckpointInfo(Path(path), checkpoint["arch"], f"{name} ({', '.join(d for d in details if d)})")
+    return CheckpointInfo(Path(path), checkpoint["arch"], f"{name} ({', '.join(d for d in details if d)})", name)
 
 
 def describe_checkpoint(path: str | Path) -> CheckpointInfo | None:
@@ -52,26 +61,37 @@ def describe_checkpoint(path: str | Path) -> CheckpointInfo | None:
     path = Path(path)
     if not path.is_file():
         raise CheckpointError(f"{path}: no such checkpoint file")
-    return _describe(str(path), path.stat().st_mtime_ns)
+    return _describe(str(path), path.stat().st_mtime_ns, checkpoint_name(path))  # the name depends on the settings
 
 
 def list_checkpoints(*folders: str | Path) -> tuple[list[CheckpointInfo], list[str]]:
-    """Every readable colourizer checkpoint (*.pt, recursively) in ``folders`` (default: checkpoint_dir()),
-    sorted by path, plus one message per file that could not be read."""
+    """Every readable colourizer checkpoint (*.pt, recursively) in ``folders`` (default: checkpoint_dir() and
+    trained_dir()), sorted by path, plus one message per file that could not be read."""
     found, problems, seen = [], [], set()
-    for folder in folders or (checkpoint_dir(),):
+    for folder in folders or (checkpoint_dir(), trained_dir()):
         for path in sorted(Path(folder).rglob("*.pt")) if Path(folder).is_dir() else []:
             if path.resolve() in seen:
                 continue
             seen.add(path.resolve())
             try:
                 info = describe_checkpoint(path)
-            except CheckpointError as error:
-                problems.append(str(error))
+            except CheckpointError as error:  # named as the app names it: no server path in the page
+                problems.append(str(error).replace(str(path), checkpoint_name(path)))
                 continue
             if info is not None:  # checkpoints of other models (the flower segmenter) are not listed
                 found.append(info)
     return found, problems
+
+
+def find_checkpoint(name: str) -> Path:
+    """The file of a listed checkpoint, by name (checkpoint_name); CheckpointError for any other name, so
+    callers of the app's API can reach only the checkpoints the app lists, never an arbitrary path."""
+    found, _ = list_checkpoints()
+    for info in found:
+        if info.name == name:
+            return info.path
+    names = ", ".join(info.name for info in found) or "none"
+    raise CheckpointError(f"no checkpoint named {name!r} (available: {names})")
 
 
 def hub_reachable(timeout: float = HUB_PROBE_TIMEOUT_S) -> bool:
@@ -93,7 +113,7 @@ def fetch_missing_checkpoints(repo: str, folder: str | Path | None = None,
         return []
     if not hub_reachable():
         return [f"Offline: could not reach the Hugging Face Hub to fetch {', '.join(missing)} from {repo}; "
-                f"using the checkpoints in {folder} only."]
+                "using the local checkpoints only."]
     from huggingface_hub import hf_hub_download
 
     notes = []

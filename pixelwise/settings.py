@@ -56,3 +56,13 @@ def screenshot_dir() -> Path | None:
     """$PIXELWISE_SCREENSHOT_DIR: where the browser tests keep their screenshots (default: a temporary folder)."""
     value = _env("PIXELWISE_SCREENSHOT_DIR")
     return Path(value) if value else None
+
+
+def shown_path(path: str | Path) -> str:
+    """A path as the app may show it: relative to the repo (``checkpoints/unet.pt``, ``../shared/data/cifar10``)
+    when it is in or beside the checkout, else its last two parts; never the server's absolute layout."""
+    path = Path(path)
+    for base, prefix in ((REPO_ROOT, ""), (REPO_ROOT.parent, "../")):
+        if path.is_absolute() and path.is_relative_to(base):
+            return prefix + path.relative_to(base).as_posix()
+    return path.as_posix() if not path.is_absolute() else "…/" + "/".join(path.parts[-2:])

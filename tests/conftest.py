@@ -57,6 +57,23 @@ def _wait_until_answers(url: str, proc: subprocess.Popen, log_path: Path) -> Non
                        f"{log_path.read_text()[-4000:]}")
 
 
+def app_checkpoints(folder: Path) -> Path:
+    """The shipped checkpoints, linked into ``folder``, plus a tiny beyond-the-handout model (1 epoch, NF 8)
+    when checkpoints/colour_mobile_unet.pt is not there yet, so the Colourize tab always has its three models."""
+    folder.mkdir(parents=True, exist_ok=True)
+    for path in (REPO_ROOT / "checkpoints").glob("*.pt"):
+        (folder / path.name).symlink_to(path)
+    from tests.helpers import CIFAR, HAVE_CIFAR
+
+    if not (folder / "colour_mobile_unet.pt").exists() and HAVE_CIFAR:
+        from colorizer import TrainConfig, train
+
+        config = TrainConfig(model="mobile_unet", target="lab_grid", rebalance=0.5, pretrained=False, data_root=str(CIFAR),
+                             epochs=1, num_filters=8, train_limit=200, val_limit=50, device="cpu")
+        train(config).save(folder / "colour_mobile_unet.pt")
+    return folder
+
+
 @pytest.fixture(scope="session")
 def app_url(tmp_path_factory):
     """URL of a `python app.py` started for this test session on a free port; killed at the end."""
@@ -66,7 +83,7 @@ def app_url(tmp_path_factory):
     # Checkpoints saved by browser tests go to a temporary folder, not the repo's checkpoints/session/.
     env = dict(os.environ, GRADIO_SERVER_NAME="127.0.0.1", GRADIO_SERVER_PORT=str(port),
                GRADIO_ANALYTICS_ENABLED="False", HF_HUB_OFFLINE="1", PYTHONUNBUFFERED="1",
-               PIXELWISE_TRAINED=str(app_dir / "trained"))
+               PIXELWISE_TRAINED=str(app_dir / "trained"), PIXELWISE_CHECKPOINTS=str(app_checkpoints(app_dir / "checkpoints")))
     env.setdefault("OMP_NUM_THREADS", "1")
     with open(log_path, "w") as log:
         proc = subprocess.Popen([sys.executable, "app.py"], cwd=REPO_ROOT, env=env,

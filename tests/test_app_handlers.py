@@ -4,6 +4,7 @@ Tiny checkpoints (NF 8, one epoch on 100 images) are trained once for the module
 do not depend on the shipped ones; they measure the plumbing, not colourization quality.
 """
 import re
+import shutil
 import time
 
 import numpy as np
@@ -12,40 +13,50 @@ import torch
 from PIL import Image
 
 from colorizer import TrainConfig, load_checkpoint, nearest_colour_labels, predict_classes, train
-from colorizer import catalog
+from colorizer import catalog, lab
 from pixelwise import settings
-from tests.helpers import CIFAR, requires_cifar
+from tests.helpers import CIFAR, REPO, requires_cifar
 from ui import colourize_tab, train_tab
 
 pytestmark = requires_cifar
 torch.set_num_threads(1)
 
 
+TINY = {"cnn": {}, "unet": {}, "beyond": {"model": "mobile_unet", "target": "lab_grid", "rebalance": 0.5,
+                                           "pretrained": False, "train_limit": 200, "val_limit": 50}}
+
+
 @pytest.fixture(scope="module")
 def checkpoints(tmp_path_factory):
-    """{"cnn": path, "unet": path}, with PIXELWISE_CHECKPOINTS pointing at their folder for the module."""
+    """{"cnn": "cnn.pt", "unet": "unet.pt", "beyond": "colour_mobile_unet.pt"}: the names of tiny checkpoints
+    in a folder that PIXELWISE_CHECKPOINTS points at for the module."""
     folder = tmp_path_factory.mktemp("checkpoints")
-    paths = {}
-    for arch in ("cnn", "unet"):
-        config = TrainConfig(model=arch, data_root=str(CIFAR), epochs=1, batch_size=50, num_filters=8,
-                             train_limit=100, val_limit=20, device="cpu")
-        paths[arch] = str(folder / f"{arch}.pt")
-        train(config).save(paths[arch])
+    names = {}
+    for slot, options in TINY.items():
+        options = {"model": slot, "train_limit": 100, "val_limit": 20, **options}
+        config = TrainConfig(data_root=str(CIFAR), epochs=1, batch_size=50, num_filters=8, device="cpu", **options)
+        names[slot] = colourize_tab.SLOTS[slot][2]
+        train(config).save(folder / names[slot])
     with pytest.MonkeyPatch.context() as patch:
         patch.setenv("PIXELWISE_CHECKPOINTS", str(folder))
         patch.setenv("PIXELWISE_TRAINED", str(folder / "session"))
         patch.setenv("PIXELWISE_DATA", str(CIFAR))
         patch.delenv("PIXELWISE_HF_REPO", raising=False)
-        yield paths
+        yield names
 
 
-def upload(checkpoints, path, class_map=False):
+def path_of(name: str) -> str:
+    return str(settings.checkpoint_dir() / name)
+
+
+def upload(checkpoints, path, class_map=False, decoding="mode", temperature=0.38):
     """Run the upload handler; returns a dict of its outputs by name."""
-    return colourize_tab.on_colourize_upload(str(path), checkpoints["cnn"], checkpoints["unet"], class_map, 96)
+    return colourize_tab.on_colourize_upload(str(path), checkpoints["cnn"], checkpoints["unet"], checkpoints["beyond"],
+                                             decoding, temperature, class_map, 96)
 
 
 def refreshed():
-    """The Colourize tab's refreshed (cnn dropdown, unet dropdown, notes)."""
+    """The Colourize tab's refreshed (cnn dropdown, unet dropdown, notes); the beyond one goes unchecked here."""
     out = colourize_tab.refresh_checkpoints()
     return out["cnn_checkpoint"], out["unet_checkpoint"], out["checkpoint_notes"]
 
@@ -69,13 +80,13 @@ def test_every_kind_of_upload_comes_back_at_its_own_size(checkpoints, tmp_path, 
     path = tmp_path / f"upload.{'jpg' if kind == 'cmyk' else 'png'}"
     image.save(path)
     out = upload(checkpoints, path)
-    for name in ("grey", "cnn", "unet"):
+    for name in ("grey", "cnn", "unet", "beyond"):
         assert out[name].shape == (480, 640, 3), name
     assert out["slider"]["value"][1].shape == (480, 640, 3)
     has_colour = kind != "grey" and kind != "grey16"
     assert out["original"]["visible"] is has_colour
-    assert "640×480" in out["cnn_caption"] and "CNN" in out["cnn_caption"]
-    assert "UNet" in out["unet_caption"]
+    assert "640×480" in out["cnn_caption"] and "CNN (cnn.pt) · mode" in out["cnn_caption"]
+    assert "UNet" in out["unet_caption"] and "Beyond the handout (colour_mobile_unet.pt)" in out["beyond_caption"]
     if kind == "grey16":  # 16-bit must be scaled, not clipped to white
         expected = np.asarray(photo().convert("L"), dtype=np.float32)
         assert abs(out["grey"][..., 0].mean() - expected.mean()) < 2
@@ -84,17 +95,44 @@ def test_every_kind_of_upload_comes_back_at_its_own_size(checkpoints, tmp_path, 
 def test_full_resolution_output_keeps_the_uploads_detail(checkpoints, tmp_path):
     image = photo((800, 600))
     image.save(tmp_path / "big.png")
-    out = upload(checkpoints, tmp_path / "big.png")
+    out = upload(checkpoints, tmp_path / "big.png", decoding="annealed")
     # luminance comes from the original: the output's brightness follows the input pixel for pixel
     out_y = np.asarray(Image.fromarray(out["unet"]).convert("L"), dtype=np.float32)
     in_y = np.asarray(image.convert("L"), dtype=np.float32)
     assert np.abs(out_y - in_y).mean() < 8
+    # the Lab model keeps the photo's own L (up to the clipping of colours outside sRGB)
+    out_l, in_l = (lab.rgb_to_lab(torch.from_numpy(np.asarray(x)))[..., 0].numpy() for x in (out["beyond"], image))
+    assert np.abs(out_l - in_l).mean() < 1
+
+
+def test_annealed_mean_at_small_temperature_is_the_mode_for_every_model(checkpoints, tmp_path):
+    # Trained models (the tiny ones' logits are too flat: their two best classes differ by ~0.002)
+    shipped = {slot: REPO / "checkpoints" / colourize_tab.SLOTS[slot][2] for slot in colourize_tab.SLOTS}
+    shipped = {slot: path for slot, path in shipped.items() if path.is_file()}
+    if not {"cnn", "unet"} <= set(shipped):
+        pytest.skip("needs the shipped checkpoints/cnn.pt and unet.pt")
+    names = {slot: f"shipped/{path.name}" for slot, path in shipped.items()}
+    for slot, path in shipped.items():
+        (settings.checkpoint_dir() / names[slot]).parent.mkdir(exist_ok=True)
+        shutil.copyfile(path, settings.checkpoint_dir() / names[slot])
+    photo().save(tmp_path / "x.png")
+    try:
+        run = lambda decoding, temperature=0.38: colourize_tab.on_colourize_upload(
+            str(tmp_path / "x.png"), names["cnn"], names["unet"], names.get("beyond"), decoding, temperature)
+        mode, annealed, mean = run("mode"), run("annealed", 0.001), run("mean")
+    finally:
+        shutil.rmtree(settings.checkpoint_dir() / "shipped")
+    for slot in names:
+        same = (np.abs(mode[slot].astype(int) - annealed[slot]) <= 1).all(axis=2).mean()
+        assert same > 0.99, slot  # only pixels whose two best classes nearly tie may differ
+        assert (np.abs(mode[slot].astype(int) - mean[slot]) > 1).any(), slot  # the decoding is applied
+        assert "annealed mean T=0.001" in annealed[f"{slot}_caption"] and "· mean," in mean[f"{slot}_caption"]
 
 
 def test_class_map_shows_only_palette_colours(checkpoints, tmp_path):
     photo().save(tmp_path / "x.png")
     out = upload(checkpoints, tmp_path / "x.png", class_map=True)
-    _, palette = load_checkpoint(checkpoints["unet"])
+    _, palette = load_checkpoint(path_of(checkpoints["unet"]))
     colours = np.unique(out["unet"].reshape(-1, 3), axis=0)
     assert len(colours) <= len(palette)
     assert "class map" in out["unet_caption"]
@@ -116,27 +154,31 @@ def test_no_upload_is_an_error_not_a_crash(checkpoints):
     import gradio as gr
 
     with pytest.raises(gr.Error, match="Upload an image first"):
-        colourize_tab.on_colourize_upload(None, checkpoints["cnn"], checkpoints["unet"], False, 96)
+        colourize_tab.on_colourize_upload(None, checkpoints["cnn"], checkpoints["unet"], checkpoints["beyond"])
 
 
 def test_a_missing_checkpoint_is_reported_and_the_other_model_still_runs(checkpoints, tmp_path):
     photo().save(tmp_path / "x.png")
-    values = colourize_tab.on_colourize_upload(str(tmp_path / "x.png"), str(tmp_path / "gone.pt"),
-                                               checkpoints["unet"], False, 96)
+    values = colourize_tab.on_colourize_upload(str(tmp_path / "x.png"), "gone.pt", checkpoints["unet"],
+                                               path_of(checkpoints["beyond"]))  # a server path is no name
     assert values["cnn"] is None and "unavailable" in values["cnn_caption"]
+    assert values["beyond"] is None and "unavailable" in values["beyond_caption"]
     assert values["unet"].shape == (480, 640, 3)
-    assert "gone.pt: no such checkpoint file" in values["notes"]
+    assert "no checkpoint named 'gone.pt'" in values["notes"]
+    assert "no checkpoint named '/" in values["notes"]  # paths are refused, not opened
 
 
 # ---------------------------------------------------------------- CIFAR-10 test images
 
 def test_test_image_shows_each_models_pixel_accuracy(checkpoints):
-    values = colourize_tab.on_colourize_test("horse", 7, checkpoints["cnn"], checkpoints["unet"])
+    values = colourize_tab.on_colourize_test("horse", 7, checkpoints["cnn"], checkpoints["unet"], checkpoints["beyond"],
+                                             "mode")
     rgb = colourize_tab.test_images("horse")[7]
     grey = rgb.astype(np.float32).mean(axis=2) / 255
+    assert re.search(r"· mode · pixel accuracy [\d.]+%", values["beyond_caption"])
     for arch, caption in (("cnn", values["cnn_caption"]), ("unet", values["unet_caption"])):
         shown = float(re.search(r"pixel accuracy ([\d.]+)%", caption).group(1))
-        model, palette = load_checkpoint(checkpoints[arch])
+        model, palette = load_checkpoint(path_of(checkpoints[arch]))
         truth = nearest_colour_labels(torch.from_numpy(rgb), palette).numpy()
         expected = 100 * (predict_classes(model, grey) == truth).mean()
         assert shown == pytest.approx(expected, abs=0.051)
@@ -152,7 +194,8 @@ def test_random_test_image_is_a_valid_index(checkpoints):
 def test_without_data_the_test_image_path_says_so(checkpoints, tmp_path, monkeypatch):
     monkeypatch.setenv("PIXELWISE_DATA", str(tmp_path / "nothing-here"))
     with pytest.warns(UserWarning, match="No CIFAR-10 test images"):
-        values = colourize_tab.on_colourize_test("horse", 0, checkpoints["cnn"], checkpoints["unet"])
+        values = colourize_tab.on_colourize_test("horse", 0, checkpoints["cnn"], checkpoints["unet"],
+                                                 checkpoints["beyond"])
     assert "does not exist" in values["notes"]
 
 
@@ -165,9 +208,12 @@ def test_dropdowns_list_each_arch_and_skip_unreadable_files(checkpoints, tmp_pat
         cnn, unet, notes = refreshed()
     finally:
         (folder / "junk.pt").unlink()
-    assert [path for _, path in cnn["choices"]] == [checkpoints["cnn"]]
+    assert [name for _, name in cnn["choices"]] == [checkpoints["cnn"]]  # names, not server paths
     assert cnn["value"] == checkpoints["cnn"] and unet["value"] == checkpoints["unet"]
-    assert "junk.pt" in notes
+    beyond = colourize_tab.refresh_checkpoints()["beyond_checkpoint"]
+    assert [name for _, name in beyond["choices"]] == [checkpoints["beyond"]] == [beyond["value"]]
+    assert "junk.pt" in notes and str(folder) not in notes
+    assert "No " not in notes  # every column has a checkpoint: no "No Deep UNet checkpoint" and the like
 
 
 def test_other_models_checkpoints_are_not_listed_or_complained_about(checkpoints):
@@ -179,7 +225,7 @@ def test_other_models_checkpoints_are_not_listed_or_complained_about(checkpoints
         cnn, unet, notes = refreshed()
     finally:
         other.unlink()
-    assert [path for _, path in cnn["choices"]] == [checkpoints["cnn"]]
+    assert [name for _, name in cnn["choices"]] == [checkpoints["cnn"]]
     assert "flowers.pt" not in str(notes)
 
 
@@ -188,14 +234,14 @@ def test_hub_fetch_offline_fails_fast_and_keeps_local_checkpoints(checkpoints, t
 
     monkeypatch.setattr(constants, "HF_HUB_OFFLINE", True)
     monkeypatch.setenv("PIXELWISE_HF_REPO", "pixelwise/colourizers")
-    (tmp_path / "cnn.pt").write_bytes(open(checkpoints["cnn"], "rb").read())
+    (tmp_path / "cnn.pt").write_bytes(open(path_of(checkpoints["cnn"]), "rb").read())
     monkeypatch.setenv("PIXELWISE_CHECKPOINTS", str(tmp_path))
     colourize_tab._hub_notes.cache_clear()
     start = time.perf_counter()
     cnn, unet, notes = refreshed()
     assert time.perf_counter() - start < 5
     assert "Offline" in notes and "unet.pt" in notes
-    assert [path for _, path in cnn["choices"]] == [str(tmp_path / "cnn.pt")]
+    assert [name for _, name in cnn["choices"]] == ["cnn.pt"]
     assert unet["choices"] == [] and "No UNet checkpoint" in notes
     colourize_tab._hub_notes.cache_clear()
 
@@ -293,7 +339,7 @@ def test_a_run_saved_as_checkpoint_appears_in_the_colourize_dropdown(checkpoints
     model, _ = load_checkpoint(saved[0])  # weights_only load works on what the app writes
     assert model.meta["batch_size"] == 100
     cnn, unet, _ = refreshed()
-    assert str(saved[0]) in [path for _, path in unet["choices"]]
+    assert f"session/{saved[0].name}" in [name for _, name in unet["choices"]]
     assert unet["value"] == checkpoints["unet"]  # the shipped default stays selected
 
 

@@ -44,17 +44,19 @@ def test_colourize_an_upload_and_a_test_image(page, shots, tmp_path):
     Image.fromarray(np.stack([x * 255 // 640, y * 255 // 480, 255 - x * 255 // 640], axis=2).astype(np.uint8)) \
         .save(tmp_path / "gradient.png")
     page.locator("input[type=file]").first.set_input_files(str(tmp_path / "gradient.png"))
-    # uploading starts the colourization: both models answer at the upload's own size
-    page.get_by_text(re.compile(r"^CNN \(.*\) · colour, 640×480$")).wait_for()
-    page.get_by_text(re.compile(r"^UNet \(.*\) · colour, 640×480$")).wait_for()
+    # uploading starts the colourization: the three models answer at the upload's own size, with the
+    # default decoding named in each caption
+    for model in ("CNN", "UNet", "Beyond the handout"):
+        page.get_by_text(re.compile(rf"^{model} \(.*\.pt\) · annealed mean T=0.38, 640×480$")).wait_for()
     assert page.get_by_text("Original colour").first.is_visible()
+    outputs = page.locator("[id^=colourize-] img")  # the grey input, the three models, the original
+    assert outputs.count() == 5 and all(outputs.nth(i).is_visible() for i in range(5))
 
+    page.get_by_text("mode (argmax, the handout's)").click()
     open_tab(page, "CIFAR-10 test image")
     page.get_by_role("button", name="Colourize test image").click()
-    cnn = page.get_by_text(re.compile(r"^CNN \(.*\) · pixel accuracy \d+\.\d%$"))
-    unet = page.get_by_text(re.compile(r"^UNet \(.*\) · pixel accuracy \d+\.\d%$"))
-    cnn.wait_for()
-    unet.wait_for()
+    for model in ("CNN", "UNet", "Beyond the handout"):
+        page.get_by_text(re.compile(rf"^{model} \(.*\) · mode · pixel accuracy \d+\.\d%$")).wait_for()
     assert page.get_by_text("CIFAR-10 test image horse #0").is_visible()
     page.get_by_role("button", name="Random test image").click()
     page.get_by_text(re.compile(r"CIFAR-10 test image horse #\d+")).wait_for()

@@ -1,23 +1,37 @@
-"""Tab "Colourize": an upload or a CIFAR-10 test image, through the CNN and the UNet, side by side."""
+"""Tab "Colourize": an upload or a CIFAR-10 test image through the handout's CNN and UNet and a
+beyond-the-handout model, side by side, decoded as the reader chooses (mode, mean, annealed mean)."""
 import functools
-import os
 import random
 from dataclasses import dataclass, field
 
 import gradio as gr
 import numpy as np
+import torch
 
-from colorizer import (ARCH_NAMES, CIFAR10_CLASSES, classes_to_rgb, colourize_photo, grey_of, grey_to_rgb,
-                       load_category, pixel_accuracy, predict_classes)
-from colorizer.catalog import fetch_missing_checkpoints, list_checkpoints, load_checkpoint_cached
+from colorizer import ARCH_NAMES, CIFAR10_CLASSES, colourize_photo, grey_of, grey_to_rgb, load_category
+from colorizer.catalog import fetch_missing_checkpoints, find_checkpoint, list_checkpoints, load_checkpoint_cached
+from colorizer.inference import decode_rgb, is_lab, model_input, predict_logits
+from colorizer.lab import DECODINGS, DEFAULT_TEMPERATURE
+from colorizer.metrics import palette_accuracy
 from pixelwise.checkpoints import CheckpointError
 from pixelwise.errors import DataUnavailable
 from pixelwise.images import ImageError, has_colour, load_rgb
-from pixelwise.settings import checkpoint_dir, cifar_root, hf_repo, trained_dir
+from pixelwise.settings import checkpoint_dir, cifar_root, hf_repo, shown_path
 from pixelwise.zerogpu import INFERENCE_S, gpu
 from ui.common import cifar_notice, enlarge, inference_device, named_outputs, uploaded_image
 
 TEST_IMAGE_ZOOM = 8  # 32 x 32 test images are shown 256 x 256, pixels kept crisp
+# The three model columns: which archs each lists, its title, and the checkpoint it defaults to.
+SLOTS = {"cnn": (("cnn",), "CNN", "cnn.pt"),
+         "unet": (("unet",), "UNet", "unet.pt"),
+         "beyond": (("mobile_unet", "deep_unet"), "Beyond the handout", "colour_mobile_unet.pt")}
+DECODING_CHOICES = [("mode (argmax, the handout's)", "mode"), ("mean", "mean"), ("annealed mean", "annealed")]
+DEFAULT_DECODING = "annealed"
+
+
+def decoding_text(decoding: str, temperature: float) -> str:
+    """How a caption names the decoding shown."""
+    return {"mode": "mode", "mean": "mean"}.get(decoding, f"annealed mean T={float(temperature):g}")
 
 
 # ---------------------------------------------------------------- checkpoints
@@ -28,38 +42,42 @@ def _hub_notes(repo: str, folder: str) -> tuple[str, ...]:
     return tuple(fetch_missing_checkpoints(repo, folder))
 
 
-def checkpoint_choices_by_arch() -> tuple[dict[str, list[tuple[str, str]]], list[str]]:
-    """Dropdown choices per arch, {arch: [(label, path)]}, and notes to show (hub fetches, unreadable files)."""
+def checkpoint_choices_by_slot() -> tuple[dict[str, list[tuple[str, str]]], list[str]]:
+    """Dropdown choices per column, {slot: [(label, name)]}, and notes to show (hub fetches, unreadable files).
+    Checkpoints are named (catalog.checkpoint_name), never by server path."""
     notes = []
     repo = hf_repo()
     if repo:
         notes += _hub_notes(repo, str(checkpoint_dir()))
-    infos, problems = list_checkpoints(checkpoint_dir(), trained_dir())
+    infos, problems = list_checkpoints()
     notes += [f"Skipped {problem}" for problem in problems]
-    choices = {arch: [(info.label, str(info.path)) for info in infos if info.arch == arch] for arch in ARCH_NAMES}
-    for arch, name in ARCH_NAMES.items():
-        if not choices[arch]:
-            notes.append(f"No {name} checkpoint in {checkpoint_dir()}: train one in the Train live tab "
-                         f"or run `python -m colorizer.train --model {arch} --out checkpoints/{arch}.pt`.")
+    choices = {}
+    for slot, (archs, title, default) in SLOTS.items():
+        choices[slot] = [(info.label, info.name) for info in infos if info.arch in archs]
+        if not choices[slot]:
+            kinds = " or ".join(ARCH_NAMES[arch] for arch in archs)
+            notes.append(f"No {title} checkpoint ({kinds}) in `{shown_path(checkpoint_dir())}`: train one with "
+                         f"`python -m colorizer.train --model {archs[0]} --out checkpoints/{default}`"
+                         + (" or in the Train live tab." if slot != "beyond" else " (see README.md)."))
     return choices, notes
 
 
-def default_choice(arch: str, choices: list[tuple[str, str]], current: str | None = None) -> str | None:
-    """Keep the current pick if it still exists, else the shipped checkpoints/<arch>.pt, else the first."""
-    paths = [path for _, path in choices]
-    shipped = str(checkpoint_dir() / f"{arch}.pt")
-    for candidate in (current, shipped):
-        if candidate in paths:
+def default_choice(slot: str, choices: list[tuple[str, str]], current: str | None = None) -> str | None:
+    """Keep the current pick if it still exists, else the shipped default (e.g. unet.pt), else the first."""
+    names = [name for _, name in choices]
+    for candidate in (current, SLOTS[slot][2]):
+        if candidate in names:
             return candidate
-    return paths[0] if paths else None
+    return names[0] if names else None
 
 
-def refresh_checkpoints(cnn_current: str | None = None, unet_current: str | None = None) -> dict:
-    choices, notes = checkpoint_choices_by_arch()
-    return {"cnn_checkpoint": gr.update(choices=choices["cnn"], value=default_choice("cnn", choices["cnn"], cnn_current)),
-            "unet_checkpoint": gr.update(choices=choices["unet"],
-                                         value=default_choice("unet", choices["unet"], unet_current)),
-            "checkpoint_notes": "\n".join(f"- {note}" for note in notes)}
+def refresh_checkpoints(cnn_current: str | None = None, unet_current: str | None = None,
+                        beyond_current: str | None = None) -> dict:
+    choices, notes = checkpoint_choices_by_slot()
+    current = {"cnn": cnn_current, "unet": unet_current, "beyond": beyond_current}
+    updates = {f"{slot}_checkpoint": gr.update(choices=choices[slot], value=default_choice(slot, choices[slot], current[slot]))
+               for slot in SLOTS}
+    return {**updates, "checkpoint_notes": "\n".join(f"- {note}" for note in notes)}
 
 
 # ---------------------------------------------------------------- the work
@@ -72,42 +90,45 @@ class Panel:
 
 @dataclass
 class Panels:
-    """What the tab shows: grey input, one panel per model, the original when it had colour."""
+    """What the tab shows: grey input, one panel per model column, the original when it had colour."""
     grey: np.ndarray
-    models: dict[str, Panel] = field(default_factory=dict)  # "cnn" / "unet" -> panel
+    models: dict[str, Panel] = field(default_factory=dict)  # slot ("cnn", "unet", "beyond") -> panel
     original: np.ndarray | None = None
     notes: list[str] = field(default_factory=list)
 
 
 def _loaded_models(checkpoints: dict[str, str | None], panels: Panels):
-    """Yield (arch, path, model, palette) for each chosen checkpoint; one that cannot be loaded gets an
-    'unavailable' panel and a note instead, so the other model still runs."""
-    for arch, path in checkpoints.items():
+    """Yield (slot, name, model, palette) for each chosen checkpoint (by name); one that cannot be loaded
+    gets an 'unavailable' panel and a note instead, so the other models still run."""
+    for slot, name in checkpoints.items():
+        title = SLOTS[slot][1]
         try:
-            if not path:
-                raise CheckpointError(f"no {ARCH_NAMES[arch]} checkpoint chosen")
+            if not name:
+                raise CheckpointError(f"no {title} checkpoint chosen")
+            path = find_checkpoint(name)
             model, palette = load_checkpoint_cached(path, inference_device())
         except CheckpointError as error:
-            panels.models[arch] = Panel(f"{ARCH_NAMES[arch]}: unavailable", None)
-            panels.notes.append(str(error))
+            panels.models[slot] = Panel(f"{title}: unavailable", None)
+            panels.notes.append(f"{title}: {error}")
             continue
-        yield arch, path, model, palette
+        yield slot, name, model, palette
 
 
-def colourize_upload_panels(image_path: str, checkpoints: dict[str, str | None], class_map: bool = False,
+def colourize_upload_panels(image_path: str, checkpoints: dict[str, str | None], decoding: str = DEFAULT_DECODING,
+                            temperature: float = DEFAULT_TEMPERATURE, class_map: bool = False,
                             work_size: int = 96) -> Panels:
     """Full-resolution colourization of an uploaded file; raises ImageError for unusable files."""
     rgb = load_rgb(image_path)
     height, width = rgb.shape[:2]
-    panels = Panels(grey=grey_to_rgb(grey_of(rgb)),
-                    original=rgb if has_colour(rgb) else None)
-    for arch, path, model, palette in _loaded_models(checkpoints, panels):
-        result = colourize_photo(model, palette, rgb, long_side=int(work_size))
-        kind = "class map" if class_map else "colour"
-        panels.models[arch] = Panel(f"{ARCH_NAMES[arch]} ({os.path.basename(path)}) · {kind}, {width}×{height}",
+    panels = Panels(grey=grey_to_rgb(grey_of(rgb)), original=rgb if has_colour(rgb) else None)
+    for slot, name, model, palette in _loaded_models(checkpoints, panels):
+        result = colourize_photo(model, palette, rgb, long_side=int(work_size), decoding=decoding,
+                                 temperature=float(temperature))
+        kind = "class map (mode)" if class_map else decoding_text(decoding, temperature)
+        panels.models[slot] = Panel(f"{SLOTS[slot][1]} ({name}) · {kind}, {width}×{height}",
                                     result.class_map if class_map else result.colour)
-        panels.notes.append(f"{ARCH_NAMES[arch]} ran at {result.work_size[0]}×{result.work_size[1]}; "
-                            f"its colours were put on the original {width}×{height} luminance.")
+        panels.notes.append(f"{SLOTS[slot][1]} ran at {result.work_size[0]}×{result.work_size[1]}; "
+                            f"its colours were put on the original {width}×{height} lightness.")
     if panels.original is None:
         panels.notes.append("The upload has no colour, so there is no original to compare with.")
     return panels
@@ -118,47 +139,59 @@ def test_images(category: str) -> np.ndarray:
     return load_category(category, cifar_root(), "test").numpy()
 
 
-def colourize_test_panels(category: str, index: int, checkpoints: dict[str, str | None]) -> Panels:
-    """Colourize one CIFAR-10 test image at its own 32 x 32 and score each model's pixel accuracy."""
+def colourize_test_panels(category: str, index: int, checkpoints: dict[str, str | None],
+                          decoding: str = DEFAULT_DECODING, temperature: float = DEFAULT_TEMPERATURE) -> Panels:
+    """Colourize one CIFAR-10 test image at its own 32 x 32 and score each model with the handout's metric:
+    the shown colours and the truth mapped to the nearest colour of a handout palette (its own for the
+    handout models, the UNet's for Lab models), share of pixels that agree."""
     images = test_images(category)
     index = int(index) % len(images)
     rgb = images[index]
-    grey = grey_of(rgb)
-    panels = Panels(grey=enlarge(grey_to_rgb(grey), TEST_IMAGE_ZOOM), original=enlarge(rgb, TEST_IMAGE_ZOOM))
-    for arch, path, model, palette in _loaded_models(checkpoints, panels):
-        classes = predict_classes(model, grey)
-        prediction = classes_to_rgb(classes, palette)
-        accuracy = pixel_accuracy(classes, rgb, palette)
-        panels.models[arch] = Panel(f"{ARCH_NAMES[arch]} ({os.path.basename(path)}) · pixel accuracy {100 * accuracy:.1f}%",
-                                    enlarge(prediction, TEST_IMAGE_ZOOM))
+    panels = Panels(grey=enlarge(grey_to_rgb(grey_of(rgb)), TEST_IMAGE_ZOOM), original=enlarge(rgb, TEST_IMAGE_ZOOM))
+    reference = None  # a handout palette, to score Lab models with
+    for slot, name, model, palette in _loaded_models(checkpoints, panels):
+        reference = palette if reference is None and not is_lab(model) else reference
+        x = model_input(model, rgb)
+        shown = decode_rgb(model, palette, predict_logits(model, x), x, decoding, float(temperature))
+        own = reference if is_lab(model) else palette
+        score = (f"pixel accuracy {100 * palette_accuracy(torch.from_numpy(shown), torch.from_numpy(rgb), own):.1f}%"
+                 if own is not None else "no handout palette to score with")
+        panels.models[slot] = Panel(f"{SLOTS[slot][1]} ({name}) · {decoding_text(decoding, temperature)} · {score}",
+                                    enlarge(shown, TEST_IMAGE_ZOOM))
     panels.notes.append(f"CIFAR-10 test image {category} #{index}, 32×32, shown {TEST_IMAGE_ZOOM}× enlarged; "
-                        "pixel accuracy = share of pixels given the palette colour nearest the truth.")
+                        "pixel accuracy = share of pixels whose shown colour and true colour have the same nearest "
+                        "handout palette colour (the mode's accuracy is the handout's metric).")
     return panels
 
 
 # ---------------------------------------------------------------- Gradio glue
 
 def _to_updates(panels: Panels) -> dict:
-    """Images and captions for: grey, CNN, UNet, original (hidden without colour), slider, notes."""
-    cnn = panels.models.get("cnn", Panel("CNN", None))
-    unet = panels.models.get("unet", Panel("UNet", None))
+    """Images and captions for: grey, the three models, original (hidden without colour), slider, notes."""
+    updates = {"grey": panels.grey, "grey_caption": "**Grey input** (what the models see)"}
+    for slot, (_, title, _) in SLOTS.items():
+        panel = panels.models.get(slot, Panel(title, None))
+        updates |= {slot: panel.image, f"{slot}_caption": f"**{panel.label}**"}
     has_original = panels.original is not None
-    slider = (panels.grey, unet.image) if unet.image is not None else None
-    return {"grey": panels.grey, "grey_caption": "**Grey input** (what the models see)",
-            "cnn": cnn.image, "cnn_caption": f"**{cnn.label}**",
-            "unet": unet.image, "unet_caption": f"**{unet.label}**",
+    # The slider compares the grey input with the most capable model that ran.
+    best = next((panels.models[slot] for slot in ("beyond", "unet", "cnn")
+                 if slot in panels.models and panels.models[slot].image is not None), None)
+    return {**updates,
             "original": gr.update(value=panels.original, visible=has_original),
             "original_caption": gr.update(value="**Original colour**", visible=has_original),
-            "slider": gr.update(value=slider, label=f"Before / after — {unet.label}"),
+            "slider": gr.update(value=(panels.grey, best.image) if best else None,
+                                label=f"Before / after — {best.label}" if best else "Before / after"),
             "notes": "\n".join(f"- {note}" for note in panels.notes)}
 
 
 @gpu(INFERENCE_S)  # ZeroGPU Spaces lend the GPU per call; a no-op elsewhere
-def on_colourize_upload(image_path, cnn_path, unet_path, class_map, work_size) -> dict:
+def on_colourize_upload(image_path, cnn, unet, beyond, decoding=DEFAULT_DECODING, temperature=DEFAULT_TEMPERATURE,
+                        class_map=False, work_size=96) -> dict:
     if not image_path:
         raise gr.Error("Upload an image first (any size; PNG, JPEG, TIFF, WebP...).")
+    checkpoints = {"cnn": cnn, "unet": unet, "beyond": beyond}
     try:
-        panels = colourize_upload_panels(image_path, {"cnn": cnn_path, "unet": unet_path}, class_map, work_size)
+        panels = colourize_upload_panels(image_path, checkpoints, decoding, temperature, class_map, work_size)
     except ImageError as error:
         gr.Warning(str(error))
         return {"notes": f"**Could not use this file:** {error}"}  # the panels keep what they showed
@@ -166,9 +199,11 @@ def on_colourize_upload(image_path, cnn_path, unet_path, class_map, work_size) -
 
 
 @gpu(INFERENCE_S)
-def on_colourize_test(category, index, cnn_path, unet_path) -> dict:
+def on_colourize_test(category, index, cnn, unet, beyond, decoding=DEFAULT_DECODING,
+                      temperature=DEFAULT_TEMPERATURE) -> dict:
     try:
-        panels = colourize_test_panels(category, index, {"cnn": cnn_path, "unet": unet_path})
+        panels = colourize_test_panels(category, index, {"cnn": cnn, "unet": unet, "beyond": beyond},
+                                       decoding, temperature)
     except DataUnavailable as error:
         gr.Warning(f"No CIFAR-10 test images: {error}")
         return {"notes": f"**No CIFAR-10 test images:** {error}"}
@@ -186,16 +221,17 @@ def random_index(category: str) -> int:
 
 @dataclass
 class ColourizeTab:
-    """What app.py needs to keep the checkpoint dropdowns fresh."""
-    cnn_checkpoint: gr.Dropdown
-    unet_checkpoint: gr.Dropdown
+    """What app.py (and other features) need: the checkpoint dropdowns, and the shown images by name
+    ("grey", "cnn", "unet", "beyond", "original")."""
+    checkpoints: dict[str, gr.Dropdown]  # slot -> dropdown
     checkpoint_notes: gr.Markdown
+    images: dict[str, gr.Image]
 
     def refresh_after(self, *events) -> None:
         """Re-list checkpoints after each event (a Dependency, e.g. a save) or trigger (e.g. demo.load)."""
-        inputs = [self.cnn_checkpoint, self.unet_checkpoint]
-        outputs = {"cnn_checkpoint": self.cnn_checkpoint, "unet_checkpoint": self.unet_checkpoint,
-                   "checkpoint_notes": self.checkpoint_notes}
+        inputs = list(self.checkpoints.values())
+        outputs = {f"{slot}_checkpoint": dropdown for slot, dropdown in self.checkpoints.items()}
+        outputs["checkpoint_notes"] = self.checkpoint_notes
         refresh = named_outputs(refresh_checkpoints, outputs)
         for event in events:
             if hasattr(event, "then"):
@@ -205,17 +241,18 @@ class ColourizeTab:
 
 
 def build_colourize_tab() -> ColourizeTab:
-    gr.Markdown("Colourization as classification: each pixel of a grey image gets one of 24 colours. "
-                "The plain **CNN** and the **UNet** (same layers plus skip connections) run side by side. "
-                "Uploads of any size come back at full resolution: the models run on a small copy and their "
-                "colours are laid onto the photo's own brightness.")
+    gr.Markdown("Colourization as classification: each pixel of a grey image gets a colour class. The handout's "
+                "plain **CNN** and **UNet** (24 RGB colours, trained on 5,000 CIFAR-10 horses) run beside a model "
+                "**beyond the handout** (lightness in, Lab ab classes out, trained on all of CIFAR-10 with Zhang "
+                "et al.'s class rebalancing). Uploads of any size come back at full resolution: the models run "
+                "on a small copy and their colours are laid onto the photo's own lightness.")
     with gr.Row():
         with gr.Column(scale=1, min_width=300):
             with gr.Tab("Upload"):
                 upload = uploaded_image(label="Your image (any size or mode)", sources=["upload", "clipboard"],
-                                       height=240)
+                                        height=240)
                 with gr.Row():
-                    class_map = gr.Checkbox(label="Raw 24-colour class map", value=False)
+                    class_map = gr.Checkbox(label="Raw class map (the mode's classes)", value=False)
                     work_size = gr.Slider(32, 256, value=96, step=8, label="Model working size (long side, px)")
                 upload_button = gr.Button("Colourize upload", variant="primary")
             with gr.Tab("CIFAR-10 test image"):
@@ -225,35 +262,42 @@ def build_colourize_tab() -> ColourizeTab:
                     test_button = gr.Button("Colourize test image", variant="primary")
                     random_button = gr.Button("Random test image")
                 gr.Markdown(cifar_notice("Test images"))
-            choices, notes = checkpoint_choices_by_arch()
-            cnn_checkpoint = gr.Dropdown(choices["cnn"], value=default_choice("cnn", choices["cnn"]),
-                                         label="CNN checkpoint")
-            unet_checkpoint = gr.Dropdown(choices["unet"], value=default_choice("unet", choices["unet"]),
-                                          label="UNet checkpoint")
+            with gr.Row():
+                decoding = gr.Radio(DECODING_CHOICES, value=DEFAULT_DECODING, label="Decoding (every model)",
+                                    info="mode: each pixel's most likely colour; mean: the expected colour; "
+                                         "annealed mean: the mean of softmax(logits / T), in between")
+                temperature = gr.Slider(0.01, 1.0, value=DEFAULT_TEMPERATURE, step=0.01,
+                                        label="Temperature T (annealed mean)")
+            choices, notes = checkpoint_choices_by_slot()
+            checkpoints = {slot: gr.Dropdown(choices[slot], value=default_choice(slot, choices[slot]),
+                                             label=f"{title} checkpoint")
+                           for slot, (_, title, _) in SLOTS.items()}
             refresh_button = gr.Button("Refresh checkpoint list", size="sm")
             checkpoint_notes = gr.Markdown("\n".join(f"- {note}" for note in notes))
         with gr.Column(scale=3):
             outputs = {}
             with gr.Row(equal_height=True):
                 for name, title in (("grey", "Grey input"), ("cnn", "CNN"), ("unet", "UNet"),
-                                    ("original", "Original colour")):
-                    with gr.Column(min_width=160):
+                                    ("beyond", "Beyond the handout"), ("original", "Original colour")):
+                    with gr.Column(min_width=150):
                         outputs[name] = gr.Image(label=title, show_label=False, format="png", interactive=False,
-                                                 height=220)
+                                                 height=200, elem_id=f"colourize-{name}")
                         outputs[f"{name}_caption"] = gr.Markdown(f"**{title}**")
-            outputs["slider"] = gr.ImageSlider(label="Before / after — UNet", format="png", interactive=False,
+            outputs["slider"] = gr.ImageSlider(label="Before / after", format="png", interactive=False,
                                                max_height=420)
             outputs["notes"] = gr.Markdown()
 
     shown = list(outputs.values())
-    upload_inputs = [upload, cnn_checkpoint, unet_checkpoint, class_map, work_size]
+    chosen = [*checkpoints.values(), decoding, temperature]
     colourize_upload = named_outputs(on_colourize_upload, outputs)
+    upload_inputs = [upload, *chosen, class_map, work_size]
     upload_button.click(colourize_upload, upload_inputs, shown)
     upload.upload(colourize_upload, upload_inputs, shown)
-    test_inputs = [category, index, cnn_checkpoint, unet_checkpoint]
+    test_inputs = [category, index, *chosen]
     colourize_test = named_outputs(on_colourize_test, outputs)
     test_button.click(colourize_test, test_inputs, shown)
     random_button.click(random_index, category, index).then(colourize_test, test_inputs, shown)
-    tab = ColourizeTab(cnn_checkpoint, unet_checkpoint, checkpoint_notes)
+    tab = ColourizeTab(checkpoints, checkpoint_notes, {name: outputs[name] for name in
+                                                       ("grey", "cnn", "unet", "beyond", "original")})
     tab.refresh_after(refresh_button.click)
     return tab

@@ -9,7 +9,7 @@ import gradio as gr
 import numpy as np
 
 from pixelwise.device import resolve_device
-from pixelwise.settings import cifar_root, cifar_root_from_env
+from pixelwise.settings import cifar_root, cifar_root_from_env, shown_path
 
 
 def named_outputs(handler: Callable, components: dict[str, gr.components.Component]) -> Callable:
@@ -44,7 +44,7 @@ def cifar_notice(images: str) -> str:
     """Where ``images`` ('Test images', 'Training images') come from, for a note under the controls."""
     root = cifar_root()
     if root is not None:
-        return f"{images} from `{root}` ({'PIXELWISE_DATA' if cifar_root_from_env() else 'default'})."
+        return f"{images} from `{shown_path(root)}` ({'PIXELWISE_DATA' if cifar_root_from_env() else 'default'})."
     return ("No local CIFAR-10 folder (set `PIXELWISE_DATA`, or put it at `../shared/data/cifar10`): "
             f"{images.lower()} will be downloaded with torchvision on first use, which needs internet; "
             "offline the tab says so.")

@@ -7,12 +7,12 @@ this module only lays out components and formats their answers.
 import gradio as gr
 import pandas as pd
 
-from colorizer.catalog import list_checkpoints
+from colorizer.catalog import find_checkpoint, list_checkpoints
+from colorizer.models import HANDOUT_ARCHS
 from inside.affine import AffineConfig, parse_pairs, result_records, run_from_checkpoint
 from inside.formulas import AFFINE_CLAIMS, SCALING_CLAIMS, layer_records, total_records, writeup_records
 from pixelwise.checkpoints import CheckpointError
 from pixelwise.errors import DataUnavailable
-from pixelwise.settings import checkpoint_dir, trained_dir
 from ui.common import cifar_data_root, inference_device, named_outputs
 
 DEFAULTS = {"arch": "cnn", "nf": 32, "nc": 24, "kernel": 3, "side": 32}
@@ -77,8 +77,9 @@ def writeup_view(nf: float, nc: float, kernel: float) -> dict:
 
 
 def checkpoint_choices() -> list[tuple[str, str]]:
-    found, _ = list_checkpoints(checkpoint_dir(), trained_dir())  # shipped ones and those saved in Train live
-    return [(info.label, str(info.path)) for info in found]
+    """(label, name) of the handout models' checkpoints: shipped ones and those saved in Train live."""
+    found, _ = list_checkpoints()
+    return [(info.label, info.name) for info in found if info.arch in HANDOUT_ARCHS]
 
 
 def run_affine(checkpoint: str | None, pairs_text: str, steps: float, test_images: float, train_images: float,
@@ -92,7 +93,7 @@ def run_affine(checkpoint: str | None, pairs_text: str, steps: float, test_image
     config = AffineConfig(pairs, finetune_steps=int(steps), device=inference_device())
     progress(0, desc="loading images")
     try:
-        result = run_from_checkpoint(checkpoint, cifar_data_root(), config,
+        result = run_from_checkpoint(find_checkpoint(checkpoint), cifar_data_root(), config,
                                      train_limit=int(train_images), test_limit=int(test_images),
                                      on_progress=lambda done, message: progress(done, desc=message))
     except (CheckpointError, DataUnavailable) as error:
