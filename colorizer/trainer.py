@@ -53,7 +53,11 @@ class TrainConfig:
     depth: int = 3  # levels of deep_unet
     pretrained: bool = True  # mobile_unet: start the encoder from ImageNet MobileNetV2
     resume_path: str | None = None  # write a resumable checkpoint here after every epoch; resume from it if present
-    channels_last: bool = False  # NHWC activations: faster convolutions on CPU (oneDNN) and on CUDA tensor cores
+    # Speed only (the numbers agree within float rounding). None = where measured faster: channels_last
+    # on the CPU (benchmarks/bench_trainer.py), torch.compile nowhere yet (its compile time outweighs it on
+    # CPU; not measured on CUDA). True / False force either.
+    channels_last: bool | None = None  # NHWC activations: faster convolutions on CPU (oneDNN)
+    compile: bool | None = None  # torch.compile the model's forward and backward (one compile per batch shape)
 
 
 @dataclass
@@ -123,6 +127,7 @@ class TrainResult:
             "val_acc": final.val_acc if final else None,
             "train_seconds": round(self.seconds, 2),
             "device": str(next(self.model.parameters()).device),
+            **self.speedups,
             "versions": {"torch": str(torch.__version__),  # TorchVersion would break weights_only loading
                          "python": platform.python_version()},
         }
@@ -137,6 +142,7 @@ class TrainResult:
         return {"colour_space": "lab", "ab_centres": self.centres.float().cpu()}
 
     centres: torch.Tensor | None = None
+    speedups: dict = field(default_factory=dict)  # the channels_last / compile this run used
 
 
 @functools.lru_cache(maxsize=4)
@@ -261,30 +267,59 @@ def initial_model(config: TrainConfig, data: ColourData) -> nn.Module:
     return model
 
 
+def speedups(config: TrainConfig, device: torch.device) -> dict:
+    """The config's channels_last / compile, with None resolved to what measured faster on this device."""
+    channels_last = config.channels_last if config.channels_last is not None else device.type == "cpu"
+    return {"channels_last": bool(channels_last), "compile": bool(config.compile)}
+
+
+def prepare_model(model: nn.Module, device: torch.device, fast: dict) -> tuple[nn.Module, Callable]:
+    """``model`` on ``device`` in the chosen memory format, and the forward to train with (compiled or not).
+    Evaluation and checkpoints use the plain module; the compiled forward shares its parameters."""
+    model = model.to(device)
+    if fast["channels_last"]:
+        model = model.to(memory_format=torch.channels_last)  # grey N x 1 x H x W inputs need no conversion
+    forward = torch.compile(model) if fast["compile"] else model
+    return model, forward
+
+
+def training_step(forward: Callable, optimiser: torch.optim.Optimizer, data: ColourData) -> Callable:
+    """One optimiser step on a batch; returns the detached loss without waiting for the device."""
+    def step(x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+        loss = pixel_loss(forward(x), y, data)
+        optimiser.zero_grad(set_to_none=True)
+        loss.backward()
+        optimiser.step()
+        return loss.detach()
+    return step
+
+
 def train(config: TrainConfig, data: ColourData | None = None,
           on_progress: Callable[[Progress], None] | None = None,
           should_stop: Callable[[], bool] | None = None, init_model: nn.Module | None = None) -> TrainResult:
     """Adam + per-pixel cross-entropy. Emits an 'epoch' event before training (epoch 0) and after
     each epoch, and a 'batch' event every ``config.report_every`` steps. ``should_stop`` is checked
     before every batch, so a stop request ends the run within one batch; what was measured is kept.
-    ``init_model`` continues training that model (in place) instead of a fresh one."""
+    ``init_model`` continues training that model (in place) instead of a fresh one. Any batch size
+    from 1 up works (larger than the training set: one batch per epoch)."""
     data = data or data_for(config)
     device = resolve_device(config.device)
     torch.manual_seed(config.seed)
-    model = (init_model or initial_model(config, data)).to(device)
-    if config.channels_last:
-        model = model.to(memory_format=torch.channels_last)
+    fast = speedups(config, device)
+    model, forward = prepare_model(init_model or initial_model(config, data), device, fast)
     optimiser = torch.optim.Adam(model.parameters(), lr=config.learning_rate)
+    step_on = training_step(forward, optimiser, data)
     train_grey = data.train_grey.to(device)
     train_labels = (data.train_ab if config.soft_targets else data.train_labels).to(device)
     val_grey, val_labels = data.val_grey.to(device), data.val_labels.to(device)
     shuffler = torch.Generator().manual_seed(config.seed)
-    batches_per_epoch = -(-len(train_grey) // config.batch_size)
+    batch_size = max(1, min(config.batch_size, len(train_grey)))
+    batches_per_epoch = -(-len(train_grey) // batch_size)
     total_steps = batches_per_epoch * config.epochs
     report_every = config.report_every or max(1, batches_per_epoch // 10)
     if config.max_steps:
         total_steps = min(total_steps, config.max_steps)
-    result = TrainResult(config, model, data.palette, centres=data.centres)
+    result = TrainResult(config, model, data.palette, centres=data.centres, speedups=fast)
     start = time.perf_counter()
     first_epoch = resume(config, model, optimiser, shuffler, result)
 
@@ -304,30 +339,26 @@ def train(config: TrainConfig, data: ColourData | None = None,
     for epoch in range(first_epoch, config.epochs):
         model.train()
         order = torch.randperm(len(train_grey), generator=shuffler).to(device)
-        epoch_loss, recent_loss, recent_count, batches_done = 0.0, 0.0, 0, 0
+        epoch_loss, pending, batches_done = 0.0, [], 0
         for batch_index in range(min(batches_per_epoch, total_steps - step)):
             if should_stop and should_stop():
                 result.stopped = True
                 result.seconds = time.perf_counter() - start
                 return result
-            indices = order[batch_index * config.batch_size:(batch_index + 1) * config.batch_size]
+            indices = order[batch_index * batch_size:(batch_index + 1) * batch_size]
             x, y = train_grey[indices], train_labels[indices]
             if config.hflip:
                 x, y = random_hflip(x, y, shuffler)
             if config.crop_pad:
                 x, y = random_crop(x, y, config.crop_pad, shuffler)
-            loss = pixel_loss(model(x), y, data)
-            optimiser.zero_grad(set_to_none=True)
-            loss.backward()
-            optimiser.step()
+            pending.append(step_on(x, y))  # losses stay on the device until a report needs them
             step, batches_done = step + 1, batches_done + 1
-            loss_value = loss.item()  # once: each .item() waits for the device
-            epoch_loss += loss_value
-            recent_loss, recent_count = recent_loss + loss_value, recent_count + 1
-            if recent_count == report_every and batch_index + 1 < batches_per_epoch:
+            if len(pending) == report_every and batch_index + 1 < batches_per_epoch:
+                losses = torch.stack(pending).tolist()  # the one wait for the device, every report_every steps
+                epoch_loss, pending = sum(losses, epoch_loss), []  # added one by one, as the values came
                 emit(Progress("batch", epoch + (batch_index + 1) / batches_per_epoch, step, total_steps,
-                              recent_loss / recent_count, seconds=time.perf_counter() - start, model=model))
-                recent_loss, recent_count = 0.0, 0
+                              sum(losses) / len(losses), seconds=time.perf_counter() - start, model=model))
+        epoch_loss = sum(torch.stack(pending).tolist(), epoch_loss) if pending else epoch_loss
         validate(epoch + batches_done / batches_per_epoch, step, epoch_loss / batches_done)
         if config.resume_path and batches_done == batches_per_epoch:
             save_resumable(config, model, optimiser, shuffler, result, epoch + 1)
@@ -353,8 +384,10 @@ def resume(config: TrainConfig, model: nn.Module, optimiser, shuffler: torch.Gen
     if not path or not path.is_file():
         return 0
     state = torch.load(path, map_location="cpu", weights_only=True)
-    saved = {k: v for k, v in state["config"].items() if k not in ("epochs", "resume_path")}
-    if saved != {k: v for k, v in asdict(config).items() if k not in ("epochs", "resume_path")}:
+    # A field added since the state was written counts as its default (an older state stays resumable).
+    defaults, current = asdict(TrainConfig()), asdict(config)
+    if any(state["config"].get(name, defaults[name]) != value for name, value in current.items()
+           if name not in ("epochs", "resume_path")):
         raise ValueError(f"{path} was written by a different configuration; delete it or choose another path")
     model.load_state_dict(state["model"])
     optimiser.load_state_dict(state["optimiser"])
@@ -383,7 +416,10 @@ def add_config_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--soft-targets", action="store_true", help="Zhang's soft encoding of the ab targets")
     parser.add_argument("--no-pretrained", dest="pretrained", action="store_false",
                         help="mobile_unet: start the encoder from random weights, not ImageNet")
-    parser.add_argument("--channels-last", action="store_true", help="NHWC memory format (faster convolutions)")
+    parser.add_argument("--channels-last", action=argparse.BooleanOptionalAction, default=None,
+                        help="NHWC memory format (default: on for the CPU, where it measured faster)")
+    parser.add_argument("--compile", action=argparse.BooleanOptionalAction, default=None,
+                        help="torch.compile the model (default: off; its compile time outweighs the gain on CPU)")
     parser.add_argument("--resume-path", default=None,
                         help="write a resumable state here after every epoch, and resume from it if it exists")
 
