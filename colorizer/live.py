@@ -1,29 +1,41 @@
 """Training several batch sizes in a background thread and streaming what happens, for a live UI.
 
-The batch sizes train one after another (smallest first) through ``colorizer.sweep.iter_sweep``, so
-with the same seed, data and palette, exactly as the sweep command line does. Each run pushes ``LiveEvent``s
-into a queue: progress events, a few validation predictions after every epoch, and its result.
-No Gradio here: the app drains the queue and draws.
+The batch sizes train one after another (smallest first), with the same seed, data and palette, exactly
+as the sweep command line does. A batch size whose identical run is in the replay cache
+(``colorizer.runcache``) is replayed from it within seconds instead; the others wait for their turn in
+the process's one training line (``colorizer.waitline``), seeing their place and an estimated wait,
+then train and are kept in the cache. Each run pushes ``LiveEvent``s into a queue: progress events, a
+few validation predictions after every epoch, and its result. No Gradio here: the app drains the queue
+and draws.
 """
 import queue
 import threading
 import time
 import traceback
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
+import torch
 from torch import nn
 
+from pixelwise.device import resolve_device
 from pixelwise.errors import DataUnavailable
 
+from . import runcache
 from .inference import colourize, grey_to_rgb
-from .sweep import iter_sweep
-from .trainer import ColourData, Progress, TrainConfig, TrainResult, data_for
+from .trainer import ColourData, Progress, TrainConfig, TrainResult, data_for, train
+from .waitline import TRAINING_LINE, WaitLine
+
+REPLAY_S = 3.0  # one press's replays take about this long in all: the curves visibly grow, yet within seconds
+# Images per second of the trainer on the 2-core development CPU at NF 32 (benchmarks/bench_trainer.py),
+# for wait estimates until this process has measured its own.
+DEFAULT_IMAGES_PER_S = {"cnn": 600.0, "unet": 500.0}
+_measured_rates: dict[tuple, float] = {}
 
 
 @dataclass
 class LiveEvent:
-    kind: str  # "status" | "progress" | "samples" | "finished" | "error" | "done"
+    kind: str  # "status" | "notice" | "waiting" | "progress" | "samples" | "finished" | "error" | "done"
     batch_size: int | None = None
     progress: Progress | None = None
     samples: list[tuple[np.ndarray, np.ndarray, np.ndarray]] | None = None  # (grey, truth, prediction) RGB uint8
@@ -31,6 +43,16 @@ class LiveEvent:
     result: TrainResult | None = None
     message: str = ""
     time: float = 0.0  # time.perf_counter() when it happened
+    replay: str | None = None  # "finished" of a replayed run: when, where and how long it was trained
+    wait_s: float | None = None  # "waiting": estimated seconds until this training's turn
+
+
+def live_config(model: str, category: str, epochs: int, learning_rate: float, num_filters: int, seed: int,
+                train_images: int, val_images: int, data_root: str | None) -> TrainConfig:
+    """The TrainConfig of one panel press (also what ``python -m colorizer.runcache fill`` trains)."""
+    return TrainConfig(model=model.lower(), category=category, data_root=data_root, epochs=int(epochs),
+                       learning_rate=float(learning_rate), num_filters=int(num_filters), seed=int(seed),
+                       train_limit=int(train_images), val_limit=int(val_images))
 
 
 def sample_predictions(model: nn.Module, data: ColourData, count: int = 4) -> list[tuple[np.ndarray, np.ndarray, np.ndarray]]:
@@ -43,44 +65,149 @@ def sample_predictions(model: nn.Module, data: ColourData, count: int = 4) -> li
     return samples
 
 
+def estimate_s(config: TrainConfig, data: ColourData) -> float:
+    """Seconds a run should take: its images over the rate measured here (or the benchmark's, scaled by NF²)."""
+    rate = _measured_rates.get((config.model, config.num_filters, str(resolve_device(config.device))))
+    rate = rate or DEFAULT_IMAGES_PER_S.get(config.model, 300.0) * (32 / config.num_filters) ** 2
+    return config.epochs * (len(data.train_grey) + len(data.val_grey) / 3) / rate  # validation: forward only
+
+
+def wait_message(ahead: int, seconds: float) -> str:
+    minutes = f"{seconds / 60:.0f} min" if seconds >= 90 else f"{seconds:.0f} s"
+    return (f"Waiting for your turn: you are number {ahead + 1} in line ({ahead} training{'s' if ahead > 1 else ''} "
+            f"ahead of yours); about {minutes} until yours starts (estimate).")
+
+
+class _Run:
+    """One worker's press: pushes events, replays what is cached, trains the rest in turn."""
+
+    def __init__(self, config, batch_sizes, events, stop, sample_count, retrain, line):
+        self.config, self.events, self.stop = config, events, stop
+        self.batch_sizes, self.sample_count, self.retrain, self.line = sorted(batch_sizes), sample_count, retrain, line
+
+    def push(self, kind: str, **fields) -> None:
+        self.events.put(LiveEvent(kind, time=time.perf_counter(), **fields))
+
+    def __call__(self) -> None:
+        try:
+            self.push("status", message="Preparing data (decoding images, k-means palette)...")
+            data = data_for(self.config)
+            runs = [replace(self.config, batch_size=batch_size) for batch_size in self.batch_sizes]
+            keys = {run.batch_size: runcache.run_key(run, data) for run in runs}
+            cached = {run.batch_size: self.lookup(keys[run.batch_size]) for run in runs}
+            epochs = sum(event["kind"] == "epoch" for hit in cached.values() if hit for event in hit.history)
+            for run in runs:
+                if cached[run.batch_size] and not self.stop.is_set():
+                    self.replay(run, cached[run.batch_size], REPLAY_S / max(1, epochs))
+            missing = [run for run in runs if not cached[run.batch_size]]
+            if missing and not self.stop.is_set():
+                self.train_in_turn(missing, data, keys)
+        except (DataUnavailable, ValueError) as error:
+            self.push("error", message=str(error))
+        except Exception as error:  # keep the app up and say what broke
+            traceback.print_exc()
+            self.push("error", message=f"{type(error).__name__}: {error}")
+        finally:
+            self.push("done")
+
+    def lookup(self, key: str) -> runcache.CachedRun | None:
+        if self.retrain:
+            return None
+        try:
+            return runcache.load(key)
+        except runcache.CorruptEntry as error:
+            self.push("notice", message=str(error))
+            return None
+
+    def replay(self, run: TrainConfig, cached: runcache.CachedRun, pause_s: float) -> None:
+        """The cached run's events, as training pushed them, a pause after each epoch; then its result."""
+        batch_size = run.batch_size
+        self.push("status", batch_size=batch_size, message=f"Batch size {batch_size}: replaying ({cached.describe()})")
+        strips = dict(cached.samples)
+        for event in cached.history:
+            if self.stop.is_set():
+                return
+            progress = Progress(**event)
+            self.push("progress", batch_size=batch_size, progress=progress)
+            if progress.kind == "epoch" and progress.epoch in strips:
+                samples = [tuple(image.numpy() for image in triple) for triple in strips[progress.epoch]]
+                self.push("samples", batch_size=batch_size, epoch=progress.epoch, samples=samples)
+                time.sleep(pause_s)
+        self.push("finished", batch_size=batch_size, result=cached.result(run), replay=cached.describe())
+
+    def train_in_turn(self, runs: list[TrainConfig], data: ColourData, keys: dict) -> None:
+        estimates = [estimate_s(run, data) for run in runs]
+        ticket = self.line.join(sum(estimates))
+        try:
+            def on_wait(ahead: int, seconds: float) -> None:
+                self.push("waiting", message=wait_message(ahead, seconds), wait_s=seconds)
+
+            if not self.line.wait(ticket, self.stop, on_wait):
+                return
+            for index, run in enumerate(runs):
+                result = self.train_one(run, data, keys[run.batch_size], ticket, sum(estimates[index + 1:]))
+                if result.stopped:
+                    return
+        finally:
+            self.line.leave(ticket)
+
+    def train_one(self, run: TrainConfig, data: ColourData, key: str, ticket, later_s: float) -> TrainResult:
+        batch_size, strips = run.batch_size, []
+        self.push("status", batch_size=batch_size, message=f"Training batch size {batch_size}...")
+
+        def on_progress(event: Progress) -> None:
+            self.push("progress", batch_size=batch_size, progress=event)
+            if event.kind == "epoch":
+                samples = sample_predictions(event.model, data, self.sample_count)
+                strips.append((event.epoch, torch.from_numpy(np.stack([np.stack(triple) for triple in samples]))))
+                self.push("samples", batch_size=batch_size, epoch=event.epoch, samples=samples)
+            done = event.step / max(1, event.total_steps)
+            if done > 0:  # what the people waiting behind this training see
+                ticket.remaining_s = event.seconds * (1 - done) / done + later_s
+
+        result = train(run, data, on_progress=on_progress, should_stop=self.stop.is_set)
+        steps = result.history[-1].step if result.history else 0
+        if steps and result.seconds > 0:
+            _measured_rates[(run.model, run.num_filters, str(resolve_device(run.device)))] = \
+                min(steps * batch_size, len(data.train_grey) * run.epochs) / result.seconds
+        try:
+            runcache.store(key, result, strips)
+        except OSError as error:  # a full or read-only disk must not lose the run just shown
+            self.push("notice", message=f"This run could not be kept for replay: {error}")
+        self.push("finished", batch_size=batch_size, result=result)
+        return result
+
+
 def run_batch_sizes(config: TrainConfig, batch_sizes: list[int], events: queue.Queue, stop: threading.Event,
-                    sample_count: int = 4) -> None:
-    """colorizer.sweep over the batch sizes (smallest first), pushing LiveEvents into ``events``.
-    Always ends with a 'done' event (after an 'error' one if something failed)."""
-    def push(kind: str, **fields) -> None:
-        events.put(LiveEvent(kind, time=time.perf_counter(), **fields))
-
-    try:
-        push("status", message="Preparing data (decoding images, k-means palette)...")
-        data = data_for(config)
-
-        def reporter_for(run_config: TrainConfig):
-            batch_size = run_config.batch_size
-            push("status", batch_size=batch_size, message=f"Training batch size {batch_size}...")
-
-            def on_progress(event: Progress) -> None:
-                push("progress", batch_size=batch_size, progress=event)
-                if event.kind == "epoch":
-                    push("samples", batch_size=batch_size, epoch=event.epoch,
-                         samples=sample_predictions(event.model, data, sample_count))
-            return on_progress
-
-        for result in iter_sweep(config, sorted(batch_sizes), data, reporter_for, should_stop=stop.is_set):
-            push("finished", batch_size=result.config.batch_size, result=result)
-    except (DataUnavailable, ValueError) as error:
-        push("error", message=str(error))
-    except Exception as error:  # keep the app up and say what broke
-        traceback.print_exc()
-        push("error", message=f"{type(error).__name__}: {error}")
-    finally:
-        push("done")
+                    sample_count: int = 4, retrain: bool = False, line: WaitLine = TRAINING_LINE) -> None:
+    """Replay or train each batch size (smallest first), pushing LiveEvents into ``events``. ``retrain``
+    bypasses the replay cache. Always ends with a 'done' event (after an 'error' one if something failed)."""
+    _Run(config, batch_sizes, events, stop, sample_count, retrain, line)()
 
 
-def start_live_run(config: TrainConfig, batch_sizes: list[int], stop: threading.Event,
-                   sample_count: int = 4) -> tuple[queue.Queue, threading.Thread]:
+def start_live_run(config: TrainConfig, batch_sizes: list[int], stop: threading.Event, sample_count: int = 4,
+                   retrain: bool = False) -> tuple[queue.Queue, threading.Thread]:
     """Start ``run_batch_sizes`` in a daemon thread; returns its event queue and the thread."""
     events: queue.Queue = queue.Queue()
-    thread = threading.Thread(target=run_batch_sizes, args=(config, batch_sizes, events, stop, sample_count),
+    thread = threading.Thread(target=run_batch_sizes, args=(config, batch_sizes, events, stop, sample_count, retrain),
                               name="pixelwise-live-training", daemon=True)
     thread.start()
     return events, thread
+
+
+def fill_cache(config: TrainConfig, batch_sizes: list[int], say=print) -> list[TrainResult]:
+    """Replay or train every batch size of one press, as the panel does, so that it is in the cache."""
+    events, thread = start_live_run(config, batch_sizes, threading.Event())
+    results = []
+    while (event := events.get()).kind != "done":
+        if event.kind in ("status", "notice", "error"):
+            say(event.message)
+        elif event.kind == "finished":
+            results.append(event.result)
+            final = event.result.final
+            say(f"batch size {event.batch_size}: val loss {final.val_loss:.3f}, val acc {100 * final.val_acc:.1f}%, "
+                f"{event.replay or f'trained in {event.result.seconds:.0f} s'}")
+        elif event.kind == "progress" and event.progress.kind == "epoch" and event.replay is None:
+            say(f"  epoch {event.progress.epoch:g}: val loss {event.progress.val_loss:.3f}")
+    thread.join()
+    return results

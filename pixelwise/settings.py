@@ -66,3 +66,13 @@ def shown_path(path: str | Path) -> str:
         if path.is_absolute() and path.is_relative_to(base):
             return prefix + path.relative_to(base).as_posix()
     return path.as_posix() if not path.is_absolute() else "…/" + "/".join(path.parts[-2:])
+
+
+def run_cache_dir() -> Path:
+    """Where Train live keeps finished and stopped runs to replay: $PIXELWISE_RUN_CACHE, else <cache_dir()>/runs."""
+    return Path(_env("PIXELWISE_RUN_CACHE") or cache_dir() / "runs")
+
+
+def run_cache_limit_mb() -> float:
+    """Size limit of the run cache in MB (oldest-used entries go first): $PIXELWISE_RUN_CACHE_MB, else 1024."""
+    return float(_env("PIXELWISE_RUN_CACHE_MB") or 1024)

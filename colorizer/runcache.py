@@ -1,0 +1,216 @@
+"""Finished and stopped training runs kept on disk, so an identical run is replayed instead of retrained.
+
+Training is deterministic: the same configuration, data, palette, code, torch version and device give
+the same numbers. A run's entry (its full history, the validation strips after each epoch, its final
+weights, when and where it was trained and how long it took) is filed under a hash of all of those
+(``run_key``). The folder is ``pixelwise.settings.run_cache_dir()``, its size limit
+``run_cache_limit_mb()``; the least recently used entries go first. Fill it for the panel's default
+press (or any other) from the command line:
+
+    python -m colorizer.runcache fill                          # UNet, batch sizes 50 100 500 1000, 25 epochs
+    python -m colorizer.runcache fill --model cnn --epochs 10  # any other press of the panel
+    python -m colorizer.runcache list
+"""
+import argparse
+import hashlib
+import json
+import os
+import time
+import weakref
+from dataclasses import asdict, dataclass
+from datetime import datetime
+from pathlib import Path
+
+import torch
+
+from pixelwise.checkpoints import save_atomic
+from pixelwise.device import resolve_device
+from pixelwise.settings import run_cache_dir, run_cache_limit_mb
+
+from .models import ModelConfig, build_model
+from .trainer import ColourData, Progress, TrainConfig, TrainResult, speedups
+
+FORMAT = 1
+CODE = ("trainer.py", "models.py", "lab.py")  # the code that decides a run's numbers, beyond torch itself
+NOT_IN_KEY = ("resume_path", "data_root", "train_limit", "val_limit", "device", "channels_last", "compile")
+_fingerprints: dict[int, tuple[weakref.ref, str]] = {}
+
+
+class CorruptEntry(ValueError):
+    """A cache file that cannot be read back as a run; it is removed and the run trained again."""
+
+
+@dataclass
+class CachedRun:
+    config: dict
+    history: list[dict]  # Progress fields, without the model
+    samples: list[tuple[float, torch.Tensor]]  # (epoch, count x 3 x H x W x 3 uint8: grey, truth, prediction)
+    stopped: bool
+    seconds: float
+    trained_at: str  # ISO time, local
+    device: str
+    state_dict: dict
+    palette: torch.Tensor
+    model_config: dict
+    centres: torch.Tensor | None = None
+    speedups: dict | None = None
+
+    def result(self, config: TrainConfig) -> TrainResult:
+        """The TrainResult the run produced: history, final weights (on the CPU), palette."""
+        model = build_model(config.model, ModelConfig(**self.model_config))
+        model.load_state_dict(self.state_dict)
+        return TrainResult(config, model.eval(), self.palette, [Progress(**event) for event in self.history],
+                           self.stopped, self.seconds, centres=self.centres, speedups=self.speedups or {})
+
+    def describe(self) -> str:
+        """'trained 2026-11-23 14:02 on cpu (AVX2) in 312 s'."""
+        when = self.trained_at[:16].replace("T", " ")
+        took = f"{self.seconds:.0f} s" if self.seconds >= 10 else f"{self.seconds:.1f} s"
+        return f"trained {when} on {self.device} in {took}"
+
+
+def describe_device(device: torch.device) -> str:
+    """The device as it decides numbers: the GPU's name, or the CPU kernels torch picked (AVX2, AVX512...)."""
+    if device.type == "cuda":
+        return f"cuda ({torch.cuda.get_device_name(device)})"
+    return f"{device.type} ({torch.backends.cpu.get_cpu_capability()}, {torch.get_num_threads()} threads)"
+
+
+def data_fingerprint(data: ColourData) -> str:
+    """sha256 of the inputs, targets, palette and class weights a run sees (memoised per ColourData)."""
+    known = _fingerprints.get(id(data))
+    if known and known[0]() is data:
+        return known[1]
+    digest = hashlib.sha256()
+    for name in ("train_grey", "train_labels", "val_grey", "val_labels", "palette", "centres", "class_weights",
+                 "train_ab"):
+        tensor = getattr(data, name)
+        if tensor is not None:
+            digest.update(f"{name}{tuple(tensor.shape)}{tensor.dtype}".encode())
+            digest.update(tensor.detach().cpu().contiguous().view(-1).view(torch.uint8).numpy().tobytes())
+    digest.update(data.colour_space.encode())
+    _fingerprints[id(data)] = (weakref.ref(data), digest.hexdigest())
+    return digest.hexdigest()
+
+
+def code_fingerprint() -> str:
+    digest = hashlib.sha256()
+    for name in CODE:
+        digest.update((Path(__file__).parent / name).read_bytes())
+    return digest.hexdigest()
+
+
+def key_fields(config: TrainConfig, data: ColourData) -> dict:
+    """Everything that decides a run's numbers (the data by content, not by folder or image count)."""
+    device = resolve_device(config.device)
+    fields = {name: value for name, value in asdict(config).items() if name not in NOT_IN_KEY}
+    return {**fields, "speedups": speedups(config, device), "device": describe_device(device),
+            "torch": str(torch.__version__), "data": data_fingerprint(data), "code": code_fingerprint(),
+            "format": FORMAT}
+
+
+def run_key(config: TrainConfig, data: ColourData) -> str:
+    return hashlib.sha256(json.dumps(key_fields(config, data), sort_keys=True, default=str).encode()).hexdigest()[:32]
+
+
+def entry_path(key: str, folder: Path | None = None) -> Path:
+    return Path(folder or run_cache_dir()) / f"{key}.pt"
+
+
+def load(key: str, folder: Path | None = None) -> CachedRun | None:
+    """The cached run filed under ``key``, None when there is none. A file that cannot be read is
+    removed and reported with CorruptEntry (the caller trains instead)."""
+    path = entry_path(key, folder)
+    if not path.is_file():
+        return None
+    try:
+        state = torch.load(path, map_location="cpu", weights_only=True)
+        if state.get("format") != FORMAT:
+            raise ValueError(f"format {state.get('format')!r}, expected {FORMAT}")
+        run = CachedRun(**state["run"])
+        [Progress(**event) for event in run.history]  # every event must still fit Progress
+    except Exception as error:  # a truncated, foreign or garbled file: say so, then retrain
+        path.unlink(missing_ok=True)
+        raise CorruptEntry(f"the cached run {path.name} could not be read ({type(error).__name__}: "
+                           f"{str(error)[:120]}); it was removed and the run is trained again") from error
+    os.utime(path)  # used now: the size limit removes the least recently used first
+    return run
+
+
+def store(key: str, result: TrainResult, samples: list[tuple[float, torch.Tensor]],
+          folder: Path | None = None, limit_mb: float | None = None) -> Path | None:
+    """File a finished or stopped run under ``key`` (atomically). A stopped run never replaces a finished one."""
+    path = entry_path(key, folder)
+    if result.stopped and path.is_file():
+        try:
+            if not torch.load(path, map_location="cpu", weights_only=True)["run"]["stopped"]:
+                return None
+        except Exception:
+            pass  # unreadable: overwrite it
+    model = result.model
+    run = CachedRun(
+        config=asdict(result.config), stopped=result.stopped, seconds=result.seconds,
+        history=[{name: value for name, value in event.__dict__.items() if name != "model"} for event in result.history],
+        samples=samples, trained_at=datetime.now().isoformat(timespec="seconds"),
+        device=describe_device(next(model.parameters()).device),
+        state_dict={name: tensor.detach().cpu().contiguous() for name, tensor in model.state_dict().items()},
+        palette=result.palette.cpu(), model_config=asdict(model.config),
+        centres=None if result.centres is None else result.centres.cpu(), speedups=result.speedups)
+    save_atomic({"format": FORMAT, "key": key, "run": asdict(run)}, path)
+    prune(path.parent, run_cache_limit_mb() if limit_mb is None else limit_mb)
+    return path
+
+
+def prune(folder: Path, limit_mb: float) -> list[Path]:
+    """Remove the least recently used entries until the folder is within ``limit_mb``; returns what went."""
+    entries = sorted(Path(folder).glob("*.pt"), key=lambda p: p.stat().st_mtime)
+    total = sum(p.stat().st_size for p in entries)
+    removed = []
+    while entries and total > limit_mb * 1e6:
+        oldest = entries.pop(0)
+        total -= oldest.stat().st_size
+        oldest.unlink(missing_ok=True)
+        removed.append(oldest)
+    return removed
+
+
+def main(argv: list[str] | None = None) -> None:
+    from .live import fill_cache, live_config  # live imports this module
+
+    parser = argparse.ArgumentParser(description="Fill or list the Train live replay cache.")
+    commands = parser.add_subparsers(dest="command", required=True)
+    fill = commands.add_parser("fill", help="train (or find) every run of one panel press and keep it")
+    fill.add_argument("--model", choices=["cnn", "unet"], default="unet")
+    fill.add_argument("--batch-sizes", type=int, nargs="+", default=[50, 100, 500, 1000])
+    fill.add_argument("--epochs", type=int, default=25)
+    fill.add_argument("--learning-rate", type=float, default=1e-3)
+    fill.add_argument("--num-filters", type=int, default=32)
+    fill.add_argument("--category", default="horse")
+    fill.add_argument("--seed", type=int, default=0)
+    fill.add_argument("--train-images", type=int, default=5000)
+    fill.add_argument("--val-images", type=int, default=1000)
+    fill.add_argument("--data", default=None, help="CIFAR-10 image folder (default: as the app finds it)")
+    commands.add_parser("list", help="list the cached runs")
+    arguments = parser.parse_args(argv)
+    folder = run_cache_dir()
+    if arguments.command == "list":
+        for path in sorted(folder.glob("*.pt"), key=lambda p: p.stat().st_mtime):
+            try:
+                run = torch.load(path, map_location="cpu", weights_only=True)["run"]
+                config = run["config"]
+                print(f"{path.name}  {config['model']} bs {config['batch_size']} {config['epochs']} epochs "
+                      f"lr {config['learning_rate']} seed {config['seed']}{' (stopped)' if run['stopped'] else ''}, "
+                      f"{CachedRun(**run).describe()}, {path.stat().st_size / 1e6:.1f} MB")
+            except Exception as error:
+                print(f"{path.name}  unreadable: {type(error).__name__}")
+        return
+    config = live_config(arguments.model, arguments.category, arguments.epochs, arguments.learning_rate,
+                         arguments.num_filters, arguments.seed, arguments.train_images, arguments.val_images,
+                         arguments.data)
+    start = time.perf_counter()
+    fill_cache(config, arguments.batch_sizes, print)
+    print(f"done in {time.perf_counter() - start:.0f} s; cache: {folder}")
+
+
+if __name__ == "__main__":
+    main()
