@@ -43,7 +43,7 @@ class LiveEvent:
     result: TrainResult | None = None
     message: str = ""
     time: float = 0.0  # time.perf_counter() when it happened
-    replay: str | None = None  # "finished" of a replayed run: when, where and how long it was trained
+    replay: str | None = None  # a replayed run's "status" and "finished": when, where and how long it was trained
     wait_s: float | None = None  # "waiting": estimated seconds until this training's turn
 
 
@@ -122,7 +122,8 @@ class _Run:
     def replay(self, run: TrainConfig, cached: runcache.CachedRun, pause_s: float) -> None:
         """The cached run's events, as training pushed them, a pause after each epoch; then its result."""
         batch_size = run.batch_size
-        self.push("status", batch_size=batch_size, message=f"Batch size {batch_size}: replaying ({cached.describe()})")
+        self.push("status", batch_size=batch_size, message=f"Batch size {batch_size}: replaying ({cached.describe()})",
+                  replay=cached.describe())
         strips = dict(cached.samples)
         for event in cached.history:
             if self.stop.is_set():

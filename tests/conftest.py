@@ -80,10 +80,11 @@ def app_url(tmp_path_factory):
     port = _free_port()
     app_dir = tmp_path_factory.mktemp("app")
     log_path = app_dir / "app.log"
-    # Checkpoints saved by browser tests go to a temporary folder, not the repo's checkpoints/session/.
+    # Checkpoints saved by browser tests, and the runs kept for replay, go to a temporary folder.
     env = dict(os.environ, GRADIO_SERVER_NAME="127.0.0.1", GRADIO_SERVER_PORT=str(port),
                GRADIO_ANALYTICS_ENABLED="False", HF_HUB_OFFLINE="1", PYTHONUNBUFFERED="1",
-               PIXELWISE_TRAINED=str(app_dir / "trained"), PIXELWISE_CHECKPOINTS=str(app_checkpoints(app_dir / "checkpoints")))
+               PIXELWISE_TRAINED=str(app_dir / "trained"), PIXELWISE_RUN_CACHE=str(app_dir / "runs"),
+               PIXELWISE_CHECKPOINTS=str(app_checkpoints(app_dir / "checkpoints")))
     env.setdefault("OMP_NUM_THREADS", "1")
     with open(log_path, "w") as log:
         proc = subprocess.Popen([sys.executable, "app.py"], cwd=REPO_ROOT, env=env,

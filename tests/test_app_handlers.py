@@ -40,6 +40,7 @@ def checkpoints(tmp_path_factory):
     with pytest.MonkeyPatch.context() as patch:
         patch.setenv("PIXELWISE_CHECKPOINTS", str(folder))
         patch.setenv("PIXELWISE_TRAINED", str(folder / "session"))
+        patch.setenv("PIXELWISE_RUN_CACHE", str(folder / "runs"))
         patch.setenv("PIXELWISE_DATA", str(CIFAR))
         patch.delenv("PIXELWISE_HF_REPO", raising=False)
         yield names
@@ -276,9 +277,10 @@ def test_hub_fetch_downloads_only_missing_files(tmp_path, monkeypatch):
 
 # ---------------------------------------------------------------- Train live
 
-def run_training(epochs, batch_sizes=(50, 100), stop_after_first_epoch=False):
+def run_training(epochs, batch_sizes=(50, 100), stop_after_first_epoch=False, other="", handler=None):
     outputs, stopped = [], False
-    generator = train_tab.start_training("UNet", list(batch_sizes), epochs, 1e-3, 8, "horse", 0, 300, 100, None)
+    generator = (handler or train_tab.start_training)("UNet", list(batch_sizes), epochs, 1e-3, 8, "horse", 0, 300, 100,
+                                                      None, other)
     for output in generator:
         outputs.append(output)
         session = output["session"]
@@ -311,12 +313,48 @@ def test_training_streams_every_epoch_of_every_batch_size_and_ends_with_the_tabl
     for row in table.itertuples():
         result = session.results[row[1]]
         assert row[3] == round(100 * result.final.val_acc, 2) and 0 < row[3] < 100
-    strips = [final[train_tab.strip_name(bs)] for bs in train_tab.BATCH_SIZES]  # one slot per offered batch size
-    assert [strip["visible"] for strip in strips] == [True, True, False, False]
+    strips = [final[train_tab.strip_name(slot)] for slot in range(train_tab.MAX_RUNS)]  # a slot per batch size of the run
+    assert [strip["visible"] for strip in strips] == [True, True] + [False] * (train_tab.MAX_RUNS - 2)
     assert "bs 50 · epoch 2" == strips[0]["label"]
     assert "Done" in final["status"]
     accuracy = final["accuracy_plot"]["value"]
     assert set(accuracy["series"]) == {"bs 50", "bs 100"}
+
+
+def test_a_second_identical_press_replays_and_train_again_retrains(checkpoints):
+    first = run_training(epochs=1, batch_sizes=(20,), other="33")[-1]
+    assert first["table"]["batch size"].tolist() == [20, 33]
+    assert first["table"]["source"].tolist() == ["trained now", "trained now"]
+    start = time.perf_counter()
+    replay = run_training(epochs=1, batch_sizes=(20,), other="33")
+    assert time.perf_counter() - start < 30
+    table = replay[-1]["table"]
+    assert all(source.startswith("replay: trained ") for source in table["source"])
+    assert table["val loss"].tolist() == first["table"]["val loss"].tolist()
+    assert "replayed from the cache" in replay[-1]["status"]
+    assert any(re.search(r"epoch 1, .* · replay, trained ", output["status"]) for output in replay)
+    again = run_training(epochs=1, batch_sizes=(20,), other="33", handler=train_tab.train_again)[-1]
+    assert again["table"]["source"].tolist() == ["trained now", "trained now"]
+    assert again["table"]["val loss"].tolist() == first["table"]["val loss"].tolist()  # deterministic
+
+
+@pytest.mark.parametrize("chosen, other, message", [
+    ([], "", "Choose at least one batch size"),
+    ([50], "7, x", "'x' is not a whole number"),
+    ([50], "0", r"from 1 to the number of training images \(300\), not \[0\]"),
+    ([1000], "", r"not \[1000\]"),
+    (train_tab.PRESET_BATCH_SIZES[:6], "1, 2, 3", "At most 8 batch sizes"),
+])
+def test_batch_sizes_outside_the_range_are_refused_clearly(chosen, other, message):
+    import gradio as gr
+
+    with pytest.raises(gr.Error, match=message):
+        train_tab.parse_batch_sizes(chosen, other, 300)
+
+
+def test_any_batch_size_in_range_is_accepted():
+    assert train_tab.parse_batch_sizes([5, 1000], "1 7;64, 7", 1000) == [1, 5, 7, 64, 1000]
+    assert train_tab.hue(50) == train_tab.hue(50) and train_tab.hue(50) != train_tab.hue(100)
 
 
 def test_stop_ends_training_early_and_keeps_what_was_measured(checkpoints):

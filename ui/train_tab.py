@@ -2,9 +2,11 @@
 
 The training runs in a worker thread (colorizer.live); the Gradio generator here drains its event
 queue and redraws. Everything a run produces lives in a per-session TrainSession (gr.State), so two
-people never see each other's curves. One training runs at a time (concurrency_limit=1).
+people never see each other's curves. Runs already in the replay cache are replayed at once; one
+training runs at a time, the others wait in colorizer.waitline's line and are shown their place.
 """
 import queue
+import re
 import threading
 import time
 from dataclasses import dataclass, field
@@ -14,18 +16,22 @@ import gradio as gr
 import pandas as pd
 
 from colorizer import ARCH_NAMES, CIFAR10_CLASSES, TrainConfig, TrainResult
-from colorizer.live import LiveEvent, start_live_run
+from colorizer.live import LiveEvent, live_config, start_live_run
 from pixelwise.settings import checkpoint_dir, trained_dir
 from pixelwise.zerogpu import TRAINING_S, gpu
 from ui.common import cifar_data_root, cifar_notice, image_grid, named_outputs
 
-BATCH_SIZES = [50, 100, 500, 1000]
+PRESET_BATCH_SIZES = [5, 10, 20, 50, 100, 200, 500, 1000]  # the write-ups' sizes, one click each
+DEFAULT_BATCH_SIZES = [50, 100, 500, 1000]
+MAX_RUNS = 8  # batch sizes per press: each gets a curve colour and an image slot
+LIVE_SESSIONS = 16  # Start handlers at once: replays need no turn, trainings wait in colorizer.waitline
 REDRAW_EVERY_S = 1.0  # at most one redraw a second between epoch ends: looks live, spares slow browsers
 SAMPLE_COUNT = 4
 # one hue per batch size: light for train loss, dark for validation loss
-HUES = [("#9ecae1", "#08519c"), ("#fdae6b", "#d94801"), ("#a1d99b", "#238b45"), ("#bcbddc", "#6a51a3"),
-        ("#fa9fb5", "#ae017e"), ("#d9d9d9", "#525252")]
-TABLE_COLUMNS = ["batch size", "val loss", "val acc (%)", "seconds", "epochs done", "stopped?"]
+HUES = [("#c6dbef", "#2171b5"), ("#fdd0a2", "#a63603"), ("#fee391", "#cc4c02"), ("#9ecae1", "#08519c"),
+        ("#fdae6b", "#d94801"), ("#fa9fb5", "#ae017e"), ("#a1d99b", "#238b45"), ("#bcbddc", "#6a51a3"),
+        ("#d9d9d9", "#525252"), ("#99d8c9", "#00695c"), ("#f4a582", "#b2182b"), ("#c7e9c0", "#006d2c")]
+TABLE_COLUMNS = ["batch size", "val loss", "val acc (%)", "seconds", "epochs done", "stopped?", "source"]
 
 
 @dataclass
@@ -35,6 +41,7 @@ class TrainSession:
     rows: list[dict] = field(default_factory=list)  # plot points: epoch, loss, series, batch size...
     strips: dict[int, tuple] = field(default_factory=dict)  # batch size -> (image, caption)
     results: dict[int, TrainResult] = field(default_factory=dict)
+    replays: dict[int, str] = field(default_factory=dict)  # batch size -> when/where/how long, for replayed runs
     batch_sizes: list[int] = field(default_factory=list)
     fraction_done: dict[int, float] = field(default_factory=dict)  # batch size -> optimiser steps done / planned
     started: float = 0.0
@@ -70,17 +77,22 @@ def accuracy_frame(session: TrainSession | None = None) -> pd.DataFrame:
     return _frame(_placeholders(session, ("",)) + rows, "val acc (%)")
 
 
+def hue(batch_size: int) -> tuple[str, str]:
+    """A batch size keeps its hue whichever others are chosen (presets their own; others share the rest)."""
+    if batch_size in PRESET_BATCH_SIZES:
+        return HUES[PRESET_BATCH_SIZES.index(batch_size)]
+    spare = HUES[len(PRESET_BATCH_SIZES):]
+    return spare[batch_size % len(spare)]
+
+
 def colour_maps(batch_sizes: list[int]) -> tuple[dict, dict]:
-    """Fixed colours per series, set once: a batch size keeps its hue whichever others are chosen."""
+    """The colours of one run's series."""
     loss, accuracy = {}, {}
-    for i, batch_size in enumerate(batch_sizes):
-        light, dark = HUES[i % len(HUES)]
+    for batch_size in batch_sizes:
+        light, dark = hue(batch_size)
         loss |= {f"bs {batch_size} train": light, f"bs {batch_size} val": dark}
         accuracy[f"bs {batch_size}"] = dark
     return loss, accuracy
-
-
-LOSS_COLOURS, ACCURACY_COLOURS = colour_maps(BATCH_SIZES)
 
 
 def results_table(session: TrainSession) -> pd.DataFrame:
@@ -89,7 +101,8 @@ def results_table(session: TrainSession) -> pd.DataFrame:
     for batch_size, result in sorted(session.results.items()):
         final = result.final
         rows.append([batch_size, round(final.val_loss, 4), round(100 * final.val_acc, 2), round(result.seconds, 1),
-                     round(final.epoch, 2), "yes" if result.stopped else "no"])
+                     round(final.epoch, 2), "yes" if result.stopped else "no",
+                     f"replay: {session.replays[batch_size]}" if batch_size in session.replays else "trained now"])
     return pd.DataFrame(rows, columns=TABLE_COLUMNS)
 
 
@@ -108,8 +121,13 @@ def status_text(session: TrainSession) -> str:
 def apply_event(session: TrainSession, event: LiveEvent) -> None:
     """Fold one event from the worker into the session."""
     bs = event.batch_size
-    if event.kind == "status":
+    if event.kind in ("status", "waiting"):
         session.status = event.message
+        if event.replay:
+            session.replays[bs] = event.replay
+    elif event.kind == "notice":
+        session.status = event.message
+        gr.Warning(event.message)
     elif event.kind == "progress":
         progress = event.progress
         session.training_started = session.training_started or event.time
@@ -120,8 +138,9 @@ def apply_event(session: TrainSession, event: LiveEvent) -> None:
         if progress.kind == "epoch":
             session.rows.append({"epoch": progress.epoch, "loss": progress.val_loss, "val_acc": progress.val_acc,
                                  "series": f"bs {bs} val", "batch_size": bs})
+            replay = f" · replay, {session.replays[bs]}" if bs in session.replays else ""
             session.status = (f"Batch size {bs}: epoch {progress.epoch:.0f}, val loss {progress.val_loss:.3f}, "
-                              f"val acc {100 * progress.val_acc:.1f}%")
+                              f"val acc {100 * progress.val_acc:.1f}%{replay}")
     elif event.kind == "samples":
         grid = image_grid([list(triple) for triple in event.samples])  # one row per image: grey, truth, prediction
         session.strips[bs] = (grid, f"bs {bs} · epoch {event.epoch:.0f}")
@@ -147,24 +166,26 @@ def plot_update(frame: pd.DataFrame, colours: dict, first_draw: bool) -> dict:
     return gr.update(value=frame, color_map={series: colour for series, colour in colours.items() if series in present})
 
 
-def strip_name(batch_size: int) -> str:
-    return f"strip_{batch_size}"
+def strip_name(slot: int) -> str:
+    return f"strip_{slot}"
 
 
 def strip_updates(session: TrainSession) -> dict:
-    """One image slot per offered batch size: the latest strip, or hidden."""
+    """One image slot per batch size of the run, in order: the latest strip, or hidden."""
     updates = {}
-    for batch_size in BATCH_SIZES:
+    for slot in range(MAX_RUNS):
+        batch_size = session.batch_sizes[slot] if slot < len(session.batch_sizes) else None
         image, caption = session.strips.get(batch_size, (None, f"bs {batch_size}"))
-        updates[strip_name(batch_size)] = gr.update(value=image, label=caption, visible=batch_size in session.strips)
+        updates[strip_name(slot)] = gr.update(value=image, label=caption, visible=batch_size in session.strips)
     return updates
 
 
 def _view(session: TrainSession) -> dict:
     first_draw = session.draws == 0
     session.draws += 1
-    view = {"loss_plot": plot_update(loss_frame(session), LOSS_COLOURS, first_draw),
-            "accuracy_plot": plot_update(accuracy_frame(session), ACCURACY_COLOURS, first_draw),
+    loss_colours, accuracy_colours = colour_maps(session.batch_sizes)
+    view = {"loss_plot": plot_update(loss_frame(session), loss_colours, first_draw),
+            "accuracy_plot": plot_update(accuracy_frame(session), accuracy_colours, first_draw),
             "status": status_text(session), "session": session}
     if not session.changed:  # images and table are re-encoded on every send: leave them out when unchanged
         return view
@@ -175,18 +196,34 @@ def _view(session: TrainSession) -> dict:
             "save_choice": gr.update(choices=finished, value=finished[-1][1] if finished else None)}
 
 
+def parse_batch_sizes(chosen, other: str | None, train_images) -> list[int]:
+    """The ticked presets plus any typed ones ("7, 64"), each from 1 to the number of training images."""
+    sizes = {int(b) for b in chosen or []}
+    for word in re.split(r"[,;\s]+", (other or "").strip()):
+        if word and not word.isdigit():
+            raise gr.Error(f"Other batch sizes: {word!r} is not a whole number (write e.g. 7, 64).")
+        sizes |= {int(word)} if word else set()
+    limit = int(train_images)
+    if not sizes:
+        raise gr.Error("Choose at least one batch size.")
+    if outside := sorted(b for b in sizes if not 1 <= b <= limit):
+        raise gr.Error(f"Batch sizes go from 1 to the number of training images ({limit}), not {outside}.")
+    if len(sizes) > MAX_RUNS:
+        raise gr.Error(f"At most {MAX_RUNS} batch sizes per press ({len(sizes)} chosen).")
+    return sorted(sizes)
+
+
 @gpu(TRAINING_S)  # on ZeroGPU the worker thread runs inside this GPU call
 def start_training(model, batch_sizes, epochs, learning_rate, num_filters, category, seed,
-                   train_images, val_images, session: TrainSession | None):
-    """Generator behind the Start button: runs the worker, yields redraws until it is done."""
-    batch_sizes = sorted({int(b) for b in batch_sizes or []})
-    if not batch_sizes:
-        raise gr.Error("Choose at least one batch size.")
-    config = TrainConfig(model=model.lower(), category=category, data_root=cifar_data_root(), epochs=int(epochs),
-                         learning_rate=float(learning_rate), num_filters=int(num_filters), seed=int(seed),
-                         train_limit=int(train_images), val_limit=int(val_images))
+                   train_images, val_images, session: TrainSession | None, other_batch_sizes: str = "",
+                   retrain: bool = False):
+    """Generator behind the Start button: runs the worker, yields redraws until it is done. Runs in
+    the replay cache are replayed unless ``retrain`` (the Train again button)."""
+    batch_sizes = parse_batch_sizes(batch_sizes, other_batch_sizes, train_images)
+    config = live_config(model, category, epochs, learning_rate, num_filters, seed, train_images, val_images,
+                         cifar_data_root())
     session = TrainSession(batch_sizes=batch_sizes, started=time.perf_counter(), running=True)
-    events, thread = start_live_run(config, batch_sizes, session.stop, SAMPLE_COUNT)
+    events, thread = start_live_run(config, batch_sizes, session.stop, SAMPLE_COUNT, retrain=retrain)
     last_draw = 0.0
     try:
         while True:
@@ -210,9 +247,16 @@ def start_training(model, batch_sizes, epochs, learning_rate, num_filters, categ
     session.changed = True
     stopped = any(result.stopped for result in session.results.values())
     if not session.status.startswith("**Training failed"):
+        replayed = (f" {len(session.replays)} of them replayed from the cache (see the table's source column; "
+                    f"**Train again** retrains them)." if session.replays else "")
         session.status = ("Stopped: the table keeps what was measured." if stopped
-                          else f"Done: {len(session.results)} batch size(s) trained.")
+                          else f"Done: {len(session.results)} batch size(s).{replayed}")
     yield _view(session)
+
+
+def train_again(*inputs):
+    """Start, bypassing the replay cache."""
+    yield from start_training(*inputs, retrain=True)
 
 
 def stop_training(session: TrainSession | None) -> str:
@@ -244,13 +288,16 @@ class TrainTab:
 def build_train_tab() -> TrainTab:
     gr.Markdown("Train the colourizer at several batch sizes with everything else equal (same seed, data and "
                 "palette). **The batch sizes train one after another, smallest first**, through the same "
-                "trainer as the command line (`python -m colorizer.sweep`). Only one training runs on this "
-                "machine at a time; if someone else is training you wait in the queue.")
+                "trainer as the command line (`python -m colorizer.sweep`). A run already trained with exactly "
+                "these settings on this machine is **replayed** from the cache in seconds (**Train again** "
+                "retrains). Only one training runs at a time; if someone else is training you see your place "
+                "in line and an estimate of the wait.")
     session = gr.State(None)
     with gr.Row():
         with gr.Column(scale=1, min_width=300):
             model = gr.Radio(["CNN", "UNet"], value="UNet", label="Model")
-            batch_sizes = gr.CheckboxGroup(BATCH_SIZES, value=BATCH_SIZES, label="Batch sizes")
+            batch_sizes = gr.CheckboxGroup(PRESET_BATCH_SIZES, value=DEFAULT_BATCH_SIZES, label="Batch sizes")
+            other_batch_sizes = gr.Textbox(label="Other batch sizes", placeholder="e.g. 7, 64 (1 to the training images)")
             epochs = gr.Slider(1, 50, value=25, step=1, label="Epochs")
             with gr.Row():
                 learning_rate = gr.Number(1e-3, label="Learning rate", minimum=1e-5, maximum=1.0)
@@ -264,6 +311,7 @@ def build_train_tab() -> TrainTab:
             gr.Markdown(cifar_notice("Training images"))
             with gr.Row():
                 start = gr.Button("Start training", variant="primary")
+                again = gr.Button("Train again", min_width=100)
                 stop = gr.Button("Stop", variant="stop")
         with gr.Column(scale=2):
             status = gr.Markdown("Press **Start training**.")
@@ -276,9 +324,8 @@ def build_train_tab() -> TrainTab:
                                         height=220)
             gr.Markdown("Validation images after the latest epoch (columns: grey input, truth, prediction):")
             with gr.Row():
-                strips = {strip_name(batch_size): gr.Image(label=f"bs {batch_size}", format="png", interactive=False,
-                                                           visible=False, min_width=120)
-                          for batch_size in BATCH_SIZES}
+                strips = {strip_name(slot): gr.Image(format="png", interactive=False, visible=False, min_width=120)
+                          for slot in range(MAX_RUNS)}
             table = gr.Dataframe(pd.DataFrame(columns=TABLE_COLUMNS), label="Results per batch size (Table 2)",
                                  interactive=False)
             with gr.Row():
@@ -288,10 +335,11 @@ def build_train_tab() -> TrainTab:
 
     outputs = {"loss_plot": loss_plot, "accuracy_plot": accuracy_plot, "status": status, **strips, "table": table,
                "save_choice": save_choice, "session": session}
-    start.click(named_outputs(start_training, outputs),
-                [model, batch_sizes, epochs, learning_rate, num_filters, category, seed, train_images, val_images,
-                 session],
-                list(outputs.values()), concurrency_limit=1, concurrency_id="training", show_progress="minimal")
+    inputs = [model, batch_sizes, epochs, learning_rate, num_filters, category, seed, train_images, val_images,
+              session, other_batch_sizes]
+    for button, handler in ((start, start_training), (again, train_again)):
+        button.click(named_outputs(handler, outputs), inputs, list(outputs.values()), concurrency_limit=LIVE_SESSIONS,
+                     concurrency_id="train_live", show_progress="minimal")
     stop.click(stop_training, session, status, concurrency_limit=None, queue=False)
     saved = save.click(save_run, [session, save_choice], save_note)
     return TrainTab(checkpoint_saved=saved)

@@ -1,0 +1,184 @@
+"""Train live at classroom scale: the fast trainer paths, any batch size, the replay cache, the training line."""
+import queue
+import threading
+from dataclasses import replace
+
+import pytest
+import torch
+from helpers import CIFAR, requires_cifar
+
+from colorizer import live, runcache
+from colorizer.trainer import TrainConfig, data_for, train
+from colorizer.waitline import WaitLine
+
+torch.set_num_threads(1)
+
+
+def small_config(**overrides) -> TrainConfig:
+    values = dict(model="unet", data_root=str(CIFAR), epochs=2, batch_size=50, num_filters=8, train_limit=200,
+                  val_limit=50, seed=0, device="cpu")
+    return TrainConfig(**{**values, **overrides})
+
+
+def numbers(result) -> list[tuple]:
+    """Every number a run's history holds except its wall-clock times."""
+    return [(e.kind, e.epoch, e.step, e.total_steps, e.train_loss, e.val_loss, e.val_acc) for e in result.history]
+
+
+def epoch_losses(result) -> list[tuple]:
+    return [(event.train_loss, event.val_loss, event.val_acc) for event in result.history if event.kind == "epoch"]
+
+
+@pytest.fixture
+def cache(tmp_path, monkeypatch):
+    monkeypatch.setenv("PIXELWISE_RUN_CACHE", str(tmp_path / "runs"))
+    monkeypatch.setattr(live, "REPLAY_S", 0.0)
+    return tmp_path / "runs"
+
+
+def press(config: TrainConfig, batch_sizes, retrain=False, line=None) -> list[live.LiveEvent]:
+    """One panel press through the live worker, in this thread; every event it pushed."""
+    events = queue.Queue()
+    live.run_batch_sizes(config, batch_sizes, events, threading.Event(), sample_count=2, retrain=retrain,
+                         line=line or WaitLine())
+    return [events.get() for _ in range(events.qsize())]
+
+
+def finished(events) -> dict[int, live.LiveEvent]:
+    return {event.batch_size: event for event in events if event.kind == "finished"}
+
+
+# ---------------------------------------------------------------- the trainer's speed paths
+
+@requires_cifar
+@pytest.mark.parametrize("fast", [dict(channels_last=True), dict(compile=True)])
+def test_fast_paths_give_the_plain_paths_losses(fast):
+    config = small_config(model="cnn", epochs=1, batch_size=25, train_limit=100, channels_last=False, compile=False)
+    plain, other = train(config), train(replace(config, **fast))
+    assert other.speedups == {"channels_last": False, "compile": False, **fast}
+    for a, b in zip(epoch_losses(plain), epoch_losses(other), strict=True):
+        assert a[0] == b[0] or a[0] == pytest.approx(b[0], rel=1e-3)
+        assert a[1] == pytest.approx(b[1], rel=1e-3) and a[2] == pytest.approx(b[2], abs=0.01)
+
+
+@requires_cifar
+def test_channels_last_is_the_cpu_default_and_runs_stay_deterministic():
+    first, second = train(small_config(epochs=1)), train(small_config(epochs=1))
+    assert first.speedups == {"channels_last": True, "compile": False}
+    assert first.model.downconv1[0].weight.is_contiguous(memory_format=torch.channels_last)
+    assert numbers(first) == numbers(second)
+
+
+@requires_cifar
+@pytest.mark.parametrize("batch_size", [1, 7, 200, 500])
+def test_any_batch_size_trains(batch_size):
+    result = train(small_config(epochs=1, batch_size=batch_size, max_steps=3))
+    steps = min(3, -(-200 // min(batch_size, 200)))
+    assert result.final.step == steps and result.final.epoch == pytest.approx(steps / -(-200 // min(batch_size, 200)))
+    assert torch.isfinite(torch.tensor(result.final.val_loss))
+
+
+# ---------------------------------------------------------------- the replay cache
+
+@requires_cifar
+def test_a_second_identical_press_replays_exactly_the_recorded_history(cache):
+    config = small_config()
+    trained = finished(press(config, [50, 100]))
+    assert all(event.replay is None for event in trained.values()) and len(list(cache.glob("*.pt"))) == 2
+    events = press(config, [50, 100])
+    replayed = finished(events)
+    for batch_size in (50, 100):
+        assert replayed[batch_size].replay.startswith("trained ") and " on cpu" in replayed[batch_size].replay
+        assert replayed[batch_size].result.history == trained[batch_size].result.history
+        assert replayed[batch_size].result.seconds == trained[batch_size].result.seconds
+        weights, kept = trained[batch_size].result.model.state_dict(), replayed[batch_size].result.model.state_dict()
+        assert weights.keys() == kept.keys() and all(torch.equal(weights[name], kept[name]) for name in weights)
+    strips = [event for event in events if event.kind == "samples" and event.batch_size == 50]
+    assert [event.epoch for event in strips] == [0.0, 1.0, 2.0] and strips[0].samples[0][0].shape == (32, 32, 3)
+    assert not any(event.kind == "waiting" for event in events)  # a replay needs no turn at training
+
+
+@requires_cifar
+def test_train_again_bypasses_the_cache_and_gives_the_same_numbers(cache):
+    config = small_config(epochs=1)
+    first = finished(press(config, [50]))[50]
+    again = finished(press(config, [50], retrain=True))[50]
+    assert again.replay is None and numbers(again.result) == numbers(first.result)
+
+
+@requires_cifar
+@pytest.mark.parametrize("change", [dict(seed=1), dict(learning_rate=2e-3), dict(epochs=3), dict(num_filters=16)])
+def test_a_changed_setting_misses_the_cache(change):
+    config = small_config()
+    data = data_for(config)
+    assert runcache.run_key(config, data) == runcache.run_key(replace(config, train_limit=None, data_root="x"), data)
+    changed = replace(config, **change)
+    assert runcache.run_key(changed, data_for(changed)) != runcache.run_key(config, data)
+
+
+@requires_cifar
+def test_a_corrupt_entry_gives_a_clear_message_and_trains_again(cache):
+    config = small_config(epochs=1)
+    first = finished(press(config, [50]))[50]
+    (entry,) = cache.glob("*.pt")
+    entry.write_bytes(b"PK\x03\x04 not a run at all")
+    events = press(config, [50])
+    notices = [event.message for event in events if event.kind == "notice"]
+    assert len(notices) == 1 and "could not be read" in notices[0] and "trained again" in notices[0]
+    again = finished(events)[50]
+    assert again.replay is None and numbers(again.result) == numbers(first.result)
+    assert finished(press(config, [50]))[50].replay  # the retrained run was kept again
+
+
+@requires_cifar
+def test_a_stopped_run_is_kept_but_never_replaces_a_finished_one(cache):
+    config = small_config(epochs=1)
+    data = data_for(config)
+    key = runcache.run_key(config, data)
+    stopped = train(config, data, should_stop=lambda: True)
+    assert stopped.stopped and runcache.store(key, stopped, []) is not None
+    assert runcache.load(key).stopped
+    complete = train(config, data)
+    runcache.store(key, complete, [])
+    assert runcache.store(key, stopped, []) is None
+    assert not runcache.load(key).stopped
+
+
+def test_the_size_limit_removes_the_least_recently_used(tmp_path):
+    import os
+    for index, name in enumerate(("old", "mid", "new")):
+        (tmp_path / f"{name}.pt").write_bytes(b"x" * 400_000)
+        os.utime(tmp_path / f"{name}.pt", (1000 + index, 1000 + index))
+    removed = runcache.prune(tmp_path, limit_mb=1.0)
+    assert [path.stem for path in removed] == ["old"]
+    assert sorted(path.stem for path in tmp_path.glob("*.pt")) == ["mid", "new"]
+
+
+# ---------------------------------------------------------------- waiting for a turn
+
+def test_a_waiter_sees_its_place_and_the_time_left_ahead_of_it():
+    line = WaitLine()
+    running, next_one, me = line.join(600.0), line.join(120.0), line.join(60.0)
+    running.remaining_s = 45.0  # the holder reports what it has left
+    assert line.place(running) == (0, 0.0)
+    assert line.place(me) == (2, 165.0)
+    line.leave(running)
+    assert line.place(me) == (1, 120.0)
+    seen = []
+    stop = threading.Event()
+    threading.Timer(0.2, stop.set).start()
+    assert line.wait(me, stop, lambda ahead, seconds: seen.append((ahead, seconds)), poll_s=0.05) is False
+    assert seen[0] == (1, 120.0)
+    line.leave(next_one)
+    assert line.wait(me, threading.Event(), seen.append) is True
+
+
+@requires_cifar
+def test_a_press_behind_another_training_reports_waiting_then_trains(cache):
+    line = WaitLine()
+    ahead = line.join(100.0)
+    threading.Timer(0.5, line.leave, args=(ahead,)).start()
+    events = press(small_config(epochs=1), [50], line=line)
+    waiting = [event for event in events if event.kind == "waiting"]
+    assert waiting and "number 2 in line" in waiting[0].message and waiting[0].wait_s == 100.0
+    assert finished(events)[50].result.final.epoch == 1.0
