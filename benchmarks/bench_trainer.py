@@ -7,7 +7,8 @@ time), then per batch ``torch.from_numpy(...).float()`` / ``.long()``, NCHW, the
 pieces (``prepare_model``, ``training_step``, the device-resident batch gather of ``train()``) with the
 trainer's default speed settings for this device. Same models (CNN / UNet, NF 32, 24 colours), same
 images, same threads, one process; each repeat times both loops back to back, and the median of the
-repeats is reported, with the share of the FP32 peak (a large matmul measured in the same run, and the
+repeats is reported (the trainer's same step in plain NCHW, as before channels_last, is timed
+alongside), with the share of the FP32 peak (a large matmul measured in the same run, and the
 nominal peak given by --peak-gflops).
 
     python -m benchmarks.bench_trainer --data ../shared/data/cifar10
@@ -135,19 +136,22 @@ def matmul_gflops(device, size: int = 2048, repeats: int = 7) -> float:
 
 
 def measure(config: TrainConfig, data, device, batch_sizes, repeats: int, images_per_repeat: int) -> list[dict]:
-    handout, ours = HandoutLoop(config, data, device, data_rgb(config)), OurLoop(config, data, device)
+    loops = {"handout": HandoutLoop(config, data, device, data_rgb(config)), "ours": OurLoop(config, data, device),
+             # the trainer before this benchmark's changes: the same step in plain NCHW, no compile
+             "plain": OurLoop(replace(config, channels_last=False, compile=False), data, device)}
     flops = training_flops_per_image(config, data, device)
     rows = []
     for batch_size in batch_sizes:
         steps = max(1, -(-images_per_repeat // batch_size))
-        handout.run(batch_size, 1), ours.run(batch_size, 1)  # warm-up: allocator, oneDNN kernels, compile
-        base, fast = [], []
-        for _ in range(repeats):
-            base.append(timed(handout, batch_size, steps, device))
-            fast.append(timed(ours, batch_size, steps, device))
-        rows.append({"model": config.model, "batch": batch_size, "handout": statistics.median(base),
-                     "ours": statistics.median(fast), "gflops": statistics.median(fast) * flops / 1e9,
-                     "label_s": handout.label_seconds, **ours.fast})
+        for loop in loops.values():
+            loop.run(batch_size, 1)  # warm-up: allocator, oneDNN kernels, compile
+        rates = {name: [] for name in loops}
+        for _ in range(repeats):  # interleaved, so a change in the machine's load hits every loop alike
+            for name, loop in loops.items():
+                rates[name].append(timed(loop, batch_size, steps, device))
+        row = {name: statistics.median(values) for name, values in rates.items()}
+        rows.append({"model": config.model, "batch": batch_size, **row, "gflops": row["ours"] * flops / 1e9,
+                     "label_s": loops["handout"].label_seconds, **loops["ours"].fast})
     return rows
 
 
@@ -158,11 +162,12 @@ def data_rgb(config: TrainConfig) -> torch.Tensor:
 
 
 def report(rows: list[dict], matmul: float, peak: float) -> str:
-    lines = ["| model | batch | handout loop img/s | ours img/s | ours / handout | ours GFLOP/s "
-             "| % of matmul | % of peak |", "|---|---:|---:|---:|---:|---:|---:|---:|"]
+    lines = ["| model | batch | handout loop img/s | trainer, plain NCHW img/s | ours img/s | ours / handout "
+             "| ours / plain | ours GFLOP/s | % of matmul | % of peak |", "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
     for r in rows:
-        lines.append(f"| {r['model']} | {r['batch']} | {r['handout']:.0f} | {r['ours']:.0f} | {r['ours'] / r['handout']:.2f}x "
-                     f"| {r['gflops']:.1f} | {100 * r['gflops'] / matmul:.0f}% | {100 * r['gflops'] / peak:.0f}% |")
+        lines.append(f"| {r['model']} | {r['batch']} | {r['handout']:.0f} | {r['plain']:.0f} | {r['ours']:.0f} "
+                     f"| {r['ours'] / r['handout']:.2f}x | {r['ours'] / r['plain']:.2f}x | {r['gflops']:.1f} "
+                     f"| {100 * r['gflops'] / matmul:.0f}% | {100 * r['gflops'] / peak:.0f}% |")
     lines.append("")
     for model in dict.fromkeys(r["model"] for r in rows):
         by_batch = {r["batch"]: r for r in rows if r["model"] == model}

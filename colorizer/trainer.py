@@ -343,8 +343,7 @@ def train(config: TrainConfig, data: ColourData | None = None,
         for batch_index in range(min(batches_per_epoch, total_steps - step)):
             if should_stop and should_stop():
                 result.stopped = True
-                result.seconds = time.perf_counter() - start
-                return result
+                return finish(result, start)
             indices = order[batch_index * batch_size:(batch_index + 1) * batch_size]
             x, y = train_grey[indices], train_labels[indices]
             if config.hflip:
@@ -364,7 +363,14 @@ def train(config: TrainConfig, data: ColourData | None = None,
             save_resumable(config, model, optimiser, shuffler, result, epoch + 1)
         if step == total_steps:
             break
+    return finish(result, start)
+
+
+def finish(result: TrainResult, start: float) -> TrainResult:
+    """Stop the clock; hand back the model in the ordinary memory format, so that it computes exactly
+    what the same weights loaded from its checkpoint compute."""
     result.seconds = time.perf_counter() - start
+    result.model.to(memory_format=torch.contiguous_format)
     return result
 
 
