@@ -22,7 +22,7 @@ from pixelwise.device import resolve_device
 from pixelwise.errors import DataUnavailable
 
 from . import runcache
-from .inference import colourize, grey_to_rgb
+from .inference import classes_to_rgb, grey_to_rgb, predict_logits
 from .trainer import ColourData, Progress, TrainConfig, TrainResult, data_for, train
 from .waitline import TRAINING_LINE, WaitLine
 
@@ -41,6 +41,8 @@ class LiveEvent:
     samples: list[tuple[np.ndarray, np.ndarray, np.ndarray]] | None = None  # (grey, truth, prediction) RGB uint8
     epoch: float | None = None
     result: TrainResult | None = None
+    logits: torch.Tensor | None = None  # "finished": the final model's samples' logits (the pixel inspector reads them)
+    palette: torch.Tensor | None = None
     message: str = ""
     time: float = 0.0  # time.perf_counter() when it happened
     replay: str | None = None  # a replayed run's "status" and "finished": when, where and how long it was trained
@@ -55,14 +57,21 @@ def live_config(model: str, category: str, epochs: int, learning_rate: float, nu
                        train_limit=int(train_images), val_limit=int(val_images))
 
 
-def sample_predictions(model: nn.Module, data: ColourData, count: int = 4) -> list[tuple[np.ndarray, np.ndarray, np.ndarray]]:
-    """(grey, truth, prediction) for the first ``count`` validation images, each 32 x 32 x 3 uint8."""
-    samples = []
+def sample_outputs(model: nn.Module, data: ColourData, count: int = 4):
+    """(grey, truth, prediction) for the first ``count`` validation images, each 32 x 32 x 3 uint8, and
+    the count x NC x 32 x 32 logits behind the predictions."""
+    samples, logits = [], []
     for index in range(min(count, len(data.val_grey))):
         grey = data.val_grey[index, 0].cpu().numpy()
-        prediction = colourize(model, data.palette, grey)
+        logits.append(predict_logits(model, grey))
+        prediction = classes_to_rgb(logits[-1].argmax(dim=0).numpy(), data.palette)
         samples.append((grey_to_rgb(grey), data.val_rgb[index].numpy(), prediction))
-    return samples
+    return samples, torch.stack(logits)
+
+
+def sample_predictions(model: nn.Module, data: ColourData, count: int = 4) -> list[tuple[np.ndarray, np.ndarray, np.ndarray]]:
+    """(grey, truth, prediction) for the first ``count`` validation images, each 32 x 32 x 3 uint8."""
+    return sample_outputs(model, data, count)[0]
 
 
 def estimate_s(config: TrainConfig, data: ColourData) -> float:
@@ -98,7 +107,7 @@ class _Run:
             epochs = sum(event["kind"] == "epoch" for hit in cached.values() if hit for event in hit.history)
             for run in runs:
                 if cached[run.batch_size] and not self.stop.is_set():
-                    self.replay(run, cached[run.batch_size], REPLAY_S / max(1, epochs))
+                    self.replay(run, cached[run.batch_size], REPLAY_S / max(1, epochs), data)
             missing = [run for run in runs if not cached[run.batch_size]]
             if missing and not self.stop.is_set():
                 self.train_in_turn(missing, data, keys)
@@ -119,7 +128,14 @@ class _Run:
             self.push("notice", message=str(error))
             return None
 
-    def replay(self, run: TrainConfig, cached: runcache.CachedRun, pause_s: float) -> None:
+    def finished(self, result: TrainResult, data: ColourData, **fields) -> None:
+        """The 'finished' event, with the final model's logits on the strip's images: the Train live panel
+        lets people click the final strip (after a stop mid-epoch the strip is the last epoch's)."""
+        samples, logits = sample_outputs(result.model, data, self.sample_count)
+        self.push("finished", batch_size=result.config.batch_size, result=result, samples=samples, logits=logits,
+                  palette=data.palette, **fields)
+
+    def replay(self, run: TrainConfig, cached: runcache.CachedRun, pause_s: float, data: ColourData) -> None:
         """The cached run's events, as training pushed them, a pause after each epoch; then its result."""
         batch_size = run.batch_size
         self.push("status", batch_size=batch_size, message=f"Batch size {batch_size}: replaying ({cached.describe()})",
@@ -134,7 +150,7 @@ class _Run:
                 samples = [tuple(image.numpy() for image in triple) for triple in strips[progress.epoch]]
                 self.push("samples", batch_size=batch_size, epoch=progress.epoch, samples=samples)
                 time.sleep(pause_s)
-        self.push("finished", batch_size=batch_size, result=cached.result(run), replay=cached.describe())
+        self.finished(cached.result(run), data, replay=cached.describe())
 
     def train_in_turn(self, runs: list[TrainConfig], data: ColourData, keys: dict) -> None:
         estimates = [estimate_s(run, data) for run in runs]
@@ -175,7 +191,7 @@ class _Run:
             runcache.store(key, result, strips)
         except OSError as error:  # a full or read-only disk must not lose the run just shown
             self.push("notice", message=f"This run could not be kept for replay: {error}")
-        self.push("finished", batch_size=batch_size, result=result)
+        self.finished(result, data)
         return result
 
 

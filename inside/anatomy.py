@@ -13,7 +13,7 @@ order they run. Conventions (the same ones ``inside.formulas`` writes in closed 
   Every other layer has 0 (pooling, BN, ReLU and upsampling have no weighted connections).
 - The UNet's ``torch.cat`` skip concatenations are not modules, so they get no row: they copy
   existing tensors (no weights, no connections) and show up only as the larger C_in of the
-  convolution that reads them.
+  convolution that reads them. ``trace`` records them as steps of their own (for the pictures).
 """
 import argparse
 import json
@@ -80,26 +80,72 @@ def input_channels(model: nn.Module) -> int:
     return first_conv.in_channels
 
 
+@dataclass
+class Step:
+    """One step of a forward pass, in the order it ran: a leaf module (with its table row) or a
+    ``torch.cat`` skip concatenation (not a module: no row, no weights, no connections)."""
+    name: str  # module name, or "concat → <the module that reads it>"
+    kind: str  # class name, or "concat"
+    output: torch.Tensor  # this step's output for the one image (1 x C x H x W)
+    row: LayerRow | None = None  # the anatomy table's row for this module; None for a concatenation
+    sources: tuple[str, ...] = ()  # a concatenation's inputs: the steps (or "input") they came from
+
+
+class _CatRecorder(torch.overrides.TorchFunctionMode):
+    """Sees every torch.cat during a forward pass: the UNet's skips are concatenations, not modules."""
+
+    def __init__(self, steps: list[Step], producers: dict[int, str]):
+        super().__init__()
+        self.steps, self.producers = steps, producers
+
+    def __torch_function__(self, func, types, args=(), kwargs=None):
+        output = func(*args, **(kwargs or {}))
+        if func in (torch.cat, torch.concat) and output.dim() == 4:
+            parts = args[0] if args else kwargs["tensors"]
+            sources = tuple(self.producers.get(id(part), "?") for part in parts)
+            self.steps.append(Step("concat", "concat", output, sources=sources))
+            self.producers[id(output)] = "concat"
+        return output
+
+
 @torch.no_grad()
-def anatomy(model: nn.Module, input_size: int | tuple[int, int] = 32) -> Anatomy:
-    """Run one zero image of side ``input_size`` through ``model`` (eval mode, so BatchNorm uses its
-    running statistics and nothing is updated) and return one row per leaf module that ran."""
-    height, width = (input_size, input_size) if isinstance(input_size, int) else input_size
-    parameter = next(model.parameters())
-    x = torch.zeros(1, input_channels(model), height, width, device=parameter.device, dtype=parameter.dtype)
-    rows: list[LayerRow] = []
+def trace(model: nn.Module, x: torch.Tensor) -> list[Step]:
+    """Run one image x (1 x C x H x W) through ``model`` in eval mode (BatchNorm uses its running
+    statistics, nothing is updated) with forward hooks: one Step per leaf module that ran, with its
+    anatomy row and its output, and one per skip concatenation. The table and the pictures of the
+    "Inside the models" tab both come from here."""
+    steps: list[Step] = []
+    producers = {id(x): "input"}  # tensor id -> the step that made it (outputs stay alive in steps)
+
+    def hook(module, _, output, name):
+        steps.append(Step(name, type(module).__name__, output, _row(name, module, output)))
+        producers[id(output)] = name
+
     leaves = [(name, m) for name, m in model.named_modules() if not list(m.children())]
-    handles = [m.register_forward_hook(lambda module, _, output, name=name: rows.append(_row(name, module, output)))
+    handles = [m.register_forward_hook(lambda module, i, output, name=name: hook(module, i, output, name))
                for name, m in leaves]
     was_training = model.training
     model.eval()
     try:
-        model(x)
+        with _CatRecorder(steps, producers):
+            model(x)
     finally:
         model.train(was_training)
         for handle in handles:
             handle.remove()
-    return Anatomy(rows, tuple(x.shape[1:]))
+    for step, following in zip(steps, steps[1:]):  # name each concatenation after the module that reads it
+        if step.kind == "concat":
+            step.name = f"concat → {following.name}"
+    return steps
+
+
+def anatomy(model: nn.Module, input_size: int | tuple[int, int] = 32) -> Anatomy:
+    """Run one zero image of side ``input_size`` through ``model`` (``trace``) and return one row per
+    leaf module that ran."""
+    height, width = (input_size, input_size) if isinstance(input_size, int) else input_size
+    parameter = next(model.parameters())
+    x = torch.zeros(1, input_channels(model), height, width, device=parameter.device, dtype=parameter.dtype)
+    return Anatomy([step.row for step in trace(model, x) if step.row is not None], tuple(x.shape[1:]))
 
 
 def measure(arch: str, nf: int, nc: int, kernel: int = 3, side: int = 32, device: str = "meta") -> Anatomy:

@@ -41,6 +41,7 @@ class Segmentation:
     labels: np.ndarray  # H x W uint8 class index at the photo's own size
     class_names: tuple[str, ...]
     palette: np.ndarray  # num_classes x 3 uint8
+    logits: torch.Tensor | None = None  # num_classes x h x w at the working size the model saw (CPU, float16)
 
 
 def working_size(width: int, height: int, short_side: int) -> tuple[int, int]:
@@ -64,9 +65,10 @@ def segment(model, rgb: np.ndarray, kind: str = "flower") -> Segmentation:
     labels = labels.to(torch.uint8).cpu().numpy()
     if shown != (width, height):
         labels = np.asarray(Image.fromarray(labels).resize((width, height), Image.Resampling.NEAREST))
+    kept = logits[0].to("cpu", torch.float16)  # the class distributions behind the labels, for the inspector
     if kind == "flower":
-        return Segmentation(labels, FLOWER_CLASSES, FLOWER_PALETTE)
-    return Segmentation(labels, VOC_CLASSES, voc_palette(len(VOC_CLASSES)))
+        return Segmentation(labels, FLOWER_CLASSES, FLOWER_PALETTE, kept)
+    return Segmentation(labels, VOC_CLASSES, voc_palette(len(VOC_CLASSES)), kept)
 
 
 def mask_image(result: Segmentation) -> np.ndarray:

@@ -7,10 +7,12 @@ from dataclasses import dataclass, field
 import gradio as gr
 import numpy as np
 import torch
+from PIL import Image
 
 from colorizer import ARCH_NAMES, CIFAR10_CLASSES, colourize_photo, grey_of, grey_to_rgb, load_category
 from colorizer.catalog import fetch_missing_checkpoints, find_checkpoint, list_checkpoints, load_checkpoint_cached
-from colorizer.inference import decode_rgb, is_lab, model_input, predict_logits
+from colorizer.inference import decode_rgb, is_lab, model_input, predict_logits, working_size
+from colorizer.inspector import Scores, Snapshot, model_scores
 from colorizer.lab import DECODINGS, DEFAULT_TEMPERATURE
 from colorizer.metrics import palette_accuracy
 from pixelwise.checkpoints import CheckpointError
@@ -19,6 +21,7 @@ from pixelwise.images import ImageError, has_colour, load_rgb
 from pixelwise.settings import checkpoint_dir, cifar_root, hf_repo, shown_path
 from pixelwise.zerogpu import INFERENCE_S, gpu
 from ui.common import cifar_notice, enlarge, inference_device, named_outputs, uploaded_image
+from ui.inspector import INSPECT_CLASS, add_inspect_api, build_inspector
 
 TEST_IMAGE_ZOOM = 8  # 32 x 32 test images are shown 256 x 256, pixels kept crisp
 # The three model columns: which archs each lists, its title, and the checkpoint it defaults to.
@@ -71,6 +74,12 @@ def default_choice(slot: str, choices: list[tuple[str, str]], current: str | Non
     return names[0] if names else None
 
 
+def default_checkpoints() -> dict[str, str | None]:
+    """Each column's default checkpoint name (what a fresh page shows)."""
+    choices, _ = checkpoint_choices_by_slot()
+    return {slot: default_choice(slot, choices[slot]) for slot in SLOTS}
+
+
 def refresh_checkpoints(cnn_current: str | None = None, unet_current: str | None = None,
                         beyond_current: str | None = None) -> dict:
     choices, notes = checkpoint_choices_by_slot()
@@ -86,6 +95,7 @@ def refresh_checkpoints(cnn_current: str | None = None, unet_current: str | None
 class Panel:
     label: str
     image: np.ndarray | None
+    scores: Scores | None = None  # the logits behind the picture, for the pixel inspector
 
 
 @dataclass
@@ -95,6 +105,12 @@ class Panels:
     models: dict[str, Panel] = field(default_factory=dict)  # slot ("cnn", "unet", "beyond") -> panel
     original: np.ndarray | None = None
     notes: list[str] = field(default_factory=list)
+    source: str = ""  # what was colourized, for the inspector's title
+
+    def snapshot(self) -> Snapshot:
+        """What a click on the pictures reads: every model's logits and the pictures' size."""
+        models = {slot: panel.scores for slot, panel in self.models.items() if panel.scores is not None}
+        return Snapshot(models, shown=self.grey.shape[1::-1], source=self.source)
 
 
 def _loaded_models(checkpoints: dict[str, str | None], panels: Panels):
@@ -120,18 +136,30 @@ def colourize_upload_panels(image_path: str, checkpoints: dict[str, str | None],
     """Full-resolution colourization of an uploaded file; raises ImageError for unusable files."""
     rgb = load_rgb(image_path)
     height, width = rgb.shape[:2]
-    panels = Panels(grey=grey_to_rgb(grey_of(rgb)), original=rgb if has_colour(rgb) else None)
+    panels = Panels(grey=grey_to_rgb(grey_of(rgb)), original=rgb if has_colour(rgb) else None,
+                    source=f"upload {width}×{height}")
+    small = _small_original(panels.original, width, height, work_size)
     for slot, name, model, palette in _loaded_models(checkpoints, panels):
         result = colourize_photo(model, palette, rgb, long_side=int(work_size), decoding=decoding,
                                  temperature=float(temperature))
         kind = "class map (mode)" if class_map else decoding_text(decoding, temperature)
-        panels.models[slot] = Panel(f"{SLOTS[slot][1]} ({name}) · {kind}, {width}×{height}",
-                                    result.class_map if class_map else result.colour)
+        label = f"{SLOTS[slot][1]} ({name})"
+        panels.models[slot] = Panel(f"{label} · {kind}, {width}×{height}",
+                                    result.class_map if class_map else result.colour,
+                                    model_scores(label, model, palette, result.logits, small))
         panels.notes.append(f"{SLOTS[slot][1]} ran at {result.work_size[0]}×{result.work_size[1]}; "
                             f"its colours were put on the original {width}×{height} lightness.")
     if panels.original is None:
         panels.notes.append("The upload has no colour, so there is no original to compare with.")
     return panels
+
+
+def _small_original(original: np.ndarray | None, width: int, height: int, work_size: int) -> np.ndarray | None:
+    """The original at the models' working size (as colourize_photo shrinks it): the true classes."""
+    if original is None:
+        return None
+    size = working_size(width, height, int(work_size))
+    return np.asarray(Image.fromarray(original).resize(size, Image.Resampling.BILINEAR))
 
 
 def test_images(category: str) -> np.ndarray:
@@ -147,17 +175,20 @@ def colourize_test_panels(category: str, index: int, checkpoints: dict[str, str 
     images = test_images(category)
     index = int(index) % len(images)
     rgb = images[index]
-    panels = Panels(grey=enlarge(grey_to_rgb(grey_of(rgb)), TEST_IMAGE_ZOOM), original=enlarge(rgb, TEST_IMAGE_ZOOM))
+    panels = Panels(grey=enlarge(grey_to_rgb(grey_of(rgb)), TEST_IMAGE_ZOOM), original=enlarge(rgb, TEST_IMAGE_ZOOM),
+                    source=f"CIFAR-10 test {category} #{index}")
     reference = None  # a handout palette, to score Lab models with
     for slot, name, model, palette in _loaded_models(checkpoints, panels):
         reference = palette if reference is None and not is_lab(model) else reference
         x = model_input(model, rgb)
-        shown = decode_rgb(model, palette, predict_logits(model, x), x, decoding, float(temperature))
+        logits = predict_logits(model, x)
+        shown = decode_rgb(model, palette, logits, x, decoding, float(temperature))
         own = reference if is_lab(model) else palette
         score = (f"pixel accuracy {100 * palette_accuracy(torch.from_numpy(shown), torch.from_numpy(rgb), own):.1f}%"
                  if own is not None else "no handout palette to score with")
-        panels.models[slot] = Panel(f"{SLOTS[slot][1]} ({name}) · {decoding_text(decoding, temperature)} · {score}",
-                                    enlarge(shown, TEST_IMAGE_ZOOM))
+        label = f"{SLOTS[slot][1]} ({name})"
+        panels.models[slot] = Panel(f"{label} · {decoding_text(decoding, temperature)} · {score}",
+                                    enlarge(shown, TEST_IMAGE_ZOOM), model_scores(label, model, palette, logits, rgb))
     panels.notes.append(f"CIFAR-10 test image {category} #{index}, 32×32, shown {TEST_IMAGE_ZOOM}× enlarged; "
                         "pixel accuracy = share of pixels whose shown colour and true colour have the same nearest "
                         "handout palette colour (the mode's accuracy is the handout's metric).")
@@ -181,7 +212,7 @@ def _to_updates(panels: Panels) -> dict:
             "original_caption": gr.update(value="**Original colour**", visible=has_original),
             "slider": gr.update(value=(panels.grey, best.image) if best else None,
                                 label=f"Before / after — {best.label}" if best else "Before / after"),
-            "notes": "\n".join(f"- {note}" for note in panels.notes)}
+            "notes": "\n".join(f"- {note}" for note in panels.notes), "inspection": panels.snapshot()}
 
 
 @gpu(INFERENCE_S)  # ZeroGPU Spaces lend the GPU per call; a no-op elsewhere
@@ -281,8 +312,10 @@ def build_colourize_tab() -> ColourizeTab:
                                     ("beyond", "Beyond the handout"), ("original", "Original colour")):
                     with gr.Column(min_width=150):
                         outputs[name] = gr.Image(label=title, show_label=False, format="png", interactive=False,
-                                                 height=200, elem_id=f"colourize-{name}")
+                                                 height=200, elem_id=f"colourize-{name}", elem_classes=INSPECT_CLASS)
                         outputs[f"{name}_caption"] = gr.Markdown(f"**{title}**")
+            outputs["inspection"] = gr.State(None)  # the last colourization's logits: clicks read them
+            inspector = build_inspector(outputs["inspection"], elem_id="colourize-inspector")
             outputs["slider"] = gr.ImageSlider(label="Before / after", format="png", interactive=False,
                                                max_height=420)
             outputs["notes"] = gr.Markdown()
@@ -291,12 +324,16 @@ def build_colourize_tab() -> ColourizeTab:
     chosen = [*checkpoints.values(), decoding, temperature]
     colourize_upload = named_outputs(on_colourize_upload, outputs)
     upload_inputs = [upload, *chosen, class_map, work_size]
-    upload_button.click(colourize_upload, upload_inputs, shown)
-    upload.upload(colourize_upload, upload_inputs, shown)
     test_inputs = [category, index, *chosen]
     colourize_test = named_outputs(on_colourize_test, outputs)
-    test_button.click(colourize_test, test_inputs, shown)
-    random_button.click(random_index, category, index).then(colourize_test, test_inputs, shown)
+    colourized = [upload_button.click(colourize_upload, upload_inputs, shown),
+                  upload.upload(colourize_upload, upload_inputs, shown),
+                  test_button.click(colourize_test, test_inputs, shown),
+                  random_button.click(random_index, category, index).then(colourize_test, test_inputs, shown)]
+    images = ("grey", *SLOTS, "original")
+    inspector.watch([outputs[name] for name in images])
+    inspector.redraw_after(colourized)
+    add_inspect_api(outputs["inspection"], lambda path: colourize_upload_panels(path, default_checkpoints()).snapshot())
     tab = ColourizeTab(checkpoints, checkpoint_notes, {name: outputs[name] for name in
                                                        ("grey", "cnn", "unet", "beyond", "original")})
     tab.refresh_after(refresh_button.click)

@@ -80,7 +80,10 @@ def enlarge(rgb: np.ndarray, factor: int) -> np.ndarray:
     return np.repeat(np.repeat(rgb, factor, axis=0), factor, axis=1)
 
 
-def image_grid(rows: list[list[np.ndarray]], factor: int = 3, gap: int = 3) -> np.ndarray:
+STRIP_FACTOR, STRIP_GAP = 3, 3  # how Train live's strips are drawn (the pixel inspector maps clicks back)
+
+
+def image_grid(rows: list[list[np.ndarray]], factor: int = STRIP_FACTOR, gap: int = STRIP_GAP) -> np.ndarray:
     """Equal-sized RGB images laid out in rows, enlarged ``factor`` times, white gaps between them."""
     def join(pieces, axis):
         spacer_shape = list(pieces[0].shape)

@@ -7,13 +7,17 @@ this module only lays out components and formats their answers.
 import gradio as gr
 import pandas as pd
 
-from colorizer.catalog import find_checkpoint, list_checkpoints
+from colorizer import CIFAR10_CLASSES, load_category
+from colorizer.catalog import find_checkpoint, list_checkpoints, load_checkpoint_cached
 from colorizer.models import HANDOUT_ARCHS
 from inside.affine import AffineConfig, parse_pairs, result_records, run_from_checkpoint
 from inside.formulas import AFFINE_CLAIMS, SCALING_CLAIMS, layer_records, total_records, writeup_records
+from inside.layers import DEFAULT_CHANNELS, blocks, layer_pictures
 from pixelwise.checkpoints import CheckpointError
 from pixelwise.errors import DataUnavailable
-from ui.common import cifar_data_root, inference_device, named_outputs
+from pixelwise.images import ImageError, load_rgb
+from pixelwise.settings import cifar_root
+from ui.common import cifar_data_root, inference_device, named_outputs, uploaded_image
 
 DEFAULTS = {"arch": "cnn", "nf": 32, "nc": 24, "kernel": 3, "side": 32}
 LAYER_COLUMNS = ["layer", "type", "output shape", "outputs", "outputs formula", "weights", "weights formula",
@@ -106,6 +110,50 @@ def run_affine(checkpoint: str | None, pairs_text: str, steps: float, test_image
     return {"affine_summary": summary, "affine_table": pd.DataFrame(result_records(result))[AFFINE_COLUMNS]}
 
 
+IMAGE_SOURCES = ("CIFAR-10 test image", "my upload")
+LAYER_COLUMNS_SHOWN = ["step", "name", "kind", "shape", "weights", "connections", "what"]
+
+
+def layer_checkpoint_choices() -> tuple[list[tuple[str, str]], str | None]:
+    """(label, name) of every colourizer checkpoint, and the one to start with (the shipped UNet)."""
+    found, _ = list_checkpoints()
+    choices = [(info.label, info.name) for info in found]
+    names = [name for _, name in choices]
+    return choices, "unet.pt" if "unet.pt" in names else (names[0] if names else None)
+
+
+def layer_outputs(checkpoint: str | None, source: str, category: str, index: float, upload: str | None,
+                  all_channels: bool) -> dict:
+    """Every layer's output of a colourizer checkpoint (by name) for one image, in the order they run: a
+    channel grid per step (the 8 most active channels, or all) captioned with its shape, weights and
+    connections (the anatomy table's numbers, from the same forward hooks), a plain line per block, and the
+    steps as a table. `source`: "CIFAR-10 test image" (category, index) or "my upload" (an image file)."""
+    if not checkpoint:
+        raise gr.Error("No checkpoint chosen: train one in 'Train live' or put cnn.pt / unet.pt in checkpoints/.")
+    try:
+        model, _ = load_checkpoint_cached(find_checkpoint(checkpoint), inference_device())
+        if source == IMAGE_SOURCES[1]:
+            if not upload:
+                raise gr.Error("Upload an image first, or choose a CIFAR-10 test image.")
+            rgb, what = load_rgb(upload), "your upload"
+        else:
+            images = load_category(category, cifar_root(), "test")
+            index = int(index) % len(images)
+            rgb, what = images[index].numpy(), f"CIFAR-10 test {category} #{index}"
+    except (CheckpointError, DataUnavailable, ImageError) as error:
+        raise gr.Error(str(error))
+    pictures = layer_pictures(model, rgb, None if all_channels else DEFAULT_CHANNELS)
+    height, width = pictures[0].step.output.shape[-2:]
+    lines = [f"**{len(pictures)} steps** of {type(model).__name__} on {what} ({width}×{height} input); "
+             "each picture shows a step's channels, each scaled to its own range (dark = low, yellow = high). "
+             "The blocks:"]
+    lines += [f"{n}. **{name}**: {line}" for n, (name, line) in enumerate(blocks(pictures, model.config.num_colours), 1)]
+    records = [{"step": n, **picture.as_dict()} for n, picture in enumerate(pictures, 1)]
+    table = pd.DataFrame(records).assign(shape=lambda frame: frame["shape"].map(lambda s: "×".join(map(str, s))))
+    return {"layer_gallery": [(picture.picture, f"{n}. {picture.caption()}") for n, picture in enumerate(pictures, 1)],
+            "layer_blocks": "\n".join(lines), "layer_table": table[LAYER_COLUMNS_SHOWN]}
+
+
 def refreshed_checkpoints(current: str | None):
     choices = checkpoint_choices()
     paths = [path for _, path in choices]
@@ -130,6 +178,30 @@ def build_inside_tab() -> None:
                                 title="Connections (multiply-accumulates) per layer", x_label_angle=-45, height=360,
                                 elem_id="inside-chart"),
         }
+        gr.Markdown("### Every layer's output for one image\n"
+                    "The same forward hooks that count the table above also keep each layer's output: pick a "
+                    "checkpoint and an image to watch it flow through the network. For the UNet the skip "
+                    "concatenations are steps of their own.")
+        with gr.Row():
+            choices, default = layer_checkpoint_choices()
+            layer_checkpoint = gr.Dropdown(choices, value=default, label="Checkpoint",
+                                           elem_id="inside-layer-checkpoint", scale=3)
+            image_source = gr.Radio(list(IMAGE_SOURCES), value=IMAGE_SOURCES[0], label="Image")
+            layer_category = gr.Dropdown(list(CIFAR10_CLASSES), value="horse", label="Category")
+            layer_index = gr.Number(0, precision=0, minimum=0, label="Test image number")
+        with gr.Row():
+            layer_upload = uploaded_image(label="…or your upload (shrunk to 64 px)", height=140, scale=1)
+            with gr.Column(scale=2):
+                all_channels = gr.Checkbox(False, label=f"All channels (default: the {DEFAULT_CHANNELS} most active)")
+                show_layers = gr.Button("Show every layer", variant="primary", elem_id="inside-layers-run")
+        layers_view = {
+            "layer_blocks": gr.Markdown(elem_id="inside-layer-blocks"),
+            "layer_gallery": gr.Gallery(label="Each step's output, in order", columns=2, height=640,
+                                        object_fit="contain", elem_id="inside-layer-gallery", format="png"),
+            "layer_table": gr.Dataframe(label="The steps (numbers from the same hooks as the table above)",
+                                        interactive=False, wrap=True, max_height=400, elem_id="inside-layer-table"),
+        }
+
         gr.Markdown("### The two write-ups, term by term (Part A CNN)")
         first = writeup_view(DEFAULTS["nf"], DEFAULTS["nc"], DEFAULTS["kernel"])
         writeup = {
@@ -169,6 +241,10 @@ def build_inside_tab() -> None:
     gr.on([control.change for control in (nf, nc, kernel)], named_outputs(writeup_view, writeup), [nf, nc, kernel],
           list(writeup.values()), trigger_mode="always_last", show_progress="minimal")
     refresh.click(refreshed_checkpoints, checkpoint, checkpoint, queue=False)
+    layer_upload.upload(lambda: IMAGE_SOURCES[1], None, image_source, queue=False, api_visibility="private")
+    show_layers.click(named_outputs(layer_outputs, layers_view),
+                      [layer_checkpoint, image_source, layer_category, layer_index, layer_upload, all_channels],
+                      list(layers_view.values()), api_name="layer_outputs")
     # Fine-tuning is CPU-heavy: share the training tab's one-at-a-time slot.
     run.click(named_outputs(run_affine, affine), [checkpoint, pairs, steps, test_images, train_images],
               list(affine.values()), concurrency_limit=1, concurrency_id="training")

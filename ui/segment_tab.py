@@ -5,6 +5,7 @@ import html
 import gradio as gr
 import pandas as pd
 
+from colorizer.inspector import Scores, Snapshot
 from pixelwise.checkpoints import CheckpointError
 from pixelwise.errors import DataUnavailable
 from pixelwise.images import ImageError, load_rgb
@@ -15,6 +16,7 @@ from segmenter.models import MODES, VOC_MODELS, WeightsUnavailable
 from segmenter.trainer import BatchLoss, EpochResult, FineTuneConfig, FineTuneResult, fine_tune_iter
 from pixelwise.zerogpu import INFERENCE_S, TRAINING_S, gpu
 from ui.common import inference_device, named_outputs, uploaded_image
+from ui.inspector import INSPECT_CLASS, build_inspector
 
 FLOWER_MODEL = "Flower DeepLabV3 (MobileNetV2, fine-tuned here)"
 MODEL_CHOICES = [FLOWER_MODEL, *VOC_MODELS]
@@ -63,7 +65,7 @@ def pick_test_image(name: str) -> dict:
 @gpu(INFERENCE_S)  # ZeroGPU Spaces lend the GPU per call; a no-op elsewhere
 def run_segment(path, test_id, model_name, opacity) -> dict:
     """-> overlay, mask, legend HTML, IoU text, and the state for re-blending."""
-    empty = {"overlay": None, "mask": None, "legend": "", "iou": "", "last_result": None}
+    empty = {"overlay": None, "mask": None, "legend": "", "iou": "", "last_result": None, "inspection": None}
     if not path:
         gr.Warning("Upload a photo or pick a flower test image first.")
         return empty
@@ -85,7 +87,13 @@ def run_segment(path, test_id, model_name, opacity) -> dict:
     if iou is not None:
         iou_text = f"**Flower IoU vs truth (image_{int(test_id):04d}): {iou:.3f}** (uncertain band ignored)"
     return {"overlay": overlay(rgb, result, opacity), "mask": mask_image(result), "legend": legend_html(legend(result)),
-            "iou": iou_text, "last_result": (rgb, result)}
+            "iou": iou_text, "last_result": (rgb, result), "inspection": segment_snapshot(model_name, rgb, result)}
+
+
+def segment_snapshot(model_name: str, rgb, result) -> Snapshot:
+    """What a click on the overlay or the mask reads: the model's class logits at its working size."""
+    scores = Scores(model_name.split(" (")[0], result.logits, result.palette, names=result.class_names)
+    return Snapshot({"segmenter": scores}, shown=rgb.shape[1::-1], source=f"{rgb.shape[1]}×{rgb.shape[0]} photo")
 
 
 def reblend(state, opacity):
@@ -165,18 +173,24 @@ def build_segment_tab():
             opacity = gr.Slider(0, 1, value=0.5, step=0.05, label="Overlay opacity")
             go = gr.Button("Segment", variant="primary", elem_id="segment-run")
         with gr.Column():
-            overlaid = gr.Image(label="Overlay", interactive=False, elem_id="segment-overlay", height=320)
+            overlaid = gr.Image(label="Overlay", interactive=False, elem_id="segment-overlay", height=320,
+                                elem_classes=INSPECT_CLASS)
             legend_box = gr.HTML(elem_id="segment-legend")
             iou_box = gr.Markdown(elem_id="segment-iou")
-            mask = gr.Image(label="Mask alone", interactive=False, elem_id="segment-mask", height=240)
-    test_id, last_result = gr.State(None), gr.State(None)
+            mask = gr.Image(label="Mask alone", interactive=False, elem_id="segment-mask", height=240,
+                            elem_classes=INSPECT_CLASS)
+    test_id, last_result, inspection = gr.State(None), gr.State(None), gr.State(None)
+    inspector = build_inspector(inspection, elem_id="segment-inspector")
     picked = {"photo": photo, "test_id": test_id}
     test_pick.change(named_outputs(pick_test_image, picked), test_pick, list(picked.values()))
     photo.upload(lambda: None, None, test_id)  # an upload is not a test image: no IoU
     photo.clear(lambda: None, None, test_id)
-    segmented = {"overlay": overlaid, "mask": mask, "legend": legend_box, "iou": iou_box, "last_result": last_result}
-    go.click(named_outputs(run_segment, segmented), [photo, test_id, model_name, opacity], list(segmented.values()),
-             concurrency_limit=2)
+    segmented = {"overlay": overlaid, "mask": mask, "legend": legend_box, "iou": iou_box, "last_result": last_result,
+                 "inspection": inspection}
+    done = go.click(named_outputs(run_segment, segmented), [photo, test_id, model_name, opacity],
+                    list(segmented.values()), concurrency_limit=2)
+    inspector.watch([overlaid, mask])
+    inspector.redraw_after([done])
     opacity.release(reblend, [last_result, opacity], overlaid)
 
     with gr.Accordion("Fine-tune: last layer vs head vs full", open=False):

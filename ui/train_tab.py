@@ -20,6 +20,7 @@ from colorizer.live import LiveEvent, live_config, start_live_run
 from pixelwise.settings import checkpoint_dir, trained_dir
 from pixelwise.zerogpu import TRAINING_S, gpu
 from ui.common import cifar_data_root, cifar_notice, image_grid, named_outputs
+from ui.inspector import INSPECT_CLASS, build_inspector, record_strip, strip_snapshot
 
 PRESET_BATCH_SIZES = [5, 10, 20, 50, 100, 200, 500, 1000]  # the write-ups' sizes, one click each
 DEFAULT_BATCH_SIZES = [50, 100, 500, 1000]
@@ -40,6 +41,7 @@ class TrainSession:
     stop: threading.Event = field(default_factory=threading.Event)
     rows: list[dict] = field(default_factory=list)  # plot points: epoch, loss, series, batch size...
     strips: dict[int, tuple] = field(default_factory=dict)  # batch size -> (image, caption)
+    strip_scores: dict = field(default_factory=dict)  # batch size -> the final strip's logits (ui.inspector.record_strip)
     results: dict[int, TrainResult] = field(default_factory=dict)
     replays: dict[int, str] = field(default_factory=dict)  # batch size -> when/where/how long, for replayed runs
     batch_sizes: list[int] = field(default_factory=list)
@@ -147,6 +149,7 @@ def apply_event(session: TrainSession, event: LiveEvent) -> None:
         session.changed = True
     elif event.kind == "finished":
         session.results[bs] = event.result
+        record_strip(session, event)
         session.changed = True
     elif event.kind == "error":
         session.status = f"**Training failed:** {event.message}"
@@ -324,8 +327,10 @@ def build_train_tab() -> TrainTab:
                                         height=220)
             gr.Markdown("Validation images after the latest epoch (columns: grey input, truth, prediction):")
             with gr.Row():
-                strips = {strip_name(slot): gr.Image(format="png", interactive=False, visible=False, min_width=120)
+                strips = {strip_name(slot): gr.Image(format="png", interactive=False, visible=False, min_width=120,
+                                                     elem_classes=INSPECT_CLASS)
                           for slot in range(MAX_RUNS)}
+            inspector = build_inspector(session, elem_id="inspector-train", read=strip_snapshot)
             table = gr.Dataframe(pd.DataFrame(columns=TABLE_COLUMNS), label="Results per batch size (Table 2)",
                                  interactive=False)
             with gr.Row():
@@ -337,9 +342,11 @@ def build_train_tab() -> TrainTab:
                "save_choice": save_choice, "session": session}
     inputs = [model, batch_sizes, epochs, learning_rate, num_filters, category, seed, train_images, val_images,
               session, other_batch_sizes]
-    for button, handler in ((start, start_training), (again, train_again)):
-        button.click(named_outputs(handler, outputs), inputs, list(outputs.values()), concurrency_limit=LIVE_SESSIONS,
-                     concurrency_id="train_live", show_progress="minimal")
+    trained = [button.click(named_outputs(handler, outputs), inputs, list(outputs.values()),
+                            concurrency_limit=LIVE_SESSIONS, concurrency_id="train_live", show_progress="minimal")
+               for button, handler in ((start, start_training), (again, train_again))]
+    inspector.watch(list(strips.values()))  # the final strips answer clicks like the Colourize outputs
+    inspector.redraw_after(trained)
     stop.click(stop_training, session, status, concurrency_limit=None, queue=False)
     saved = save.click(save_run, [session, save_choice], save_note)
     return TrainTab(checkpoint_saved=saved)

@@ -1,0 +1,214 @@
+"""The pixel inspector, uncertainty maps and per-layer pictures (no data, no browser: seeded random
+models saved as checkpoints, hand-made models whose logits are known)."""
+import json
+import math
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+from torch import nn
+
+import gradio as gr
+from colorizer import lab
+from colorizer.checkpoint import save_checkpoint
+from colorizer.inference import predict_logits
+from colorizer.inspector import (UNCERTAINTY_KINDS, Grid, OutsideImage, Scores, Snapshot, entropy_bits, source_index,
+                                 uncertainty, uncertainty_picture)
+from colorizer.models import ModelConfig, build_model
+from inside.anatomy import measure
+from inside.layers import blocks, layer_pictures
+from ui import inspector
+from ui.colourize_tab import colourize_upload_panels
+from ui.common import image_grid
+
+torch.set_num_threads(1)
+
+
+@pytest.fixture(scope="module")
+def checkpoints(tmp_path_factory) -> dict[str, str]:
+    """A seeded random CNN and UNet with a random 24-colour palette, and a Lab Deep UNet with 30 ab classes
+    (keyed by arch, as the Colourize tab's model columns are)."""
+    folder = tmp_path_factory.mktemp("inspector")
+    paths = {}
+    for arch in ("cnn", "unet"):
+        torch.manual_seed(1)
+        model = build_model(arch, ModelConfig(3, 8, 24))
+        paths[arch] = str(save_checkpoint(folder / f"{arch}.pt", model, torch.rand(24, 3), {}))
+    torch.manual_seed(2)
+    bins = lab.AbBins(torch.rand(30, 2) * 160 - 80, "kmeans")
+    model = build_model("deep_unet", ModelConfig(3, 8, len(bins), depth=2))
+    paths["deep_unet"] = str(save_checkpoint(folder / "lab.pt", model, bins.display_palette(), {},
+                                       {"colour_space": "lab", "ab_centres": bins.centres}))
+    return paths
+
+
+def photo(tmp_path, size=(203, 157)) -> str:
+    """A colourful gradient photo of an awkward size (its working size is not a simple fraction of it)."""
+    width, height = size
+    y, x = np.mgrid[0:height, 0:width].astype(np.float32)
+    rgb = np.stack([255 * x / width, 255 * y / height, 128 + 100 * np.sin(x / 17)], axis=2)
+    path = tmp_path / "photo.png"
+    Image.fromarray(rgb.clip(0, 255).astype(np.uint8)).save(path)
+    return str(path)
+
+
+def select(x, y) -> gr.SelectData:
+    return gr.SelectData(None, {"index": [x, y], "value": None, "selected": True})
+
+
+def test_distributions_sum_to_one_and_argmax_is_the_class_map_colour(checkpoints, tmp_path):
+    panels = colourize_upload_panels(photo(tmp_path), checkpoints, class_map=True, work_size=64)
+    snapshot = panels.snapshot()
+    assert set(snapshot.models) == {"cnn", "unet", "deep_unet"}  # every model column, whatever its classes
+    rng = np.random.default_rng(0)
+    for x, y in [(0, 0), (202, 156), *rng.integers((0, 0), (203, 157), size=(40, 2))]:
+        for report in snapshot.inspect(x, y):
+            assert report.probabilities.sum() == pytest.approx(1, abs=1e-12)
+            assert report.chosen == int(np.argmax(report.probabilities))
+            shown = panels.models[report.model].image[y, x]  # the class map at the clicked pixel
+            assert report.hex(report.chosen) == "#%02x%02x%02x" % tuple(shown), (report.model, x, y)
+            top, rest, count = report.top()
+            assert len(top) == 10 and count == len(report.probabilities) - 10
+            assert sum(p for _, p in top) + rest == pytest.approx(1)
+            assert [p for _, p in top] == sorted((p for _, p in top), reverse=True)
+            assert 0 <= report.entropy_bits <= math.log2(len(report.probabilities)) + 1e-6
+            assert report.truth is not None  # the upload had colour
+
+
+def test_true_class_is_the_nearest_palette_colour_or_ab_bin(checkpoints, tmp_path):
+    panels = colourize_upload_panels(photo(tmp_path), checkpoints, work_size=64)
+    snapshot = panels.snapshot()
+    small = np.asarray(Image.open(photo(tmp_path)).resize(snapshot.models["cnn"].size, Image.Resampling.BILINEAR))
+    cnn_palette = torch.load(checkpoints["cnn"], weights_only=True)["palette"]
+    lab_centres = torch.load(checkpoints["deep_unet"], weights_only=True)["ab_centres"]
+    for report in snapshot.inspect(100, 80):
+        pixel = torch.from_numpy(small[report.y, report.x].astype(np.float32) / 255)
+        if report.model == "cnn":
+            assert report.truth == int(((cnn_palette - pixel) ** 2).sum(1).argmin())
+        if report.model == "deep_unet":
+            ab = lab.rgb_to_lab(pixel)[1:]
+            assert report.truth == int(((lab_centres - ab) ** 2).sum(1).argmin())
+
+
+def test_a_grey_upload_has_no_true_class(checkpoints, tmp_path):
+    path = tmp_path / "grey.png"
+    Image.fromarray(np.tile(np.arange(0, 250, 2, dtype=np.uint8), (90, 1))).save(path)
+    for report in colourize_upload_panels(str(path), checkpoints).snapshot().inspect(10, 10):
+        assert report.truth is None
+        assert "true" not in inspector.model_chart(report)
+
+
+def test_clicks_outside_the_picture_or_on_a_gap_give_a_clear_message(checkpoints, tmp_path):
+    snapshot = colourize_upload_panels(photo(tmp_path), checkpoints).snapshot()
+    for x, y in [(-1, 5), (203, 5), (5, 157), (1000, 1000)]:
+        with pytest.raises(OutsideImage, match="outside"):
+            snapshot.inspect(x, y)
+        assert "outside" in inspector.on_select(snapshot, select(x, y))
+        assert "outside" in inspector.inspect_pixel_json(snapshot, x, y)["error"]
+    assert "Nothing to inspect" in inspector.on_select(None, select(3, 3))
+    # Train live's strips: 3 pictures per row, 32 x 32 shown 3x, 3 px white gaps between them
+    strip = image_grid([[np.zeros((32, 32, 3), np.uint8)] * 3] * 2)
+    grid = Grid(rows=2, cols=3, cell=(96, 96), gap=3)
+    assert strip.shape[:2] == (2 * 96 + 3, 3 * 96 + 6)
+    assert (strip[96:99] == 255).all() and (strip[:, 96:99] == 255).all()
+    with pytest.raises(OutsideImage, match="gap"):
+        grid.locate(97, 10)
+    with pytest.raises(OutsideImage, match="gap"):
+        grid.locate(10, 98)
+    assert grid.locate(99 + 95, 99 + 4) == (1, 95, 4)
+
+
+def test_the_chart_and_the_api_answer_for_a_click(checkpoints, tmp_path):
+    snapshot = colourize_upload_panels(photo(tmp_path), checkpoints).snapshot()
+    chart = inspector.on_select(snapshot, select(50, 60))
+    assert chart.count('class="pw-model"') == 3 and "entropy" in chart and "rest (" in chart and "◀ true" in chart
+    answer = inspector.inspect_pixel_json(snapshot, 50, 60)
+    json.dumps(answer)  # plain JSON
+    assert [model["label"] for model in answer["models"]] == ["CNN (cnn.pt)", "UNet (unet.pt)", "Deep UNet (lab.pt)"]
+    for model in answer["models"]:
+        assert sum(entry["p"] for entry in model["classes"]) == pytest.approx(1, abs=1e-4)
+        assert model["rest"] == {"p": 0.0, "classes": 0}  # every class listed when top is not given
+    top3 = inspector.inspect_pixel_json(snapshot, 50, 60, top=3)["models"][0]
+    assert len(top3["classes"]) == 3 and top3["rest"]["classes"] == 21
+
+
+def test_click_maps_to_the_pixel_pil_nearest_shows():
+    small = np.arange(7 * 5).reshape(5, 7).astype(np.uint8)
+    big = np.asarray(Image.fromarray(small).resize((31, 23), Image.Resampling.NEAREST))
+    for y in range(23):
+        for x in range(31):
+            assert small[source_index(y, 23, 5), source_index(x, 31, 7)] == big[y, x]
+
+
+class KnownLogits(nn.Module):
+    """A hand-made "model": certain on the left half (one logit 1000 above the rest: p = 1 exactly in
+    float32), undecided on the right half (all logits equal)."""
+    size_multiple = 1
+
+    def __init__(self, classes=24):
+        super().__init__()
+        self.classes = classes
+        self.dummy = nn.Parameter(torch.zeros(1))
+
+    def forward(self, x):
+        n, _, height, width = x.shape
+        logits = torch.zeros(n, self.classes, height, width)
+        logits[:, 5, :, : width // 2] = 1000.0
+        return logits
+
+
+def test_uncertainty_is_zero_where_the_model_is_certain_and_maximal_where_it_is_undecided():
+    logits = predict_logits(KnownLogits(), np.zeros((6, 8), np.float32))
+    entropy = uncertainty(logits, UNCERTAINTY_KINDS[0])
+    assert torch.all(entropy[:, :4] == 0)
+    assert torch.allclose(entropy[:, 4:], torch.tensor(math.log2(24)))
+    one_minus_max = uncertainty(logits, UNCERTAINTY_KINDS[1])
+    assert torch.all(one_minus_max[:, :4] == 0)
+    assert torch.allclose(one_minus_max[:, 4:], torch.tensor(1 - 1 / 24))
+    assert float(entropy_bits(logits[:, 0, 0])) == 0.0
+    picture = uncertainty_picture(logits, UNCERTAINTY_KINDS[0], (80, 60))
+    assert picture.shape[0] == 60 and picture.shape[1] > 80  # the map and its colour bar
+    left, right = picture[30, 10], picture[30, 70]
+    assert tuple(left) == (68, 1, 84) and tuple(right) == (253, 231, 37)  # viridis ends: certain, unsure
+    view = inspector.uncertainty_view(Snapshot({"m": Scores("known", logits, np.zeros((24, 3), np.uint8))},
+                                               shown=(80, 60)), UNCERTAINTY_KINDS[1])
+    assert view.shape[0] == 60
+
+
+@pytest.mark.parametrize("arch", ["cnn", "unet"])
+@pytest.mark.parametrize("nf,side", [(4, 8), (8, 32), (13, 20), (32, 64)])
+def test_feature_map_shapes_equal_the_anatomy_tables(arch, nf, side):
+    torch.manual_seed(0)
+    model = build_model(arch, ModelConfig(3, nf, 24))
+    rgb = np.random.default_rng(0).integers(0, 256, (side, side, 3), dtype=np.uint8)
+    pictures = layer_pictures(model, rgb, channels=None, long_side=side)
+    table = measure(arch, nf, 24, 3, side).rows
+    layers = [picture for picture in pictures if picture.step.row is not None]
+    assert [(p.step.name, p.shape) for p in layers] == [(row.name, row.output_shape) for row in table]
+    for picture in layers:  # the caption carries the table's numbers
+        row = next(row for row in table if row.name == picture.step.name)
+        assert f"{row.weights:,} weights" in picture.caption() and f"{row.connections:,} connections" in picture.caption()
+        assert len(picture.channels) == row.output_shape[0]  # all channels on request
+    concats = [picture for picture in pictures if picture.step.kind == "concat"]
+    if arch == "cnn":
+        assert concats == []
+    else:  # the three skips, each as wide as its two inputs, read by the next module
+        assert [p.step.name for p in concats] == ["concat → upconv1.0", "concat → upconv2.0", "concat → finalconv"]
+        assert [p.shape[0] for p in concats] == [4 * nf, 2 * nf, 24 + 1]
+        assert concats[-1].step.sources == ("upconv2.3", "input")
+    lines = dict(blocks(pictures, 24))
+    assert lines["downconv1"].startswith("downsample") and lines["upconv1"].startswith("upsample")
+    assert lines["finalconv"].startswith("classify")
+
+
+def test_eight_most_active_channels_by_default():
+    torch.manual_seed(0)
+    model = build_model("unet", ModelConfig(3, 16, 24))
+    pictures = layer_pictures(model, np.full((32, 32, 3), 120, np.uint8))
+    for picture in pictures:
+        output = picture.step.output[0]
+        activity = output.abs().mean(dim=(1, 2))
+        assert len(picture.channels) == 8
+        assert activity[picture.channels].tolist() == sorted(activity.tolist(), reverse=True)[:8]
+        assert picture.picture.ndim == 3 and picture.picture.dtype == np.uint8
