@@ -71,11 +71,11 @@ CHART_CSS = """
 .pw-chart .pw-model { margin: 0 0 12px 0; }
 .pw-chart .pw-head { margin-bottom: 4px; }
 .pw-chart .pw-row { display: flex; align-items: center; gap: 6px; height: 17px; }
-.pw-chart .pw-name { width: 92px; text-align: right; white-space: nowrap; overflow: hidden; }
+.pw-chart .pw-name { width: 84px; text-align: right; white-space: nowrap; overflow: hidden; }
 .pw-chart .pw-track { flex: 1; background: #f1f1f1; height: 13px; position: relative; }
 .pw-chart .pw-bar { height: 13px; border: 1px solid #666; box-sizing: border-box; min-width: 1px; }
 .pw-chart .pw-p { width: 52px; font-variant-numeric: tabular-nums; }
-.pw-chart .pw-mark { width: 70px; font-size: 11px; }
+.pw-chart .pw-mark { width: 96px; font-size: 11px; white-space: nowrap; }
 .pw-chart .pw-swatch { display: inline-block; width: 12px; height: 12px; border: 1px solid #555; vertical-align: -2px; }
 .pw-chart .pw-message { color: #9a3412; }
 """
