@@ -21,7 +21,7 @@ from PIL import Image
 
 import gradio as gr
 from ui import inspector
-from ui.colourize_tab import checkpoint_choices_by_arch, colourize_upload_panels, default_choice
+from ui.colourize_tab import colourize_upload_panels, default_checkpoints
 
 SIZE = (1155, 866)  # 1.0 megapixel, 4:3
 
@@ -46,9 +46,8 @@ def median_ms(function, repeats: int) -> float:
 
 
 def checkpoints() -> dict[str, str]:
-    choices, _ = checkpoint_choices_by_arch()
-    chosen = {arch: default_choice(arch, options) for arch, options in choices.items()}
-    return {arch: path for arch, path in chosen.items() if path}
+    """Each model column's default checkpoint name, for the columns that have one."""
+    return {slot: name for slot, name in default_checkpoints().items() if name}
 
 
 def browser_click_ms(path: str, repeats: int) -> float:
@@ -124,7 +123,7 @@ def main() -> None:
     recompute_ms = median_ms(lambda n: colourize_upload_panels(path, chosen), max(3, arguments.repeats // 10))
     uncertainty_ms = median_ms(lambda n: inspector.uncertainty_view(snapshot, "entropy (bits)"), 5)
     print(f"upload {SIZE[0]}×{SIZE[1]} ({SIZE[0] * SIZE[1] / 1e6:.2f} MP), models: "
-          f"{', '.join(f'{arch}={os.path.basename(p)}' for arch, p in chosen.items())}; "
+          f"{', '.join(f'{slot}={name}' for slot, name in chosen.items())}; "
           f"working size {snapshot.models[next(iter(snapshot.models))].size}; torch threads {torch.get_num_threads()}")
     print(f"click (map + softmax per model + chart HTML), median of {arguments.repeats}: {click_ms:.2f} ms")
     print(f"inspect_pixel JSON, median of {arguments.repeats}: {json_ms:.2f} ms")

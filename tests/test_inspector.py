@@ -18,6 +18,7 @@ from colorizer.inspector import (UNCERTAINTY_KINDS, Grid, OutsideImage, Scores, 
 from colorizer.models import ModelConfig, build_model
 from inside.anatomy import measure
 from inside.layers import blocks, layer_pictures
+from pixelwise import settings
 from ui import inspector
 from ui.colourize_tab import colourize_upload_panels
 from ui.common import image_grid
@@ -27,20 +28,26 @@ torch.set_num_threads(1)
 
 @pytest.fixture(scope="module")
 def checkpoints(tmp_path_factory) -> dict[str, str]:
-    """A seeded random CNN and UNet with a random 24-colour palette, and a Lab Deep UNet with 30 ab classes
-    (keyed by arch, as the Colourize tab's model columns are)."""
+    """{column: checkpoint name}: a seeded random CNN and UNet with a random 24-colour palette, and in the
+    third column a Lab Deep UNet with 30 ab classes; PIXELWISE_CHECKPOINTS points at them."""
     folder = tmp_path_factory.mktemp("inspector")
-    paths = {}
     for arch in ("cnn", "unet"):
         torch.manual_seed(1)
         model = build_model(arch, ModelConfig(3, 8, 24))
-        paths[arch] = str(save_checkpoint(folder / f"{arch}.pt", model, torch.rand(24, 3), {}))
+        save_checkpoint(folder / f"{arch}.pt", model, torch.rand(24, 3), {})
     torch.manual_seed(2)
     bins = lab.AbBins(torch.rand(30, 2) * 160 - 80, "kmeans")
     model = build_model("deep_unet", ModelConfig(3, 8, len(bins), depth=2))
-    paths["deep_unet"] = str(save_checkpoint(folder / "lab.pt", model, bins.display_palette(), {},
-                                       {"colour_space": "lab", "ab_centres": bins.centres}))
-    return paths
+    save_checkpoint(folder / "lab.pt", model, bins.display_palette(), {},
+                    {"colour_space": "lab", "ab_centres": bins.centres})
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("PIXELWISE_CHECKPOINTS", str(folder))
+        patch.delenv("PIXELWISE_HF_REPO", raising=False)
+        yield {"cnn": "cnn.pt", "unet": "unet.pt", "beyond": "lab.pt"}
+
+
+def upload_panels(path, checkpoints, class_map=False, work_size=96):
+    return colourize_upload_panels(path, checkpoints, class_map=class_map, work_size=work_size)
 
 
 def photo(tmp_path, size=(203, 157)) -> str:
@@ -58,9 +65,9 @@ def select(x, y) -> gr.SelectData:
 
 
 def test_distributions_sum_to_one_and_argmax_is_the_class_map_colour(checkpoints, tmp_path):
-    panels = colourize_upload_panels(photo(tmp_path), checkpoints, class_map=True, work_size=64)
+    panels = upload_panels(photo(tmp_path), checkpoints, class_map=True, work_size=64)
     snapshot = panels.snapshot()
-    assert set(snapshot.models) == {"cnn", "unet", "deep_unet"}  # every model column, whatever its classes
+    assert set(snapshot.models) == {"cnn", "unet", "beyond"}  # every model column, whatever its classes
     rng = np.random.default_rng(0)
     for x, y in [(0, 0), (202, 156), *rng.integers((0, 0), (203, 157), size=(40, 2))]:
         for report in snapshot.inspect(x, y):
@@ -77,16 +84,17 @@ def test_distributions_sum_to_one_and_argmax_is_the_class_map_colour(checkpoints
 
 
 def test_true_class_is_the_nearest_palette_colour_or_ab_bin(checkpoints, tmp_path):
-    panels = colourize_upload_panels(photo(tmp_path), checkpoints, work_size=64)
+    panels = upload_panels(photo(tmp_path), checkpoints, work_size=64)
     snapshot = panels.snapshot()
     small = np.asarray(Image.open(photo(tmp_path)).resize(snapshot.models["cnn"].size, Image.Resampling.BILINEAR))
-    cnn_palette = torch.load(checkpoints["cnn"], weights_only=True)["palette"]
-    lab_centres = torch.load(checkpoints["deep_unet"], weights_only=True)["ab_centres"]
+    folder = settings.checkpoint_dir()
+    cnn_palette = torch.load(folder / checkpoints["cnn"], weights_only=True)["palette"]
+    lab_centres = torch.load(folder / checkpoints["beyond"], weights_only=True)["ab_centres"]
     for report in snapshot.inspect(100, 80):
         pixel = torch.from_numpy(small[report.y, report.x].astype(np.float32) / 255)
         if report.model == "cnn":
             assert report.truth == int(((cnn_palette - pixel) ** 2).sum(1).argmin())
-        if report.model == "deep_unet":
+        if report.model == "beyond":
             ab = lab.rgb_to_lab(pixel)[1:]
             assert report.truth == int(((lab_centres - ab) ** 2).sum(1).argmin())
 
@@ -94,13 +102,13 @@ def test_true_class_is_the_nearest_palette_colour_or_ab_bin(checkpoints, tmp_pat
 def test_a_grey_upload_has_no_true_class(checkpoints, tmp_path):
     path = tmp_path / "grey.png"
     Image.fromarray(np.tile(np.arange(0, 250, 2, dtype=np.uint8), (90, 1))).save(path)
-    for report in colourize_upload_panels(str(path), checkpoints).snapshot().inspect(10, 10):
+    for report in upload_panels(str(path), checkpoints).snapshot().inspect(10, 10):
         assert report.truth is None
         assert "true" not in inspector.model_chart(report)
 
 
 def test_clicks_outside_the_picture_or_on_a_gap_give_a_clear_message(checkpoints, tmp_path):
-    snapshot = colourize_upload_panels(photo(tmp_path), checkpoints).snapshot()
+    snapshot = upload_panels(photo(tmp_path), checkpoints).snapshot()
     for x, y in [(-1, 5), (203, 5), (5, 157), (1000, 1000)]:
         with pytest.raises(OutsideImage, match="outside"):
             snapshot.inspect(x, y)
@@ -120,12 +128,12 @@ def test_clicks_outside_the_picture_or_on_a_gap_give_a_clear_message(checkpoints
 
 
 def test_the_chart_and_the_api_answer_for_a_click(checkpoints, tmp_path):
-    snapshot = colourize_upload_panels(photo(tmp_path), checkpoints).snapshot()
+    snapshot = upload_panels(photo(tmp_path), checkpoints).snapshot()
     chart = inspector.on_select(snapshot, select(50, 60))
     assert chart.count('class="pw-model"') == 3 and "entropy" in chart and "rest (" in chart and "◀ true" in chart
     answer = inspector.inspect_pixel_json(snapshot, 50, 60)
     json.dumps(answer)  # plain JSON
-    assert [model["label"] for model in answer["models"]] == ["CNN (cnn.pt)", "UNet (unet.pt)", "Deep UNet (lab.pt)"]
+    assert [model["label"] for model in answer["models"]] == ["CNN (cnn.pt)", "UNet (unet.pt)", "Beyond the handout (lab.pt)"]
     for model in answer["models"]:
         assert sum(entry["p"] for entry in model["classes"]) == pytest.approx(1, abs=1e-4)
         assert model["rest"] == {"p": 0.0, "classes": 0}  # every class listed when top is not given
