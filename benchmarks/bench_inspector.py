@@ -82,14 +82,14 @@ def browser_click_ms(path: str, repeats: int) -> float:
             scale = min(box["width"] / SIZE[0], box["height"] / SIZE[1])  # object-fit: contain letterboxes it
             drawn_w, drawn_h = SIZE[0] * scale, SIZE[1] * scale
             left, top = box["x"] + (box["width"] - drawn_w) / 2, box["y"] + (box["height"] - drawn_h) / 2
-            chart = page.locator("#colourize-inspector-chart")
+            chart = page.locator("#inspector-colourize-chart")
             times = []
             for n in range(repeats + 1):
                 fx, fy = 0.1 + 0.8 * ((n * 37) % 100) / 100, 0.1 + 0.8 * ((n * 61) % 100) / 100  # a new pixel each time
                 previous = chart.inner_text()
                 start = time.perf_counter()
                 page.mouse.click(left + fx * drawn_w, top + fy * drawn_h)
-                page.wait_for_function("old => document.querySelector('#colourize-inspector-chart').innerText !== old",
+                page.wait_for_function("old => document.querySelector('#inspector-colourize-chart').innerText !== old",
                                        arg=previous, polling="raf")
                 if n:  # the first click warms up the page
                     times.append(time.perf_counter() - start)

@@ -100,3 +100,26 @@ def test_train_live_draws_curves_and_stops(page, shots):
     open_tab(page, "Colourize")
     page.get_by_label("UNet checkpoint").click()
     assert page.get_by_role("option", name=re.compile(r"unet_horse_bs\d+_")).is_visible()
+
+
+def test_click_a_pixel_to_see_every_models_distribution(page, shots):
+    open_tab(page, "CIFAR-10 test image")
+    page.get_by_role("button", name="Colourize test image").click()
+    page.get_by_text(re.compile(r"^UNet \(.*\) · .* · pixel accuracy \d+\.\d%$")).wait_for()
+    chart = page.locator("#inspector-colourize-chart")
+    assert "Click any pixel" in chart.inner_text()
+    picture = page.locator("#colourize-unet img")
+    picture.wait_for()
+    box = picture.bounding_box()  # a 256 x 256 picture (32 x 32 shown 8x), drawn as a centred square
+    side = min(box["width"], box["height"])
+    left, top = box["x"] + (box["width"] - side) / 2, box["y"] + (box["height"] - side) / 2
+    page.mouse.click(left + side * (10.5 / 32), top + side * (5.5 / 32))  # the middle of model pixel (10, 5)
+    chart.locator(".pw-model").first.wait_for()
+    text = chart.inner_text()
+    assert "Pixel (10, 5) of the 32×32 input the models saw" in text
+    models = chart.locator(".pw-model").count()
+    assert models == text.count("entropy") and models >= 2  # one chart per model column that ran
+    assert "bits" in text and "rest (" in text and "◀ true" in text  # a colour test image: the true class
+    assert page.locator("[role=tabpanel] .pw-cross").count() >= 4  # the cross on every picture
+    assert page.locator("#inspector-colourize-uncertainty img").is_visible()  # the uncertainty maps
+    page.screenshot(path=shots / "inspector.png", full_page=True)

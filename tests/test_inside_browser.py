@@ -76,3 +76,19 @@ def test_affine_experiment_runs_from_the_tab(page):
     table = page.locator("#inside-affine-table")
     expect(table).to_contain_text("-1")
     expect(table).to_contain_text("0.0%")  # a=1, b=0 changes nothing in (i) and (ii)
+
+
+def test_layer_view_shows_every_step_with_the_tables_numbers(page):
+    if not HAVE_CIFAR:
+        pytest.skip("the layer view's default image is a CIFAR-10 test image: python -m pixelwise.fetch cifar10")
+    open_tab(page)
+    expect(page.locator("#inside-layer-checkpoint input")).to_have_value(re.compile(r"unet\.pt"))
+    page.locator("#inside-layers-run").click()
+    blocks = page.locator("#inside-layer-blocks")
+    expect(blocks).to_contain_text("23 steps of UNet on CIFAR-10 test horse #0", timeout=TIMEOUT_MS)
+    expect(blocks).to_contain_text("concatenate: rfconv.2 + downconv2.3")
+    expect(blocks).to_contain_text("classify")
+    table = page.locator("#inside-layer-table")
+    expect(table).to_contain_text("concat → upconv1.0")  # a skip concatenation, a step of its own
+    expect(table).to_contain_text("4718592")  # downconv2.0's connections, as in the counting table
+    expect(page.locator("#inside-layer-gallery img").first).to_be_visible()

@@ -19,6 +19,8 @@ from colorizer.models import ModelConfig, build_model
 from inside.anatomy import measure
 from inside.layers import blocks, layer_pictures
 from pixelwise import settings
+from segmenter.data import image_path
+from tests.helpers import requires_cifar, requires_flowers
 from ui import inspector
 from ui.colourize_tab import colourize_upload_panels
 from ui.common import image_grid
@@ -220,3 +222,39 @@ def test_eight_most_active_channels_by_default():
         assert len(picture.channels) == 8
         assert activity[picture.channels].tolist() == sorted(activity.tolist(), reverse=True)[:8]
         assert picture.picture.ndim == 3 and picture.picture.dtype == np.uint8
+
+
+@requires_cifar
+def test_train_live_strips_are_clickable_for_every_batch_size():
+    from ui import train_tab
+
+    outputs = list(train_tab.start_training("UNet", [50, 100], 1, 1e-3, 8, "horse", 0, 300, 100, None))
+    session = outputs[-1]["session"]
+    snapshot = inspector.strip_snapshot(session)
+    assert list(snapshot.models) == ["bs 50", "bs 100"]
+    # second image (row 1), its truth column (col 1), model pixel (10, 20): 3x enlarged, 3 px gaps
+    reports = snapshot.inspect(99 + 3 * 10 + 1, 99 + 3 * 20 + 2)
+    for report in reports:
+        assert (report.image, report.x, report.y) == (1, 10, 20)
+        assert report.probabilities.sum() == pytest.approx(1)
+        assert report.truth is not None
+    strip = session.strips[50][0]  # the prediction column shows each pixel's chosen class
+    assert reports[0].hex(reports[0].chosen) == "#%02x%02x%02x" % tuple(strip[99 + 3 * 20 + 2, 2 * 99 + 3 * 10 + 1])
+    assert "gap" in inspector.on_select(snapshot, select(97, 5))
+    assert inspector.uncertainty_view(snapshot, UNCERTAINTY_KINDS[0]).shape[0] >= 4 * 96
+
+
+@requires_flowers
+def test_segment_click_gives_the_class_distribution_behind_the_mask():
+    from ui.segment_tab import FLOWER_MODEL, run_segment
+
+    out = run_segment(str(image_path(2)), 2, FLOWER_MODEL, 0.5)
+    snapshot, mask = out["inspection"], out["mask"]
+    for x, y in [(128, 128), (3, 3), (200, 40)]:
+        (report,) = snapshot.inspect(x, y)
+        assert report.probabilities.sum() == pytest.approx(1) and len(report.probabilities) == 2
+        assert report.hex(report.chosen) == "#%02x%02x%02x" % tuple(mask[y, x])
+        assert report.name(report.chosen) in ("flower", "background")
+    assert "outside" in inspector.inspect_pixel_json(snapshot, 256, 0)["error"]
+    confidence = inspector.uncertainty_view(snapshot, UNCERTAINTY_KINDS[1])
+    assert confidence.shape[0] == 256

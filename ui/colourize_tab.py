@@ -315,7 +315,7 @@ def build_colourize_tab() -> ColourizeTab:
                                                  height=200, elem_id=f"colourize-{name}", elem_classes=INSPECT_CLASS)
                         outputs[f"{name}_caption"] = gr.Markdown(f"**{title}**")
             outputs["inspection"] = gr.State(None)  # the last colourization's logits: clicks read them
-            inspector = build_inspector(outputs["inspection"], elem_id="colourize-inspector")
+            inspector = build_inspector(outputs["inspection"], elem_id="inspector-colourize")
             outputs["slider"] = gr.ImageSlider(label="Before / after", format="png", interactive=False,
                                                max_height=420)
             outputs["notes"] = gr.Markdown()

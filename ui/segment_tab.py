@@ -180,7 +180,7 @@ def build_segment_tab():
             mask = gr.Image(label="Mask alone", interactive=False, elem_id="segment-mask", height=240,
                             elem_classes=INSPECT_CLASS)
     test_id, last_result, inspection = gr.State(None), gr.State(None), gr.State(None)
-    inspector = build_inspector(inspection, elem_id="segment-inspector")
+    inspector = build_inspector(inspection, elem_id="inspector-segment")
     picked = {"photo": photo, "test_id": test_id}
     test_pick.change(named_outputs(pick_test_image, picked), test_pick, list(picked.values()))
     photo.upload(lambda: None, None, test_id)  # an upload is not a test image: no IoU
