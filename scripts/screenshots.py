@@ -1,7 +1,7 @@
 """Screenshots of each tab for the README: starts `python app.py`, drives it with Playwright on
 Debian's Chromium, and writes docs/screenshots/<tab>.png.
 
-    python scripts/screenshots.py [--out docs/screenshots] [--only segment inside ...]
+    python scripts/screenshots.py [--out docs/screenshots] [--only segment inside inspector ...]
 
 The Train live shot is a real run: UNet, batch sizes 50/100/500/1000, 10 epochs on the first
 1000 training and 200 validation horse images (a few minutes on CPU). The Segment shot segments the
@@ -22,7 +22,7 @@ sys.path.insert(0, str(REPO))
 from tests.conftest import CHROMIUM, CHROMIUM_ARGS, _free_port, _wait_until_answers  # noqa: E402
 
 
-SHOTS = ("colourize", "train_live", "segment", "inside")
+SHOTS = ("colourize", "train_live", "segment", "inside", "inspector", "segment_confidence", "layers", "train_inspector")
 
 
 def shoot(url: str, out: Path, only=SHOTS) -> None:
@@ -41,6 +41,14 @@ def shoot(url: str, out: Path, only=SHOTS) -> None:
             page.get_by_role("tab", name="Inside the models", exact=True).click()
             page.wait_for_timeout(1500)
             page.screenshot(path=out / "inside.png", full_page=True)
+        if "inspector" in only:
+            shoot_inspector(page, out)
+        if "segment_confidence" in only:
+            shoot_segment_confidence(page, out)
+        if "layers" in only:
+            shoot_layers(page, out)
+        if "train_inspector" in only:
+            shoot_train_inspector(page, out)
         browser.close()
 
 
@@ -82,11 +90,88 @@ def shoot_segment(page, out: Path) -> None:
     page.screenshot(path=out / "segment.png", full_page=True)
 
 
+def click_at(page, selector: str, fx: float, fy: float) -> None:
+    """Click the point (fx, fy) (fractions of width and height) of a picture drawn with object-fit: contain."""
+    picture = page.locator(selector).first
+    picture.wait_for()
+    box = picture.bounding_box()
+    natural = picture.evaluate("img => [img.naturalWidth, img.naturalHeight]")
+    scale = min(box["width"] / natural[0], box["height"] / natural[1])
+    width, height = natural[0] * scale, natural[1] * scale
+    page.mouse.click(box["x"] + (box["width"] - width) / 2 + fx * width, box["y"] + (box["height"] - height) / 2 + fy * height)
+
+
+def shot_of(page, out: Path, name: str, *selectors: str) -> None:
+    """A screenshot of the part of the page that holds these elements."""
+    boxes = [page.locator(selector).first.bounding_box() for selector in selectors]
+    scroll = page.evaluate("[window.scrollX, window.scrollY]")
+    left, top = min(b["x"] for b in boxes) - 10, min(b["y"] for b in boxes) - 10
+    right, bottom = max(b["x"] + b["width"] for b in boxes) + 10, max(b["y"] + b["height"] for b in boxes) + 10
+    page.screenshot(path=out / name, full_page=True,
+                    clip={"x": left + scroll[0], "y": top + scroll[1], "width": right - left, "height": bottom - top})
+
+
+def shoot_inspector(page, out: Path) -> None:
+    """Colourize CIFAR-10 test horse #18 and click a pixel of the background (the pixel inspector)."""
+    page.get_by_role("tab", name="Colourize", exact=True).click()
+    page.get_by_role("tab", name="CIFAR-10 test image").click()
+    page.get_by_label("number input for Test image number").fill("18")
+    page.keyboard.press("Tab")
+    page.get_by_role("button", name="Colourize test image").click()
+    page.get_by_text(re.compile(r"^UNet \(.*pixel accuracy")).wait_for()
+    page.wait_for_timeout(1500)
+    click_at(page, "#colourize-unet img", 0.2, 0.15)
+    page.locator("#inspector-colourize-chart .pw-model").first.wait_for()
+    page.wait_for_timeout(800)
+    shot_of(page, out, "inspector.png", "#colourize-grey", "#colourize-original", "#inspector-colourize")
+
+
+def shoot_segment_confidence(page, out: Path) -> None:
+    """Segment the first flower test image, show 1 - max p and click the flower's edge."""
+    shoot_segment(page, out)
+    page.locator("#inspector-segment-kind").get_by_text("1 − max p").click()
+    page.wait_for_timeout(1500)
+    click_at(page, "#segment-overlay img", 0.5, 0.25)
+    page.locator("#inspector-segment-chart .pw-model").first.wait_for()
+    page.wait_for_timeout(800)
+    shot_of(page, out, "segment_confidence.png", "#segment-overlay", "#inspector-segment")
+
+
+def shoot_layers(page, out: Path) -> None:
+    """Every layer of the shipped UNet on CIFAR-10 test horse #18."""
+    page.get_by_role("tab", name="Inside the models", exact=True).click()
+    page.locator("#inside-tab").get_by_label("number input for Test image number").fill("18")
+    page.locator("#inside-layers-run").click()
+    page.locator("#inside-layer-blocks").get_by_text("steps of").wait_for()
+    page.wait_for_timeout(2500)
+    shot_of(page, out, "layers.png", "#inside-layer-blocks", "#inside-layer-gallery")
+
+
+def shoot_train_inspector(page, out: Path) -> None:
+    """A short Train live run (UNet, batch sizes 50 and 1000, 5 epochs on 1000/200 images), then a click
+    on the final strips: every batch size's distribution at the same validation pixel."""
+    page.get_by_role("tab", name="Train live", exact=True).click()
+    for batch_size in ("100", "500"):
+        page.get_by_role("checkbox", name=batch_size, exact=True).uncheck()
+    page.get_by_label("number input for Epochs").fill("5")
+    page.get_by_text("Quick demo: fewer images").click()
+    page.get_by_label("number input for Training images").fill("1000")
+    page.get_by_label("number input for Validation images").fill("200")
+    page.keyboard.press("Tab")
+    page.get_by_role("button", name="Start training").click()
+    page.get_by_text(re.compile(r"^Done: \d batch size")).wait_for()
+    page.wait_for_timeout(1500)
+    click_at(page, ".pw-inspect img:visible", 0.83, 0.2)  # first validation image's prediction column
+    page.locator("#inspector-train-chart .pw-model").first.wait_for()
+    page.wait_for_timeout(800)
+    shot_of(page, out, "train_inspector.png", ".pw-inspect:visible", "#inspector-train")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", default=str(REPO / "docs" / "screenshots"))
     parser.add_argument("--only", nargs="+", choices=SHOTS, default=list(SHOTS),
-                        help="take only these screenshots (default: all four)")
+                        help="take only these screenshots (default: all)")
     args = parser.parse_args()
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)

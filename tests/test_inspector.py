@@ -245,8 +245,10 @@ def test_train_live_strips_are_clickable_for_every_batch_size():
 
 
 @requires_flowers
-def test_segment_click_gives_the_class_distribution_behind_the_mask():
+def test_segment_click_gives_the_class_distribution_behind_the_mask(monkeypatch):
     from ui.segment_tab import FLOWER_MODEL, run_segment
+
+    monkeypatch.setenv("PIXELWISE_CHECKPOINTS", str(settings.REPO_ROOT / "checkpoints"))  # the shipped flower model
 
     out = run_segment(str(image_path(2)), 2, FLOWER_MODEL, 0.5)
     snapshot, mask = out["inspection"], out["mask"]
