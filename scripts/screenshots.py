@@ -31,40 +31,33 @@ def shoot(url: str, out: Path, only=SHOTS) -> None:
         page = browser.new_page(viewport={"width": 1400, "height": 1000})
         page.set_default_timeout(300_000)
         page.goto(url)
-        if "colourize" in only:
-            shoot_colourize(page, out)
-        if "train_live" in only:
-            shoot_train_live(page, out)
-        if "segment" in only:
-            shoot_segment(page, out)
-        if "inside" in only:
-            page.get_by_role("tab", name="Inside the models", exact=True).click()
-            page.wait_for_timeout(1500)
-            page.screenshot(path=out / "inside.png", full_page=True)
-        if "inspector" in only:
-            shoot_inspector(page, out)
-        if "segment_confidence" in only:
-            shoot_segment_confidence(page, out)
-        if "layers" in only:
-            shoot_layers(page, out)
-        if "train_inspector" in only:
-            shoot_train_inspector(page, out)
+        for name in SHOTS:
+            if name in only:
+                SHOOTERS[name](page, out)
         browser.close()
 
 
-def shoot_colourize(page, out: Path) -> None:
+def colourize_test_image(page, index: int = 18) -> None:
+    page.get_by_role("tab", name="Colourize", exact=True).click()
     page.get_by_role("tab", name="CIFAR-10 test image").click()
-    page.get_by_label("number input for Test image number").fill("18")
+    page.get_by_label("number input for Test image number").fill(str(index))
     page.keyboard.press("Tab")
     page.get_by_role("button", name="Colourize test image").click()
     page.get_by_text(re.compile(r"^UNet \(.*pixel accuracy")).wait_for()
+
+
+def shoot_colourize(page, out: Path) -> None:
+    colourize_test_image(page)
     page.wait_for_timeout(1000)
     page.screenshot(path=out / "colourize.png", full_page=True)
 
 
-def shoot_train_live(page, out: Path) -> None:
+def train_run(page, epochs: int, leave_out: tuple[str, ...] = ()) -> None:
+    """A Train live run of the UNet on 1000/200 images; ``leave_out``: batch sizes to uncheck."""
     page.get_by_role("tab", name="Train live", exact=True).click()
-    page.get_by_label("number input for Epochs").fill("10")
+    for batch_size in leave_out:
+        page.get_by_role("checkbox", name=batch_size, exact=True).uncheck()
+    page.get_by_label("number input for Epochs").fill(str(epochs))
     page.get_by_text("Quick demo: fewer images").click()
     page.get_by_label("number input for Training images").fill("1000")
     page.get_by_label("number input for Validation images").fill("200")
@@ -72,6 +65,10 @@ def shoot_train_live(page, out: Path) -> None:
     page.get_by_role("button", name="Start training").click()
     page.get_by_text(re.compile(r"^Done: \d batch size")).wait_for()
     page.wait_for_timeout(1500)
+
+
+def shoot_train_live(page, out: Path) -> None:
+    train_run(page, 10)
     page.screenshot(path=out / "train_live.png", full_page=True)
 
 
@@ -113,12 +110,7 @@ def shot_of(page, out: Path, name: str, *selectors: str) -> None:
 
 def shoot_inspector(page, out: Path) -> None:
     """Colourize CIFAR-10 test horse #18 and click a pixel of the background (the pixel inspector)."""
-    page.get_by_role("tab", name="Colourize", exact=True).click()
-    page.get_by_role("tab", name="CIFAR-10 test image").click()
-    page.get_by_label("number input for Test image number").fill("18")
-    page.keyboard.press("Tab")
-    page.get_by_role("button", name="Colourize test image").click()
-    page.get_by_text(re.compile(r"^UNet \(.*pixel accuracy")).wait_for()
+    colourize_test_image(page)
     page.wait_for_timeout(1500)
     click_at(page, "#colourize-unet img", 0.2, 0.15)
     page.locator("#inspector-colourize-chart .pw-model").first.wait_for()
@@ -150,21 +142,22 @@ def shoot_layers(page, out: Path) -> None:
 def shoot_train_inspector(page, out: Path) -> None:
     """A short Train live run (UNet, batch sizes 50 and 1000, 5 epochs on 1000/200 images), then a click
     on the final strips: every batch size's distribution at the same validation pixel."""
-    page.get_by_role("tab", name="Train live", exact=True).click()
-    for batch_size in ("100", "500"):
-        page.get_by_role("checkbox", name=batch_size, exact=True).uncheck()
-    page.get_by_label("number input for Epochs").fill("5")
-    page.get_by_text("Quick demo: fewer images").click()
-    page.get_by_label("number input for Training images").fill("1000")
-    page.get_by_label("number input for Validation images").fill("200")
-    page.keyboard.press("Tab")
-    page.get_by_role("button", name="Start training").click()
-    page.get_by_text(re.compile(r"^Done: \d batch size")).wait_for()
-    page.wait_for_timeout(1500)
+    train_run(page, 5, leave_out=("100", "500"))
     click_at(page, ".pw-inspect img:visible", 0.83, 0.2)  # first validation image's prediction column
     page.locator("#inspector-train-chart .pw-model").first.wait_for()
     page.wait_for_timeout(800)
     shot_of(page, out, "train_inspector.png", ".pw-inspect:visible", "#inspector-train")
+
+
+def shoot_inside(page, out: Path) -> None:
+    page.get_by_role("tab", name="Inside the models", exact=True).click()
+    page.wait_for_timeout(1500)
+    page.screenshot(path=out / "inside.png", full_page=True)
+
+
+SHOOTERS = {"colourize": shoot_colourize, "train_live": shoot_train_live, "segment": shoot_segment,
+            "inside": shoot_inside, "inspector": shoot_inspector, "segment_confidence": shoot_segment_confidence,
+            "layers": shoot_layers, "train_inspector": shoot_train_inspector}
 
 
 def main() -> None:
