@@ -75,7 +75,7 @@ def browser_click_ms(path: str, repeats: int) -> float:
             page.set_default_timeout(120_000)
             page.goto(url)
             page.locator("input[type=file]").first.set_input_files(path)
-            page.get_by_text(re.compile(r"^UNet \(.*\) · colour, 1155×866$")).wait_for()
+            page.get_by_text(re.compile(r"^UNet \(.*\) · .*, 1155×866$")).wait_for()
             page.wait_for_timeout(1000)
             picture = page.locator(".pw-inspect img").nth(1)
             box = picture.bounding_box()
