@@ -13,8 +13,9 @@ from torch import nn
 from pixelwise.checkpoints import CheckpointError, read_checkpoint_dict
 from pixelwise.network import url_reachable
 from pixelwise.settings import checkpoint_dir, trained_dir
+from pixelwise.tempfiles import remove_stale
 
-from .checkpoint import check_colourizer_checkpoint, load_checkpoint
+from .checkpoint import check_colourizer_checkpoint, check_weights_fit, load_checkpoint
 from .models import ARCH_NAMES, ARCHITECTURES
 
 SHIPPED_NAMES = ("cnn.pt", "unet.pt")
@@ -45,7 +46,7 @@ def _describe(path: str, mtime_ns: int, name: str) -> CheckpointInfo | None:
     checkpoint = read_checkpoint_dict(path, ("arch",), "PixelWise")  # read once, checked below
     if isinstance(checkpoint["arch"], str) and checkpoint["arch"] not in ARCHITECTURES:
         return None
-    check_colourizer_checkpoint(checkpoint, path)
+    check_weights_fit(check_colourizer_checkpoint(checkpoint, path), path)  # unfit weights: not offered
     meta = checkpoint["meta"]
     details = [ARCH_NAMES[checkpoint["arch"]], meta.get("category")]
     if meta.get("batch_size"):
@@ -69,6 +70,7 @@ def list_checkpoints(*folders: str | Path) -> tuple[list[CheckpointInfo], list[s
     trained_dir()), sorted by path, plus one message per file that could not be read."""
     found, problems, seen = [], [], set()
     for folder in folders or (checkpoint_dir(), trained_dir()):
+        remove_stale(folder)  # interrupted saves' leftovers
         for path in sorted(Path(folder).rglob("*.pt")) if Path(folder).is_dir() else []:
             if path.resolve() in seen:
                 continue

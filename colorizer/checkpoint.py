@@ -8,9 +8,11 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from pixelwise.checkpoints import CheckpointError, load_state_dict_checked, read_checkpoint_dict, save_atomic
+from pixelwise.checkpoints import (CheckpointError, load_state_dict_checked, read_checkpoint_dict, save_atomic,
+                                  weights_mismatch)
+from pixelwise.settings import shown_path
 
-from .models import ARCHITECTURES, ModelConfig, build_model
+from .models import ARCH_NAMES, ARCHITECTURES, ModelConfig, build_model
 
 COLOURIZER_KEYS = ("arch", "config", "palette", "state_dict", "meta")
 
@@ -33,30 +35,43 @@ def save_checkpoint(path: str | Path, model: nn.Module, palette: torch.Tensor, m
 
 def check_colourizer_checkpoint(checkpoint: dict, path: str | Path) -> dict:
     """Raise CheckpointError unless ``checkpoint`` is a well-formed colourizer checkpoint dict."""
+    name = shown_path(path)
     missing = [key for key in COLOURIZER_KEYS if key not in checkpoint]
     if missing:
-        raise CheckpointError(f"{path}: not a PixelWise colourizer checkpoint (missing {', '.join(missing)})")
+        raise CheckpointError(f"{name}: not a PixelWise colourizer checkpoint (missing {', '.join(missing)})")
     if checkpoint["arch"] not in ARCHITECTURES:
-        raise CheckpointError(f"{path}: unknown arch {checkpoint['arch']!r} (expected one of {sorted(ARCHITECTURES)})")
+        raise CheckpointError(f"{name}: unknown arch {checkpoint['arch']!r} (expected one of {sorted(ARCHITECTURES)})")
     config = checkpoint["config"]
     fields = set(ModelConfig.__dataclass_fields__)
     if not (isinstance(config, dict) and fields - {"depth"} <= set(config) <= fields
             and all(isinstance(value, int) and value > 0 for value in config.values()) and config["kernel"] % 2):
-        raise CheckpointError(f"{path}: bad config {config!r} (want positive whole numbers "
+        raise CheckpointError(f"{name}: bad config {config!r} (want positive whole numbers "
                               f"{', '.join(ModelConfig.__dataclass_fields__)}, with an odd kernel)")
     palette = checkpoint["palette"]
     if not (isinstance(palette, torch.Tensor) and palette.is_floating_point()
             and palette.shape == (config["num_colours"], 3)):
-        raise CheckpointError(f"{path}: palette must be a float {config['num_colours']} x 3 tensor")
+        raise CheckpointError(f"{name}: palette must be a float {config['num_colours']} x 3 tensor")
     if checkpoint.get("colour_space", "rgb") not in ("rgb", "lab"):
-        raise CheckpointError(f"{path}: colour_space must be 'rgb' or 'lab', not {checkpoint['colour_space']!r}")
+        raise CheckpointError(f"{name}: colour_space must be 'rgb' or 'lab', not {checkpoint['colour_space']!r}")
     if checkpoint.get("colour_space") == "lab":
         centres = checkpoint.get("ab_centres")
         if not (isinstance(centres, torch.Tensor) and centres.shape == (config["num_colours"], 2)):
-            raise CheckpointError(f"{path}: a Lab checkpoint needs ab_centres, a float {config['num_colours']} x 2 tensor")
+            raise CheckpointError(f"{name}: a Lab checkpoint needs ab_centres, a float {config['num_colours']} x 2 tensor")
     for key in ("state_dict", "meta"):
         if not isinstance(checkpoint[key], dict):
-            raise CheckpointError(f"{path}: {key} is a {type(checkpoint[key]).__name__}, not a dict")
+            raise CheckpointError(f"{name}: {key} is a {type(checkpoint[key]).__name__}, not a dict")
+    return checkpoint
+
+
+def check_weights_fit(checkpoint: dict, path: str | Path) -> dict:
+    """Raise CheckpointError unless the weights have exactly the names and shapes of the model that the
+    checkpoint's arch and config build (built on the meta device: no memory, no time)."""
+    with torch.device("meta"):
+        model = build_model(checkpoint["arch"], ModelConfig(**checkpoint["config"]))
+    problem = weights_mismatch(model.state_dict(), checkpoint["state_dict"])
+    if problem:
+        raise CheckpointError(f"{shown_path(path)}: its weights do not fit the {ARCH_NAMES[checkpoint['arch']]} "
+                              f"its config describes ({problem}); not offered")
     return checkpoint
 
 

@@ -1,5 +1,9 @@
 """Colourizing one grey image, or a photo of any size at full resolution."""
-from dataclasses import dataclass
+import contextlib
+import functools
+import threading
+from dataclasses import dataclass, field
+from pathlib import Path
 
 import numpy as np
 import torch
@@ -7,7 +11,7 @@ import torch.nn.functional as F
 from PIL import Image
 from torch import nn
 
-from pixelwise.images import has_colour, to_rgb
+from pixelwise.images import DISPLAY_LONG_SIDE, has_colour, open_image, shrink, to_rgb
 
 from . import lab
 from .palette import labels_to_rgb, nearest_colour_labels
@@ -33,7 +37,7 @@ def is_lab(model: nn.Module) -> bool:
 def model_input(model: nn.Module, rgb: np.ndarray) -> np.ndarray:
     """H x W x 3 uint8 -> the H x W float input in [0, 1] that this model was trained on."""
     if is_lab(model):
-        return (lab.rgb_to_lab(torch.from_numpy(np.ascontiguousarray(rgb)))[..., 0] / 100).numpy()
+        return (lab.rgb_to_lab(torch.from_numpy(np.array(rgb)))[..., 0] / 100).numpy()  # a copy: inputs may be read-only
     return grey_of(rgb)
 
 
@@ -91,14 +95,179 @@ def pixel_accuracy(classes: np.ndarray, true_rgb: np.ndarray, palette: torch.Ten
     return float((classes == truth).mean())
 
 
+STRIP_PIXELS = 1 << 17  # full-resolution colour is composed this many pixels at a time: bounded memory
+
+
 @dataclass
 class PhotoResult:
-    grey: np.ndarray  # H x W x 3 uint8, the grey the model saw, at full resolution
-    colour: np.ndarray  # H x W x 3 uint8: predicted colour on the original's full-resolution lightness
-    class_map: np.ndarray  # H x W x 3 uint8: the raw class colours (the mode), upscaled without smoothing
+    grey: np.ndarray  # H x W x 3 uint8, the grey the model saw, at the photo's (prepared) size; shared, read-only
+    colour: np.ndarray  # H x W x 3 uint8: predicted colour on the original's own lightness
     original: np.ndarray | None  # H x W x 3 uint8, or None when the input had no colour
     work_size: tuple[int, int]  # (width, height) the model ran at
     logits: torch.Tensor | None = None  # NC x h x w at the working size: the per-pixel distributions behind it
+    full_size: tuple[int, int] | None = None  # (width, height) of the upload, when the images above are smaller
+    palette: torch.Tensor | None = None  # NC x 3: the class colours class_map draws
+
+    @functools.cached_property
+    def class_map(self) -> np.ndarray:
+        """H x W x 3 uint8: the raw class colours (the mode), upscaled without smoothing; made when asked for."""
+        classes = classes_to_rgb(self.logits.argmax(dim=0).numpy(), self.palette)
+        return _resize(classes, self.grey.shape[1::-1], Image.Resampling.NEAREST)
+
+
+@dataclass
+class PreparedPhoto:
+    """One upload decoded once, and what every model needs from it computed once (lazily): the grey
+    and luminance planes, Lab lightness, and the small working-size copies the models run on."""
+    rgb: np.ndarray  # H x W x 3 uint8 at the size results are made: the upload's own, or capped for display
+    full_size: tuple[int, int]  # (width, height) of the upload itself
+    _planes: dict = field(default_factory=dict, repr=False)
+
+    def __post_init__(self):
+        self.size = (self.rgb.shape[1], self.rgb.shape[0])  # (width, height) of the planes below
+
+    def keep_only(self, *planes: str) -> None:
+        """Compute ``planes`` ('luma', 'lightness') and let go of the RGB: a full-size download needs no more."""
+        for plane in planes:
+            getattr(self, plane)
+        self.rgb = None
+
+    def _plane(self, key, make):
+        if key not in self._planes:
+            self._planes[key] = make()
+        return self._planes[key]
+
+    @property
+    def grey(self) -> np.ndarray:
+        """H x W uint8 mean of R, G and B (the handout models' grey), in C via PIL's matrix convert."""
+        third = 1 / 3
+        return self._plane("grey", lambda: np.asarray(Image.fromarray(self.rgb).convert("L", (third, third, third, 0))))
+
+    @property
+    def luma(self) -> np.ndarray:
+        """H x W uint8 luminance Y of YCbCr: what palette models' colours are laid onto."""
+        return self._plane("luma", lambda: np.asarray(Image.fromarray(self.rgb).convert("YCbCr").getchannel(0)))
+
+    @property
+    def lightness(self) -> np.ndarray:
+        """H x W float16 Lab L in [0, 100]: what Lab models' ab is laid onto."""
+        return self._plane("lightness", lambda: lightness_of_rgb(self.rgb))  # float16: half the memory, L within 0.03
+
+    @property
+    def grey_rgb(self) -> np.ndarray:
+        """The grey as H x W x 3 uint8, for showing; one copy shared by every model's result."""
+        return self._plane("grey_rgb", lambda: grey_to_rgb(self.grey))
+
+    @property
+    def has_colour(self) -> bool:
+        return self._plane("has_colour", lambda: has_colour(self.rgb))
+
+    def small(self, work: tuple[int, int]) -> np.ndarray:
+        """The working-size copy the models see (one per size, shared by every model)."""
+        return self._plane(("small", work), lambda: _resize(self.rgb, work, Image.Resampling.BILINEAR))
+
+
+def prepare_photo(image: "str | Path | bytes | Image.Image | np.ndarray", max_side: int | None = DISPLAY_LONG_SIDE,
+                  name: str | None = None) -> PreparedPhoto:
+    """Decode an upload once (a file, bytes, a PIL image or an array), shrunk so its long side is at most
+    ``max_side`` (None: full size). Raises pixelwise.images.ImageError naming the file as ``name``."""
+    if isinstance(image, np.ndarray):
+        rgb = to_rgb(image)
+        full = rgb.shape[1::-1]
+        rgb = rgb if not max_side or max(full) <= max_side else to_rgb(shrink(Image.fromarray(rgb), max_side))
+        return PreparedPhoto(rgb, tuple(full))
+    if not isinstance(image, Image.Image):
+        image = open_image(image, name, max_side)
+    full = getattr(image, "full_size", image.size)  # open_image notes it: a JPEG may be decoded smaller
+    return PreparedPhoto(to_rgb(shrink(image, max_side)), tuple(full))
+
+
+Y_SCALE = 65532  # XYZ Y in 16-bit fixed point: three rounded channel terms never pass 65535
+
+
+@functools.cache
+def _lightness_tables() -> tuple[list[np.ndarray], np.ndarray]:
+    """Lab L depends on XYZ Y alone, and Y is a sum of one term per channel: three 256-entry tables of
+    16-bit Y terms, and one 65536-entry table from Y to L (lab.rgb_to_lab's formulas, in float64)."""
+    levels = torch.arange(256, dtype=torch.float64) / 255
+    linear = torch.where(levels > 0.04045, ((levels + 0.055) / 1.055) ** 2.4, levels / 12.92)
+    weights = lab._SRGB_TO_XYZ[1].double() / float(lab._WHITE[1])
+    terms = [(linear * weight * Y_SCALE).round().numpy().astype(np.uint16) for weight in weights]
+    y = torch.arange(65536, dtype=torch.float64) / Y_SCALE
+    f = torch.where(y > 0.008856, y.clamp(min=1e-12) ** (1 / 3), 7.787 * y + 16 / 116)
+    return terms, (116 * f - 16).float().numpy()
+
+
+def lightness_of_rgb(rgb: np.ndarray) -> np.ndarray:
+    """H x W x 3 uint8 -> H x W float16 Lab L (as lab.rgb_to_lab, to within 0.05), through lookup tables
+    a strip at a time: no float copy of the whole image."""
+    terms, to_lightness = _lightness_tables()
+    out = np.empty(rgb.shape[:2], np.float16)
+    for top, bottom in _strips(*rgb.shape[:2]):
+        strip = rgb[top:bottom]
+        y = terms[0][strip[..., 0]]
+        y += terms[1][strip[..., 1]]
+        y += terms[2][strip[..., 2]]
+        out[top:bottom] = to_lightness[y]
+    return out
+
+
+def _strips(height: int, width: int):
+    rows = max(1, STRIP_PIXELS // max(1, width))
+    for top in range(0, height, rows):
+        yield top, min(height, top + rows)
+
+
+def _upsampled_rows(small: Image.Image, size: tuple[int, int], top: int, bottom: int, resample) -> np.ndarray:
+    """Rows top..bottom of ``small`` resized to ``size``, without making the rest: PIL's box reads the
+    matching band of the source (its filter still sees the neighbours), so strips join seamlessly."""
+    scale = small.height / size[1]
+    band = small.resize((size[0], bottom - top), resample, box=(0, top * scale, small.width, bottom * scale))
+    return np.asarray(band)
+
+
+def colour_strips(model: nn.Module, palette: torch.Tensor, logits: torch.Tensor, photo: PreparedPhoto,
+                  decoding: str = "mode", temperature: float = lab.DEFAULT_TEMPERATURE):
+    """Yield (top row, rows x W x 3 uint8): the decoded colour of working-size ``logits`` laid onto
+    ``photo``'s own lightness, a strip at a time. Palette models: the decoded RGB's chroma (YCbCr Cb, Cr,
+    upsampled bicubic) on the photo's Y. Lab models: the decoded ab (upsampled bilinear) with its L."""
+    width, height = photo.size
+    if is_lab(model):
+        ab = lab.decode_colours(logits[None], model.ab_centres.float(), decoding, temperature)[0].numpy()
+        bands = [Image.fromarray(np.ascontiguousarray(channel), "F") for channel in ab]
+        lightness = photo.lightness
+        for top, bottom in _strips(height, width):
+            a, b = (_upsampled_rows(band, (width, height), top, bottom, Image.Resampling.BILINEAR) for band in bands)
+            strip = np.stack([lightness[top:bottom].astype(np.float32), a, b], axis=-1)
+            yield top, lab.lab_to_uint8(torch.from_numpy(strip)).numpy()
+        return
+    small = decode_rgb(model, palette, logits, None, decoding, temperature)
+    _, cb, cr = Image.fromarray(small).convert("YCbCr").split()
+    luma = photo.luma
+    for top, bottom in _strips(height, width):
+        chroma = [Image.fromarray(_upsampled_rows(band, (width, height), top, bottom, Image.Resampling.BICUBIC))
+                  for band in (cb, cr)]
+        yield top, np.asarray(Image.merge("YCbCr", (Image.fromarray(luma[top:bottom]), *chroma)).convert("RGB"))
+
+
+def compose_colour(model: nn.Module, palette: torch.Tensor, logits: torch.Tensor, photo: PreparedPhoto,
+                   decoding: str = "mode", temperature: float = lab.DEFAULT_TEMPERATURE) -> np.ndarray:
+    """colour_strips put together: H x W x 3 uint8 at the photo's (prepared) size."""
+    out = np.empty((photo.size[1], photo.size[0], 3), np.uint8)
+    for top, strip in colour_strips(model, palette, logits, photo, decoding, temperature):
+        out[top:top + len(strip)] = strip
+    return out
+
+
+def save_colour_png(model: nn.Module, palette: torch.Tensor, logits: torch.Tensor, photo: PreparedPhoto, path,
+                    decoding: str = "mode", temperature: float = lab.DEFAULT_TEMPERATURE) -> Path:
+    """The full-size colour result as a PNG (fast compression), pasted strip by strip into the one image
+    PIL encodes: no second full-size copy. ``logits`` from the display-size photo, so it matches what was shown."""
+    image = Image.new("RGB", photo.size)
+    for top, strip in colour_strips(model, palette, logits, photo, decoding, temperature):
+        image.paste(Image.fromarray(strip), (0, top))
+    image.save(path, format="PNG", compress_level=1)
+    return Path(path)
 
 
 def working_size(width: int, height: int, long_side: int) -> tuple[int, int]:
@@ -111,34 +280,57 @@ def _resize(array: np.ndarray, size: tuple[int, int], resample) -> np.ndarray:
     return np.asarray(Image.fromarray(array).resize(size, resample)) if array.shape[1::-1] != size else array
 
 
+_threads_lock = threading.Lock()
+_threads_users = 0
+_threads_before = 1
+
+
+@contextlib.contextmanager
+def one_torch_thread():
+    """Run a small forward pass on one torch thread. At working sizes (<= 256 px) intra-op threads cost
+    more than they give, and while other requests or a training keep the cores busy they spin-wait:
+    measured 0.04 s CPU per upload on one thread vs 0.2-0.35 s on two (README, Uploads under load).
+    Threads already running (a training) keep their own count; the first caller in saves it, the
+    last one out restores it."""
+    global _threads_users, _threads_before
+    with _threads_lock:
+        if _threads_users == 0:
+            _threads_before = torch.get_num_threads()
+        _threads_users += 1
+        torch.set_num_threads(1)
+    try:
+        yield
+    finally:
+        with _threads_lock:
+            _threads_users -= 1
+            if _threads_users == 0:
+                torch.set_num_threads(_threads_before)
+
+
+def photo_logits(model: nn.Module, photo: PreparedPhoto, long_side: int = 96) -> tuple[torch.Tensor, tuple[int, int]]:
+    """The model's NC x h x w logits on the photo's working-size copy, and that (width, height)."""
+    work = working_size(*photo.size, long_side)
+    return predict_logits(model, model_input(model, photo.small(work))), work
+
+
+def colourize_prepared(model: nn.Module, palette: torch.Tensor, photo: PreparedPhoto, long_side: int = 96,
+                       decoding: str = "mode", temperature: float = lab.DEFAULT_TEMPERATURE) -> PhotoResult:
+    """One model on a prepared photo: logits at the working size, colour on the photo's own lightness."""
+    with one_torch_thread():
+        logits, work = photo_logits(model, photo, long_side)
+        colour = compose_colour(model, palette, logits, photo, decoding, temperature)
+    return PhotoResult(
+        grey=photo.grey_rgb, colour=colour, original=photo.rgb if photo.has_colour else None, work_size=work,
+        logits=logits, full_size=photo.full_size if photo.full_size != photo.size else None, palette=palette.cpu(),
+    )
+
+
 def colourize_photo(model: nn.Module, palette: torch.Tensor, image: Image.Image | np.ndarray,
                     long_side: int = 96, decoding: str = "mode",
-                    temperature: float = lab.DEFAULT_TEMPERATURE) -> PhotoResult:
+                    temperature: float = lab.DEFAULT_TEMPERATURE, max_side: int | None = None) -> PhotoResult:
     """Run the model on a downscaled copy, then lay the predicted colour onto the original's
-    full-resolution lightness, so the output is as large and sharp as the input. Palette models:
-    the decoded RGB's chroma (YCbCr Cb, Cr) on the original's Y. Lab models: the decoded ab,
-    upsampled, with the original's L."""
-    rgb = to_rgb(image)
-    height, width = rgb.shape[:2]
-    grey = (grey_of(rgb) * 255).round().astype(np.uint8)
-    work = working_size(width, height, long_side)
-    small = _resize(rgb, work, Image.Resampling.BILINEAR)
-    model_grey = model_input(model, small)
-    logits = predict_logits(model, model_grey)
-    small_colour = decode_rgb(model, palette, logits, model_grey, decoding, temperature)
-    class_map = _resize(classes_to_rgb(logits.argmax(dim=0).numpy(), palette), (width, height),
-                        Image.Resampling.NEAREST)
-    if is_lab(model):
-        ab = lab.decode_colours(logits[None], model.ab_centres, decoding, temperature)
-        ab = F.interpolate(ab, size=(height, width), mode="bilinear", align_corners=False)[0]
-        lightness = lab.rgb_to_lab(torch.from_numpy(rgb))[..., :1]
-        colour = lab.lab_to_uint8(torch.cat([lightness, ab.permute(1, 2, 0)], dim=-1)).numpy()
-    else:
-        chroma = Image.fromarray(small_colour).resize((width, height), Image.Resampling.BICUBIC).convert("YCbCr")
-        _, cb, cr = chroma.split()
-        luminance = Image.fromarray(rgb).convert("YCbCr").split()[0]  # the original's full-resolution Y
-        colour = np.asarray(Image.merge("YCbCr", (luminance, cb, cr)).convert("RGB"))
-    return PhotoResult(
-        grey=grey_to_rgb(grey), colour=colour, class_map=class_map,
-        original=rgb if has_colour(rgb) else None, work_size=work, logits=logits,
-    )
+    full-resolution lightness, so the output is as large and sharp as the input (or, with ``max_side``,
+    shrunk to that long side). Palette models: the decoded RGB's chroma (YCbCr Cb, Cr) on the original's
+    Y. Lab models: the decoded ab, upsampled, with the original's L. Several models on one upload:
+    prepare_photo once, then colourize_prepared per model."""
+    return colourize_prepared(model, palette, prepare_photo(image, max_side), long_side, decoding, temperature)

@@ -1,12 +1,14 @@
 """Checkpoint files of any PixelWise model: written atomically, read with ``weights_only=True``,
 checked before use. Each package's own format (colorizer/checkpoint.py, segmenter/models.py) builds on these."""
 import os
-import re
 import tempfile
 from pathlib import Path
 
 import torch
 from torch import nn
+
+from .settings import shown_path
+from .tempfiles import partial_name
 
 
 class CheckpointError(ValueError):
@@ -17,7 +19,8 @@ def save_atomic(obj: dict, path: str | Path) -> Path:
     """torch.save to a temporary file beside ``path``, then rename: a crash never leaves half a file."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    prefix, suffix = partial_name(path)  # recognisable, so a killed save's leftover can be removed later
+    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=prefix, suffix=suffix)
     try:
         with os.fdopen(handle, "wb") as file:
             torch.save(obj, file)
@@ -31,37 +34,78 @@ def save_atomic(obj: dict, path: str | Path) -> Path:
     return path
 
 
+def _not_a_checkpoint(head: bytes) -> str | None:
+    """Why a file is not one torch.save wrote (a zip archive, or the legacy pickle format), or None."""
+    if head.startswith(b"PK\x03\x04") or head.startswith(b"\x80"):
+        return None
+    try:
+        text = head.decode("utf-8")
+        if sum(c.isprintable() or c.isspace() for c in text) > 0.95 * len(text):
+            return "it holds text"
+    except UnicodeDecodeError:
+        pass
+    return "its bytes are not a file that torch.save writes"
+
+
 def read_checkpoint_dict(path: str | Path, required_keys: tuple[str, ...], kind: str) -> dict:
-    """Load a checkpoint dict safely; raise CheckpointError naming the file and what is wrong."""
-    path = Path(path)
+    """Load a checkpoint dict safely; raise CheckpointError naming the file and saying in plain words what is wrong."""
+    path, name = Path(path), shown_path(path)
     if not path.is_file():
-        raise CheckpointError(f"{path}: no such checkpoint file")
+        raise CheckpointError(f"{name}: no such checkpoint file")
     if path.stat().st_size == 0:
-        raise CheckpointError(f"{path}: the file is empty, not a {kind} checkpoint")
+        raise CheckpointError(f"{name}: the file is empty (0 bytes), not a {kind} checkpoint")
+    with open(path, "rb") as file:
+        reason = _not_a_checkpoint(file.read(512))
+    if reason:
+        raise CheckpointError(f"{name}: not a {kind} checkpoint ({reason})")
     try:
         checkpoint = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as error:  # corrupt zip, pickle with forbidden globals, truncated file...
-        message = re.sub(r"\x1b\[[0-9;]*m", "", str(error)).strip()  # torch colours parts of its messages
-        reason = message.splitlines()[0][:200] if message else type(error).__name__
-        if "Weights only load failed" in message:
-            reason = "it holds Python objects, not just tensors and plain data; they are not unpickled, for safety"
-        raise CheckpointError(f"{path}: cannot be read as a {kind} checkpoint ({reason})") from None
+        if "Weights only load failed" in str(error) and "GLOBAL" in str(error):
+            raise CheckpointError(
+                f"{name}: not loaded: it holds pickled Python objects (classes or functions), and unpickling "
+                "them could run code; save only tensors and plain values (a state_dict with its config)") from None
+        raise CheckpointError(f"{name}: cannot be read as a {kind} checkpoint: the file is damaged or cut "
+                              "short (an interrupted save or an incomplete download?)") from None
     if not isinstance(checkpoint, dict):
-        raise CheckpointError(f"{path}: holds a {type(checkpoint).__name__}, not a {kind} checkpoint dict")
+        raise CheckpointError(f"{name}: holds a {type(checkpoint).__name__}, not a {kind} checkpoint")
     missing = [key for key in required_keys if key not in checkpoint]
     if missing:
         raise CheckpointError(
-            f"{path}: not a {kind} checkpoint (missing {', '.join(missing)}; "
+            f"{name}: not a {kind} checkpoint (missing {', '.join(missing)}; "
             f"a bare state_dict is not enough: the file must also say its architecture and config)"
         )
     return checkpoint
 
 
+def _shape(value) -> str:
+    return "×".join(map(str, value.shape)) if value.dim() else "a single number"
+
+
+def weights_mismatch(expected: dict, state_dict: dict) -> str | None:
+    """Plain words for how ``state_dict`` differs from a model's ``expected`` state_dict (names and
+    shapes, strict), or None when every weight fits."""
+    missing = [key for key in expected if key not in state_dict]
+    extra = [key for key in state_dict if key not in expected]
+    if missing or extra:
+        parts = [f"{len(missing)} missing (first: {missing[0]})" if missing else "",
+                 f"{len(extra)} not in the model (first: {extra[0]})" if extra else ""]
+        return "weights " + " and ".join(part for part in parts if part)
+    for key, tensor in expected.items():
+        value = state_dict[key]
+        if not isinstance(value, torch.Tensor):
+            return f"{key} is a {type(value).__name__}, not a tensor"
+        if value.shape != tensor.shape:
+            return f"{key} is {_shape(value)} in the file but {_shape(tensor)} in the model"
+    return None
+
+
 def load_state_dict_checked(model: nn.Module, state_dict: dict, path: str | Path, kind: str) -> None:
-    """load_state_dict(strict=True), turning size and key mismatches into one clear CheckpointError."""
+    """load_state_dict(strict=True), after checking names and shapes so a mismatch is one plain CheckpointError."""
+    problem = weights_mismatch(model.state_dict(), state_dict)
+    if problem:
+        raise CheckpointError(f"{shown_path(path)}: its weights do not fit the {kind} it describes ({problem})")
     try:
         model.load_state_dict(state_dict, strict=True)
-    except (RuntimeError, TypeError, AttributeError) as error:
-        lines = [line.strip() for line in str(error).splitlines() if line.strip()]
-        detail = "; ".join(lines[1:4]) if len(lines) > 1 else (lines[0] if lines else type(error).__name__)
-        raise CheckpointError(f"{path}: weights do not fit the {kind} it describes ({detail[:300]})") from None
+    except (RuntimeError, TypeError, AttributeError):
+        raise CheckpointError(f"{shown_path(path)}: its weights do not fit the {kind} it describes") from None

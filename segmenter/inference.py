@@ -76,10 +76,9 @@ def mask_image(result: Segmentation) -> np.ndarray:
 
 
 def overlay(rgb: np.ndarray, result: Segmentation, opacity: float) -> np.ndarray:
-    """Photo blended with the class colours; opacity 0 = photo only, 1 = mask only."""
+    """Photo blended with the class colours; opacity 0 = photo only, 1 = mask only (uint8 throughout)."""
     opacity = float(np.clip(opacity, 0.0, 1.0))
-    blend = rgb.astype(np.float32) * (1 - opacity) + mask_image(result).astype(np.float32) * opacity
-    return blend.round().astype(np.uint8)
+    return np.asarray(Image.blend(Image.fromarray(rgb), Image.fromarray(mask_image(result)), opacity))
 
 
 def legend(result: Segmentation) -> list[tuple[str, str, float]]:

@@ -142,13 +142,55 @@ def test_class_map_shows_only_palette_colours(checkpoints, tmp_path):
 def test_corrupt_or_empty_upload_gives_a_clear_message(checkpoints, tmp_path):
     bad = tmp_path / "broken.png"
     bad.write_bytes(b"\x89PNG\r\n\x1a\n this is not really a png")
-    with pytest.warns(UserWarning, match="broken.png: not a readable image"):
+    with pytest.warns(UserWarning, match="broken.png: the PNG file is damaged or cut short"):
         out = upload(checkpoints, bad)
     assert out["notes"].startswith("**Could not use this file:**")
     empty = tmp_path / "empty.png"
     empty.write_bytes(b"")
     with pytest.warns(UserWarning, match="empty"):
         upload(checkpoints, empty)
+
+
+def test_messages_name_the_file_as_the_person_named_it_never_the_server_path(checkpoints, tmp_path):
+    from ui.common import UploadedPath
+
+    cached = tmp_path / "gradio" / "5e1f" / "image.png"  # Gradio's cache path for the upload
+    cached.parent.mkdir(parents=True)
+    cached.write_text("<svg xmlns='http://www.w3.org/2000/svg'></svg>")
+    path = UploadedPath(cached)
+    path.orig_name = "logo (final).svg.png"
+    with pytest.warns(UserWarning, match=r"logo \(final\)\.svg\.png: this is an SVG"):
+        out = colourize_tab.on_colourize_upload(path, checkpoints["cnn"], checkpoints["unet"], checkpoints["beyond"])
+    assert "logo (final).svg.png: this is an SVG" in out["notes"] and str(tmp_path) not in out["notes"]
+
+
+def test_a_large_upload_is_shown_capped_and_its_full_size_is_a_png_download(checkpoints, tmp_path):
+    from pixelwise.images import DISPLAY_LONG_SIDE
+
+    photo((2600, 1300)).save(tmp_path / "wide.jpg", quality=92)
+    out = upload(checkpoints, tmp_path / "wide.jpg")
+    assert out["unet"].shape == (DISPLAY_LONG_SIDE // 2, DISPLAY_LONG_SIDE, 3)
+    assert "2600×1300" in out["unet_caption"] and "Full-size PNGs" in out["notes"]
+    files = colourize_tab.on_full_size(str(tmp_path / "wide.jpg"), checkpoints["cnn"], checkpoints["unet"],
+                                       checkpoints["beyond"], "mode")
+    assert [Image.open(file).size for file in files] == [(2600, 1300)] * 3  # CNN, UNet, and the Lab model
+    assert all(file.endswith(".png") for file in files)
+    for file, slot in zip(files, ("cnn", "unet", "beyond")):  # each download is the shown result at full size
+        shown = np.asarray(Image.open(file).resize((DISPLAY_LONG_SIDE, DISPLAY_LONG_SIDE // 2)), dtype=np.float32)
+        assert np.abs(shown - out[slot]).mean() < 6, slot
+
+
+def test_out_of_range_numbers_are_refused_clearly(checkpoints, tmp_path):
+    import gradio as gr
+
+    photo().save(tmp_path / "x.png")
+    with pytest.warns(UserWarning, match="Model working size must be a whole number from 32 to 256"):
+        colourize_tab.on_colourize_upload(str(tmp_path / "x.png"), checkpoints["cnn"], checkpoints["unet"],
+                                          checkpoints["beyond"], "mode", 0.38, False, 10**6)
+    for seed in (2**80, -1, float("nan")):
+        run = train_tab.start_training("UNet", [50], 1, 1e-3, 8, "horse", seed, 100, 100, None)
+        with pytest.raises(gr.Error, match="Seed must be a whole number from 0 to 4,294,967,295"):
+            next(run)
 
 
 def test_no_upload_is_an_error_not_a_crash(checkpoints):

@@ -111,7 +111,7 @@ def test_checkpoint_round_trip(tmp_path):
     assert read_checkpoint(path)["meta"]["val_acc"] == result.final.val_acc
     x = torch.rand(1, 1, 32, 32)
     assert torch.equal(model(x), result.model.eval()(x))
-    assert not list(tmp_path.glob(".*.tmp"))  # the atomic write left no temporary file
+    assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")]  # the atomic write left no temporary file
 
 
 def test_bad_checkpoint_files_give_clear_errors(tmp_path):
@@ -184,3 +184,4 @@ def test_offline_download_fails_fast_and_names_the_folder_option(tmp_path, monke
     load_category.cache_clear()
     with pytest.raises(DataUnavailable, match="cannot be reached.*--data PATH"):
         load_category("horse", None, "test")
+

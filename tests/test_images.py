@@ -49,19 +49,45 @@ def test_arrays_become_rgb(array):
     assert to_rgb(array).shape == (5, 6, 3)
 
 
-def test_empty_corrupt_and_huge_uploads_are_refused_clearly(tmp_path):
-    empty = tmp_path / "empty.png"
-    empty.write_bytes(b"")
-    corrupt = tmp_path / "corrupt.jpg"
-    corrupt.write_bytes(png_bytes(Image.new("RGB", (50, 50)), "JPEG")[:200])
-    with pytest.raises(ImageError, match="empty"):
-        open_image(empty)
-    with pytest.raises(ImageError, match="not a readable image"):
-        open_image(corrupt)
-    with pytest.raises(ImageError, match="not a readable image"):
-        open_image(b"hello, I am text")
-    with pytest.raises(ImageError, match="too large"):
-        to_rgb(Image.new("L", (8000, 7000)))
+def _huge_png() -> bytes:
+    """A PNG whose header declares 8000 x 7000 pixels (56 MP): refused before any pixel is decoded."""
+    return png_bytes(Image.new("L", (8000, 7000)))
+
+
+BAD_UPLOADS = {  # kind -> (file content, words the message must contain)
+    "empty": (lambda: b"", "empty"),
+    "truncated JPEG": (lambda: png_bytes(Image.new("RGB", (50, 50), (200, 30, 30)), "JPEG")[:300], "cut short"),
+    "truncated PNG": (lambda: png_bytes(Image.new("RGB", (50, 50)))[:60], "cut short"),
+    "text as .png": (lambda: b"hello, I am a shopping list\neggs\nmilk\n", "holds text"),
+    "SVG": (lambda: b'<?xml version="1.0"?>\n<svg xmlns="http://www.w3.org/2000/svg"><rect/></svg>', "SVG"),
+    "unknown format": (lambda: bytes(np.random.default_rng(0).integers(0, 256, 2000, dtype=np.uint8)),
+                       "not an image format"),
+    "PDF": (lambda: b"%PDF-1.7\n%\xe2\xe3\xcf\xd3\n1 0 obj", "PDF"),
+    "1x1": (lambda: png_bytes(Image.new("RGB", (1, 1))), "1 × 1 pixels"),
+    "over the pixel limit": (_huge_png, "megapixels"),
+}
+LIBRARY_WORDS = ("/tmp", "PIL", "cannot identify", "Errno", "codec", "Traceback", "decoder", "truncated", "0x")
+
+
+@pytest.mark.parametrize("kind", list(BAD_UPLOADS))
+def test_each_bad_upload_gets_a_plain_message_naming_the_file(tmp_path, kind):
+    content, words = BAD_UPLOADS[kind]
+    server_path = tmp_path / "gradio" / "3f9a0c" / "upload.png"  # where the server keeps it
+    server_path.parent.mkdir(parents=True)
+    server_path.write_bytes(content())
+    with pytest.raises(ImageError) as caught:
+        open_image(server_path, name="Holiday photo.png")  # the name the person gave it
+    message = str(caught.value)
+    assert message.startswith("Holiday photo.png: ") and words in message, message
+    assert not any(word in message for word in LIBRARY_WORDS) and str(tmp_path) not in message, message
+
+
+def test_a_large_jpeg_is_decoded_small_when_only_a_small_copy_is_wanted():
+    big = png_bytes(Image.new("RGB", (1600, 1200), (10, 200, 30)), "JPEG")
+    image = open_image(big, max_side=300)
+    assert image.size == (400, 300) and image.full_size == (1600, 1200)  # DCT scaling: 1/4, never below 300
+    assert load_rgb(big, max_side=300).shape == (225, 300, 3)
+    assert to_rgb(open_image(big)).shape == (1200, 1600, 3)
 
 
 def test_has_colour_tells_grey_from_colour():

@@ -3,24 +3,29 @@ beyond-the-handout model, side by side, decoded as the reader chooses (mode, mea
 import functools
 import random
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import gradio as gr
 import numpy as np
 import torch
-from PIL import Image
 
-from colorizer import ARCH_NAMES, CIFAR10_CLASSES, colourize_photo, grey_of, grey_to_rgb, load_category
+from colorizer import ARCH_NAMES, CIFAR10_CLASSES, grey_of, grey_to_rgb, load_category
 from colorizer.catalog import fetch_missing_checkpoints, find_checkpoint, list_checkpoints, load_checkpoint_cached
-from colorizer.inference import decode_rgb, is_lab, model_input, predict_logits, working_size
+from colorizer.inference import (DISPLAY_LONG_SIDE, colourize_prepared, decode_rgb, is_lab, model_input, photo_logits,
+                                 predict_logits, prepare_photo, save_colour_png)
 from colorizer.inspector import Scores, Snapshot, model_scores
 from colorizer.lab import DECODINGS, DEFAULT_TEMPERATURE
 from colorizer.metrics import palette_accuracy
+from pixelwise import limits
 from pixelwise.checkpoints import CheckpointError
 from pixelwise.errors import DataUnavailable
-from pixelwise.images import ImageError, has_colour, load_rgb
+from pixelwise.images import ImageError
+from pixelwise.limits import OutOfRange, bounded
+from pixelwise.tempfiles import download_dir
 from pixelwise.settings import checkpoint_dir, cifar_root, hf_repo, shown_path
 from pixelwise.zerogpu import INFERENCE_S, gpu
-from ui.common import cifar_notice, enlarge, inference_device, named_outputs, uploaded_image
+from ui.common import (cifar_notice, enlarge, inference_device, named_outputs, shown_as_jpeg, upload_name,
+                       uploaded_image)
 from ui.inspector import INSPECT_CLASS, add_inspect_api, build_inspector
 
 TEST_IMAGE_ZOOM = 8  # 32 x 32 test images are shown 256 x 256, pixels kept crisp
@@ -133,33 +138,49 @@ def _loaded_models(checkpoints: dict[str, str | None], panels: Panels):
 def colourize_upload_panels(image_path: str, checkpoints: dict[str, str | None], decoding: str = DEFAULT_DECODING,
                             temperature: float = DEFAULT_TEMPERATURE, class_map: bool = False,
                             work_size: int = 96) -> Panels:
-    """Full-resolution colourization of an uploaded file; raises ImageError for unusable files."""
-    rgb = load_rgb(image_path)
-    height, width = rgb.shape[:2]
-    panels = Panels(grey=grey_to_rgb(grey_of(rgb)), original=rgb if has_colour(rgb) else None,
+    """Colourization of an uploaded file at its own resolution (shown at most DISPLAY_LONG_SIDE long; the full
+    size is a download): decoded once, grey and lightness once for all models. Raises ImageError, naming the
+    file as the person named it, for unusable files."""
+    photo = prepare_photo(image_path, DISPLAY_LONG_SIDE, name=upload_name(image_path))
+    width, height = photo.full_size
+    panels = Panels(grey=photo.grey_rgb, original=photo.rgb if photo.has_colour else None,
                     source=f"upload {width}×{height}")
-    small = _small_original(panels.original, width, height, work_size)
     for slot, name, model, palette in _loaded_models(checkpoints, panels):
-        result = colourize_photo(model, palette, rgb, long_side=int(work_size), decoding=decoding,
-                                 temperature=float(temperature))
+        result = colourize_prepared(model, palette, photo, long_side=int(work_size), decoding=decoding,
+                                    temperature=float(temperature))
         kind = "class map (mode)" if class_map else decoding_text(decoding, temperature)
         label = f"{SLOTS[slot][1]} ({name})"
         panels.models[slot] = Panel(f"{label} · {kind}, {width}×{height}",
                                     result.class_map if class_map else result.colour,
-                                    model_scores(label, model, palette, result.logits, small))
+                                    model_scores(label, model, palette, result.logits,
+                                                 photo.small(result.work_size) if photo.has_colour else None))
         panels.notes.append(f"{SLOTS[slot][1]} ran at {result.work_size[0]}×{result.work_size[1]}; "
                             f"its colours were put on the original {width}×{height} lightness.")
+    if photo.size != photo.full_size:
+        panels.notes.append(f"Shown at {photo.size[0]}×{photo.size[1]}; **Full-size PNGs** makes the "
+                            f"{width}×{height} results.")
     if panels.original is None:
         panels.notes.append("The upload has no colour, so there is no original to compare with.")
     return panels
 
 
-def _small_original(original: np.ndarray | None, width: int, height: int, work_size: int) -> np.ndarray | None:
-    """The original at the models' working size (as colourize_photo shrinks it): the true classes."""
-    if original is None:
-        return None
-    size = working_size(width, height, int(work_size))
-    return np.asarray(Image.fromarray(original).resize(size, Image.Resampling.BILINEAR))
+def full_size_files(image_path: str, checkpoints: dict[str, str | None], decoding: str = DEFAULT_DECODING,
+                    temperature: float = DEFAULT_TEMPERATURE, work_size: int = 96) -> list[str]:
+    """Each chosen model's colour result at the upload's full size, as PNG files: the models run on the
+    shown copy (so the colours are the ones shown), then one model at a time is laid onto the full-size
+    lightness in strips."""
+    folder = download_dir()
+    photo = prepare_photo(image_path, DISPLAY_LONG_SIDE, name=upload_name(image_path))
+    chosen = list(_loaded_models(checkpoints, Panels(grey=photo.grey)))
+    logits = [photo_logits(model, photo, int(work_size))[0] for _, _, model, _ in chosen]
+    full = prepare_photo(image_path, None, name=upload_name(image_path))
+    full.keep_only(*{"lightness" if is_lab(model) else "luma" for _, _, model, _ in chosen})
+    stem = Path(upload_name(image_path)).stem
+    files = []
+    for (slot, _, model, palette), model_logits in zip(chosen, logits):
+        target = folder / f"{stem}_{slot}_{full.size[0]}x{full.size[1]}.png"
+        files.append(str(save_colour_png(model, palette, model_logits, full, target, decoding, float(temperature))))
+    return files
 
 
 def test_images(category: str) -> np.ndarray:
@@ -222,22 +243,45 @@ def on_colourize_upload(image_path, cnn, unet, beyond, decoding=DEFAULT_DECODING
         raise gr.Error("Upload an image first (any size; PNG, JPEG, TIFF, WebP...).")
     checkpoints = {"cnn": cnn, "unet": unet, "beyond": beyond}
     try:
+        work_size = bounded(work_size, "Model working size", limits.WORK_SIZE)
+        temperature = bounded(temperature, "Temperature", limits.TEMPERATURE, whole=False)
         panels = colourize_upload_panels(image_path, checkpoints, decoding, temperature, class_map, work_size)
-    except ImageError as error:
+    except (ImageError, OutOfRange) as error:
         gr.Warning(str(error))
         return {"notes": f"**Could not use this file:** {error}"}  # the panels keep what they showed
     return _to_updates(panels)
 
 
 @gpu(INFERENCE_S)
+def on_full_size(image_path, cnn, unet, beyond, decoding=DEFAULT_DECODING, temperature=DEFAULT_TEMPERATURE,
+                 work_size=96) -> list[str]:
+    """Full-size PNGs of each model's colour result for an upload (the shown images are at most
+    DISPLAY_LONG_SIDE long)."""
+    if not image_path:
+        raise gr.Error("Upload an image first.")
+    try:
+        work_size = bounded(work_size, "Model working size", limits.WORK_SIZE)
+        temperature = bounded(temperature, "Temperature", limits.TEMPERATURE, whole=False)
+        return full_size_files(image_path, {"cnn": cnn, "unet": unet, "beyond": beyond}, decoding, temperature,
+                               work_size)
+    except (ImageError, OutOfRange) as error:
+        raise gr.Error(str(error)) from None
+
+
+@gpu(INFERENCE_S)
 def on_colourize_test(category, index, cnn, unet, beyond, decoding=DEFAULT_DECODING,
                       temperature=DEFAULT_TEMPERATURE) -> dict:
     try:
+        index = bounded(index, "Test image number", limits.TEST_INDEX)
+        temperature = bounded(temperature, "Temperature", limits.TEMPERATURE, whole=False)
         panels = colourize_test_panels(category, index, {"cnn": cnn, "unet": unet, "beyond": beyond},
                                        decoding, temperature)
     except DataUnavailable as error:
         gr.Warning(f"No CIFAR-10 test images: {error}")
         return {"notes": f"**No CIFAR-10 test images:** {error}"}
+    except OutOfRange as error:
+        gr.Warning(str(error))
+        return {"notes": f"**{error}**"}
     return _to_updates(panels)
 
 
@@ -284,8 +328,10 @@ def build_colourize_tab() -> ColourizeTab:
                                         height=240)
                 with gr.Row():
                     class_map = gr.Checkbox(label="Raw class map (the mode's classes)", value=False)
-                    work_size = gr.Slider(32, 256, value=96, step=8, label="Model working size (long side, px)")
+                    work_size = gr.Slider(*limits.WORK_SIZE, value=96, step=8, label="Model working size (long side, px)")
                 upload_button = gr.Button("Colourize upload", variant="primary")
+                full_size_button = gr.Button("Full-size PNGs", size="sm")
+                full_size = gr.File(label="Full-size results (PNG)", file_count="multiple")
             with gr.Tab("CIFAR-10 test image"):
                 category = gr.Dropdown(list(CIFAR10_CLASSES), value="horse", label="Category")
                 index = gr.Slider(0, 999, value=0, step=1, label="Test image number")
@@ -311,19 +357,21 @@ def build_colourize_tab() -> ColourizeTab:
                 for name, title in (("grey", "Grey input"), ("cnn", "CNN"), ("unet", "UNet"),
                                     ("beyond", "Beyond the handout"), ("original", "Original colour")):
                     with gr.Column(min_width=150):
-                        outputs[name] = gr.Image(label=title, show_label=False, format="png", interactive=False,
-                                                 height=200, elem_id=f"colourize-{name}", elem_classes=INSPECT_CLASS)
+                        outputs[name] = shown_as_jpeg(gr.Image(label=title, show_label=False, interactive=False,
+                                                               height=200, elem_id=f"colourize-{name}",
+                                                               elem_classes=INSPECT_CLASS))
                         outputs[f"{name}_caption"] = gr.Markdown(f"**{title}**")
             outputs["inspection"] = gr.State(None)  # the last colourization's logits: clicks read them
             inspector = build_inspector(outputs["inspection"], elem_id="inspector-colourize")
-            outputs["slider"] = gr.ImageSlider(label="Before / after", format="png", interactive=False,
-                                               max_height=420)
+            outputs["slider"] = shown_as_jpeg(gr.ImageSlider(label="Before / after", interactive=False,
+                                                             max_height=420))
             outputs["notes"] = gr.Markdown()
 
     shown = list(outputs.values())
     chosen = [*checkpoints.values(), decoding, temperature]
     colourize_upload = named_outputs(on_colourize_upload, outputs)
     upload_inputs = [upload, *chosen, class_map, work_size]
+    full_size_button.click(on_full_size, [upload, *chosen, work_size], full_size)
     test_inputs = [category, index, *chosen]
     colourize_test = named_outputs(on_colourize_test, outputs)
     colourized = [upload_button.click(colourize_upload, upload_inputs, shown),

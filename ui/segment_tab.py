@@ -8,14 +8,16 @@ import pandas as pd
 from colorizer.inspector import Scores, Snapshot
 from pixelwise.checkpoints import CheckpointError
 from pixelwise.errors import DataUnavailable
-from pixelwise.images import ImageError, load_rgb
+from pixelwise import limits
+from pixelwise.images import DISPLAY_LONG_SIDE, ImageError, load_rgb
+from pixelwise.limits import OutOfRange, bounded
 from segmenter.cost import as_markdown, cost_table
 from segmenter.data import image_path, list_ids, make_split
 from segmenter.inference import legend, load_segmenter, mask_image, overlay, segment, iou_against_truth
 from segmenter.models import MODES, VOC_MODELS, WeightsUnavailable
 from segmenter.trainer import BatchLoss, EpochResult, FineTuneConfig, FineTuneResult, fine_tune_iter
 from pixelwise.zerogpu import INFERENCE_S, TRAINING_S, gpu
-from ui.common import inference_device, named_outputs, uploaded_image
+from ui.common import inference_device, named_outputs, shown_as_jpeg, upload_name, uploaded_image
 from ui.inspector import INSPECT_CLASS, build_inspector
 
 FLOWER_MODEL = "Flower DeepLabV3 (MobileNetV2, fine-tuned here)"
@@ -70,12 +72,13 @@ def run_segment(path, test_id, model_name, opacity) -> dict:
         gr.Warning("Upload a photo or pick a flower test image first.")
         return empty
     try:
-        rgb = load_rgb(path)
+        opacity = bounded(opacity, "Overlay opacity", limits.OPACITY, whole=False)
+        rgb = load_rgb(path, upload_name(path), DISPLAY_LONG_SIDE)  # larger photos are segmented as shown
         model, kind = load_model(model_name)
         result = segment(model, rgb, kind)
-    except ImageError as error:
+    except (ImageError, OutOfRange) as error:
         gr.Warning(str(error))
-        return empty
+        return {**empty, "iou": f"**Could not use this file:** {error}"}
     except WeightsUnavailable as error:
         gr.Warning(str(error))
         return {**empty, "iou": f"**{model_name} is not available offline.** {error}"}
@@ -116,6 +119,13 @@ def run_finetune(modes, epochs, train_images):
     """Generator: streams loss per step and val IoU per epoch for each chosen mode."""
     if not modes:
         gr.Warning("Choose at least one mode.")
+        return
+    try:
+        epochs = bounded(epochs, "Epochs", limits.FINE_TUNE_EPOCHS)
+        train_images = bounded(train_images, "Training images", limits.FINE_TUNE_IMAGES)
+    except OutOfRange as error:
+        gr.Warning(str(error))
+        yield {"status": f"**{error}**"}
         return
     chosen = [m for m in MODES if m in modes]
     # One empty (NaN) row per chosen mode, so the chart's first draw already knows every mode's colour:
@@ -173,8 +183,8 @@ def build_segment_tab():
             opacity = gr.Slider(0, 1, value=0.5, step=0.05, label="Overlay opacity")
             go = gr.Button("Segment", variant="primary", elem_id="segment-run")
         with gr.Column():
-            overlaid = gr.Image(label="Overlay", interactive=False, elem_id="segment-overlay", height=320,
-                                elem_classes=INSPECT_CLASS)
+            overlaid = shown_as_jpeg(gr.Image(label="Overlay", interactive=False, elem_id="segment-overlay", height=320,
+                                              elem_classes=INSPECT_CLASS))
             legend_box = gr.HTML(elem_id="segment-legend")
             iou_box = gr.Markdown(elem_id="segment-iou")
             mask = gr.Image(label="Mask alone", interactive=False, elem_id="segment-mask", height=240,

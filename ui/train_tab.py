@@ -17,6 +17,8 @@ import pandas as pd
 
 from colorizer import ARCH_NAMES, CIFAR10_CLASSES, TrainConfig, TrainResult
 from colorizer.live import LiveEvent, live_config, start_live_run
+from pixelwise import limits
+from pixelwise.limits import OutOfRange, bounded
 from pixelwise.settings import checkpoint_dir, trained_dir
 from pixelwise.zerogpu import TRAINING_S, gpu
 from ui.common import cifar_data_root, cifar_notice, image_grid, named_outputs
@@ -222,6 +224,14 @@ def start_training(model, batch_sizes, epochs, learning_rate, num_filters, categ
                    retrain: bool = False):
     """Generator behind the Start button: runs the worker, yields redraws until it is done. Runs in
     the replay cache are replayed unless ``retrain`` (the Train again button)."""
+    try:  # Gradio checks each field's own bounds; API calls, NaN and huge numbers meet the same limits here
+        epochs, learning_rate, seed, train_images, val_images = (
+            bounded(epochs, "Epochs", limits.EPOCHS),
+            bounded(learning_rate, "Learning rate", limits.LEARNING_RATE, whole=False),
+            bounded(seed, "Seed", limits.SEED), bounded(train_images, "Training images", limits.TRAIN_IMAGES),
+            bounded(val_images, "Validation images", limits.VAL_IMAGES))
+    except OutOfRange as error:
+        raise gr.Error(str(error)) from None
     batch_sizes = parse_batch_sizes(batch_sizes, other_batch_sizes, train_images)
     config = live_config(model, category, epochs, learning_rate, num_filters, seed, train_images, val_images,
                          cifar_data_root())
@@ -301,16 +311,17 @@ def build_train_tab() -> TrainTab:
             model = gr.Radio(["CNN", "UNet"], value="UNet", label="Model")
             batch_sizes = gr.CheckboxGroup(PRESET_BATCH_SIZES, value=DEFAULT_BATCH_SIZES, label="Batch sizes")
             other_batch_sizes = gr.Textbox(label="Other batch sizes", placeholder="e.g. 7, 64 (1 to the training images)")
-            epochs = gr.Slider(1, 50, value=25, step=1, label="Epochs")
+            epochs = gr.Slider(*limits.EPOCHS, value=25, step=1, label="Epochs")
             with gr.Row():
-                learning_rate = gr.Number(1e-3, label="Learning rate", minimum=1e-5, maximum=1.0)
+                learning_rate = gr.Number(1e-3, label="Learning rate", minimum=limits.LEARNING_RATE[0],
+                                          maximum=limits.LEARNING_RATE[1])
                 num_filters = gr.Dropdown([8, 16, 32, 64], value=32, label="NF (filters)")
             with gr.Row():
                 category = gr.Dropdown(list(CIFAR10_CLASSES), value="horse", label="Category")
-                seed = gr.Number(0, label="Seed", precision=0)
+                seed = gr.Number(0, label="Seed", precision=0, minimum=limits.SEED[0], maximum=limits.SEED[1])
             with gr.Accordion("Quick demo: fewer images", open=False):
-                train_images = gr.Slider(100, 5000, value=5000, step=100, label="Training images")
-                val_images = gr.Slider(100, 1000, value=1000, step=100, label="Validation images")
+                train_images = gr.Slider(*limits.TRAIN_IMAGES, value=5000, step=100, label="Training images")
+                val_images = gr.Slider(*limits.VAL_IMAGES, value=1000, step=100, label="Validation images")
             gr.Markdown(cifar_notice("Training images"))
             with gr.Row():
                 start = gr.Button("Start training", variant="primary")

@@ -1,0 +1,150 @@
+"""Many people colourizing at once while trainings run: latency and errors against a real app.
+
+Starts ``app.py`` on a free port of 127.0.0.1 (or uses ``--url``, which must be a 127.0.0.1 address),
+queues ``--trainings`` small trainings through the API (they take the one training slot in turn),
+waits until one is running, then sends ``--requests`` colourize requests at once, each a different
+photo-like JPEG of 0.3-1 megapixels (seeded), and reports errors, p50/p95/max latency (submit to
+result, as a person waits: queueing included). Everything is bounded: at most 100 requests, a
+timeout per request, and the app it started is stopped at the end.
+
+    python -m benchmarks.load_colourize                  # 20 requests, 2 trainings
+    python -m benchmarks.load_colourize --requests 100   # a burst: how the queue limit answers
+"""
+import argparse
+import os
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import numpy as np
+from PIL import Image
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+MAX_REQUESTS = 100
+
+
+def photo(path: Path, megapixels: float, seed: int) -> Path:
+    rng = np.random.default_rng(seed)
+    width = int((megapixels * 1e6 * 4 / 3) ** 0.5)
+    height = int(width * 3 / 4)
+    y, x = np.mgrid[0:height, 0:width].astype(np.float32)
+    phase = rng.uniform(0, 6, 3)
+    rgb = np.stack([127 + 90 * np.sin(x / 130 + phase[0]), 120 + 80 * np.cos(y / 90 + phase[1]),
+                    110 + 70 * np.sin((x + y) / 200 + phase[2])], axis=2) + rng.normal(0, 8, (height, width, 3))
+    Image.fromarray(rgb.clip(0, 255).astype(np.uint8)).save(path, quality=90)
+    return path
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def start_app(folder: Path) -> tuple[subprocess.Popen, str]:
+    port = free_port()
+    env = dict(os.environ, GRADIO_SERVER_NAME="127.0.0.1", GRADIO_SERVER_PORT=str(port), HF_HUB_OFFLINE="1",
+               GRADIO_ANALYTICS_ENABLED="False", PIXELWISE_TRAINED=str(folder / "trained"))
+    log = open(folder / "app.log", "w")
+    proc = subprocess.Popen([sys.executable, "app.py"], cwd=REPO_ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
+    url = f"http://127.0.0.1:{port}/"
+    deadline = time.time() + 180
+    while time.time() < deadline:
+        if proc.poll() is not None:
+            raise SystemExit(f"app.py exited; see {folder / 'app.log'}")
+        try:
+            urllib.request.urlopen(url, timeout=2)
+            return proc, url
+        except OSError:
+            time.sleep(1)
+    proc.kill()
+    raise SystemExit("app.py did not answer within 180 s")
+
+
+def server_cpu_s(proc) -> float:
+    """User + system CPU seconds the app process has used so far (Linux /proc)."""
+    if proc is None:
+        return 0.0
+    fields = Path(f"/proc/{proc.pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def endpoint(client, *words: str, avoid: tuple[str, ...] = ()) -> str:
+    """The API name holding every one of ``words`` (the app's names may change; the actions do not)."""
+    names = [name for name in client.view_api(print_info=False, return_format="dict")["named_endpoints"]
+             if all(word in name for word in words) and not any(word in name for word in avoid)]
+    if not names:
+        raise SystemExit(f"no API endpoint named like {words}")
+    return sorted(names, key=len)[0]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--requests", type=int, default=20)
+    parser.add_argument("--trainings", type=int, default=2)
+    parser.add_argument("--timeout", type=float, default=120.0, help="seconds per request")
+    parser.add_argument("--url", help="a running app on 127.0.0.1 (default: start one)")
+    arguments = parser.parse_args()
+    if not 1 <= arguments.requests <= MAX_REQUESTS:
+        raise SystemExit(f"--requests must be 1..{MAX_REQUESTS}")
+    if arguments.url and not arguments.url.startswith(("http://127.0.0.1:", "http://localhost:")):
+        raise SystemExit("--url must be on 127.0.0.1: this load test never leaves the machine")
+    from gradio_client import Client, handle_file
+
+    folder = Path(tempfile.mkdtemp(prefix="pixelwise-load-"))
+    proc, url = (None, arguments.url) if arguments.url else start_app(folder)
+    try:
+        client = Client(url, verbose=False, download_files=False)  # a browser fetches the images itself
+        rng = np.random.default_rng(0)
+        photos = [photo(folder / f"photo_{i}.jpg", rng.uniform(0.3, 1.0), i) for i in range(arguments.requests)]
+        colourize = endpoint(client, "colourize", avoid=("test", "full"))
+        train = endpoint(client, "train", avoid=("stop", "save"))
+        trainings = [client.submit("UNet", [100], 3, 1e-3, 16, "horse", seed, 1000, 200, api_name=train)
+                     for seed in range(arguments.trainings)]
+        if trainings:
+            while trainings[0].status().code.name not in ("PROCESSING", "ITERATING", "FINISHED"):
+                time.sleep(0.2)
+            time.sleep(3)  # past data loading: training proper is running
+        print(f"{arguments.requests} colourize requests ({colourize}) of 0.3-1 MP at once; "
+              f"{arguments.trainings} trainings ({train}) submitted, first running")
+
+        def one(path: Path) -> tuple[float, str | None]:
+            start = time.perf_counter()
+            try:
+                client.submit(handle_file(str(path)), api_name=colourize).result(timeout=arguments.timeout)
+                return time.perf_counter() - start, None
+            except Exception as error:  # queue full, timeout, server error: counted, not raised
+                return time.perf_counter() - start, f"{type(error).__name__}: {str(error)[:120]}"
+
+        cpu_before = server_cpu_s(proc)
+        with ThreadPoolExecutor(arguments.requests) as pool:
+            outcomes = list(pool.map(one, photos))
+        cpu = server_cpu_s(proc) - cpu_before
+        served = sorted(seconds for seconds, error in outcomes if error is None)
+        errors = [error for _, error in outcomes if error]
+        training_running = any(not job.done() for job in trainings)
+        if proc is not None:
+            print(f"server CPU during the burst: {cpu:.1f} s (trainings included); "
+                  f"load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores")
+        print(f"served {len(served)}, errors {len(errors)}; trainings still running at the end: {training_running}")
+        if served:
+            p95 = served[min(len(served) - 1, int(np.ceil(0.95 * len(served))) - 1)]
+            print(f"latency s: p50 {statistics.median(served):.2f}, p95 {p95:.2f}, max {served[-1]:.2f}")
+        for error in sorted(set(errors))[:5]:
+            print("  error:", error)
+        for job in trainings:
+            job.cancel()
+    finally:
+        if proc is not None:
+            proc.terminate()
+            proc.wait(timeout=30)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,35 @@
+"""The bounds of every number a person (or an API caller) gives the app, and one plain refusal.
+
+Gradio checks a Slider's or Number's own minimum/maximum before a handler runs; handlers check again
+with ``bounded`` so direct calls, NaN and huge integers (a seed of 2**80) get the same clear message."""
+import math
+
+SEED = (0, 2**32 - 1)  # numpy's and torch's seeding range
+EPOCHS = (1, 50)
+LEARNING_RATE = (1e-5, 1.0)
+TRAIN_IMAGES = (100, 5000)
+VAL_IMAGES = (100, 1000)
+TEMPERATURE = (1e-4, 100.0)  # the annealed mean's T (the slider offers 0.01-1; lab clamps below 1e-4)
+WORK_SIZE = (32, 256)  # the Colourize tab's model working size, long side in pixels
+TEST_INDEX = (0, 9999)  # CIFAR-10 test image number (taken modulo the category's count)
+OPACITY = (0.0, 1.0)
+FINE_TUNE_EPOCHS = (1, 5)
+FINE_TUNE_IMAGES = (16, 128)
+
+
+class OutOfRange(ValueError):
+    """A number outside what the app accepts, with a message fit to show the person."""
+
+
+def bounded(value, name: str, limits: tuple, whole: bool = True) -> int | float:
+    """``value`` as an int (``whole``) or float within ``limits`` (inclusive), else OutOfRange."""
+    low, high = limits
+    kind = "a whole number" if whole else "a number"
+    try:
+        number = float(value)
+    except (TypeError, ValueError, OverflowError):
+        raise OutOfRange(f"{name} must be {kind} from {low:,} to {high:,}, not {str(value)[:40]!r}") from None
+    if not (math.isfinite(number) and low <= number <= high) or (whole and number != int(number)):
+        shown = str(value) if len(str(value)) <= 24 else f"{number:.3g}"
+        raise OutOfRange(f"{name} must be {kind} from {low:,} to {high:,} (got {shown})")
+    return int(value) if whole and isinstance(value, int) else (int(number) if whole else number)
