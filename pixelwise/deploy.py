@@ -22,7 +22,7 @@ from .settings import REPO_ROOT
 HUB = "https://huggingface.co"
 LFS_MIN_BYTES = 10 * 1024 * 1024  # the Hub refuses plain-git files above 10 MB
 LFS_SUFFIXES = (".pt", ".pth", ".bin", ".safetensors", ".png", ".jpg", ".jpeg", ".gif", ".webp", ".npz")
-NEVER = ("checkpoints/session/*", "*/__pycache__/*", "*.pyc", ".gradio/*", ".venv/*", "*.tmp", ".pytest_cache/*",
+NEVER = ("checkpoints/session/*", "*/__pycache__/*", "*.pyc", ".gradio/*", ".venv/*", "*.tmp", "*.pixelwise-partial", ".pytest_cache/*",
          "flagged/*", "results/tmp/*")
 DEV_ONLY = (".ci/*", "benchmarks/*", "scripts/*", "requirements-dev.txt", "run.py", ".gitignore")
 TESTS = ("tests/*",)
