@@ -84,13 +84,15 @@ def endpoint(client, *words: str, avoid: tuple[str, ...] = ()) -> str:
     return sorted(names, key=len)[0]
 
 
-def training_args(client, api_name: str, seed: int) -> list:
-    """A small training (UNet, batch size 100, 3 epochs on 1000 horses, NF 16) as the endpoint's
-    arguments; any later parameters keep their defaults (or stay empty)."""
-    ours = ["UNet", [100], 3, 1e-3, 16, "horse", seed, 1000, 200]
+def with_defaults(client, api_name: str, ours: list) -> list:
+    """``ours`` as the endpoint's first arguments; the rest keep the page's defaults (or stay empty)."""
     parameters = client.view_api(print_info=False, return_format="dict")["named_endpoints"][api_name]["parameters"]
-    rest = [p.get("parameter_default") if p.get("parameter_has_default") else None for p in parameters[len(ours):]]
-    return ours + rest
+    return ours + [p.get("parameter_default") if p.get("parameter_has_default") else None for p in parameters[len(ours):]]
+
+
+def training_args(client, api_name: str, seed: int) -> list:
+    """A small training: UNet, batch size 100, 3 epochs on 1000 horses, NF 16."""
+    return with_defaults(client, api_name, ["UNet", [100], 3, 1e-3, 16, "horse", seed, 1000, 200])
 
 
 def main() -> None:
@@ -126,7 +128,8 @@ def main() -> None:
         def one(path: Path) -> tuple[float, str | None]:
             start = time.perf_counter()
             try:
-                client.submit(handle_file(str(path)), api_name=colourize).result(timeout=arguments.timeout)
+                client.submit(*with_defaults(client, colourize, [handle_file(str(path))]),
+                              api_name=colourize).result(timeout=arguments.timeout)
                 return time.perf_counter() - start, None
             except Exception as error:  # queue full, timeout, server error: counted, not raised
                 return time.perf_counter() - start, f"{type(error).__name__}: {str(error)[:120]}"
