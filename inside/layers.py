@@ -22,7 +22,7 @@ from .anatomy import Step, trace
 
 DEFAULT_CHANNELS = 8
 CELL_PX = 64  # each channel is enlarged (pixels kept) to at least this side
-GRID_COLUMNS = 8
+GRID_COLUMNS = 4  # 8 channels in two rows: thumbnails near 2:1
 
 WHAT_IT_DOES = {  # one plain line per kind of step
     "Conv2d": "convolution: each output channel is a weighted sum of k×k neighbourhoods of every input channel",

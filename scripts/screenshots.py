@@ -58,8 +58,10 @@ def train_run(page, epochs: int, leave_out: tuple[str, ...] = ()) -> None:
     for batch_size in leave_out:
         page.get_by_role("checkbox", name=batch_size, exact=True).uncheck()
     page.get_by_label("number input for Epochs").fill(str(epochs))
-    page.get_by_text("Quick demo: fewer images").click()
-    page.get_by_label("number input for Training images").fill("1000")
+    training_images = page.get_by_label("number input for Training images")
+    if not training_images.is_visible():
+        page.get_by_text("Quick demo: fewer images").click()
+    training_images.fill("1000")
     page.get_by_label("number input for Validation images").fill("200")
     page.keyboard.press("Tab")
     page.get_by_role("button", name="Start training").click()
@@ -121,21 +123,22 @@ def shoot_inspector(page, out: Path) -> None:
 def shoot_segment_confidence(page, out: Path) -> None:
     """Segment the first flower test image, show 1 - max p and click the flower's edge."""
     shoot_segment(page, out)
-    page.locator("#inspector-segment-kind").get_by_text("1 − max p").click()
-    page.wait_for_timeout(1500)
     click_at(page, "#segment-overlay img", 0.5, 0.25)
     page.locator("#inspector-segment-chart .pw-model").first.wait_for()
-    page.wait_for_timeout(800)
+    page.locator("#inspector-segment-kind").get_by_text("1 − max p").click()
+    page.wait_for_timeout(2500)
     shot_of(page, out, "segment_confidence.png", "#segment-overlay", "#inspector-segment")
 
 
 def shoot_layers(page, out: Path) -> None:
     """Every layer of the shipped UNet on CIFAR-10 test horse #18."""
     page.get_by_role("tab", name="Inside the models", exact=True).click()
-    page.locator("#inside-tab").get_by_label("number input for Test image number").fill("18")
+    page.locator("#inside-tab").get_by_label("Test image number").fill("18")
     page.locator("#inside-layers-run").click()
     page.locator("#inside-layer-blocks").get_by_text("steps of").wait_for()
-    page.wait_for_timeout(2500)
+    page.wait_for_function("(imgs => imgs.length > 0 && imgs.every(img => img.complete && img.naturalWidth > 0))"
+                           "([...document.querySelectorAll('#inside-layer-gallery img')].slice(0, 6))")
+    page.wait_for_timeout(1500)
     shot_of(page, out, "layers.png", "#inside-layer-blocks", "#inside-layer-gallery")
 
 

@@ -196,7 +196,7 @@ def build_inside_tab() -> None:
                 show_layers = gr.Button("Show every layer", variant="primary", elem_id="inside-layers-run")
         layers_view = {
             "layer_blocks": gr.Markdown(elem_id="inside-layer-blocks"),
-            "layer_gallery": gr.Gallery(label="Each step's output, in order", columns=2, height=640,
+            "layer_gallery": gr.Gallery(label="Each step's output, in order", columns=3, height=720,
                                         object_fit="contain", elem_id="inside-layer-gallery", format="png"),
             "layer_table": gr.Dataframe(label="The steps (numbers from the same hooks as the table above)",
                                         interactive=False, wrap=True, max_height=400, elem_id="inside-layer-table"),
