@@ -12,6 +12,7 @@ model, measured in one run.
   (plain and class-rebalanced), colourfulness as a share of the truth's.
 """
 import argparse
+import json
 import sys
 import time
 from pathlib import Path
@@ -96,6 +97,9 @@ def main(argv=None) -> None:
     if arguments.out:
         Path(arguments.out).parent.mkdir(parents=True, exist_ok=True)
         Path(arguments.out).write_text(table)
+        records = [{"model": name, "decoding": decoding, "horses_acc": horse_acc, "all_acc": all_acc, **photo}
+                   for name, decoding, horse_acc, all_acc, photo in rows]
+        Path(arguments.out).with_suffix(".json").write_text(json.dumps(records, indent=1) + "\n")
 
 
 def format_table(rows, arguments, n_horses: int, n_all: int, n_photos: int) -> str:
