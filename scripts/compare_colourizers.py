@@ -32,16 +32,17 @@ DECODINGS = lab.DECODINGS
 
 
 @torch.no_grad()
-def cifar_outputs(model, palette, rgb: torch.Tensor, decoding: str, batch: int = 500) -> torch.Tensor:
-    """N x 32 x 32 x 3 uint8 -> the model's decoded RGB for every image (batched forward passes)."""
-    outputs = []
+def cifar_outputs(model, palette, rgb: torch.Tensor, decodings=DECODINGS, batch: int = 500) -> dict:
+    """N x 32 x 32 x 3 uint8 -> {decoding: the model's decoded RGB for every image}, one forward pass per batch."""
+    outputs = {decoding: [] for decoding in decodings}
     for start in range(0, len(rgb), batch):
         images = rgb[start:start + batch].numpy()
         inputs = torch.from_numpy(np.stack([model_input(model, image) for image in images]))[:, None]
         logits = model(inputs).float()
-        outputs += [torch.from_numpy(decode_rgb(model, palette, one, inputs[i, 0].numpy(), decoding))
-                    for i, one in enumerate(logits)]
-    return torch.stack(outputs)
+        for decoding in decodings:
+            outputs[decoding] += [torch.from_numpy(decode_rgb(model, palette, one, inputs[i, 0].numpy(), decoding))
+                                  for i, one in enumerate(logits)]
+    return {decoding: torch.stack(images) for decoding, images in outputs.items()}
 
 
 def grey_rgb(rgb: torch.Tensor) -> torch.Tensor:
@@ -84,13 +85,15 @@ def main(argv=None) -> None:
                  metrics.palette_accuracy(grey_rgb(everything), everything, reference), photo_metrics(grey_photos, truths)))
     for path in arguments.checkpoints:
         model, palette = load_checkpoint(path)
+        start = time.perf_counter()
+        horse_outputs = cifar_outputs(model, palette, horses)
+        all_outputs = cifar_outputs(model, palette, everything)
         for decoding in DECODINGS:
-            start = time.perf_counter()
-            horse_acc = metrics.palette_accuracy(cifar_outputs(model, palette, horses, decoding), horses, reference)
-            all_acc = metrics.palette_accuracy(cifar_outputs(model, palette, everything, decoding), everything, reference)
             photos = [colourize_photo(model, palette, t, arguments.work_size, decoding, arguments.temperature).colour
                       for t in tqdm(truths, desc=f"{Path(path).name} {decoding}", leave=False)]
-            rows.append((Path(path).name, decoding, horse_acc, all_acc, photo_metrics(photos, truths)))
+            rows.append((Path(path).name, decoding, metrics.palette_accuracy(horse_outputs[decoding], horses, reference),
+                         metrics.palette_accuracy(all_outputs[decoding], everything, reference),
+                         photo_metrics(photos, truths)))
             print(rows[-1][:4], f"{time.perf_counter() - start:.0f} s", file=sys.stderr)
     table = format_table(rows, arguments, len(horses), len(everything), len(truths))
     print(table)
