@@ -25,7 +25,7 @@ def palette_accuracy(predicted_rgb: torch.Tensor, true_rgb: torch.Tensor, palett
 
 
 def ab_of(rgb_uint8: np.ndarray) -> np.ndarray:
-    return lab.rgb_to_lab(torch.from_numpy(np.ascontiguousarray(rgb_uint8)))[..., 1:].numpy()
+    return lab.rgb_to_lab(torch.from_numpy(np.array(rgb_uint8)))[..., 1:].numpy()  # a writable copy
 
 
 def ab_psnr(predicted_ab: np.ndarray, true_ab: np.ndarray) -> float:
