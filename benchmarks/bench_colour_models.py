@@ -34,7 +34,7 @@ def main() -> None:
     parser.add_argument("--size", type=int, default=512)
     arguments = parser.parse_args()
     photo = np.random.default_rng(0).integers(0, 256, (arguments.size, arguments.size, 3), dtype=np.uint8)
-    print(f"{arguments.size} x {arguments.size} photo, {torch.get_num_threads()} threads, median of {arguments.repeats}")
+    print(f"{arguments.size} x {arguments.size} photo, median of {arguments.repeats} (colourize_photo runs the model on one torch thread)")
     print("| checkpoint | decoding | work size | seconds | x baseline |\n|---|---|---:|---:|---:|")
     baseline = {}
     for path in arguments.checkpoints:

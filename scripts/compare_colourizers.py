@@ -115,7 +115,8 @@ def format_table(rows, arguments, n_horses: int, n_all: int, n_photos: int) -> s
              "| model | decoding | horses acc | all-10 acc | ab PSNR (dB) | AuC | rebalanced AuC | colourfulness |",
              "|---|---|---:|---:|---:|---:|---:|---:|"]
     for name, decoding, horse_acc, all_acc, photo in rows:
-        lines.append(f"| {name} | {decoding} | {100 * horse_acc:.1f}% | {100 * all_acc:.1f}% | {photo['psnr_ab']:.2f} | "
+        cifar = "| - | - |" if arguments.photos_only else f"| {100 * horse_acc:.1f}% | {100 * all_acc:.1f}% |"
+        lines.append(f"| {name} | {decoding} {cifar} {photo['psnr_ab']:.2f} | "
                      f"{100 * photo['auc']:.1f}% | {100 * photo['auc_rebalanced']:.1f}% | "
                      f"{100 * photo['colourfulness_share']:.0f}% |")
     return "\n".join(lines) + "\n"
