@@ -3,14 +3,19 @@ segmentation, per-layer counts). Run ``python app.py``; GRADIO_SERVER_NAME / GRA
 choose where it listens. Each tab is built by ``build_<name>_tab()`` in ui/; ML lives in colorizer/
 and segmenter/ (shared helpers in pixelwise/, the layer counts in inside/).
 """
+import atexit
 import os
+import shutil
+import tempfile
 
 import gradio as gr
 
+from pixelwise.settings import mcp_enabled
 from ui.colourize_tab import build_colourize_tab
+from ui.common import DOWNLOADS_MAX_AGE_S
 from ui.inside_tab import build_inside_tab
 from ui.segment_tab import build_segment_tab
-from ui.train_tab import build_train_tab
+from ui.train_tab import build_train_tab, release_page
 
 # Colourizing is light (~0.08 s of CPU per upload, one torch thread each: README "Uploads"), so a few
 # run at once; training is limited to one run at a time by its own event (ui/train_tab.py). max_size
@@ -18,10 +23,23 @@ from ui.train_tab import build_train_tab
 # and drain in seconds, where the old 32 refused two thirds of a 100-request burst.
 CONCURRENT_EVENTS = 4
 MAX_QUEUE = 100
+# Uploads and outputs in Gradio's cache are deleted once an hour old (checked every 10 minutes).
+DELETE_CACHE = (600, DOWNLOADS_MAX_AGE_S)
+
+
+def examples_cache() -> str:
+    """A fresh folder for this process's cached examples: Gradio's default (.gradio/cached_examples) would
+    outlive the process and serve results of checkpoints that have since changed."""
+    if not os.environ.get("GRADIO_EXAMPLES_CACHE"):
+        folder = tempfile.mkdtemp(prefix="pixelwise-examples-")
+        atexit.register(shutil.rmtree, folder, ignore_errors=True)
+        os.environ["GRADIO_EXAMPLES_CACHE"] = folder
+    return os.environ["GRADIO_EXAMPLES_CACHE"]
 
 
 def build_app() -> gr.Blocks:
-    with gr.Blocks(title="PixelWise") as demo:
+    examples_cache()
+    with gr.Blocks(title="PixelWise", delete_cache=DELETE_CACHE) as demo:
         gr.Markdown("# PixelWise\nColourization as per-pixel classification (CNN vs UNet), "
                     "batch-size training live, flower segmentation and what is inside each model.")
         with gr.Tab("Colourize"):
@@ -34,6 +52,7 @@ def build_app() -> gr.Blocks:
             build_inside_tab()
         # Checkpoints saved in "Train live" (or added since start-up) appear in the Colourize dropdowns.
         colourize.refresh_after(demo.load, training.checkpoint_saved)
+        demo.unload(release_page)  # a closed page frees its training at once
     demo.queue(default_concurrency_limit=CONCURRENT_EVENTS, max_size=MAX_QUEUE)
     return demo
 
@@ -44,4 +63,5 @@ if __name__ == "__main__":
         server_port=int(os.environ.get("GRADIO_SERVER_PORT", "7860")),
         show_error=True,
         theme=gr.themes.Soft(),
+        mcp_server=mcp_enabled(),  # the public endpoints as MCP tools at /gradio_api/mcp/ (PIXELWISE_MCP=0: off)
     )

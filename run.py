@@ -51,7 +51,7 @@ def pins(path: Path) -> dict[str, str]:
             found.update(pins(path.parent / line[3:].strip()))
         elif "==" in line:
             name, version = (part.strip() for part in line.split("==", 1))
-            found[normalise(name)] = version
+            found[normalise(name.split("[", 1)[0])] = version  # gradio[mcp]: the extra's own packages come with pip
     return found
 
 

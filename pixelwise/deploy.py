@@ -74,8 +74,8 @@ def check_front_matter(meta: dict[str, str], files: list[str], root: Path = REPO
     problems = []
     if meta.get("sdk") != "gradio":
         problems.append(f"sdk is {meta.get('sdk')!r}, expected 'gradio'")
-    pinned = dict(line.split("==") for line in (root / "requirements.txt").read_text().split()
-                  if "==" in line).get("gradio")
+    pinned = {name.split("[")[0]: version for name, version in (line.split("==") for line in
+              (root / "requirements.txt").read_text().split() if "==" in line)}.get("gradio")  # gradio[mcp]==...
     if meta.get("sdk_version") != pinned:
         problems.append(f"sdk_version is {meta.get('sdk_version')!r} but requirements.txt pins gradio=={pinned}")
     if meta.get("app_file") not in files:

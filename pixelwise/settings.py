@@ -52,6 +52,15 @@ def hf_repo() -> str | None:
     return _env("PIXELWISE_HF_REPO")
 
 
+def mcp_enabled() -> bool:
+    """$PIXELWISE_MCP: the app also serves its public endpoints as MCP tools (at /gradio_api/mcp/) unless this
+    is 0/false/no; without the ``mcp`` package (``pip install "gradio[mcp]"``) it stays off."""
+    import importlib.util
+
+    wanted = (_env("PIXELWISE_MCP") or "1").strip().lower() not in ("0", "false", "no", "off")
+    return wanted and importlib.util.find_spec("mcp") is not None
+
+
 def screenshot_dir() -> Path | None:
     """$PIXELWISE_SCREENSHOT_DIR: where the browser tests keep their screenshots (default: a temporary folder)."""
     value = _env("PIXELWISE_SCREENSHOT_DIR")

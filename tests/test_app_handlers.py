@@ -443,3 +443,48 @@ def test_progress_events_carry_the_model_being_trained():
     seen = []
     result = train(config, on_progress=seen.append)
     assert seen and all(event.model is result.model for event in seen)
+
+
+# ---------------------------------------------------------------- curves and take-home files
+
+def test_curves_csv_has_one_row_per_logged_point_and_table2_downloads(checkpoints):
+    import pandas as pd
+
+    from ui import curves
+
+    session = run_training(epochs=2, batch_sizes=(50,))[-1]["session"]
+    points = pd.read_csv(curves.points_csv(session))
+    assert len(points) == len(session.rows) > 4
+    assert list(points.columns) == curves.CSV_COLUMNS
+    assert points["loss"].tolist() == pytest.approx([row["loss"] for row in session.rows])
+    table = pd.read_csv(curves.table_csv(train_tab.results_table(session)))
+    assert table["batch size"].tolist() == [50] and table["epochs done"].tolist() == [2.0]
+
+
+def test_curves_smooth_train_loss_keep_raw_points_and_zoom(checkpoints):
+    from ui import curves
+
+    session = run_training(epochs=2, batch_sizes=(50,))[-1]["session"]
+    session.view = curves.CurveView(smoothing=0.9, log_scale=True, epochs=(0.5, 1.5))
+    plots = train_tab.plot_updates(session)
+    frame = plots["loss_plot"]["value"].dropna()
+    raw = frame[frame["series"] == "bs 50 train · raw"]["loss"].to_numpy()
+    smooth = frame[frame["series"] == "bs 50 train"]["loss"].to_numpy()
+    measured = np.log10([row["loss"] for row in session.rows if row["series"] == "bs 50 train"])
+    assert raw == pytest.approx(measured, abs=1e-9)  # raw points kept (log10 of the loss on the log scale)
+    assert np.abs(np.diff(smooth)).sum() < np.abs(np.diff(raw)).sum()  # smoothed: a calmer line
+    assert smooth[0] == pytest.approx(raw[0])  # debiased: the EMA starts at the first point, not at 0
+    assert plots["loss_plot"]["x_lim"] == [0.5, 1.5] == plots["accuracy_plot"]["x_lim"]
+    assert plots["loss_plot"]["y_title"] == "log10 of loss"
+    assert "bs 50 train · raw" in plots["loss_plot"]["color_map"]
+    assert curves.ema(np.array([1.0, np.nan, 3.0]), 0.0)[2] == 3.0  # weight 0: the raw values
+
+
+def test_saved_checkpoint_comes_back_as_a_file_to_take_home(checkpoints):
+    session = run_training(epochs=1, batch_sizes=(50,))[-1]["session"]
+    message, path = train_tab.save_checkpoint(session, 50)
+    assert "Saved" in message and path.endswith(session.saved.name) and str(settings.REPO_ROOT) not in message
+    model, _ = load_checkpoint(path)
+    assert model.meta["batch_size"] == 50
+    session.release()  # what the page's unload does: the worker stops, models and points are dropped
+    assert session.stop.is_set() and not session.results and not session.rows

@@ -39,6 +39,16 @@ def test_every_tab_opens(page, shots):
         page.screenshot(path=shots / f"tab_{name.split()[0].lower()}.png", full_page=True)
 
 
+def test_colourize_examples_in_one_click(page):
+    examples = page.get_by_text(re.compile(r"^(Astronaut|Rocket launch|Coffee|Cat|Cameraman|Coins)"))
+    examples.first.wait_for()
+    assert examples.count() == 6  # the examples render, labelled
+    page.get_by_text("Cameraman (black and white)").click()
+    for model in ("CNN", "UNet", "Beyond the handout"):
+        page.get_by_text(re.compile(rf"^{model} \(.*\.pt\) · annealed mean T=0.38, 384×384$")).wait_for()
+    assert page.get_by_text("The upload has no colour").is_visible()  # a black-and-white original
+
+
 def test_colourize_an_upload_and_a_test_image(page, shots, tmp_path):
     y, x = np.mgrid[0:480, 0:640]
     Image.fromarray(np.stack([x * 255 // 640, y * 255 // 480, 255 - x * 255 // 640], axis=2).astype(np.uint8)) \
@@ -96,7 +106,8 @@ def test_train_live_draws_curves_and_stops(page, shots):
     page.screenshot(path=shots / "train_stopped.png", full_page=True)
 
     page.get_by_role("button", name="Save as checkpoint").click()
-    page.get_by_text(re.compile(r"Saved .*unet_horse_bs\d+_.*\.pt")).wait_for()
+    page.get_by_text(re.compile(r"^Saved .*unet_horse_bs\d+_.*\.pt")).wait_for()
+    assert re.search(r"unet_horse_bs\d+_[\d-]+\s*\.pt", page.locator("#train-saved-file").inner_text())  # to take home
     open_tab(page, "Colourize")
     page.get_by_label("UNet checkpoint").click()
     assert page.get_by_role("option", name=re.compile(r"unet_horse_bs\d+_")).is_visible()

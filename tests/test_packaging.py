@@ -19,7 +19,14 @@ def _pyproject() -> dict:
 
 
 def _pin_dict(lines: list[str]) -> dict[str, str]:
-    return {run.normalise(name): version for name, version in (line.split("==") for line in lines)}
+    return {run.normalise(name.split("[")[0]): version for name, version in (line.split("==") for line in lines)}
+
+
+def test_pyproject_and_requirements_txt_ask_for_the_same_extras():
+    listed = [line.split("#")[0].split("==")[0].strip() for line in (REPO / "requirements.txt").read_text().splitlines()]
+    assert "gradio[mcp]==6.31.0" in _pyproject()["project"]["dependencies"] and "gradio[mcp]" in listed
+    assert {name for name in listed if "[" in name} == {line.split("==")[0] for line in
+                                                        _pyproject()["project"]["dependencies"] if "[" in line}
 
 
 def test_pyproject_dependencies_equal_requirements_txt():

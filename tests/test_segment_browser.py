@@ -25,3 +25,12 @@ def test_segment_a_flower_test_image(page):
     expect(page.locator("#segment-overlay img").first).to_be_visible()
     expect(page.locator("#segment-mask img").first).to_be_visible()
     expect(page.locator("#segment-legend")).to_contain_text("flower")
+    expect(page.locator("#segment-label-mask")).to_contain_text("label_mask.png")  # the take-home class ids
+
+
+def test_a_segment_example_in_one_click(page):
+    page.get_by_role("tab", name="Segment").click()
+    page.get_by_text("Flower", exact=True).click()  # the examples render, labelled
+    expect(page.locator("#segment-legend")).to_contain_text("flower", timeout=120_000)
+    expect(page.locator("#segment-overlay img").first).to_be_visible()
+    expect(page.locator("#segment-iou")).to_contain_text("flower test images only")  # an example has no truth

@@ -19,10 +19,10 @@ from colorizer.metrics import palette_accuracy
 from pixelwise import limits
 from pixelwise.checkpoints import CheckpointError
 from pixelwise.errors import DataUnavailable
-from pixelwise.images import ImageError
+from pixelwise.images import ImageError, has_colour, load_rgb
 from pixelwise.limits import OutOfRange, bounded
 from pixelwise.tempfiles import download_dir
-from pixelwise.settings import checkpoint_dir, cifar_root, hf_repo, shown_path
+from pixelwise.settings import REPO_ROOT, checkpoint_dir, cifar_root, hf_repo, shown_path
 from pixelwise.zerogpu import INFERENCE_S, gpu
 from ui.common import (cifar_notice, enlarge, inference_device, named_outputs, shown_as_jpeg, upload_name,
                        uploaded_image)
@@ -35,6 +35,9 @@ SLOTS = {"cnn": (("cnn",), "CNN", "cnn.pt"),
          "beyond": (("mobile_unet", "deep_unet"), "Beyond the handout", "colour_mobile_unet.pt")}
 DECODING_CHOICES = [("mode (argmax, the handout's)", "mode"), ("mean", "mean"), ("annealed mean", "annealed")]
 DEFAULT_DECODING = "annealed"
+EXAMPLES = [("astronaut.jpg", "Astronaut"), ("rocket.jpg", "Rocket launch"), ("coffee.jpg", "Coffee"),
+            ("chelsea_cat.jpg", "Cat"), ("camera_bw.jpg", "Cameraman (black and white)"),
+            ("coins_bw.jpg", "Coins (black and white)")]
 
 
 def decoding_text(decoding: str, temperature: float) -> str:
@@ -294,6 +297,92 @@ def random_index(category: str) -> int:
     return random.randrange(count)
 
 
+# ---------------------------------------------------------------- the public API (also MCP tools)
+
+IMAGES = ("grey", "cnn", "unet", "beyond", "original")
+
+
+def _answer(view: dict) -> tuple:
+    """An endpoint's answer: the five images, then the whole view for the page (a gr.State, which the API
+    and MCP leave out). An input that cannot be used raises gr.Error with the reason (the page keeps what it showed)."""
+    if "grey" not in view:
+        raise gr.Error(view.get("notes", "Nothing to show.").replace("**", ""))
+    image = lambda value: value.get("value") if isinstance(value, dict) else value  # original: an update
+    return (*(image(view[name]) for name in IMAGES), view)
+
+
+def colourize(image: str, cnn_checkpoint: str | None = "cnn.pt", unet_checkpoint: str | None = "unet.pt",
+              beyond_checkpoint: str | None = "colour_mobile_unet.pt", decoding: str = DEFAULT_DECODING,
+              temperature: float = DEFAULT_TEMPERATURE, class_map: bool = False, work_size: float = 96):
+    """Colourize a photo (any size or mode) with the handout's CNN and UNet and the beyond-the-handout model.
+
+    Args:
+        image: the photo; it comes back at its own resolution.
+        cnn_checkpoint: name of a CNN checkpoint, e.g. "cnn.pt" (names are listed in the app's dropdowns).
+        unet_checkpoint: name of a UNet checkpoint, e.g. "unet.pt".
+        beyond_checkpoint: name of a beyond-the-handout checkpoint, e.g. "colour_mobile_unet.pt".
+        decoding: "mode" (argmax, the handout's), "mean", or "annealed" (annealed mean).
+        temperature: T of the annealed mean (0.38 is Zhang et al.'s); ignored by the other decodings.
+        class_map: show each model's raw classes (the mode) instead of colours.
+        work_size: long side in pixels of the copy the models run on (32 to 256).
+
+    Returns:
+        The grey input, the CNN's, the UNet's and the beyond-the-handout model's colourization, and the
+        original (None when the photo had no colour); a model whose checkpoint is missing gives None.
+    """
+    return _answer(on_colourize_upload(image, cnn_checkpoint, unet_checkpoint, beyond_checkpoint, decoding,
+                                       temperature, class_map, work_size))
+
+
+def colourize_test_image(category: str = "horse", index: float = 0, cnn_checkpoint: str | None = "cnn.pt",
+                         unet_checkpoint: str | None = "unet.pt",
+                         beyond_checkpoint: str | None = "colour_mobile_unet.pt", decoding: str = DEFAULT_DECODING,
+                         temperature: float = DEFAULT_TEMPERATURE):
+    """Colourize one 32 x 32 CIFAR-10 test image (shown 8x enlarged) with the three models.
+
+    Args:
+        category: a CIFAR-10 class, e.g. "horse".
+        index: which test image of the category (0 to 999).
+        cnn_checkpoint: name of a CNN checkpoint, e.g. "cnn.pt".
+        unet_checkpoint: name of a UNet checkpoint, e.g. "unet.pt".
+        beyond_checkpoint: name of a beyond-the-handout checkpoint, e.g. "colour_mobile_unet.pt".
+        decoding: "mode" (argmax, the handout's), "mean", or "annealed" (annealed mean).
+        temperature: T of the annealed mean; ignored by the other decodings.
+
+    Returns:
+        The grey input, the three models' colourizations and the original colour image.
+    """
+    return _answer(on_colourize_test(category, index, cnn_checkpoint, unet_checkpoint, beyond_checkpoint,
+                                     decoding, temperature))
+
+
+def random_test_image(category, *chosen):
+    """The "Random test image" button: a random index, colourized (a page action, not an endpoint)."""
+    index = random_index(category)
+    return (index, *colourize_test_image(category, index, *chosen))
+
+
+def example_view(*inputs) -> dict:
+    """An example's view without the original (see original_of), plain values only."""
+    view = on_colourize_upload(*inputs)
+    return {name: value.get("value") if isinstance(value, dict) else value for name, value in view.items()
+            if not name.startswith("original") and name != "inspection"}
+
+
+def original_of(image_path: str | None) -> dict:
+    """The original panel for a photo: shown when it has colour, hidden otherwise."""
+    rgb = load_rgb(image_path) if image_path else None
+    shown = rgb is not None and has_colour(rgb)
+    return {"original": gr.update(value=rgb if shown else None, visible=shown),
+            "original_caption": gr.update(visible=shown), "inspection": None}  # no logits kept for examples
+
+
+def show_view(view: dict | None) -> dict:
+    """Everything but the images, for the page: captions, the original's visibility, the slider, notes."""
+    return {name: value for name, value in (view or {}).items() if name not in IMAGES or name == "original"} | (
+        {"original": gr.update(visible=view["original"]["visible"])} if view and "original" in view else {})
+
+
 @dataclass
 class ColourizeTab:
     """What app.py (and other features) need: the checkpoint dropdowns, and the shown images by name
@@ -310,9 +399,10 @@ class ColourizeTab:
         refresh = named_outputs(refresh_checkpoints, outputs)
         for event in events:
             if hasattr(event, "then"):
-                event.then(refresh, inputs, list(outputs.values()), show_progress="hidden")
+                event.then(refresh, inputs, list(outputs.values()), show_progress="hidden", api_visibility="private")
             else:
-                gr.on([event], refresh, inputs, list(outputs.values()), show_progress="hidden")
+                gr.on([event], refresh, inputs, list(outputs.values()), show_progress="hidden",
+                      api_visibility="private")
 
 
 def build_colourize_tab() -> ColourizeTab:
@@ -332,6 +422,7 @@ def build_colourize_tab() -> ColourizeTab:
                 upload_button = gr.Button("Colourize upload", variant="primary")
                 full_size_button = gr.Button("Full-size PNGs", size="sm")
                 full_size = gr.File(label="Full-size results (PNG)", file_count="multiple")
+                examples = gr.Column()  # filled below, once the outputs exist
             with gr.Tab("CIFAR-10 test image"):
                 category = gr.Dropdown(list(CIFAR10_CLASSES), value="horse", label="Category")
                 index = gr.Slider(0, 999, value=0, step=1, label="Test image number")
@@ -367,22 +458,41 @@ def build_colourize_tab() -> ColourizeTab:
                                                              max_height=420))
             outputs["notes"] = gr.Markdown()
 
-    shown = list(outputs.values())
+    # One public endpoint per action, answering images only; the captions, slider and notes follow in a
+    # private step from the view it leaves in a State.
+    view = gr.State()
+    images = [outputs[name] for name in IMAGES]
+    page = {name: component for name, component in outputs.items() if name not in IMAGES or name == "original"}
+    show = dict(fn=named_outputs(show_view, page), inputs=view, outputs=list(page.values()),
+                show_progress="hidden", api_visibility="private")
     chosen = [*checkpoints.values(), decoding, temperature]
-    colourize_upload = named_outputs(on_colourize_upload, outputs)
     upload_inputs = [upload, *chosen, class_map, work_size]
-    full_size_button.click(on_full_size, [upload, *chosen, work_size], full_size)
-    test_inputs = [category, index, *chosen]
-    colourize_test = named_outputs(on_colourize_test, outputs)
-    colourized = [upload_button.click(colourize_upload, upload_inputs, shown),
-                  upload.upload(colourize_upload, upload_inputs, shown),
-                  test_button.click(colourize_test, test_inputs, shown),
-                  random_button.click(random_index, category, index).then(colourize_test, test_inputs, shown)]
-    images = ("grey", *SLOTS, "original")
-    inspector.watch([outputs[name] for name in images])
+    full_size_button.click(on_full_size, [upload, *chosen, work_size], full_size, api_name="colourize_full_size")
+    colourized = [
+        gr.on([upload_button.click, upload.upload], colourize, upload_inputs, [*images, view],
+              api_name="colourize").then(**show),
+        test_button.click(colourize_test_image, [category, index, *chosen], [*images, view],
+                          api_name="colourize_test_image").then(**show),
+        random_button.click(random_test_image, [category, *chosen], [index, *images, view],
+                            api_visibility="private").then(**show)]
+    inspector.watch(images)
     inspector.redraw_after(colourized)
     add_inspect_api(outputs["inspection"], lambda path: colourize_upload_panels(path, default_checkpoints()).snapshot())
-    tab = ColourizeTab(checkpoints, checkpoint_notes, {name: outputs[name] for name in
-                                                       ("grey", "cnn", "unet", "beyond", "original")})
+    with examples:
+        defaults = [dropdown.value for dropdown in checkpoints.values()] + [DEFAULT_DECODING, DEFAULT_TEMPERATURE,
+                                                                            False, 96]
+        # Gradio's example cache stores neither gr.update()s, nor an empty image, nor a State: the original
+        # and the inspector's state follow the cached answer in a private step.
+        cacheable = {name: component for name, component in outputs.items()
+                     if not name.startswith("original") and name != "inspection"}
+        cached = gr.Examples([[str(REPO_ROOT / "examples" / name), *defaults] for name, _ in EXAMPLES], upload_inputs,
+                             list(cacheable.values()), named_outputs(example_view, cacheable), cache_examples=True,
+                             cache_mode="lazy", example_labels=[label for _, label in EXAMPLES],
+                             api_visibility="private",
+                             label="Examples: one click, default settings (sources and licences: examples/README.md)")
+        after = {name: outputs[name] for name in ("original", "original_caption", "inspection")}
+        cached.cache_event.then(named_outputs(original_of, after), upload, list(after.values()),
+                                api_visibility="private", show_progress="hidden")
+    tab = ColourizeTab(checkpoints, checkpoint_notes, {name: outputs[name] for name in IMAGES})
     tab.refresh_after(refresh_button.click)
     return tab

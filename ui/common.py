@@ -4,6 +4,8 @@ import contextlib
 import functools
 import inspect
 import os
+import tempfile
+from pathlib import Path
 from typing import Callable
 
 import gradio as gr
@@ -12,13 +14,15 @@ from PIL import Image
 
 from pixelwise.device import resolve_device
 from pixelwise.settings import cifar_root, cifar_root_from_env, shown_path
+from pixelwise.tempfiles import DOWNLOADS_STALE_AFTER_S, download_dir, remove_stale
 
 
-def named_outputs(handler: Callable, components: dict[str, gr.components.Component]) -> Callable:
+def named_outputs(handler: Callable, components: dict[str, gr.components.Component], name: str | None = None) -> Callable:
     """Wire a handler that returns (or yields) {output name: value} to Gradio, which wants {component: value}.
 
     Handlers stay plain functions that tests call directly and read by name; an output a handler
-    leaves out keeps its value in the page. Use with ``list(components.values())`` as the outputs."""
+    leaves out keeps its value in the page. Use with ``list(components.values())`` as the outputs.
+    ``name``: the wrapper's __name__, which Gradio's MCP server uses as the tool name (default the handler's)."""
     def as_components(result: dict) -> dict:
         return {components[name]: value for name, value in result.items()}
 
@@ -28,11 +32,13 @@ def named_outputs(handler: Callable, components: dict[str, gr.components.Compone
             with contextlib.closing(handler(*args, **kwargs)) as results:  # closing runs the handler's finally
                 for result in results:
                     yield as_components(result)
+        stream.__name__ = name or stream.__name__
         return stream
 
     @functools.wraps(handler)
     def call(*args, **kwargs):
         return as_components(handler(*args, **kwargs))
+    call.__name__ = name or call.__name__
     return call
 
 
@@ -116,6 +122,17 @@ def shown_as_jpeg(component):
 
     component.postprocess = postprocess
     return component
+
+
+DOWNLOADS_MAX_AGE_S = 3600  # Gradio's copies of uploads and outputs live an hour (app.py's delete_cache)
+
+
+def take_home_path(name: str) -> Path:
+    """A fresh path ``<downloads>/<unique>/<name>`` for a file to download under its own name (a label mask,
+    a checkpoint copy): pixelwise.tempfiles.download_dir, whose stale files are removed first."""
+    root = download_dir()
+    remove_stale(root, DOWNLOADS_STALE_AFTER_S, match=lambda path: True)  # in the per-download folders too
+    return Path(tempfile.mkdtemp(dir=root)) / name
 
 
 def enlarge(rgb: np.ndarray, factor: int) -> np.ndarray:

@@ -62,6 +62,25 @@ def inside_view(arch: str, nf: float, nc: float, kernel: float, side: float) -> 
     return {"totals": "\n".join(lines), "layers": pd.DataFrame(layers)[LAYER_COLUMNS], "chart": chart}
 
 
+def layer_counts(arch: str = "cnn", nf: float = 32, nc: float = 24, kernel: float = 3, side: float = 32):
+    """Per-layer weights, outputs and connections of the handout's CNN or UNet, measured with forward hooks
+    on the live PyTorch module, with their closed forms.
+
+    Args:
+        arch: "cnn" or "unet".
+        nf: NF, the number of filters of the first layer (1 to 128).
+        nc: NC, the number of colour classes (2 to 64).
+        kernel: k, the kernel side (odd, 1 to 9).
+        side: S, the image side (a multiple of 4, 4 to 256).
+
+    Returns:
+        The totals with their closed forms (Markdown), one row per layer (a table), and the connections per
+        layer (a bar chart's data).
+    """
+    view = inside_view(arch, nf, nc, kernel, side)
+    return view["totals"], view["layers"], view["chart"]
+
+
 def writeup_view(nf: float, nc: float, kernel: float) -> dict:
     records = writeup_records(int(nf), int(nc), int(kernel))
     for record in records:
@@ -236,15 +255,15 @@ def build_inside_tab() -> None:
         }
 
     counting_inputs = [arch, nf, nc, kernel, side]
-    gr.on([control.change for control in counting_inputs], named_outputs(inside_view, counts), counting_inputs,
-          list(counts.values()), trigger_mode="always_last", show_progress="minimal")
-    gr.on([control.change for control in (nf, nc, kernel)], named_outputs(writeup_view, writeup), [nf, nc, kernel],
-          list(writeup.values()), trigger_mode="always_last", show_progress="minimal")
-    refresh.click(refreshed_checkpoints, checkpoint, checkpoint, queue=False)
+    gr.on([control.change for control in counting_inputs], layer_counts, counting_inputs,
+          list(counts.values()), trigger_mode="always_last", show_progress="minimal", api_name="layer_counts")
+    gr.on([control.change for control in (nf, nc, kernel)], named_outputs(writeup_view, writeup, "writeup_terms"), [nf, nc, kernel],
+          list(writeup.values()), trigger_mode="always_last", show_progress="minimal", api_name="writeup_terms")
+    refresh.click(refreshed_checkpoints, checkpoint, checkpoint, queue=False, api_visibility="private")
     layer_upload.upload(lambda: IMAGE_SOURCES[1], None, image_source, queue=False, api_visibility="private")
     show_layers.click(named_outputs(layer_outputs, layers_view),
                       [layer_checkpoint, image_source, layer_category, layer_index, layer_upload, all_channels],
                       list(layers_view.values()), api_name="layer_outputs")
     # Fine-tuning is CPU-heavy: share the training tab's one-at-a-time slot.
-    run.click(named_outputs(run_affine, affine), [checkpoint, pairs, steps, test_images, train_images],
-              list(affine.values()), concurrency_limit=1, concurrency_id="training")
+    run.click(named_outputs(run_affine, affine, "affine_experiment"), [checkpoint, pairs, steps, test_images, train_images],
+              list(affine.values()), concurrency_limit=1, concurrency_id="training", api_name="affine_experiment")

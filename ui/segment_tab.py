@@ -4,6 +4,7 @@ import html
 
 import gradio as gr
 import pandas as pd
+from PIL import Image
 
 from colorizer.inspector import Scores, Snapshot
 from pixelwise.checkpoints import CheckpointError
@@ -13,11 +14,13 @@ from pixelwise.images import DISPLAY_LONG_SIDE, ImageError, load_rgb
 from pixelwise.limits import OutOfRange, bounded
 from segmenter.cost import as_markdown, cost_table
 from segmenter.data import image_path, list_ids, make_split
-from segmenter.inference import legend, load_segmenter, mask_image, overlay, segment, iou_against_truth
+from segmenter.inference import iou_against_truth, legend, load_segmenter, mask_image, overlay
+from segmenter.inference import segment as segment_rgb  # "segment" is this tab's endpoint
 from segmenter.models import MODES, VOC_MODELS, WeightsUnavailable
 from segmenter.trainer import BatchLoss, EpochResult, FineTuneConfig, FineTuneResult, fine_tune_iter
 from pixelwise.zerogpu import INFERENCE_S, TRAINING_S, gpu
-from ui.common import inference_device, named_outputs, shown_as_jpeg, upload_name, uploaded_image
+from pixelwise.settings import REPO_ROOT
+from ui.common import inference_device, named_outputs, shown_as_jpeg, take_home_path, upload_name, uploaded_image
 from ui.inspector import INSPECT_CLASS, build_inspector
 
 FLOWER_MODEL = "Flower DeepLabV3 (MobileNetV2, fine-tuned here)"
@@ -75,7 +78,7 @@ def run_segment(path, test_id, model_name, opacity) -> dict:
         opacity = bounded(opacity, "Overlay opacity", limits.OPACITY, whole=False)
         rgb = load_rgb(path, upload_name(path), DISPLAY_LONG_SIDE)  # larger photos are segmented as shown
         model, kind = load_model(model_name)
-        result = segment(model, rgb, kind)
+        result = segment_rgb(model, rgb, kind)
     except (ImageError, OutOfRange) as error:
         gr.Warning(str(error))
         return {**empty, "iou": f"**Could not use this file:** {error}"}
@@ -97,6 +100,47 @@ def segment_snapshot(model_name: str, rgb, result) -> Snapshot:
     """What a click on the overlay or the mask reads: the model's class logits at its working size."""
     scores = Scores(model_name.split(" (")[0], result.logits, result.palette, names=result.class_names)
     return Snapshot({"segmenter": scores}, shown=rgb.shape[1::-1], source=f"{rgb.shape[1]}×{rgb.shape[0]} photo")
+
+
+def label_mask_file(result) -> str:
+    """The class ids as a one-channel PNG (0 = background, 1 = flower; VOC ids for the VOC models)."""
+    path = take_home_path("label_mask.png")
+    Image.fromarray(result.labels.astype("uint8"), mode="L").save(path)
+    return str(path)
+
+
+def segment(image: str, test_image_id: int | None = None, model: str = FLOWER_MODEL, opacity: float = 0.5):
+    """Segment a photo (any size or mode) with DeepLabV3: flower vs background, or the 21 VOC classes.
+
+    Args:
+        image: the photo.
+        test_image_id: (the page's own; leave empty) id of a flower test image, for its IoU.
+        model: "Flower DeepLabV3 (MobileNetV2, fine-tuned here)" or a VOC-21 model's name.
+        opacity: opacity of the mask over the photo in the overlay (0 to 1).
+
+    Returns:
+        The overlay, the coloured mask, and the label mask: a PNG holding one class id per pixel
+        (0 background, 1 flower; VOC ids for the VOC models).
+    """
+    view = run_segment(image, test_image_id, model, opacity)
+    if view.get("overlay") is None:
+        raise gr.Error(view.get("iou") or "Nothing to segment: upload a photo or pick a flower test image.")
+    return view["overlay"], view["mask"], label_mask_file(view["last_result"][1]), view
+
+
+def segment_example(image: str, model: str, opacity: float):
+    """An example's answer, cached: everything the page shows but the state for re-blending."""
+    overlay, mask, label_mask, view = segment(image, None, model, opacity)
+    return overlay, mask, label_mask, view["legend"], view["iou"]
+
+
+def show_segmentation(view: dict | None) -> dict:
+    """The legend, the IoU and the state for re-blending, for the page."""
+    return {name: (view or {}).get(name) for name in ("legend", "iou", "last_result", "inspection")}
+
+
+EXAMPLES = [("flower.jpg", "Flower"), ("china_temple.jpg", "Temple (no flower)"),
+            ("chelsea_cat.jpg", "Cat (no flower)"), ("coffee.jpg", "Coffee (no flower)")]
 
 
 def reblend(state, opacity):
@@ -189,19 +233,28 @@ def build_segment_tab():
             iou_box = gr.Markdown(elem_id="segment-iou")
             mask = gr.Image(label="Mask alone", interactive=False, elem_id="segment-mask", height=240,
                             elem_classes=INSPECT_CLASS)
-    test_id, last_result, inspection = gr.State(None), gr.State(None), gr.State(None)
+            label_mask = gr.File(label="Label mask (PNG, one class id per pixel)", elem_id="segment-label-mask",
+                                 height=60)
+    test_id, last_result, inspection, view = gr.State(None), gr.State(None), gr.State(None), gr.State(None)
     inspector = build_inspector(inspection, elem_id="inspector-segment")
     picked = {"photo": photo, "test_id": test_id}
-    test_pick.change(named_outputs(pick_test_image, picked), test_pick, list(picked.values()))
-    photo.upload(lambda: None, None, test_id)  # an upload is not a test image: no IoU
-    photo.clear(lambda: None, None, test_id)
-    segmented = {"overlay": overlaid, "mask": mask, "legend": legend_box, "iou": iou_box, "last_result": last_result,
-                 "inspection": inspection}
-    done = go.click(named_outputs(run_segment, segmented), [photo, test_id, model_name, opacity],
-                    list(segmented.values()), concurrency_limit=2)
+    private = dict(api_visibility="private", show_progress="hidden")
+    test_pick.change(named_outputs(pick_test_image, picked), test_pick, list(picked.values()), **private)
+    gr.on([photo.upload, photo.clear], lambda: None, None, test_id, **private)  # an upload is no test image: no IoU
+    shown = {"legend": legend_box, "iou": iou_box, "last_result": last_result, "inspection": inspection}
+    show = dict(fn=named_outputs(show_segmentation, shown), inputs=view, outputs=list(shown.values()), **private)
+    done = go.click(segment, [photo, test_id, model_name, opacity], [overlaid, mask, label_mask, view],
+                    api_name="segment", concurrency_limit=2).then(**show)
     inspector.watch([overlaid, mask])
     inspector.redraw_after([done])
-    opacity.release(reblend, [last_result, opacity], overlaid)
+    opacity.release(reblend, [last_result, opacity], overlaid, **private)
+    with gr.Row():
+        examples = gr.Examples([[str(REPO_ROOT / "examples" / name), FLOWER_MODEL, 0.5] for name, _ in EXAMPLES],
+                               [photo, model_name, opacity], [overlaid, mask, label_mask, legend_box, iou_box],
+                               segment_example, cache_examples=True, cache_mode="lazy",
+                               example_labels=[label for _, label in EXAMPLES], api_visibility="private",
+                               label="Examples: one click (sources and licences: examples/README.md)")
+        examples.cache_event.then(lambda: (None, None, None), None, [test_id, last_result, inspection], **private)
 
     with gr.Accordion("Fine-tune: last layer vs head vs full", open=False):
         gr.Markdown("\n".join(f"- **{m}**: {MODE_HELP[m]}" for m in MODES)
@@ -221,9 +274,9 @@ def build_segment_tab():
                                    title="Val flower IoU per epoch (0 = untrained)")
         # Shares the one "training" slot with Train live and the affine experiment: one CPU-heavy job at a time.
         curves_out = {"loss_plot": loss_plot, "iou_plot": iou_plot, "status": ft_status}
-        run = start.click(named_outputs(run_finetune, curves_out), [modes, epochs, train_images],
-                          list(curves_out.values()), concurrency_limit=1, concurrency_id="training")
-        stop.click(lambda: "Stopped.", None, ft_status, cancels=[run])
+        run = start.click(named_outputs(run_finetune, curves_out, "fine_tune"), [modes, epochs, train_images],
+                          list(curves_out.values()), concurrency_limit=1, concurrency_id="training", api_name="fine_tune")
+        stop.click(lambda: "Stopped.", None, ft_status, cancels=[run], api_visibility="private")
 
     with gr.Accordion("Cost of fine-tuning (one training step, per mode)", open=False):
         gr.Markdown("Parameters, gradients and AdamW state depend only on which layers train; activations "
@@ -234,5 +287,5 @@ def build_segment_tab():
         cost_md = gr.Markdown()
         cost_plot = gr.BarPlot(x="mode, image", y="MiB", color="memory", title="Memory of one training step")
         cost = {"cost_md": cost_md, "cost_plot": cost_plot}
-        measure.click(named_outputs(run_cost, cost), batch, list(cost.values()), concurrency_limit=1,
-                      concurrency_id="training")
+        measure.click(named_outputs(run_cost, cost, "fine_tune_cost"), batch, list(cost.values()), concurrency_limit=1,
+                      concurrency_id="training", api_name="fine_tune_cost")

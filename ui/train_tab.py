@@ -7,6 +7,7 @@ training runs at a time, the others wait in colorizer.waitline's line and are sh
 """
 import queue
 import re
+import shutil
 import threading
 import time
 from dataclasses import dataclass, field
@@ -21,7 +22,8 @@ from pixelwise import limits
 from pixelwise.limits import OutOfRange, bounded
 from pixelwise.settings import checkpoint_dir, trained_dir
 from pixelwise.zerogpu import TRAINING_S, gpu
-from ui.common import cifar_data_root, cifar_notice, image_grid, named_outputs
+from ui import curves
+from ui.common import cifar_data_root, cifar_notice, image_grid, named_outputs, take_home_path
 from ui.inspector import INSPECT_CLASS, build_inspector, record_strip, strip_snapshot
 
 PRESET_BATCH_SIZES = [5, 10, 20, 50, 100, 200, 500, 1000]  # the write-ups' sizes, one click each
@@ -54,6 +56,23 @@ class TrainSession:
     running: bool = False
     changed: bool = True  # strips, table or saved-run list changed since the last redraw
     draws: int = 0  # redraws sent so far in this run
+    view: curves.CurveView | None = None  # the page's smoothing, log scale and zoom (ui/curves.py)
+    saved: object = None  # Path of the last checkpoint saved from this session
+
+    def release(self) -> None:
+        """The page closed: stop the worker and drop the models and measurements."""
+        self.stop.set()
+        self.results.clear(), self.rows.clear(), self.strips.clear()
+
+
+LIVE: dict[str, TrainSession] = {}  # browser session -> its training, released when the page closes
+
+
+def release_page(request: gr.Request) -> None:
+    """demo.unload: a browser session ended; free its training at once (Gradio drops states an hour later)."""
+    session = LIVE.pop(request.session_hash, None)
+    if session is not None:
+        session.release()
 
 
 def _frame(rows: list[tuple], y: str) -> pd.DataFrame:
@@ -185,13 +204,19 @@ def strip_updates(session: TrainSession) -> dict:
     return updates
 
 
+def plot_updates(session: TrainSession | None, first_draw: bool = False) -> dict:
+    """Both plots under the session's curve view: smoothing, log scale, zoom (ui/curves.py)."""
+    view = session.view if session else None
+    loss_colours, accuracy_colours = colour_maps(session.batch_sizes if session else [])
+    loss = plot_update(curves.loss_view(loss_frame(session), view), curves.with_raw(loss_colours), first_draw)
+    return {"loss_plot": curves.zoomed(loss, view, loss=True),
+            "accuracy_plot": curves.zoomed(plot_update(accuracy_frame(session), accuracy_colours, first_draw), view)}
+
+
 def _view(session: TrainSession) -> dict:
     first_draw = session.draws == 0
     session.draws += 1
-    loss_colours, accuracy_colours = colour_maps(session.batch_sizes)
-    view = {"loss_plot": plot_update(loss_frame(session), loss_colours, first_draw),
-            "accuracy_plot": plot_update(accuracy_frame(session), accuracy_colours, first_draw),
-            "status": status_text(session), "session": session}
+    view = {**plot_updates(session, first_draw), "status": status_text(session), "session": session}
     if not session.changed:  # images and table are re-encoded on every send: leave them out when unchanged
         return view
     session.changed = False
@@ -221,7 +246,7 @@ def parse_batch_sizes(chosen, other: str | None, train_images) -> list[int]:
 @gpu(TRAINING_S)  # on ZeroGPU the worker thread runs inside this GPU call
 def start_training(model, batch_sizes, epochs, learning_rate, num_filters, category, seed,
                    train_images, val_images, session: TrainSession | None, other_batch_sizes: str = "",
-                   retrain: bool = False):
+                   view: curves.CurveView | None = None, retrain: bool = False, request: gr.Request = None):
     """Generator behind the Start button: runs the worker, yields redraws until it is done. Runs in
     the replay cache are replayed unless ``retrain`` (the Train again button)."""
     try:  # Gradio checks each field's own bounds; API calls, NaN and huge numbers meet the same limits here
@@ -235,7 +260,9 @@ def start_training(model, batch_sizes, epochs, learning_rate, num_filters, categ
     batch_sizes = parse_batch_sizes(batch_sizes, other_batch_sizes, train_images)
     config = live_config(model, category, epochs, learning_rate, num_filters, seed, train_images, val_images,
                          cifar_data_root())
-    session = TrainSession(batch_sizes=batch_sizes, started=time.perf_counter(), running=True)
+    session = TrainSession(batch_sizes=batch_sizes, started=time.perf_counter(), running=True, view=view)
+    if request is not None:
+        LIVE[request.session_hash] = session
     events, thread = start_live_run(config, batch_sizes, session.stop, SAMPLE_COUNT, retrain=retrain)
     last_draw = 0.0
     try:
@@ -267,9 +294,12 @@ def start_training(model, batch_sizes, epochs, learning_rate, num_filters, categ
     yield _view(session)
 
 
-def train_again(*inputs):
-    """Start, bypassing the replay cache."""
-    yield from start_training(*inputs, retrain=True)
+def train_again(model, batch_sizes, epochs, learning_rate, num_filters, category, seed, train_images, val_images,
+                session: TrainSession | None, other_batch_sizes: str = "", view: curves.CurveView | None = None,
+                request: gr.Request = None):
+    """Train as Start does, bypassing the replay cache."""
+    yield from start_training(model, batch_sizes, epochs, learning_rate, num_filters, category, seed, train_images,
+                              val_images, session, other_batch_sizes, view, retrain=True, request=request)
 
 
 def stop_training(session: TrainSession | None) -> str:
@@ -289,8 +319,30 @@ def save_run(session: TrainSession | None, batch_size) -> str:
     stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
     path = trained_dir() / f"{result.config.model}_{result.config.category}_bs{batch_size}_{stamp}.pt"
     result.save(path)
+    session.saved = path
     shown = path.relative_to(checkpoint_dir()) if path.is_relative_to(checkpoint_dir()) else path
     return f"Saved `{shown}`: it is now in the Colourize tab's {ARCH_NAMES[result.config.model]} checkpoint list."
+
+
+def stop(session: TrainSession | None) -> str:
+    """Stop this session's training after the current batch; what was measured is kept."""
+    return stop_training(session)
+
+
+def save_checkpoint(session: TrainSession | None, batch_size: float | None):
+    """Save the model trained at ``batch_size`` in this session as a checkpoint (listed in Colourize).
+
+    Args:
+        session: (the page's own) this session's training.
+        batch_size: which finished run to save.
+
+    Returns:
+        What was saved, and the checkpoint file to take home.
+    """
+    message = save_run(session, batch_size)
+    copy = take_home_path(session.saved.name)
+    shutil.copyfile(session.saved, copy)
+    return message, str(copy)
 
 
 @dataclass
@@ -305,7 +357,7 @@ def build_train_tab() -> TrainTab:
                 "these settings on this machine is **replayed** from the cache in seconds (**Train again** "
                 "retrains). Only one training runs at a time; if someone else is training you see your place "
                 "in line and an estimate of the wait.")
-    session = gr.State(None)
+    session = gr.State(None, delete_callback=lambda session: session and session.release())
     with gr.Row():
         with gr.Column(scale=1, min_width=300):
             model = gr.Radio(["CNN", "UNet"], value="UNet", label="Model")
@@ -326,7 +378,7 @@ def build_train_tab() -> TrainTab:
             with gr.Row():
                 start = gr.Button("Start training", variant="primary")
                 again = gr.Button("Train again", min_width=100)
-                stop = gr.Button("Stop", variant="stop")
+                stop_button = gr.Button("Stop", variant="stop")
         with gr.Column(scale=2):
             status = gr.Markdown("Press **Start training**.")
             loss_plot = gr.LinePlot(loss_frame(), x="epoch", y="loss",
@@ -344,20 +396,23 @@ def build_train_tab() -> TrainTab:
             inspector = build_inspector(session, elem_id="inspector-train", read=strip_snapshot)
             table = gr.Dataframe(pd.DataFrame(columns=TABLE_COLUMNS), label="Results per batch size (Table 2)",
                                  interactive=False)
+            view = curves.build_controls(session, {"loss_plot": loss_plot, "accuracy_plot": accuracy_plot},
+                                         plot_updates, results_table)
             with gr.Row():
                 save_choice = gr.Dropdown([], label="Model to save", scale=2)
                 save = gr.Button("Save as checkpoint", scale=1)
             save_note = gr.Markdown()
+            saved_file = gr.File(label="Saved checkpoint (download)", height=60, elem_id="train-saved-file")
 
     outputs = {"loss_plot": loss_plot, "accuracy_plot": accuracy_plot, "status": status, **strips, "table": table,
                "save_choice": save_choice, "session": session}
     inputs = [model, batch_sizes, epochs, learning_rate, num_filters, category, seed, train_images, val_images,
-              session, other_batch_sizes]
-    trained = [button.click(named_outputs(handler, outputs), inputs, list(outputs.values()),
+              session, other_batch_sizes, view]
+    trained = [button.click(named_outputs(handler, outputs, name), inputs, list(outputs.values()), api_name=name,
                             concurrency_limit=LIVE_SESSIONS, concurrency_id="train_live", show_progress="minimal")
-               for button, handler in ((start, start_training), (again, train_again))]
+               for button, handler, name in ((start, start_training, "train"), (again, train_again, "train_again"))]
     inspector.watch(list(strips.values()))  # the final strips answer clicks like the Colourize outputs
     inspector.redraw_after(trained)
-    stop.click(stop_training, session, status, concurrency_limit=None, queue=False)
-    saved = save.click(save_run, [session, save_choice], save_note)
+    stop_button.click(stop, session, status, concurrency_limit=None, queue=False, api_name="stop")
+    saved = save.click(save_checkpoint, [session, save_choice], [save_note, saved_file], api_name="save_checkpoint")
     return TrainTab(checkpoint_saved=saved)
