@@ -356,6 +356,26 @@ def colourize_test_image(category: str = "horse", index: float = 0, cnn_checkpoi
                                      decoding, temperature))
 
 
+def colourize_full_size(image: str, cnn_checkpoint: str | None = "cnn.pt", unet_checkpoint: str | None = "unet.pt",
+                        beyond_checkpoint: str | None = "colour_mobile_unet.pt", decoding: str = DEFAULT_DECODING,
+                        temperature: float = DEFAULT_TEMPERATURE, work_size: float = 96) -> list[str]:
+    """Each model's colourization of a photo as a PNG at the photo's own size (colourize shows at most 2000 px).
+
+    Args:
+        image: the photo.
+        cnn_checkpoint: name of a CNN checkpoint, e.g. "cnn.pt".
+        unet_checkpoint: name of a UNet checkpoint, e.g. "unet.pt".
+        beyond_checkpoint: name of a beyond-the-handout checkpoint, e.g. "colour_mobile_unet.pt".
+        decoding: "mode", "mean" or "annealed".
+        temperature: T of the annealed mean.
+        work_size: long side in pixels of the copy the models run on.
+
+    Returns:
+        The PNG files, one per model that ran.
+    """
+    return on_full_size(image, cnn_checkpoint, unet_checkpoint, beyond_checkpoint, decoding, temperature, work_size)
+
+
 def random_test_image(category, *chosen):
     """The "Random test image" button: a random index, colourized (a page action, not an endpoint)."""
     index = random_index(category)
@@ -467,7 +487,7 @@ def build_colourize_tab() -> ColourizeTab:
                 show_progress="hidden", api_visibility="private")
     chosen = [*checkpoints.values(), decoding, temperature]
     upload_inputs = [upload, *chosen, class_map, work_size]
-    full_size_button.click(on_full_size, [upload, *chosen, work_size], full_size, api_name="colourize_full_size")
+    full_size_button.click(colourize_full_size, [upload, *chosen, work_size], full_size, api_name="colourize_full_size")
     colourized = [
         gr.on([upload_button.click, upload.upload], colourize, upload_inputs, [*images, view],
               api_name="colourize").then(**show),
