@@ -143,15 +143,18 @@ def measure(config: TrainConfig, data, device, batch_sizes, repeats: int, images
     rows = []
     for batch_size in batch_sizes:
         steps = max(1, -(-images_per_repeat // batch_size))
-        for loop in loops.values():
-            loop.run(batch_size, 1)  # warm-up: allocator, oneDNN kernels, compile
+        first_s = {}
+        for name, loop in loops.items():  # warm-up: allocator, oneDNN kernels, compile (timed, not counted)
+            start = time.perf_counter()
+            loop.run(batch_size, 1)
+            first_s[name] = time.perf_counter() - start
         rates = {name: [] for name in loops}
         for _ in range(repeats):  # interleaved, so a change in the machine's load hits every loop alike
             for name, loop in loops.items():
                 rates[name].append(timed(loop, batch_size, steps, device))
         row = {name: statistics.median(values) for name, values in rates.items()}
         rows.append({"model": config.model, "batch": batch_size, **row, "gflops": row["ours"] * flops / 1e9,
-                     "label_s": loops["handout"].label_seconds, **loops["ours"].fast})
+                     "label_s": loops["handout"].label_seconds, "first_s": first_s["ours"], **loops["ours"].fast})
     return rows
 
 
@@ -169,6 +172,9 @@ def report(rows: list[dict], matmul: float, peak: float) -> str:
                      f"| {r['ours'] / r['handout']:.2f}x | {r['ours'] / r['plain']:.2f}x | {r['gflops']:.1f} "
                      f"| {100 * r['gflops'] / matmul:.0f}% | {100 * r['gflops'] / peak:.0f}% |")
     lines.append("")
+    for r in rows:
+        if r["compile"]:
+            lines.append(f"- {r['model']} batch {r['batch']}: ours' first step (torch.compile) {r['first_s']:.1f} s")
     for model in dict.fromkeys(r["model"] for r in rows):
         by_batch = {r["batch"]: r for r in rows if r["model"] == model}
         for batch, target in TARGETS.items():
