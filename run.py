@@ -26,7 +26,10 @@ import venv
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parent
-VENV = Path(os.environ.get("PIXELWISE_VENV", REPO / ".venv"))
+sys.path.insert(0, str(REPO))
+from pixelwise.settings import system_site_choice, venv_dir  # noqa: E402  (stdlib only: safe before any install)
+
+VENV = venv_dir(REPO)
 STAMP = VENV / "pixelwise-installed.json"
 REQUIREMENTS = {"app": ["requirements.txt"], "test": ["requirements.txt", "requirements-dev.txt"]}
 TEST_COMMAND = ["-m", "pytest", "-q"]
@@ -81,8 +84,8 @@ def read_stamp() -> dict:
 
 
 def create_venv(files: list[str]) -> None:
-    choice = os.environ.get("PIXELWISE_SYSTEM_SITE")
-    system_site = pins_satisfied_here(files) if choice is None else choice == "1"
+    choice = system_site_choice()
+    system_site = pins_satisfied_here(files) if choice is None else choice
     how = "reusing this Python's installed packages" if system_site else "isolated"
     print(f"run.py: creating {VENV} ({how})", flush=True)
     if not system_site:

@@ -85,3 +85,14 @@ def run_cache_dir() -> Path:
 def run_cache_limit_mb() -> float:
     """Size limit of the run cache in MB (oldest-used entries go first): $PIXELWISE_RUN_CACHE_MB, else 1024."""
     return float(_env("PIXELWISE_RUN_CACHE_MB") or 1024)
+
+
+def venv_dir(repo: Path = REPO_ROOT) -> Path:
+    """run.py's project-local virtual environment: $PIXELWISE_VENV, else .venv/ in the repo."""
+    return Path(_env("PIXELWISE_VENV") or repo / ".venv")
+
+
+def system_site_choice() -> bool | None:
+    """$PIXELWISE_SYSTEM_SITE: 1 = the venv reuses this Python's packages, 0 = isolated, unset = run.py decides."""
+    value = _env("PIXELWISE_SYSTEM_SITE")
+    return None if value is None else value == "1"
