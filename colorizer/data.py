@@ -87,7 +87,8 @@ def load_category(category: str | int = "horse", data_root: str | Path | None = 
         return _read_torchvision(split, name, cache_dir())
     folder = Path(data_root) / split / name
     if not folder.is_dir():
-        raise DataUnavailable(f"{folder} does not exist; expected DATA/{{train,test}}/<class>/*.jpg")
+        raise DataUnavailable(f"{folder} does not exist; expected DATA/{{train,test}}/<class>/*.jpg. "
+                              "Get CIFAR-10 with `python -m pixelwise.fetch cifar10`, or point PIXELWISE_DATA at a copy.")
     return _read_folder(folder)
 
 
