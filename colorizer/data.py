@@ -58,7 +58,7 @@ def _read_torchvision(split: str, category: str, root: Path) -> torch.Tensor:
         raise DataUnavailable(
             f"CIFAR-10 is not in {root} and {CIFAR10.url} cannot be reached (offline?). Get it with "
             "`python -m pixelwise.fetch cifar10` where there is internet, or give a local image folder: "
-            "--data PATH (or PIXELWISE_DATA=PATH) laid out as PATH/train/<class>/*.jpg and PATH/test/<class>/*.jpg."
+            "--data PATH (or PIXELWISE_DATA=PATH) laid out as PATH/train/CLASS/*.jpg and PATH/test/CLASS/*.jpg."
         )
     try:
         with _DOWNLOAD_LOCK:
@@ -67,7 +67,7 @@ def _read_torchvision(split: str, category: str, root: Path) -> torch.Tensor:
         raise DataUnavailable(
             f"could not download CIFAR-10 into {root} ({type(error).__name__}: {error}). "
             "Give a local image folder instead: --data PATH (or PIXELWISE_DATA=PATH) laid out "
-            "as PATH/train/<class>/*.jpg and PATH/test/<class>/*.jpg."
+            "as PATH/train/CLASS/*.jpg and PATH/test/CLASS/*.jpg."
         ) from None
     label = CIFAR10_CLASSES.index(category)
     keep = np.asarray(dataset.targets) == label
@@ -87,7 +87,7 @@ def load_category(category: str | int = "horse", data_root: str | Path | None = 
         return _read_torchvision(split, name, cache_dir())
     folder = Path(data_root) / split / name
     if not folder.is_dir():
-        raise DataUnavailable(f"{folder} does not exist; expected DATA/{{train,test}}/<class>/*.jpg. "
+        raise DataUnavailable(f"{folder} does not exist; expected DATA/{{train,test}}/CLASS/*.jpg. "
                               "Get CIFAR-10 with `python -m pixelwise.fetch cifar10`, or point PIXELWISE_DATA at a copy.")
     return _read_folder(folder)
 

@@ -231,7 +231,7 @@ def fetch_cifar10(root: Path, cache: Path) -> Path:
     extracted = cache / CIFAR10.base_folder
     if not extracted.is_dir() and not _reachable(CIFAR10.url):
         raise FetchError(f"CIFAR-10: cannot reach {CIFAR10.url} (offline?). Instead set PIXELWISE_DATA to an "
-                         "image folder laid out as train/<class>/*.jpg and test/<class>/*.jpg")
+                         "image folder laid out as train/CLASS/*.jpg and test/CLASS/*.jpg")
     tmp = out.with_name(out.name + ".partial")
     shutil.rmtree(tmp, ignore_errors=True)
     for split in ("train", "test"):
