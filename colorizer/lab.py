@@ -19,6 +19,7 @@ AB_RANGE = 110.0  # grid cells are centred on multiples of 10 in [-110, 110]
 _SRGB_TO_XYZ = torch.tensor([[0.412453, 0.357580, 0.180423],
                              [0.212671, 0.715160, 0.072169],
                              [0.019334, 0.119193, 0.950227]])
+_XYZ_TO_SRGB = torch.linalg.inv(_SRGB_TO_XYZ)  # once, not per call: lab_to_rgb runs per strip of a photo
 _WHITE = torch.tensor([0.950456, 1.0, 1.088754])  # D65
 
 
@@ -45,16 +46,11 @@ def lab_to_rgb(lab: torch.Tensor) -> torch.Tensor:
     fy = (lab[..., 0] + 16) / 116
     f = torch.stack([fy + lab[..., 1] / 500, fy, fy - lab[..., 2] / 200], dim=-1)
     xyz = torch.where(f > 0.206893, f ** 3, (f - 16 / 116) / 7.787) * _WHITE
-    return _gamma(xyz @ torch.linalg.inv(_SRGB_TO_XYZ).T).clamp(0, 1)
+    return _gamma(xyz @ _XYZ_TO_SRGB.T).clamp(0, 1)
 
 
 def lab_to_uint8(lab: torch.Tensor) -> torch.Tensor:
     return (lab_to_rgb(lab) * 255).round().to(torch.uint8)
-
-
-def lightness_of(rgb_uint8: torch.Tensor) -> torch.Tensor:
-    """N x H x W x 3 uint8 -> N x 1 x H x W float L / 100 in [0, 1]: the Lab models' input."""
-    return (rgb_to_lab(rgb_uint8)[..., 0] / 100).unsqueeze(1)
 
 
 def grid_cell(ab: torch.Tensor) -> torch.Tensor:
@@ -116,9 +112,11 @@ def kmeans_bins(ab: torch.Tensor, k: int, seed: int = 0, iterations: int = 30, s
     return AbBins(centres[order], "kmeans")
 
 
-def empirical_prior(labels: torch.Tensor, num_classes: int) -> torch.Tensor:
-    counts = torch.bincount(labels.reshape(-1), minlength=num_classes).double()
-    return counts / counts.sum()
+def empirical_prior(labels: torch.Tensor, num_classes: int, counts: torch.Tensor | None = None) -> torch.Tensor:
+    """Share of pixels per class; ``counts``: how many pixels each label stands for (distinct colours)."""
+    totals = torch.bincount(labels.reshape(-1), weights=None if counts is None else counts.double(),
+                            minlength=num_classes).double()
+    return totals / totals.sum()
 
 
 def smoothed_prior(prior: torch.Tensor, centres: torch.Tensor, sigma: float = 5.0) -> torch.Tensor:

@@ -99,6 +99,8 @@ class TrainResult:
     history: list[Progress] = field(default_factory=list)
     stopped: bool = False
     seconds: float = 0.0
+    centres: torch.Tensor | None = None  # Lab models: the ab centre of each class
+    speedups: dict = field(default_factory=dict)  # the channels_last / compile this run used
 
     @property
     def final(self) -> Progress | None:
@@ -141,9 +143,6 @@ class TrainResult:
             return None
         return {"colour_space": "lab", "ab_centres": self.centres.float().cpu()}
 
-    centres: torch.Tensor | None = None
-    speedups: dict = field(default_factory=dict)  # the channels_last / compile this run used
-
 
 @functools.lru_cache(maxsize=4)
 def prepare_data(category: str = "horse", data_root: str | None = None, num_colours: int = 24, seed: int = 0,
@@ -174,8 +173,8 @@ def lab_data(train_rgb: torch.Tensor, val_rgb: torch.Tensor, target: str, num_co
     train_ab = colours_ab[inverse].reshape(*shape, 2) if soft_targets else None
     weights = None
     if rebalance is not None:
-        prior = torch.bincount(colour_labels, weights=counts.double(), minlength=len(bins))
-        weights = lab.rebalancing_weights(prior / prior.sum(), bins.centres, mix=rebalance)
+        prior = lab.empirical_prior(colour_labels, len(bins), counts)
+        weights = lab.rebalancing_weights(prior, bins.centres, mix=rebalance)
     val_colours, _, val_inverse = distinct_colours(val_rgb)
     val_lab = lab.rgb_to_lab(val_colours)
     return ColourData(
@@ -246,8 +245,7 @@ def pixel_loss(logits: torch.Tensor, target: torch.Tensor, data: ColourData) -> 
     (N x H x W x 2) for soft targets. With class weights each pixel's term is scaled by the weight of
     its (nearest) class, as Zhang's multinomial loss does."""
     if target.is_floating_point():
-        indices, soft = lab.soft_targets(target.cpu(), data.centres)
-        indices, soft = indices.to(logits.device), soft.to(logits.device)
+        indices, soft = lab.soft_targets(target, data.centres.to(target.device))  # on the device: no host round trip
         log_p = F.log_softmax(logits, dim=1).movedim(1, -1)  # N x H x W x Q
         per_pixel = -(soft * log_p.gather(-1, indices)).sum(-1)
         hard = indices[..., 0]

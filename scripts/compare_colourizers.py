@@ -25,7 +25,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from colorizer import lab, metrics  # noqa: E402
 from colorizer.checkpoint import load_checkpoint  # noqa: E402
 from colorizer.data import load_category  # noqa: E402
-from colorizer.inference import colourize_photo, decode_rgb, grey_of, model_input, predict_logits  # noqa: E402
+from colorizer.inference import colourize_photo, decode_rgb, grey_of, grey_to_rgb, model_input  # noqa: E402
 from segmenter.data import make_split, list_ids, load_pair  # noqa: E402
 
 DECODINGS = lab.DECODINGS
@@ -82,7 +82,7 @@ def main(argv=None) -> None:
     flower_ids = make_split(list_ids(Path(arguments.flowers)))["test"][:arguments.limit]
     truths = [load_pair(i, Path(arguments.flowers))[0] for i in flower_ids]
     rows = []
-    grey_photos = [np.repeat((grey_of(t) * 255).round().astype(np.uint8)[..., None], 3, axis=2) for t in truths]
+    grey_photos = [grey_to_rgb(grey_of(t)) for t in truths]
     rows.append(("grey baseline", "-", metrics.palette_accuracy(grey_rgb(horses), horses, reference),
                  metrics.palette_accuracy(grey_rgb(everything), everything, reference), photo_metrics(grey_photos, truths)))
     for path in arguments.checkpoints:
