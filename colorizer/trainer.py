@@ -213,7 +213,7 @@ def evaluate(model: nn.Module, grey: torch.Tensor, labels: torch.Tensor, batch_s
         x = grey[start:start + batch_size].to(device)
         y = labels[start:start + batch_size].to(device)
         logits = model(x)
-        loss_sum += F.cross_entropy(logits, y, reduction="sum").item()
+        loss_sum += F.cross_entropy(pixel_rows(logits), y.reshape(-1), reduction="sum").item()
         correct += (logits.argmax(dim=1) == y).sum().item()
         pixels += y.numel()
     model.train(was_training)
@@ -240,17 +240,24 @@ def random_crop(grey: torch.Tensor, labels: torch.Tensor, pad: int, generator: t
     return grey_out, (target_out.squeeze(1) if labels.dim() == 3 else target_out.movedim(1, -1))
 
 
+def pixel_rows(logits: torch.Tensor) -> torch.Tensor:
+    """N x C x H x W scores -> (N*H*W) x C, one row per pixel, as the handout's compute_loss lays them out.
+    A view of channels_last logits, so the loss and its gradient need no layout copy."""
+    return logits.movedim(1, -1).reshape(-1, logits.shape[1])
+
+
 def pixel_loss(logits: torch.Tensor, target: torch.Tensor, data: ColourData) -> torch.Tensor:
     """Per-pixel cross-entropy, mean over pixels. ``target`` is class indices (N x H x W), or true ab
     (N x H x W x 2) for soft targets. With class weights each pixel's term is scaled by the weight of
     its (nearest) class, as Zhang's multinomial loss does."""
     if target.is_floating_point():
         indices, soft = lab.soft_targets(target, data.centres.to(target.device))  # on the device: no host round trip
-        log_p = F.log_softmax(logits, dim=1).movedim(1, -1)  # N x H x W x Q
+        log_p = F.log_softmax(logits.movedim(1, -1), dim=-1)  # N x H x W x Q, classes contiguous
         per_pixel = -(soft * log_p.gather(-1, indices)).sum(-1)
         hard = indices[..., 0]
     else:
-        per_pixel, hard = F.cross_entropy(logits, target, reduction="none"), target
+        hard = target.reshape(-1)
+        per_pixel = F.cross_entropy(pixel_rows(logits), hard, reduction="none")
     if data.class_weights is not None:
         per_pixel = per_pixel * data.class_weights.to(logits.device)[hard]
     return per_pixel.mean()
@@ -276,9 +283,19 @@ def prepare_model(model: nn.Module, device: torch.device, fast: dict) -> tuple[n
     Evaluation and checkpoints use the plain module; the compiled forward shares its parameters."""
     model = model.to(device)
     if fast["channels_last"]:
-        model = model.to(memory_format=torch.channels_last)  # grey N x 1 x H x W inputs need no conversion
+        model = model.to(memory_format=torch.channels_last)
     forward = torch.compile(model) if fast["compile"] else model
-    return model, forward
+    return model, (lambda x: forward(channels_last_input(x))) if fast["channels_last"] else forward
+
+
+def channels_last_input(x: torch.Tensor) -> torch.Tensor:
+    """A batch in NHWC strides. Torch counts a contiguous 1-channel batch as channels_last already and
+    leaves its strides alone, yet torch.cat then lays out the UNet's skip from the grey input (and the
+    final convolution's input) as NCHW, which costs two copies of a 25-channel image per step. The
+    handout gets NHWC strides by accident (numpy's keepdims mean); here they are set on purpose."""
+    if x.shape[1] == 1 and x.is_contiguous():
+        return x.as_strided(x.shape, (x.shape[2] * x.shape[3], 1, x.shape[3], 1))
+    return x.contiguous(memory_format=torch.channels_last)
 
 
 def training_step(forward: Callable, optimiser: torch.optim.Optimizer, data: ColourData) -> Callable:
