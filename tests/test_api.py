@@ -1,7 +1,9 @@
 """The app as a script user and an agent see it: the running `python app.py` called with gradio_client
 (as README.md shows), its API page, its page config, and its MCP tools."""
 import json
+import os
 import re
+import tempfile
 import urllib.request
 
 import numpy as np
@@ -24,9 +26,23 @@ def get(url: str) -> str:
 
 
 def server_paths() -> list[str]:
-    """Absolute paths of this server's files that must not show through: the checkout, the data, home."""
-    return [str(path) for path in {settings.REPO_ROOT, settings.SHARED_ROOT.resolve(), settings.SHARED_ROOT,
-                                    settings.checkpoint_dir(), settings.REPO_ROOT.home()}]
+    """Absolute paths of this server's files that must not show through: the checkout, the data, home, the
+    working and temporary folders (Gradio's cache, GRADIO_TEMP_DIR)."""
+    paths = {settings.REPO_ROOT, settings.SHARED_ROOT.resolve(), settings.SHARED_ROOT, settings.checkpoint_dir(),
+             settings.REPO_ROOT.home(), os.getcwd(), tempfile.gettempdir(), os.environ.get("GRADIO_TEMP_DIR")}
+    return [str(path) for path in paths if path]
+
+
+# "/tmp/…", "/work/…": an absolute path under one of this machine's top-level folders, not part of a URL
+# ("http://host/usr/…") or of a path shown relative ("…/data/cifar10", "../shared").
+TOP_LEVEL = sorted(name for name in os.listdir("/") if os.path.isdir(os.path.join("/", name)))
+ABSOLUTE_PATH = re.compile(r"(?<![\w.:/…~-])/(?:" + "|".join(map(re.escape, TOP_LEVEL)) + r")/")
+
+
+def absolute_paths_in(text: str) -> list[str]:
+    """Every server path in ``text``, with some context, for the assertion message."""
+    found = [text[max(0, hit.start() - 40):hit.end() + 60] for hit in ABSOLUTE_PATH.finditer(text)]
+    return found + [path for path in server_paths() if path in text]
 
 
 @pytest.fixture(scope="module")
@@ -41,9 +57,9 @@ def test_the_api_lists_only_the_public_endpoints_and_no_server_path(app_url):
     assert set(json.loads(info)["named_endpoints"]) == {f"/{name}" for name in PUBLIC}
     assert json.loads(info)["unnamed_endpoints"] == {}
     config = get(app_url + "config")
+    assert '"samples"' in config  # the examples are in it, with their files
     for text, where in ((info, "API info"), (config, "page config")):
-        for path in server_paths():
-            assert path not in text, f"{path} shows in the {where}"
+        assert not absolute_paths_in(text), f"server paths show in the {where}: {absolute_paths_in(text)[:5]}"
 
 
 def test_gradio_client_colourizes_and_segments_by_name(client, tmp_path):

@@ -22,9 +22,9 @@ from pixelwise.errors import DataUnavailable
 from pixelwise.images import ImageError, has_colour, load_rgb
 from pixelwise.limits import OutOfRange, bounded
 from pixelwise.tempfiles import download_dir
-from pixelwise.settings import REPO_ROOT, checkpoint_dir, cifar_root, hf_repo, shown_path
+from pixelwise.settings import checkpoint_dir, cifar_root, hf_repo, shown_path
 from pixelwise.zerogpu import INFERENCE_S, gpu
-from ui.common import (cifar_notice, enlarge, inference_device, named_outputs, shown_as_jpeg, upload_name,
+from ui.common import (cifar_notice, enlarge, example_files, inference_device, named_outputs, shown_as_jpeg, upload_name,
                        uploaded_image)
 from ui.inspector import INSPECT_CLASS, add_inspect_api, build_inspector
 
@@ -505,7 +505,7 @@ def build_colourize_tab() -> ColourizeTab:
         # and the inspector's state follow the cached answer in a private step.
         cacheable = {name: component for name, component in outputs.items()
                      if not name.startswith("original") and name != "inspection"}
-        cached = gr.Examples([[str(REPO_ROOT / "examples" / name), *defaults] for name, _ in EXAMPLES], upload_inputs,
+        cached = gr.Examples([[path, *defaults] for path in example_files([name for name, _ in EXAMPLES])], upload_inputs,
                              list(cacheable.values()), named_outputs(example_view, cacheable), cache_examples=True,
                              cache_mode="lazy", example_labels=[label for _, label in EXAMPLES],
                              api_visibility="private",

@@ -13,7 +13,7 @@ import numpy as np
 from PIL import Image
 
 from pixelwise.device import resolve_device
-from pixelwise.settings import cifar_root, cifar_root_from_env, shown_path
+from pixelwise.settings import REPO_ROOT, cifar_root, cifar_root_from_env, shown_path
 from pixelwise.tempfiles import DOWNLOADS_STALE_AFTER_S, download_dir, remove_stale
 
 
@@ -40,6 +40,15 @@ def named_outputs(handler: Callable, components: dict[str, gr.components.Compone
         return as_components(handler(*args, **kwargs))
     call.__name__ = name or call.__name__
     return call
+
+
+def example_files(names: list[str]) -> list[str]:
+    """Photos of examples/ as gr.Examples should get them: relative to the working directory (the checkout, as
+    run.py and Spaces start the app) and in a static folder, so Gradio serves them in place instead of copying
+    them into its cache, and neither the page config nor the API info shows a server path (tests/test_api.py)."""
+    folder = REPO_ROOT / "examples"
+    gr.set_static_paths([folder])
+    return [os.path.relpath(folder / name) for name in names]
 
 
 def cifar_data_root() -> str | None:

@@ -19,8 +19,7 @@ from segmenter.inference import segment as segment_rgb  # "segment" is this tab'
 from segmenter.models import MODES, VOC_MODELS, WeightsUnavailable
 from segmenter.trainer import BatchLoss, EpochResult, FineTuneConfig, FineTuneResult, fine_tune_iter
 from pixelwise.zerogpu import INFERENCE_S, TRAINING_S, gpu
-from pixelwise.settings import REPO_ROOT
-from ui.common import inference_device, named_outputs, shown_as_jpeg, take_home_path, upload_name, uploaded_image
+from ui.common import example_files, inference_device, named_outputs, shown_as_jpeg, take_home_path, upload_name, uploaded_image
 from ui.inspector import INSPECT_CLASS, build_inspector
 
 FLOWER_MODEL = "Flower DeepLabV3 (MobileNetV2, fine-tuned here)"
@@ -249,7 +248,7 @@ def build_segment_tab():
     inspector.redraw_after([done])
     opacity.release(reblend, [last_result, opacity], overlaid, **private)
     with gr.Row():
-        examples = gr.Examples([[str(REPO_ROOT / "examples" / name), FLOWER_MODEL, 0.5] for name, _ in EXAMPLES],
+        examples = gr.Examples([[path, FLOWER_MODEL, 0.5] for path in example_files([name for name, _ in EXAMPLES])],
                                [photo, model_name, opacity], [overlaid, mask, label_mask, legend_box, iou_box],
                                segment_example, cache_examples=True, cache_mode="lazy",
                                example_labels=[label for _, label in EXAMPLES], api_visibility="private",
