@@ -51,7 +51,7 @@ def build_app() -> gr.Blocks:
         with gr.Tab("Inside the models"):
             build_inside_tab()
         # Checkpoints saved in "Train live" (or added since start-up) appear in the Colourize dropdowns.
-        colourize.refresh_after(demo.load, training.checkpoint_saved)
+        colourize.refresh_after(demo.load, *training.checkpoint_saved)
         demo.unload(release_page)  # a closed page frees its training at once
     demo.queue(default_concurrency_limit=CONCURRENT_EVENTS, max_size=MAX_QUEUE)
     return demo

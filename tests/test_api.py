@@ -4,7 +4,9 @@ import json
 import os
 import re
 import tempfile
+import time
 import urllib.request
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -56,6 +58,9 @@ def test_the_api_lists_only_the_public_endpoints_and_no_server_path(app_url):
     info = get(app_url + "gradio_api/info")
     assert set(json.loads(info)["named_endpoints"]) == {f"/{name}" for name in PUBLIC}
     assert json.loads(info)["unnamed_endpoints"] == {}
+    for name in ("train", "train_again", "fine_tune", "affine_experiment"):  # plain values: one JSON output each
+        returns = json.loads(info)["named_endpoints"][f"/{name}"]["returns"]
+        assert [value["component"] for value in returns] == ["Json"], name
     config = get(app_url + "config")
     assert '"samples"' in config  # the examples are in it, with their files
     for text, where in ((info, "API info"), (config, "page config")):
@@ -98,3 +103,51 @@ def test_mcp_lists_the_public_endpoints_as_tools(app_url):
     tools = {tool["name"]: tool for tool in schema}
     assert {"colourize", "segment", "layer_counts"} <= set(tools) <= PUBLIC
     assert "annealed" in tools["colourize"]["description"] or "annealed" in json.dumps(tools["colourize"])
+
+
+def has_page_updates(value) -> bool:
+    """True when a returned value holds a Gradio page update ({'__type__': 'update'}) anywhere."""
+    return "__type__" in json.dumps(value)
+
+
+TINY_RUN = dict(model="CNN", batch_sizes=[50], epochs=1, learning_rate=1e-3, num_filters=8, category="horse",
+                train_images=100, val_images=100)  # about a second of training
+
+
+def test_train_returns_plain_values_and_saves_by_batch_size(client):
+    result = client.predict(**TINY_RUN, seed=3, api_name="/train")
+    assert not has_page_updates(result)
+    assert set(result) == {"status", "running", "table", "points"} and result["running"] is False
+    (row,) = result["table"]  # Table 2: one finished batch size
+    assert row["batch size"] == 50 and row["epochs done"] == 1.0 and row["stopped?"] == "no"
+    validation = [point for point in result["points"] if point["series"] == "bs 50 val"]
+    assert [point["epoch"] for point in validation] == [0.0, 1.0]  # before training, after the epoch
+    assert row["val acc (%)"] == round(100 * validation[-1]["val_acc"], 2)
+    assert any(point["series"] == "bs 50 train" and point["val_acc"] is None for point in result["points"])
+
+    message, checkpoint = client.predict(50, api_name="/save_checkpoint")  # the same Client: the same session
+    assert re.match(r"Saved `.*cnn_horse_bs50_[\d-]+\.pt`", message) and Path(checkpoint).stat().st_size > 0
+    assert not absolute_paths_in(message)
+
+
+def test_a_client_stops_its_own_training(client):
+    job = client.submit(**{**TINY_RUN, "epochs": 50, "train_images": 1000}, seed=4, api_name="/train")
+    deadline = time.monotonic() + 120
+    while not any(point["epoch"] >= 1 for output in job.outputs() for point in output["points"]):
+        assert time.monotonic() < deadline and not job.done(), "no epoch within 2 minutes"
+        time.sleep(0.2)
+    assert client.predict(api_name="/stop") == "Stopping after the current batch..."
+    result = job.result(timeout=120)
+    assert result["status"] == "Stopped: the table keeps what was measured."
+    (row,) = result["table"]
+    assert row["stopped?"] == "yes" and 1 <= row["epochs done"] < 50
+
+
+def test_affine_experiment_returns_plain_values(client):
+    result = client.predict("unet.pt", "1,0 2,0", 0, 10, 100, api_name="/affine_experiment")
+    assert not has_page_updates(result)
+    assert [(row["a"], row["b"]) for row in result["rows"]] == [(1.0, 0.0), (2.0, 0.0)]
+    control, doubled = result["rows"]
+    assert control["changed_eval"] == control["changed_batch"] == 0.0  # the control changes nothing
+    assert doubled["changed_eval"] > 0.5 and control["changed_finetuned"] is None  # 0 steps: (iii) skipped
+    assert 0 < result["reference_acc_eval"] < 1 and result["test_images"] == 10

@@ -375,7 +375,7 @@ def test_a_second_identical_press_replays_and_train_again_retrains(checkpoints):
     assert table["val loss"].tolist() == first["table"]["val loss"].tolist()
     assert "replayed from the cache" in replay[-1]["status"]
     assert any(re.search(r"epoch 1, .* · replay, trained ", output["status"]) for output in replay)
-    again = run_training(epochs=1, batch_sizes=(20,), other="33", handler=train_tab.train_again)[-1]
+    again = run_training(epochs=1, batch_sizes=(20,), other="33", handler=train_tab.start_retraining)[-1]
     assert again["table"]["source"].tolist() == ["trained now", "trained now"]
     assert again["table"]["val loss"].tolist() == first["table"]["val loss"].tolist()  # deterministic
 

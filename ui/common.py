@@ -51,6 +51,17 @@ def example_files(names: list[str]) -> list[str]:
     return [os.path.relpath(folder / name) for name in names]
 
 
+def api_endpoint(handler: Callable, inputs: list, api_name: str, state: gr.State | None = None, **kwargs):
+    """A public API (and MCP) endpoint that answers with plain values, for an action whose page event returns
+    page updates (plots, Markdown, gr.update()s) and is kept private: the click of a hidden button, so its
+    arguments are the page's own controls (same types, choices and bounds in the API info). ``handler``
+    returns (or yields) a JSON-able value, or ``{"result": value, "session": new state}`` when ``state`` is
+    given, so that later calls of the same client session (``stop``) see it; its __name__ is the MCP tool's."""
+    outputs = {"result": gr.JSON(visible=False)} | ({"session": state} if state is not None else {})
+    fn = named_outputs(handler, outputs, api_name) if state is not None else handler
+    return gr.Button(visible=False).click(fn, inputs, list(outputs.values()), api_name=api_name, **kwargs)
+
+
 def cifar_data_root() -> str | None:
     """The CIFAR-10 image folder the app uses (pixelwise.settings.cifar_root), None to download."""
     root = cifar_root()

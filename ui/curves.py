@@ -76,12 +76,16 @@ def zoomed(update: dict, view: CurveView | None, loss: bool = False) -> dict:
     return {**update, **extra}
 
 
-def points_csv(session) -> str:
-    """Every logged point of the session's runs (train-loss points and validation points), one CSV row each."""
-    rows = [(row["batch_size"], row["series"], row["epoch"], row["loss"], row.get("val_acc"))
+def points(session) -> list[tuple]:
+    """Every logged point of the session's runs (train-loss and validation points) as CSV_COLUMNS tuples."""
+    return [(row["batch_size"], row["series"], row["epoch"], row["loss"], row.get("val_acc"))
             for row in (session.rows if session else [])]
+
+
+def points_csv(session) -> str:
+    """Every logged point of the session's runs, one CSV row each."""
     path = take_home_path("train_live_points.csv")
-    pd.DataFrame(rows, columns=CSV_COLUMNS).to_csv(path, index=False)
+    pd.DataFrame(points(session), columns=CSV_COLUMNS).to_csv(path, index=False)
     return str(path)
 
 

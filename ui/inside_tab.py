@@ -17,7 +17,7 @@ from pixelwise.checkpoints import CheckpointError
 from pixelwise.errors import DataUnavailable
 from pixelwise.images import ImageError, load_rgb
 from pixelwise.settings import cifar_root
-from ui.common import cifar_data_root, inference_device, named_outputs, uploaded_image
+from ui.common import api_endpoint, cifar_data_root, inference_device, named_outputs, uploaded_image
 
 DEFAULTS = {"arch": "cnn", "nf": 32, "nc": 24, "kernel": 3, "side": 32}
 LAYER_COLUMNS = ["layer", "type", "output shape", "outputs", "outputs formula", "weights", "weights formula",
@@ -105,8 +105,9 @@ def checkpoint_choices() -> list[tuple[str, str]]:
     return [(info.label, info.name) for info in found if info.arch in HANDOUT_ARCHS]
 
 
-def run_affine(checkpoint: str | None, pairs_text: str, steps: float, test_images: float, train_images: float,
-               progress=gr.Progress()) -> dict:
+def affine_result(checkpoint: str | None, pairs_text: str, steps: float, test_images: float, train_images: float,
+                  progress: gr.Progress):
+    """inside.affine's experiment on a listed checkpoint (by name); gr.Error with a plain message otherwise."""
     if not checkpoint:
         raise gr.Error("No checkpoint chosen: train one in 'Train live' or put cnn.pt / unet.pt in checkpoints/.")
     try:
@@ -116,17 +117,46 @@ def run_affine(checkpoint: str | None, pairs_text: str, steps: float, test_image
     config = AffineConfig(pairs, finetune_steps=int(steps), device=inference_device())
     progress(0, desc="loading images")
     try:
-        result = run_from_checkpoint(find_checkpoint(checkpoint), cifar_data_root(), config,
-                                     train_limit=int(train_images), test_limit=int(test_images),
-                                     on_progress=lambda done, message: progress(done, desc=message))
+        return run_from_checkpoint(find_checkpoint(checkpoint), cifar_data_root(), config,
+                                   train_limit=int(train_images), test_limit=int(test_images),
+                                   on_progress=lambda done, message: progress(done, desc=message))
     except (CheckpointError, DataUnavailable) as error:
         raise gr.Error(str(error))
+
+
+def run_affine(checkpoint: str | None, pairs_text: str, steps: float, test_images: float, train_images: float,
+               progress=gr.Progress()) -> dict:
+    result = affine_result(checkpoint, pairs_text, steps, test_images, train_images, progress)
     summary = (f"Reference (a=1, b=0): pixel accuracy {100 * result.acc_reference_eval:.1f}% in eval mode, "
                f"{100 * result.acc_reference_batch:.1f}% with batch statistics; {result.test_images} test and "
                f"{result.train_images} training images, {int(steps)} fine-tuning steps. 'changed' = share of "
                "test pixels whose colour class differs from the same mode's prediction on the untransformed "
                "input ((iii): from the original model's). Row a=1, b=0 is the control.")
     return {"affine_summary": summary, "affine_table": pd.DataFrame(result_records(result))[AFFINE_COLUMNS]}
+
+
+def affine_experiment(checkpoint: str, pairs: str = "1,0 2,0 0.5,0.25 1,0.5 -1,1", steps: int = 100,
+                      test_images: int = 200, train_images: int = 5000, progress=gr.Progress()) -> dict:
+    """Do the colourizations change when the input grey x becomes a·x + b? Runs the experiment of
+    ``python -m inside.affine`` on a checkpoint of the handout models.
+
+    Args:
+        checkpoint: a handout model's checkpoint by name, as listed (e.g. "unet.pt", "cnn.pt").
+        pairs: the (a, b) pairs, "a,b" separated by spaces, e.g. "1,0 2,0 -1,1".
+        steps: fine-tuning steps for (iii) (0 skips it).
+        test_images: CIFAR-10 test images of the checkpoint's category (10 to 1000).
+        train_images: training images for fine-tuning (100 to 5000).
+
+    Returns:
+        A dict: "checkpoint", "test_images", "train_images", "finetune_steps", "reference_acc_eval" and
+        "reference_acc_batch" (pixel accuracy on untransformed input, eval mode / batch statistics), and "rows",
+        one per pair: "a", "b", "changed_eval", "acc_eval" ((i) eval mode), "changed_batch", "acc_batch" ((ii)
+        batch statistics), "changed_finetuned", "acc_finetuned" ((iii), None when skipped); shares from 0 to 1.
+    """
+    result = affine_result(checkpoint, pairs, steps, test_images, train_images, progress)
+    return {"checkpoint": checkpoint, "test_images": result.test_images, "train_images": result.train_images,
+            "finetune_steps": int(steps), "reference_acc_eval": result.acc_reference_eval,
+            "reference_acc_batch": result.acc_reference_batch, "rows": result.as_dict()["rows"]}
 
 
 IMAGE_SOURCES = ("CIFAR-10 test image", "my upload")
@@ -265,5 +295,7 @@ def build_inside_tab() -> None:
                       [layer_checkpoint, image_source, layer_category, layer_index, layer_upload, all_channels],
                       list(layers_view.values()), api_name="layer_outputs")
     # Fine-tuning is CPU-heavy: share the training tab's one-at-a-time slot.
-    run.click(named_outputs(run_affine, affine, "affine_experiment"), [checkpoint, pairs, steps, test_images, train_images],
-              list(affine.values()), concurrency_limit=1, concurrency_id="training", api_name="affine_experiment")
+    training = dict(concurrency_limit=1, concurrency_id="training")
+    affine_inputs = [checkpoint, pairs, steps, test_images, train_images]
+    run.click(named_outputs(run_affine, affine), affine_inputs, list(affine.values()), api_visibility="private", **training)
+    api_endpoint(affine_experiment, affine_inputs, "affine_experiment", **training)  # plain values for scripts

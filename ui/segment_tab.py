@@ -1,6 +1,7 @@
 """The Segment tab: segment an upload or a flower test image (overlay, legend, mask, IoU), fine-tune the
 three modes live, and show what fine-tuning costs. All ML lives in ``segmenter``."""
 import html
+from dataclasses import asdict
 
 import gradio as gr
 import pandas as pd
@@ -19,7 +20,8 @@ from segmenter.inference import segment as segment_rgb  # "segment" is this tab'
 from segmenter.models import MODES, VOC_MODELS, WeightsUnavailable
 from segmenter.trainer import BatchLoss, EpochResult, FineTuneConfig, FineTuneResult, fine_tune_iter
 from pixelwise.zerogpu import INFERENCE_S, TRAINING_S, gpu
-from ui.common import example_files, inference_device, named_outputs, shown_as_jpeg, take_home_path, upload_name, uploaded_image
+from ui.common import (api_endpoint, example_files, inference_device, named_outputs, shown_as_jpeg, take_home_path,
+                       upload_name, uploaded_image)
 from ui.inspector import INSPECT_CLASS, build_inspector
 
 FLOWER_MODEL = "Flower DeepLabV3 (MobileNetV2, fine-tuned here)"
@@ -157,6 +159,14 @@ def curves(losses, epochs_rows, status: str) -> dict:
             "status": status}
 
 
+def finetune_configs(modes, epochs, train_images) -> list[FineTuneConfig]:
+    """One config per chosen mode, in MODES order; OutOfRange for numbers outside the tab's bounds."""
+    epochs = bounded(epochs, "Epochs", limits.FINE_TUNE_EPOCHS)
+    train_images = bounded(train_images, "Training images", limits.FINE_TUNE_IMAGES)
+    return [FineTuneConfig(mode=mode, epochs=int(epochs), train_limit=int(train_images), val_limit=24, batch_size=8,
+                           device=inference_device()) for mode in MODES if mode in (modes or [])]
+
+
 @gpu(TRAINING_S)
 def run_finetune(modes, epochs, train_images):
     """Generator: streams loss per step and val IoU per epoch for each chosen mode."""
@@ -164,27 +174,24 @@ def run_finetune(modes, epochs, train_images):
         gr.Warning("Choose at least one mode.")
         return
     try:
-        epochs = bounded(epochs, "Epochs", limits.FINE_TUNE_EPOCHS)
-        train_images = bounded(train_images, "Training images", limits.FINE_TUNE_IMAGES)
+        configs = finetune_configs(modes, epochs, train_images)
     except OutOfRange as error:
         gr.Warning(str(error))
         yield {"status": f"**{error}**"}
         return
-    chosen = [m for m in MODES if m in modes]
     # One empty (NaN) row per chosen mode, so the chart's first draw already knows every mode's colour:
     # Gradio's plot keeps the colour domain of its first draw and would not draw modes arriving later.
-    losses = [(0, float("nan"), m) for m in chosen]
-    epochs_rows = [(0, float("nan"), m) for m in chosen]
+    losses = [(0, float("nan"), config.mode) for config in configs]
+    epochs_rows = [(0, float("nan"), config.mode) for config in configs]
     status = ""
-    for mode in chosen:
-        config = FineTuneConfig(mode=mode, epochs=int(epochs), train_limit=int(train_images), val_limit=24,
-                                batch_size=8, device=inference_device())
+    for config in configs:
+        mode = config.mode
         status = f"{mode}: caching frozen features and measuring the untrained model…"
         yield curves(losses, epochs_rows, status)
         try:
             for event in fine_tune_iter(config):
                 if isinstance(event, BatchLoss):
-                    losses.append(((event.epoch - 1) * event.steps_per_epoch + event.step, event.loss, mode))
+                    losses.append((global_step(event), event.loss, mode))
                     status = f"{mode}: epoch {event.epoch}, step {event.step}/{event.steps_per_epoch}, loss {event.loss:.3f}"
                 elif isinstance(event, EpochResult):
                     epochs_rows.append((event.epoch, event.val_iou, mode))
@@ -199,6 +206,46 @@ def run_finetune(modes, epochs, train_images):
             gr.Warning(str(error))
             yield {"status": f"Cannot fine-tune: {error}"}
             return
+
+
+def global_step(event: BatchLoss) -> int:
+    return (event.epoch - 1) * event.steps_per_epoch + event.step
+
+
+def fine_tune(modes: list[str], epochs: int = 2, train_images: int = 32) -> dict:
+    """Fine-tune the flower DeepLabV3 in each mode on the first training images (validation on 24 val images),
+    as the Segment tab's "Fine-tune" section does; the shipped model is not changed.
+
+    Args:
+        modes: any of "last" (the final 1x1 conv), "head" (the DeepLabV3 head) and "full" (every layer).
+        epochs: epochs per mode (1 to 5).
+        train_images: training images used (16 to 128).
+
+    Returns:
+        A dict {"runs": one per mode, in that order}, each run a dict: "mode", "initial_val_iou" (before
+        training), "best_epoch", "best_val_iou", "epochs" (per epoch: "epoch", "train_loss", "val_loss",
+        "val_iou", "val_pixel_acc", "seconds") and "losses" (per optimiser step: "step", "loss").
+    """
+    if not modes:
+        raise gr.Error("Choose at least one mode: last, head or full.")
+    try:
+        configs = finetune_configs(modes, epochs, train_images)
+    except OutOfRange as error:
+        raise gr.Error(str(error)) from None
+    runs = []
+    for config in configs:
+        losses = []
+        try:
+            for event in fine_tune_iter(config):
+                if isinstance(event, BatchLoss):
+                    losses.append({"step": global_step(event), "loss": event.loss})
+        except (DataUnavailable, WeightsUnavailable) as error:
+            raise gr.Error(f"Cannot fine-tune: {error}") from None
+        history = [asdict(epoch) for epoch in event.history]  # the last event is the FineTuneResult
+        runs.append({"mode": config.mode, "initial_val_iou": event.initial["iou"], "best_epoch": event.best_epoch,
+                     "best_val_iou": max((row["val_iou"] for row in history), default=None), "epochs": history,
+                     "losses": losses})
+    return {"runs": runs}
 
 
 def run_cost(batch) -> dict:
@@ -273,8 +320,10 @@ def build_segment_tab():
                                    title="Val flower IoU per epoch (0 = untrained)")
         # Shares the one "training" slot with Train live and the affine experiment: one CPU-heavy job at a time.
         curves_out = {"loss_plot": loss_plot, "iou_plot": iou_plot, "status": ft_status}
-        run = start.click(named_outputs(run_finetune, curves_out, "fine_tune"), [modes, epochs, train_images],
-                          list(curves_out.values()), concurrency_limit=1, concurrency_id="training", api_name="fine_tune")
+        training = dict(concurrency_limit=1, concurrency_id="training")
+        run = start.click(named_outputs(run_finetune, curves_out), [modes, epochs, train_images],
+                          list(curves_out.values()), api_visibility="private", **training)
+        api_endpoint(fine_tune, [modes, epochs, train_images], "fine_tune", **training)  # plain values for scripts
         stop.click(lambda: "Stopped.", None, ft_status, cancels=[run], api_visibility="private")
 
     with gr.Accordion("Cost of fine-tuning (one training step, per mode)", open=False):

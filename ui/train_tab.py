@@ -20,10 +20,10 @@ from colorizer import ARCH_NAMES, CIFAR10_CLASSES, TrainConfig, TrainResult
 from colorizer.live import LiveEvent, live_config, start_live_run
 from pixelwise import limits
 from pixelwise.limits import OutOfRange, bounded
-from pixelwise.settings import checkpoint_dir, trained_dir
+from pixelwise.settings import checkpoint_dir, shown_path, trained_dir
 from pixelwise.zerogpu import TRAINING_S, gpu
 from ui import curves
-from ui.common import cifar_data_root, cifar_notice, image_grid, named_outputs, take_home_path
+from ui.common import api_endpoint, cifar_data_root, cifar_notice, image_grid, named_outputs, take_home_path
 from ui.inspector import INSPECT_CLASS, build_inspector, record_strip, strip_snapshot
 
 PRESET_BATCH_SIZES = [5, 10, 20, 50, 100, 200, 500, 1000]  # the write-ups' sizes, one click each
@@ -294,12 +294,62 @@ def start_training(model, batch_sizes, epochs, learning_rate, num_filters, categ
     yield _view(session)
 
 
-def train_again(model, batch_sizes, epochs, learning_rate, num_filters, category, seed, train_images, val_images,
-                session: TrainSession | None, other_batch_sizes: str = "", view: curves.CurveView | None = None,
-                request: gr.Request = None):
-    """Train as Start does, bypassing the replay cache."""
+def start_retraining(model, batch_sizes, epochs, learning_rate, num_filters, category, seed, train_images, val_images,
+                     session: TrainSession | None, other_batch_sizes: str = "", view: curves.CurveView | None = None,
+                     request: gr.Request = None):
+    """Train as Start does, bypassing the replay cache (the Train again button)."""
     yield from start_training(model, batch_sizes, epochs, learning_rate, num_filters, category, seed, train_images,
                               val_images, session, other_batch_sizes, view, retrain=True, request=request)
+
+
+def run_record(session: TrainSession) -> dict:
+    """What a script gets from ``train``: the status line, Table 2 and every logged point, as plain values."""
+    return {"status": session.status, "running": session.running,
+            "table": results_table(session).to_dict("records"),
+            "points": [dict(zip(("batch_size", "series", "epoch", "loss", "val_acc"), point))
+                       for point in curves.points(session)]}
+
+
+def _train_api(inputs: tuple, session: TrainSession | None, other_batch_sizes: str | None, retrain: bool, request):
+    for view in start_training(*inputs, session, other_batch_sizes or "", None, retrain=retrain, request=request):
+        yield {"result": run_record(view["session"]), "session": view["session"]}
+
+
+def train(model: str, batch_sizes: list[int], epochs: int, learning_rate: float, num_filters: int, category: str,
+          seed: int, train_images: int, val_images: int, session: TrainSession | None, other_batch_sizes: str | None = None,
+          request: gr.Request = None):
+    """Train the CNN or UNet colourizer at each batch size, one after another, as the Train live tab does (runs
+    already trained with these settings are replayed from the cache).
+
+    Args:
+        model: "CNN" or "UNet".
+        batch_sizes: batch sizes to train (the presets 5 to 1000); more in other_batch_sizes.
+        epochs: epochs per batch size (1 to 50).
+        learning_rate: Adam's learning rate.
+        num_filters: NF, 8, 16, 32 or 64.
+        category: the CIFAR-10 category, e.g. "horse".
+        seed: random seed (same data, palette and initial weights for every batch size).
+        train_images: training images used (100 to 5000).
+        val_images: validation images used (100 to 1000).
+        session: (kept by the client session) this session's training, which stop and save_checkpoint act on.
+        other_batch_sizes: more batch sizes, e.g. "7, 64" (optional).
+
+    Returns:
+        A dict, streamed while training (gradio_client's submit) and final at the end: "status" (text),
+        "running" (bool), "table" (Table 2: one dict per finished batch size with "batch size", "val loss",
+        "val acc (%)", "seconds", "epochs done", "stopped?", "source") and "points" (every logged point: "batch_size",
+        "series" ("bs 50 train" / "bs 50 val"), "epoch", "loss", "val_acc" (None for train points)).
+    """
+    inputs = (model, batch_sizes, epochs, learning_rate, num_filters, category, seed, train_images, val_images)
+    yield from _train_api(inputs, session, other_batch_sizes, False, request)
+
+
+def train_again(model: str, batch_sizes: list[int], epochs: int, learning_rate: float, num_filters: int,
+                category: str, seed: int, train_images: int, val_images: int, session: TrainSession | None,
+                other_batch_sizes: str | None = None, request: gr.Request = None):
+    """Train as ``train`` does, bypassing the replay cache (same arguments, same returned dict)."""
+    inputs = (model, batch_sizes, epochs, learning_rate, num_filters, category, seed, train_images, val_images)
+    yield from _train_api(inputs, session, other_batch_sizes, True, request)
 
 
 def stop_training(session: TrainSession | None) -> str:
@@ -320,7 +370,7 @@ def save_run(session: TrainSession | None, batch_size) -> str:
     path = trained_dir() / f"{result.config.model}_{result.config.category}_bs{batch_size}_{stamp}.pt"
     result.save(path)
     session.saved = path
-    shown = path.relative_to(checkpoint_dir()) if path.is_relative_to(checkpoint_dir()) else path
+    shown = path.relative_to(checkpoint_dir()) if path.is_relative_to(checkpoint_dir()) else shown_path(path)
     return f"Saved `{shown}`: it is now in the Colourize tab's {ARCH_NAMES[result.config.model]} checkpoint list."
 
 
@@ -347,7 +397,7 @@ def save_checkpoint(session: TrainSession | None, batch_size: float | None):
 
 @dataclass
 class TrainTab:
-    checkpoint_saved: object  # the save event; app.py refreshes the Colourize dropdowns after it
+    checkpoint_saved: list  # the save events (page, API); app.py refreshes the Colourize dropdowns after them
 
 
 def build_train_tab() -> TrainTab:
@@ -408,11 +458,19 @@ def build_train_tab() -> TrainTab:
                "save_choice": save_choice, "session": session}
     inputs = [model, batch_sizes, epochs, learning_rate, num_filters, category, seed, train_images, val_images,
               session, other_batch_sizes, view]
-    trained = [button.click(named_outputs(handler, outputs, name), inputs, list(outputs.values()), api_name=name,
-                            concurrency_limit=LIVE_SESSIONS, concurrency_id="train_live", show_progress="minimal")
-               for button, handler, name in ((start, start_training, "train"), (again, train_again, "train_again"))]
+    live = dict(concurrency_limit=LIVE_SESSIONS, concurrency_id="train_live")
+    trained = [button.click(named_outputs(handler, outputs), inputs, list(outputs.values()), api_visibility="private",
+                            show_progress="minimal", **live)
+               for button, handler in ((start, start_training), (again, start_retraining))]
+    for handler in (train, train_again):  # the same runs for scripts and agents, answered with plain values
+        api_endpoint(handler, inputs[:-1], handler.__name__, state=session, **live)
     inspector.watch(list(strips.values()))  # the final strips answer clicks like the Colourize outputs
     inspector.redraw_after(trained)
     stop_button.click(stop, session, status, concurrency_limit=None, queue=False, api_name="stop")
-    saved = save.click(save_checkpoint, [session, save_choice], [save_note, saved_file], api_name="save_checkpoint")
-    return TrainTab(checkpoint_saved=saved)
+    saved = save.click(save_checkpoint, [session, save_choice], [save_note, saved_file], api_name="save_chosen_run",
+                       api_visibility="private")  # own name: the public save_checkpoint is below
+    # For scripts: a batch size by number, as the page's dropdown lists only what this page trained.
+    batch_size = gr.Number(visible=False, precision=0, label="batch_size")
+    saved_by_api = gr.Button(visible=False).click(save_checkpoint, [session, batch_size], [save_note, saved_file],
+                                                  api_name="save_checkpoint")
+    return TrainTab(checkpoint_saved=[saved, saved_by_api])
