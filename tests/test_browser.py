@@ -4,6 +4,7 @@ Screenshots go to a temporary folder (or $PIXELWISE_SCREENSHOT_DIR when set); th
 what a person would read on the page.
 """
 import re
+import time
 from pathlib import Path
 
 import numpy as np
@@ -79,17 +80,22 @@ def lines_in_loss_plot(page) -> int:
     return plot.locator("g.mark-line path[stroke][d]").count()  # drawn lines: a path with points and a colour
 
 
-def test_train_live_draws_curves_and_stops(page, shots):
+def set_up_quick_training(page, unticked: tuple[str, ...], epochs: int) -> None:
+    """Train live with NF 8 on 300/100 images, ``epochs`` epochs, the batch sizes ``unticked`` unticked."""
     open_tab(page, "Train live")
-    page.get_by_role("checkbox", name="500").uncheck()
-    page.get_by_role("checkbox", name="1000").uncheck()
-    page.get_by_label("number input for Epochs").fill("50")  # long enough that Stop lands mid-run
+    for batch_size in unticked:
+        page.get_by_role("checkbox", name=batch_size, exact=True).uncheck()
+    page.get_by_label("number input for Epochs").fill(str(epochs))
     page.get_by_label("NF (filters)").click()
     page.get_by_role("option", name="8", exact=True).click()
     page.get_by_text("Quick demo: fewer images").click()
     page.get_by_label("number input for Training images").fill("300")
     page.get_by_label("number input for Validation images").fill("100")
     page.keyboard.press("Tab")
+
+
+def test_train_live_draws_curves_and_stops(page, shots):
+    set_up_quick_training(page, ("500", "1000"), epochs=50)  # long enough that Stop lands mid-run
     assert lines_in_loss_plot(page) == 0
     page.get_by_role("button", name="Start training").click()
     page.get_by_text(re.compile(r"Batch size 50: epoch [1-9]")).wait_for(timeout=120_000)
@@ -134,3 +140,68 @@ def test_click_a_pixel_to_see_every_models_distribution(page, shots):
     assert page.locator("[role=tabpanel] .pw-cross").count() >= 4  # the cross on every picture
     assert page.locator("#inspector-colourize-uncertainty img").is_visible()  # the uncertainty maps
     page.screenshot(path=shots / "inspector.png", full_page=True)
+
+
+def plotted(plot, series: str) -> list[tuple[float, float]]:
+    """(epoch, y) of every drawn point of ``series``, read from the chart's own accessible labels
+    ("epoch: 0.5; loss: 3.13; series: bs 50 train"); the NaN colour placeholders are left out."""
+    points = []
+    for label in plot.locator("[aria-label^='epoch: ']").evaluate_all("marks => marks.map(m => m.ariaLabel)"):
+        match = re.fullmatch(r"epoch: ([-\d.e]+); (?:log10 of )?loss: ([-\d.e]+|null); series: (.*)", label)
+        if match and match[3] == series and match[2] != "null":
+            points.append((float(match[1]), float(match[2])))
+    return points
+
+
+def axis_range(plot, axis: str) -> tuple[float, float]:
+    """The domain an axis shows, from its label ("X-axis titled 'epoch' for a linear scale with values from 0 to 4")."""
+    label = plot.locator(f"[aria-label^='{axis}-axis']").first.get_attribute("aria-label")
+    low, high = re.search(r"values from ([-\d.e]+) to ([-\d.e]+)", label).groups()
+    return float(low), float(high)
+
+
+def until(check, what: str, timeout_s: float = 30):
+    """Poll ``check()`` until it returns a true value (the page redraws after a round trip to the server)."""
+    deadline = time.monotonic() + timeout_s
+    while not (value := check()):
+        assert time.monotonic() < deadline, f"timed out waiting for {what}"
+        time.sleep(0.2)
+    return value
+
+
+def test_train_live_curves_smooth_switch_to_log_zoom_and_reset(page):
+    set_up_quick_training(page, ("100", "500", "1000"), epochs=4)
+    page.get_by_role("button", name="Start training").click()
+    page.get_by_text(re.compile(r"^Done: 1 batch size")).wait_for(timeout=180_000)
+    plot = page.locator(".vega-embed").first  # the loss plot
+    until(lambda: [x for x, _ in plotted(plot, "bs 50 val")] == [0, 1, 2, 3, 4], "the validation points of 4 epochs")
+    smooth, raw = plotted(plot, "bs 50 train"), plotted(plot, "bs 50 train · raw")
+    assert len(raw) >= 8 and [x for x, _ in smooth] == [x for x, _ in raw]  # raw points kept beside the smoothed
+    assert smooth != raw and smooth[0] == raw[0]  # default smoothing 0.6, debiased: the same first point
+    assert axis_range(plot, "X") == (0, 4)
+
+    slider = page.get_by_label("range slider for Smoothing (EMA of train loss)")
+    slider.scroll_into_view_if_needed()
+    box = slider.bounding_box()
+    page.mouse.click(box["x"] + 1, box["y"] + box["height"] / 2)  # the left end: smoothing 0
+    assert page.get_by_label("number input for Smoothing (EMA of train loss)").input_value() == "0"
+    until(lambda: plotted(plot, "bs 50 train") == raw, "the smoothed line to become the raw points")
+
+    val = plotted(plot, "bs 50 val")
+    page.get_by_label("Log scale (loss)").check()
+    logged = until(lambda: (points := plotted(plot, "bs 50 val")) != val and points, "log10 of the loss")
+    assert [y for _, y in logged] == pytest.approx([np.log10(y) for _, y in val], abs=1e-6)
+    until(lambda: "log10 of loss" in plot.locator("[aria-label^='Y-axis']").first.get_attribute("aria-label"),
+          "the y axis title")
+
+    plot.scroll_into_view_if_needed()
+    line = plot.locator("g.mark-line path[stroke][d]").last.bounding_box()  # a validation line: epoch 0 to 4
+    y = line["y"] + line["height"] / 2
+    page.mouse.move(line["x"] + line["width"] * 0.25, y)
+    page.mouse.down()
+    page.mouse.move(line["x"] + line["width"] * 0.75, y, steps=8)  # brush epochs ~1 to ~3
+    page.mouse.up()
+    low, high = until(lambda: (shown := axis_range(plot, "X")) != (0, 4) and shown, "the zoom")
+    assert 0.5 < low < 1.5 and 2.5 < high < 3.5
+    page.mouse.dblclick(line["x"] + line["width"] * 0.5, y)
+    until(lambda: axis_range(plot, "X") == (0, 4), "the double-click to show every epoch again")

@@ -70,7 +70,8 @@ def with_raw(colours: dict) -> dict:
 def zoomed(update: dict, view: CurveView | None, loss: bool = False) -> dict:
     """A plot update with the brushed epoch range (x_lim) and, for the loss, the y title of its scale."""
     view = view or CurveView()
-    extra = {"x_lim": list(view.epochs) if view.epochs else None}
+    # [None, None], not None: Gradio drops None props from an update, and the zoom would stay.
+    extra = {"x_lim": list(view.epochs) if view.epochs else [None, None]}
     if loss:
         extra["y_title"] = "log10 of loss" if view.log_scale else "loss"
     return {**update, **extra}
@@ -112,7 +113,14 @@ def build_controls(session: gr.State, plots: dict, redraw, results_table) -> gr.
 
     def changed(session_, view_, smoothing_, log_):
         view_.smoothing, view_.log_scale = float(smoothing_), bool(log_)
-        return _as_list(redraw(session_), plots)
+        # Data only: a changed axis title makes the plot rebuild its chart at once, from the data it holds
+        # then, and data arriving with the title would be lost; the title follows (retitled) once this is drawn.
+        return _as_list({name: {key: value for key, value in update.items() if key != "y_title"}
+                         for name, update in redraw(session_).items()}, plots)
+
+    def retitled(session_):
+        return _as_list({name: gr.update(y_title=update["y_title"]) for name, update in redraw(session_).items()
+                         if "y_title" in update}, plots)
 
     def brushed(session_, view_, event: gr.SelectData):
         if isinstance(event.index, (list, tuple)) and len(event.index) == 2:
@@ -123,7 +131,8 @@ def build_controls(session: gr.State, plots: dict, redraw, results_table) -> gr.
         view_.epochs = None
         return _as_list(redraw(session_), plots)
 
-    gr.on([smoothing.release, log_scale.change], changed, [session, view, smoothing, log_scale], outputs, **private)
+    gr.on([smoothing.release, log_scale.change], changed, [session, view, smoothing, log_scale], outputs, **private) \
+        .then(retitled, session, outputs, **private)
     for plot in plots.values():
         plot.select(brushed, [session, view], outputs, **private)
         plot.double_click(reset, [session, view], outputs, **private)
