@@ -13,7 +13,7 @@ import pytest
 from PIL import Image
 
 from pixelwise import settings
-from tests.helpers import requires_cifar
+from tests.helpers import requires_cifar, requires_flowers, requires_mobilenet
 
 pytestmark = requires_cifar  # the app's test images and the tiny beyond model need CIFAR-10
 
@@ -151,3 +151,14 @@ def test_affine_experiment_returns_plain_values(client):
     assert control["changed_eval"] == control["changed_batch"] == 0.0  # the control changes nothing
     assert doubled["changed_eval"] > 0.5 and control["changed_finetuned"] is None  # 0 steps: (iii) skipped
     assert 0 < result["reference_acc_eval"] < 1 and result["test_images"] == 10
+
+
+@requires_flowers
+@requires_mobilenet
+def test_fine_tune_returns_plain_values(client):
+    result = client.predict(["last"], 1, 16, api_name="/fine_tune")
+    assert not has_page_updates(result)
+    (run,) = result["runs"]
+    assert run["mode"] == "last" and [epoch["epoch"] for epoch in run["epochs"]] == [1] and run["best_epoch"] == 1
+    assert run["best_val_iou"] == run["epochs"][0]["val_iou"] and 0 <= run["initial_val_iou"] <= 1
+    assert [loss["step"] for loss in run["losses"]] == list(range(1, len(run["losses"]) + 1)) and run["losses"]
