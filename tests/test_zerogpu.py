@@ -65,4 +65,5 @@ def test_the_ui_asks_for_the_gpu_on_zerogpu(tmp_path):
     wrapped = dict(json.loads(line) for line in log.read_text().splitlines())
     assert wrapped == {"on_colourize_upload": zerogpu.INFERENCE_S, "on_colourize_test": zerogpu.INFERENCE_S,
                        "on_full_size": zerogpu.INFERENCE_S, "run_segment": zerogpu.INFERENCE_S, "run_finetune": zerogpu.TRAINING_S,
+                       "fine_tune": zerogpu.TRAINING_S,
                        "start_training": zerogpu.TRAINING_S}

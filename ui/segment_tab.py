@@ -212,6 +212,7 @@ def global_step(event: BatchLoss) -> int:
     return (event.epoch - 1) * event.steps_per_epoch + event.step
 
 
+@gpu(TRAINING_S)
 def fine_tune(modes: list[str], epochs: int = 2, train_images: int = 32) -> dict:
     """Fine-tune the flower DeepLabV3 in each mode on the first training images (validation on 24 val images),
     as the Segment tab's "Fine-tune" section does; the shipped model is not changed.
