@@ -13,6 +13,8 @@ Public API::
     model, palette = load_checkpoint("checkpoints/unet.pt")
     rgb = colourize(model, palette, grey)   # grey: H x W in [0, 1] -> H x W x 3 uint8
 """
+import pixelwise  # noqa: F401  (first: sets torch's allocator options before torch loads)
+
 from .checkpoint import load_checkpoint, read_checkpoint, save_checkpoint
 from .data import CIFAR10_CLASSES, load_category, to_grey
 from .models import ARCH_NAMES, CNN, UNet, ModelConfig, build_model

@@ -27,9 +27,10 @@ from .trainer import ColourData, Progress, TrainConfig, TrainResult, data_for, t
 from .waitline import TRAINING_LINE, WaitLine
 
 REPLAY_S = 3.0  # one press's replays take about this long in all: the curves visibly grow, yet within seconds
-# Images per second of the trainer on the 2-core development CPU at NF 32 (benchmarks/bench_trainer.py),
-# for wait estimates until this process has measured its own.
-DEFAULT_IMAGES_PER_S = {"cnn": 600.0, "unet": 500.0}
+# Images per second of a whole press on the 2-core development CPU at NF 32, validation and strips included
+# (UNet: the default press, 500,000 training images in 348 s, benchmarks/bench_press.py; CNN: scaled by the
+# two models' ratio in benchmarks/bench_trainer.py), for wait estimates until this process has measured its own.
+DEFAULT_IMAGES_PER_S = {"cnn": 1600.0, "unet": 1450.0}
 _measured_rates: dict[tuple, float] = {}
 
 

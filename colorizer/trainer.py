@@ -16,6 +16,7 @@ from torch import nn
 
 from pixelwise.checkpoints import save_atomic
 from pixelwise.device import resolve_device
+from pixelwise.memory import keep_freed_memory_for_training
 
 from . import lab
 from .checkpoint import save_checkpoint
@@ -319,6 +320,8 @@ def train(config: TrainConfig, data: ColourData | None = None,
     from 1 up works (larger than the training set: one batch per epoch)."""
     data = data or data_for(config)
     device = resolve_device(config.device)
+    if device.type == "cpu":
+        keep_freed_memory_for_training()  # big batches reuse memory instead of faulting in fresh pages each step
     torch.manual_seed(config.seed)
     fast = speedups(config, device)
     model, forward = prepare_model(init_model or initial_model(config, data), device, fast)

@@ -8,3 +8,4 @@
 
 Built on ``colorizer`` (models, checkpoints, the one trainer); no Gradio.
 """
+import pixelwise  # noqa: F401  (first: sets torch's allocator options before torch loads)

@@ -8,5 +8,12 @@
 - ``device``: CUDA when present, else the CPU;
 - ``errors``: DataUnavailable, for images that cannot be read or downloaded;
 - ``fetch``, ``deploy``: the data from its official sources, the app to a Hugging Face Space (commands);
-- ``zerogpu``: ``gpu(duration)``, ``spaces.GPU`` on ZeroGPU Spaces and a no-op elsewhere.
+- ``zerogpu``: ``gpu(duration)``, ``spaces.GPU`` on ZeroGPU Spaces and a no-op elsewhere;
+- ``memory``: training reuses freed memory instead of faulting in fresh pages every step.
 """
+import os
+
+# Big CPU tensors backed by transparent huge pages: fewer page faults when training touches fresh memory
+# (pixelwise.memory says more). torch reads this once, at its first allocation: hence here, imported before
+# torch (colorizer/, segmenter/ and inside/ import this package first); a value already set wins.
+os.environ.setdefault("THP_MEM_ALLOC_ENABLE", "1")

@@ -52,6 +52,12 @@ def hf_repo() -> str | None:
     return _env("PIXELWISE_HF_REPO")
 
 
+def keep_freed_memory() -> bool:
+    """$PIXELWISE_KEEP_FREED_MEMORY: training keeps freed memory for reuse (pixelwise.memory) unless this is
+    0/false/no; the process then stays at its peak size."""
+    return (_env("PIXELWISE_KEEP_FREED_MEMORY") or "1").strip().lower() not in ("0", "false", "no", "off")
+
+
 def mcp_enabled() -> bool:
     """$PIXELWISE_MCP: the app also serves its public endpoints as MCP tools (at /gradio_api/mcp/) unless this
     is 0/false/no; without the ``mcp`` package (``pip install "gradio[mcp]"``) it stays off."""

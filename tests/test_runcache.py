@@ -1,7 +1,11 @@
 """Train live at classroom scale: the fast trainer paths, any batch size, the replay cache, the training line."""
+import os
 import queue
+import subprocess
+import sys
 import threading
 from dataclasses import replace
+from pathlib import Path
 from types import SimpleNamespace
 
 import pytest
@@ -14,6 +18,7 @@ from colorizer.trainer import TrainConfig, data_for, prepare_model, train, train
 from colorizer.waitline import WaitLine
 
 torch.set_num_threads(1)
+REPO = Path(__file__).resolve().parent.parent
 
 
 def small_config(**overrides) -> TrainConfig:
@@ -206,3 +211,29 @@ def test_a_press_behind_another_training_reports_waiting_then_trains(cache):
     waiting = [event for event in events if event.kind == "waiting"]
     assert waiting and "number 2 in line" in waiting[0].message and waiting[0].wait_s == 100.0
     assert finished(events)[50].result.final.epoch == 1.0
+
+
+@pytest.mark.parametrize("preset, expected", [(None, "1"), ("0", "0")])
+def test_huge_pages_are_asked_for_before_torch_loads(preset, expected):
+    """torch reads THP_MEM_ALLOC_ENABLE once, at its first allocation: importing colorizer must set it
+    before torch loads, and leave a value the user chose alone."""
+    env = {key: value for key, value in os.environ.items() if key != "THP_MEM_ALLOC_ENABLE"}
+    if preset is not None:
+        env["THP_MEM_ALLOC_ENABLE"] = preset
+    code = ("import sys, os, pixelwise; assert 'torch' not in sys.modules; "
+            "import colorizer; print(os.environ['THP_MEM_ALLOC_ENABLE'])")
+    done = subprocess.run([sys.executable, "-c", code], env=env, cwd=REPO, capture_output=True, text=True, check=True)
+    assert done.stdout.strip() == expected
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="glibc's mallopt: Linux only")
+@pytest.mark.parametrize("setting, expected", [(None, "True"), ("0", "False")])
+def test_training_keeps_freed_memory_unless_switched_off(setting, expected):
+    """pixelwise.memory turns off malloc's per-block mmap (so big batches reuse memory), once per process,
+    and PIXELWISE_KEEP_FREED_MEMORY=0 leaves glibc's defaults alone."""
+    env = {key: value for key, value in os.environ.items() if key != "PIXELWISE_KEEP_FREED_MEMORY"}
+    if setting is not None:
+        env["PIXELWISE_KEEP_FREED_MEMORY"] = setting
+    code = "from pixelwise.memory import keep_freed_memory_for_training as keep; print(keep(), keep())"
+    done = subprocess.run([sys.executable, "-c", code], env=env, cwd=REPO, capture_output=True, text=True, check=True)
+    assert done.stdout.split() == [expected, expected]
