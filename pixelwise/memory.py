@@ -5,8 +5,8 @@ fresh mmap and unmaps it on free, so every training step faulted in (and the ker
 new pages: at batch 1000 a step was ~0.55x as fast per image as at batch 100, with seconds of system
 time. With mmap off for malloc's chunks and the heap never trimmed, the same memory serves the next step
 and batch 1000 runs about as fast per image as batch 100 (README "Faster training"). The price: the
-process keeps its peak size (a default 25-epoch batch-1000 UNet press: about 2 GB); set
-PIXELWISE_KEEP_FREED_MEMORY=0 to keep glibc's defaults. The numbers a run computes do not change.
+process keeps its peak size; set PIXELWISE_KEEP_FREED_MEMORY=0 to keep glibc's defaults. The numbers a
+run computes do not change.
 """
 import ctypes
 import sys
