@@ -1,7 +1,5 @@
 """Colourizing one grey image, or a photo of any size at full resolution."""
-import contextlib
 import functools
-import threading
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -11,6 +9,7 @@ import torch.nn.functional as F
 from PIL import Image
 from torch import nn
 
+from pixelwise.device import one_torch_thread
 from pixelwise.images import DISPLAY_LONG_SIDE, has_colour, open_image, shrink, to_rgb
 
 from . import lab
@@ -278,33 +277,6 @@ def working_size(width: int, height: int, long_side: int) -> tuple[int, int]:
 
 def _resize(array: np.ndarray, size: tuple[int, int], resample) -> np.ndarray:
     return np.asarray(Image.fromarray(array).resize(size, resample)) if array.shape[1::-1] != size else array
-
-
-_threads_lock = threading.Lock()
-_threads_users = 0
-_threads_before = 1
-
-
-@contextlib.contextmanager
-def one_torch_thread():
-    """Run a small forward pass on one torch thread. At working sizes (<= 256 px) intra-op threads cost
-    more than they give, and while other requests or a training keep the cores busy they spin-wait:
-    measured 0.04 s CPU per upload on one thread vs 0.2-0.35 s on two (README, Uploads under load).
-    Threads already running (a training) keep their own count; the first caller in saves it, the
-    last one out restores it."""
-    global _threads_users, _threads_before
-    with _threads_lock:
-        if _threads_users == 0:
-            _threads_before = torch.get_num_threads()
-        _threads_users += 1
-        torch.set_num_threads(1)
-    try:
-        yield
-    finally:
-        with _threads_lock:
-            _threads_users -= 1
-            if _threads_users == 0:
-                torch.set_num_threads(_threads_before)
 
 
 def photo_logits(model: nn.Module, photo: PreparedPhoto, long_side: int = 96) -> tuple[torch.Tensor, tuple[int, int]]:

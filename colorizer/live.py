@@ -18,7 +18,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from pixelwise.device import resolve_device
+from pixelwise.device import PROCESS_THREADS, resolve_device
 from pixelwise.errors import DataUnavailable
 
 from . import runcache
@@ -203,11 +203,18 @@ def run_batch_sizes(config: TrainConfig, batch_sizes: list[int], events: queue.Q
     _Run(config, batch_sizes, events, stop, sample_count, retrain, line)()
 
 
+def _work(*arguments) -> None:
+    """The worker thread: on the process's torch thread count, even when started during an upload's
+    one-thread inference (pixelwise.device), then run_batch_sizes."""
+    torch.set_num_threads(PROCESS_THREADS)
+    run_batch_sizes(*arguments)
+
+
 def start_live_run(config: TrainConfig, batch_sizes: list[int], stop: threading.Event, sample_count: int = 4,
                    retrain: bool = False) -> tuple[queue.Queue, threading.Thread]:
     """Start ``run_batch_sizes`` in a daemon thread; returns its event queue and the thread."""
     events: queue.Queue = queue.Queue()
-    thread = threading.Thread(target=run_batch_sizes, args=(config, batch_sizes, events, stop, sample_count, retrain),
+    thread = threading.Thread(target=_work, args=(config, batch_sizes, events, stop, sample_count, retrain),
                               name="pixelwise-live-training", daemon=True)
     thread.start()
     return events, thread

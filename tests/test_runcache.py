@@ -16,6 +16,7 @@ from colorizer import live, runcache
 from colorizer.models import ModelConfig, build_model
 from colorizer.trainer import TrainConfig, data_for, prepare_model, train, training_step
 from colorizer.waitline import WaitLine
+from pixelwise.device import one_torch_thread
 
 torch.set_num_threads(1)
 REPO = Path(__file__).resolve().parent.parent
@@ -237,3 +238,18 @@ def test_training_keeps_freed_memory_unless_switched_off(setting, expected):
     code = "from pixelwise.memory import keep_freed_memory_for_training as keep; print(keep(), keep())"
     done = subprocess.run([sys.executable, "-c", code], env=env, cwd=REPO, capture_output=True, text=True, check=True)
     assert done.stdout.split() == [expected, expected]
+
+
+def test_training_worker_started_during_an_upload_keeps_the_process_threads(monkeypatch):
+    """A thread starts with torch's thread count of that moment and keeps it: a press started while an upload
+    runs its one-thread inference must still train on the process's threads (pixelwise.device)."""
+    seen = []
+    monkeypatch.setattr(live, "run_batch_sizes", lambda *arguments: seen.append(torch.get_num_threads()))
+    monkeypatch.setattr(live, "PROCESS_THREADS", 2)
+    try:
+        with one_torch_thread():
+            _, worker = live.start_live_run(small_config(), [50], threading.Event())
+            worker.join()
+    finally:
+        torch.set_num_threads(1)  # this module's setting, for the threads later tests start
+    assert seen == [2]
