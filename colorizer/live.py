@@ -75,9 +75,14 @@ def sample_predictions(model: nn.Module, data: ColourData, count: int = 4) -> li
     return sample_outputs(model, data, count)[0]
 
 
+def _rate_key(config: TrainConfig) -> tuple:
+    """What a measured images-per-second rate holds for: the model, its width and the device."""
+    return config.model, config.num_filters, str(resolve_device(config.device))
+
+
 def estimate_s(config: TrainConfig, data: ColourData) -> float:
     """Seconds a run should take: its images over the rate measured here (or the benchmark's, scaled by NF²)."""
-    rate = _measured_rates.get((config.model, config.num_filters, str(resolve_device(config.device))))
+    rate = _measured_rates.get(_rate_key(config))
     rate = rate or DEFAULT_IMAGES_PER_S.get(config.model, 300.0) * (32 / config.num_filters) ** 2
     return config.epochs * (len(data.train_grey) + len(data.val_grey) / 3) / rate  # validation: forward only
 
@@ -186,8 +191,8 @@ class _Run:
         result = train(run, data, on_progress=on_progress, should_stop=self.stop.is_set)
         steps = result.history[-1].step if result.history else 0
         if steps and result.seconds > 0:
-            _measured_rates[(run.model, run.num_filters, str(resolve_device(run.device)))] = \
-                min(steps * batch_size, len(data.train_grey) * run.epochs) / result.seconds
+            images = min(steps * batch_size, len(data.train_grey) * run.epochs)
+            _measured_rates[_rate_key(run)] = images / result.seconds
         try:
             runcache.store(key, result, strips)
         except OSError as error:  # a full or read-only disk must not lose the run just shown

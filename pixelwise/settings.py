@@ -15,6 +15,11 @@ def _env(name: str) -> str | None:
     return os.environ.get(name) or None
 
 
+def _switched_on(name: str) -> bool:
+    """A switch that is on unless set to 0/false/no/off."""
+    return (_env(name) or "1").strip().lower() not in ("0", "false", "no", "off")
+
+
 def cifar_root_from_env() -> Path | None:
     """$PIXELWISE_DATA when set."""
     value = _env("PIXELWISE_DATA")
@@ -55,7 +60,7 @@ def hf_repo() -> str | None:
 def keep_freed_memory() -> bool:
     """$PIXELWISE_KEEP_FREED_MEMORY: training keeps freed memory for reuse (pixelwise.memory) unless this is
     0/false/no; the process then stays at its peak size."""
-    return (_env("PIXELWISE_KEEP_FREED_MEMORY") or "1").strip().lower() not in ("0", "false", "no", "off")
+    return _switched_on("PIXELWISE_KEEP_FREED_MEMORY")
 
 
 def mcp_enabled() -> bool:
@@ -63,8 +68,7 @@ def mcp_enabled() -> bool:
     is 0/false/no; without the ``mcp`` package (``pip install "gradio[mcp]"``) it stays off."""
     import importlib.util
 
-    wanted = (_env("PIXELWISE_MCP") or "1").strip().lower() not in ("0", "false", "no", "off")
-    return wanted and importlib.util.find_spec("mcp") is not None
+    return _switched_on("PIXELWISE_MCP") and importlib.util.find_spec("mcp") is not None
 
 
 def screenshot_dir() -> Path | None:
