@@ -17,7 +17,7 @@ from ui.inside_tab import build_inside_tab
 from ui.segment_tab import build_segment_tab
 from ui.train_tab import build_train_tab, release_page
 
-# Colourizing is light (~0.08 s of CPU per upload, one torch thread each: README "Uploads"), so a few
+# Colourizing is light (~0.08 s of CPU per upload, one torch thread each: docs/uploads-and-limits.md), so a few
 # run at once; training is limited to one run at a time by its own event (ui/train_tab.py). max_size
 # bounds the waiting line: a waiting upload holds only its file on disk, so 100 of them cost no memory
 # and drain in seconds, where the old 32 refused two thirds of a 100-request burst.

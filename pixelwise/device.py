@@ -26,7 +26,7 @@ _threads_before = 1
 def one_torch_thread():
     """Run a small forward pass on one torch thread. At working sizes (<= 256 px) intra-op threads cost
     more than they give, and while other requests or a training keep the cores busy they spin-wait:
-    measured 0.04 s CPU per upload on one thread vs 0.2-0.35 s on two (README, Uploads under load).
+    measured 0.04 s CPU per upload on one thread vs 0.2-0.35 s on two (docs/uploads-and-limits.md, under load).
     The first caller in saves the process's count, the last one out restores it."""
     global _threads_users, _threads_before
     with _threads_lock:

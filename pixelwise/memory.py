@@ -4,7 +4,7 @@ A batch of 1,000 UNet activations is ~130 MB per tensor. glibc's malloc serves a
 fresh mmap and unmaps it on free, so every training step faulted in (and the kernel zeroed) gigabytes of
 new pages: at batch 1000 a step was ~0.55x as fast per image as at batch 100, with seconds of system
 time. With mmap off for malloc's chunks and the heap never trimmed, the same memory serves the next step
-and batch 1000 runs about as fast per image as batch 100 (README "Faster training"). The price: the
+and batch 1000 runs about as fast per image as batch 100 (docs/training-speed.md). The price: the
 process keeps its peak size; set PIXELWISE_KEEP_FREED_MEMORY=0 to keep glibc's defaults. The numbers a
 run computes do not change.
 """

@@ -1,7 +1,7 @@
 """Every folder PixelWise reads or writes, and every ``PIXELWISE_*`` environment variable.
 
 The variables are read here and nowhere else, each time a function is called (so a test or the app
-can change them at run time). README.md lists them in one table.
+can change them at run time). docs/setup.md lists them in one table.
 """
 import os
 from pathlib import Path

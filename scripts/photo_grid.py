@@ -1,4 +1,4 @@
-"""A picture grid for the README: real photos through the handout CNN, the handout UNet and the
+"""A picture grid for docs/beyond.md: real photos through the handout CNN, the handout UNet and the
 beyond-the-handout model, beside the grey input and the original.
 
     python scripts/photo_grid.py examples/colourize/*.jpg --out docs/photo_grid.jpg

@@ -1,4 +1,4 @@
-"""Screenshots of each tab for the README: starts `python app.py`, drives it with Playwright on
+"""Screenshots of each tab for the README and docs/: starts `python app.py`, drives it with Playwright on
 Debian's Chromium, and writes docs/screenshots/<tab>.png.
 
     python scripts/screenshots.py [--out docs/screenshots] [--only segment inside inspector ...]

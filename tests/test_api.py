@@ -1,5 +1,5 @@
 """The app as a script user and an agent see it: the running `python app.py` called with gradio_client
-(as README.md shows), its API page, its page config, and its MCP tools."""
+(as docs/api.md shows), its API page, its page config, and its MCP tools."""
 import json
 import os
 import re
@@ -73,7 +73,7 @@ def test_gradio_client_colourizes_and_segments_by_name(client, tmp_path):
     y, x = np.mgrid[0:120, 0:160]
     Image.fromarray(np.stack([x * 255 // 160, y * 255 // 120, 255 - x * 255 // 160], axis=2).astype(np.uint8)) \
         .save(tmp_path / "photo.png")
-    # exactly the README's three lines
+    # exactly the three lines in docs/api.md
     grey, cnn, unet, beyond, original = client.predict(handle_file(str(tmp_path / "photo.png")), api_name="/colourize")
     for path in (grey, cnn, unet, beyond, original):
         assert Image.open(path).size == (160, 120)

@@ -262,7 +262,7 @@ def build_inside_tab() -> None:
         gr.Markdown("### The affine question: inputs a·x + b\n"
                     "(i) BatchNorm in eval mode (running statistics), (ii) BatchNorm recomputing each test batch's "
                     "statistics, (iii) the model fine-tuned on the transformed training images with the one trainer. "
-                    "The defaults take a few minutes on 2 CPU cores; the README's numbers (300 steps, all 1,000 "
+                    "The defaults take a few minutes on 2 CPU cores; the numbers in docs/inside.md (300 steps, all 1,000 "
                     "test images) come from `python -m inside.affine`.")
         with gr.Row():
             choices = checkpoint_choices()
@@ -271,7 +271,7 @@ def build_inside_tab() -> None:
             refresh = gr.Button("↻ checkpoints", scale=0, min_width=120)
             pairs = gr.Textbox("1,0 2,0 0.5,0.25 1,0.5 -1,1", label="(a, b) pairs: 'a,b' separated by spaces")
         with gr.Row():
-            # Defaults sized for a few minutes on 2 CPU cores; the README's table uses 300 steps and all
+            # Defaults sized for a few minutes on 2 CPU cores; docs/inside.md's table uses 300 steps and all
             # 1,000 test images (python -m inside.affine), about 20 minutes there.
             steps = gr.Slider(0, 1000, value=100, step=10, label="fine-tuning steps (0 skips (iii))")
             test_images = gr.Slider(10, 1000, value=200, step=10, label="test images")

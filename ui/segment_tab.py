@@ -306,7 +306,7 @@ def build_segment_tab():
     with gr.Accordion("Fine-tune: last layer vs head vs full", open=False):
         gr.Markdown("\n".join(f"- **{m}**: {MODE_HELP[m]}" for m in MODES)
                     + "\n\nA quick run on the first training images (validation on 24 val images); the shipped "
-                      "model was trained with `python -m segmenter.train` (see README.md, section Segmentation).")
+                      "model was trained with `python -m segmenter.train` (see docs/segmentation.md).")
         with gr.Row():
             modes = gr.CheckboxGroup(list(MODES), value=list(MODES), label="Modes")
             epochs = gr.Slider(1, 5, value=2, step=1, label="Epochs")
