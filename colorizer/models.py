@@ -5,7 +5,9 @@ colour-class logits (N x num_colours x H x W); each says which H, W multiple it 
 - ``DeepUNet``: the same blocks with NF and the number of levels configurable, and a 1x1 classifier
   (beyond the handout: hundreds of ab classes would make a k x k classifier the costliest layer).
 - ``MobileUNet``: the encoder is ImageNet MobileNetV2 (grey replicated to 3 channels), the decoder
-  the same up-sampling blocks with skips: the lesson of PA2 part 3, transfer from ImageNet.
+  the same up-sampling blocks with skips: the lesson of PA2 part 3, transfer from ImageNet. With
+  ``in_channels=4`` it also takes user hints (Zhang et al., SIGGRAPH 2017): L, then the hinted a and b
+  and a mask plane (``colorizer.hints``).
 """
 import inspect
 from dataclasses import asdict, dataclass
@@ -135,10 +137,16 @@ MOBILENET_STAGES = (2, 4, 7, 14, 18)  # features[a:b] end at strides 2, 4, 8, 16
 MOBILENET_CHANNELS = (16, 24, 32, 96, 320)
 
 
+HINT_CHANNELS = 3  # hinted a / 110, hinted b / 110, mask (1 where a hint is): colorizer.hints
+
+
 class MobileUNet(nn.Module):
     """ImageNet MobileNetV2 as the encoder (the grey input replicated to RGB and normalized as
     ImageNet was), the handout's up-sampling blocks with skips as the decoder (widths 8NF at stride
-    16 down to NF at full size), the grey input concatenated before a 1x1 classifier."""
+    16 down to NF at full size), the grey input concatenated before a 1x1 classifier.
+    ``in_channels=4``: L plus three hint planes, added into the encoder's first stage by their own
+    convolution (zero at the start, so training begins from the ImageNet path) and read again, at full
+    size, by the classifier."""
 
     arch = "mobile_unet"
     size_multiple = 32
@@ -159,12 +167,22 @@ class MobileUNet(nn.Module):
         ins = (MOBILENET_CHANNELS[-1],) + widths[:-1]
         self.up = nn.ModuleList(_up_merge(c_in + skip, c_out, kernel) for c_in, skip, c_out in zip(ins, skips, widths))
         self.finalconv = nn.Conv2d(nf + in_channels, num_colours, 1)
+        if in_channels == 1 + HINT_CHANNELS:
+            first = features[0][0]  # the stem convolution: 3 x 3, stride 2, 32 channels
+            self.hint_conv = nn.Conv2d(HINT_CHANNELS, first.out_channels, 3, stride=2, padding=1)
+            nn.init.zeros_(self.hint_conv.weight)
+            nn.init.zeros_(self.hint_conv.bias)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        h = (x.expand(-1, 3, -1, -1) - self.mean) / self.std if x.shape[1] == 1 else (x - self.mean) / self.std
+        grey = x[:, :1]
+        h = (grey.expand(-1, 3, -1, -1) - self.mean) / self.std if x.shape[1] != 3 else (x - self.mean) / self.std
         skips = []
-        for stage in self.encoder:
-            h = stage(h)
+        for index, stage in enumerate(self.encoder):
+            if index == 0 and hasattr(self, "hint_conv"):
+                h = stage[0](h) + self.hint_conv(x[:, 1:])  # the hints join after the stem
+                h = stage[1:](h)
+            else:
+                h = stage(h)
             skips.append(h)
         for block, skip in zip(self.up, skips[-2::-1] + [None]):
             h = nn.functional.interpolate(h, scale_factor=2.0, mode="nearest")

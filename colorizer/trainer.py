@@ -17,8 +17,9 @@ from torch import nn
 from pixelwise.checkpoints import save_atomic
 from pixelwise.device import resolve_device
 from pixelwise.memory import keep_freed_memory_for_training
+from pixelwise.precision import autocast, resolve_precision
 
-from . import lab
+from . import hints as hint_planes_module, lab, photos
 from .checkpoint import save_checkpoint
 from .data import category_name, load_category, to_grey
 from .models import ModelConfig, build_model, find_mobilenet_weights, load_imagenet_encoder
@@ -59,6 +60,14 @@ class TrainConfig:
     # CPU; not measured on CUDA). True / False force either.
     channels_last: bool | None = None  # NHWC activations: faster convolutions on CPU (oneDNN)
     compile: bool | None = None  # torch.compile the model's forward and backward (one compile per batch shape)
+    # Real photos (beyond CIFAR): data_root names photo folders (several: comma-separated), decoded once at
+    # photo_cache_side and trained as random-resized crops of photo_size; lab targets only.
+    photo_size: int | None = None  # None: CIFAR-10 categories at 32 px, as the handout
+    photo_cache_side: int = 160
+    hints: bool = False  # SIGGRAPH 2017: L plus simulated hint planes in (colorizer.hints); the model takes 4 planes
+    no_hint_share: float = 0.1  # share of training images given no hint at all
+    loss_pixel_share: float = 1.0  # the loss on a random share of each batch's pixels (cheaper on big crops)
+    precision: str = "fp32"  # "auto" | "fp32" | "bf16" | "fp16" (CUDA): autocast of the forward pass
 
 
 @dataclass
@@ -75,6 +84,12 @@ class ColourData:
     centres: torch.Tensor | None = None  # Lab: NC x 2 ab centre of each class
     class_weights: torch.Tensor | None = None  # NC loss weights (rebalancing), None = unweighted
     train_ab: torch.Tensor | None = None  # Lab with soft targets: N x H x W x 2 true ab
+    train_photos: torch.Tensor | None = None  # photo folders: N x S x S x 3 uint8, cropped per batch
+    label_table: torch.Tensor | None = None  # photo folders: grid cell -> class index (colorizer.lab.grid_cell)
+
+    @property
+    def train_count(self) -> int:
+        return len(self.train_photos) if self.train_photos is not None else len(self.train_grey)
 
 
 @dataclass
@@ -124,6 +139,10 @@ class TrainResult:
             "rebalance": self.config.rebalance,
             "soft_targets": self.config.soft_targets,
             "pretrained": self.config.pretrained if self.config.model == "mobile_unet" else None,
+            "photo_size": self.config.photo_size,
+            "hints": self.config.hints,
+            "no_hint_share": self.config.no_hint_share if self.config.hints else None,
+            "loss_pixel_share": self.config.loss_pixel_share,
             "train_limit": self.config.train_limit,
             "val_limit": self.config.val_limit,
             "val_loss": final.val_loss if final else None,
@@ -197,23 +216,86 @@ def labelled_data(train_rgb: torch.Tensor, val_rgb: torch.Tensor, palette: torch
     )
 
 
+@functools.lru_cache(maxsize=2)
+def prepare_photo_data(data_root: str, photo_size: int, cache_side: int = 160, val_limit: int | None = 500,
+                       hints: bool = False, rebalance: float | None = 0.5, train_limit: int | None = None,
+                       prior_images: int = 2000) -> ColourData:
+    """Photo folders for Lab training: the photos decoded once; Zhang's ab grid and its prior from a sample of
+    the training pixels; validation on whole held-out photos at ``photo_size`` (with empty hint planes)."""
+    train_photos = photos.load_photo_sources(data_root, "train", cache_side, train_limit)
+    sample = train_photos[torch.linspace(0, len(train_photos) - 1, min(prior_images, len(train_photos))).long()]
+    sample_ab = lab.rgb_to_lab(sample[:, ::4, ::4])[..., 1:]
+    bins = lab.grid_bins(sample_ab)
+    table = grid_label_table(bins)
+    weights = None
+    if rebalance is not None:
+        prior = lab.empirical_prior(grid_labels(sample_ab, table), len(bins))
+        weights = lab.rebalancing_weights(prior, bins.centres, mix=rebalance)
+    val_rgb = photos.resized(photos.load_photo_sources(data_root, "val", cache_side, val_limit), photo_size)
+    val_lab = lab.rgb_to_lab(val_rgb)
+    val_input = (val_lab[..., 0] / 100).unsqueeze(1)
+    if hints:
+        val_input = torch.cat([val_input, torch.zeros(len(val_input), hint_planes_module.HINT_PLANES,
+                                                      *val_input.shape[-2:])], dim=1)
+    return ColourData(palette=bins.display_palette(), train_grey=None, train_labels=None, val_grey=val_input,
+                      val_labels=grid_labels(val_lab[..., 1:], table), val_rgb=val_rgb, colour_space="lab",
+                      centres=bins.centres, class_weights=weights, train_photos=train_photos, label_table=table)
+
+
+def grid_label_table(bins: lab.AbBins) -> torch.Tensor:
+    """For every grid cell in [-110, 110]^2 the nearest class (the cell's own where it is one): labels by lookup."""
+    steps = int(lab.AB_RANGE / lab.GRID_STEP)
+    axis = torch.arange(-steps, steps + 1).float() * lab.GRID_STEP
+    cells = torch.stack(torch.meshgrid(axis, axis, indexing="ij"), dim=-1).reshape(-1, 2)
+    return torch.cdist(cells, bins.centres).argmin(dim=1)
+
+
+def grid_labels(ab: torch.Tensor, table: torch.Tensor) -> torch.Tensor:
+    steps = int(lab.AB_RANGE / lab.GRID_STEP)
+    cell = lab.grid_cell(ab) + steps
+    return table[cell[..., 0] * (2 * steps + 1) + cell[..., 1]]
+
+
+def photo_batch(data: ColourData, indices: torch.Tensor, config: TrainConfig, generator: torch.Generator):
+    """A training batch from photos: random crops -> Lab -> (L / 100 [+ hint planes], ab-class labels)."""
+    rgb = photos.random_crops(data.train_photos[indices.cpu()], config.photo_size, generator, hflip=config.hflip)
+    colour = lab.rgb_to_lab(rgb)
+    x = (colour[..., 0] / 100).unsqueeze(1)
+    if config.hints:
+        planes = hint_planes_module.sample_hint_planes(colour[..., 1:], generator, config.no_hint_share)
+        x = torch.cat([x, planes], dim=1)
+    return x, grid_labels(colour[..., 1:], data.label_table)
+
+
 def data_for(config: TrainConfig) -> ColourData:
+    if config.photo_size:
+        if not config.data_root:
+            raise ValueError("photo_size needs data_root: one or more photo folders (e.g. ../shared/data/imagenette160)")
+        if config.target != "lab_grid" or config.soft_targets:
+            raise ValueError("photo folders train Lab grid targets (--target lab_grid), without soft targets")
+        return prepare_photo_data(str(config.data_root), config.photo_size, config.photo_cache_side,
+                                  config.val_limit, config.hints, config.rebalance, config.train_limit)
     return prepare_data(category_name(config.category), config.data_root and str(config.data_root), config.num_colours,
                         config.seed, config.train_limit, config.val_limit, config.target, config.rebalance,
                         config.soft_targets)
 
 
 @torch.no_grad()
-def evaluate(model: nn.Module, grey: torch.Tensor, labels: torch.Tensor, batch_size: int = 500) -> tuple[float, float]:
-    """Mean per-pixel cross-entropy and pixel accuracy (predicted class == nearest palette colour)."""
+def evaluate(model: nn.Module, grey: torch.Tensor, labels: torch.Tensor, batch_size: int | None = None,
+             precision: str = "fp32") -> tuple[float, float]:
+    """Mean per-pixel cross-entropy and pixel accuracy (predicted class == nearest palette colour).
+    ``batch_size`` None: about 500 CIFAR-sized images' worth of pixels at a time."""
     was_training = model.training
     model.eval()
     device = next(model.parameters()).device
+    batch_size = batch_size or max(1, 500 * 32 * 32 // (grey.shape[-1] * grey.shape[-2]))
     loss_sum, correct, pixels = 0.0, 0, 0
     for start in range(0, len(grey), batch_size):
         x = grey[start:start + batch_size].to(device)
         y = labels[start:start + batch_size].to(device)
-        logits = model(x)
+        with autocast(precision, device):
+            logits = model(x)
+        logits = logits.float()
         loss_sum += F.cross_entropy(pixel_rows(logits), y.reshape(-1), reduction="sum").item()
         correct += (logits.argmax(dim=1) == y).sum().item()
         pixels += y.numel()
@@ -247,10 +329,19 @@ def pixel_rows(logits: torch.Tensor) -> torch.Tensor:
     return logits.movedim(1, -1).reshape(-1, logits.shape[1])
 
 
-def pixel_loss(logits: torch.Tensor, target: torch.Tensor, data: ColourData) -> torch.Tensor:
+def pixel_loss(logits: torch.Tensor, target: torch.Tensor, data: ColourData,
+               rows: torch.Tensor | None = None) -> torch.Tensor:
     """Per-pixel cross-entropy, mean over pixels. ``target`` is class indices (N x H x W), or true ab
     (N x H x W x 2) for soft targets. With class weights each pixel's term is scaled by the weight of
-    its (nearest) class, as Zhang's multinomial loss does."""
+    its (nearest) class, as Zhang's multinomial loss does. ``rows``: only these pixels (flat indices)
+    count, an unbiased estimate of the whole mean at a share of the softmax's cost."""
+    logits = logits.float()  # the loss in float32 whatever the forward pass ran in
+    if rows is not None:
+        hard = target.reshape(-1)[rows]
+        per_pixel = F.cross_entropy(pixel_rows(logits)[rows], hard, reduction="none")
+        if data.class_weights is not None:
+            per_pixel = per_pixel * data.class_weights.to(logits.device)[hard]
+        return per_pixel.mean()
     if target.is_floating_point():
         indices, soft = lab.soft_targets(target, data.centres.to(target.device))  # on the device: no host round trip
         log_p = F.log_softmax(logits.movedim(1, -1), dim=-1)  # N x H x W x Q, classes contiguous
@@ -266,7 +357,8 @@ def pixel_loss(logits: torch.Tensor, target: torch.Tensor, data: ColourData) -> 
 
 def initial_model(config: TrainConfig, data: ColourData) -> nn.Module:
     """A fresh model for ``config``; mobile_unet's encoder starts from ImageNet MobileNetV2 when asked."""
-    model_config = ModelConfig(config.kernel, config.num_filters, len(data.palette), in_channels=1, depth=config.depth)
+    in_channels = 1 + hint_planes_module.HINT_PLANES if config.hints else 1
+    model_config = ModelConfig(config.kernel, config.num_filters, len(data.palette), in_channels, depth=config.depth)
     model = build_model(config.model, model_config)
     if config.model == "mobile_unet" and config.pretrained:
         load_imagenet_encoder(model, find_mobilenet_weights())
@@ -299,10 +391,19 @@ def channels_last_input(x: torch.Tensor) -> torch.Tensor:
     return x.contiguous(memory_format=torch.channels_last)
 
 
-def training_step(forward: Callable, optimiser: torch.optim.Optimizer, data: ColourData) -> Callable:
-    """One optimiser step on a batch; returns the detached loss without waiting for the device."""
+def training_step(forward: Callable, optimiser: torch.optim.Optimizer, data: ColourData, precision: str = "fp32",
+                  device: torch.device = torch.device("cpu"), pixel_share: float = 1.0,
+                  generator: torch.Generator | None = None) -> Callable:
+    """One optimiser step on a batch; returns the detached loss without waiting for the device.
+    The forward pass runs in ``precision`` (autocast), the loss and the optimiser in float32."""
     def step(x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
-        loss = pixel_loss(forward(x), y, data)
+        with autocast(precision, device):
+            logits = forward(x)
+        rows = None
+        if pixel_share < 1.0:
+            pixels = y.numel() if not y.is_floating_point() else y[..., 0].numel()
+            rows = torch.randint(pixels, (max(1, int(pixels * pixel_share)),), generator=generator).to(y.device)
+        loss = pixel_loss(logits, y, data, rows)
         optimiser.zero_grad(set_to_none=True)
         loss.backward()
         optimiser.step()
@@ -324,15 +425,22 @@ def train(config: TrainConfig, data: ColourData | None = None,
         keep_freed_memory_for_training()  # big batches reuse memory instead of faulting in fresh pages each step
     torch.manual_seed(config.seed)
     fast = speedups(config, device)
+    precision, precision_reason = resolve_precision(config.precision, device)
+    fast["precision"] = precision
     model, forward = prepare_model(init_model or initial_model(config, data), device, fast)
     optimiser = torch.optim.Adam(model.parameters(), lr=config.learning_rate)
-    step_on = training_step(forward, optimiser, data)
-    train_grey = data.train_grey.to(device)
-    train_labels = (data.train_ab if config.soft_targets else data.train_labels).to(device)
+    if config.loss_pixel_share < 1.0 and config.soft_targets:
+        raise ValueError("loss_pixel_share < 1 works with hard targets only")
+    pixel_sampler = torch.Generator().manual_seed(config.seed + 1)
+    step_on = training_step(forward, optimiser, data, precision, device, config.loss_pixel_share, pixel_sampler)
+    from_photos = data.train_photos is not None
+    if not from_photos:
+        train_grey = data.train_grey.to(device)
+        train_labels = (data.train_ab if config.soft_targets else data.train_labels).to(device)
     val_grey, val_labels = data.val_grey.to(device), data.val_labels.to(device)
     shuffler = torch.Generator().manual_seed(config.seed)
-    batch_size = max(1, min(config.batch_size, len(train_grey)))
-    batches_per_epoch = -(-len(train_grey) // batch_size)
+    batch_size = max(1, min(config.batch_size, data.train_count))
+    batches_per_epoch = -(-data.train_count // batch_size)
     total_steps = batches_per_epoch * config.epochs
     report_every = config.report_every or max(1, batches_per_epoch // 10)
     if config.max_steps:
@@ -347,7 +455,7 @@ def train(config: TrainConfig, data: ColourData | None = None,
             on_progress(event)
 
     def validate(epoch: float, step: int, train_loss: float | None) -> None:
-        val_loss, val_acc = evaluate(model, val_grey, val_labels)
+        val_loss, val_acc = evaluate(model, val_grey, val_labels, precision=precision)
         emit(Progress("epoch", epoch, step, total_steps, train_loss, val_loss, val_acc, time.perf_counter() - start,
                       model))
 
@@ -356,18 +464,21 @@ def train(config: TrainConfig, data: ColourData | None = None,
         validate(0.0, 0, None)
     for epoch in range(first_epoch, config.epochs):
         model.train()
-        order = torch.randperm(len(train_grey), generator=shuffler).to(device)
+        order = torch.randperm(data.train_count, generator=shuffler).to(device)
         epoch_loss, pending, batches_done = 0.0, [], 0
         for batch_index in range(min(batches_per_epoch, total_steps - step)):
             if should_stop and should_stop():
                 result.stopped = True
                 return finish(result, start)
             indices = order[batch_index * batch_size:(batch_index + 1) * batch_size]
-            x, y = train_grey[indices], train_labels[indices]
-            if config.hflip:
-                x, y = random_hflip(x, y, shuffler)
-            if config.crop_pad:
-                x, y = random_crop(x, y, config.crop_pad, shuffler)
+            if from_photos:
+                x, y = (part.to(device) for part in photo_batch(data, indices, config, shuffler))
+            else:
+                x, y = train_grey[indices], train_labels[indices]
+                if config.hflip:
+                    x, y = random_hflip(x, y, shuffler)
+                if config.crop_pad:
+                    x, y = random_crop(x, y, config.crop_pad, shuffler)
             pending.append(step_on(x, y))  # losses stay on the device until a report needs them
             step, batches_done = step + 1, batches_done + 1
             if len(pending) == report_every and batch_index + 1 < batches_per_epoch:
@@ -429,7 +540,8 @@ def add_config_arguments(parser: argparse.ArgumentParser) -> None:
                         help="image-folder root (train/<class>/*.jpg, test/<class>/*.jpg); "
                              "omit to download CIFAR-10 with torchvision")
     for name in ("category", "epochs", "batch_size", "learning_rate", "num_filters", "kernel",
-                 "num_colours", "seed", "device", "train_limit", "val_limit", "max_steps", "crop_pad", "depth"):
+                 "num_colours", "seed", "device", "train_limit", "val_limit", "max_steps", "crop_pad", "depth",
+                 "photo_size", "photo_cache_side", "no_hint_share", "loss_pixel_share"):
         default = getattr(defaults, name)
         kind = type(default) if default is not None else int
         parser.add_argument("--" + name.replace("_", "-"), type=kind, default=default)
@@ -444,6 +556,10 @@ def add_config_arguments(parser: argparse.ArgumentParser) -> None:
                         help="NHWC memory format (default: on for the CPU, where it measured faster)")
     parser.add_argument("--compile", action=argparse.BooleanOptionalAction, default=None,
                         help="torch.compile the model (default: off; its compile time outweighs the gain on CPU)")
+    parser.add_argument("--hints", action="store_true",
+                        help="train a hint model (SIGGRAPH 2017): L plus simulated user hints in")
+    parser.add_argument("--precision", choices=("auto", "fp32", "bf16", "fp16"), default=defaults.precision,
+                        help="autocast of the forward pass (auto: bfloat16 where the hardware computes it natively)")
     parser.add_argument("--resume-path", default=None,
                         help="write a resumable state here after every epoch, and resume from it if it exists")
 
@@ -458,7 +574,7 @@ def tqdm_reporter(config: TrainConfig, data: ColourData, description: str):
     """A progress callback that drives a tqdm bar over optimiser steps."""
     from tqdm import tqdm
 
-    total = -(-len(data.train_grey) // config.batch_size) * config.epochs
+    total = -(-data.train_count // config.batch_size) * config.epochs
     bar = tqdm(total=min(total, config.max_steps or total), desc=description, unit="batch")
 
     def report(event: Progress) -> None:
