@@ -1,7 +1,8 @@
 """PixelWise: one Gradio app with a tab per part of CSC413 PA2 (colourization, live training,
 segmentation, per-layer counts). Run ``python app.py``; GRADIO_SERVER_NAME / GRADIO_SERVER_PORT
 choose where it listens. Each tab is built by ``build_<name>_tab()`` in ui/; ML lives in colorizer/
-and segmenter/ (shared helpers in pixelwise/, the layer counts in inside/).
+and segmenter/ (shared helpers in pixelwise/, the layer counts in inside/), the app's training runs and
+checkpoint catalogue in runs/.
 """
 import atexit
 import os
@@ -11,6 +12,7 @@ import tempfile
 import gradio as gr
 
 from pixelwise.settings import mcp_enabled
+from runs.catalog import remove_interrupted_saves
 from ui.colourize_tab import build_colourize_tab
 from ui.common import DOWNLOADS_MAX_AGE_S
 from ui.inside_tab import build_inside_tab
@@ -39,6 +41,7 @@ def examples_cache() -> str:
 
 def build_app() -> gr.Blocks:
     examples_cache()
+    remove_interrupted_saves()  # checkpoint saves a killed process left half-written
     with gr.Blocks(title="PixelWise", delete_cache=DELETE_CACHE) as demo:
         gr.Markdown("# PixelWise\nColourization as per-pixel classification (CNN vs UNet), "
                     "batch-size training live, flower segmentation and what is inside each model.")

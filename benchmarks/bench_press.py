@@ -1,6 +1,6 @@
 """One whole press of the Train live panel, before and after: seconds from Start to the last event.
 
-Runs the panel's worker (``colorizer.live.run_batch_sizes``: data, training, validation and the image
+Runs the panel's worker (``runs.live.run_batch_sizes``: data, training, validation and the image
 strips of every epoch; no browser) on the panel's default press (UNet NF 32, batch sizes 50, 100, 500
 and 1000, 25 epochs, 5,000 horses, 1,000 validation images) in this checkout and in a git worktree of a
 baseline commit (default 7247c14, the trainer before issue 9's speed work), each press in its own
@@ -25,7 +25,7 @@ REPO = Path(__file__).resolve().parent.parent
 # and only today's worker has ``retrain``.
 PRESS = r"""
 import dataclasses, inspect, json, queue, sys, threading, time
-from colorizer import live
+from runs import live
 from colorizer.trainer import TrainConfig
 args = json.loads(sys.argv[1])
 fields = {field.name for field in dataclasses.fields(TrainConfig)}

@@ -31,7 +31,7 @@ import torch
 import torch.nn.functional as F
 from PIL import Image
 
-from colorizer.catalog import load_checkpoint_cached
+from runs.catalog import load_checkpoint_cached
 from colorizer.inference import (DISPLAY_LONG_SIDE, classes_to_rgb, colourize_prepared, decode_rgb, grey_of,
                                  grey_to_rgb, is_lab, model_input, photo_logits, predict_logits, prepare_photo,
                                  save_colour_png, working_size)

@@ -3,8 +3,8 @@
 The core: ``data`` (a CIFAR-10 category -> cached uint8 tensors), ``palette`` (k-means colours,
 nearest-colour labels), ``models`` (CNN, UNet), ``trainer`` (the one ``train()`` and ``evaluate()``),
 ``checkpoint`` (the colourizer's file format), ``inference`` (colourize any photo). Command lines:
-``train``, ``evaluate``, ``sweep``. App support: ``catalog`` (which checkpoints there are), ``live``
-(training in a worker thread). Shared helpers (images, checkpoint I/O, settings) are in ``pixelwise``;
+``train``, ``evaluate``, ``sweep``. No threads, queues or caches of the app's runs: those are in ``runs``
+(the checkpoint catalogue, Train live's worker, replay cache and waiting line). Shared helpers (images, checkpoint I/O, settings) are in ``pixelwise``;
 the layer counts and the affine experiment in ``inside``.
 
 Public API::

@@ -1,9 +1,10 @@
 """Temporary files PixelWise makes, under names it recognises, and their removal once stale.
 
 An atomic save writes ``.<name>.<random>.pixelwise-partial`` beside the target and renames it; a save
-killed midway (kill -9, power loss) leaves that file behind. Start-up and every checkpoint listing
-remove such files older than STALE_AFTER_S (a save in progress is younger). Full-size downloads go to
-one folder under the system temp folder, cleared the same way (Gradio has copied them by then)."""
+killed midway (kill -9, power loss) leaves that file behind. The app's start-up
+(runs.catalog.remove_interrupted_saves) removes such files older than STALE_AFTER_S (a save in progress is
+younger). Full-size downloads go to one folder under the system temp folder, cleared the same way (Gradio
+has copied them by then)."""
 import tempfile
 import time
 from pathlib import Path

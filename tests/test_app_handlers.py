@@ -13,8 +13,9 @@ import torch
 from PIL import Image
 
 from colorizer import TrainConfig, load_checkpoint, nearest_colour_labels, predict_classes, train
-from colorizer import catalog, lab
+from colorizer import lab
 from pixelwise import settings
+from runs import catalog
 from tests.helpers import CIFAR, REPO, requires_cifar
 from ui import colourize_tab, train_tab
 

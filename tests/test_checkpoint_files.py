@@ -27,7 +27,7 @@ UNFIT_CHECKPOINTS = {  # name -> (how to make it, words its note must hold)
 
 @pytest.mark.parametrize("name", list(UNFIT_CHECKPOINTS))
 def test_unfit_checkpoint_files_are_not_listed_and_the_note_says_why(tmp_path, name):
-    from colorizer.catalog import list_checkpoints
+    from runs.catalog import list_checkpoints
 
     make, words = UNFIT_CHECKPOINTS[name]
     make(tmp_path / name)
@@ -38,7 +38,7 @@ def test_unfit_checkpoint_files_are_not_listed_and_the_note_says_why(tmp_path, n
 
 
 def test_a_checkpoint_whose_weights_do_not_fit_its_config_is_not_listed(tmp_path):
-    from colorizer.catalog import list_checkpoints
+    from runs.catalog import list_checkpoints
 
     save_checkpoint(tmp_path / "good.pt", UNet(num_filters=8), torch.rand(24, 3), {"category": "horse"})
     save_checkpoint(tmp_path / "wrong.pt", UNet(num_filters=8), torch.rand(24, 3), {"category": "horse"})
@@ -51,9 +51,9 @@ def test_a_checkpoint_whose_weights_do_not_fit_its_config_is_not_listed(tmp_path
     assert "in the file but" in problems[0] and "not offered" in problems[0]
 
 
-def test_stale_partial_saves_are_removed_when_listing_and_fresh_ones_kept(tmp_path):
+def test_stale_partial_saves_are_removed_at_start_up_and_fresh_ones_kept(tmp_path):
     import os
-    from colorizer.catalog import list_checkpoints
+    from runs.catalog import list_checkpoints, remove_interrupted_saves
     from pixelwise.tempfiles import STALE_AFTER_S
 
     session = tmp_path / "session"
@@ -67,5 +67,7 @@ def test_stale_partial_saves_are_removed_when_listing_and_fresh_ones_kept(tmp_pa
     for path in (stale, legacy):
         os.utime(path, (old, old))
     found, problems = list_checkpoints(tmp_path)
+    assert stale.exists() and legacy.exists()  # listing only reads
+    assert sorted(remove_interrupted_saves(tmp_path)) == sorted([stale, legacy])
     assert not stale.exists() and not legacy.exists() and fresh.exists()
     assert found == [] and problems == []

@@ -138,7 +138,7 @@ def test_bad_checkpoint_files_give_clear_errors(tmp_path):
     ("state_dict", [1, 2], "state_dict is a list"),
 ])
 def test_malformed_checkpoint_fields_are_refused_when_listed_and_loaded(tmp_path, field, value, message):
-    from colorizer.catalog import list_checkpoints
+    from runs.catalog import list_checkpoints
 
     path = tmp_path / "odd.pt"
     save_checkpoint(path, UNet(num_filters=8), torch.rand(24, 3), {"category": "horse"})

@@ -12,10 +12,10 @@ import pytest
 import torch
 from helpers import CIFAR, requires_cifar
 
-from colorizer import live, runcache
+from runs import live, runcache
 from colorizer.models import ModelConfig, build_model
 from colorizer.trainer import TrainConfig, data_for, prepare_model, train, training_step
-from colorizer.waitline import WaitLine
+from runs.waitline import WaitLine
 from pixelwise.device import one_torch_thread
 
 torch.set_num_threads(1)

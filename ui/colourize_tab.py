@@ -10,7 +10,7 @@ import numpy as np
 import torch
 
 from colorizer import ARCH_NAMES, CIFAR10_CLASSES, grey_of, grey_to_rgb, load_category
-from colorizer.catalog import fetch_missing_checkpoints, find_checkpoint, list_checkpoints, load_checkpoint_cached
+from runs.catalog import fetch_missing_checkpoints, find_checkpoint, list_checkpoints, load_checkpoint_cached
 from colorizer.inference import (DISPLAY_LONG_SIDE, colourize_prepared, decode_rgb, is_lab, model_input, photo_logits,
                                  predict_logits, prepare_photo, save_colour_png)
 from colorizer.inspector import Scores, Snapshot, model_scores

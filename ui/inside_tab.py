@@ -8,7 +8,7 @@ import gradio as gr
 import pandas as pd
 
 from colorizer import CIFAR10_CLASSES, load_category
-from colorizer.catalog import find_checkpoint, list_checkpoints, load_checkpoint_cached
+from runs.catalog import find_checkpoint, list_checkpoints, load_checkpoint_cached
 from colorizer.models import HANDOUT_ARCHS
 from inside.affine import AffineConfig, parse_pairs, result_records, run_from_checkpoint
 from inside.formulas import AFFINE_CLAIMS, SCALING_CLAIMS, layer_records, total_records, writeup_records

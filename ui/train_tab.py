@@ -1,9 +1,9 @@
 """Tab "Train live": train the CNN or UNet at several batch sizes and watch the curves grow.
 
-The training runs in a worker thread (colorizer.live); the Gradio generator here drains its event
+The training runs in a worker thread (runs.live); the Gradio generator here drains its event
 queue and redraws. Everything a run produces lives in a per-session TrainSession (gr.State), so two
 people never see each other's curves. Runs already in the replay cache are replayed at once; one
-training runs at a time, the others wait in colorizer.waitline's line and are shown their place.
+training runs at a time, the others wait in runs.waitline's line and are shown their place.
 """
 import queue
 import re
@@ -17,7 +17,7 @@ import gradio as gr
 import pandas as pd
 
 from colorizer import ARCH_NAMES, CIFAR10_CLASSES, TrainConfig, TrainResult
-from colorizer.live import LiveEvent, live_config, start_live_run
+from runs.live import LiveEvent, live_config, start_live_run
 from pixelwise import limits
 from pixelwise.limits import OutOfRange, bounded
 from pixelwise.settings import checkpoint_dir, shown_path, trained_dir
@@ -29,7 +29,7 @@ from ui.inspector import INSPECT_CLASS, build_inspector, record_strip, strip_sna
 PRESET_BATCH_SIZES = [5, 10, 20, 50, 100, 200, 500, 1000]  # the write-ups' sizes, one click each
 DEFAULT_BATCH_SIZES = [50, 100, 500, 1000]
 MAX_RUNS = 8  # batch sizes per press: each gets a curve colour and an image slot
-LIVE_SESSIONS = 16  # Start handlers at once: replays need no turn, trainings wait in colorizer.waitline
+LIVE_SESSIONS = 16  # Start handlers at once: replays need no turn, trainings wait in runs.waitline
 REDRAW_EVERY_S = 1.0  # at most one redraw a second between epoch ends: looks live, spares slow browsers
 SAMPLE_COUNT = 4
 # one hue per batch size: light for train loss, dark for validation loss

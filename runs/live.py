@@ -2,8 +2,8 @@
 
 The batch sizes train one after another (smallest first), with the same seed, data and palette, exactly
 as the sweep command line does. A batch size whose identical run is in the replay cache
-(``colorizer.runcache``) is replayed from it within seconds instead; the others wait for their turn in
-the process's one training line (``colorizer.waitline``), seeing their place and an estimated wait,
+(``runs.runcache``) is replayed from it within seconds instead; the others wait for their turn in
+the process's one training line (``runs.waitline``), seeing their place and an estimated wait,
 then train and are kept in the cache. Each run pushes ``LiveEvent``s into a queue: progress events, a
 few validation predictions after every epoch, and its result. No Gradio here: the app drains the queue
 and draws.
@@ -21,9 +21,10 @@ from torch import nn
 from pixelwise.device import PROCESS_THREADS, resolve_device
 from pixelwise.errors import DataUnavailable
 
+from colorizer.inference import classes_to_rgb, grey_to_rgb, predict_logits
+from colorizer.trainer import ColourData, Progress, TrainConfig, TrainResult, data_for, train
+
 from . import runcache
-from .inference import classes_to_rgb, grey_to_rgb, predict_logits
-from .trainer import ColourData, Progress, TrainConfig, TrainResult, data_for, train
 from .waitline import TRAINING_LINE, WaitLine
 
 REPLAY_S = 3.0  # one press's replays take about this long in all: the curves visibly grow, yet within seconds
@@ -52,7 +53,7 @@ class LiveEvent:
 
 def live_config(model: str, category: str, epochs: int, learning_rate: float, num_filters: int, seed: int,
                 train_images: int, val_images: int, data_root: str | None) -> TrainConfig:
-    """The TrainConfig of one panel press (also what ``python -m colorizer.runcache fill`` trains)."""
+    """The TrainConfig of one panel press (also what ``python -m runs.runcache fill`` trains)."""
     return TrainConfig(model=model.lower(), category=category, data_root=data_root, epochs=int(epochs),
                        learning_rate=float(learning_rate), num_filters=int(num_filters), seed=int(seed),
                        train_limit=int(train_images), val_limit=int(val_images))

@@ -1,7 +1,8 @@
 """Which colourizer checkpoints there are: the shipped ones, ones trained in the app, and ones
 fetched from a Hugging Face model repo (``PIXELWISE_HF_REPO``) when missing locally.
 
-Also a small cache so the app loads each checkpoint file once (reloaded when the file changes).
+Also a small cache so the app loads each checkpoint file once (reloaded when the file changes), and the removal
+of interrupted saves at start-up (remove_interrupted_saves; listing only reads).
 """
 import functools
 from dataclasses import dataclass
@@ -15,8 +16,8 @@ from pixelwise.network import url_reachable
 from pixelwise.settings import checkpoint_dir, trained_dir
 from pixelwise.tempfiles import remove_stale
 
-from .checkpoint import check_colourizer_checkpoint, check_weights_fit, load_checkpoint
-from .models import ARCH_NAMES, ARCHITECTURES
+from colorizer.checkpoint import check_colourizer_checkpoint, check_weights_fit, load_checkpoint
+from colorizer.models import ARCH_NAMES, ARCHITECTURES
 
 SHIPPED_NAMES = ("cnn.pt", "unet.pt")
 HUB_PROBE_TIMEOUT_S = 3.0  # hf_hub_download retries for ~25 s when offline; we check reachability first
@@ -70,7 +71,6 @@ def list_checkpoints(*folders: str | Path) -> tuple[list[CheckpointInfo], list[s
     trained_dir()), sorted by path, plus one message per file that could not be read."""
     found, problems, seen = [], [], set()
     for folder in folders or (checkpoint_dir(), trained_dir()):
-        remove_stale(folder)  # interrupted saves' leftovers
         for path in sorted(Path(folder).rglob("*.pt")) if Path(folder).is_dir() else []:
             if path.resolve() in seen:
                 continue
@@ -83,6 +83,13 @@ def list_checkpoints(*folders: str | Path) -> tuple[list[CheckpointInfo], list[s
             if info is not None:  # checkpoints of other models (the flower segmenter) are not listed
                 found.append(info)
     return found, problems
+
+
+def remove_interrupted_saves(*folders: str | Path) -> list[Path]:
+    """Delete interrupted saves' leftovers (older than pixelwise.tempfiles.STALE_AFTER_S) in ``folders``
+    (default: checkpoint_dir() and trained_dir()); returns them. Called once at the app's start-up: listing
+    checkpoints only reads."""
+    return [path for folder in folders or (checkpoint_dir(), trained_dir()) for path in remove_stale(folder)]
 
 
 def find_checkpoint(name: str) -> Path:

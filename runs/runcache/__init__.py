@@ -7,11 +7,10 @@ weights, when and where it was trained and how long it took) is filed under a ha
 ``run_cache_limit_mb()``; the least recently used entries go first. Fill it for the panel's default
 press (or any other) from the command line:
 
-    python -m colorizer.runcache fill                          # UNet, batch sizes 50 100 500 1000, 25 epochs
-    python -m colorizer.runcache fill --model cnn --epochs 10  # any other press of the panel
-    python -m colorizer.runcache list
+    python -m runs.runcache fill                          # UNet, batch sizes 50 100 500 1000, 25 epochs
+    python -m runs.runcache fill --model cnn --epochs 10  # any other press of the panel
+    python -m runs.runcache list
 """
-import argparse
 import hashlib
 import json
 import os
@@ -27,11 +26,12 @@ from pixelwise.checkpoints import save_atomic
 from pixelwise.device import resolve_device
 from pixelwise.settings import run_cache_dir, run_cache_limit_mb
 
-from .models import ModelConfig, build_model
-from .trainer import ColourData, Progress, TrainConfig, TrainResult, speedups
+import colorizer
+from colorizer.models import ModelConfig, build_model
+from colorizer.trainer import ColourData, Progress, TrainConfig, TrainResult, speedups
 
 FORMAT = 1
-CODE = ("trainer.py", "models.py", "lab.py")  # the code that decides a run's numbers, beyond torch itself
+CODE = ("trainer.py", "models.py", "lab.py")  # in colorizer/: the code that decides a run's numbers, beyond torch itself
 NOT_IN_KEY = ("resume_path", "data_root", "train_limit", "val_limit", "device", "channels_last", "compile")
 _fingerprints: dict[int, tuple[weakref.ref, str]] = {}
 
@@ -96,7 +96,7 @@ def data_fingerprint(data: ColourData) -> str:
 def code_fingerprint() -> str:
     digest = hashlib.sha256()
     for name in CODE:
-        digest.update((Path(__file__).parent / name).read_bytes())
+        digest.update((Path(colorizer.__file__).parent / name).read_bytes())
     return digest.hexdigest()
 
 
@@ -172,45 +172,3 @@ def prune(folder: Path, limit_mb: float) -> list[Path]:
         oldest.unlink(missing_ok=True)
         removed.append(oldest)
     return removed
-
-
-def main(argv: list[str] | None = None) -> None:
-    from .live import fill_cache, live_config  # live imports this module
-
-    parser = argparse.ArgumentParser(description="Fill or list the Train live replay cache.")
-    commands = parser.add_subparsers(dest="command", required=True)
-    fill = commands.add_parser("fill", help="train (or find) every run of one panel press and keep it")
-    fill.add_argument("--model", choices=["cnn", "unet"], default="unet")
-    fill.add_argument("--batch-sizes", type=int, nargs="+", default=[50, 100, 500, 1000])
-    fill.add_argument("--epochs", type=int, default=25)
-    fill.add_argument("--learning-rate", type=float, default=1e-3)
-    fill.add_argument("--num-filters", type=int, default=32)
-    fill.add_argument("--category", default="horse")
-    fill.add_argument("--seed", type=int, default=0)
-    fill.add_argument("--train-images", type=int, default=5000)
-    fill.add_argument("--val-images", type=int, default=1000)
-    fill.add_argument("--data", default=None, help="CIFAR-10 image folder (default: as the app finds it)")
-    commands.add_parser("list", help="list the cached runs")
-    arguments = parser.parse_args(argv)
-    folder = run_cache_dir()
-    if arguments.command == "list":
-        for path in sorted(folder.glob("*.pt"), key=lambda p: p.stat().st_mtime):
-            try:
-                run = torch.load(path, map_location="cpu", weights_only=True)["run"]
-                config = run["config"]
-                print(f"{path.name}  {config['model']} bs {config['batch_size']} {config['epochs']} epochs "
-                      f"lr {config['learning_rate']} seed {config['seed']}{' (stopped)' if run['stopped'] else ''}, "
-                      f"{CachedRun(**run).describe()}, {path.stat().st_size / 1e6:.1f} MB")
-            except Exception as error:
-                print(f"{path.name}  unreadable: {type(error).__name__}")
-        return
-    config = live_config(arguments.model, arguments.category, arguments.epochs, arguments.learning_rate,
-                         arguments.num_filters, arguments.seed, arguments.train_images, arguments.val_images,
-                         arguments.data)
-    start = time.perf_counter()
-    fill_cache(config, arguments.batch_sizes, print)
-    print(f"done in {time.perf_counter() - start:.0f} s; cache: {folder}")
-
-
-if __name__ == "__main__":
-    main()

@@ -1,0 +1,11 @@
+"""The app's runs: what the app needs around the ML core, with threads, queues and on-disk caches.
+
+- ``catalog``: which colourizer checkpoints there are (shipped, trained in the app, fetched from the Hub),
+  each file loaded once per process; interrupted saves removed at start-up;
+- ``live``: Train live's worker thread, streaming typed events to the UI;
+- ``runcache``: finished and stopped runs kept on disk and replayed (``python -m runs.runcache fill``);
+- ``waitline``: the process's one line of trainings, with places and estimated waits.
+
+Built on ``colorizer`` and ``pixelwise``; nothing below imports this package. No Gradio here.
+"""
+import pixelwise  # noqa: F401  (first: sets torch's allocator options before torch loads)
