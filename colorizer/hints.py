@@ -39,6 +39,20 @@ def hint_count(generator: torch.Generator, stop_p: float = STOP_P, cap: int = 64
     return count
 
 
+def sample_patches(height: int, width: int, generator: torch.Generator, stop_p: float = STOP_P,
+                   max_patch: int = MAX_PATCH) -> list[tuple[int, int, int, int]]:
+    """(top, left, rows, columns) of the hint patches of one image: a geometric number of squares of
+    side 1..max_patch (clipped to the image), each at a uniformly random place inside it."""
+    patches = []
+    for _ in range(hint_count(generator, stop_p)):
+        side = int(torch.randint(1, max_patch + 1, (1,), generator=generator))
+        rows, columns = min(side, height), min(side, width)
+        top = int(torch.randint(0, height - rows + 1, (1,), generator=generator))
+        left = int(torch.randint(0, width - columns + 1, (1,), generator=generator))
+        patches.append((top, left, rows, columns))
+    return patches
+
+
 def sample_hint_planes(ab: torch.Tensor, generator: torch.Generator, no_hint_share: float = 0.1,
                        stop_p: float = STOP_P, max_patch: int = MAX_PATCH) -> torch.Tensor:
     """B x H x W x 2 true ab -> B x 3 x H x W hint planes (a / 110, b / 110, mask), simulated per image."""
@@ -47,14 +61,11 @@ def sample_hint_planes(ab: torch.Tensor, generator: torch.Generator, no_hint_sha
     for index in range(batch):
         if torch.rand(1, generator=generator).item() < no_hint_share:
             continue
-        for _ in range(hint_count(generator, stop_p)):
-            side = int(torch.randint(1, max_patch + 1, (1,), generator=generator))
-            side_y, side_x = min(side, height), min(side, width)
-            top = int(torch.randint(0, height - side_y + 1, (1,), generator=generator))
-            left = int(torch.randint(0, width - side_x + 1, (1,), generator=generator))
-            mean_ab = ab[index, top:top + side_y, left:left + side_x].reshape(-1, 2).mean(0)
-            planes[index, :2, top:top + side_y, left:left + side_x] = (mean_ab / AB_SCALE)[:, None, None]
-            planes[index, 2, top:top + side_y, left:left + side_x] = 1.0
+        for top, left, rows, columns in sample_patches(height, width, generator, stop_p, max_patch):
+            window = (slice(top, top + rows), slice(left, left + columns))
+            mean_ab = ab[index][window].reshape(-1, 2).mean(0)
+            planes[index, :2][(slice(None),) + window] = (mean_ab / AB_SCALE)[:, None, None]
+            planes[index, 2][window] = 1.0
     return planes
 
 

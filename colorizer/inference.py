@@ -12,7 +12,7 @@ from torch import nn
 from pixelwise.device import one_torch_thread
 from pixelwise.images import DISPLAY_LONG_SIDE, has_colour, open_image, shrink, to_rgb
 
-from . import lab
+from . import hints as hint_module, lab
 from .palette import labels_to_rgb, nearest_colour_labels
 
 
@@ -40,16 +40,25 @@ def model_input(model: nn.Module, rgb: np.ndarray) -> np.ndarray:
     return grey_of(rgb)
 
 
+def takes_hints(model: nn.Module) -> bool:
+    """A hint model reads L plus the three hint planes of colorizer.hints."""
+    return getattr(getattr(model, "config", None), "in_channels", 1) == 1 + hint_module.HINT_PLANES
+
+
 @torch.no_grad()
-def predict_logits(model: nn.Module, grey: np.ndarray | torch.Tensor) -> torch.Tensor:
+def predict_logits(model: nn.Module, grey: np.ndarray | torch.Tensor, hint_planes: torch.Tensor | None = None) -> torch.Tensor:
     """H x W input in [0, 1] (or uint8) -> NC x H x W float logits on the CPU. Any H, W: edges are padded
-    (replicated) to the multiple of the model's poolings."""
+    (replicated) to the multiple of the model's poolings. Hint models also read ``hint_planes``
+    (3 x H x W, colorizer.hints; None: no hint, automatic colourization)."""
     grey = grey if isinstance(grey, torch.Tensor) else torch.from_numpy(np.array(grey))  # a copy: inputs may be read-only
     grey = grey.float() / 255.0 if grey.dtype == torch.uint8 else grey.float()
     height, width = grey.shape
     multiple = getattr(model, "size_multiple", 4)
     pad_h, pad_w = -height % multiple, -width % multiple
     x = grey[None, None]
+    if takes_hints(model):
+        planes = hint_planes if hint_planes is not None else torch.zeros(hint_module.HINT_PLANES, height, width)
+        x = torch.cat([x, planes[None].float()], dim=1)
     if pad_h or pad_w:
         x = F.pad(x, (0, pad_w, 0, pad_h), mode="replicate")
     device = next(model.parameters()).device
@@ -279,17 +288,25 @@ def _resize(array: np.ndarray, size: tuple[int, int], resample) -> np.ndarray:
     return np.asarray(Image.fromarray(array).resize(size, resample)) if array.shape[1::-1] != size else array
 
 
-def photo_logits(model: nn.Module, photo: PreparedPhoto, long_side: int = 96) -> tuple[torch.Tensor, tuple[int, int]]:
-    """The model's NC x h x w logits on the photo's working-size copy, and that (width, height)."""
+def photo_logits(model: nn.Module, photo: PreparedPhoto, long_side: int = 96,
+                 hints=None) -> tuple[torch.Tensor, tuple[int, int]]:
+    """The model's NC x h x w logits on the photo's working-size copy, and that (width, height). ``hints``:
+    (x, y, (r, g, b)) in the upload's own pixel coordinates (or colorizer.hints.Hint / dicts), hint models only."""
     work = working_size(*photo.size, long_side)
-    return predict_logits(model, model_input(model, photo.small(work))), work
+    planes = None
+    if hints:
+        if not takes_hints(model):
+            raise hint_module.HintError("this model takes no hints; choose the hint model")
+        planes = hint_module.hint_planes(hint_module.checked_hints(hints, photo.full_size), photo.full_size, work)
+    return predict_logits(model, model_input(model, photo.small(work)), planes), work
 
 
 def colourize_prepared(model: nn.Module, palette: torch.Tensor, photo: PreparedPhoto, long_side: int = 96,
-                       decoding: str = "mode", temperature: float = lab.DEFAULT_TEMPERATURE) -> PhotoResult:
-    """One model on a prepared photo: logits at the working size, colour on the photo's own lightness."""
+                       decoding: str = "mode", temperature: float = lab.DEFAULT_TEMPERATURE, hints=None) -> PhotoResult:
+    """One model on a prepared photo: logits at the working size, colour on the photo's own lightness.
+    ``hints``: [(x, y, (r, g, b)), ...] in the upload's own pixel coordinates (hint models; HintError if bad)."""
     with one_torch_thread():
-        logits, work = photo_logits(model, photo, long_side)
+        logits, work = photo_logits(model, photo, long_side, hints)
         colour = compose_colour(model, palette, logits, photo, decoding, temperature)
     return PhotoResult(
         grey=photo.grey_rgb, colour=colour, original=photo.rgb if photo.has_colour else None, work_size=work,
