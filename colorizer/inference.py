@@ -1,4 +1,6 @@
-"""Colourizing one grey image, or a photo of any size at full resolution."""
+"""Colourizing one grey image, or a photo of any size at full resolution: the steps. They take the decoding
+and working size from their caller; colorizer.pipeline (Colourizer, Settings) puts them together with the
+one set of defaults."""
 import functools
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -14,6 +16,11 @@ from pixelwise.images import DISPLAY_LONG_SIDE, has_colour, open_image, shrink, 
 
 from . import hints as hint_module, lab
 from .palette import labels_to_rgb, nearest_colour_labels
+
+# The defaults of every colourization (the tab, the API, the scripts; colorizer.pipeline.Settings reads them).
+DEFAULT_DECODING = "annealed"  # Zhang et al.'s annealed mean
+DEFAULT_TEMPERATURE = lab.DEFAULT_TEMPERATURE  # T of the annealed mean (0.38, Zhang's)
+DEFAULT_WORK_SIZE = 96  # long side (px) of the copy of a photo the models run on
 
 
 def grey_of(rgb: np.ndarray) -> np.ndarray:
@@ -74,8 +81,8 @@ def predict_classes(model: nn.Module, grey: np.ndarray | torch.Tensor) -> np.nda
     return predict_logits(model, grey).argmax(dim=0).numpy()
 
 
-def decode_rgb(model: nn.Module, palette: torch.Tensor, logits: torch.Tensor, grey: np.ndarray,
-               decoding: str = "mode", temperature: float = lab.DEFAULT_TEMPERATURE) -> np.ndarray:
+def decode_rgb(model: nn.Module, palette: torch.Tensor, logits: torch.Tensor, grey: np.ndarray | None,
+               decoding: str, temperature: float = lab.DEFAULT_TEMPERATURE) -> np.ndarray:
     """NC x H x W logits -> H x W x 3 uint8. Palette models: the decoded mix of palette colours (mode = the
     handout's argmax). Lab models: the decoded ab with the input's own lightness ``grey`` (L / 100)."""
     if is_lab(model):
@@ -235,7 +242,7 @@ def _upsampled_rows(small: Image.Image, size: tuple[int, int], top: int, bottom:
 
 
 def colour_strips(model: nn.Module, palette: torch.Tensor, logits: torch.Tensor, photo: PreparedPhoto,
-                  decoding: str = "mode", temperature: float = lab.DEFAULT_TEMPERATURE):
+                  decoding: str, temperature: float = lab.DEFAULT_TEMPERATURE):
     """Yield (top row, rows x W x 3 uint8): the decoded colour of working-size ``logits`` laid onto
     ``photo``'s own lightness, a strip at a time. Palette models: the decoded RGB's chroma (YCbCr Cb, Cr,
     upsampled bicubic) on the photo's Y. Lab models: the decoded ab (upsampled bilinear) with its L."""
@@ -259,7 +266,7 @@ def colour_strips(model: nn.Module, palette: torch.Tensor, logits: torch.Tensor,
 
 
 def compose_colour(model: nn.Module, palette: torch.Tensor, logits: torch.Tensor, photo: PreparedPhoto,
-                   decoding: str = "mode", temperature: float = lab.DEFAULT_TEMPERATURE) -> np.ndarray:
+                   decoding: str, temperature: float = lab.DEFAULT_TEMPERATURE) -> np.ndarray:
     """colour_strips put together: H x W x 3 uint8 at the photo's (prepared) size."""
     out = np.empty((photo.size[1], photo.size[0], 3), np.uint8)
     for top, strip in colour_strips(model, palette, logits, photo, decoding, temperature):
@@ -268,7 +275,7 @@ def compose_colour(model: nn.Module, palette: torch.Tensor, logits: torch.Tensor
 
 
 def save_colour_png(model: nn.Module, palette: torch.Tensor, logits: torch.Tensor, photo: PreparedPhoto, path,
-                    decoding: str = "mode", temperature: float = lab.DEFAULT_TEMPERATURE) -> Path:
+                    decoding: str, temperature: float = lab.DEFAULT_TEMPERATURE) -> Path:
     """The full-size colour result as a PNG (fast compression), pasted strip by strip into the one image
     PIL encodes: no second full-size copy. ``logits`` from the display-size photo, so it matches what was shown."""
     image = Image.new("RGB", photo.size)
@@ -288,7 +295,7 @@ def _resize(array: np.ndarray, size: tuple[int, int], resample) -> np.ndarray:
     return np.asarray(Image.fromarray(array).resize(size, resample)) if array.shape[1::-1] != size else array
 
 
-def photo_logits(model: nn.Module, photo: PreparedPhoto, long_side: int = 96,
+def photo_logits(model: nn.Module, photo: PreparedPhoto, long_side: int = DEFAULT_WORK_SIZE,
                  hints=None) -> tuple[torch.Tensor, tuple[int, int]]:
     """The model's NC x h x w logits on the photo's working-size copy, and that (width, height). ``hints``:
     (x, y, (r, g, b)) in the upload's own pixel coordinates (or colorizer.hints.Hint / dicts), hint models only."""
@@ -301,9 +308,11 @@ def photo_logits(model: nn.Module, photo: PreparedPhoto, long_side: int = 96,
     return predict_logits(model, model_input(model, photo.small(work)), planes), work
 
 
-def colourize_prepared(model: nn.Module, palette: torch.Tensor, photo: PreparedPhoto, long_side: int = 96,
-                       decoding: str = "mode", temperature: float = lab.DEFAULT_TEMPERATURE, hints=None) -> PhotoResult:
-    """One model on a prepared photo: logits at the working size, colour on the photo's own lightness.
+def colourize_prepared(model: nn.Module, palette: torch.Tensor, photo: PreparedPhoto,
+                       long_side: int = DEFAULT_WORK_SIZE, decoding: str = DEFAULT_DECODING,
+                       temperature: float = DEFAULT_TEMPERATURE, hints=None) -> PhotoResult:
+    """One model on a prepared photo: logits at the working size, colour on the photo's own lightness
+    (colorizer.pipeline.Colourizer.run is this with its Settings).
     ``hints``: [(x, y, (r, g, b)), ...] in the upload's own pixel coordinates (hint models; HintError if bad)."""
     with one_torch_thread():
         logits, work = photo_logits(model, photo, long_side, hints)
@@ -312,14 +321,3 @@ def colourize_prepared(model: nn.Module, palette: torch.Tensor, photo: PreparedP
         grey=photo.grey_rgb, colour=colour, original=photo.rgb if photo.has_colour else None, work_size=work,
         logits=logits, full_size=photo.full_size if photo.full_size != photo.size else None, palette=palette.cpu(),
     )
-
-
-def colourize_photo(model: nn.Module, palette: torch.Tensor, image: Image.Image | np.ndarray,
-                    long_side: int = 96, decoding: str = "mode",
-                    temperature: float = lab.DEFAULT_TEMPERATURE, max_side: int | None = None) -> PhotoResult:
-    """Run the model on a downscaled copy, then lay the predicted colour onto the original's
-    full-resolution lightness, so the output is as large and sharp as the input (or, with ``max_side``,
-    shrunk to that long side). Palette models: the decoded RGB's chroma (YCbCr Cb, Cr) on the original's
-    Y. Lab models: the decoded ab, upsampled, with the original's L. Several models on one upload:
-    prepare_photo once, then colourize_prepared per model."""
-    return colourize_prepared(model, palette, prepare_photo(image, max_side), long_side, decoding, temperature)

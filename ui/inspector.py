@@ -230,7 +230,7 @@ def build_inspector(state: gr.State, uncertainty: bool = True, elem_id: str = "i
 # ---------------------------------------------------------------- Train live's strips
 
 def record_strip(session, event) -> None:
-    """Keep the final model's logits on a batch size's strip images (a 'finished' LiveEvent, whose samples
+    """Keep the final model's logits on a batch size's strip images (a runs.events.Finished, whose samples
     are the final model's (grey, truth, prediction)) in its TrainSession."""
     if event.logits is None or not event.samples:
         return
