@@ -6,6 +6,7 @@ from pathlib import Path
 
 import numpy as np
 
+from .hints import Hint, mark_hints
 from .inference import PreparedPhoto, grey_of, grey_to_rgb, prepare_photo
 from .inspector import Scores, Snapshot
 from .pipeline import Colourizer, Settings, accuracy
@@ -59,18 +60,23 @@ class Panels:
 
 
 def photo_panels(photo: PreparedPhoto, columns: list[Column], settings: Settings = Settings(),
-                 class_map: bool = False) -> Panels:
+                 class_map: bool = False, hints: list[Hint] | None = None) -> Panels:
     """Each model on one prepared photo at the photo's own (prepared) size: colour on its lightness, or the
-    raw class map; the grey and the lightness are made once for all models."""
+    raw class map; the grey and the lightness are made once for all models. ``hints`` (in the upload's own
+    pixel coordinates) steer the hint models, and are marked on their pictures."""
     width, height = photo.full_size
     panels = Panels(grey=photo.grey_rgb, original=photo.rgb if photo.has_colour else None,
                     source=f"upload {width}×{height}")
     for column in panels.loaded(columns):
-        result = column.colourizer.run(photo, settings)
+        steered = bool(hints) and column.colourizer.takes_hints
+        result = column.colourizer.run(photo, settings, hints if steered else None)
         kind = "class map (mode)" if class_map else settings.describe()
         truth = photo.small(result.work_size) if photo.has_colour else None
-        panels.models[column.key] = Panel(f"{column.label} · {kind}, {width}×{height}",
-                                          result.class_map if class_map else result.colour,
+        picture = result.class_map if class_map else result.colour
+        if steered:
+            picture = mark_hints(picture, hints, photo.full_size)
+            kind += f", {len(hints)} hint{'s' if len(hints) > 1 else ''}"
+        panels.models[column.key] = Panel(f"{column.label} · {kind}, {width}×{height}", picture,
                                           column.colourizer.scores(column.label, result.logits, truth))
         panels.notes.append(f"{column.title} ran at {result.work_size[0]}×{result.work_size[1]}; "
                             f"its colours were put on the original {width}×{height} lightness.")

@@ -9,6 +9,7 @@ import gradio as gr
 import numpy as np
 
 from colorizer import ARCH_NAMES, CIFAR10_CLASSES, load_category
+from colorizer.hints import HintError, checked_hints
 from colorizer.inference import DISPLAY_LONG_SIDE, prepare_photo
 from colorizer.panels import Column, Panel, Panels, full_size_pngs, photo_panels, test_image_panels
 from colorizer.pipeline import DEFAULT_DECODING, DEFAULT_TEMPERATURE, DEFAULT_WORK_SIZE, Settings
@@ -23,12 +24,13 @@ from pixelwise.zerogpu import INFERENCE_S, gpu
 from runs.catalog import fetch_missing_checkpoints, list_checkpoints, load_colourizer
 from ui.common import (cifar_notice, example_files, inference_device, named_outputs, shown_as_jpeg, upload_name,
                        uploaded_image)
-from ui.inspector import INSPECT_CLASS, add_inspect_api, build_inspector
+from ui import hints_section
+from ui.inspector import INSPECT_CLASS, add_inspect_api, build_inspector, model_chart
 
 # The three model columns: which archs each lists, its title, and the checkpoint it defaults to.
 SLOTS = {"cnn": (("cnn",), "CNN", "cnn.pt"),
          "unet": (("unet",), "UNet", "unet.pt"),
-         "beyond": (("mobile_unet", "deep_unet"), "Beyond the handout", "colour_mobile_unet.pt")}
+         "beyond": (("mobile_unet", "deep_unet"), "Beyond the handout", "colour_hints.pt")}
 DECODING_CHOICES = [("mode (argmax, the handout's)", "mode"), ("mean", "mean"), ("annealed mean", "annealed")]
 EXAMPLES = [("astronaut.jpg", "Astronaut"), ("rocket.jpg", "Rocket launch"), ("coffee.jpg", "Coffee"),
             ("chelsea_cat.jpg", "Cat"), ("camera_bw.jpg", "Cameraman (black and white)"),
@@ -106,12 +108,13 @@ def _columns(checkpoints: dict[str, str | None]) -> list[Column]:
 
 def colourize_upload_panels(image_path: str, checkpoints: dict[str, str | None], decoding: str = DEFAULT_DECODING,
                             temperature: float = DEFAULT_TEMPERATURE, class_map: bool = False,
-                            work_size: int = DEFAULT_WORK_SIZE) -> Panels:
+                            work_size: int = DEFAULT_WORK_SIZE, hints: list | None = None) -> Panels:
     """Colourization of an uploaded file at its own resolution (shown at most DISPLAY_LONG_SIDE long; the full
     size is a download): decoded once, grey and lightness once for all models. Raises ImageError, naming the
-    file as the person named it, for unusable files."""
+    file as the person named it, for unusable files; HintError for unusable hints (upload pixel coordinates)."""
     photo = prepare_photo(image_path, DISPLAY_LONG_SIDE, name=upload_name(image_path))
-    return photo_panels(photo, _columns(checkpoints), Settings(decoding, temperature, work_size), class_map)
+    steer = checked_hints(hints, photo.full_size) if hints else None
+    return photo_panels(photo, _columns(checkpoints), Settings(decoding, temperature, work_size), class_map, steer)
 
 
 def full_size_files(image_path: str, checkpoints: dict[str, str | None], decoding: str = DEFAULT_DECODING,
@@ -159,15 +162,15 @@ def _to_updates(panels: Panels) -> dict:
 
 @gpu(INFERENCE_S)  # ZeroGPU Spaces lend the GPU per call; a no-op elsewhere
 def on_colourize_upload(image_path, cnn, unet, beyond, decoding=DEFAULT_DECODING, temperature=DEFAULT_TEMPERATURE,
-                        class_map=False, work_size=DEFAULT_WORK_SIZE) -> dict:
+                        class_map=False, work_size=DEFAULT_WORK_SIZE, hints=None) -> dict:
     if not image_path:
         raise gr.Error("Upload an image first (any size; PNG, JPEG, TIFF, WebP...).")
     checkpoints = {"cnn": cnn, "unet": unet, "beyond": beyond}
     try:
         work_size = bounded(work_size, "Model working size", limits.WORK_SIZE)
         temperature = bounded(temperature, "Temperature", limits.TEMPERATURE, whole=False)
-        panels = colourize_upload_panels(image_path, checkpoints, decoding, temperature, class_map, work_size)
-    except (ImageError, OutOfRange) as error:
+        panels = colourize_upload_panels(image_path, checkpoints, decoding, temperature, class_map, work_size, hints)
+    except (ImageError, OutOfRange, HintError) as error:
         gr.Warning(str(error))
         return {"notes": f"**Could not use this file:** {error}"}  # the panels keep what they showed
     return _to_updates(panels)
@@ -230,8 +233,9 @@ def _answer(view: dict) -> tuple:
 
 
 def colourize(image: str, cnn_checkpoint: str | None = "cnn.pt", unet_checkpoint: str | None = "unet.pt",
-              beyond_checkpoint: str | None = "colour_mobile_unet.pt", decoding: str = DEFAULT_DECODING,
-              temperature: float = DEFAULT_TEMPERATURE, class_map: bool = False, work_size: float = DEFAULT_WORK_SIZE):
+              beyond_checkpoint: str | None = "colour_hints.pt", decoding: str = DEFAULT_DECODING,
+              temperature: float = DEFAULT_TEMPERATURE, class_map: bool = False, work_size: float = DEFAULT_WORK_SIZE,
+              hints: list | None = None):
     """Colourize a photo (any size or mode) with the handout's CNN and UNet and the beyond-the-handout model.
 
     Args:
@@ -243,18 +247,22 @@ def colourize(image: str, cnn_checkpoint: str | None = "cnn.pt", unet_checkpoint
         temperature: T of the annealed mean (0.38 is Zhang et al.'s); ignored by the other decodings.
         class_map: show each model's raw classes (the mode) instead of colours.
         work_size: long side in pixels of the copy the models run on (32 to 256).
+        hints: colour hints for a hint model in the beyond column (e.g. "colour_hints.pt"), a list of
+            {"x": column, "y": row, "colour": "#rrggbb"} in the photo's own pixel coordinates (0, 0 top left);
+            at most 200. Other models ignore them.
 
     Returns:
-        The grey input, the CNN's, the UNet's and the beyond-the-handout model's colourization, and the
-        original (None when the photo had no colour); a model whose checkpoint is missing gives None.
+        The grey input, the CNN's, the UNet's and the beyond-the-handout model's colourization (with the
+        hints marked), and the original (None when the photo had no colour); a model whose checkpoint is
+        missing gives None.
     """
     return _answer(on_colourize_upload(image, cnn_checkpoint, unet_checkpoint, beyond_checkpoint, decoding,
-                                       temperature, class_map, work_size))
+                                       temperature, class_map, work_size, hints or None))
 
 
 def colourize_test_image(category: str = "horse", index: float = 0, cnn_checkpoint: str | None = "cnn.pt",
                          unet_checkpoint: str | None = "unet.pt",
-                         beyond_checkpoint: str | None = "colour_mobile_unet.pt", decoding: str = DEFAULT_DECODING,
+                         beyond_checkpoint: str | None = "colour_hints.pt", decoding: str = DEFAULT_DECODING,
                          temperature: float = DEFAULT_TEMPERATURE):
     """Colourize one 32 x 32 CIFAR-10 test image (shown 8x enlarged) with the three models.
 
@@ -275,7 +283,7 @@ def colourize_test_image(category: str = "horse", index: float = 0, cnn_checkpoi
 
 
 def colourize_full_size(image: str, cnn_checkpoint: str | None = "cnn.pt", unet_checkpoint: str | None = "unet.pt",
-                        beyond_checkpoint: str | None = "colour_mobile_unet.pt", decoding: str = DEFAULT_DECODING,
+                        beyond_checkpoint: str | None = "colour_hints.pt", decoding: str = DEFAULT_DECODING,
                         temperature: float = DEFAULT_TEMPERATURE, work_size: float = DEFAULT_WORK_SIZE) -> list[str]:
     """Each model's colourization of a photo as a PNG at the photo's own size (colourize shows at most 2000 px).
 
@@ -343,6 +351,45 @@ class ColourizeTab:
                       api_visibility="private")
 
 
+def wire_hints(controls: "hints_section.HintControls", upload, beyond, outputs: dict, again: dict, show: dict) -> list:
+    """A click on the Beyond picture picks a hint target; a suggested or picked colour adds a hint; remove, undo
+    and clear change them; each change colourizes again (keeping the settings) and compares before and after.
+    A new upload forgets the hints. Returns the events that make a new result."""
+    h = controls
+    named = lambda fn, names: (hints_section_outputs(fn, h, names))  # noqa: E731
+    pick = named(hints_section.pick_pixel, ("target", "message", "suggestions", "style", "picker"))
+    outputs["beyond"].select(pick[0], [outputs["inspection"], upload, beyond], pick[1], show_progress="hidden",
+                             api_visibility="private")
+    changes = [
+        (h.suggestions.input, hints_section.add_hint, [h.hints, h.history, h.target, h.suggestions]),
+        (h.add.click, hints_section.add_hint, [h.hints, h.history, h.target, h.picker]),
+        (h.remove.input, hints_section.remove_hint, [h.hints, h.history, h.remove]),
+        (h.undo.click, hints_section.undo_hint, [h.hints, h.history]),
+        (h.clear.click, hints_section.clear_hints, [h.hints, h.history])]
+    compare = named_outputs(lambda before, after, target: hints_section.compare(before, after, target, model_chart),
+                            {"comparison": h.comparison, "entropy": h.entropy})
+    events = []
+    for trigger, handler, inputs in changes:
+        fn, outs = named(handler, ("hints", "history", "remove", "message"))
+        event = trigger(fn, inputs, outs, show_progress="hidden", api_visibility="private")
+        event = event.then(lambda snapshot: snapshot, outputs["inspection"], h.before, api_visibility="private")
+        event = event.then(**again).then(**show)
+        event.then(compare, [h.before, outputs["inspection"], h.target], [h.comparison, h.entropy],
+                   show_progress="hidden", api_visibility="private")
+        events.append(event)
+    fn, outs = named(hints_section.forget_hints, ("hints", "history", "target", "remove", "message", "suggestions",
+                                                   "style"))
+    events.append(upload.upload(fn, None, outs, show_progress="hidden", api_visibility="private")
+                  .then(**again).then(**show))
+    return events
+
+
+def hints_section_outputs(handler, controls, names) -> tuple:
+    """(the handler answering a list in ``names`` order, the components of those names)."""
+    components = [getattr(controls, name) for name in names]
+    return named_outputs(handler, dict(zip(names, components))), components
+
+
 def build_colourize_tab() -> ColourizeTab:
     gr.Markdown("Colourization as classification: each pixel of a grey image gets a colour class. The handout's "
                 "plain **CNN** and **UNet** (24 RGB colours, trained on 5,000 CIFAR-10 horses) run beside a model "
@@ -393,6 +440,7 @@ def build_colourize_tab() -> ColourizeTab:
                         outputs[f"{name}_caption"] = gr.Markdown(f"**{title}**")
             outputs["inspection"] = gr.State(None)  # the last colourization's logits: clicks read them
             inspector = build_inspector(outputs["inspection"], elem_id="inspector-colourize")
+            hint_controls = hints_section.build_hint_controls()
             outputs["slider"] = shown_as_jpeg(gr.ImageSlider(label="Before / after", interactive=False,
                                                              max_height=420))
             outputs["notes"] = gr.Markdown()
@@ -405,11 +453,12 @@ def build_colourize_tab() -> ColourizeTab:
     show = dict(fn=named_outputs(show_view, page), inputs=view, outputs=list(page.values()),
                 show_progress="hidden", api_visibility="private")
     chosen = [*checkpoints.values(), decoding, temperature]
-    upload_inputs = [upload, *chosen, class_map, work_size]
+    upload_inputs = [upload, *chosen, class_map, work_size, hint_controls.hints]
     full_size_button.click(colourize_full_size, [upload, *chosen, work_size], full_size, api_name="colourize_full_size")
+    again = dict(fn=colourize, inputs=upload_inputs, outputs=[*images, view], api_visibility="private")
     colourized = [
-        gr.on([upload_button.click, upload.upload], colourize, upload_inputs, [*images, view],
-              api_name="colourize").then(**show),
+        upload_button.click(colourize, upload_inputs, [*images, view], api_name="colourize").then(**show),
+        *wire_hints(hint_controls, upload, checkpoints["beyond"], outputs, again, show),
         test_button.click(colourize_test_image, [category, index, *chosen], [*images, view],
                           api_name="colourize_test_image").then(**show),
         random_button.click(random_test_image, [category, *chosen], [index, *images, view],
@@ -419,7 +468,7 @@ def build_colourize_tab() -> ColourizeTab:
     add_inspect_api(outputs["inspection"], lambda path: colourize_upload_panels(path, default_checkpoints()).snapshot())
     with examples:
         defaults = [dropdown.value for dropdown in checkpoints.values()] + [DEFAULT_DECODING, DEFAULT_TEMPERATURE,
-                                                                            False, DEFAULT_WORK_SIZE]
+                                                                            False, DEFAULT_WORK_SIZE, []]
         # Gradio's example cache stores neither gr.update()s, nor an empty image, nor a State: the original
         # and the inspector's state follow the cached answer in a private step.
         cacheable = {name: component for name, component in outputs.items()
