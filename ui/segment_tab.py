@@ -7,7 +7,7 @@ import gradio as gr
 import pandas as pd
 from PIL import Image
 
-from colorizer.inspector import Scores, Snapshot
+from pixelwise.perpixel import Scores, Snapshot
 from pixelwise.checkpoints import CheckpointError
 from pixelwise.errors import DataUnavailable
 from pixelwise import limits
