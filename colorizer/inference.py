@@ -270,8 +270,9 @@ def save_colour_png(model: nn.Module, palette: torch.Tensor, logits: torch.Tenso
     return Path(path)
 
 
-def working_size(width: int, height: int, long_side: int) -> tuple[int, int]:
-    """Shrink (never enlarge) so the long side is at most ``long_side``; both sides a multiple of 4, at least 4."""
+def long_side_size(width: int, height: int, long_side: int) -> tuple[int, int]:
+    """Shrink (never enlarge) so the long side is at most ``long_side``; both sides a multiple of 4, at least 4.
+    (The segmenter's rule is the other way round: segmenter.inference.short_side_size.)"""
     scale = min(1.0, long_side / max(width, height))
     return tuple(max(4, int(round(side * scale / 4)) * 4) for side in (width, height))
 
@@ -282,5 +283,5 @@ def _resize(array: np.ndarray, size: tuple[int, int], resample) -> np.ndarray:
 
 def photo_logits(model: nn.Module, photo: PreparedPhoto, long_side: int) -> tuple[torch.Tensor, tuple[int, int]]:
     """The model's NC x h x w logits on the photo's working-size copy, and that (width, height)."""
-    work = working_size(*photo.size, long_side)
+    work = long_side_size(*photo.size, long_side)
     return predict_logits(model, model_input(model, photo.small(work))), work
