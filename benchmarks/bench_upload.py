@@ -33,7 +33,7 @@ from PIL import Image
 
 from colorizer import lab
 from colorizer.inference import (DISPLAY_LONG_SIDE, classes_to_rgb, decode_rgb, grey_of, grey_to_rgb, is_lab,
-                                 model_input, predict_logits, prepare_photo, working_size)
+                                 long_side_size, model_input, predict_logits, prepare_photo)
 from colorizer.pipeline import Colourizer, Settings
 from pixelwise.images import has_colour, load_rgb
 
@@ -71,7 +71,7 @@ def old_colourize_photo(model, palette, rgb, long_side=96):
     """colorizer.inference.colourize_photo before issue 12 (mode decoding)."""
     height, width = rgb.shape[:2]
     grey = (grey_of(rgb) * 255).round().astype(np.uint8)
-    work = working_size(width, height, long_side)
+    work = long_side_size(width, height, long_side)
     small = np.asarray(Image.fromarray(rgb).resize(work, Image.Resampling.BILINEAR))
     model_grey = model_input(model, small)
     logits = predict_logits(model, model_grey)

@@ -285,8 +285,9 @@ def save_colour_png(model: nn.Module, palette: torch.Tensor, logits: torch.Tenso
     return Path(path)
 
 
-def working_size(width: int, height: int, long_side: int) -> tuple[int, int]:
-    """Shrink (never enlarge) so the long side is at most ``long_side``; both sides a multiple of 4, at least 4."""
+def long_side_size(width: int, height: int, long_side: int) -> tuple[int, int]:
+    """Shrink (never enlarge) so the long side is at most ``long_side``; both sides a multiple of 4, at least 4.
+    (The segmenter's rule is the other way round: segmenter.inference.short_side_size.)"""
     scale = min(1.0, long_side / max(width, height))
     return tuple(max(4, int(round(side * scale / 4)) * 4) for side in (width, height))
 
@@ -299,7 +300,7 @@ def photo_logits(model: nn.Module, photo: PreparedPhoto, long_side: int = DEFAUL
                  hints=None) -> tuple[torch.Tensor, tuple[int, int]]:
     """The model's NC x h x w logits on the photo's working-size copy, and that (width, height). ``hints``:
     (x, y, (r, g, b)) in the upload's own pixel coordinates (or colorizer.hints.Hint / dicts), hint models only."""
-    work = working_size(*photo.size, long_side)
+    work = long_side_size(*photo.size, long_side)
     planes = None
     if hints:
         if not takes_hints(model):

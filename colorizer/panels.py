@@ -7,8 +7,10 @@ from pathlib import Path
 import numpy as np
 
 from .hints import Hint, mark_hints
+from pixelwise.perpixel import Scores, Snapshot
+from pixelwise.pictures import enlarge
+
 from .inference import PreparedPhoto, grey_of, grey_to_rgb, prepare_photo
-from .inspector import Scores, Snapshot
 from .pipeline import Colourizer, Settings, accuracy
 
 TEST_IMAGE_ZOOM = 8  # 32 x 32 test images are shown 256 x 256, pixels kept crisp
@@ -93,7 +95,7 @@ def test_image_panels(rgb: np.ndarray, columns: list[Column], settings: Settings
     """Each model on one 32 x 32 test image at its own size, scored with the handout's metric: the shown
     colours and the truth mapped to the nearest colour of a handout palette (its own for the handout
     models, the first handout model's for Lab models), share of pixels that agree."""
-    zoom = lambda image: np.repeat(np.repeat(image, TEST_IMAGE_ZOOM, axis=0), TEST_IMAGE_ZOOM, axis=1)
+    zoom = lambda image: enlarge(image, TEST_IMAGE_ZOOM)
     panels = Panels(grey=zoom(grey_to_rgb(grey_of(rgb))), original=zoom(rgb),
                     source=f"CIFAR-10 test {category} #{index}")
     reference = None  # a handout palette, to score Lab models with

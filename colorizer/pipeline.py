@@ -20,13 +20,14 @@ from torch import nn
 
 from pixelwise.checkpoints import CheckpointError
 from pixelwise.device import one_torch_thread
+from pixelwise.perpixel import Scores
 
 from . import lab
 from .checkpoint import load_checkpoint
 from .inference import (DEFAULT_DECODING, DEFAULT_TEMPERATURE, DEFAULT_WORK_SIZE, PhotoResult, PreparedPhoto,
                         colourize_prepared, decode_rgb, is_lab, model_input, photo_logits, predict_logits, prepare_photo,
                         save_colour_png, takes_hints)
-from .inspector import Scores, model_scores
+from .inspector import model_scores
 from .metrics import palette_accuracy
 
 DECODINGS = lab.DECODINGS  # "mode" (argmax, the handout's), "mean", "annealed" (annealed mean)

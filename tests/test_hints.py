@@ -68,7 +68,7 @@ def test_sampling_is_deterministic_for_a_seed():
 
 @pytest.mark.parametrize("size", [(300, 100), (100, 300), (640, 480), (97, 61)])
 def test_a_hint_lands_on_the_model_pixel_that_covers_it_for_any_aspect_ratio(size):
-    work = inference.working_size(*size, 96)
+    work = inference.long_side_size(*size, 96)
     for x, y in [(0, 0), (size[0] - 1, size[1] - 1), (size[0] // 2, size[1] // 3), (size[0] - 1, 0)]:
         column, row = hints.model_pixel(x, y, size, work)
         # the model pixel's footprint in the upload contains (x, y)

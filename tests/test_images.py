@@ -7,7 +7,7 @@ import torch
 from PIL import Image
 
 from colorizer import UNet, colourize, colourize_photo, predict_classes
-from colorizer.inference import working_size
+from colorizer.inference import long_side_size
 from pixelwise.images import ImageError, has_colour, load_rgb, open_image, to_rgb
 
 
@@ -129,8 +129,8 @@ def test_colourize_pads_any_size(tiny_model):
 
 
 def test_working_size_never_enlarges():
-    assert working_size(1024, 768, 96) == (96, 72)
-    assert working_size(20, 12, 96) == (20, 12)
+    assert long_side_size(1024, 768, 96) == (96, 72)
+    assert long_side_size(20, 12, 96) == (20, 12)
 
 
 def test_colourize_photo_decodes_as_the_tab_does_by_default(tiny_model):

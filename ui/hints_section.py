@@ -3,16 +3,16 @@ of the model's own suggested colours (or any colour), and the picture is colouri
 Hints are kept in the upload's own pixel coordinates, in a hidden JSON input of the public colourize endpoint,
 so a decoding, temperature or working-size change keeps them; a new upload clears them. Undo reverses the
 last change (add, remove or clear). No ML here: colorizer.hints suggests the colours and draws the markers."""
+import dataclasses
 import html
-
-import numpy as np
 from dataclasses import dataclass
 
 import gradio as gr
 
 from colorizer import hints as hint_model
-from colorizer.inspector import OutsideImage, UNCERTAINTY_KINDS, report, uncertainty_picture
 from pixelwise.images import ImageError, open_image
+from pixelwise.perpixel import UNCERTAINTY_KINDS, OutsideImage, Snapshot, report
+from pixelwise.pictures import uncertainty_maps
 from runs.catalog import load_colourizer
 from ui.inspector import CHART_CSS
 from ui.common import inference_device
@@ -154,13 +154,8 @@ def compare(before, after, target: dict | None, chart) -> dict:
     old, new = (snapshot.models.get(SLOT) if snapshot is not None else None for snapshot in (before, after))
     if old is None or new is None:
         return {"comparison": "", "entropy": None}
-    shown = after.shown
-    scale = min(1.0, 240 / max(shown))
-    small = (max(1, round(shown[0] * scale)), max(1, round(shown[1] * scale)))
-    maps = [uncertainty_picture(scores.logits[0], UNCERTAINTY_KINDS[0], small, title)
-            for scores, title in ((old, "before"), (new, "after"))]
-    height = max(m.shape[0] for m in maps)
-    entropy = np.concatenate([np.pad(m, ((0, height - m.shape[0]), (0, 8), (0, 0)), constant_values=255) for m in maps], 1)
+    pair = {"before": dataclasses.replace(old, label="before"), "after": dataclasses.replace(new, label="after")}
+    entropy = uncertainty_maps(Snapshot(pair, shown=after.shown), UNCERTAINTY_KINDS[0], long_side=240)
     if not target:
         return {"comparison": "", "entropy": entropy}
     x, y = target["shown"]

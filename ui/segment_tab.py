@@ -7,7 +7,7 @@ import gradio as gr
 import pandas as pd
 from PIL import Image
 
-from colorizer.inspector import Scores, Snapshot
+from pixelwise.perpixel import Scores, Snapshot
 from pixelwise.checkpoints import CheckpointError
 from pixelwise.errors import DataUnavailable
 from pixelwise import limits
@@ -151,7 +151,7 @@ def reblend(state, opacity):
     return overlay(rgb, result, opacity)
 
 
-def curves(losses, epochs_rows, status: str) -> dict:
+def curve_updates(losses, epochs_rows, status: str) -> dict:
     return {"loss_plot": pd.DataFrame(losses, columns=["step", "loss", "mode"]),
             # placeholders first within an epoch: a NaN between two points would break the line
             "iou_plot": pd.DataFrame(sorted(epochs_rows, key=lambda row: (row[0], row[1] == row[1])),
@@ -187,7 +187,7 @@ def run_finetune(modes, epochs, train_images):
     for config in configs:
         mode = config.mode
         status = f"{mode}: caching frozen features and measuring the untrained model…"
-        yield curves(losses, epochs_rows, status)
+        yield curve_updates(losses, epochs_rows, status)
         try:
             for event in fine_tune_iter(config):
                 if isinstance(event, BatchLoss):
@@ -201,7 +201,7 @@ def run_finetune(modes, epochs, train_images):
                     epochs_rows.insert(0, (0, event.initial["iou"], mode))
                     status = (f"{mode}: done; untrained val IoU {event.initial['iou']:.3f} → best "
                               f"{max(r.val_iou for r in event.history) if event.history else float('nan'):.3f}")
-                yield curves(losses, epochs_rows, status)
+                yield curve_updates(losses, epochs_rows, status)
         except (DataUnavailable, WeightsUnavailable) as error:
             gr.Warning(str(error))
             yield {"status": f"Cannot fine-tune: {error}"}

@@ -17,14 +17,15 @@ import gradio as gr
 import pandas as pd
 
 from colorizer import ARCH_NAMES, CIFAR10_CLASSES, TrainConfig, TrainResult
-from runs.events import Done, Failed, Finished, LiveEvent, Notice, Progressed, Samples, Status, Waiting
-from runs.live import live_config, start_live_run
 from pixelwise import limits
 from pixelwise.limits import OutOfRange, bounded
+from pixelwise.pictures import image_grid
 from pixelwise.settings import checkpoint_dir, shown_path, trained_dir
 from pixelwise.zerogpu import TRAINING_S, gpu
+from runs.events import Done, Failed, Finished, LiveEvent, Notice, Progressed, Samples, Status, Waiting
+from runs.live import live_config, start_live_run
 from ui import curves
-from ui.common import api_endpoint, cifar_data_root, cifar_notice, image_grid, named_outputs, take_home_path
+from ui.common import api_endpoint, cifar_data_root, cifar_notice, named_outputs, take_home_path
 from ui.inspector import INSPECT_CLASS, build_inspector, record_strip, strip_snapshot
 
 PRESET_BATCH_SIZES = [5, 10, 20, 50, 100, 200, 500, 1000]  # the write-ups' sizes, one click each
