@@ -16,7 +16,7 @@ COST_MODELS = {"Flower DeepLabV3 (21 blocks)": iter_flower_layer_costs,
                "Colourization UNet (the handout's, 6 blocks)": iter_unet_layer_costs}
 SIZE_CHOICES = {"64² and 128² (seconds)": (64, 128), "128² and 256²": (128, 256), "256² and 512² (minutes)": (256, 512)}
 MEMORY_COLOURS = {"weights (all)": "#bab0ac", "gradients": "#e45756", "AdamW state": "#f58518",
-                  "saved activations": "#4c78a8"}
+                  "activations": "#4c78a8"}
 TIME_COLOURS = {"forward": "#4c78a8", "backward": "#e45756", "optimizer step": "#54a24b"}
 N_ORDER = [str(n) for n in range(1, 100)]  # n is drawn as a category, in this order
 MIB = 2**20
@@ -25,7 +25,7 @@ MIB = 2**20
 def memory_frame(rows, size: int) -> pd.DataFrame:
     parts = [(str(r.n), part, value / MIB) for r in rows if r.size == size
              for part, value in (("weights (all)", r.param_bytes), ("gradients", r.grad_bytes),
-                                 ("AdamW state", r.optimizer_bytes), ("saved activations", r.activation_bytes))]
+                                 ("AdamW state", r.optimizer_bytes), ("activations", r.activation_bytes))]
     return pd.DataFrame(parts, columns=["n", "part", "MiB"])
 
 
@@ -36,7 +36,7 @@ def time_frame(rows, size: int) -> pd.DataFrame:
 
 
 def peak_frame(rows) -> pd.DataFrame:
-    return pd.DataFrame([(r.n, f"{r.size}²", r.peak_bytes / MIB) for r in rows], columns=["n", "image", "MiB"])
+    return pd.DataFrame([(str(r.n), f"{r.size}²", r.peak_bytes / MIB) for r in rows], columns=["n", "image", "MiB"])
 
 
 def measure_rows(model: str, sizes: str, batch, progress) -> list:
@@ -52,15 +52,18 @@ def measure_rows(model: str, sizes: str, batch, progress) -> list:
     return rows
 
 
-def run_cost(model: str, sizes: str, batch, progress=gr.Progress()) -> dict:
-    """The plots, the rows table and the closed forms for the page."""
-    rows = measure_rows(model, sizes, batch, progress)
-    small, big = SIZE_CHOICES[sizes]
-    return {"memory_small": gr.BarPlot(memory_frame(rows, small), title=f"Memory of one step, {small}² ×{int(batch)}"),
-            "memory_big": gr.BarPlot(memory_frame(rows, big), title=f"Memory of one step, {big}² ×{int(batch)}"),
-            "time_small": gr.BarPlot(time_frame(rows, small), title=f"Time of one step, {small}²"),
-            "time_big": gr.BarPlot(time_frame(rows, big), title=f"Time of one step, {big}²"),
+def page_values(rows, batch: int) -> dict:
+    """The plots, the rows table and the closed forms of measured rows (two sizes), for the page."""
+    small, big = min(r.size for r in rows), max(r.size for r in rows)
+    return {"memory_small": gr.BarPlot(memory_frame(rows, small), title=f"Memory of one step, {small}² ×{batch}"),
+            "memory_big": gr.BarPlot(memory_frame(rows, big), title=f"Memory of one step, {big}² ×{batch}"),
+            "time_small": gr.BarPlot(time_frame(rows, small), title=f"Time of one step, {small}² ×{batch}"),
+            "time_big": gr.BarPlot(time_frame(rows, big), title=f"Time of one step, {big}² ×{batch}"),
             "peak": peak_frame(rows), "report": report_markdown(rows), "table": rows_markdown(rows)}
+
+
+def run_cost(model: str, sizes: str, batch, progress=gr.Progress()) -> dict:
+    return page_values(measure_rows(model, sizes, batch, progress), int(batch))
 
 
 def fine_tune_cost(model: str = next(iter(COST_MODELS)), sizes: str = next(iter(SIZE_CHOICES)), batch: int = 2,
@@ -91,6 +94,24 @@ def time_plot(elem_id: str) -> gr.BarPlot:
                       x_title="n (last blocks trained)", elem_id=elem_id, height=260)
 
 
+def cost_outputs() -> dict:
+    """The plots beside the closed forms, and the rows table: {name: component} as page_values names them."""
+    with gr.Row():
+        with gr.Column(scale=3):
+            with gr.Row():
+                memory_small, memory_big = memory_plot("segment-cost-memory-small"), memory_plot("segment-cost-memory-big")
+            with gr.Row():
+                time_small, time_big = time_plot("segment-cost-time-small"), time_plot("segment-cost-time-big")
+            peak = gr.LinePlot(x="n", y="MiB", color="image", sort=N_ORDER, title="Step peak above what is held between steps",
+                               x_title="n (last blocks trained)", elem_id="segment-cost-peak", height=220)
+        with gr.Column(scale=2):
+            report = gr.Markdown(elem_id="segment-cost-report")
+    with gr.Accordion("The measured rows", open=False):
+        table = gr.Markdown(elem_id="segment-cost-table")
+    return {"memory_small": memory_small, "memory_big": memory_big, "time_small": time_small,
+            "time_big": time_big, "peak": peak, "report": report, "table": table}
+
+
 def build_cost_section() -> None:
     with gr.Accordion("Cost of fine-tuning against the number of layers trained", open=False):
         gr.Markdown("One training step (forward + cross-entropy, backward, AdamW; float32, random weights and images) "
@@ -104,20 +125,7 @@ def build_cost_section() -> None:
             sizes = gr.Radio(list(SIZE_CHOICES), value=next(iter(SIZE_CHOICES)), label="Image sizes")
             batch = gr.Slider(2, 8, value=2, step=2, label="Batch size")
         measure = gr.Button("Measure", elem_id="segment-cost-run")
-        with gr.Row():
-            with gr.Column(scale=3):
-                with gr.Row():
-                    memory_small, memory_big = memory_plot("segment-cost-memory-small"), memory_plot("segment-cost-memory-big")
-                with gr.Row():
-                    time_small, time_big = time_plot("segment-cost-time-small"), time_plot("segment-cost-time-big")
-                peak = gr.LinePlot(x="n", y="MiB", color="image", title="Step peak above what is held between steps",
-                                   x_title="n (last blocks trained)", elem_id="segment-cost-peak", height=220)
-            with gr.Column(scale=2):
-                report = gr.Markdown(elem_id="segment-cost-report")
-        with gr.Accordion("The measured rows", open=False):
-            table = gr.Markdown(elem_id="segment-cost-table")
-        shown = {"memory_small": memory_small, "memory_big": memory_big, "time_small": time_small,
-                 "time_big": time_big, "peak": peak, "report": report, "table": table}
+        shown = cost_outputs()
         training = dict(concurrency_limit=1, concurrency_id="training")  # one CPU-heavy job at a time
         measure.click(named_outputs(run_cost, shown), [model, sizes, batch], list(shown.values()),
                       api_visibility="private", **training)
