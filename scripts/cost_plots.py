@@ -9,11 +9,13 @@ filled with the rows of the JSON-lines file, and saves a screenshot of it.
 """
 import argparse
 import json
+import os
 import sys
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
+os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")  # offline: no version check or analytics call
 
 import gradio as gr  # noqa: E402
 from playwright.sync_api import sync_playwright  # noqa: E402
