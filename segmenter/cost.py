@@ -28,7 +28,7 @@ import torch.nn.functional as F
 
 from torch import nn
 
-from pixelwise.layercost import iter_layer_costs, spread
+from pixelwise.layercost import iter_layer_costs, saved_activation_bytes, spread
 from pixelwise.layercost_report import add_layer_arguments, print_layer_costs
 
 from .data import IGNORE
@@ -49,21 +49,6 @@ class StepCost:
     optimizer_bytes: int
     activation_bytes: int
     step_seconds: float
-
-
-def saved_activation_bytes(run, exclude: set[int]) -> int:
-    """Run ``run()`` while summing the bytes of every distinct storage autograd saves (minus ``exclude``)."""
-    seen: dict[int, int] = {}
-
-    def pack(tensor):
-        storage = tensor.untyped_storage()
-        if storage.data_ptr() not in exclude:
-            seen[storage.data_ptr()] = storage.nbytes()
-        return tensor
-
-    with torch.autograd.graph.saved_tensors_hooks(pack, lambda tensor: tensor):
-        run()
-    return sum(seen.values())
 
 
 def measure_step(model, mode: str, size: int, batch: int = 2, repeats: int = 2, seed: int = 0) -> StepCost:
