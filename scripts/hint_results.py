@@ -92,6 +92,8 @@ def main(argv=None) -> None:
     parser.add_argument("--work-size", type=int, default=96)
     parser.add_argument("--temperature", type=float, default=lab.DEFAULT_TEMPERATURE)
     parser.add_argument("--limit", type=int, default=None, help="N evenly spaced photos of each set (quick checks)")
+    parser.add_argument("--hint-counts", type=int, nargs="*", default=list(HINT_COUNTS),
+                        help="numbers of hints on the curve (none: no curve)")
     parser.add_argument("--out", default="results/hints.md")
     arguments = parser.parse_args(argv)
     torch.manual_seed(0)
@@ -105,9 +107,11 @@ def main(argv=None) -> None:
             outputs = run_model(model, palette, tqdm(truths, desc=f"{set_name}: {Path(path).name}", leave=False), arguments)
             rows.append({"set": set_name, "model": Path(path).name, **photo_scores(outputs, truths)})
             print(rows[-1], file=sys.stderr)
+        if not arguments.hint_counts:
+            continue
         model, palette = load_checkpoint(arguments.hint_model)
         curve[set_name] = {}
-        for count in HINT_COUNTS:
+        for count in arguments.hint_counts:
             outputs = run_model(model, palette, tqdm(truths, desc=f"{set_name}: {count} hints", leave=False), arguments, count)
             curve[set_name][count] = rgb_psnr(outputs, truths)
             print(set_name, count, curve[set_name][count], file=sys.stderr)
@@ -115,7 +119,8 @@ def main(argv=None) -> None:
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(format_table(rows, curve, sets, arguments))
     out.with_suffix(".json").write_text(json.dumps({"rows": rows, "hints_psnr": curve}, indent=1) + "\n")
-    plot_curve(curve, out.with_suffix(".png"))
+    if curve:
+        plot_curve(curve, out.with_suffix(".png"))
     print(out.read_text())
 
 
@@ -130,9 +135,10 @@ def format_table(rows, curve, sets, arguments) -> str:
                      f"{100 * row['colourfulness_share']:.0f}% | {row['psnr_rgb']:.2f} |")
     lines += ["", f"Hint model ({Path(arguments.hint_model).name}), RGB PSNR (dB) against the number of hints "
               "(true colours at random pixels, seed = photo index):", "",
-              "| photos | " + " | ".join(str(c) for c in HINT_COUNTS) + " |", "|---|" + "---:|" * len(HINT_COUNTS)]
+              "| photos | " + " | ".join(str(c) for c in arguments.hint_counts) + " |",
+              "|---|" + "---:|" * len(arguments.hint_counts)]
     for name, values in curve.items():
-        lines.append(f"| {name} | " + " | ".join(f"{values[c]:.2f}" for c in HINT_COUNTS) + " |")
+        lines.append(f"| {name} | " + " | ".join(f"{values[c]:.2f}" for c in arguments.hint_counts) + " |")
     return "\n".join(lines) + "\n"
 
 
@@ -143,10 +149,11 @@ def plot_curve(curve: dict, path: Path, size=(640, 400)) -> None:
     left, top, right, bottom = 60, 30, size[0] - 20, size[1] - 50
     values = [v for c in curve.values() for v in c.values()]
     low, high = np.floor(min(values)) - 0.5, np.ceil(max(values)) + 0.5
-    x_of = lambda count: left + (right - left) * np.sqrt(count) / np.sqrt(max(HINT_COUNTS))  # noqa: E731
+    counts = sorted(next(iter(curve.values())))
+    x_of = lambda count: left + (right - left) * np.sqrt(count) / np.sqrt(max(counts))  # noqa: E731
     y_of = lambda value: bottom - (bottom - top) * (value - low) / (high - low)  # noqa: E731
     draw.rectangle((left, top, right, bottom), outline="black")
-    for count in HINT_COUNTS:
+    for count in counts:
         draw.line((x_of(count), bottom, x_of(count), bottom + 5), fill="black")
         draw.text((x_of(count) - 6, bottom + 8), str(count), fill="black")
     for value in np.arange(np.ceil(low), high, 1.0):
@@ -155,7 +162,7 @@ def plot_curve(curve: dict, path: Path, size=(640, 400)) -> None:
     draw.text(((left + right) // 2 - 60, size[1] - 22), "number of hints (sqrt scale)", fill="black")
     draw.text((8, top - 22), "RGB PSNR (dB)", fill="black")
     for (name, values), colour in zip(curve.items(), ("#1f77b4", "#d62728", "#2ca02c")):
-        points = [(x_of(c), y_of(values[c])) for c in HINT_COUNTS]
+        points = [(x_of(c), y_of(values[c])) for c in counts]
         draw.line(points, fill=colour, width=3)
         for x, y in points:
             draw.ellipse((x - 3, y - 3, x + 3, y + 3), fill=colour)

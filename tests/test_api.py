@@ -162,3 +162,28 @@ def test_fine_tune_returns_plain_values(client):
     assert run["mode"] == "last" and [epoch["epoch"] for epoch in run["epochs"]] == [1] and run["best_epoch"] == 1
     assert run["best_val_iou"] == run["epochs"][0]["val_iou"] and 0 <= run["initial_val_iou"] <= 1
     assert [loss["step"] for loss in run["losses"]] == list(range(1, len(run["losses"]) + 1)) and run["losses"]
+
+
+HINT_MODEL = settings.REPO_ROOT / "checkpoints" / "colour_hints.pt"
+requires_hint_model = pytest.mark.skipif(not HINT_MODEL.is_file(), reason=f"{HINT_MODEL} is not in this checkout")
+
+
+@requires_hint_model
+def test_colourize_takes_hints_in_the_uploads_own_pixels_and_refuses_bad_ones(client, tmp_path):
+    from gradio_client import handle_file
+
+    y, x = np.mgrid[0:240, 0:360]
+    grey = (96 + 60 * np.sin(x / 23.0) * np.cos(y / 31.0)).astype(np.uint8)
+    Image.fromarray(np.stack([grey] * 3, axis=2)).save(tmp_path / "grey.png")
+    photo = handle_file(str(tmp_path / "grey.png"))
+    plain = np.asarray(Image.open(client.predict(photo, api_name="/colourize")[3]).convert("RGB")).astype(int)
+    hints = [{"x": 60, "y": 120, "colour": "#ff0000"}, {"x": 300, "y": 40, "colour": "#0000ff"}]
+    hinted = np.asarray(Image.open(client.predict(photo, hints=hints, api_name="/colourize")[3]).convert("RGB")).astype(int)
+    assert hinted.shape == plain.shape == (240, 360, 3)
+    assert hinted[110:130, 50:70, 0].mean() > plain[110:130, 50:70, 0].mean() + 10  # redder where the red hint is
+    assert hinted[30:50, 290:310, 2].mean() > plain[30:50, 290:310, 2].mean() + 10  # bluer where the blue one is
+    for bad, words in (([{"x": 360, "y": 0, "colour": "#ff0000"}], "outside the 360 x 240 image"),
+                       ([{"x": 1, "y": 1, "colour": "#ff00"}], "is not #rrggbb"),
+                       ([{"x": 1, "y": 1, "colour": "#ff0000"}] * 201, "at most 200")):
+        with pytest.raises(Exception, match=words):
+            client.predict(photo, hints=bad, api_name="/colourize")

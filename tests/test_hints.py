@@ -206,3 +206,34 @@ def test_imagenette_fetch_offline_fails_fast_with_what_to_do(tmp_path, monkeypat
     monkeypatch.setattr(fetch, "url_reachable", lambda url, *a, **k: False)
     with pytest.raises(fetch.FetchError, match="PIXELWISE_IMAGENETTE"):
         fetch.fetch_imagenette(tmp_path, tmp_path / "cache")
+
+
+# ------------------------------------------------------------------ the shipped hint model
+
+from tests.helpers import CHECKPOINTS, REPO, requires_flowers, requires_imagenette  # noqa: E402
+
+SHIPPED_HINTS = CHECKPOINTS / "colour_hints.pt"
+QUICK = REPO / "results" / "hints_quick.json"
+
+
+@requires_imagenette
+@requires_flowers
+@pytest.mark.skipif(not SHIPPED_HINTS.is_file(), reason=f"{SHIPPED_HINTS} is not in this checkout")
+def test_the_shipped_hint_model_reproduces_its_recorded_zero_hint_metrics(tmp_path):
+    """results/hints_quick.json comes from `python scripts/hint_results.py --limit 24 --checkpoints
+    checkpoints/colour_hints.pt --hint-counts 0 10 --out results/hints_quick.md`; the same run again."""
+    import json
+
+    from scripts import hint_results
+
+    recorded = json.loads(QUICK.read_text())
+    hint_results.main(["--limit", "24", "--checkpoints", str(SHIPPED_HINTS), "--hint-model", str(SHIPPED_HINTS),
+                       "--hint-counts", "0", "10", "--out", str(tmp_path / "quick.md")])
+    again = json.loads((tmp_path / "quick.json").read_text())
+    for old, new in zip(recorded["rows"], again["rows"]):
+        assert (old["set"], old["model"]) == (new["set"], new["model"])
+        for key in ("auc", "auc_rebalanced", "colourfulness_share"):
+            assert new[key] == pytest.approx(old[key], abs=0.005), (old["set"], old["model"], key)
+        assert new["psnr_rgb"] == pytest.approx(old["psnr_rgb"], abs=0.05)
+    for name, curve in recorded["hints_psnr"].items():
+        assert again["hints_psnr"][name]["10"] == pytest.approx(curve["10"], abs=0.05)

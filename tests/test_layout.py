@@ -89,3 +89,29 @@ def test_ml_packages_do_not_import_the_app_rooms():
     upward = {module: sorted(target for target in targets if target.split(".")[0] in APP_PACKAGES)
               for module, targets in import_graph().items() if module.split(".")[0] in ML_PACKAGES}
     assert {module: targets for module, targets in upward.items() if targets} == {}
+
+
+MAX_FUNCTION_LINES = 40  # a function fits on a screen; the tab builders are composed of small named parts
+
+
+def long_functions(folder: Path) -> list[str]:
+    found = []
+    for path in sorted(folder.rglob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
+                lines = node.end_lineno - node.lineno + 1
+                if lines > MAX_FUNCTION_LINES:
+                    found.append(f"{path.relative_to(folder.parent)}:{node.lineno} {node.name} ({lines} lines)")
+    return found
+
+
+def test_long_functions_are_found(tmp_path):
+    # The check must be able to fail: a 41-line function is found, a 40-line one is not.
+    (tmp_path / "pkg").mkdir()
+    body = "".join(f"    x{i} = {i}\n" for i in range(39))
+    (tmp_path / "pkg" / "m.py").write_text(f"def short():\n{body}\n\ndef long():\n{body}    return 0\n")
+    assert long_functions(tmp_path / "pkg") == ["pkg/m.py:43 long (41 lines)"]
+
+
+def test_no_function_in_ui_is_longer_than_a_screen():
+    assert long_functions(REPO / "ui") == []

@@ -390,97 +390,134 @@ def hints_section_outputs(handler, controls, names) -> tuple:
     return named_outputs(handler, dict(zip(names, components))), components
 
 
-def build_colourize_tab() -> ColourizeTab:
-    gr.Markdown("Colourization as classification: each pixel of a grey image gets a colour class. The handout's "
-                "plain **CNN** and **UNet** (24 RGB colours, trained on 5,000 CIFAR-10 horses) run beside a model "
-                "**beyond the handout** (lightness in, Lab ab classes out, trained on all of CIFAR-10 with Zhang "
-                "et al.'s class rebalancing). Uploads of any size come back at full resolution: the models run "
-                "on a small copy and their colours are laid onto the photo's own lightness.")
-    with gr.Row():
-        with gr.Column(scale=1, min_width=300):
-            with gr.Tab("Upload"):
-                upload = uploaded_image(label="Your image (any size or mode)", sources=["upload", "clipboard"],
-                                        height=240)
-                with gr.Row():
-                    class_map = gr.Checkbox(label="Raw class map (the mode's classes)", value=False)
-                    work_size = gr.Slider(*limits.WORK_SIZE, value=DEFAULT_WORK_SIZE, step=8,
-                                          label="Model working size (long side, px)")
-                upload_button = gr.Button("Colourize upload", variant="primary")
-                full_size_button = gr.Button("Full-size PNGs", size="sm")
-                full_size = gr.File(label="Full-size results (PNG)", file_count="multiple")
-                examples = gr.Column()  # filled below, once the outputs exist
-            with gr.Tab("CIFAR-10 test image"):
-                category = gr.Dropdown(list(CIFAR10_CLASSES), value="horse", label="Category")
-                index = gr.Slider(0, 999, value=0, step=1, label="Test image number")
-                with gr.Row():
-                    test_button = gr.Button("Colourize test image", variant="primary")
-                    random_button = gr.Button("Random test image")
-                gr.Markdown(cifar_notice("Test images"))
-            with gr.Row():
-                decoding = gr.Radio(DECODING_CHOICES, value=DEFAULT_DECODING, label="Decoding (every model)",
-                                    info="mode: each pixel's most likely colour; mean: the expected colour; "
-                                         "annealed mean: the mean of softmax(logits / T), in between")
-                temperature = gr.Slider(0.01, 1.0, value=DEFAULT_TEMPERATURE, step=0.01,
-                                        label="Temperature T (annealed mean)")
-            choices, notes = checkpoint_choices_by_slot()
-            checkpoints = {slot: gr.Dropdown(choices[slot], value=default_choice(slot, choices[slot]),
-                                             label=f"{title} checkpoint")
-                           for slot, (_, title, _) in SLOTS.items()}
-            refresh_button = gr.Button("Refresh checkpoint list", size="sm")
-            checkpoint_notes = gr.Markdown("\n".join(f"- {note}" for note in notes))
-        with gr.Column(scale=3):
-            outputs = {}
-            with gr.Row(equal_height=True):
-                for name, title in (("grey", "Grey input"), ("cnn", "CNN"), ("unet", "UNet"),
-                                    ("beyond", "Beyond the handout"), ("original", "Original colour")):
-                    with gr.Column(min_width=150):
-                        outputs[name] = shown_as_jpeg(gr.Image(label=title, show_label=False, interactive=False,
-                                                               height=200, elem_id=f"colourize-{name}",
-                                                               elem_classes=INSPECT_CLASS))
-                        outputs[f"{name}_caption"] = gr.Markdown(f"**{title}**")
-            outputs["inspection"] = gr.State(None)  # the last colourization's logits: clicks read them
-            inspector = build_inspector(outputs["inspection"], elem_id="inspector-colourize")
-            hint_controls = hints_section.build_hint_controls()
-            outputs["slider"] = shown_as_jpeg(gr.ImageSlider(label="Before / after", interactive=False,
-                                                             max_height=420))
-            outputs["notes"] = gr.Markdown()
+INTRO = ("Colourization as classification: each pixel of a grey image gets a colour class. The handout's "
+         "plain **CNN** and **UNet** (24 RGB colours, trained on 5,000 CIFAR-10 horses) run beside a model "
+         "**beyond the handout** (lightness in, Lab ab classes out, trained on all of CIFAR-10 with Zhang "
+         "et al.'s class rebalancing). Uploads of any size come back at full resolution: the models run "
+         "on a small copy and their colours are laid onto the photo's own lightness.")
+OUTPUT_TITLES = (("grey", "Grey input"), ("cnn", "CNN"), ("unet", "UNet"), ("beyond", "Beyond the handout"),
+                 ("original", "Original colour"))
 
-    # One public endpoint per action, answering images only; the captions, slider and notes follow in a
-    # private step from the view it leaves in a State.
+
+def _upload_inputs() -> dict:
+    """The Upload sub-tab: the photo, class map and working size, its buttons, the full-size files, and an
+    empty column the examples fill once the outputs exist."""
+    inputs = {"upload": uploaded_image(label="Your image (any size or mode)", sources=["upload", "clipboard"],
+                                       height=240)}
+    with gr.Row():
+        inputs["class_map"] = gr.Checkbox(label="Raw class map (the mode's classes)", value=False)
+        inputs["work_size"] = gr.Slider(*limits.WORK_SIZE, value=DEFAULT_WORK_SIZE, step=8,
+                                        label="Model working size (long side, px)")
+    inputs["upload_button"] = gr.Button("Colourize upload", variant="primary")
+    inputs["full_size_button"] = gr.Button("Full-size PNGs", size="sm")
+    inputs["full_size"] = gr.File(label="Full-size results (PNG)", file_count="multiple")
+    inputs["examples"] = gr.Column()  # filled by _cached_examples, once the outputs exist
+    return inputs
+
+
+def _test_image_inputs() -> dict:
+    """The CIFAR-10 test image sub-tab: category, index and its two buttons."""
+    inputs = {"category": gr.Dropdown(list(CIFAR10_CLASSES), value="horse", label="Category"),
+              "index": gr.Slider(0, 999, value=0, step=1, label="Test image number")}
+    with gr.Row():
+        inputs["test_button"] = gr.Button("Colourize test image", variant="primary")
+        inputs["random_button"] = gr.Button("Random test image")
+    gr.Markdown(cifar_notice("Test images"))
+    return inputs
+
+
+def _shared_inputs() -> dict:
+    """Decoding, temperature and the three checkpoint dropdowns (every action uses them), with their notes."""
+    with gr.Row():
+        inputs = {"decoding": gr.Radio(DECODING_CHOICES, value=DEFAULT_DECODING, label="Decoding (every model)",
+                                       info="mode: each pixel's most likely colour; mean: the expected colour; "
+                                            "annealed mean: the mean of softmax(logits / T), in between"),
+                  "temperature": gr.Slider(0.01, 1.0, value=DEFAULT_TEMPERATURE, step=0.01,
+                                           label="Temperature T (annealed mean)")}
+    choices, notes = checkpoint_choices_by_slot()
+    inputs["checkpoints"] = {slot: gr.Dropdown(choices[slot], value=default_choice(slot, choices[slot]),
+                                               label=f"{title} checkpoint") for slot, (_, title, _) in SLOTS.items()}
+    inputs["refresh_button"] = gr.Button("Refresh checkpoint list", size="sm")
+    inputs["checkpoint_notes"] = gr.Markdown("\n".join(f"- {note}" for note in notes))
+    return inputs
+
+
+def _outputs():
+    """The five pictures with captions, the inspector and the hint controls under them, the before/after
+    slider and the notes."""
+    outputs = {}
+    with gr.Row(equal_height=True):
+        for name, title in OUTPUT_TITLES:
+            with gr.Column(min_width=150):
+                outputs[name] = shown_as_jpeg(gr.Image(label=title, show_label=False, interactive=False, height=200,
+                                                       elem_id=f"colourize-{name}", elem_classes=INSPECT_CLASS))
+                outputs[f"{name}_caption"] = gr.Markdown(f"**{title}**")
+    outputs["inspection"] = gr.State(None)  # the last colourization's logits: clicks read them
+    inspector = build_inspector(outputs["inspection"], elem_id="inspector-colourize")
+    hint_controls = hints_section.build_hint_controls()
+    outputs["slider"] = shown_as_jpeg(gr.ImageSlider(label="Before / after", interactive=False, max_height=420))
+    outputs["notes"] = gr.Markdown()
+    return outputs, inspector, hint_controls
+
+
+def _wire_actions(inputs: dict, outputs: dict, inspector, hint_controls) -> list:
+    """One public endpoint per action, answering images only; the captions, slider and notes follow in a
+    private step from the view it leaves in a State. Returns the upload's inputs (the examples use them)."""
     view = gr.State()
     images = [outputs[name] for name in IMAGES]
     page = {name: component for name, component in outputs.items() if name not in IMAGES or name == "original"}
     show = dict(fn=named_outputs(show_view, page), inputs=view, outputs=list(page.values()),
                 show_progress="hidden", api_visibility="private")
-    chosen = [*checkpoints.values(), decoding, temperature]
-    upload_inputs = [upload, *chosen, class_map, work_size, hint_controls.hints]
-    full_size_button.click(colourize_full_size, [upload, *chosen, work_size], full_size, api_name="colourize_full_size")
+    checkpoints, upload, category, index = inputs["checkpoints"], inputs["upload"], inputs["category"], inputs["index"]
+    chosen = [*checkpoints.values(), inputs["decoding"], inputs["temperature"]]
+    upload_inputs = [upload, *chosen, inputs["class_map"], inputs["work_size"], hint_controls.hints]
+    inputs["full_size_button"].click(colourize_full_size, [upload, *chosen, inputs["work_size"]], inputs["full_size"],
+                                     api_name="colourize_full_size")
     again = dict(fn=colourize, inputs=upload_inputs, outputs=[*images, view], api_visibility="private")
     colourized = [
-        upload_button.click(colourize, upload_inputs, [*images, view], api_name="colourize").then(**show),
+        inputs["upload_button"].click(colourize, upload_inputs, [*images, view], api_name="colourize").then(**show),
         *wire_hints(hint_controls, upload, checkpoints["beyond"], outputs, again, show),
-        test_button.click(colourize_test_image, [category, index, *chosen], [*images, view],
-                          api_name="colourize_test_image").then(**show),
-        random_button.click(random_test_image, [category, *chosen], [index, *images, view],
-                            api_visibility="private").then(**show)]
+        inputs["test_button"].click(colourize_test_image, [category, index, *chosen], [*images, view],
+                                    api_name="colourize_test_image").then(**show),
+        inputs["random_button"].click(random_test_image, [category, *chosen], [index, *images, view],
+                                      api_visibility="private").then(**show)]
     inspector.watch(images)
     inspector.redraw_after(colourized)
     add_inspect_api(outputs["inspection"], lambda path: colourize_upload_panels(path, default_checkpoints()).snapshot())
-    with examples:
-        defaults = [dropdown.value for dropdown in checkpoints.values()] + [DEFAULT_DECODING, DEFAULT_TEMPERATURE,
-                                                                            False, DEFAULT_WORK_SIZE, []]
-        # Gradio's example cache stores neither gr.update()s, nor an empty image, nor a State: the original
-        # and the inspector's state follow the cached answer in a private step.
-        cacheable = {name: component for name, component in outputs.items()
-                     if not name.startswith("original") and name != "inspection"}
-        cached = gr.Examples([[path, *defaults] for path in example_files([name for name, _ in EXAMPLES])], upload_inputs,
-                             list(cacheable.values()), named_outputs(example_view, cacheable), cache_examples=True,
-                             cache_mode="lazy", example_labels=[label for _, label in EXAMPLES],
-                             api_visibility="private",
-                             label="Examples: one click, default settings (sources and licences: examples/README.md)")
-        after = {name: outputs[name] for name in ("original", "original_caption", "inspection")}
-        cached.cache_event.then(named_outputs(original_of, after), upload, list(after.values()),
-                                api_visibility="private", show_progress="hidden")
-    tab = ColourizeTab(checkpoints, checkpoint_notes, {name: outputs[name] for name in IMAGES})
-    tab.refresh_after(refresh_button.click)
+    return upload_inputs
+
+
+def _cached_examples(upload_inputs: list, outputs: dict, checkpoints: dict) -> None:
+    """The example photos, answered once and cached. Gradio's example cache stores neither gr.update()s, nor
+    an empty image, nor a State: the original and the inspector's state follow the cached answer privately."""
+    defaults = [dropdown.value for dropdown in checkpoints.values()] + [DEFAULT_DECODING, DEFAULT_TEMPERATURE,
+                                                                        False, DEFAULT_WORK_SIZE, []]
+    cacheable = {name: component for name, component in outputs.items()
+                 if not name.startswith("original") and name != "inspection"}
+    cached = gr.Examples([[path, *defaults] for path in example_files([name for name, _ in EXAMPLES])], upload_inputs,
+                         list(cacheable.values()), named_outputs(example_view, cacheable), cache_examples=True,
+                         cache_mode="lazy", example_labels=[label for _, label in EXAMPLES],
+                         api_visibility="private",
+                         label="Examples: one click, default settings (sources and licences: examples/README.md)")
+    after = {name: outputs[name] for name in ("original", "original_caption", "inspection")}
+    cached.cache_event.then(named_outputs(original_of, after), upload_inputs[0], list(after.values()),
+                            api_visibility="private", show_progress="hidden")
+
+
+def build_colourize_tab() -> ColourizeTab:
+    gr.Markdown(INTRO)
+    with gr.Row():
+        with gr.Column(scale=1, min_width=300):
+            with gr.Tab("Upload"):
+                inputs = _upload_inputs()
+            with gr.Tab("CIFAR-10 test image"):
+                inputs |= _test_image_inputs()
+            inputs |= _shared_inputs()
+        with gr.Column(scale=3):
+            outputs, inspector, hint_controls = _outputs()
+    upload_inputs = _wire_actions(inputs, outputs, inspector, hint_controls)
+    with inputs["examples"]:
+        _cached_examples(upload_inputs, outputs, inputs["checkpoints"])
+    tab = ColourizeTab(inputs["checkpoints"], inputs["checkpoint_notes"], {name: outputs[name] for name in IMAGES})
+    tab.refresh_after(inputs["refresh_button"].click)
     return tab

@@ -96,21 +96,8 @@ def table_csv(table: pd.DataFrame) -> str:
     return str(path)
 
 
-def build_controls(session: gr.State, plots: dict, redraw, results_table) -> gr.State:
-    """Smoothing slider, log-scale toggle, brush zoom on ``plots`` and the CSV exports, under the plots.
-    ``redraw(session) -> {plot name: update}`` redraws the plots under the session's view. Returns the view
-    State, which start_training keeps in the session so that its redraws follow the controls."""
-    view = gr.State(CurveView())
-    with gr.Row():
-        smoothing = gr.Slider(0, 0.99, value=DEFAULT_SMOOTHING, step=0.01, label="Smoothing (EMA of train loss)",
-                              info="raw points stay, faint", scale=2)
-        log_scale = gr.Checkbox(label="Log scale (loss)", value=False, scale=1)
-        export = gr.Button("Export CSV: every point, Table 2", scale=1, size="sm")
-    files = gr.File(label="CSV files", file_count="multiple", visible=False, height=80)
-    gr.Markdown("Brush across a plot to zoom into those epochs; double-click it to see every epoch again.")
-    outputs = list(plots.values())
-    private = dict(api_visibility="private", show_progress="hidden", queue=False)
-
+def _handlers(plots: dict, redraw):
+    """The four redraws the controls trigger: a changed smoothing or scale, its retitle, a brush, a reset."""
     def changed(session_, view_, smoothing_, log_):
         view_.smoothing, view_.log_scale = float(smoothing_), bool(log_)
         # Data only: a changed axis title makes the plot rebuild its chart at once, from the data it holds
@@ -131,6 +118,25 @@ def build_controls(session: gr.State, plots: dict, redraw, results_table) -> gr.
         view_.epochs = None
         return _as_list(redraw(session_), plots)
 
+    return changed, retitled, brushed, reset
+
+
+def build_controls(session: gr.State, plots: dict, redraw, results_table) -> gr.State:
+    """Smoothing slider, log-scale toggle, brush zoom on ``plots`` and the CSV exports, under the plots.
+    ``redraw(session) -> {plot name: update}`` redraws the plots under the session's view. Returns the view
+    State, which start_training keeps in the session so that its redraws follow the controls."""
+    view = gr.State(CurveView())
+    with gr.Row():
+        smoothing = gr.Slider(0, 0.99, value=DEFAULT_SMOOTHING, step=0.01, label="Smoothing (EMA of train loss)",
+                              info="raw points stay, faint", scale=2)
+        log_scale = gr.Checkbox(label="Log scale (loss)", value=False, scale=1)
+        export = gr.Button("Export CSV: every point, Table 2", scale=1, size="sm")
+    files = gr.File(label="CSV files", file_count="multiple", visible=False, height=80)
+    gr.Markdown("Brush across a plot to zoom into those epochs; double-click it to see every epoch again.")
+    outputs = list(plots.values())
+    private = dict(api_visibility="private", show_progress="hidden", queue=False)
+
+    changed, retitled, brushed, reset = _handlers(plots, redraw)
     gr.on([smoothing.release, log_scale.change], changed, [session, view, smoothing, log_scale], outputs, **private) \
         .then(retitled, session, outputs, **private)
     for plot in plots.values():

@@ -209,93 +209,128 @@ def refreshed_checkpoints(current: str | None):
     return gr.update(choices=choices, value=current if current in paths else (paths[-1] if paths else None))
 
 
-def build_inside_tab() -> None:
-    with gr.Column(elem_id="inside-tab"):  # one root, so tests and CSS can scope to this tab
-        gr.Markdown("## Inside the models\n" + EXPLAINER)
-        with gr.Row():
-            arch = gr.Radio(["cnn", "unet"], value=DEFAULTS["arch"], label="Model")
-            nf = gr.Slider(1, 128, value=DEFAULTS["nf"], step=1, label="NF (filters)")
-            nc = gr.Slider(2, 64, value=DEFAULTS["nc"], step=1, label="NC (colours)")
-            kernel = gr.Slider(1, 9, value=DEFAULTS["kernel"], step=2, label="k (kernel side, odd)")
-            side = gr.Slider(4, 256, value=DEFAULTS["side"], step=4, label="S (image side, multiple of 4)")
-        first = inside_view(*DEFAULTS.values())
-        counts = {
-            "totals": gr.Markdown(first["totals"], elem_id="inside-totals"),
-            "layers": gr.Dataframe(first["layers"], label="Per layer: measured counts and their formulas",
-                                   interactive=False, elem_id="inside-layers", max_height=620),
-            "chart": gr.BarPlot(first["chart"], x="layer", y="connections", sort=list(first["chart"]["layer"]),
-                                title="Connections (multiply-accumulates) per layer", x_label_angle=-45, height=360,
-                                elem_id="inside-chart"),
-        }
-        gr.Markdown("### Every layer's output for one image\n"
-                    "The same forward hooks that count the table above also keep each layer's output: pick a "
-                    "checkpoint and an image to watch it flow through the network. For the UNet the skip "
-                    "concatenations are steps of their own.")
-        with gr.Row():
-            choices, default = layer_checkpoint_choices()
-            layer_checkpoint = gr.Dropdown(choices, value=default, label="Checkpoint",
-                                           elem_id="inside-layer-checkpoint", scale=3)
-            image_source = gr.Radio(list(IMAGE_SOURCES), value=IMAGE_SOURCES[0], label="Image")
-            layer_category = gr.Dropdown(list(CIFAR10_CLASSES), value="horse", label="Category")
-            layer_index = gr.Number(0, precision=0, minimum=0, label="Test image number")
-        with gr.Row():
-            layer_upload = uploaded_image(label="…or your upload (shrunk to 64 px)", height=140, scale=1)
-            with gr.Column(scale=2):
-                all_channels = gr.Checkbox(False, label=f"All channels (default: the {DEFAULT_CHANNELS} most active)")
-                show_layers = gr.Button("Show every layer", variant="primary", elem_id="inside-layers-run")
-        layers_view = {
-            "layer_blocks": gr.Markdown(elem_id="inside-layer-blocks"),
-            "layer_gallery": gr.Gallery(label="Each step's output, in order", columns=3, height=720,
-                                        object_fit="contain", elem_id="inside-layer-gallery", format="png"),
-            "layer_table": gr.Dataframe(label="The steps (numbers from the same hooks as the table above)",
-                                        interactive=False, wrap=True, max_height=400, elem_id="inside-layer-table"),
-        }
+def _counting_section() -> tuple[list, dict]:
+    """The five architecture controls and what the hooks count for them: totals, per-layer table, chart."""
+    with gr.Row():
+        controls = [gr.Radio(["cnn", "unet"], value=DEFAULTS["arch"], label="Model"),
+                    gr.Slider(1, 128, value=DEFAULTS["nf"], step=1, label="NF (filters)"),
+                    gr.Slider(2, 64, value=DEFAULTS["nc"], step=1, label="NC (colours)"),
+                    gr.Slider(1, 9, value=DEFAULTS["kernel"], step=2, label="k (kernel side, odd)"),
+                    gr.Slider(4, 256, value=DEFAULTS["side"], step=4, label="S (image side, multiple of 4)")]
+    first = inside_view(*DEFAULTS.values())
+    counts = {
+        "totals": gr.Markdown(first["totals"], elem_id="inside-totals"),
+        "layers": gr.Dataframe(first["layers"], label="Per layer: measured counts and their formulas",
+                               interactive=False, elem_id="inside-layers", max_height=620),
+        "chart": gr.BarPlot(first["chart"], x="layer", y="connections", sort=list(first["chart"]["layer"]),
+                            title="Connections (multiply-accumulates) per layer", x_label_angle=-45, height=360,
+                            elem_id="inside-chart"),
+    }
+    return controls, counts
 
-        gr.Markdown("### The two write-ups, term by term (Part A CNN)")
-        first = writeup_view(DEFAULTS["nf"], DEFAULTS["nc"], DEFAULTS["kernel"])
-        writeup = {
-            "writeup_summary": gr.Markdown(first["writeup_summary"], elem_id="inside-writeup-summary"),
-            "writeups": gr.Dataframe(first["writeups"], interactive=False, wrap=True, max_height=500,
-                                     elem_id="inside-writeups"),
-        }
 
-        gr.Markdown("### The affine question: inputs a·x + b\n"
-                    "(i) BatchNorm in eval mode (running statistics), (ii) BatchNorm recomputing each test batch's "
-                    "statistics, (iii) the model fine-tuned on the transformed training images with the one trainer. "
-                    "The defaults take a few minutes on 2 CPU cores; the numbers in docs/inside.md (300 steps, all 1,000 "
-                    "test images) come from `python -m inside.affine`.")
-        with gr.Row():
-            choices = checkpoint_choices()
-            checkpoint = gr.Dropdown(choices, value=choices[-1][1] if choices else None,
-                                     label="Trained checkpoint", allow_custom_value=False, scale=3)
-            refresh = gr.Button("↻ checkpoints", scale=0, min_width=120)
-            pairs = gr.Textbox("1,0 2,0 0.5,0.25 1,0.5 -1,1", label="(a, b) pairs: 'a,b' separated by spaces")
-        with gr.Row():
-            # Defaults sized for a few minutes on 2 CPU cores; docs/inside.md's table uses 300 steps and all
-            # 1,000 test images (python -m inside.affine), about 20 minutes there.
-            steps = gr.Slider(0, 1000, value=100, step=10, label="fine-tuning steps (0 skips (iii))")
-            test_images = gr.Slider(10, 1000, value=200, step=10, label="test images")
-            train_images = gr.Slider(100, 5000, value=5000, step=100, label="training images for fine-tuning")
-        run = gr.Button("Run the affine experiment", variant="primary", elem_id="inside-affine-run")
-        affine = {
-            "affine_summary": gr.Markdown(elem_id="inside-affine-summary"),
-            "affine_table": gr.Dataframe(pd.DataFrame(columns=AFFINE_COLUMNS), interactive=False,
-                                         label="Share of pixels whose class changed, and pixel accuracy",
-                                         elem_id="inside-affine-table"),
-        }
+def _layers_section() -> tuple[dict, dict]:
+    """Every layer's output for one image: checkpoint, image source and channels in; gallery and table out."""
+    gr.Markdown("### Every layer's output for one image\n"
+                "The same forward hooks that count the table above also keep each layer's output: pick a "
+                "checkpoint and an image to watch it flow through the network. For the UNet the skip "
+                "concatenations are steps of their own.")
+    with gr.Row():
+        choices, default = layer_checkpoint_choices()
+        controls = {"checkpoint": gr.Dropdown(choices, value=default, label="Checkpoint",
+                                              elem_id="inside-layer-checkpoint", scale=3),
+                    "image_source": gr.Radio(list(IMAGE_SOURCES), value=IMAGE_SOURCES[0], label="Image"),
+                    "category": gr.Dropdown(list(CIFAR10_CLASSES), value="horse", label="Category"),
+                    "index": gr.Number(0, precision=0, minimum=0, label="Test image number")}
+    with gr.Row():
+        controls["upload"] = uploaded_image(label="…or your upload (shrunk to 64 px)", height=140, scale=1)
+        with gr.Column(scale=2):
+            controls["all_channels"] = gr.Checkbox(
+                False, label=f"All channels (default: the {DEFAULT_CHANNELS} most active)")
+            controls["show"] = gr.Button("Show every layer", variant="primary", elem_id="inside-layers-run")
+    layers_view = {
+        "layer_blocks": gr.Markdown(elem_id="inside-layer-blocks"),
+        "layer_gallery": gr.Gallery(label="Each step's output, in order", columns=3, height=720,
+                                    object_fit="contain", elem_id="inside-layer-gallery", format="png"),
+        "layer_table": gr.Dataframe(label="The steps (numbers from the same hooks as the table above)",
+                                    interactive=False, wrap=True, max_height=400, elem_id="inside-layer-table"),
+    }
+    return controls, layers_view
 
-    counting_inputs = [arch, nf, nc, kernel, side]
+
+def _writeup_section() -> dict:
+    """The two Part A write-ups, term by term, for the chosen NF, NC and k."""
+    gr.Markdown("### The two write-ups, term by term (Part A CNN)")
+    first = writeup_view(DEFAULTS["nf"], DEFAULTS["nc"], DEFAULTS["kernel"])
+    return {
+        "writeup_summary": gr.Markdown(first["writeup_summary"], elem_id="inside-writeup-summary"),
+        "writeups": gr.Dataframe(first["writeups"], interactive=False, wrap=True, max_height=500,
+                                 elem_id="inside-writeups"),
+    }
+
+
+def _affine_section() -> tuple[dict, dict]:
+    """The affine question: a checkpoint, (a, b) pairs and run sizes in; a summary and a table out."""
+    gr.Markdown("### The affine question: inputs a·x + b\n"
+                "(i) BatchNorm in eval mode (running statistics), (ii) BatchNorm recomputing each test batch's "
+                "statistics, (iii) the model fine-tuned on the transformed training images with the one trainer. "
+                "The defaults take a few minutes on 2 CPU cores; the numbers in docs/inside.md (300 steps, all 1,000 "
+                "test images) come from `python -m inside.affine`.")
+    with gr.Row():
+        choices = checkpoint_choices()
+        controls = {"checkpoint": gr.Dropdown(choices, value=choices[-1][1] if choices else None,
+                                              label="Trained checkpoint", allow_custom_value=False, scale=3),
+                    "refresh": gr.Button("↻ checkpoints", scale=0, min_width=120),
+                    "pairs": gr.Textbox("1,0 2,0 0.5,0.25 1,0.5 -1,1",
+                                        label="(a, b) pairs: 'a,b' separated by spaces")}
+    with gr.Row():
+        # Defaults sized for a few minutes on 2 CPU cores; docs/inside.md's table uses 300 steps and all
+        # 1,000 test images (python -m inside.affine), about 20 minutes there.
+        controls["steps"] = gr.Slider(0, 1000, value=100, step=10, label="fine-tuning steps (0 skips (iii))")
+        controls["test_images"] = gr.Slider(10, 1000, value=200, step=10, label="test images")
+        controls["train_images"] = gr.Slider(100, 5000, value=5000, step=100, label="training images for fine-tuning")
+    controls["run"] = gr.Button("Run the affine experiment", variant="primary", elem_id="inside-affine-run")
+    affine = {
+        "affine_summary": gr.Markdown(elem_id="inside-affine-summary"),
+        "affine_table": gr.Dataframe(pd.DataFrame(columns=AFFINE_COLUMNS), interactive=False,
+                                     label="Share of pixels whose class changed, and pixel accuracy",
+                                     elem_id="inside-affine-table"),
+    }
+    return controls, affine
+
+
+def _wire_counting(counting_inputs: list, counts: dict, writeup: dict) -> None:
+    """Counts follow all five controls; the write-ups follow NF, NC and k."""
+    _, nf, nc, kernel, _ = counting_inputs
     gr.on([control.change for control in counting_inputs], layer_counts, counting_inputs,
           list(counts.values()), trigger_mode="always_last", show_progress="minimal", api_name="layer_counts")
     gr.on([control.change for control in (nf, nc, kernel)], named_outputs(writeup_view, writeup, "writeup_terms"), [nf, nc, kernel],
           list(writeup.values()), trigger_mode="always_last", show_progress="minimal", api_name="writeup_terms")
-    refresh.click(refreshed_checkpoints, checkpoint, checkpoint, queue=False, api_visibility="private")
-    layer_upload.upload(lambda: IMAGE_SOURCES[1], None, image_source, queue=False, api_visibility="private")
-    show_layers.click(named_outputs(layer_outputs, layers_view),
-                      [layer_checkpoint, image_source, layer_category, layer_index, layer_upload, all_channels],
-                      list(layers_view.values()), api_name="layer_outputs")
+
+
+def _wire_layers_and_affine(layer: dict, layers_view: dict, aff: dict, affine: dict) -> None:
+    """The affine checkpoint list refreshes; an upload selects itself as the image; the two runs."""
+    aff["refresh"].click(refreshed_checkpoints, aff["checkpoint"], aff["checkpoint"], queue=False,
+                         api_visibility="private")
+    layer["upload"].upload(lambda: IMAGE_SOURCES[1], None, layer["image_source"], queue=False, api_visibility="private")
+    layer["show"].click(named_outputs(layer_outputs, layers_view),
+                        [layer[name] for name in ("checkpoint", "image_source", "category", "index", "upload",
+                                                  "all_channels")],
+                        list(layers_view.values()), api_name="layer_outputs")
     # Fine-tuning is CPU-heavy: share the training tab's one-at-a-time slot.
     training = dict(concurrency_limit=1, concurrency_id="training")
-    affine_inputs = [checkpoint, pairs, steps, test_images, train_images]
-    run.click(named_outputs(run_affine, affine), affine_inputs, list(affine.values()), api_visibility="private", **training)
+    affine_inputs = [aff[name] for name in ("checkpoint", "pairs", "steps", "test_images", "train_images")]
+    aff["run"].click(named_outputs(run_affine, affine), affine_inputs, list(affine.values()), api_visibility="private",
+                     **training)
     api_endpoint(affine_experiment, affine_inputs, "affine_experiment", **training)  # plain values for scripts
+
+
+def build_inside_tab() -> None:
+    with gr.Column(elem_id="inside-tab"):  # one root, so tests and CSS can scope to this tab
+        gr.Markdown("## Inside the models\n" + EXPLAINER)
+        counting_inputs, counts = _counting_section()
+        layer, layers_view = _layers_section()
+        writeup = _writeup_section()
+        aff, affine = _affine_section()
+    _wire_counting(counting_inputs, counts, writeup)
+    _wire_layers_and_affine(layer, layers_view, aff, affine)

@@ -249,68 +249,101 @@ def fine_tune(modes: list[str], epochs: int = 2, train_images: int = 32) -> dict
     return {"runs": runs}
 
 
+PRIVATE = dict(api_visibility="private", show_progress="hidden")  # steps that follow a public endpoint
+
+
+def _photo_inputs() -> dict:
+    """The photo (an upload or a flower test image), the model, the overlay opacity and the Segment button."""
+    return {"photo": uploaded_image(label="Photo (any size or format)", elem_id="segment-photo", height=320),
+            "test_pick": gr.Dropdown(test_choices(), value=None, label="…or a flower test image",
+                                     elem_id="segment-test-pick"),
+            "model_name": gr.Radio(MODEL_CHOICES, value=FLOWER_MODEL, label="Model"),
+            "opacity": gr.Slider(0, 1, value=0.5, step=0.05, label="Overlay opacity"),
+            "go": gr.Button("Segment", variant="primary", elem_id="segment-run")}
+
+
+def _result_outputs() -> dict:
+    """The overlay, legend, IoU, the mask alone and the label mask file."""
+    return {"overlaid": shown_as_jpeg(gr.Image(label="Overlay", interactive=False, elem_id="segment-overlay",
+                                               height=320, elem_classes=INSPECT_CLASS)),
+            "legend_box": gr.HTML(elem_id="segment-legend"),
+            "iou_box": gr.Markdown(elem_id="segment-iou"),
+            "mask": gr.Image(label="Mask alone", interactive=False, elem_id="segment-mask", height=240,
+                             elem_classes=INSPECT_CLASS),
+            "label_mask": gr.File(label="Label mask (PNG, one class id per pixel)", elem_id="segment-label-mask",
+                                  height=60)}
+
+
+def _wire_segment(ins: dict, outs: dict, states: dict, inspector) -> None:
+    """A test pick fills the photo (an upload clears it: no IoU); Segment is the public endpoint, its
+    legend, IoU and inspection follow privately; the opacity slider reblends the last result."""
+    photo, test_id = ins["photo"], states["test_id"]
+    picked = {"photo": photo, "test_id": test_id}
+    ins["test_pick"].change(named_outputs(pick_test_image, picked), ins["test_pick"], list(picked.values()), **PRIVATE)
+    gr.on([photo.upload, photo.clear], lambda: None, None, test_id, **PRIVATE)  # an upload is no test image: no IoU
+    shown = {"legend": outs["legend_box"], "iou": outs["iou_box"], "last_result": states["last_result"],
+             "inspection": states["inspection"]}
+    show = dict(fn=named_outputs(show_segmentation, shown), inputs=states["view"], outputs=list(shown.values()),
+                **PRIVATE)
+    done = ins["go"].click(segment, [photo, test_id, ins["model_name"], ins["opacity"]],
+                           [outs["overlaid"], outs["mask"], outs["label_mask"], states["view"]],
+                           api_name="segment", concurrency_limit=2).then(**show)
+    inspector.watch([outs["overlaid"], outs["mask"]])
+    inspector.redraw_after([done])
+    ins["opacity"].release(reblend, [states["last_result"], ins["opacity"]], outs["overlaid"], **PRIVATE)
+
+
+def _segment_examples(ins: dict, outs: dict, states: dict) -> None:
+    """The example photos, answered once and cached; a cached answer forgets the last result and test id."""
+    examples = gr.Examples([[path, FLOWER_MODEL, 0.5] for path in example_files([name for name, _ in EXAMPLES])],
+                           [ins["photo"], ins["model_name"], ins["opacity"]],
+                           [outs[name] for name in ("overlaid", "mask", "label_mask", "legend_box", "iou_box")],
+                           segment_example, cache_examples=True, cache_mode="lazy",
+                           example_labels=[label for _, label in EXAMPLES], api_visibility="private",
+                           label="Examples: one click (sources and licences: examples/README.md)")
+    examples.cache_event.then(lambda: (None, None, None), None,
+                              [states["test_id"], states["last_result"], states["inspection"]], **PRIVATE)
+
+
+def _fine_tune_section() -> None:
+    """Fine-tune last layer vs head vs full on a few images, with live loss and IoU curves."""
+    gr.Markdown("\n".join(f"- **{m}**: {MODE_HELP[m]}" for m in MODES)
+                + "\n\nA quick run on the first training images (validation on 24 val images); the shipped "
+                  "model was trained with `python -m segmenter.train` (see docs/segmentation.md).")
+    with gr.Row():
+        modes = gr.CheckboxGroup(list(MODES), value=list(MODES), label="Modes")
+        epochs = gr.Slider(1, 5, value=2, step=1, label="Epochs")
+        train_images = gr.Slider(16, 128, value=32, step=8, label="Training images")
+    with gr.Row():
+        start = gr.Button("Start fine-tuning", variant="primary", elem_id="segment-ft-start")
+        stop = gr.Button("Stop", elem_id="segment-ft-stop")
+    ft_status = gr.Markdown(elem_id="segment-ft-status")
+    with gr.Row():
+        loss_plot = gr.LinePlot(x="step", y="loss", color="mode", color_map=MODE_COLOURS, title="Training loss per step")
+        iou_plot = gr.LinePlot(x="epoch", y="val IoU", color="mode", color_map=MODE_COLOURS,
+                               title="Val flower IoU per epoch (0 = untrained)")
+    # Shares the one "training" slot with Train live and the affine experiment: one CPU-heavy job at a time.
+    curves_out = {"loss_plot": loss_plot, "iou_plot": iou_plot, "status": ft_status}
+    training = dict(concurrency_limit=1, concurrency_id="training")
+    run = start.click(named_outputs(run_finetune, curves_out), [modes, epochs, train_images],
+                      list(curves_out.values()), api_visibility="private", **training)
+    api_endpoint(fine_tune, [modes, epochs, train_images], "fine_tune", **training)  # plain values for scripts
+    stop.click(lambda: "Stopped.", None, ft_status, cancels=[run], api_visibility="private")
+
+
 def build_segment_tab():
     gr.Markdown("Segment a photo with DeepLabV3: the flower-vs-background model fine-tuned here on Oxford 17 "
                 "Flowers, or torchvision's COCO-trained 21-class VOC models when their weights are on this machine.")
     with gr.Row():
         with gr.Column():
-            photo = uploaded_image(label="Photo (any size or format)", elem_id="segment-photo", height=320)
-            test_pick = gr.Dropdown(test_choices(), value=None, label="…or a flower test image", elem_id="segment-test-pick")
-            model_name = gr.Radio(MODEL_CHOICES, value=FLOWER_MODEL, label="Model")
-            opacity = gr.Slider(0, 1, value=0.5, step=0.05, label="Overlay opacity")
-            go = gr.Button("Segment", variant="primary", elem_id="segment-run")
+            ins = _photo_inputs()
         with gr.Column():
-            overlaid = shown_as_jpeg(gr.Image(label="Overlay", interactive=False, elem_id="segment-overlay", height=320,
-                                              elem_classes=INSPECT_CLASS))
-            legend_box = gr.HTML(elem_id="segment-legend")
-            iou_box = gr.Markdown(elem_id="segment-iou")
-            mask = gr.Image(label="Mask alone", interactive=False, elem_id="segment-mask", height=240,
-                            elem_classes=INSPECT_CLASS)
-            label_mask = gr.File(label="Label mask (PNG, one class id per pixel)", elem_id="segment-label-mask",
-                                 height=60)
-    test_id, last_result, inspection, view = gr.State(None), gr.State(None), gr.State(None), gr.State(None)
-    inspector = build_inspector(inspection, elem_id="inspector-segment")
-    picked = {"photo": photo, "test_id": test_id}
-    private = dict(api_visibility="private", show_progress="hidden")
-    test_pick.change(named_outputs(pick_test_image, picked), test_pick, list(picked.values()), **private)
-    gr.on([photo.upload, photo.clear], lambda: None, None, test_id, **private)  # an upload is no test image: no IoU
-    shown = {"legend": legend_box, "iou": iou_box, "last_result": last_result, "inspection": inspection}
-    show = dict(fn=named_outputs(show_segmentation, shown), inputs=view, outputs=list(shown.values()), **private)
-    done = go.click(segment, [photo, test_id, model_name, opacity], [overlaid, mask, label_mask, view],
-                    api_name="segment", concurrency_limit=2).then(**show)
-    inspector.watch([overlaid, mask])
-    inspector.redraw_after([done])
-    opacity.release(reblend, [last_result, opacity], overlaid, **private)
+            outs = _result_outputs()
+    states = {name: gr.State(None) for name in ("test_id", "last_result", "inspection", "view")}
+    inspector = build_inspector(states["inspection"], elem_id="inspector-segment")
+    _wire_segment(ins, outs, states, inspector)
     with gr.Row():
-        examples = gr.Examples([[path, FLOWER_MODEL, 0.5] for path in example_files([name for name, _ in EXAMPLES])],
-                               [photo, model_name, opacity], [overlaid, mask, label_mask, legend_box, iou_box],
-                               segment_example, cache_examples=True, cache_mode="lazy",
-                               example_labels=[label for _, label in EXAMPLES], api_visibility="private",
-                               label="Examples: one click (sources and licences: examples/README.md)")
-        examples.cache_event.then(lambda: (None, None, None), None, [test_id, last_result, inspection], **private)
-
+        _segment_examples(ins, outs, states)
     with gr.Accordion("Fine-tune: last layer vs head vs full", open=False):
-        gr.Markdown("\n".join(f"- **{m}**: {MODE_HELP[m]}" for m in MODES)
-                    + "\n\nA quick run on the first training images (validation on 24 val images); the shipped "
-                      "model was trained with `python -m segmenter.train` (see docs/segmentation.md).")
-        with gr.Row():
-            modes = gr.CheckboxGroup(list(MODES), value=list(MODES), label="Modes")
-            epochs = gr.Slider(1, 5, value=2, step=1, label="Epochs")
-            train_images = gr.Slider(16, 128, value=32, step=8, label="Training images")
-        with gr.Row():
-            start = gr.Button("Start fine-tuning", variant="primary", elem_id="segment-ft-start")
-            stop = gr.Button("Stop", elem_id="segment-ft-stop")
-        ft_status = gr.Markdown(elem_id="segment-ft-status")
-        with gr.Row():
-            loss_plot = gr.LinePlot(x="step", y="loss", color="mode", color_map=MODE_COLOURS, title="Training loss per step")
-            iou_plot = gr.LinePlot(x="epoch", y="val IoU", color="mode", color_map=MODE_COLOURS,
-                                   title="Val flower IoU per epoch (0 = untrained)")
-        # Shares the one "training" slot with Train live and the affine experiment: one CPU-heavy job at a time.
-        curves_out = {"loss_plot": loss_plot, "iou_plot": iou_plot, "status": ft_status}
-        training = dict(concurrency_limit=1, concurrency_id="training")
-        run = start.click(named_outputs(run_finetune, curves_out), [modes, epochs, train_images],
-                          list(curves_out.values()), api_visibility="private", **training)
-        api_endpoint(fine_tune, [modes, epochs, train_images], "fine_tune", **training)  # plain values for scripts
-        stop.click(lambda: "Stopped.", None, ft_status, cancels=[run], api_visibility="private")
-
+        _fine_tune_section()
     build_cost_section()

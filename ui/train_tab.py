@@ -253,19 +253,44 @@ def parse_batch_sizes(chosen, other: str | None, train_images) -> list[int]:
 
 
 @gpu(TRAINING_S)  # on ZeroGPU the worker thread runs inside this GPU call
+def _checked_numbers(epochs, learning_rate, seed, train_images, val_images) -> tuple:
+    """The numbers within their limits, or a gr.Error saying which is not."""
+    try:  # Gradio checks each field's own bounds; API calls, NaN and huge numbers meet the same limits here
+        return (bounded(epochs, "Epochs", limits.EPOCHS),
+                bounded(learning_rate, "Learning rate", limits.LEARNING_RATE, whole=False),
+                bounded(seed, "Seed", limits.SEED), bounded(train_images, "Training images", limits.TRAIN_IMAGES),
+                bounded(val_images, "Validation images", limits.VAL_IMAGES))
+    except OutOfRange as error:
+        raise gr.Error(str(error)) from None
+
+
+def _redraws(session: TrainSession, events: queue.Queue):
+    """The session's views while the worker's events arrive, until Done: at once for samples and ends,
+    otherwise at most every REDRAW_EVERY_S."""
+    last_draw = 0.0
+    while True:
+        try:
+            event = events.get(timeout=REDRAW_EVERY_S)
+        except queue.Empty:
+            yield _view(session)  # keeps elapsed time ticking during slow batches
+            last_draw = time.perf_counter()
+            continue
+        if isinstance(event, Done):
+            break
+        apply_event(session, event)
+        urgent = isinstance(event, (Samples, Finished, Failed))
+        if urgent or time.perf_counter() - last_draw >= REDRAW_EVERY_S:
+            yield _view(session)
+            last_draw = time.perf_counter()
+
+
 def start_training(model, batch_sizes, epochs, learning_rate, num_filters, category, seed,
                    train_images, val_images, session: TrainSession | None, other_batch_sizes: str = "",
                    view: curves.CurveView | None = None, retrain: bool = False, request: gr.Request = None):
     """Generator behind the Start button: runs the worker, yields redraws until it is done. Runs in
     the replay cache are replayed unless ``retrain`` (the Train again button)."""
-    try:  # Gradio checks each field's own bounds; API calls, NaN and huge numbers meet the same limits here
-        epochs, learning_rate, seed, train_images, val_images = (
-            bounded(epochs, "Epochs", limits.EPOCHS),
-            bounded(learning_rate, "Learning rate", limits.LEARNING_RATE, whole=False),
-            bounded(seed, "Seed", limits.SEED), bounded(train_images, "Training images", limits.TRAIN_IMAGES),
-            bounded(val_images, "Validation images", limits.VAL_IMAGES))
-    except OutOfRange as error:
-        raise gr.Error(str(error)) from None
+    epochs, learning_rate, seed, train_images, val_images = _checked_numbers(epochs, learning_rate, seed,
+                                                                             train_images, val_images)
     batch_sizes = parse_batch_sizes(batch_sizes, other_batch_sizes, train_images)
     config = live_config(model, category, epochs, learning_rate, num_filters, seed, train_images, val_images,
                          cifar_data_root())
@@ -273,22 +298,8 @@ def start_training(model, batch_sizes, epochs, learning_rate, num_filters, categ
     if request is not None:
         LIVE[request.session_hash] = session
     events, thread = start_live_run(config, batch_sizes, session.stop, SAMPLE_COUNT, retrain=retrain)
-    last_draw = 0.0
     try:
-        while True:
-            try:
-                event = events.get(timeout=REDRAW_EVERY_S)
-            except queue.Empty:
-                yield _view(session)  # keeps elapsed time ticking during slow batches
-                last_draw = time.perf_counter()
-                continue
-            if isinstance(event, Done):
-                break
-            apply_event(session, event)
-            urgent = isinstance(event, (Samples, Finished, Failed))
-            if urgent or time.perf_counter() - last_draw >= REDRAW_EVERY_S:
-                yield _view(session)
-                last_draw = time.perf_counter()
+        yield from _redraws(session, events)
     finally:
         session.stop.set()  # the page closed or the run ended: the worker must not go on alone
         thread.join(timeout=30)
@@ -409,77 +420,106 @@ class TrainTab:
     checkpoint_saved: list  # the save events (page, API); app.py refreshes the Colourize dropdowns after them
 
 
-def build_train_tab() -> TrainTab:
-    gr.Markdown("Train the colourizer at several batch sizes with everything else equal (same seed, data and "
-                "palette). **The batch sizes train one after another, smallest first**, through the same "
-                "trainer as the command line (`python -m colorizer.sweep`). A run already trained with exactly "
-                "these settings on this machine is **replayed** from the cache in seconds (**Train again** "
-                "retrains). Only one training runs at a time; if someone else is training you see your place "
-                "in line and an estimate of the wait.")
-    session = gr.State(None, delete_callback=lambda session: session and session.release())
-    with gr.Row():
-        with gr.Column(scale=1, min_width=300):
-            model = gr.Radio(["CNN", "UNet"], value="UNet", label="Model")
-            batch_sizes = gr.CheckboxGroup(PRESET_BATCH_SIZES, value=DEFAULT_BATCH_SIZES, label="Batch sizes")
-            other_batch_sizes = gr.Textbox(label="Other batch sizes", placeholder="e.g. 7, 64 (1 to the training images)")
-            epochs = gr.Slider(*limits.EPOCHS, value=25, step=1, label="Epochs")
-            with gr.Row():
-                learning_rate = gr.Number(1e-3, label="Learning rate", minimum=limits.LEARNING_RATE[0],
-                                          maximum=limits.LEARNING_RATE[1])
-                num_filters = gr.Dropdown([8, 16, 32, 64], value=32, label="NF (filters)")
-            with gr.Row():
-                category = gr.Dropdown(list(CIFAR10_CLASSES), value="horse", label="Category")
-                seed = gr.Number(0, label="Seed", precision=0, minimum=limits.SEED[0], maximum=limits.SEED[1])
-            with gr.Accordion("Quick demo: fewer images", open=False):
-                train_images = gr.Slider(*limits.TRAIN_IMAGES, value=5000, step=100, label="Training images")
-                val_images = gr.Slider(*limits.VAL_IMAGES, value=1000, step=100, label="Validation images")
-            gr.Markdown(cifar_notice("Training images"))
-            with gr.Row():
-                start = gr.Button("Start training", variant="primary")
-                again = gr.Button("Train again", min_width=100)
-                stop_button = gr.Button("Stop", variant="stop")
-        with gr.Column(scale=2):
-            status = gr.Markdown("Press **Start training**.")
-            loss_plot = gr.LinePlot(loss_frame(), x="epoch", y="loss",
-                                    color="series", title="Loss per pixel (cross-entropy)",
-                                    color_title="light: train, dark: validation", height=300)
-            accuracy_plot = gr.LinePlot(accuracy_frame(), x="epoch",
-                                        y="val acc (%)", color="series", title="Validation pixel accuracy",
-                                        color_title="batch size",
-                                        height=220)
-            gr.Markdown("Validation images after the latest epoch (columns: grey input, truth, prediction):")
-            with gr.Row():
-                strips = {strip_name(slot): gr.Image(format="png", interactive=False, visible=False, min_width=120,
-                                                     elem_classes=INSPECT_CLASS)
-                          for slot in range(MAX_RUNS)}
-            inspector = build_inspector(session, elem_id="inspector-train", read=strip_snapshot)
-            table = gr.Dataframe(pd.DataFrame(columns=TABLE_COLUMNS), label="Results per batch size (Table 2)",
-                                 interactive=False)
-            view = curves.build_controls(session, {"loss_plot": loss_plot, "accuracy_plot": accuracy_plot},
-                                         plot_updates, results_table)
-            with gr.Row():
-                save_choice = gr.Dropdown([], label="Model to save", scale=2)
-                save = gr.Button("Save as checkpoint", scale=1)
-            save_note = gr.Markdown()
-            saved_file = gr.File(label="Saved checkpoint (download)", height=60, elem_id="train-saved-file")
+INTRO = ("Train the colourizer at several batch sizes with everything else equal (same seed, data and "
+         "palette). **The batch sizes train one after another, smallest first**, through the same "
+         "trainer as the command line (`python -m colorizer.sweep`). A run already trained with exactly "
+         "these settings on this machine is **replayed** from the cache in seconds (**Train again** "
+         "retrains). Only one training runs at a time; if someone else is training you see your place "
+         "in line and an estimate of the wait.")
 
+
+def _run_controls() -> dict:
+    """Model, batch sizes, epochs and the other training settings, with Start, Train again and Stop."""
+    c = {"model": gr.Radio(["CNN", "UNet"], value="UNet", label="Model"),
+         "batch_sizes": gr.CheckboxGroup(PRESET_BATCH_SIZES, value=DEFAULT_BATCH_SIZES, label="Batch sizes"),
+         "other_batch_sizes": gr.Textbox(label="Other batch sizes",
+                                         placeholder="e.g. 7, 64 (1 to the training images)"),
+         "epochs": gr.Slider(*limits.EPOCHS, value=25, step=1, label="Epochs")}
+    with gr.Row():
+        c["learning_rate"] = gr.Number(1e-3, label="Learning rate", minimum=limits.LEARNING_RATE[0],
+                                       maximum=limits.LEARNING_RATE[1])
+        c["num_filters"] = gr.Dropdown([8, 16, 32, 64], value=32, label="NF (filters)")
+    with gr.Row():
+        c["category"] = gr.Dropdown(list(CIFAR10_CLASSES), value="horse", label="Category")
+        c["seed"] = gr.Number(0, label="Seed", precision=0, minimum=limits.SEED[0], maximum=limits.SEED[1])
+    with gr.Accordion("Quick demo: fewer images", open=False):
+        c["train_images"] = gr.Slider(*limits.TRAIN_IMAGES, value=5000, step=100, label="Training images")
+        c["val_images"] = gr.Slider(*limits.VAL_IMAGES, value=1000, step=100, label="Validation images")
+    gr.Markdown(cifar_notice("Training images"))
+    with gr.Row():
+        c["start"] = gr.Button("Start training", variant="primary")
+        c["again"] = gr.Button("Train again", min_width=100)
+        c["stop_button"] = gr.Button("Stop", variant="stop")
+    return c
+
+
+def _results_column(session: gr.State) -> tuple[dict, object, gr.State, dict]:
+    """Status, the two curves, the validation strips (with their inspector), the results table, the curve
+    controls and saving a run: (outputs, inspector, the curves' view, save controls)."""
+    status = gr.Markdown("Press **Start training**.")
+    loss_plot = gr.LinePlot(loss_frame(), x="epoch", y="loss",
+                            color="series", title="Loss per pixel (cross-entropy)",
+                            color_title="light: train, dark: validation", height=300)
+    accuracy_plot = gr.LinePlot(accuracy_frame(), x="epoch",
+                                y="val acc (%)", color="series", title="Validation pixel accuracy",
+                                color_title="batch size",
+                                height=220)
+    gr.Markdown("Validation images after the latest epoch (columns: grey input, truth, prediction):")
+    with gr.Row():
+        strips = {strip_name(slot): gr.Image(format="png", interactive=False, visible=False, min_width=120,
+                                             elem_classes=INSPECT_CLASS)
+                  for slot in range(MAX_RUNS)}
+    inspector = build_inspector(session, elem_id="inspector-train", read=strip_snapshot)
+    table = gr.Dataframe(pd.DataFrame(columns=TABLE_COLUMNS), label="Results per batch size (Table 2)",
+                         interactive=False)
+    view = curves.build_controls(session, {"loss_plot": loss_plot, "accuracy_plot": accuracy_plot},
+                                 plot_updates, results_table)
+    with gr.Row():
+        saving = {"save_choice": gr.Dropdown([], label="Model to save", scale=2),
+                  "save": gr.Button("Save as checkpoint", scale=1)}
+    saving["save_note"] = gr.Markdown()
+    saving["saved_file"] = gr.File(label="Saved checkpoint (download)", height=60, elem_id="train-saved-file")
     outputs = {"loss_plot": loss_plot, "accuracy_plot": accuracy_plot, "status": status, **strips, "table": table,
-               "save_choice": save_choice, "session": session}
-    inputs = [model, batch_sizes, epochs, learning_rate, num_filters, category, seed, train_images, val_images,
-              session, other_batch_sizes, view]
+               "save_choice": saving["save_choice"], "session": session}
+    return outputs, inspector, view, saving
+
+
+def _wire_training(c: dict, outputs: dict, session: gr.State, inspector, view: gr.State) -> None:
+    """Start and Train again on the page, train and train_again for scripts, Stop."""
+    inputs = [*(c[name] for name in ("model", "batch_sizes", "epochs", "learning_rate", "num_filters", "category",
+                                     "seed", "train_images", "val_images")),
+              session, c["other_batch_sizes"], view]
     live = dict(concurrency_limit=LIVE_SESSIONS, concurrency_id="train_live")
     trained = [button.click(named_outputs(handler, outputs), inputs, list(outputs.values()), api_visibility="private",
                             show_progress="minimal", **live)
-               for button, handler in ((start, start_training), (again, start_retraining))]
+               for button, handler in ((c["start"], start_training), (c["again"], start_retraining))]
     for handler in (train, train_again):  # the same runs for scripts and agents, answered with plain values
         api_endpoint(handler, inputs[:-1], handler.__name__, state=session, **live)
-    inspector.watch(list(strips.values()))  # the final strips answer clicks like the Colourize outputs
+    inspector.watch([outputs[strip_name(slot)] for slot in range(MAX_RUNS)])  # the final strips answer clicks
     inspector.redraw_after(trained)
-    stop_button.click(stop, session, status, concurrency_limit=None, queue=False, api_name="stop")
-    saved = save.click(save_checkpoint, [session, save_choice], [save_note, saved_file], api_name="save_chosen_run",
-                       api_visibility="private")  # own name: the public save_checkpoint is below
+    c["stop_button"].click(stop, session, outputs["status"], concurrency_limit=None, queue=False, api_name="stop")
+
+
+def _wire_saving(saving: dict, session: gr.State) -> list:
+    """Save a run from the page's dropdown, or (for scripts) by batch size; returns both save events."""
+    note_and_file = [saving["save_note"], saving["saved_file"]]
+    saved = saving["save"].click(save_checkpoint, [session, saving["save_choice"]], note_and_file,
+                                 api_name="save_chosen_run",
+                                 api_visibility="private")  # own name: the public save_checkpoint is below
     # For scripts: a batch size by number, as the page's dropdown lists only what this page trained.
     batch_size = gr.Number(visible=False, precision=0, label="batch_size")
-    saved_by_api = gr.Button(visible=False).click(save_checkpoint, [session, batch_size], [save_note, saved_file],
+    saved_by_api = gr.Button(visible=False).click(save_checkpoint, [session, batch_size], note_and_file,
                                                   api_name="save_checkpoint")
-    return TrainTab(checkpoint_saved=[saved, saved_by_api])
+    return [saved, saved_by_api]
+
+
+def build_train_tab() -> TrainTab:
+    gr.Markdown(INTRO)
+    session = gr.State(None, delete_callback=lambda session: session and session.release())
+    with gr.Row():
+        with gr.Column(scale=1, min_width=300):
+            controls = _run_controls()
+        with gr.Column(scale=2):
+            outputs, inspector, view, saving = _results_column(session)
+    _wire_training(controls, outputs, session, inspector, view)
+    return TrainTab(checkpoint_saved=_wire_saving(saving, session))
