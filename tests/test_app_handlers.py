@@ -29,7 +29,7 @@ TINY = {"cnn": {}, "unet": {}, "beyond": {"model": "mobile_unet", "target": "lab
 
 @pytest.fixture(scope="module")
 def checkpoints(tmp_path_factory):
-    """{"cnn": "cnn.pt", "unet": "unet.pt", "beyond": "colour_mobile_unet.pt"}: the names of tiny checkpoints
+    """{"cnn": "cnn.pt", "unet": "unet.pt", "beyond": "colour_hints.pt"}: the names of tiny checkpoints
     in a folder that PIXELWISE_CHECKPOINTS points at for the module."""
     folder = tmp_path_factory.mktemp("checkpoints")
     names = {}
@@ -88,7 +88,7 @@ def test_every_kind_of_upload_comes_back_at_its_own_size(checkpoints, tmp_path, 
     has_colour = kind != "grey" and kind != "grey16"
     assert out["original"]["visible"] is has_colour
     assert "640×480" in out["cnn_caption"] and "CNN (cnn.pt) · mode" in out["cnn_caption"]
-    assert "UNet" in out["unet_caption"] and "Beyond the handout (colour_mobile_unet.pt)" in out["beyond_caption"]
+    assert "UNet" in out["unet_caption"] and f"Beyond the handout ({checkpoints['beyond']})" in out["beyond_caption"]
     if kind == "grey16":  # 16-bit must be scaled, not clipped to white
         expected = np.asarray(photo().convert("L"), dtype=np.float32)
         assert abs(out["grey"][..., 0].mean() - expected.mean()) < 2

@@ -242,7 +242,7 @@ def colourize(image: str, cnn_checkpoint: str | None = "cnn.pt", unet_checkpoint
         image: the photo; it comes back at its own resolution.
         cnn_checkpoint: name of a CNN checkpoint, e.g. "cnn.pt" (names are listed in the app's dropdowns).
         unet_checkpoint: name of a UNet checkpoint, e.g. "unet.pt".
-        beyond_checkpoint: name of a beyond-the-handout checkpoint, e.g. "colour_mobile_unet.pt".
+        beyond_checkpoint: name of a beyond-the-handout checkpoint, e.g. "colour_hints.pt" (takes hints) or "colour_mobile_unet.pt".
         decoding: "mode" (argmax, the handout's), "mean", or "annealed" (annealed mean).
         temperature: T of the annealed mean (0.38 is Zhang et al.'s); ignored by the other decodings.
         class_map: show each model's raw classes (the mode) instead of colours.
@@ -271,7 +271,7 @@ def colourize_test_image(category: str = "horse", index: float = 0, cnn_checkpoi
         index: which test image of the category (0 to 999).
         cnn_checkpoint: name of a CNN checkpoint, e.g. "cnn.pt".
         unet_checkpoint: name of a UNet checkpoint, e.g. "unet.pt".
-        beyond_checkpoint: name of a beyond-the-handout checkpoint, e.g. "colour_mobile_unet.pt".
+        beyond_checkpoint: name of a beyond-the-handout checkpoint, e.g. "colour_hints.pt" (takes hints) or "colour_mobile_unet.pt".
         decoding: "mode" (argmax, the handout's), "mean", or "annealed" (annealed mean).
         temperature: T of the annealed mean; ignored by the other decodings.
 
@@ -291,7 +291,7 @@ def colourize_full_size(image: str, cnn_checkpoint: str | None = "cnn.pt", unet_
         image: the photo.
         cnn_checkpoint: name of a CNN checkpoint, e.g. "cnn.pt".
         unet_checkpoint: name of a UNet checkpoint, e.g. "unet.pt".
-        beyond_checkpoint: name of a beyond-the-handout checkpoint, e.g. "colour_mobile_unet.pt".
+        beyond_checkpoint: name of a beyond-the-handout checkpoint, e.g. "colour_hints.pt" (takes hints) or "colour_mobile_unet.pt".
         decoding: "mode", "mean" or "annealed".
         temperature: T of the annealed mean.
         work_size: long side in pixels of the copy the models run on.
