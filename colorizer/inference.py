@@ -10,6 +10,7 @@ from PIL import Image
 from torch import nn
 
 from pixelwise.device import one_torch_thread
+from pixelwise.precision import autocast
 from pixelwise.images import DISPLAY_LONG_SIDE, has_colour, open_image, shrink, to_rgb
 
 from . import lab
@@ -41,9 +42,9 @@ def model_input(model: nn.Module, rgb: np.ndarray) -> np.ndarray:
 
 
 @torch.no_grad()
-def predict_logits(model: nn.Module, grey: np.ndarray | torch.Tensor) -> torch.Tensor:
+def predict_logits(model: nn.Module, grey: np.ndarray | torch.Tensor, precision: str = "fp32") -> torch.Tensor:
     """H x W input in [0, 1] (or uint8) -> NC x H x W float logits on the CPU. Any H, W: edges are padded
-    (replicated) to the multiple of the model's poolings."""
+    (replicated) to the multiple of the model's poolings. ``precision``: a resolved one (pixelwise/precision.py)."""
     grey = grey if isinstance(grey, torch.Tensor) else torch.from_numpy(np.array(grey))  # a copy: inputs may be read-only
     grey = grey.float() / 255.0 if grey.dtype == torch.uint8 else grey.float()
     height, width = grey.shape
@@ -55,7 +56,8 @@ def predict_logits(model: nn.Module, grey: np.ndarray | torch.Tensor) -> torch.T
     device = next(model.parameters()).device
     was_training = model.training
     model.eval()
-    logits = model(x.to(device))[0, :, :height, :width].float().cpu()
+    with autocast(precision, device):
+        logits = model(x.to(device))[0, :, :height, :width].float().cpu()
     model.train(was_training)
     return logits
 

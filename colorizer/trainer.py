@@ -17,7 +17,7 @@ from torch import nn
 from pixelwise.checkpoints import save_atomic
 from pixelwise.device import resolve_device
 from pixelwise.memory import keep_freed_memory_for_training
-from pixelwise.precision import autocast, resolve_precision
+from pixelwise.precision import add_precision_argument, autocast, resolve_precision
 
 from . import hints as hint_planes_module, lab, photos
 from .checkpoint import save_checkpoint
@@ -67,7 +67,9 @@ class TrainConfig:
     hints: bool = False  # SIGGRAPH 2017: L plus simulated hint planes in (colorizer.hints); the model takes 4 planes
     no_hint_share: float = 0.1  # share of training images given no hint at all
     loss_pixel_share: float = 1.0  # the loss on a random share of each batch's pixels (cheaper on big crops)
-    precision: str = "fp32"  # "auto" | "fp32" | "bf16" | "fp16" (CUDA): autocast of the forward pass
+    # Autocast of the forward pass: "auto" = bf16 where the hardware computes it natively, else fp32
+    # (pixelwise/precision.py); "fp32" reproduces the handout's checkpoints; "fp16" on CUDA, with a grad scaler.
+    precision: str = "auto"
 
 
 @dataclass
@@ -396,6 +398,8 @@ def training_step(forward: Callable, optimiser: torch.optim.Optimizer, data: Col
                   generator: torch.Generator | None = None) -> Callable:
     """One optimiser step on a batch; returns the detached loss without waiting for the device.
     The forward pass runs in ``precision`` (autocast), the loss and the optimiser in float32."""
+    scaler = torch.amp.GradScaler(device.type) if precision == "fp16" else None  # fp16 gradients underflow unscaled
+
     def step(x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
         with autocast(precision, device):
             logits = forward(x)
@@ -405,8 +409,13 @@ def training_step(forward: Callable, optimiser: torch.optim.Optimizer, data: Col
             rows = torch.randint(pixels, (max(1, int(pixels * pixel_share)),), generator=generator).to(y.device)
         loss = pixel_loss(logits, y, data, rows)
         optimiser.zero_grad(set_to_none=True)
-        loss.backward()
-        optimiser.step()
+        if scaler is None:
+            loss.backward()
+            optimiser.step()
+        else:
+            scaler.scale(loss).backward()
+            scaler.step(optimiser)
+            scaler.update()
         return loss.detach()
     return step
 
@@ -426,7 +435,7 @@ def train(config: TrainConfig, data: ColourData | None = None,
     torch.manual_seed(config.seed)
     fast = speedups(config, device)
     precision, precision_reason = resolve_precision(config.precision, device)
-    fast["precision"] = precision
+    fast["precision"], fast["precision_reason"] = precision, precision_reason
     model, forward = prepare_model(init_model or initial_model(config, data), device, fast)
     optimiser = torch.optim.Adam(model.parameters(), lr=config.learning_rate)
     if config.loss_pixel_share < 1.0 and config.soft_targets:
@@ -558,8 +567,7 @@ def add_config_arguments(parser: argparse.ArgumentParser) -> None:
                         help="torch.compile the model (default: off; its compile time outweighs the gain on CPU)")
     parser.add_argument("--hints", action="store_true",
                         help="train a hint model (SIGGRAPH 2017): L plus simulated user hints in")
-    parser.add_argument("--precision", choices=("auto", "fp32", "bf16", "fp16"), default=defaults.precision,
-                        help="autocast of the forward pass (auto: bfloat16 where the hardware computes it natively)")
+    add_precision_argument(parser, defaults.precision)
     parser.add_argument("--resume-path", default=None,
                         help="write a resumable state here after every epoch, and resume from it if it exists")
 

@@ -20,6 +20,7 @@ from torch import nn
 
 from pixelwise.device import PROCESS_THREADS, resolve_device
 from pixelwise.errors import DataUnavailable
+from pixelwise.precision import precision_names, resolve_precision
 
 from colorizer.inference import classes_to_rgb, grey_to_rgb, predict_logits
 from colorizer.trainer import ColourData, Progress, TrainConfig, TrainResult, data_for, train
@@ -49,6 +50,7 @@ class LiveEvent:
     time: float = 0.0  # time.perf_counter() when it happened
     replay: str | None = None  # a replayed run's "status" and "finished": when, where and how long it was trained
     wait_s: float | None = None  # "waiting": estimated seconds until this training's turn
+    precision: str | None = None  # "status": the number format this run computes in, and why
 
 
 def live_config(model: str, category: str, epochs: int, learning_rate: float, num_filters: int, seed: int,
@@ -77,8 +79,9 @@ def sample_predictions(model: nn.Module, data: ColourData, count: int = 4) -> li
 
 
 def _rate_key(config: TrainConfig) -> tuple:
-    """What a measured images-per-second rate holds for: the model, its width and the device."""
-    return config.model, config.num_filters, str(resolve_device(config.device))
+    """What a measured images-per-second rate holds for: the model, its width, the device and precision."""
+    device = resolve_device(config.device)
+    return config.model, config.num_filters, str(device), resolve_precision(config.precision, device)[0]
 
 
 def estimate_s(config: TrainConfig, data: ColourData) -> float:
@@ -145,8 +148,9 @@ class _Run:
     def replay(self, run: TrainConfig, cached: runcache.CachedRun, pause_s: float, data: ColourData) -> None:
         """The cached run's events, as training pushed them, a pause after each epoch; then its result."""
         batch_size = run.batch_size
+        ran = (cached.speedups or {}).get("precision", "fp32")  # entries from before the setting ran in float32
         self.push("status", batch_size=batch_size, message=f"Batch size {batch_size}: replaying ({cached.describe()})",
-                  replay=cached.describe())
+                  replay=cached.describe(), precision=f"{precision_names(ran)} (the replayed run's)")
         strips = dict(cached.samples)
         for event in cached.history:
             if self.stop.is_set():
@@ -177,7 +181,9 @@ class _Run:
 
     def train_one(self, run: TrainConfig, data: ColourData, key: str, ticket, later_s: float) -> TrainResult:
         batch_size, strips = run.batch_size, []
-        self.push("status", batch_size=batch_size, message=f"Training batch size {batch_size}...")
+        precision, why = resolve_precision(run.precision, resolve_device(run.device))
+        self.push("status", batch_size=batch_size, message=f"Training batch size {batch_size}...",
+                  precision=f"{precision_names(precision)} ({why})")
 
         def on_progress(event: Progress) -> None:
             self.push("progress", batch_size=batch_size, progress=event)
