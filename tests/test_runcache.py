@@ -24,7 +24,7 @@ REPO = Path(__file__).resolve().parent.parent
 
 def small_config(**overrides) -> TrainConfig:
     values = dict(model="unet", data_root=str(CIFAR), epochs=2, batch_size=50, num_filters=8, train_limit=200,
-                  val_limit=50, seed=0, device="cpu")
+                  val_limit=50, seed=0, device="cpu", precision="fp32")
     return TrainConfig(**{**values, **overrides})
 
 
