@@ -148,3 +148,23 @@ def test_bf16_colour_classes_stay_close_to_float32_on_the_example_photos(name):
         return predict_logits(model, model_input(model, photo.small(working_size(*photo.size, 96))), chosen)
 
     assert 0.95 <= agreement(classes) < 1.0
+
+
+@requires_cifar
+def test_the_train_live_panel_says_which_precision_ran_and_why(tmp_path, monkeypatch):
+    import queue
+    import threading
+
+    from runs import live
+    from runs.waitline import WaitLine
+    from ui.train_tab import TrainSession, apply_event, status_text
+
+    monkeypatch.setenv("PIXELWISE_RUN_CACHE", str(tmp_path / "runs"))
+    pretend_cpu(monkeypatch, avx512_bf16=True)
+    events = queue.Queue()
+    live.run_batch_sizes(tiny(max_steps=1), [50], events, threading.Event(), sample_count=1, line=WaitLine())
+    session = TrainSession()
+    for event in [events.get() for _ in range(events.qsize())]:
+        apply_event(session, event)
+    assert session.results[50].speedups["precision"] == "bf16"
+    assert "Precision: bfloat16 (auto: this CPU computes bfloat16 natively (avx512_bf16))" in status_text(session)
