@@ -198,7 +198,7 @@ def press_seconds(arguments, precision: str, scratch: str) -> float:
     from benchmarks.bench_press import press
 
     spec = argparse.Namespace(data=arguments.data, epochs=arguments.press_epochs, train_images=arguments.press_train_images,
-                              val_images=1000,
+                              val_images=arguments.press_val_images,
                               batch_sizes=[50, 100, 500, 1000], precision=precision)
     return press(REPO, spec, True, str(Path(scratch) / "runs"))["seconds"]
 
@@ -216,6 +216,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--skip-press", action="store_true")
     parser.add_argument("--press-epochs", type=int, default=25)
     parser.add_argument("--press-train-images", type=int, default=5000)
+    parser.add_argument("--press-val-images", type=int, default=1000)
     arguments = parser.parse_args(argv)
     device = resolve_device(arguments.device)
     auto, why = resolve_precision("auto", device)
@@ -242,7 +243,8 @@ def main(argv: list[str] | None = None) -> None:
                 seconds[precision] = press_seconds(arguments, precision, scratch)
                 print(f"press ({precision}): {seconds[precision]:.0f} s", flush=True)
         print(f"\nThe press (UNet NF 32, batch sizes 50/100/500/1000, {arguments.press_epochs} epochs, "
-              f"{arguments.press_train_images} training / 1000 validation images; the default: 25 epochs, 5000): "
+              f"{arguments.press_train_images} training / {arguments.press_val_images} validation images; the default: "
+              f"25 epochs, 5000 / 1000): "
               f"fp32 {seconds['fp32']:.0f} s, auto ({auto}) {seconds['auto']:.0f} s, "
               f"{seconds['fp32'] / seconds['auto']:.2f}x sooner")
 
