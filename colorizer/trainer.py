@@ -367,6 +367,19 @@ def initial_model(config: TrainConfig, data: ColourData) -> nn.Module:
     return model
 
 
+# auto keeps float32 for these even where bf16 is native: measured slower in bf16 (benchmarks/bench_precision.py)
+AUTO_FP32_MODELS = {"mobile_unet": "MobileUNet's depthwise convolutions ran slower in bfloat16 here (0.87x)"}
+
+
+def run_precision(config: TrainConfig, device: torch.device) -> tuple[str, str]:
+    """(precision, why) a run computes in: pixelwise.precision's choice, except that ``auto`` keeps float32
+    for the models that measured slower in bf16."""
+    precision, why = resolve_precision(config.precision, device)
+    if config.precision == "auto" and precision == "bf16" and config.model in AUTO_FP32_MODELS:
+        return "fp32", f"auto: {AUTO_FP32_MODELS[config.model]}"
+    return precision, why
+
+
 def speedups(config: TrainConfig, device: torch.device) -> dict:
     """The config's channels_last / compile, with None resolved to what measured faster on this device."""
     channels_last = config.channels_last if config.channels_last is not None else device.type == "cpu"
@@ -434,7 +447,7 @@ def train(config: TrainConfig, data: ColourData | None = None,
         keep_freed_memory_for_training()  # big batches reuse memory instead of faulting in fresh pages each step
     torch.manual_seed(config.seed)
     fast = speedups(config, device)
-    precision, precision_reason = resolve_precision(config.precision, device)
+    precision, precision_reason = run_precision(config, device)
     fast["precision"], fast["precision_reason"] = precision, precision_reason
     model, forward = prepare_model(init_model or initial_model(config, data), device, fast)
     optimiser = torch.optim.Adam(model.parameters(), lr=config.learning_rate)

@@ -20,10 +20,10 @@ from torch import nn
 
 from pixelwise.device import PROCESS_THREADS, resolve_device
 from pixelwise.errors import DataUnavailable
-from pixelwise.precision import precision_names, resolve_precision
+from pixelwise.precision import precision_names
 
 from colorizer.inference import classes_to_rgb, grey_to_rgb, predict_logits
-from colorizer.trainer import ColourData, Progress, TrainConfig, TrainResult, data_for, train
+from colorizer.trainer import ColourData, Progress, TrainConfig, TrainResult, data_for, run_precision, train
 
 from . import runcache
 from .waitline import TRAINING_LINE, WaitLine
@@ -81,7 +81,7 @@ def sample_predictions(model: nn.Module, data: ColourData, count: int = 4) -> li
 def _rate_key(config: TrainConfig) -> tuple:
     """What a measured images-per-second rate holds for: the model, its width, the device and precision."""
     device = resolve_device(config.device)
-    return config.model, config.num_filters, str(device), resolve_precision(config.precision, device)[0]
+    return config.model, config.num_filters, str(device), run_precision(config, device)[0]
 
 
 def estimate_s(config: TrainConfig, data: ColourData) -> float:
@@ -181,7 +181,7 @@ class _Run:
 
     def train_one(self, run: TrainConfig, data: ColourData, key: str, ticket, later_s: float) -> TrainResult:
         batch_size, strips = run.batch_size, []
-        precision, why = resolve_precision(run.precision, resolve_device(run.device))
+        precision, why = run_precision(run, resolve_device(run.device))
         self.push("status", batch_size=batch_size, message=f"Training batch size {batch_size}...",
                   precision=f"{precision_names(precision)} ({why})")
 

@@ -35,6 +35,16 @@ def test_auto_is_bf16_with_native_bf16(monkeypatch):
     assert chosen == "bf16" and "natively" in why and "avx512_bf16" in why
 
 
+def test_auto_keeps_float32_for_the_model_measured_slower_in_bf16(monkeypatch):
+    from colorizer.trainer import run_precision
+
+    pretend_cpu(monkeypatch, avx512_bf16=True)
+    assert run_precision(TrainConfig(model="unet"), CPU)[0] == "bf16"
+    chosen, why = run_precision(TrainConfig(model="mobile_unet"), CPU)
+    assert chosen == "fp32" and "depthwise" in why
+    assert run_precision(TrainConfig(model="mobile_unet", precision="bf16"), CPU)[0] == "bf16"  # asked for
+
+
 def test_explicit_precisions_and_refusals(monkeypatch):
     pretend_cpu(monkeypatch, avx512_bf16=False)
     assert resolve_precision("bf16", CPU)[0] == "bf16" and resolve_precision("fp32", CPU)[0] == "fp32"
