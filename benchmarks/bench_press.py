@@ -22,7 +22,8 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parent.parent
 
 # Runs inside either checkout: the baseline's TrainConfig says ``data`` where today's says ``data_root``,
-# only today's worker has ``retrain``, and the worker and its events moved in issue 20.
+# only today's worker has ``retrain``, only today's TrainConfig ``precision``, and the worker and its
+# events moved in issue 20.
 PRESS = r"""
 import dataclasses, inspect, json, queue, sys, threading, time
 try:
@@ -36,7 +37,8 @@ args = json.loads(sys.argv[1])
 fields = {field.name for field in dataclasses.fields(TrainConfig)}
 config = TrainConfig(model="unet", category="horse", epochs=args["epochs"], num_filters=32, seed=0,
                      train_limit=args["train"], val_limit=args["val"],
-                     **{"data_root" if "data_root" in fields else "data": args["data"]})
+                     **{"data_root" if "data_root" in fields else "data": args["data"]},
+                     **({"precision": args["precision"]} if "precision" in fields else {}))
 extra = {"retrain": args["retrain"]} if "retrain" in inspect.signature(live.run_batch_sizes).parameters else {}
 events, errors, epochs = queue.Queue(), [], 0
 start = time.perf_counter()
@@ -54,7 +56,8 @@ print(json.dumps({"seconds": time.perf_counter() - start, "errors": errors, "str
 def press(checkout: Path, arguments, retrain: bool, cache: str) -> dict:
     """One press in ``checkout``'s code, in a fresh process; its seconds, errors and strip count."""
     spec = {"data": str(Path(arguments.data).resolve()), "epochs": arguments.epochs, "train": arguments.train_images,
-            "val": arguments.val_images, "batch_sizes": arguments.batch_sizes, "retrain": retrain}
+            "val": arguments.val_images, "batch_sizes": arguments.batch_sizes, "retrain": retrain,
+            "precision": getattr(arguments, "precision", "auto")}
     env = {**os.environ, "PYTHONPATH": str(checkout), "PIXELWISE_RUN_CACHE": cache}
     done = subprocess.run([sys.executable, "-c", PRESS, json.dumps(spec)], cwd=checkout, env=env,
                           capture_output=True, text=True, check=True)
@@ -73,6 +76,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--train-images", type=int, default=5000)
     parser.add_argument("--val-images", type=int, default=1000)
     parser.add_argument("--repeats", type=int, default=1)
+    parser.add_argument("--precision", choices=("auto", "fp32", "bf16", "fp16"), default="auto",
+                        help="of this checkout's presses (the baseline has float32 only)")
     arguments = parser.parse_args(argv)
     with tempfile.TemporaryDirectory(prefix="pixelwise-press-") as scratch:
         baseline = Path(scratch) / "baseline"

@@ -31,6 +31,7 @@ from torch.utils.flop_counter import FlopCounterMode
 from colorizer.trainer import TrainConfig, data_for, initial_model, prepare_model, speedups, training_step
 from pixelwise.device import resolve_device
 from pixelwise.memory import keep_freed_memory_for_training
+from pixelwise.precision import resolve_precision
 
 TARGETS = {100: 1.5, 1000: 2.0}  # ours / handout at these batch sizes (issue 9)
 
@@ -97,7 +98,9 @@ class OurLoop:
         self.fast = speedups(config, device)
         model, forward = prepare_model(initial_model(config, data), device, self.fast)
         self.model = model
-        self.step = training_step(forward, torch.optim.Adam(model.parameters(), lr=config.learning_rate), data)
+        precision = resolve_precision(config.precision, device)[0]
+        self.step = training_step(forward, torch.optim.Adam(model.parameters(), lr=config.learning_rate), data,
+                                  precision, device)
         self.grey, self.labels = data.train_grey.to(device), data.train_labels.to(device)
         self.shuffler = torch.Generator().manual_seed(config.seed)
 
@@ -218,6 +221,9 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--device", default="auto")
     parser.add_argument("--channels-last", action=argparse.BooleanOptionalAction, default=None)
     parser.add_argument("--compile", action=argparse.BooleanOptionalAction, default=None)
+    parser.add_argument("--precision", choices=("auto", "fp32", "bf16", "fp16"), default="fp32",
+                        help="ours' precision (default fp32, as the figures in docs/training-speed.md; "
+                             "benchmarks/bench_precision.py compares the precisions)")
     parser.add_argument("--keep-freed-memory", action=argparse.BooleanOptionalAction, default=True,
                         help="as train() does on the CPU (pixelwise.memory); applies to every loop of the process")
     parser.add_argument("--peak-gflops", type=float, default=155.0,
@@ -226,7 +232,7 @@ def main(argv: list[str] | None = None) -> None:
     device = resolve_device(arguments.device)
     kept = keep_freed_memory_for_training() if arguments.keep_freed_memory and device.type == "cpu" else False
     base = TrainConfig(data_root=arguments.data, num_filters=32, device=str(device),
-                       channels_last=arguments.channels_last, compile=arguments.compile)
+                       channels_last=arguments.channels_last, compile=arguments.compile, precision=arguments.precision)
     data = data_for(base)
     matmul = matmul_gflops(device)
     rows = []

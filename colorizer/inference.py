@@ -12,6 +12,7 @@ from PIL import Image
 from torch import nn
 
 from pixelwise.device import one_torch_thread
+from pixelwise.precision import autocast
 from pixelwise.images import DISPLAY_LONG_SIDE, has_colour, open_image, shrink, to_rgb
 
 from . import hints as hint_module, lab
@@ -53,10 +54,12 @@ def takes_hints(model: nn.Module) -> bool:
 
 
 @torch.no_grad()
-def predict_logits(model: nn.Module, grey: np.ndarray | torch.Tensor, hint_planes: torch.Tensor | None = None) -> torch.Tensor:
+def predict_logits(model: nn.Module, grey: np.ndarray | torch.Tensor, hint_planes: torch.Tensor | None = None,
+                   precision: str = "fp32") -> torch.Tensor:
     """H x W input in [0, 1] (or uint8) -> NC x H x W float logits on the CPU. Any H, W: edges are padded
     (replicated) to the multiple of the model's poolings. Hint models also read ``hint_planes``
-    (3 x H x W, colorizer.hints; None: no hint, automatic colourization)."""
+    (3 x H x W, colorizer.hints; None: no hint, automatic colourization). ``precision``: a resolved one
+    (pixelwise/precision.py)."""
     grey = grey if isinstance(grey, torch.Tensor) else torch.from_numpy(np.array(grey))  # a copy: inputs may be read-only
     grey = grey.float() / 255.0 if grey.dtype == torch.uint8 else grey.float()
     height, width = grey.shape
@@ -71,7 +74,8 @@ def predict_logits(model: nn.Module, grey: np.ndarray | torch.Tensor, hint_plane
     device = next(model.parameters()).device
     was_training = model.training
     model.eval()
-    logits = model(x.to(device))[0, :, :height, :width].float().cpu()
+    with autocast(precision, device):
+        logits = model(x.to(device))[0, :, :height, :width].float().cpu()
     model.train(was_training)
     return logits
 

@@ -17,7 +17,7 @@ from torch import nn
 from pixelwise.checkpoints import save_atomic
 from pixelwise.device import resolve_device
 from pixelwise.memory import keep_freed_memory_for_training
-from pixelwise.precision import autocast, resolve_precision
+from pixelwise.precision import add_precision_argument, autocast, resolve_precision
 
 from . import hints as hint_planes_module, lab, photos
 from .checkpoint import save_checkpoint
@@ -67,7 +67,9 @@ class TrainConfig:
     hints: bool = False  # SIGGRAPH 2017: L plus simulated hint planes in (colorizer.hints); the model takes 4 planes
     no_hint_share: float = 0.1  # share of training images given no hint at all
     loss_pixel_share: float = 1.0  # the loss on a random share of each batch's pixels (cheaper on big crops)
-    precision: str = "fp32"  # "auto" | "fp32" | "bf16" | "fp16" (CUDA): autocast of the forward pass
+    # Autocast of the forward pass: "auto" = bf16 where the hardware computes it natively, else fp32
+    # (pixelwise/precision.py); "fp32" reproduces the handout's checkpoints; "fp16" on CUDA, with a grad scaler.
+    precision: str = "auto"
     init_from: str | None = None  # start from these weights (a checkpoint or resumable state; see warm_start)
 
 
@@ -387,6 +389,19 @@ def warm_start(model: nn.Module, path: str) -> None:
     model.load_state_dict(own)
 
 
+# auto keeps float32 for these even where bf16 is native: measured slower in bf16 (benchmarks/bench_precision.py)
+AUTO_FP32_MODELS = {"mobile_unet": "MobileUNet's depthwise convolutions ran slower in bfloat16 here (0.87x)"}
+
+
+def run_precision(config: TrainConfig, device: torch.device) -> tuple[str, str]:
+    """(precision, why) a run computes in: pixelwise.precision's choice, except that ``auto`` keeps float32
+    for the models that measured slower in bf16."""
+    precision, why = resolve_precision(config.precision, device)
+    if config.precision == "auto" and precision == "bf16" and config.model in AUTO_FP32_MODELS:
+        return "fp32", f"auto: {AUTO_FP32_MODELS[config.model]}"
+    return precision, why
+
+
 def speedups(config: TrainConfig, device: torch.device) -> dict:
     """The config's channels_last / compile, with None resolved to what measured faster on this device."""
     channels_last = config.channels_last if config.channels_last is not None else device.type == "cpu"
@@ -418,6 +433,8 @@ def training_step(forward: Callable, optimiser: torch.optim.Optimizer, data: Col
                   generator: torch.Generator | None = None) -> Callable:
     """One optimiser step on a batch; returns the detached loss without waiting for the device.
     The forward pass runs in ``precision`` (autocast), the loss and the optimiser in float32."""
+    scaler = torch.amp.GradScaler(device.type) if precision == "fp16" else None  # fp16 gradients underflow unscaled
+
     def step(x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
         with autocast(precision, device):
             logits = forward(x)
@@ -427,8 +444,13 @@ def training_step(forward: Callable, optimiser: torch.optim.Optimizer, data: Col
             rows = torch.randint(pixels, (max(1, int(pixels * pixel_share)),), generator=generator).to(y.device)
         loss = pixel_loss(logits, y, data, rows)
         optimiser.zero_grad(set_to_none=True)
-        loss.backward()
-        optimiser.step()
+        if scaler is None:
+            loss.backward()
+            optimiser.step()
+        else:
+            scaler.scale(loss).backward()
+            scaler.step(optimiser)
+            scaler.update()
         return loss.detach()
     return step
 
@@ -447,8 +469,8 @@ def train(config: TrainConfig, data: ColourData | None = None,
         keep_freed_memory_for_training()  # big batches reuse memory instead of faulting in fresh pages each step
     torch.manual_seed(config.seed)
     fast = speedups(config, device)
-    precision, precision_reason = resolve_precision(config.precision, device)
-    fast["precision"] = precision
+    precision, precision_reason = run_precision(config, device)
+    fast["precision"], fast["precision_reason"] = precision, precision_reason
     model, forward = prepare_model(init_model or initial_model(config, data), device, fast)
     optimiser = torch.optim.Adam(model.parameters(), lr=config.learning_rate)
     if config.loss_pixel_share < 1.0 and config.soft_targets:
@@ -580,8 +602,7 @@ def add_config_arguments(parser: argparse.ArgumentParser) -> None:
                         help="torch.compile the model (default: off; its compile time outweighs the gain on CPU)")
     parser.add_argument("--hints", action="store_true",
                         help="train a hint model (SIGGRAPH 2017): L plus simulated user hints in")
-    parser.add_argument("--precision", choices=("auto", "fp32", "bf16", "fp16"), default=defaults.precision,
-                        help="autocast of the forward pass (auto: bfloat16 where the hardware computes it natively)")
+    add_precision_argument(parser, defaults.precision)
     parser.add_argument("--init-from", default=None,
                         help="start from the weights of this checkpoint or resumable state (grown convolutions padded with zeros)")
     parser.add_argument("--resume-path", default=None,

@@ -28,6 +28,7 @@ from colorizer.checkpoint import load_checkpoint
 from colorizer.data import category_name, load_category
 from colorizer.trainer import ColourData, TrainConfig, labelled_data, train
 from pixelwise.device import resolve_device
+from pixelwise.precision import add_precision_argument
 
 DEFAULT_PAIRS = ((1.0, 0.0), (2.0, 0.0), (0.5, 0.25), (1.0, 0.5), (-1.0, 1.0))
 
@@ -40,6 +41,7 @@ class AffineConfig:
     learning_rate: float = 1e-3
     seed: int = 0
     device: str = "auto"
+    precision: str = "auto"  # of the fine-tuning (iii), pixelwise/precision.py; "fp32" reproduces docs/inside.md
 
 
 @dataclass
@@ -107,7 +109,7 @@ def finetune(model: nn.Module, data: ColourData, a: float, b: float, config: Aff
         model=model.arch, epochs=math.ceil(config.finetune_steps / steps_per_epoch), batch_size=config.batch_size,
         learning_rate=config.learning_rate, num_filters=model_config.num_filters, kernel=model_config.kernel,
         num_colours=model_config.num_colours, seed=config.seed, device=config.device,
-        max_steps=config.finetune_steps,
+        max_steps=config.finetune_steps, precision=config.precision,
     )
     transformed = replace(data, train_grey=a * data.train_grey + b, val_grey=a * data.val_grey + b)
     progress = (lambda event: on_step(event.step)) if on_step else None
@@ -213,9 +215,11 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--train-limit", type=int, default=None)
     parser.add_argument("--test-limit", type=int, default=None)
     parser.add_argument("--device", default="auto")
+    add_precision_argument(parser)
     parser.add_argument("--json", default=None, help="also write the result as JSON to this path")
     arguments = parser.parse_args(argv)
-    config = AffineConfig(parse_pairs(arguments.pairs), arguments.steps, arguments.batch_size, device=arguments.device)
+    config = AffineConfig(parse_pairs(arguments.pairs), arguments.steps, arguments.batch_size, device=arguments.device,
+                          precision=arguments.precision)
     bar = tqdm(total=1000, unit="‰", desc="affine")
 
     def progress(done: float, message: str) -> None:

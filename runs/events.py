@@ -24,6 +24,7 @@ class Status(LiveEvent):
     message: str
     batch_size: int | None = None
     replay: str | None = None
+    precision: str | None = None  # the number format this run computes in, and why
 
 
 @dataclass(frozen=True)

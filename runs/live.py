@@ -20,9 +20,10 @@ from torch import nn
 
 from pixelwise.device import PROCESS_THREADS, resolve_device
 from pixelwise.errors import DataUnavailable
+from pixelwise.precision import precision_names
 
 from colorizer.inference import classes_to_rgb, grey_to_rgb, predict_logits
-from colorizer.trainer import ColourData, Progress, TrainConfig, TrainResult, data_for, train
+from colorizer.trainer import ColourData, Progress, TrainConfig, TrainResult, data_for, run_precision, train
 
 from . import runcache
 from .events import Done, Failed, Finished, LiveEvent, Notice, Progressed, Samples, Status, Waiting
@@ -62,8 +63,9 @@ def sample_predictions(model: nn.Module, data: ColourData, count: int = 4) -> li
 
 
 def _rate_key(config: TrainConfig) -> tuple:
-    """What a measured images-per-second rate holds for: the model, its width and the device."""
-    return config.model, config.num_filters, str(resolve_device(config.device))
+    """What a measured images-per-second rate holds for: the model, its width, the device and precision."""
+    device = resolve_device(config.device)
+    return config.model, config.num_filters, str(device), run_precision(config, device)[0]
 
 
 def estimate_s(config: TrainConfig, data: ColourData) -> float:
@@ -129,7 +131,9 @@ class _Run:
     def replay(self, run: TrainConfig, cached: runcache.CachedRun, pause_s: float, data: ColourData) -> None:
         """The cached run's events, as training pushed them, a pause after each epoch; then its result."""
         batch_size = run.batch_size
-        self.push(Status(f"Batch size {batch_size}: replaying ({cached.describe()})", batch_size, cached.describe()))
+        ran = (cached.speedups or {}).get("precision", "fp32")  # entries from before the setting ran in float32
+        self.push(Status(f"Batch size {batch_size}: replaying ({cached.describe()})", batch_size, cached.describe(),
+                         f"{precision_names(ran)} (the replayed run's)"))
         strips = dict(cached.samples)
         for event in cached.history:
             if self.stop.is_set():
@@ -160,7 +164,8 @@ class _Run:
 
     def train_one(self, run: TrainConfig, data: ColourData, key: str, ticket, later_s: float) -> TrainResult:
         batch_size, strips = run.batch_size, []
-        self.push(Status(f"Training batch size {batch_size}...", batch_size))
+        precision, why = run_precision(run, resolve_device(run.device))
+        self.push(Status(f"Training batch size {batch_size}...", batch_size, precision=f"{precision_names(precision)} ({why})"))
 
         def on_progress(event: Progress) -> None:
             self.push(Progressed(batch_size, event))

@@ -13,6 +13,8 @@ import time
 import torch
 from tqdm import tqdm
 
+from pixelwise.precision import add_precision_argument
+
 from .data import load_set
 from .models import MODES, load_flower_checkpoint, save_flower_checkpoint
 from .trainer import BatchLoss, EpochResult, FineTuneConfig, evaluate_model, fine_tune
@@ -33,6 +35,7 @@ def parse_args(argv=None) -> FineTuneConfig:
     parser.add_argument("--data-root", default=None, help="default: $PIXELWISE_FLOWERS or ../shared/data/flowers17")
     parser.add_argument("--seed", type=int, default=defaults.seed)
     parser.add_argument("--threads", type=int, default=None, help="torch.set_num_threads")
+    add_precision_argument(parser, defaults.precision)
     parser.add_argument("--out", required=True)
     args = parser.parse_args(argv)
     if args.threads:

@@ -16,6 +16,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from pixelwise.device import resolve_device
+from pixelwise.precision import autocast, resolve_precision
 
 from .data import IGNORE, FlowerSet, augment, list_ids, load_set, make_split
 from .models import MODES, SegmenterConfig, build_flower_model, load_flower_checkpoint, set_trainable
@@ -59,15 +60,18 @@ def upsampled(logits: torch.Tensor, size) -> torch.Tensor:
 
 @torch.no_grad()
 def evaluate(trainable: nn.Module, inputs: Callable[[slice], torch.Tensor], labels: torch.Tensor,
-             batch_size: int = 16, device="cpu") -> dict:
-    """Loss, foreground IoU and pixel accuracy of ``trainable`` over inputs(slice) / labels."""
+             batch_size: int = 16, device="cpu", precision: str = "fp32") -> dict:
+    """Loss, foreground IoU and pixel accuracy of ``trainable`` over inputs(slice) / labels (the forward
+    in ``precision``, the loss in float32)."""
     if isinstance(trainable, nn.Module):
         trainable.eval()
     matrix, loss_sum, n = ConfusionMatrix(2), 0.0, len(labels)
     for start in range(0, n, batch_size):
         part = slice(start, start + batch_size)
         target = labels[part].to(device)
-        logits = upsampled(trainable(inputs(part).to(device).float()), target.shape[-2:])
+        with autocast(precision, torch.device(device)):
+            scores = trainable(inputs(part).to(device).float())
+        logits = upsampled(scores.float(), target.shape[-2:])
         loss_sum += float(F.cross_entropy(logits, target, ignore_index=IGNORE)) * len(target)
         matrix.update(target, logits.argmax(1))
     return {"loss": loss_sum / max(n, 1), "iou": float(matrix.iou()[1]), "pixel_acc": matrix.pixel_accuracy()}
@@ -82,18 +86,24 @@ def evaluate_model(model: nn.Module, data: FlowerSet, batch_size: int = 16, devi
 
 @torch.no_grad()
 def encode(frozen: nn.Module, images: Callable[[slice], torch.Tensor], n: int, batch_size: int = 16,
-           flip: bool = False, device="cpu") -> torch.Tensor:
+           flip: bool = False, device="cpu", precision: str = "fp32") -> torch.Tensor:
     """Frozen features of all n images (or of their mirror images), stored as float16."""
     frozen.eval()
     chunks = []
     for start in range(0, n, batch_size):
         x = images(slice(start, start + batch_size)).to(device)
-        chunks.append(frozen(x.flip(-1) if flip else x).half().cpu())
+        with autocast(precision, torch.device(device)):
+            features = frozen(x.flip(-1) if flip else x)
+        chunks.append(features.half().cpu())
     return torch.cat(chunks)
 
 
-def train_step(trainable: nn.Module, optimizer, inputs: torch.Tensor, target: torch.Tensor) -> float:
-    logits = upsampled(trainable(inputs), target.shape[-2:])
+def train_step(trainable: nn.Module, optimizer, inputs: torch.Tensor, target: torch.Tensor,
+               precision: str = "fp32") -> float:
+    """One optimiser step: the forward in ``precision`` (autocast), the loss and optimiser in float32."""
+    with autocast(precision, inputs.device):
+        scores = trainable(inputs)
+    logits = upsampled(scores.float(), target.shape[-2:])
     loss = F.cross_entropy(logits, target, ignore_index=IGNORE)
     optimizer.zero_grad(set_to_none=True)
     loss.backward()
@@ -119,6 +129,7 @@ class FineTuneConfig:
     data_root: str | None = None
     seed: int = 0
     device: str = str(resolve_device())  # CUDA when present, else the CPU
+    precision: str = "auto"  # pixelwise/precision.py: bf16 autocast where the hardware computes it natively
 
     def initial_learning_rate(self) -> float:
         return self.learning_rate if self.learning_rate is not None else DEFAULT_LR[self.mode]
@@ -156,6 +167,7 @@ class FineTuneResult:
         return {
             "mode": self.config.mode,
             "finetune_config": asdict(self.config),
+            "precision": resolve_precision(self.config.precision, torch.device(self.config.device))[0],  # what ran
             "split": self.split,
             "initial_val": self.initial,
             "history": [asdict(h) for h in self.history],
@@ -183,19 +195,21 @@ def fine_tune_iter(config: FineTuneConfig, should_stop: Callable[[], bool] = lam
         raise ValueError(f"unknown mode {config.mode!r}; expected one of {MODES}")
     model, split, train, val = prepare(config)
     device = torch.device(config.device)
+    precision = resolve_precision(config.precision, device)[0]
     model.to(device).eval()  # frozen parts keep eval-mode BatchNorm
     frozen, trainable = set_trainable(model, config.mode)
     if config.mode == "full":
         train_inputs = lambda index: augment(train.inputs(index), train.labels[index], config.crop, generator)
         val_inputs = val.inputs
     else:
-        cache = [encode(frozen, train.inputs, len(train), flip=f, device=device) for f in (False, True)]
-        val_cache = encode(frozen, val.inputs, len(val), device=device)
+        cache = [encode(frozen, train.inputs, len(train), flip=f, device=device, precision=precision)
+                 for f in (False, True)]
+        val_cache = encode(frozen, val.inputs, len(val), device=device, precision=precision)
         train_inputs = lambda index: mirrored_batch(cache, train.labels[index], index, generator)
         val_inputs = lambda part: val_cache[part]
 
     result = FineTuneResult(model, config, split)
-    result.initial = evaluate(trainable, val_inputs, val.labels, device=device)
+    result.initial = evaluate(trainable, val_inputs, val.labels, device=device, precision=precision)
     best_iou, best_state = -1.0, None
     steps_per_epoch = max(1, len(train) // config.batch_size)  # drop the ragged batch: BatchNorm needs > 1
     optimizer = torch.optim.AdamW([p for p in trainable.parameters()], lr=config.initial_learning_rate(),
@@ -215,12 +229,12 @@ def fine_tune_iter(config: FineTuneConfig, should_stop: Callable[[], bool] = lam
                 break
             index = order[step * config.batch_size : (step + 1) * config.batch_size]
             inputs, target = train_inputs(index)
-            losses.append(train_step(trainable, optimizer, inputs.to(device).float(), target.to(device)))
+            losses.append(train_step(trainable, optimizer, inputs.to(device).float(), target.to(device), precision))
             schedule.step()
             yield BatchLoss(epoch, step + 1, steps_per_epoch, losses[-1])
         if result.stopped and not losses:
             break
-        metrics = evaluate(trainable, val_inputs, val.labels, device=device)
+        metrics = evaluate(trainable, val_inputs, val.labels, device=device, precision=precision)
         record = EpochResult(epoch, sum(losses) / len(losses), metrics["loss"], metrics["iou"], metrics["pixel_acc"],
                              time.perf_counter() - started)
         result.history.append(record)

@@ -69,7 +69,7 @@ def test_unet_has_the_handout_skip_channels():
 
 def short_config(**overrides):
     values = dict(model="unet", data_root=str(CIFAR), epochs=2, batch_size=25, num_filters=16,
-                  train_limit=300, val_limit=200, seed=0)
+                  train_limit=300, val_limit=200, seed=0, precision="fp32")  # float32: as the handout
     return TrainConfig(**{**values, **overrides})
 
 

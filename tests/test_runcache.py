@@ -25,7 +25,7 @@ REPO = Path(__file__).resolve().parent.parent
 
 def small_config(**overrides) -> TrainConfig:
     values = dict(model="unet", data_root=str(CIFAR), epochs=2, batch_size=50, num_filters=8, train_limit=200,
-                  val_limit=50, seed=0, device="cpu")
+                  val_limit=50, seed=0, device="cpu", precision="fp32")
     return TrainConfig(**{**values, **overrides})
 
 
@@ -53,6 +53,11 @@ def press(config: TrainConfig, batch_sizes, retrain=False, line=None) -> list[Li
     return [events.get() for _ in range(events.qsize())]
 
 
+def layout(result) -> dict:
+    """The run's memory format and compile setting (its speedups, less the precision)."""
+    return {name: result.speedups[name] for name in ("channels_last", "compile")}
+
+
 def finished(events) -> dict[int, Finished]:
     return {event.batch_size: event for event in events if isinstance(event, Finished)}
 
@@ -65,7 +70,7 @@ def finished(events) -> dict[int, Finished]:
 def test_fast_paths_give_the_plain_paths_losses(model, fast):
     config = small_config(model=model, epochs=1, batch_size=25, train_limit=100, channels_last=False, compile=False)
     plain, other = train(config), train(replace(config, **fast))
-    assert other.speedups == {"channels_last": False, "compile": False, **fast}
+    assert layout(other) == {"channels_last": False, "compile": False, **fast}
     for a, b in zip(epoch_losses(plain), epoch_losses(other), strict=True):
         assert a[0] == b[0] or a[0] == pytest.approx(b[0], rel=1e-3)
         assert a[1] == pytest.approx(b[1], rel=1e-3) and a[2] == pytest.approx(b[2], abs=0.01)
@@ -95,7 +100,8 @@ def test_channels_last_is_the_cpu_default_and_runs_stay_deterministic():
     first = train(small_config(epochs=1), on_progress=lambda event: formats.append(
         event.model.downconv2[0].weight.is_contiguous(memory_format=torch.channels_last)))
     second = train(small_config(epochs=1))
-    assert first.speedups == {"channels_last": True, "compile": False} and all(formats)
+    assert layout(first) == {"channels_last": True, "compile": False} and all(formats)
+    assert first.speedups["precision"] == "fp32"  # as small_config asks
     assert first.model.downconv2[0].weight.is_contiguous()  # handed back in the ordinary format
     assert numbers(first) == numbers(second)
 

@@ -55,6 +55,7 @@ class TrainSession:
     started: float = 0.0
     training_started: float | None = None  # first progress event: the ETA leaves out data preparation
     status: str = ""
+    precision: str = ""  # the number format the latest run computes in, and why (from the worker)
     running: bool = False
     changed: bool = True  # strips, table or saved-run list changed since the last redraw
     draws: int = 0  # redraws sent so far in this run
@@ -140,7 +141,8 @@ def status_text(session: TrainSession) -> str:
     eta = ""
     if session.running and session.training_started and 0 < done < 1:
         eta = f" · about {(now - session.training_started) * (1 - done) / done:.0f} s left (estimate)"
-    return f"{session.status}  \nElapsed {elapsed:.0f} s{eta}"
+    precision = f"  \nPrecision: {session.precision}" if session.precision else ""
+    return f"{session.status}  \nElapsed {elapsed:.0f} s{eta}{precision}"
 
 
 def apply_event(session: TrainSession, event: LiveEvent) -> None:
@@ -148,6 +150,7 @@ def apply_event(session: TrainSession, event: LiveEvent) -> None:
     match event:
         case Status(message=message, batch_size=bs, replay=replay):
             session.status = message
+            session.precision = event.precision or session.precision
             if replay:
                 session.replays[bs] = replay
         case Waiting(message=message):

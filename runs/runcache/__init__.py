@@ -28,7 +28,7 @@ from pixelwise.settings import run_cache_dir, run_cache_limit_mb
 
 import colorizer
 from colorizer.models import ModelConfig, build_model
-from colorizer.trainer import ColourData, Progress, TrainConfig, TrainResult, speedups
+from colorizer.trainer import ColourData, Progress, TrainConfig, TrainResult, run_precision, speedups
 
 FORMAT = 1
 CODE = ("trainer.py", "models.py", "lab.py")  # in colorizer/: the code that decides a run's numbers, beyond torch itself
@@ -104,6 +104,7 @@ def key_fields(config: TrainConfig, data: ColourData) -> dict:
     """Everything that decides a run's numbers (the data by content, not by folder or image count)."""
     device = resolve_device(config.device)
     fields = {name: value for name, value in asdict(config).items() if name not in NOT_IN_KEY}
+    fields["precision"] = run_precision(config, device)[0]  # what ran: "auto" means bf16 or fp32
     return {**fields, "speedups": speedups(config, device), "device": describe_device(device),
             "torch": str(torch.__version__), "data": data_fingerprint(data), "code": code_fingerprint(),
             "format": FORMAT}

@@ -1,0 +1,73 @@
+"""How long a hint takes to show: a 1-megapixel upload colourized again with one more hint, at full
+resolution, by the hint model alone and by the Colourize tab's whole upload path (three models).
+
+    python -m benchmarks.bench_hints --repeats 7
+
+Prints the median of the repeats (each run adds one more hint, as a person clicking does) against the
+same call with no hint, in one process, and the CPU it ran on.
+"""
+import argparse
+import statistics
+import subprocess
+import time
+
+import numpy as np
+from PIL import Image
+
+from colorizer.inference import prepare_photo
+from colorizer.pipeline import Colourizer, Settings
+
+
+def cpu_name() -> str:
+    try:
+        out = subprocess.run(["lscpu"], capture_output=True, text=True).stdout
+        name = next(line.split(":", 1)[1].strip() for line in out.splitlines() if line.startswith("Model name"))
+        return f"{name}, bf16 {'yes' if 'avx512_bf16' in out else 'no'}"
+    except Exception:
+        return "unknown CPU"
+
+
+def timed(call, repeats: int) -> float:
+    times = []
+    for n in range(repeats):
+        start = time.perf_counter()
+        call(n)
+        times.append(time.perf_counter() - start)
+    return statistics.median(times)
+
+
+def main(argv=None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--checkpoint", default="checkpoints/colour_hints.pt")
+    parser.add_argument("--photo", default="examples/chelsea_cat.jpg")
+    parser.add_argument("--megapixels", type=float, default=1.0)
+    parser.add_argument("--repeats", type=int, default=7)
+    arguments = parser.parse_args(argv)
+    image = Image.open(arguments.photo).convert("RGB")
+    scale = (arguments.megapixels * 1e6 / (image.width * image.height)) ** 0.5
+    image = image.resize((round(image.width * scale), round(image.height * scale)), Image.Resampling.LANCZOS)
+    path = "/tmp/bench_hints_photo.png"
+    image.save(path)
+    colourizer = Colourizer.load(arguments.checkpoint)
+    rng = np.random.default_rng(0)
+    clicks = [(int(rng.integers(image.width)), int(rng.integers(image.height)), "#%06x" % int(rng.integers(1 << 24)))
+              for _ in range(arguments.repeats)]
+    from ui.colourize_tab import colourize_upload_panels, default_checkpoints  # the tab's own path, no server
+
+    photo = prepare_photo(path, None)
+    colourizer.run(photo, Settings(), clicks[:1])  # warm-up
+    model_none = timed(lambda n: colourizer.run(prepare_photo(path, None), Settings()), arguments.repeats)
+    model_hint = timed(lambda n: colourizer.run(prepare_photo(path, None), Settings(), clicks[:n + 1]), arguments.repeats)
+    chosen = default_checkpoints()
+    tab_hint = timed(lambda n: colourize_upload_panels(path, chosen, hints=[{"x": x, "y": y, "colour": c}
+                                                                              for x, y, c in clicks[:n + 1]]),
+                     arguments.repeats)
+    print(f"{image.width}x{image.height} ({image.width * image.height / 1e6:.2f} MP), {cpu_name()}, "
+          f"median of {arguments.repeats}")
+    print(f"hint model alone, no hint:            {model_none:.3f} s")
+    print(f"hint model alone, with hints:         {model_hint:.3f} s")
+    print(f"Colourize tab upload path (3 models): {tab_hint:.3f} s  (decode, three models, hint markers)")
+
+
+if __name__ == "__main__":
+    main()
