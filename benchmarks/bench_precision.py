@@ -137,9 +137,9 @@ def timed_call(function, repeats: int) -> tuple[float, object]:
 def inference_rows(arguments, auto: str) -> list[dict]:
     """Each shipped model on every example photo at the app's working size, one thread, fp32 vs auto."""
     from colorizer.checkpoint import load_checkpoint
-    from colorizer.inference import model_input, predict_logits, prepare_photo, working_size
+    from colorizer.inference import long_side_size as working_size, model_input, predict_logits, prepare_photo
     from segmenter.inference import FLOWER_SHORT_SIDE, normalise
-    from segmenter.inference import working_size as segment_size
+    from segmenter.inference import short_side_size as segment_size
     from segmenter.models import load_flower_checkpoint
     from PIL import Image
 
@@ -152,7 +152,7 @@ def inference_rows(arguments, auto: str) -> list[dict]:
             for path in photos:
                 photo = prepare_photo(str(path))
                 x = model_input(model, photo.small(working_size(*photo.size, 96)))
-                rows.append(compare(name, path.name, x.shape, lambda p: predict_logits(model, x, p), arguments.repeats,
+                rows.append(compare(name, path.name, x.shape, lambda p: predict_logits(model, x, precision=p), arguments.repeats,
                                     auto))
         model = load_flower_checkpoint(REPO / "checkpoints" / "flowers_deeplab.pt").eval()
         for path in photos:

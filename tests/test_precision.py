@@ -131,7 +131,7 @@ def agreement(run) -> float:
 def test_bf16_segmentation_agrees_with_float32_on_the_example_photos():
     from PIL import Image
 
-    from segmenter.inference import FLOWER_SHORT_SIDE, normalise, working_size
+    from segmenter.inference import FLOWER_SHORT_SIDE, normalise, short_side_size as working_size
     from segmenter.models import load_flower_checkpoint
 
     model = load_flower_checkpoint(CHECKPOINTS / "flowers_deeplab.pt").eval()
@@ -149,13 +149,13 @@ def test_bf16_colour_classes_stay_close_to_float32_on_the_example_photos(name):
     """Colourization keeps float32 at inference (docs/precision.md): among 24 to 313 colour classes many
     pixels are near ties, and bf16 flips 1-4% of them. This pins how close bf16 stays all the same."""
     from colorizer.checkpoint import load_checkpoint
-    from colorizer.inference import model_input, predict_logits, prepare_photo, working_size
+    from colorizer.inference import long_side_size as working_size, model_input, predict_logits, prepare_photo
 
     model, _ = load_checkpoint(CHECKPOINTS / name)
 
     def classes(rgb, chosen):
         photo = prepare_photo(rgb)
-        return predict_logits(model, model_input(model, photo.small(working_size(*photo.size, 96))), chosen)
+        return predict_logits(model, model_input(model, photo.small(working_size(*photo.size, 96))), precision=chosen)
 
     assert 0.95 <= agreement(classes) < 1.0
 
