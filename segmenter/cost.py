@@ -18,6 +18,8 @@ from dataclasses import asdict, dataclass
 import torch
 import torch.nn.functional as F
 
+from pixelwise.seeding import own_generator
+
 from .data import IGNORE
 from .models import MODES, SegmenterConfig, build_flower_model, set_trainable
 from .trainer import upsampled
@@ -94,11 +96,11 @@ def measure_step(model, mode: str, size: int, batch: int = 2, repeats: int = 2, 
 
 def cost_table(sizes=(256, 512), batch: int = 2, repeats: int = 2, modes=MODES) -> list[StepCost]:
     """One StepCost per (mode, size). Uses random weights: costs do not depend on weight values."""
-    torch.manual_seed(0)
     rows = []
     for mode in modes:
         for size in sizes:
-            model = build_flower_model(SegmenterConfig(), pretrained_backbone=False)
+            with own_generator(0):  # not torch's shared generator, which a training in another thread uses
+                model = build_flower_model(SegmenterConfig(), pretrained_backbone=False)
             rows.append(measure_step(model, mode, size, batch, repeats))
     return rows
 

@@ -1,0 +1,60 @@
+"""Issue 21: one Space, a whole class. Each test here failed before its fix (nothing crosses between
+people, and results stay reproducible while other requests run at the same time)."""
+import threading
+
+import pytest
+import torch
+
+from colorizer.models import ModelConfig, build_model
+from colorizer.trainer import ColourData, TrainConfig, initial_model
+
+
+def _tiny_data(num_colours: int = 6) -> ColourData:
+    generator = torch.Generator().manual_seed(0)
+    grey = torch.rand(8, 1, 32, 32, generator=generator)
+    labels = torch.randint(0, num_colours, (8, 32, 32), generator=generator)
+    palette = torch.rand(num_colours, 3, generator=generator)
+    return ColourData(palette, grey, labels, grey, labels, torch.zeros(8, 32, 32, 3, dtype=torch.uint8))
+
+
+def _reseed_constantly(stop: threading.Event) -> None:
+    """What the app's other threads did: reseed the shared generator and draw from it."""
+    seed = 0
+    while not stop.is_set():
+        torch.manual_seed(seed)
+        torch.rand(64)
+        seed += 1
+
+
+def test_models_are_built_from_their_own_generator_while_other_threads_reseed():
+    torch.manual_seed(7)
+    reference = build_model("unet", ModelConfig(3, 8, 6, 1)).state_dict()  # what a lone process builds
+    stop = threading.Event()
+    noise = [threading.Thread(target=_reseed_constantly, args=(stop,)) for _ in range(2)]
+    for thread in noise:
+        thread.start()
+    built = []
+    try:
+        def build():
+            for _ in range(5):
+                built.append(initial_model(TrainConfig(model="unet", num_filters=8, seed=7), _tiny_data()).state_dict())
+        builders = [threading.Thread(target=build) for _ in range(3)]
+        for thread in builders:
+            thread.start()
+        for thread in builders:
+            thread.join()
+    finally:
+        stop.set()
+        for thread in noise:
+            thread.join()
+    assert len(built) == 15
+    for state in built:
+        assert all(torch.equal(state[name], reference[name]) for name in reference)
+
+
+def test_building_a_model_leaves_the_shared_generator_alone():
+    torch.manual_seed(3)
+    expected = torch.rand(5)
+    torch.manual_seed(3)
+    initial_model(TrainConfig(model="cnn", num_filters=8, seed=11), _tiny_data())
+    assert torch.equal(torch.rand(5), expected)
