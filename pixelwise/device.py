@@ -12,14 +12,13 @@ def resolve_device(name: str = "auto") -> torch.device:
     return torch.device(name)
 
 
-# torch.set_num_threads sets the calling thread's count and the one every thread started later begins
-# with; a thread already running keeps its own. So small inferences can run on one thread while a training
-# keeps two, but a thread started during an inference begins on one and stays there: the app's training
-# worker starts on PROCESS_THREADS instead (what the process had when this module was imported, at start-up).
+# torch's CPU thread count is per thread once a thread has used torch; a thread's first use takes the count
+# last set anywhere in the process. So small inferences can run on one thread while a training keeps two,
+# but a thread that first uses torch during someone's inference begins on one. The app's training worker
+# starts on PROCESS_THREADS (what the process had when this module was imported, at start-up), and every
+# thread leaves its last one-thread inference on PROCESS_THREADS.
 PROCESS_THREADS = torch.get_num_threads()
-_threads_lock = threading.Lock()
-_threads_users = 0
-_threads_before = 1
+_nesting = threading.local()
 
 
 @contextlib.contextmanager
@@ -27,18 +26,14 @@ def one_torch_thread():
     """Run a small forward pass on one torch thread. At working sizes (<= 256 px) intra-op threads cost
     more than they give, and while other requests or a training keep the cores busy they spin-wait:
     measured 0.04 s CPU per upload on one thread vs 0.2-0.35 s on two (docs/uploads-and-limits.md, under load).
-    The first caller in saves the process's count, the last one out restores it."""
-    global _threads_users, _threads_before
-    with _threads_lock:
-        if _threads_users == 0:
-            _threads_before = torch.get_num_threads()
-        _threads_users += 1
-        torch.set_num_threads(1)
+    Set and restored per call on the calling thread: a count shared between threads left the first of two
+    overlapping calls to leave on one thread for good (later fine-tunes on that Gradio worker ran on one core)."""
+    depth = getattr(_nesting, "depth", 0)
+    before = torch.get_num_threads()
+    _nesting.depth = depth + 1
+    torch.set_num_threads(1)
     try:
         yield
     finally:
-        with _threads_lock:
-            _threads_users -= 1
-            if _threads_users == 0:
-                torch.set_num_threads(_threads_before)
-
+        _nesting.depth = depth
+        torch.set_num_threads(before if depth else PROCESS_THREADS)  # outermost: never an inherited 1

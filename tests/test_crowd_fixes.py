@@ -58,3 +58,36 @@ def test_building_a_model_leaves_the_shared_generator_alone():
     torch.manual_seed(3)
     initial_model(TrainConfig(model="cnn", num_filters=8, seed=11), _tiny_data())
     assert torch.equal(torch.rand(5), expected)
+
+
+def test_each_thread_gets_back_its_own_torch_thread_count():
+    """Overlapping one-thread inferences: the first one out used to leave its thread on one thread for good."""
+    from pixelwise.device import PROCESS_THREADS, one_torch_thread
+
+    if PROCESS_THREADS < 2:
+        pytest.skip("torch runs on one thread here: nothing to restore")
+
+    first_in, second_in, first_out = threading.Event(), threading.Event(), threading.Event()
+    after = {}
+
+    def first():
+        torch.set_num_threads(PROCESS_THREADS)
+        with one_torch_thread():
+            first_in.set()
+            second_in.wait(10)
+        after["first"] = torch.get_num_threads()
+        first_out.set()
+
+    def second():  # first uses torch during the other one's inference: begins on one thread
+        first_in.wait(10)
+        with one_torch_thread():
+            second_in.set()
+            first_out.wait(10)
+        after["second"] = torch.get_num_threads()
+
+    threads = [threading.Thread(target=first), threading.Thread(target=second)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert after == {"first": PROCESS_THREADS, "second": PROCESS_THREADS}
