@@ -3,8 +3,8 @@
 The batch sizes train one after another (smallest first), with the same seed, data and palette, exactly
 as the sweep command line does. A batch size whose identical run is in the replay cache
 (``runs.runcache``) is replayed from it within seconds instead; the others wait for their turn in
-the process's one training line (``runs.waitline``), seeing their place and an estimated wait,
-then train and are kept in the cache. Each run pushes ``LiveEvent``s into a queue: progress events, a
+the process's one training line (``runs.waitline``), seeing their place and an estimated wait, look
+the cache up again (an identical press ahead may have trained them), then train; finished runs are kept. Each run pushes ``LiveEvent``s into a queue: progress events, a
 few validation predictions after every epoch, and its result. No Gradio here: the app drains the queue
 and draws.
 """
@@ -168,7 +168,14 @@ class _Run:
 
             if not self.line.wait(ticket, self.stop, on_wait):
                 return
+            # Looked up again: an identical press ahead in the line may have filed these runs meanwhile.
+            cached = {run.batch_size: self.lookup(keys[run.batch_size]) for run in runs}
             for index, run in enumerate(runs):
+                if self.stop.is_set():
+                    return
+                if cached[run.batch_size]:
+                    self.replay(run, cached[run.batch_size], REPLAY_S / max(1, run.epochs), data)
+                    continue
                 result = self.train_one(run, data, keys[run.batch_size], ticket, sum(estimates[index + 1:]))
                 if result.stopped:
                     return
@@ -195,7 +202,8 @@ class _Run:
             images = min(steps * batch_size, len(data.train_grey) * run.epochs)
             _measured_rates[_rate_key(run)] = images / result.seconds
         try:
-            runcache.store(key, result, strips)
+            if not result.stopped:  # only a finished run is replayed to whoever presses the same settings
+                runcache.store(key, result, strips)
         except OSError as error:  # a full or read-only disk must not lose the run just shown
             self.push("notice", message=f"This run could not be kept for replay: {error}")
         self.finished(result, data)
