@@ -91,3 +91,34 @@ def test_each_thread_gets_back_its_own_torch_thread_count():
     for thread in threads:
         thread.join()
     assert after == {"first": PROCESS_THREADS, "second": PROCESS_THREADS}
+
+
+def test_a_new_press_stops_the_pages_running_training_and_the_old_one_writes_no_more(monkeypatch):
+    """Start, then Train again on one page: the first worker must stop, and its handler must not overwrite
+    the page's state with its own session (Stop then reached whichever wrote last)."""
+    import queue
+    from types import SimpleNamespace
+
+    from ui import train_tab
+
+    started = []
+
+    def fake_start(config, batch_sizes, stop, sample_count, retrain=False):
+        events = queue.Queue()
+        started.append((events, stop))
+        return events, SimpleNamespace(join=lambda timeout=None: None)
+
+    monkeypatch.setattr(train_tab, "start_live_run", fake_start)
+    page = SimpleNamespace(session_hash="one-page")
+    first = train_tab.start_training("CNN", [50], 1, 1e-3, 8, "horse", 0, 100, 100, None, request=page)
+    first_session = next(first)["session"]
+    second = train_tab.start_training("CNN", [50], 1, 1e-3, 8, "horse", 0, 100, 100, first_session,
+                                      retrain=True, request=page)
+    second_session = next(second)["session"]
+    assert second_session is not first_session
+    assert started[0][1].is_set() and not started[1][1].is_set()  # the first worker was told to stop
+    assert train_tab.LIVE["one-page"] is second_session
+    started[0][0].put(train_tab.LiveEvent("done"))
+    assert [view.get("session") for view in first] in ([], [None])  # nothing more written into the page's state
+    assert train_tab.stop_training(second_session) == "Stopping after the current batch..." and started[1][1].is_set()
+    train_tab.LIVE.pop("one-page", None)
