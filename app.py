@@ -25,8 +25,9 @@ from ui.train_tab import build_train_tab, release_page
 # and drain in seconds, where the old 32 refused two thirds of a 100-request burst.
 CONCURRENT_EVENTS = 4
 MAX_QUEUE = 100
-# Uploads and outputs in Gradio's cache are deleted once an hour old (checked every 10 minutes).
-DELETE_CACHE = (600, DOWNLOADS_MAX_AGE_S)
+# Uploads and outputs in Gradio's cache are deleted once an hour old (checked every 10 minutes; sooner with
+# PIXELWISE_DOWNLOADS_MAX_AGE_S, which the concurrency tests shorten).
+DELETE_CACHE = (int(min(600, max(1, DOWNLOADS_MAX_AGE_S / 2))), DOWNLOADS_MAX_AGE_S)
 
 
 def examples_cache() -> str:

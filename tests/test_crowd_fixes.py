@@ -122,3 +122,64 @@ def test_a_new_press_stops_the_pages_running_training_and_the_old_one_writes_no_
     assert [view.get("session") for view in first] in ([], [None])  # nothing more written into the page's state
     assert train_tab.stop_training(second_session) == "Stopping after the current batch..." and started[1][1].is_set()
     train_tab.LIVE.pop("one-page", None)
+
+
+# ---------------------------------------------------------------- files: one private folder per request
+
+@pytest.fixture
+def system_temp(tmp_path, monkeypatch):
+    """The system temp folder as another user on a shared machine may have left it."""
+    import tempfile
+
+    from pixelwise import tempfiles
+
+    folder = tmp_path / "tmp"
+    folder.mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(folder))
+    monkeypatch.setattr(tempfiles, "_process_dir", None, raising=False)
+    yield folder
+    tempfiles.remove_process_dir()
+
+
+def test_a_planted_symlink_in_the_temp_folder_deletes_nothing_elsewhere(system_temp, tmp_path):
+    import os
+    import time
+
+    from pixelwise import tempfiles
+
+    elsewhere = tmp_path / "someone-elses"
+    elsewhere.mkdir()
+    (elsewhere / "thesis.tex").write_text("years of work")
+    os.utime(elsewhere / "thesis.tex", (time.time() - 10**6,) * 2)
+    (system_temp / "pixelwise-downloads").symlink_to(elsewhere)  # planted before the app's first download
+    folder = tempfiles.request_dir()
+    assert (elsewhere / "thesis.tex").exists()
+    assert not folder.resolve().is_relative_to(elsewhere.resolve())
+
+
+def test_another_users_folder_of_the_same_name_does_not_break_downloads(system_temp):
+    from pixelwise import tempfiles
+
+    (system_temp / "pixelwise-downloads").write_text("not a folder")  # what a foreign owner leaves in the way
+    folder = tempfiles.request_dir()
+    (folder / "mask.png").write_bytes(b"x")
+
+
+def test_each_request_gets_its_own_private_folder_and_stale_ones_go_whole(system_temp):
+    import os
+    import stat
+    import time
+
+    from pixelwise import tempfiles
+
+    first, second = tempfiles.request_dir(), tempfiles.request_dir()
+    assert first != second and first.parent == second.parent
+    assert stat.S_IMODE(first.parent.stat().st_mode) == 0o700  # the process's folder: its owner's only
+    (first / "photo_cnn_640x480.png").write_bytes(b"one person's result")
+    old = time.time() - tempfiles.downloads_max_age_s() - 5
+    os.utime(first / "photo_cnn_640x480.png", (old, old))
+    os.utime(first, (old, old))
+    tempfiles.remove_stale_requests()
+    assert not first.exists() and second.exists()  # the stale folder went whole, not only its files
+    tempfiles.remove_process_dir()
+    assert not second.parent.exists()

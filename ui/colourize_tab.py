@@ -21,7 +21,7 @@ from pixelwise.checkpoints import CheckpointError
 from pixelwise.errors import DataUnavailable
 from pixelwise.images import ImageError, has_colour, load_rgb
 from pixelwise.limits import OutOfRange, bounded
-from pixelwise.tempfiles import download_dir
+from pixelwise.tempfiles import request_dir
 from pixelwise.settings import checkpoint_dir, cifar_root, hf_repo, shown_path
 from pixelwise.zerogpu import INFERENCE_S, gpu
 from ui.common import (cifar_notice, enlarge, example_files, inference_device, named_outputs, shown_as_jpeg, upload_name,
@@ -172,7 +172,7 @@ def full_size_files(image_path: str, checkpoints: dict[str, str | None], decodin
     """Each chosen model's colour result at the upload's full size, as PNG files: the models run on the
     shown copy (so the colours are the ones shown), then one model at a time is laid onto the full-size
     lightness in strips."""
-    folder = download_dir()
+    folder = request_dir()  # this request's own: two people's same-sized pastes get the same names
     photo = prepare_photo(image_path, DISPLAY_LONG_SIDE, name=upload_name(image_path))
     chosen = list(_loaded_models(checkpoints, Panels(grey=photo.grey)))
     logits = [photo_logits(model, photo, int(work_size))[0] for _, _, model, _ in chosen]
