@@ -183,3 +183,35 @@ def test_each_request_gets_its_own_private_folder_and_stale_ones_go_whole(system
     assert not first.exists() and second.exists()  # the stale folder went whole, not only its files
     tempfiles.remove_process_dir()
     assert not second.parent.exists()
+
+
+def test_a_layer_trace_sees_only_its_own_image_while_colourize_uses_the_same_model():
+    """layer_outputs traced the cached model that Colourize runs at the same moment: the other forward
+    passes fired the trace's hooks and their outputs leaked into it."""
+    from inside.anatomy import trace
+
+    with torch.random.fork_rng():
+        torch.manual_seed(0)
+        model = build_model("unet", ModelConfig(3, 8, 6, 1)).eval()
+    mine = torch.rand(1, 1, 32, 32, generator=torch.Generator().manual_seed(1))
+    alone = [(step.name, step.output.clone()) for step in trace(model, mine)]
+    stop = threading.Event()
+
+    def colourize_meanwhile():
+        other = torch.zeros(1, 1, 32, 32)
+        with torch.no_grad():
+            while not stop.is_set():
+                model(other)
+
+    others = [threading.Thread(target=colourize_meanwhile) for _ in range(2)]
+    for thread in others:
+        thread.start()
+    try:
+        traces = [trace(model, mine) for _ in range(30)]
+    finally:
+        stop.set()
+        for thread in others:
+            thread.join()
+    for steps in traces:
+        assert [step.name for step in steps] == [name for name, _ in alone]
+        assert all(torch.equal(step.output, output) for step, (_, output) in zip(steps, alone))
