@@ -19,6 +19,7 @@ from pixelwise.device import resolve_device
 from pixelwise.memory import keep_freed_memory_for_training
 from pixelwise.precision import autocast, resolve_precision
 from pixelwise.seeding import own_generator
+from pixelwise.settings import shown_path
 
 from . import hints as hint_planes_module, lab, photos
 from .checkpoint import save_checkpoint
@@ -127,7 +128,8 @@ class TrainResult:
     def meta(self) -> dict:
         final = self.final
         return {
-            "data_source": self.config.data_root or "torchvision CIFAR10 download",
+            # as the app may show it (relative to the checkout): checkpoints are downloaded, never a server path
+            "data_source": shown_path(self.config.data_root) if self.config.data_root else "torchvision CIFAR10 download",
             "category": category_name(self.config.category),
             "epochs": self.config.epochs,
             "epochs_completed": final.epoch if final else 0,

@@ -215,3 +215,17 @@ def test_a_layer_trace_sees_only_its_own_image_while_colourize_uses_the_same_mod
     for steps in traces:
         assert [step.name for step in steps] == [name for name, _ in alone]
         assert all(torch.equal(step.output, output) for step, (_, output) in zip(steps, alone))
+
+
+def test_a_saved_checkpoint_holds_no_server_path(tmp_path):
+    """Checkpoints saved from the app (and offered for download) carried the server's data folder."""
+    from pixelwise.settings import REPO_ROOT
+    from colorizer.trainer import TrainResult
+
+    data_root = REPO_ROOT.parent / "shared" / "data" / "cifar10"
+    config = TrainConfig(model="cnn", num_filters=8, data_root=str(data_root))
+    result = TrainResult(config, initial_model(config, _tiny_data()), torch.rand(6, 3))
+    result.save(tmp_path / "mine.pt")
+    raw = (tmp_path / "mine.pt").read_bytes()
+    assert str(REPO_ROOT.parent).encode() not in raw
+    assert torch.load(tmp_path / "mine.pt", weights_only=True)["meta"]["data_source"] == "../shared/data/cifar10"
