@@ -7,6 +7,7 @@ checkpoint catalogue in runs/.
 import atexit
 import os
 import shutil
+import signal
 import tempfile
 
 import gradio as gr
@@ -62,6 +63,8 @@ def build_app() -> gr.Blocks:
 
 
 if __name__ == "__main__":
+    # SIGTERM (Spaces, tests, `kill`) ends the app as Ctrl+C does: Gradio closes, atexit removes the temp folders.
+    signal.signal(signal.SIGTERM, signal.default_int_handler)
     build_app().launch(
         server_name=os.environ.get("GRADIO_SERVER_NAME", "127.0.0.1"),  # Spaces sets 0.0.0.0
         server_port=int(os.environ.get("GRADIO_SERVER_PORT", "7860")),
