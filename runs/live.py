@@ -18,7 +18,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from pixelwise.device import PROCESS_THREADS, resolve_device
+from pixelwise.device import PROCESS_THREADS, lower_this_threads_priority, resolve_device
 from pixelwise.errors import DataUnavailable
 
 from colorizer.inference import classes_to_rgb, grey_to_rgb, predict_logits
@@ -218,8 +218,10 @@ def run_batch_sizes(config: TrainConfig, batch_sizes: list[int], events: queue.Q
 
 
 def _work(*arguments) -> None:
-    """The worker thread: on the process's torch thread count, even when started during an upload's
-    one-thread inference (pixelwise.device), then run_batch_sizes."""
+    """The worker thread: at a lower priority than the requests people wait on (its torch threads inherit
+    it), on the process's torch thread count even when started during an upload's one-thread inference
+    (pixelwise.device), then run_batch_sizes."""
+    lower_this_threads_priority()
     torch.set_num_threads(PROCESS_THREADS)
     run_batch_sizes(*arguments)
 

@@ -19,6 +19,7 @@ import pytest
 import torch
 from PIL import Image
 
+import conftest
 from conftest import REPO_ROOT, _free_port, _wait_until_answers, app_checkpoints
 from helpers import requires_cifar, requires_flowers
 
@@ -50,6 +51,7 @@ def crowd_app(tmp_path_factory):
         proc = subprocess.Popen([sys.executable, "app.py"], cwd=REPO_ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
     url = f"http://127.0.0.1:{port}/"
     try:
+        conftest.APP_START_TIMEOUT_S = max(conftest.APP_START_TIMEOUT_S, 600)  # imports alone take minutes when busy
         _wait_until_answers(url, proc, log_path)
         yield {"url": url, "proc": proc, "log": log_path, "temp": temp, "gradio_temp": gradio_temp}
     finally:
