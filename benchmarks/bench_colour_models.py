@@ -13,7 +13,7 @@ import numpy as np
 import torch
 
 from colorizer.checkpoint import load_checkpoint
-from colorizer.inference import colourize_photo
+from colorizer.pipeline import DEFAULT_WORK_SIZE, colourize_photo
 
 
 def median_seconds(function, repeats: int) -> float:
@@ -40,7 +40,7 @@ def main() -> None:
     for path in arguments.checkpoints:
         model, palette = load_checkpoint(path)
         decoding = "annealed" if getattr(model, "colour_space", "rgb") == "lab" else "mode"
-        for work in (96, 256):
+        for work in (DEFAULT_WORK_SIZE, 256):
             seconds = median_seconds(lambda: colourize_photo(model, palette, photo, work, decoding), arguments.repeats)
             baseline.setdefault(work, seconds)
             print(f"| {path} | {decoding} | {work} | {seconds:.3f} | {seconds / baseline[work]:.2f} |")

@@ -22,11 +22,16 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parent.parent
 
 # Runs inside either checkout: the baseline's TrainConfig says ``data`` where today's says ``data_root``,
-# and only today's worker has ``retrain``.
+# only today's worker has ``retrain``, and the worker and its events moved in issue 20.
 PRESS = r"""
 import dataclasses, inspect, json, queue, sys, threading, time
-from runs import live
+try:
+    from runs import live
+except ImportError:  # before issue 20 the worker was colorizer.live
+    from colorizer import live
 from colorizer.trainer import TrainConfig
+def kind(event):  # before issue 20 one LiveEvent class with a kind string, now one class per kind (runs.events)
+    return getattr(event, "kind", None) or type(event).__name__.lower()
 args = json.loads(sys.argv[1])
 fields = {field.name for field in dataclasses.fields(TrainConfig)}
 config = TrainConfig(model="unet", category="horse", epochs=args["epochs"], num_filters=32, seed=0,
@@ -38,9 +43,9 @@ start = time.perf_counter()
 worker = threading.Thread(target=live.run_batch_sizes, args=(config, args["batch_sizes"], events, threading.Event(), 4),
                           kwargs=extra)
 worker.start()
-while (event := events.get()).kind != "done":
-    errors += [event.message] if event.kind == "error" else []
-    epochs += event.kind == "samples"
+while kind(event := events.get()) != "done":
+    errors += [event.message] if kind(event) in ("error", "failed") else []
+    epochs += kind(event) == "samples"
 worker.join()
 print(json.dumps({"seconds": time.perf_counter() - start, "errors": errors, "strips": epochs}))
 """

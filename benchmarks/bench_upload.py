@@ -31,11 +31,10 @@ import torch
 import torch.nn.functional as F
 from PIL import Image
 
-from runs.catalog import load_checkpoint_cached
-from colorizer.inference import (DISPLAY_LONG_SIDE, classes_to_rgb, colourize_prepared, decode_rgb, grey_of,
-                                 grey_to_rgb, is_lab, model_input, photo_logits, predict_logits, prepare_photo,
-                                 save_colour_png, working_size)
 from colorizer import lab
+from colorizer.inference import (DISPLAY_LONG_SIDE, classes_to_rgb, decode_rgb, grey_of, grey_to_rgb, is_lab,
+                                 long_side_size, model_input, predict_logits, prepare_photo)
+from colorizer.pipeline import Colourizer, Settings
 from pixelwise.images import has_colour, load_rgb
 
 
@@ -51,6 +50,9 @@ def synthetic_photo(width: int, height: int, path: Path, seed: int = 0) -> Path:
         image.paste(Image.fromarray(rgb.clip(0, 255).astype(np.uint8)), (0, top))
     image.save(path, quality=90)
     return path
+
+
+MODE = Settings(decoding="mode")  # what these timings were first measured with (issue 12)
 
 
 def png_bytes(rgb: np.ndarray) -> int:
@@ -69,11 +71,11 @@ def old_colourize_photo(model, palette, rgb, long_side=96):
     """colorizer.inference.colourize_photo before issue 12 (mode decoding)."""
     height, width = rgb.shape[:2]
     grey = (grey_of(rgb) * 255).round().astype(np.uint8)
-    work = working_size(width, height, long_side)
+    work = long_side_size(width, height, long_side)
     small = np.asarray(Image.fromarray(rgb).resize(work, Image.Resampling.BILINEAR))
     model_grey = model_input(model, small)
     logits = predict_logits(model, model_grey)
-    small_colour = decode_rgb(model, palette, logits, model_grey)
+    small_colour = decode_rgb(model, palette, logits, model_grey, "mode")
     class_map = np.asarray(Image.fromarray(classes_to_rgb(logits.argmax(dim=0).numpy(), palette))
                            .resize((width, height), Image.Resampling.NEAREST))
     if is_lab(model):
@@ -94,8 +96,8 @@ def old_request(path, models) -> int:
     rgb = load_rgb(path)
     shown = [grey_to_rgb(grey_of(rgb)), rgb if has_colour(rgb) else None]
     last = None
-    for model, palette in models:
-        grey, colour, _ = old_colourize_photo(model, palette, rgb)
+    for colourizer in models:
+        grey, colour, _ = old_colourize_photo(colourizer.model, colourizer.palette, rgb)
         shown.append(colour)
         last = (grey, colour)
     shown += list(last)  # the before/after slider
@@ -107,8 +109,8 @@ def lean_request(path, models) -> int:
     photo = prepare_photo(path, DISPLAY_LONG_SIDE)
     shown = [None, photo.rgb if photo.has_colour else None]
     last = None
-    for model, palette in models:
-        result = colourize_prepared(model, palette, photo)
+    for colourizer in models:
+        result = colourizer.run(photo, MODE)
         shown[0] = result.grey
         shown.append(result.colour)
         last = (result.grey, result.colour)
@@ -119,12 +121,12 @@ def lean_request(path, models) -> int:
 def lean_downloads(path, models, folder) -> int:
     """Full-size PNG of every model's result, as the "Full-size PNGs" button makes them."""
     shown = prepare_photo(path, DISPLAY_LONG_SIDE)
-    logits = [photo_logits(model, shown)[0] for model, _ in models]
+    logits = [colourizer.logits(shown, MODE)[0] for colourizer in models]
     full = prepare_photo(path, None)
-    full.keep_only(*{"lightness" if is_lab(model) else "luma" for model, _ in models})
+    full.keep_only(*{colourizer.lightness_plane for colourizer in models})
     total = 0
-    for index, ((model, palette), model_logits) in enumerate(zip(models, logits)):
-        total += save_colour_png(model, palette, model_logits, full, Path(folder) / f"{index}.png").stat().st_size
+    for index, (colourizer, model_logits) in enumerate(zip(models, logits)):
+        total += colourizer.save_png(model_logits, full, Path(folder) / f"{index}.png", MODE).stat().st_size
     return total
 
 
@@ -167,7 +169,7 @@ def run(kind: str, path, models, folder) -> None:
 def child(arguments) -> None:
     """Memory of one path in this fresh process: peak and retained RSS over the RSS before the request."""
     torch.set_num_threads(arguments.threads)
-    models = [load_checkpoint_cached(path) for path in arguments.checkpoints]
+    models = [Colourizer.load(path) for path in arguments.checkpoints]
     folder = tempfile.mkdtemp()
     warm = synthetic_photo(320, 240, Path(folder) / "warm.jpg")
     run(arguments.child, warm, models, folder)  # first-call costs (thread pools, lazy imports) out of the way
@@ -207,8 +209,8 @@ def main() -> None:
     if arguments.child:
         return child(arguments)
     torch.set_num_threads(arguments.threads)
-    models = [load_checkpoint_cached(path) for path in arguments.checkpoints]
-    names = ", ".join(f"{Path(p).name} ({'Lab' if is_lab(m) else 'palette'})" for p, (m, _) in zip(arguments.checkpoints, models))
+    models = [Colourizer.load(path) for path in arguments.checkpoints]
+    names = ", ".join(f"{Path(p).name} ({'Lab' if c.is_lab else 'palette'})" for p, c in zip(arguments.checkpoints, models))
     print(f"models: {names}; {arguments.threads} threads; median of {arguments.repeats} "
           f"(baselines: of {max(1, arguments.repeats // 2)}); load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores")
     folder = Path(tempfile.mkdtemp())

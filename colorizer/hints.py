@@ -39,6 +39,20 @@ def hint_count(generator: torch.Generator, stop_p: float = STOP_P, cap: int = 64
     return count
 
 
+def sample_patches(height: int, width: int, generator: torch.Generator, stop_p: float = STOP_P,
+                   max_patch: int = MAX_PATCH) -> list[tuple[int, int, int, int]]:
+    """(top, left, rows, columns) of the hint patches of one image: a geometric number of squares of
+    side 1..max_patch (clipped to the image), each at a uniformly random place inside it."""
+    patches = []
+    for _ in range(hint_count(generator, stop_p)):
+        side = int(torch.randint(1, max_patch + 1, (1,), generator=generator))
+        rows, columns = min(side, height), min(side, width)
+        top = int(torch.randint(0, height - rows + 1, (1,), generator=generator))
+        left = int(torch.randint(0, width - columns + 1, (1,), generator=generator))
+        patches.append((top, left, rows, columns))
+    return patches
+
+
 def sample_hint_planes(ab: torch.Tensor, generator: torch.Generator, no_hint_share: float = 0.1,
                        stop_p: float = STOP_P, max_patch: int = MAX_PATCH) -> torch.Tensor:
     """B x H x W x 2 true ab -> B x 3 x H x W hint planes (a / 110, b / 110, mask), simulated per image."""
@@ -47,14 +61,11 @@ def sample_hint_planes(ab: torch.Tensor, generator: torch.Generator, no_hint_sha
     for index in range(batch):
         if torch.rand(1, generator=generator).item() < no_hint_share:
             continue
-        for _ in range(hint_count(generator, stop_p)):
-            side = int(torch.randint(1, max_patch + 1, (1,), generator=generator))
-            side_y, side_x = min(side, height), min(side, width)
-            top = int(torch.randint(0, height - side_y + 1, (1,), generator=generator))
-            left = int(torch.randint(0, width - side_x + 1, (1,), generator=generator))
-            mean_ab = ab[index, top:top + side_y, left:left + side_x].reshape(-1, 2).mean(0)
-            planes[index, :2, top:top + side_y, left:left + side_x] = (mean_ab / AB_SCALE)[:, None, None]
-            planes[index, 2, top:top + side_y, left:left + side_x] = 1.0
+        for top, left, rows, columns in sample_patches(height, width, generator, stop_p, max_patch):
+            window = (slice(top, top + rows), slice(left, left + columns))
+            mean_ab = ab[index][window].reshape(-1, 2).mean(0)
+            planes[index, :2][(slice(None),) + window] = (mean_ab / AB_SCALE)[:, None, None]
+            planes[index, 2][window] = 1.0
     return planes
 
 
@@ -142,3 +153,76 @@ def hint_planes(hints: list[Hint], size: tuple[int, int], work: tuple[int, int],
         planes[:2, top:bottom, left:right] = ab[:, None, None]
         planes[2, top:bottom, left:right] = 1.0
     return planes
+
+
+# ---------------------------------------------------------------- what the tab offers and draws
+
+@dataclass(frozen=True)
+class Suggestion:
+    """One main mode of a pixel's predicted colour distribution: its colour and the probability mass it holds."""
+
+    rgb: tuple[int, int, int]
+    mass: float
+
+    @property
+    def hex(self) -> str:
+        return "#{:02x}{:02x}{:02x}".format(*self.rgb)
+
+
+def suggest_colours(probabilities: torch.Tensor, centres: torch.Tensor, lightness: float, count: int = 6,
+                    radius: float = 30.0, min_mass: float = 0.02) -> list[Suggestion]:
+    """The main modes of one pixel's distribution over ab classes, as the SIGGRAPH 2017 tool offers them:
+    classes grouped around the likeliest ones (greedy seeds at least ``radius`` apart in ab, then a few
+    probability-weighted k-means steps), each group's mean ab shown at the pixel's own lightness (kept
+    within 30-85 so that dark and bright colours stay recognisable), most probable first."""
+    p = probabilities.double().clamp(min=0)
+    p = p / p.sum()
+    ab = centres.double()
+    seeds = []
+    for index in torch.argsort(p, descending=True).tolist():
+        if len(seeds) == count or p[index] < min_mass / 4:
+            break
+        if all(torch.dist(ab[index], ab[seed]) >= radius for seed in seeds):
+            seeds.append(index)
+    means = ab[seeds]
+    for _ in range(5):
+        nearest = torch.cdist(ab, means).argmin(dim=1)
+        mass = torch.zeros(len(means), dtype=torch.float64).index_add_(0, nearest, p)
+        sums = torch.zeros_like(means).index_add_(0, nearest, ab * p[:, None])
+        means = torch.where(mass[:, None] > 0, sums / mass.clamp(min=1e-12)[:, None], means)
+    shown_l = min(85.0, max(30.0, float(lightness)))
+    colours = lab.lab_to_uint8(torch.cat([torch.full((len(means), 1), shown_l), means.float()], dim=1))
+    found = [Suggestion(tuple(int(v) for v in colour), float(m)) for colour, m in zip(colours.tolist(), mass.tolist())
+             if m >= min_mass]
+    return sorted(found, key=lambda suggestion: -suggestion.mass)
+
+
+def mark_hints(picture, hints: list[Hint], size: tuple[int, int]):
+    """A copy of ``picture`` (H x W x 3 uint8) with a marker on each hint: a dot of the hinted colour in a
+    white and a black ring, numbered in order; ``size`` is the upload's (width, height) the hints refer to."""
+    import numpy as np
+    from PIL import Image, ImageDraw
+
+    image = Image.fromarray(np.asarray(picture))
+    draw = ImageDraw.Draw(image)
+    scale_x, scale_y = image.width / size[0], image.height / size[1]
+    radius = max(4, round(max(image.size) / 90))
+    for number, hint in enumerate(hints, 1):
+        x, y = (hint.x + 0.5) * scale_x, (hint.y + 0.5) * scale_y
+        draw.ellipse((x - radius - 2, y - radius - 2, x + radius + 2, y + radius + 2), fill="black")
+        draw.ellipse((x - radius - 1, y - radius - 1, x + radius + 1, y + radius + 1), fill="white")
+        draw.ellipse((x - radius + 1, y - radius + 1, x + radius - 1, y + radius - 1), fill=hint.rgb)
+        draw.text((x + radius + 3, y - radius - 3), str(number), fill="white", stroke_width=2, stroke_fill="black")
+    return np.asarray(image)
+
+
+def suggestions_at(logits: torch.Tensor, centres: torch.Tensor, column: int, row: int, lightness: float,
+                   count: int = 6) -> list[Suggestion]:
+    """The suggested colours at one model pixel of a Lab model's logits (NC x h x w, or 1 x NC x h x w)."""
+    logits = logits[0] if logits.dim() == 4 else logits
+    return suggest_colours(torch.softmax(logits[:, row, column].float(), dim=0), centres, lightness, count)
+
+
+def lightness_at(rgb: tuple[int, int, int]) -> float:
+    """Lab L of one RGB colour."""
+    return float(lab.rgb_to_lab(torch.tensor(rgb, dtype=torch.uint8))[0])

@@ -1,4 +1,6 @@
-"""Colourizing one grey image, or a photo of any size at full resolution."""
+"""Colourizing one grey image, or a photo of any size at full resolution: the steps. They take the decoding
+and working size from their caller; colorizer.pipeline (Colourizer, Settings) puts them together with the
+one set of defaults."""
 import functools
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -12,8 +14,13 @@ from torch import nn
 from pixelwise.device import one_torch_thread
 from pixelwise.images import DISPLAY_LONG_SIDE, has_colour, open_image, shrink, to_rgb
 
-from . import lab
+from . import hints as hint_module, lab
 from .palette import labels_to_rgb, nearest_colour_labels
+
+# The defaults of every colourization (the tab, the API, the scripts; colorizer.pipeline.Settings reads them).
+DEFAULT_DECODING = "annealed"  # Zhang et al.'s annealed mean
+DEFAULT_TEMPERATURE = lab.DEFAULT_TEMPERATURE  # T of the annealed mean (0.38, Zhang's)
+DEFAULT_WORK_SIZE = 96  # long side (px) of the copy of a photo the models run on
 
 
 def grey_of(rgb: np.ndarray) -> np.ndarray:
@@ -40,16 +47,25 @@ def model_input(model: nn.Module, rgb: np.ndarray) -> np.ndarray:
     return grey_of(rgb)
 
 
+def takes_hints(model: nn.Module) -> bool:
+    """A hint model reads L plus the three hint planes of colorizer.hints."""
+    return getattr(getattr(model, "config", None), "in_channels", 1) == 1 + hint_module.HINT_PLANES
+
+
 @torch.no_grad()
-def predict_logits(model: nn.Module, grey: np.ndarray | torch.Tensor) -> torch.Tensor:
+def predict_logits(model: nn.Module, grey: np.ndarray | torch.Tensor, hint_planes: torch.Tensor | None = None) -> torch.Tensor:
     """H x W input in [0, 1] (or uint8) -> NC x H x W float logits on the CPU. Any H, W: edges are padded
-    (replicated) to the multiple of the model's poolings."""
+    (replicated) to the multiple of the model's poolings. Hint models also read ``hint_planes``
+    (3 x H x W, colorizer.hints; None: no hint, automatic colourization)."""
     grey = grey if isinstance(grey, torch.Tensor) else torch.from_numpy(np.array(grey))  # a copy: inputs may be read-only
     grey = grey.float() / 255.0 if grey.dtype == torch.uint8 else grey.float()
     height, width = grey.shape
     multiple = getattr(model, "size_multiple", 4)
     pad_h, pad_w = -height % multiple, -width % multiple
     x = grey[None, None]
+    if takes_hints(model):
+        planes = hint_planes if hint_planes is not None else torch.zeros(hint_module.HINT_PLANES, height, width)
+        x = torch.cat([x, planes[None].float()], dim=1)
     if pad_h or pad_w:
         x = F.pad(x, (0, pad_w, 0, pad_h), mode="replicate")
     device = next(model.parameters()).device
@@ -65,8 +81,8 @@ def predict_classes(model: nn.Module, grey: np.ndarray | torch.Tensor) -> np.nda
     return predict_logits(model, grey).argmax(dim=0).numpy()
 
 
-def decode_rgb(model: nn.Module, palette: torch.Tensor, logits: torch.Tensor, grey: np.ndarray,
-               decoding: str = "mode", temperature: float = lab.DEFAULT_TEMPERATURE) -> np.ndarray:
+def decode_rgb(model: nn.Module, palette: torch.Tensor, logits: torch.Tensor, grey: np.ndarray | None,
+               decoding: str, temperature: float = lab.DEFAULT_TEMPERATURE) -> np.ndarray:
     """NC x H x W logits -> H x W x 3 uint8. Palette models: the decoded mix of palette colours (mode = the
     handout's argmax). Lab models: the decoded ab with the input's own lightness ``grey`` (L / 100)."""
     if is_lab(model):
@@ -226,7 +242,7 @@ def _upsampled_rows(small: Image.Image, size: tuple[int, int], top: int, bottom:
 
 
 def colour_strips(model: nn.Module, palette: torch.Tensor, logits: torch.Tensor, photo: PreparedPhoto,
-                  decoding: str = "mode", temperature: float = lab.DEFAULT_TEMPERATURE):
+                  decoding: str, temperature: float = lab.DEFAULT_TEMPERATURE):
     """Yield (top row, rows x W x 3 uint8): the decoded colour of working-size ``logits`` laid onto
     ``photo``'s own lightness, a strip at a time. Palette models: the decoded RGB's chroma (YCbCr Cb, Cr,
     upsampled bicubic) on the photo's Y. Lab models: the decoded ab (upsampled bilinear) with its L."""
@@ -250,7 +266,7 @@ def colour_strips(model: nn.Module, palette: torch.Tensor, logits: torch.Tensor,
 
 
 def compose_colour(model: nn.Module, palette: torch.Tensor, logits: torch.Tensor, photo: PreparedPhoto,
-                   decoding: str = "mode", temperature: float = lab.DEFAULT_TEMPERATURE) -> np.ndarray:
+                   decoding: str, temperature: float = lab.DEFAULT_TEMPERATURE) -> np.ndarray:
     """colour_strips put together: H x W x 3 uint8 at the photo's (prepared) size."""
     out = np.empty((photo.size[1], photo.size[0], 3), np.uint8)
     for top, strip in colour_strips(model, palette, logits, photo, decoding, temperature):
@@ -259,7 +275,7 @@ def compose_colour(model: nn.Module, palette: torch.Tensor, logits: torch.Tensor
 
 
 def save_colour_png(model: nn.Module, palette: torch.Tensor, logits: torch.Tensor, photo: PreparedPhoto, path,
-                    decoding: str = "mode", temperature: float = lab.DEFAULT_TEMPERATURE) -> Path:
+                    decoding: str, temperature: float = lab.DEFAULT_TEMPERATURE) -> Path:
     """The full-size colour result as a PNG (fast compression), pasted strip by strip into the one image
     PIL encodes: no second full-size copy. ``logits`` from the display-size photo, so it matches what was shown."""
     image = Image.new("RGB", photo.size)
@@ -269,8 +285,9 @@ def save_colour_png(model: nn.Module, palette: torch.Tensor, logits: torch.Tenso
     return Path(path)
 
 
-def working_size(width: int, height: int, long_side: int) -> tuple[int, int]:
-    """Shrink (never enlarge) so the long side is at most ``long_side``; both sides a multiple of 4, at least 4."""
+def long_side_size(width: int, height: int, long_side: int) -> tuple[int, int]:
+    """Shrink (never enlarge) so the long side is at most ``long_side``; both sides a multiple of 4, at least 4.
+    (The segmenter's rule is the other way round: segmenter.inference.short_side_size.)"""
     scale = min(1.0, long_side / max(width, height))
     return tuple(max(4, int(round(side * scale / 4)) * 4) for side in (width, height))
 
@@ -279,30 +296,29 @@ def _resize(array: np.ndarray, size: tuple[int, int], resample) -> np.ndarray:
     return np.asarray(Image.fromarray(array).resize(size, resample)) if array.shape[1::-1] != size else array
 
 
-def photo_logits(model: nn.Module, photo: PreparedPhoto, long_side: int = 96) -> tuple[torch.Tensor, tuple[int, int]]:
-    """The model's NC x h x w logits on the photo's working-size copy, and that (width, height)."""
-    work = working_size(*photo.size, long_side)
-    return predict_logits(model, model_input(model, photo.small(work))), work
+def photo_logits(model: nn.Module, photo: PreparedPhoto, long_side: int = DEFAULT_WORK_SIZE,
+                 hints=None) -> tuple[torch.Tensor, tuple[int, int]]:
+    """The model's NC x h x w logits on the photo's working-size copy, and that (width, height). ``hints``:
+    (x, y, (r, g, b)) in the upload's own pixel coordinates (or colorizer.hints.Hint / dicts), hint models only."""
+    work = long_side_size(*photo.size, long_side)
+    planes = None
+    if hints:
+        if not takes_hints(model):
+            raise hint_module.HintError("this model takes no hints; choose the hint model")
+        planes = hint_module.hint_planes(hint_module.checked_hints(hints, photo.full_size), photo.full_size, work)
+    return predict_logits(model, model_input(model, photo.small(work)), planes), work
 
 
-def colourize_prepared(model: nn.Module, palette: torch.Tensor, photo: PreparedPhoto, long_side: int = 96,
-                       decoding: str = "mode", temperature: float = lab.DEFAULT_TEMPERATURE) -> PhotoResult:
-    """One model on a prepared photo: logits at the working size, colour on the photo's own lightness."""
+def colourize_prepared(model: nn.Module, palette: torch.Tensor, photo: PreparedPhoto,
+                       long_side: int = DEFAULT_WORK_SIZE, decoding: str = DEFAULT_DECODING,
+                       temperature: float = DEFAULT_TEMPERATURE, hints=None) -> PhotoResult:
+    """One model on a prepared photo: logits at the working size, colour on the photo's own lightness
+    (colorizer.pipeline.Colourizer.run is this with its Settings).
+    ``hints``: [(x, y, (r, g, b)), ...] in the upload's own pixel coordinates (hint models; HintError if bad)."""
     with one_torch_thread():
-        logits, work = photo_logits(model, photo, long_side)
+        logits, work = photo_logits(model, photo, long_side, hints)
         colour = compose_colour(model, palette, logits, photo, decoding, temperature)
     return PhotoResult(
         grey=photo.grey_rgb, colour=colour, original=photo.rgb if photo.has_colour else None, work_size=work,
         logits=logits, full_size=photo.full_size if photo.full_size != photo.size else None, palette=palette.cpu(),
     )
-
-
-def colourize_photo(model: nn.Module, palette: torch.Tensor, image: Image.Image | np.ndarray,
-                    long_side: int = 96, decoding: str = "mode",
-                    temperature: float = lab.DEFAULT_TEMPERATURE, max_side: int | None = None) -> PhotoResult:
-    """Run the model on a downscaled copy, then lay the predicted colour onto the original's
-    full-resolution lightness, so the output is as large and sharp as the input (or, with ``max_side``,
-    shrunk to that long side). Palette models: the decoded RGB's chroma (YCbCr Cb, Cr) on the original's
-    Y. Lab models: the decoded ab, upsampled, with the original's L. Several models on one upload:
-    prepare_photo once, then colourize_prepared per model."""
-    return colourize_prepared(model, palette, prepare_photo(image, max_side), long_side, decoding, temperature)

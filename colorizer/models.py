@@ -145,8 +145,9 @@ class MobileUNet(nn.Module):
     ImageNet was), the handout's up-sampling blocks with skips as the decoder (widths 8NF at stride
     16 down to NF at full size), the grey input concatenated before a 1x1 classifier.
     ``in_channels=4``: L plus three hint planes, added into the encoder's first stage by their own
-    convolution (zero at the start, so training begins from the ImageNet path) and read again, at full
-    size, by the classifier."""
+    convolution (zero at the start, so training begins from the ImageNet path), and given to every
+    decoder block at its own scale (``hint_pyramid``: the mean hinted ab in each cell and whether a hint
+    is there), so a hint reaches far at the coarse levels; the classifier reads them at full size."""
 
     arch = "mobile_unet"
     size_multiple = 32
@@ -165,9 +166,12 @@ class MobileUNet(nn.Module):
         widths = (8 * nf, 4 * nf, 2 * nf, 2 * nf, nf)  # decoder outputs at strides 16, 8, 4, 2, 1
         skips = MOBILENET_CHANNELS[-2::-1] + (0,)  # 96, 32, 24, 16, then none at full size
         ins = (MOBILENET_CHANNELS[-1],) + widths[:-1]
-        self.up = nn.ModuleList(_up_merge(c_in + skip, c_out, kernel) for c_in, skip, c_out in zip(ins, skips, widths))
+        hinted = in_channels == 1 + HINT_CHANNELS
+        extra = HINT_CHANNELS if hinted else 0
+        self.up = nn.ModuleList(_up_merge(c_in + skip + extra, c_out, kernel)
+                                for c_in, skip, c_out in zip(ins, skips, widths))
         self.finalconv = nn.Conv2d(nf + in_channels, num_colours, 1)
-        if in_channels == 1 + HINT_CHANNELS:
+        if hinted:
             first = features[0][0]  # the stem convolution: 3 x 3, stride 2, 32 channels
             self.hint_conv = nn.Conv2d(HINT_CHANNELS, first.out_channels, 3, stride=2, padding=1)
             nn.init.zeros_(self.hint_conv.weight)
@@ -186,8 +190,22 @@ class MobileUNet(nn.Module):
             skips.append(h)
         for block, skip in zip(self.up, skips[-2::-1] + [None]):
             h = nn.functional.interpolate(h, scale_factor=2.0, mode="nearest")
-            h = block(h if skip is None else torch.cat([h, skip], dim=1))
+            parts = [h] + ([] if skip is None else [skip])
+            if hasattr(self, "hint_conv"):
+                parts.append(hint_pyramid(x[:, 1:], x.shape[-1] // h.shape[-1]))
+            h = block(torch.cat(parts, dim=1))
         return self.finalconv(torch.cat([h, x], dim=1))
+
+
+def hint_pyramid(planes: torch.Tensor, factor: int) -> torch.Tensor:
+    """Hint planes (a, b, mask) at 1 / ``factor`` of their size: per cell the mean ab of the hinted
+    pixels in it (0 where none) and 1 where any pixel of it is hinted."""
+    if factor == 1:
+        return planes
+    ab, mask = planes[:, :2], planes[:, 2:]
+    share = nn.functional.avg_pool2d(mask, factor)
+    mean_ab = nn.functional.avg_pool2d(ab, factor) / share.clamp(min=1e-6)
+    return torch.cat([mean_ab, nn.functional.max_pool2d(mask, factor)], dim=1)
 
 
 def _up_merge(c_in: int, c_out: int, kernel: int) -> nn.Sequential:

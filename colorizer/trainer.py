@@ -70,6 +70,7 @@ class TrainConfig:
     no_hint_share: float = 0.1  # share of training images given no hint at all
     loss_pixel_share: float = 1.0  # the loss on a random share of each batch's pixels (cheaper on big crops)
     precision: str = "fp32"  # "auto" | "fp32" | "bf16" | "fp16" (CUDA): autocast of the forward pass
+    init_from: str | None = None  # start from these weights (a checkpoint or resumable state; see warm_start)
 
 
 @dataclass
@@ -368,7 +369,28 @@ def initial_model(config: TrainConfig, data: ColourData) -> nn.Module:
         model = build_model(config.model, model_config)
     if config.model == "mobile_unet" and config.pretrained:
         load_imagenet_encoder(model, find_mobilenet_weights())
+    if config.init_from:
+        warm_start(model, config.init_from)
     return model
+
+
+def warm_start(model: nn.Module, path: str) -> None:
+    """Copy the weights of a checkpoint (or resumable state) into ``model``: tensors of the same shape as they
+    are; a convolution that gained input channels since keeps its old ones first and zeros for the new ones,
+    so the warm-started model computes exactly what the old one did until training moves the new weights."""
+    state = torch.load(path, map_location="cpu", weights_only=True)
+    weights = state.get("state_dict") or state.get("model")
+    own = model.state_dict()
+    for name, tensor in weights.items():
+        if name not in own:
+            continue
+        if tensor.shape == own[name].shape:
+            own[name] = tensor
+        elif tensor.dim() == 4 and tensor.shape[0] == own[name].shape[0] and tensor.shape[1] < own[name].shape[1]:
+            grown = torch.zeros_like(own[name])
+            grown[:, :tensor.shape[1]] = tensor
+            own[name] = grown
+    model.load_state_dict(own)
 
 
 def speedups(config: TrainConfig, device: torch.device) -> dict:
@@ -565,6 +587,8 @@ def add_config_arguments(parser: argparse.ArgumentParser) -> None:
                         help="train a hint model (SIGGRAPH 2017): L plus simulated user hints in")
     parser.add_argument("--precision", choices=("auto", "fp32", "bf16", "fp16"), default=defaults.precision,
                         help="autocast of the forward pass (auto: bfloat16 where the hardware computes it natively)")
+    parser.add_argument("--init-from", default=None,
+                        help="start from the weights of this checkpoint or resumable state (grown convolutions padded with zeros)")
     parser.add_argument("--resume-path", default=None,
                         help="write a resumable state here after every epoch, and resume from it if it exists")
 

@@ -16,7 +16,7 @@ from PIL import Image, ImageDraw
 from torch import nn
 
 from colorizer.inference import model_input
-from colorizer.inspector import heat_colours
+from pixelwise.pictures import heat_colours
 
 from .anatomy import Step, trace
 

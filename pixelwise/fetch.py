@@ -12,6 +12,9 @@
   masks/image_NNNN.png (palette PNG, values 0 uncertain, 1 flower, 2 leaves, 3 background, 4 sky; nearest-
   neighbour resize so no new values appear), plus SHA256SUMS over every file written.
 - mobilenet_v2: torchvision's ImageNet MobileNetV2 weights (hash-checked) into ROOT/weights/.
+- imagenette: fast.ai's imagenette2-160.tgz (10 ImageNet classes, short side 160) as
+  ROOT/data/imagenette160/{train,val}/<wnid>/<name>.JPEG, the shared copy's layout; greyscale photos
+  (mode L, or R = G = B everywhere) are left out, as there, and SHA256SUMS is written over every file.
 
 Offline every item fails within seconds and says what it tried and which folder or variable to use instead.
 """
@@ -40,7 +43,8 @@ FLOWERS_ARCHIVES = ("17flowers.tgz", "trimaps.tgz")
 FLOWERS_SHA256 = {"17flowers.tgz": None, "trimaps.tgz": None}
 FLOWER_SIZE = 256
 CIFAR_CLASSES = ("airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck")
-ITEMS = ("cifar10", "flowers17", "mobilenet_v2")
+IMAGENETTE_URL = "https://s3.amazonaws.com/fast-ai-imageclas/imagenette2-160.tgz"
+ITEMS = ("cifar10", "flowers17", "mobilenet_v2", "imagenette")
 
 
 class FetchError(RuntimeError):
@@ -207,6 +211,60 @@ def fetch_flowers(root: Path, cache: Path, source: str = FLOWERS_URL) -> Path:
     return out
 
 
+# ------------------------------------------------------------------ Imagenette
+
+
+def _is_grey(data: bytes) -> bool:
+    with Image.open(io.BytesIO(data)) as image:
+        if image.mode in ("L", "LA", "1", "I", "I;16"):
+            return True
+        rgb = np.asarray(image.convert("RGB"), dtype=np.int16)
+        return bool((rgb[..., 0] == rgb[..., 1]).all() and (rgb[..., 1] == rgb[..., 2]).all())
+
+
+def build_imagenette(archive: Path, out: Path) -> tuple[int, int]:
+    """imagenette2-160.tgz -> out/{train,val}/<wnid>/<name>.JPEG (colour photos only, bytes as in the archive).
+    Written into a .partial sibling and renamed at the end. Returns (photos written, greyscale left out)."""
+    tmp = out.with_name(out.name + ".partial")
+    shutil.rmtree(tmp, ignore_errors=True)
+    pattern = re.compile(r"(?:^|/)(train|val)/(n\d{8})/([^/]+\.jpe?g)$", re.IGNORECASE)
+    written = grey = 0
+    with tarfile.open(archive) as tar:
+        for member in tqdm(tar.getmembers(), desc="imagenette", unit="file"):
+            match = pattern.search(member.name)
+            if not (member.isfile() and match):
+                continue
+            data = tar.extractfile(member).read()
+            if _is_grey(data):
+                grey += 1
+                continue
+            dest = tmp / match.group(1) / match.group(2) / match.group(3)
+            dest.parent.mkdir(parents=True, exist_ok=True)
+            dest.write_bytes(data)
+            written += 1
+    if not written:
+        raise FetchError(f"{archive.name} holds no train/WNID/*.JPEG or val/WNID/*.JPEG photos")
+    write_manifest(tmp)
+    shutil.rmtree(out, ignore_errors=True)
+    tmp.rename(out)
+    return written, grey
+
+
+def fetch_imagenette(root: Path, cache: Path, url: str = IMAGENETTE_URL) -> Path:
+    out = root / "data" / "imagenette160"
+    if (out / "SHA256SUMS").is_file():
+        print(f"imagenette: {out} already written")
+        return out
+    try:
+        archive = download(url, cache / Path(urlparse(url).path).name)
+    except FetchError as error:
+        raise FetchError(f"Imagenette: {error}. Instead download {IMAGENETTE_URL} by hand and put it in {cache}, "
+                         "or set PIXELWISE_IMAGENETTE to a folder laid out as train/WNID/*.JPEG and val/WNID/*.JPEG") from None
+    written, grey = build_imagenette(archive, out)
+    print(f"imagenette: {written} colour photos in {out} ({grey} greyscale left out)")
+    return out
+
+
 # ------------------------------------------------------------------ CIFAR-10 and MobileNetV2
 
 
@@ -266,7 +324,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("items", nargs="*", metavar="ITEM", help=f"any of {', '.join(ITEMS)} (default: all)")
     parser.add_argument("--root", type=Path, default=DEFAULT_ROOT,
-                        help="writes ROOT/data/cifar10, ROOT/data/flowers17, ROOT/weights (default: ../shared)")
+                        help="writes ROOT/data/cifar10, ROOT/data/flowers17, ROOT/data/imagenette160, ROOT/weights (default: ../shared)")
     parser.add_argument("--archives", default=FLOWERS_URL,
                         help="folder (or URL prefix) holding 17flowers.tgz and trimaps.tgz")
     args = parser.parse_args(argv)
@@ -281,6 +339,8 @@ def main(argv: list[str] | None = None) -> int:
                 fetch_cifar10(args.root, cache)
             elif item == "flowers17":
                 fetch_flowers(args.root, cache, args.archives)
+            elif item == "imagenette":
+                fetch_imagenette(args.root, cache)
             else:
                 fetch_mobilenet_v2(args.root)
         except FetchError as error:
@@ -288,7 +348,8 @@ def main(argv: list[str] | None = None) -> int:
             failed.append(item)
     if args.root.resolve() != DEFAULT_ROOT.resolve():
         print(f"Not the default folder: export PIXELWISE_DATA={args.root / 'data' / 'cifar10'} "
-              f"PIXELWISE_FLOWERS={args.root / 'data' / 'flowers17'}")
+              f"PIXELWISE_FLOWERS={args.root / 'data' / 'flowers17'} "
+              f"PIXELWISE_IMAGENETTE={args.root / 'data' / 'imagenette160'}")
     return 1 if failed else 0
 
 

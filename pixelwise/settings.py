@@ -37,6 +37,11 @@ def flowers_root() -> Path:
     return Path(_env("PIXELWISE_FLOWERS") or SHARED_ROOT / "data" / "flowers17")
 
 
+def imagenette_root() -> Path:
+    """Imagenette photos (train/WNID/*.JPEG, val/WNID/*.JPEG): $PIXELWISE_IMAGENETTE, else ../shared/data/imagenette160."""
+    return Path(_env("PIXELWISE_IMAGENETTE") or SHARED_ROOT / "data" / "imagenette160")
+
+
 def checkpoint_dir() -> Path:
     """$PIXELWISE_CHECKPOINTS, else checkpoints/ in the repo."""
     return Path(_env("PIXELWISE_CHECKPOINTS") or REPO_ROOT / "checkpoints")

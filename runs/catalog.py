@@ -1,8 +1,8 @@
 """Which colourizer checkpoints there are: the shipped ones, ones trained in the app, and ones
 fetched from a Hugging Face model repo (``PIXELWISE_HF_REPO``) when missing locally.
 
-Also a small cache so the app loads each checkpoint file once (reloaded when the file changes), and the removal
-of interrupted saves at start-up (remove_interrupted_saves; listing only reads).
+Also each listed checkpoint loaded by name (load_colourizer: colorizer.pipeline's Colourizer, read once per
+process), and the removal of interrupted saves at start-up (remove_interrupted_saves; listing only reads).
 """
 import functools
 from dataclasses import dataclass
@@ -16,8 +16,9 @@ from pixelwise.network import url_reachable
 from pixelwise.settings import checkpoint_dir, trained_dir
 from pixelwise.tempfiles import remove_stale
 
-from colorizer.checkpoint import check_colourizer_checkpoint, check_weights_fit, load_checkpoint
+from colorizer.checkpoint import check_colourizer_checkpoint, check_weights_fit
 from colorizer.models import ARCH_NAMES, ARCHITECTURES
+from colorizer.pipeline import Colourizer
 
 SHIPPED_NAMES = ("cnn.pt", "unet.pt")
 HUB_PROBE_TIMEOUT_S = 3.0  # hf_hub_download retries for ~25 s when offline; we check reachability first
@@ -135,15 +136,14 @@ def fetch_missing_checkpoints(repo: str, folder: str | Path | None = None,
     return notes
 
 
-@functools.lru_cache(maxsize=8)
-def _load(path: str, mtime_ns: int, device: str) -> tuple[nn.Module, torch.Tensor]:
-    return load_checkpoint(path, device)
-
-
 def load_checkpoint_cached(path: str | Path, device: str | torch.device = "cpu") -> tuple[nn.Module, torch.Tensor]:
-    """load_checkpoint, but each file is read once per process (again if it changes on disk).
+    """load_checkpoint, but each file is read once per process (again if it changes on disk): Colourizer.load.
     The model is shared between callers: use it for inference only."""
-    path = Path(path)
-    if not path.is_file():
-        raise CheckpointError(f"{path}: no such checkpoint file")
-    return _load(str(path), path.stat().st_mtime_ns, str(device))
+    colourizer = Colourizer.load(path, device)
+    return colourizer.model, colourizer.palette
+
+
+def load_colourizer(name: str, device: str | torch.device = "cpu") -> Colourizer:
+    """The listed checkpoint called ``name`` (checkpoint_name), loaded once per process; CheckpointError for
+    a name the app does not list."""
+    return Colourizer.load(find_checkpoint(name), device)

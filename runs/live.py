@@ -4,7 +4,8 @@ The batch sizes train one after another (smallest first), with the same seed, da
 as the sweep command line does. A batch size whose identical run is in the replay cache
 (``runs.runcache``) is replayed from it within seconds instead; the others wait for their turn in
 the process's one training line (``runs.waitline``), seeing their place and an estimated wait, look
-the cache up again (an identical press ahead may have trained them), then train; finished runs are kept. Each run pushes ``LiveEvent``s into a queue: progress events, a
+the cache up again (an identical press ahead may have trained them), then train; finished runs are kept.
+Each run pushes typed events (``runs.events``) into a queue: progress, a
 few validation predictions after every epoch, and its result. No Gradio here: the app drains the queue
 and draws.
 """
@@ -12,7 +13,7 @@ import queue
 import threading
 import time
 import traceback
-from dataclasses import dataclass, replace
+from dataclasses import replace
 
 import numpy as np
 import torch
@@ -25,6 +26,7 @@ from colorizer.inference import classes_to_rgb, grey_to_rgb, predict_logits
 from colorizer.trainer import ColourData, Progress, TrainConfig, TrainResult, data_for, train
 
 from . import runcache
+from .events import Done, Failed, Finished, LiveEvent, Notice, Progressed, Samples, Status, Waiting
 from .waitline import TRAINING_LINE, WaitLine
 
 REPLAY_S = 3.0  # one press's replays take about this long in all: the curves visibly grow, yet within seconds
@@ -33,22 +35,6 @@ REPLAY_S = 3.0  # one press's replays take about this long in all: the curves vi
 # two models' ratio in benchmarks/bench_trainer.py), for wait estimates until this process has measured its own.
 DEFAULT_IMAGES_PER_S = {"cnn": 1600.0, "unet": 1450.0}
 _measured_rates: dict[tuple, float] = {}
-
-
-@dataclass
-class LiveEvent:
-    kind: str  # "status" | "notice" | "waiting" | "progress" | "samples" | "finished" | "error" | "done"
-    batch_size: int | None = None
-    progress: Progress | None = None
-    samples: list[tuple[np.ndarray, np.ndarray, np.ndarray]] | None = None  # (grey, truth, prediction) RGB uint8
-    epoch: float | None = None
-    result: TrainResult | None = None
-    logits: torch.Tensor | None = None  # "finished": the final model's samples' logits (the pixel inspector reads them)
-    palette: torch.Tensor | None = None
-    message: str = ""
-    time: float = 0.0  # time.perf_counter() when it happened
-    replay: str | None = None  # a replayed run's "status" and "finished": when, where and how long it was trained
-    wait_s: float | None = None  # "waiting": estimated seconds until this training's turn
 
 
 def live_config(model: str, category: str, epochs: int, learning_rate: float, num_filters: int, seed: int,
@@ -101,12 +87,12 @@ class _Run:
         self.config, self.events, self.stop = config, events, stop
         self.batch_sizes, self.sample_count, self.retrain, self.line = sorted(batch_sizes), sample_count, retrain, line
 
-    def push(self, kind: str, **fields) -> None:
-        self.events.put(LiveEvent(kind, time=time.perf_counter(), **fields))
+    def push(self, event: LiveEvent) -> None:
+        self.events.put(event)
 
     def __call__(self) -> None:
         try:
-            self.push("status", message="Preparing data (decoding images, k-means palette)...")
+            self.push(Status("Preparing data (decoding images, k-means palette)..."))
             data = data_for(self.config)
             runs = [replace(self.config, batch_size=batch_size) for batch_size in self.batch_sizes]
             keys = {run.batch_size: runcache.run_key(run, data) for run in runs}
@@ -119,12 +105,12 @@ class _Run:
             if missing and not self.stop.is_set():
                 self.train_in_turn(missing, data, keys)
         except (DataUnavailable, ValueError) as error:
-            self.push("error", message=str(error))
+            self.push(Failed(str(error)))
         except Exception as error:  # keep the app up and say what broke
             traceback.print_exc()
-            self.push("error", message=f"{type(error).__name__}: {error}")
+            self.push(Failed(f"{type(error).__name__}: {error}"))
         finally:
-            self.push("done")
+            self.push(Done())
 
     def lookup(self, key: str) -> runcache.CachedRun | None:
         if self.retrain:
@@ -132,30 +118,28 @@ class _Run:
         try:
             return runcache.load(key)
         except runcache.CorruptEntry as error:
-            self.push("notice", message=str(error))
+            self.push(Notice(str(error)))
             return None
 
-    def finished(self, result: TrainResult, data: ColourData, **fields) -> None:
-        """The 'finished' event, with the final model's logits on the strip's images: the Train live panel
+    def finished(self, result: TrainResult, data: ColourData, replay: str | None = None) -> None:
+        """The Finished event, with the final model's logits on the strip's images: the Train live panel
         lets people click the final strip (after a stop mid-epoch the strip is the last epoch's)."""
         samples, logits = sample_outputs(result.model, data, self.sample_count)
-        self.push("finished", batch_size=result.config.batch_size, result=result, samples=samples, logits=logits,
-                  palette=data.palette, **fields)
+        self.push(Finished(result.config.batch_size, result, samples, logits, data.palette, replay))
 
     def replay(self, run: TrainConfig, cached: runcache.CachedRun, pause_s: float, data: ColourData) -> None:
         """The cached run's events, as training pushed them, a pause after each epoch; then its result."""
         batch_size = run.batch_size
-        self.push("status", batch_size=batch_size, message=f"Batch size {batch_size}: replaying ({cached.describe()})",
-                  replay=cached.describe())
+        self.push(Status(f"Batch size {batch_size}: replaying ({cached.describe()})", batch_size, cached.describe()))
         strips = dict(cached.samples)
         for event in cached.history:
             if self.stop.is_set():
                 return
             progress = Progress(**event)
-            self.push("progress", batch_size=batch_size, progress=progress)
+            self.push(Progressed(batch_size, progress))
             if progress.kind == "epoch" and progress.epoch in strips:
                 samples = [tuple(image.numpy() for image in triple) for triple in strips[progress.epoch]]
-                self.push("samples", batch_size=batch_size, epoch=progress.epoch, samples=samples)
+                self.push(Samples(batch_size, progress.epoch, samples))
                 time.sleep(pause_s)
         self.finished(cached.result(run), data, replay=cached.describe())
 
@@ -164,7 +148,7 @@ class _Run:
         ticket = self.line.join(sum(estimates))
         try:
             def on_wait(ahead: int, seconds: float) -> None:
-                self.push("waiting", message=wait_message(ahead, seconds), wait_s=seconds)
+                self.push(Waiting(wait_message(ahead, seconds), seconds))
 
             if not self.line.wait(ticket, self.stop, on_wait):
                 return
@@ -184,14 +168,14 @@ class _Run:
 
     def train_one(self, run: TrainConfig, data: ColourData, key: str, ticket, later_s: float) -> TrainResult:
         batch_size, strips = run.batch_size, []
-        self.push("status", batch_size=batch_size, message=f"Training batch size {batch_size}...")
+        self.push(Status(f"Training batch size {batch_size}...", batch_size))
 
         def on_progress(event: Progress) -> None:
-            self.push("progress", batch_size=batch_size, progress=event)
+            self.push(Progressed(batch_size, event))
             if event.kind == "epoch":
                 samples = sample_predictions(event.model, data, self.sample_count)
                 strips.append((event.epoch, torch.from_numpy(np.stack([np.stack(triple) for triple in samples]))))
-                self.push("samples", batch_size=batch_size, epoch=event.epoch, samples=samples)
+                self.push(Samples(batch_size, event.epoch, samples))
             done = event.step / max(1, event.total_steps)
             if done > 0:  # what the people waiting behind this training see
                 ticket.remaining_s = event.seconds * (1 - done) / done + later_s
@@ -205,15 +189,15 @@ class _Run:
             if not result.stopped:  # only a finished run is replayed to whoever presses the same settings
                 runcache.store(key, result, strips)
         except OSError as error:  # a full or read-only disk must not lose the run just shown
-            self.push("notice", message=f"This run could not be kept for replay: {error}")
+            self.push(Notice(f"This run could not be kept for replay: {error}"))
         self.finished(result, data)
         return result
 
 
 def run_batch_sizes(config: TrainConfig, batch_sizes: list[int], events: queue.Queue, stop: threading.Event,
                     sample_count: int = 4, retrain: bool = False, line: WaitLine = TRAINING_LINE) -> None:
-    """Replay or train each batch size (smallest first), pushing LiveEvents into ``events``. ``retrain``
-    bypasses the replay cache. Always ends with a 'done' event (after an 'error' one if something failed)."""
+    """Replay or train each batch size (smallest first), pushing runs.events into ``events``. ``retrain``
+    bypasses the replay cache. Always ends with Done (after Failed if something failed)."""
     _Run(config, batch_sizes, events, stop, sample_count, retrain, line)()
 
 
@@ -240,15 +224,16 @@ def fill_cache(config: TrainConfig, batch_sizes: list[int], say=print) -> list[T
     """Replay or train every batch size of one press, as the panel does, so that it is in the cache."""
     events, thread = start_live_run(config, batch_sizes, threading.Event())
     results = []
-    while (event := events.get()).kind != "done":
-        if event.kind in ("status", "notice", "error"):
-            say(event.message)
-        elif event.kind == "finished":
-            results.append(event.result)
-            final = event.result.final
-            say(f"batch size {event.batch_size}: val loss {final.val_loss:.3f}, val acc {100 * final.val_acc:.1f}%, "
-                f"{event.replay or f'trained in {event.result.seconds:.0f} s'}")
-        elif event.kind == "progress" and event.progress.kind == "epoch" and event.replay is None:
-            say(f"  epoch {event.progress.epoch:g}: val loss {event.progress.val_loss:.3f}")
+    while not isinstance(event := events.get(), Done):
+        match event:
+            case Status(message=message) | Notice(message=message) | Failed(message=message):
+                say(message)
+            case Finished(batch_size=batch_size, result=result, replay=replay):
+                results.append(result)
+                final = result.final
+                say(f"batch size {batch_size}: val loss {final.val_loss:.3f}, val acc {100 * final.val_acc:.1f}%, "
+                    f"{replay or f'trained in {result.seconds:.0f} s'}")
+            case Progressed(progress=progress) if progress.kind == "epoch":
+                say(f"  epoch {progress.epoch:g}: val loss {progress.val_loss:.3f}")
     thread.join()
     return results

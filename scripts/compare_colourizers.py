@@ -25,7 +25,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from colorizer import lab, metrics  # noqa: E402
 from colorizer.checkpoint import load_checkpoint  # noqa: E402
 from colorizer.data import load_category  # noqa: E402
-from colorizer.inference import colourize_photo, decode_rgb, grey_of, grey_to_rgb, model_input  # noqa: E402
+from colorizer.inference import decode_rgb, grey_of, grey_to_rgb, model_input  # noqa: E402
+from colorizer.pipeline import DEFAULT_TEMPERATURE, DEFAULT_WORK_SIZE, colourize_photo  # noqa: E402
 from segmenter.data import make_split, list_ids, load_pair  # noqa: E402
 
 DECODINGS = lab.DECODINGS
@@ -68,8 +69,8 @@ def main(argv=None) -> None:
     parser.add_argument("--checkpoints", nargs="+",
                         default=["checkpoints/cnn.pt", "checkpoints/unet.pt", "checkpoints/colour_mobile_unet.pt"])
     parser.add_argument("--palette-from", default="checkpoints/unet.pt", help="the reference palette of the handout metric")
-    parser.add_argument("--work-size", type=int, default=96, help="the app's working size (long side) for photos")
-    parser.add_argument("--temperature", type=float, default=lab.DEFAULT_TEMPERATURE)
+    parser.add_argument("--work-size", type=int, default=DEFAULT_WORK_SIZE, help="the app's working size (long side) for photos")
+    parser.add_argument("--temperature", type=float, default=DEFAULT_TEMPERATURE)
     parser.add_argument("--limit", type=int, default=None, help="first N images of each set (quick checks)")
     parser.add_argument("--photos-only", action="store_true", help="skip the CIFAR-10 columns (temperature and size sweeps)")
     parser.add_argument("--out", default=None, help="write the table (Markdown) here too")

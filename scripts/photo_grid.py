@@ -15,8 +15,8 @@ import numpy as np
 from PIL import Image, ImageDraw
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-from colorizer.checkpoint import load_checkpoint  # noqa: E402
-from colorizer.inference import colourize_photo  # noqa: E402
+from colorizer.inference import prepare_photo  # noqa: E402
+from colorizer.pipeline import DEFAULT_WORK_SIZE, Colourizer, Settings  # noqa: E402
 from pixelwise.images import load_rgb  # noqa: E402
 
 ROW_HEIGHT = 192
@@ -30,8 +30,9 @@ def fit(rgb: np.ndarray) -> Image.Image:
 
 def row_images(path: str, models: list, work_size: int) -> list[Image.Image]:
     rgb = load_rgb(path)
-    outputs = [colourize_photo(model, palette, rgb, work_size, decoding).colour for model, palette, decoding in models]
-    grey = colourize_photo(*models[0][:2], rgb, work_size).grey
+    photo = prepare_photo(rgb, None)
+    outputs = [colourizer.run(photo, Settings(decoding, work_size=work_size)).colour for colourizer, decoding in models]
+    grey = photo.grey_rgb
     return [fit(image) for image in [grey, *outputs, rgb]]
 
 
@@ -40,11 +41,11 @@ def main(argv=None) -> None:
     parser.add_argument("photos", nargs="+")
     parser.add_argument("--checkpoints", nargs=3, default=["checkpoints/cnn.pt", "checkpoints/unet.pt",
                                                            "checkpoints/colour_mobile_unet.pt"])
-    parser.add_argument("--work-size", type=int, default=96)
+    parser.add_argument("--work-size", type=int, default=DEFAULT_WORK_SIZE)
     parser.add_argument("--out", default="docs/photo_grid.jpg")
     arguments = parser.parse_args(argv)
     decodings = ("mode", "mode", "annealed")
-    models = [(*load_checkpoint(path), decoding) for path, decoding in zip(arguments.checkpoints, decodings)]
+    models = [(Colourizer.load(path), decoding) for path, decoding in zip(arguments.checkpoints, decodings)]
     rows = [row_images(path, models, arguments.work_size) for path in arguments.photos]
     widths = [max(row[column].width for row in rows) for column in range(len(COLUMNS))]
     gap, header = 4, 22

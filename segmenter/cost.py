@@ -1,6 +1,14 @@
-"""What one fine-tuning step costs per mode (assignment questions d and e).
+"""What one fine-tuning step costs per mode, and against the number of layers trained (assignment
+questions d and e).
 
     python -m segmenter.cost [--sizes 256 512] [--batch 2] [--repeats 2] [--json]
+    python -m segmenter.cost --vs-layers [--sizes 256 512] [--points 12] [--json]
+
+``--vs-layers``: one row per (image size, n) for training the last n "layers", a layer being one of the
+flower DeepLabV3's 21 parameterised blocks counted from the classifier backwards: the 1x1 classifier
+(n = 1, the ``last`` mode), the head's 3x3 conv + BatchNorm + ReLU, the ASPP module (n = 3, the ``head``
+mode), then MobileNetV2's blocks features[17] down to features[0] (n = 21, ``full``).
+Measured by pixelwise.layercost (its docstring says how each number is taken).
 
 Per mode: trainable parameters; bytes of all parameters, of gradients (trainable only) and of AdamW state
 (exp_avg + exp_avg_sq per trainable parameter); activation memory = bytes of the tensors autograd saves
@@ -17,7 +25,10 @@ from dataclasses import asdict, dataclass
 
 import torch
 import torch.nn.functional as F
+from torch import nn
 
+from pixelwise.layercost import iter_layer_costs, saved_activation_bytes, spread
+from pixelwise.layercost_report import add_layer_arguments, print_layer_costs
 from pixelwise.seeding import own_generator
 
 from .data import IGNORE
@@ -38,21 +49,6 @@ class StepCost:
     optimizer_bytes: int
     activation_bytes: int
     step_seconds: float
-
-
-def saved_activation_bytes(run, exclude: set[int]) -> int:
-    """Run ``run()`` while summing the bytes of every distinct storage autograd saves (minus ``exclude``)."""
-    seen: dict[int, int] = {}
-
-    def pack(tensor):
-        storage = tensor.untyped_storage()
-        if storage.data_ptr() not in exclude:
-            seen[storage.data_ptr()] = storage.nbytes()
-        return tensor
-
-    with torch.autograd.graph.saved_tensors_hooks(pack, lambda tensor: tensor):
-        run()
-    return sum(seen.values())
 
 
 def measure_step(model, mode: str, size: int, batch: int = 2, repeats: int = 2, seed: int = 0) -> StepCost:
@@ -115,6 +111,38 @@ def as_markdown(rows: list[StepCost]) -> str:
     return "\n".join(lines)
 
 
+FLOWER_MODEL_NAME = "flower DeepLabV3"
+
+
+def flower_blocks(model: nn.Module) -> dict[str, nn.Module]:
+    """The 21 parameterised blocks, input to output: features.0 … features.17, ASPP, 3x3 conv, classifier."""
+    blocks = {f"features.{name}": module for name, module in model.backbone.named_children()}
+    head = model.classifier  # DeepLabHead: ASPP, 3x3 conv, BatchNorm, ReLU, 1x1 conv
+    blocks["ASPP"] = head[0]
+    blocks["3x3 conv"] = nn.Sequential(head[1], head[2], head[3])
+    blocks["classifier"] = head[4]
+    return blocks
+
+
+def random_flower_batch(size: int, batch: int, generator: torch.Generator):
+    return (torch.randn(batch, 3, size, size, generator=generator),
+            torch.randint(0, 2, (batch, size, size), generator=generator))
+
+
+def flower_loss(output: dict, target: torch.Tensor) -> torch.Tensor:
+    return F.cross_entropy(output["out"], target, ignore_index=IGNORE)  # "out" is already at input size
+
+
+def iter_flower_layer_costs(sizes=(256, 512), batch: int = 2, repeats: int = 3, points: int | None = None,
+                            device: str = "cpu"):
+    """LayerCost rows of the flower DeepLabV3 (random weights: costs do not depend on their values)."""
+    with own_generator(0):  # not torch's shared generator, which a training in another thread uses
+        model = build_flower_model(SegmenterConfig(), pretrained_backbone=False).to(device)
+    blocks = flower_blocks(model)
+    return iter_layer_costs(model, blocks, random_flower_batch, flower_loss, sizes, spread(len(blocks), points),
+                            batch, repeats, name=FLOWER_MODEL_NAME)
+
+
 def main(argv=None) -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--sizes", type=int, nargs="+", default=[256, 512])
@@ -122,9 +150,16 @@ def main(argv=None) -> None:
     parser.add_argument("--repeats", type=int, default=2)
     parser.add_argument("--threads", type=int, default=None)
     parser.add_argument("--json", action="store_true", help="one JSON line per row instead of a markdown table")
+    parser.add_argument("--vs-layers", action="store_true", help="rows for every n of the last n blocks trained")
+    parser.add_argument("--device", default="cpu")
+    add_layer_arguments(parser)
     args = parser.parse_args(argv)
     if args.threads:
         torch.set_num_threads(args.threads)
+    if args.vs_layers:
+        rows = iter_flower_layer_costs(tuple(args.sizes), args.batch, max(args.repeats, 1), args.points, args.device)
+        print_layer_costs(rows, args.json, args.progress)
+        return
     rows = cost_table(tuple(args.sizes), args.batch, args.repeats)
     print("\n".join(json.dumps(asdict(r)) for r in rows) if args.json else as_markdown(rows))
 

@@ -44,8 +44,9 @@ class Segmentation:
     logits: torch.Tensor | None = None  # num_classes x h x w at the working size the model saw (CPU, float16)
 
 
-def working_size(width: int, height: int, short_side: int) -> tuple[int, int]:
-    """(width, height) scaled so the short side is ``short_side``, the long side at most MAX_LONG_SIDE."""
+def short_side_size(width: int, height: int, short_side: int) -> tuple[int, int]:
+    """(width, height) scaled (up or down) so the short side is ``short_side``, the long side at most
+    MAX_LONG_SIDE. (The colourizer's rule only shrinks, by the long side: colorizer.inference.long_side_size.)"""
     scale = min(short_side / min(width, height), MAX_LONG_SIDE / max(width, height))
     return max(1, round(width * scale)), max(1, round(height * scale))
 
@@ -57,10 +58,10 @@ def segment(model, rgb: np.ndarray, kind: str = "flower") -> Segmentation:
     enlarged without smoothing, so a 50-megapixel upload never becomes a 50-megapixel float tensor."""
     height, width = rgb.shape[:2]
     device = next(model.parameters()).device
-    work = working_size(width, height, FLOWER_SHORT_SIDE if kind == "flower" else VOC_SHORT_SIDE)
+    work = short_side_size(width, height, FLOWER_SHORT_SIDE if kind == "flower" else VOC_SHORT_SIDE)
     small = rgb if work == (width, height) else np.asarray(Image.fromarray(rgb).resize(work, Image.Resampling.BILINEAR))
     logits = model(normalise(small)[None].to(device))["out"]
-    shown = working_size(width, height, min(width, height))  # the photo's size, capped at MAX_LONG_SIDE
+    shown = short_side_size(width, height, min(width, height))  # the photo's size, capped at MAX_LONG_SIDE
     labels = F.interpolate(logits, size=shown[::-1], mode="bilinear", align_corners=False).argmax(1)[0]
     labels = labels.to(torch.uint8).cpu().numpy()
     if shown != (width, height):

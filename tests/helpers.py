@@ -11,6 +11,7 @@ SHARED = settings.SHARED_ROOT
 CIFAR = settings.cifar_root_from_env() or SHARED / "data" / "cifar10"
 FLOWERS = settings.flowers_root()
 MOBILENET = settings.SHARED_WEIGHTS / "mobilenet_v2-b0353104.pth"
+IMAGENETTE = settings.imagenette_root()
 CHECKPOINTS = REPO / "checkpoints"
 FETCH = "python -m pixelwise.fetch"
 
@@ -24,10 +25,13 @@ def _has_flowers(root: Path) -> bool:
 
 
 HAVE_CIFAR, HAVE_FLOWERS, HAVE_MOBILENET = _has_cifar(CIFAR), _has_flowers(FLOWERS), MOBILENET.is_file()
+HAVE_IMAGENETTE = (IMAGENETTE / "train").is_dir() and (IMAGENETTE / "val").is_dir()
 CIFAR_REASON = f"needs the CIFAR-10 image folder {CIFAR}: run `{FETCH} cifar10` (or set PIXELWISE_DATA)"
 FLOWERS_REASON = f"needs Oxford 17 Flowers at {FLOWERS}: run `{FETCH} flowers17` (or set PIXELWISE_FLOWERS)"
 MOBILENET_REASON = f"needs the ImageNet MobileNetV2 weights {MOBILENET}: run `{FETCH} mobilenet_v2`"
 
+IMAGENETTE_REASON = f"needs Imagenette at {IMAGENETTE}: run `{FETCH} imagenette` (or set PIXELWISE_IMAGENETTE)"
+requires_imagenette = pytest.mark.skipif(not HAVE_IMAGENETTE, reason=IMAGENETTE_REASON)
 requires_cifar = pytest.mark.skipif(not HAVE_CIFAR, reason=CIFAR_REASON)
 requires_flowers = pytest.mark.skipif(not HAVE_FLOWERS, reason=FLOWERS_REASON)
 requires_mobilenet = pytest.mark.skipif(not HAVE_MOBILENET, reason=MOBILENET_REASON)

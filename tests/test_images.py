@@ -7,7 +7,7 @@ import torch
 from PIL import Image
 
 from colorizer import UNet, colourize, colourize_photo, predict_classes
-from colorizer.inference import working_size
+from colorizer.inference import long_side_size
 from pixelwise.images import ImageError, has_colour, load_rgb, open_image, to_rgb
 
 
@@ -129,5 +129,23 @@ def test_colourize_pads_any_size(tiny_model):
 
 
 def test_working_size_never_enlarges():
-    assert working_size(1024, 768, 96) == (96, 72)
-    assert working_size(20, 12, 96) == (20, 12)
+    assert long_side_size(1024, 768, 96) == (96, 72)
+    assert long_side_size(20, 12, 96) == (20, 12)
+
+
+def test_colourize_photo_decodes_as_the_tab_does_by_default(tiny_model):
+    """One set of defaults (colorizer.pipeline): a script calling colourize_photo gets the tab's colours."""
+    import inspect
+
+    from colorizer.inference import prepare_photo
+    from colorizer.pipeline import Colourizer, Settings
+    from ui import colourize_tab
+
+    model, palette = tiny_model
+    photo = np.random.default_rng(2).integers(0, 255, (40, 50, 3), dtype=np.uint8)
+    tab = inspect.signature(colourize_tab.colourize_upload_panels).parameters
+    settings = Settings(tab["decoding"].default, tab["temperature"].default, tab["work_size"].default)
+    assert settings == Settings()
+    script = colourize_photo(model, palette, photo).colour
+    assert np.array_equal(script, Colourizer(model, palette).run(prepare_photo(photo, None), settings).colour)
+    assert not np.array_equal(script, colourize_photo(model, palette, photo, decoding="mode").colour)

@@ -13,17 +13,17 @@ import gradio as gr
 from colorizer import lab
 from colorizer.checkpoint import save_checkpoint
 from colorizer.inference import predict_logits
-from colorizer.inspector import (UNCERTAINTY_KINDS, Grid, OutsideImage, Scores, Snapshot, entropy_bits, source_index,
-                                 uncertainty, uncertainty_picture)
 from colorizer.models import ModelConfig, build_model
 from inside.anatomy import measure
 from inside.layers import blocks, layer_pictures
 from pixelwise import settings
+from pixelwise.perpixel import (UNCERTAINTY_KINDS, Grid, OutsideImage, Scores, Snapshot, entropy_bits, source_index,
+                                 uncertainty)
+from pixelwise.pictures import image_grid, uncertainty_picture
 from segmenter.data import image_path
 from tests.helpers import requires_cifar, requires_flowers
 from ui import inspector
 from ui.colourize_tab import colourize_upload_panels
-from ui.common import image_grid
 
 torch.set_num_threads(1)
 

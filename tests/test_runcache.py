@@ -12,11 +12,12 @@ import pytest
 import torch
 from helpers import CIFAR, requires_cifar
 
-from runs import live, runcache
 from colorizer.models import ModelConfig, build_model
 from colorizer.trainer import TrainConfig, data_for, prepare_model, train, training_step
-from runs.waitline import WaitLine
 from pixelwise.device import one_torch_thread
+from runs import live, runcache
+from runs.events import Finished, LiveEvent, Notice, Samples, Waiting
+from runs.waitline import WaitLine
 
 torch.set_num_threads(1)
 REPO = Path(__file__).resolve().parent.parent
@@ -44,7 +45,7 @@ def cache(tmp_path, monkeypatch):
     return tmp_path / "runs"
 
 
-def press(config: TrainConfig, batch_sizes, retrain=False, line=None) -> list[live.LiveEvent]:
+def press(config: TrainConfig, batch_sizes, retrain=False, line=None) -> list[LiveEvent]:
     """One panel press through the live worker, in this thread; every event it pushed."""
     events = queue.Queue()
     live.run_batch_sizes(config, batch_sizes, events, threading.Event(), sample_count=2, retrain=retrain,
@@ -52,8 +53,8 @@ def press(config: TrainConfig, batch_sizes, retrain=False, line=None) -> list[li
     return [events.get() for _ in range(events.qsize())]
 
 
-def finished(events) -> dict[int, live.LiveEvent]:
-    return {event.batch_size: event for event in events if event.kind == "finished"}
+def finished(events) -> dict[int, Finished]:
+    return {event.batch_size: event for event in events if isinstance(event, Finished)}
 
 
 # ---------------------------------------------------------------- the trainer's speed paths
@@ -123,9 +124,9 @@ def test_a_second_identical_press_replays_exactly_the_recorded_history(cache):
         assert replayed[batch_size].result.seconds == trained[batch_size].result.seconds
         weights, kept = trained[batch_size].result.model.state_dict(), replayed[batch_size].result.model.state_dict()
         assert weights.keys() == kept.keys() and all(torch.equal(weights[name], kept[name]) for name in weights)
-    strips = [event for event in events if event.kind == "samples" and event.batch_size == 50]
+    strips = [event for event in events if isinstance(event, Samples) and event.batch_size == 50]
     assert [event.epoch for event in strips] == [0.0, 1.0, 2.0] and strips[0].samples[0][0].shape == (32, 32, 3)
-    assert not any(event.kind == "waiting" for event in events)  # a replay needs no turn at training
+    assert not any(isinstance(event, Waiting) for event in events)  # a replay needs no turn at training
 
 
 @requires_cifar
@@ -153,7 +154,7 @@ def test_a_corrupt_entry_gives_a_clear_message_and_trains_again(cache):
     (entry,) = cache.glob("*.pt")
     entry.write_bytes(b"PK\x03\x04 not a run at all")
     events = press(config, [50])
-    notices = [event.message for event in events if event.kind == "notice"]
+    notices = [event.message for event in events if isinstance(event, Notice)]
     assert len(notices) == 1 and "could not be read" in notices[0] and "trained again" in notices[0]
     again = finished(events)[50]
     assert again.replay is None and numbers(again.result) == numbers(first.result)
@@ -246,7 +247,7 @@ def test_a_press_behind_another_training_reports_waiting_then_trains(cache):
     ahead = line.join(100.0)
     threading.Timer(0.5, line.leave, args=(ahead,)).start()
     events = press(small_config(epochs=1), [50], line=line)
-    waiting = [event for event in events if event.kind == "waiting"]
+    waiting = [event for event in events if isinstance(event, Waiting)]
     assert waiting and "number 2 in line" in waiting[0].message and waiting[0].wait_s == 100.0
     assert finished(events)[50].result.final.epoch == 1.0
 

@@ -2,47 +2,39 @@
 beyond-the-handout model, side by side, decoded as the reader chooses (mode, mean, annealed mean)."""
 import functools
 import random
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 import gradio as gr
 import numpy as np
-import torch
 
-from colorizer import ARCH_NAMES, CIFAR10_CLASSES, grey_of, grey_to_rgb, load_category
-from runs.catalog import fetch_missing_checkpoints, find_checkpoint, list_checkpoints, load_checkpoint_cached
-from colorizer.inference import (DISPLAY_LONG_SIDE, colourize_prepared, decode_rgb, is_lab, model_input, photo_logits,
-                                 predict_logits, prepare_photo, save_colour_png)
-from colorizer.inspector import Scores, Snapshot, model_scores
-from colorizer.lab import DECODINGS, DEFAULT_TEMPERATURE
-from colorizer.metrics import palette_accuracy
+from colorizer import ARCH_NAMES, CIFAR10_CLASSES, load_category
+from colorizer.hints import HintError, checked_hints
+from colorizer.inference import DISPLAY_LONG_SIDE, prepare_photo
+from colorizer.panels import Column, Panel, Panels, full_size_pngs, photo_panels, test_image_panels
+from colorizer.pipeline import DEFAULT_DECODING, DEFAULT_TEMPERATURE, DEFAULT_WORK_SIZE, Settings
 from pixelwise import limits
 from pixelwise.checkpoints import CheckpointError
 from pixelwise.errors import DataUnavailable
 from pixelwise.images import ImageError, has_colour, load_rgb
 from pixelwise.limits import OutOfRange, bounded
-from pixelwise.tempfiles import request_dir
 from pixelwise.settings import checkpoint_dir, cifar_root, hf_repo, shown_path
+from pixelwise.tempfiles import request_dir
 from pixelwise.zerogpu import INFERENCE_S, gpu
-from ui.common import (cifar_notice, enlarge, example_files, inference_device, named_outputs, shown_as_jpeg, upload_name,
+from runs.catalog import fetch_missing_checkpoints, list_checkpoints, load_colourizer
+from ui.common import (cifar_notice, example_files, inference_device, named_outputs, shown_as_jpeg, upload_name,
                        uploaded_image)
-from ui.inspector import INSPECT_CLASS, add_inspect_api, build_inspector
+from ui import hints_section
+from ui.inspector import INSPECT_CLASS, add_inspect_api, build_inspector, model_chart
 
-TEST_IMAGE_ZOOM = 8  # 32 x 32 test images are shown 256 x 256, pixels kept crisp
 # The three model columns: which archs each lists, its title, and the checkpoint it defaults to.
 SLOTS = {"cnn": (("cnn",), "CNN", "cnn.pt"),
          "unet": (("unet",), "UNet", "unet.pt"),
-         "beyond": (("mobile_unet", "deep_unet"), "Beyond the handout", "colour_mobile_unet.pt")}
+         "beyond": (("mobile_unet", "deep_unet"), "Beyond the handout", "colour_hints.pt")}
 DECODING_CHOICES = [("mode (argmax, the handout's)", "mode"), ("mean", "mean"), ("annealed mean", "annealed")]
-DEFAULT_DECODING = "annealed"
 EXAMPLES = [("astronaut.jpg", "Astronaut"), ("rocket.jpg", "Rocket launch"), ("coffee.jpg", "Coffee"),
             ("chelsea_cat.jpg", "Cat"), ("camera_bw.jpg", "Cameraman (black and white)"),
             ("coins_bw.jpg", "Coins (black and white)")]
-
-
-def decoding_text(decoding: str, temperature: float) -> str:
-    """How a caption names the decoding shown."""
-    return {"mode": "mode", "mean": "mean"}.get(decoding, f"annealed mean T={float(temperature):g}")
 
 
 # ---------------------------------------------------------------- checkpoints
@@ -97,93 +89,42 @@ def refresh_checkpoints(cnn_current: str | None = None, unet_current: str | None
     return {**updates, "checkpoint_notes": "\n".join(f"- {note}" for note in notes)}
 
 
-# ---------------------------------------------------------------- the work
+# ---------------------------------------------------------------- the work (colorizer.panels does it)
 
-@dataclass
-class Panel:
-    label: str
-    image: np.ndarray | None
-    scores: Scores | None = None  # the logits behind the picture, for the pixel inspector
-
-
-@dataclass
-class Panels:
-    """What the tab shows: grey input, one panel per model column, the original when it had colour."""
-    grey: np.ndarray
-    models: dict[str, Panel] = field(default_factory=dict)  # slot ("cnn", "unet", "beyond") -> panel
-    original: np.ndarray | None = None
-    notes: list[str] = field(default_factory=list)
-    source: str = ""  # what was colourized, for the inspector's title
-
-    def snapshot(self) -> Snapshot:
-        """What a click on the pictures reads: every model's logits and the pictures' size."""
-        models = {slot: panel.scores for slot, panel in self.models.items() if panel.scores is not None}
-        return Snapshot(models, shown=self.grey.shape[1::-1], source=self.source)
-
-
-def _loaded_models(checkpoints: dict[str, str | None], panels: Panels):
-    """Yield (slot, name, model, palette) for each chosen checkpoint (by name); one that cannot be loaded
-    gets an 'unavailable' panel and a note instead, so the other models still run."""
+def _columns(checkpoints: dict[str, str | None]) -> list[Column]:
+    """Each chosen checkpoint (by name) loaded; one that cannot be loaded keeps its reason, so the other
+    models still run."""
+    columns = []
     for slot, name in checkpoints.items():
         title = SLOTS[slot][1]
         try:
             if not name:
                 raise CheckpointError(f"no {title} checkpoint chosen")
-            path = find_checkpoint(name)
-            model, palette = load_checkpoint_cached(path, inference_device())
+            columns.append(Column(slot, title, name, load_colourizer(name, inference_device())))
         except CheckpointError as error:
-            panels.models[slot] = Panel(f"{title}: unavailable", None)
-            panels.notes.append(f"{title}: {error}")
-            continue
-        yield slot, name, model, palette
+            columns.append(Column(slot, title, name, None, str(error)))
+    return columns
 
 
 def colourize_upload_panels(image_path: str, checkpoints: dict[str, str | None], decoding: str = DEFAULT_DECODING,
                             temperature: float = DEFAULT_TEMPERATURE, class_map: bool = False,
-                            work_size: int = 96) -> Panels:
+                            work_size: int = DEFAULT_WORK_SIZE, hints: list | None = None) -> Panels:
     """Colourization of an uploaded file at its own resolution (shown at most DISPLAY_LONG_SIDE long; the full
     size is a download): decoded once, grey and lightness once for all models. Raises ImageError, naming the
-    file as the person named it, for unusable files."""
+    file as the person named it, for unusable files; HintError for unusable hints (upload pixel coordinates)."""
     photo = prepare_photo(image_path, DISPLAY_LONG_SIDE, name=upload_name(image_path))
-    width, height = photo.full_size
-    panels = Panels(grey=photo.grey_rgb, original=photo.rgb if photo.has_colour else None,
-                    source=f"upload {width}×{height}")
-    for slot, name, model, palette in _loaded_models(checkpoints, panels):
-        result = colourize_prepared(model, palette, photo, long_side=int(work_size), decoding=decoding,
-                                    temperature=float(temperature))
-        kind = "class map (mode)" if class_map else decoding_text(decoding, temperature)
-        label = f"{SLOTS[slot][1]} ({name})"
-        panels.models[slot] = Panel(f"{label} · {kind}, {width}×{height}",
-                                    result.class_map if class_map else result.colour,
-                                    model_scores(label, model, palette, result.logits,
-                                                 photo.small(result.work_size) if photo.has_colour else None))
-        panels.notes.append(f"{SLOTS[slot][1]} ran at {result.work_size[0]}×{result.work_size[1]}; "
-                            f"its colours were put on the original {width}×{height} lightness.")
-    if photo.size != photo.full_size:
-        panels.notes.append(f"Shown at {photo.size[0]}×{photo.size[1]}; **Full-size PNGs** makes the "
-                            f"{width}×{height} results.")
-    if panels.original is None:
-        panels.notes.append("The upload has no colour, so there is no original to compare with.")
-    return panels
+    steer = checked_hints(hints, photo.full_size) if hints else None
+    return photo_panels(photo, _columns(checkpoints), Settings(decoding, temperature, work_size), class_map, steer)
 
 
 def full_size_files(image_path: str, checkpoints: dict[str, str | None], decoding: str = DEFAULT_DECODING,
-                    temperature: float = DEFAULT_TEMPERATURE, work_size: int = 96) -> list[str]:
-    """Each chosen model's colour result at the upload's full size, as PNG files: the models run on the
-    shown copy (so the colours are the ones shown), then one model at a time is laid onto the full-size
-    lightness in strips."""
-    folder = request_dir()  # this request's own: two people's same-sized pastes get the same names
-    photo = prepare_photo(image_path, DISPLAY_LONG_SIDE, name=upload_name(image_path))
-    chosen = list(_loaded_models(checkpoints, Panels(grey=photo.grey)))
-    logits = [photo_logits(model, photo, int(work_size))[0] for _, _, model, _ in chosen]
-    full = prepare_photo(image_path, None, name=upload_name(image_path))
-    full.keep_only(*{"lightness" if is_lab(model) else "luma" for _, _, model, _ in chosen})
-    stem = Path(upload_name(image_path)).stem
-    files = []
-    for (slot, _, model, palette), model_logits in zip(chosen, logits):
-        target = folder / f"{stem}_{slot}_{full.size[0]}x{full.size[1]}.png"
-        files.append(str(save_colour_png(model, palette, model_logits, full, target, decoding, float(temperature))))
-    return files
+                    temperature: float = DEFAULT_TEMPERATURE, work_size: int = DEFAULT_WORK_SIZE) -> list[str]:
+    """Each chosen model's colour result at the upload's full size, as PNG files (colorizer.panels.full_size_pngs)."""
+    name = upload_name(image_path)
+    # request_dir: this request's own folder, so two people's same-sized pastes cannot overwrite each other
+    files = full_size_pngs(image_path, _columns(checkpoints), request_dir(), Path(name).stem,
+                           Settings(decoding, temperature, work_size), name, DISPLAY_LONG_SIDE)
+    return [str(path) for path in files]
 
 
 def test_images(category: str) -> np.ndarray:
@@ -193,30 +134,11 @@ def test_images(category: str) -> np.ndarray:
 
 def colourize_test_panels(category: str, index: int, checkpoints: dict[str, str | None],
                           decoding: str = DEFAULT_DECODING, temperature: float = DEFAULT_TEMPERATURE) -> Panels:
-    """Colourize one CIFAR-10 test image at its own 32 x 32 and score each model with the handout's metric:
-    the shown colours and the truth mapped to the nearest colour of a handout palette (its own for the
-    handout models, the UNet's for Lab models), share of pixels that agree."""
+    """Colourize one CIFAR-10 test image at its own 32 x 32 and score each model with the handout's metric
+    (colorizer.panels.test_image_panels)."""
     images = test_images(category)
     index = int(index) % len(images)
-    rgb = images[index]
-    panels = Panels(grey=enlarge(grey_to_rgb(grey_of(rgb)), TEST_IMAGE_ZOOM), original=enlarge(rgb, TEST_IMAGE_ZOOM),
-                    source=f"CIFAR-10 test {category} #{index}")
-    reference = None  # a handout palette, to score Lab models with
-    for slot, name, model, palette in _loaded_models(checkpoints, panels):
-        reference = palette if reference is None and not is_lab(model) else reference
-        x = model_input(model, rgb)
-        logits = predict_logits(model, x)
-        shown = decode_rgb(model, palette, logits, x, decoding, float(temperature))
-        own = reference if is_lab(model) else palette
-        score = (f"pixel accuracy {100 * palette_accuracy(torch.from_numpy(shown), torch.from_numpy(rgb), own):.1f}%"
-                 if own is not None else "no handout palette to score with")
-        label = f"{SLOTS[slot][1]} ({name})"
-        panels.models[slot] = Panel(f"{label} · {decoding_text(decoding, temperature)} · {score}",
-                                    enlarge(shown, TEST_IMAGE_ZOOM), model_scores(label, model, palette, logits, rgb))
-    panels.notes.append(f"CIFAR-10 test image {category} #{index}, 32×32, shown {TEST_IMAGE_ZOOM}× enlarged; "
-                        "pixel accuracy = share of pixels whose shown colour and true colour have the same nearest "
-                        "handout palette colour (the mode's accuracy is the handout's metric).")
-    return panels
+    return test_image_panels(images[index], _columns(checkpoints), Settings(decoding, temperature), category, index)
 
 
 # ---------------------------------------------------------------- Gradio glue
@@ -241,15 +163,15 @@ def _to_updates(panels: Panels) -> dict:
 
 @gpu(INFERENCE_S)  # ZeroGPU Spaces lend the GPU per call; a no-op elsewhere
 def on_colourize_upload(image_path, cnn, unet, beyond, decoding=DEFAULT_DECODING, temperature=DEFAULT_TEMPERATURE,
-                        class_map=False, work_size=96) -> dict:
+                        class_map=False, work_size=DEFAULT_WORK_SIZE, hints=None) -> dict:
     if not image_path:
         raise gr.Error("Upload an image first (any size; PNG, JPEG, TIFF, WebP...).")
     checkpoints = {"cnn": cnn, "unet": unet, "beyond": beyond}
     try:
         work_size = bounded(work_size, "Model working size", limits.WORK_SIZE)
         temperature = bounded(temperature, "Temperature", limits.TEMPERATURE, whole=False)
-        panels = colourize_upload_panels(image_path, checkpoints, decoding, temperature, class_map, work_size)
-    except (ImageError, OutOfRange) as error:
+        panels = colourize_upload_panels(image_path, checkpoints, decoding, temperature, class_map, work_size, hints)
+    except (ImageError, OutOfRange, HintError) as error:
         gr.Warning(str(error))
         return {"notes": f"**Could not use this file:** {error}"}  # the panels keep what they showed
     return _to_updates(panels)
@@ -257,7 +179,7 @@ def on_colourize_upload(image_path, cnn, unet, beyond, decoding=DEFAULT_DECODING
 
 @gpu(INFERENCE_S)
 def on_full_size(image_path, cnn, unet, beyond, decoding=DEFAULT_DECODING, temperature=DEFAULT_TEMPERATURE,
-                 work_size=96) -> list[str]:
+                 work_size=DEFAULT_WORK_SIZE) -> list[str]:
     """Full-size PNGs of each model's colour result for an upload (the shown images are at most
     DISPLAY_LONG_SIDE long)."""
     if not image_path:
@@ -312,8 +234,9 @@ def _answer(view: dict) -> tuple:
 
 
 def colourize(image: str, cnn_checkpoint: str | None = "cnn.pt", unet_checkpoint: str | None = "unet.pt",
-              beyond_checkpoint: str | None = "colour_mobile_unet.pt", decoding: str = DEFAULT_DECODING,
-              temperature: float = DEFAULT_TEMPERATURE, class_map: bool = False, work_size: float = 96):
+              beyond_checkpoint: str | None = "colour_hints.pt", decoding: str = DEFAULT_DECODING,
+              temperature: float = DEFAULT_TEMPERATURE, class_map: bool = False, work_size: float = DEFAULT_WORK_SIZE,
+              hints: list | None = None):
     """Colourize a photo (any size or mode) with the handout's CNN and UNet and the beyond-the-handout model.
 
     Args:
@@ -325,18 +248,22 @@ def colourize(image: str, cnn_checkpoint: str | None = "cnn.pt", unet_checkpoint
         temperature: T of the annealed mean (0.38 is Zhang et al.'s); ignored by the other decodings.
         class_map: show each model's raw classes (the mode) instead of colours.
         work_size: long side in pixels of the copy the models run on (32 to 256).
+        hints: colour hints for a hint model in the beyond column (e.g. "colour_hints.pt"), a list of
+            {"x": column, "y": row, "colour": "#rrggbb"} in the photo's own pixel coordinates (0, 0 top left);
+            at most 200. Other models ignore them.
 
     Returns:
-        The grey input, the CNN's, the UNet's and the beyond-the-handout model's colourization, and the
-        original (None when the photo had no colour); a model whose checkpoint is missing gives None.
+        The grey input, the CNN's, the UNet's and the beyond-the-handout model's colourization (with the
+        hints marked), and the original (None when the photo had no colour); a model whose checkpoint is
+        missing gives None.
     """
     return _answer(on_colourize_upload(image, cnn_checkpoint, unet_checkpoint, beyond_checkpoint, decoding,
-                                       temperature, class_map, work_size))
+                                       temperature, class_map, work_size, hints or None))
 
 
 def colourize_test_image(category: str = "horse", index: float = 0, cnn_checkpoint: str | None = "cnn.pt",
                          unet_checkpoint: str | None = "unet.pt",
-                         beyond_checkpoint: str | None = "colour_mobile_unet.pt", decoding: str = DEFAULT_DECODING,
+                         beyond_checkpoint: str | None = "colour_hints.pt", decoding: str = DEFAULT_DECODING,
                          temperature: float = DEFAULT_TEMPERATURE):
     """Colourize one 32 x 32 CIFAR-10 test image (shown 8x enlarged) with the three models.
 
@@ -357,8 +284,8 @@ def colourize_test_image(category: str = "horse", index: float = 0, cnn_checkpoi
 
 
 def colourize_full_size(image: str, cnn_checkpoint: str | None = "cnn.pt", unet_checkpoint: str | None = "unet.pt",
-                        beyond_checkpoint: str | None = "colour_mobile_unet.pt", decoding: str = DEFAULT_DECODING,
-                        temperature: float = DEFAULT_TEMPERATURE, work_size: float = 96) -> list[str]:
+                        beyond_checkpoint: str | None = "colour_hints.pt", decoding: str = DEFAULT_DECODING,
+                        temperature: float = DEFAULT_TEMPERATURE, work_size: float = DEFAULT_WORK_SIZE) -> list[str]:
     """Each model's colourization of a photo as a PNG at the photo's own size (colourize shows at most 2000 px).
 
     Args:
@@ -425,6 +352,45 @@ class ColourizeTab:
                       api_visibility="private")
 
 
+def wire_hints(controls: "hints_section.HintControls", upload, beyond, outputs: dict, again: dict, show: dict) -> list:
+    """A click on the Beyond picture picks a hint target; a suggested or picked colour adds a hint; remove, undo
+    and clear change them; each change colourizes again (keeping the settings) and compares before and after.
+    A new upload forgets the hints. Returns the events that make a new result."""
+    h = controls
+    named = lambda fn, names: (hints_section_outputs(fn, h, names))  # noqa: E731
+    pick = named(hints_section.pick_pixel, ("target", "message", "suggestions", "style", "picker"))
+    outputs["beyond"].select(pick[0], [outputs["inspection"], upload, beyond], pick[1], show_progress="hidden",
+                             api_visibility="private")
+    changes = [
+        (h.suggestions.input, hints_section.add_hint, [h.hints, h.history, h.target, h.suggestions]),
+        (h.add.click, hints_section.add_hint, [h.hints, h.history, h.target, h.picker]),
+        (h.remove.input, hints_section.remove_hint, [h.hints, h.history, h.remove]),
+        (h.undo.click, hints_section.undo_hint, [h.hints, h.history]),
+        (h.clear.click, hints_section.clear_hints, [h.hints, h.history])]
+    compare = named_outputs(lambda before, after, target: hints_section.compare(before, after, target, model_chart),
+                            {"comparison": h.comparison, "entropy": h.entropy})
+    events = []
+    for trigger, handler, inputs in changes:
+        fn, outs = named(handler, ("hints", "history", "remove", "message"))
+        event = trigger(fn, inputs, outs, show_progress="hidden", api_visibility="private")
+        event = event.then(lambda snapshot: snapshot, outputs["inspection"], h.before, api_visibility="private")
+        event = event.then(**again).then(**show)
+        event.then(compare, [h.before, outputs["inspection"], h.target], [h.comparison, h.entropy],
+                   show_progress="hidden", api_visibility="private")
+        events.append(event)
+    fn, outs = named(hints_section.forget_hints, ("hints", "history", "target", "remove", "message", "suggestions",
+                                                   "style"))
+    events.append(upload.upload(fn, None, outs, show_progress="hidden", api_visibility="private")
+                  .then(**again).then(**show))
+    return events
+
+
+def hints_section_outputs(handler, controls, names) -> tuple:
+    """(the handler answering a list in ``names`` order, the components of those names)."""
+    components = [getattr(controls, name) for name in names]
+    return named_outputs(handler, dict(zip(names, components))), components
+
+
 def build_colourize_tab() -> ColourizeTab:
     gr.Markdown("Colourization as classification: each pixel of a grey image gets a colour class. The handout's "
                 "plain **CNN** and **UNet** (24 RGB colours, trained on 5,000 CIFAR-10 horses) run beside a model "
@@ -438,7 +404,8 @@ def build_colourize_tab() -> ColourizeTab:
                                         height=240)
                 with gr.Row():
                     class_map = gr.Checkbox(label="Raw class map (the mode's classes)", value=False)
-                    work_size = gr.Slider(*limits.WORK_SIZE, value=96, step=8, label="Model working size (long side, px)")
+                    work_size = gr.Slider(*limits.WORK_SIZE, value=DEFAULT_WORK_SIZE, step=8,
+                                          label="Model working size (long side, px)")
                 upload_button = gr.Button("Colourize upload", variant="primary")
                 full_size_button = gr.Button("Full-size PNGs", size="sm")
                 full_size = gr.File(label="Full-size results (PNG)", file_count="multiple")
@@ -474,6 +441,7 @@ def build_colourize_tab() -> ColourizeTab:
                         outputs[f"{name}_caption"] = gr.Markdown(f"**{title}**")
             outputs["inspection"] = gr.State(None)  # the last colourization's logits: clicks read them
             inspector = build_inspector(outputs["inspection"], elem_id="inspector-colourize")
+            hint_controls = hints_section.build_hint_controls()
             outputs["slider"] = shown_as_jpeg(gr.ImageSlider(label="Before / after", interactive=False,
                                                              max_height=420))
             outputs["notes"] = gr.Markdown()
@@ -486,11 +454,12 @@ def build_colourize_tab() -> ColourizeTab:
     show = dict(fn=named_outputs(show_view, page), inputs=view, outputs=list(page.values()),
                 show_progress="hidden", api_visibility="private")
     chosen = [*checkpoints.values(), decoding, temperature]
-    upload_inputs = [upload, *chosen, class_map, work_size]
+    upload_inputs = [upload, *chosen, class_map, work_size, hint_controls.hints]
     full_size_button.click(colourize_full_size, [upload, *chosen, work_size], full_size, api_name="colourize_full_size")
+    again = dict(fn=colourize, inputs=upload_inputs, outputs=[*images, view], api_visibility="private")
     colourized = [
-        gr.on([upload_button.click, upload.upload], colourize, upload_inputs, [*images, view],
-              api_name="colourize").then(**show),
+        upload_button.click(colourize, upload_inputs, [*images, view], api_name="colourize").then(**show),
+        *wire_hints(hint_controls, upload, checkpoints["beyond"], outputs, again, show),
         test_button.click(colourize_test_image, [category, index, *chosen], [*images, view],
                           api_name="colourize_test_image").then(**show),
         random_button.click(random_test_image, [category, *chosen], [index, *images, view],
@@ -500,7 +469,7 @@ def build_colourize_tab() -> ColourizeTab:
     add_inspect_api(outputs["inspection"], lambda path: colourize_upload_panels(path, default_checkpoints()).snapshot())
     with examples:
         defaults = [dropdown.value for dropdown in checkpoints.values()] + [DEFAULT_DECODING, DEFAULT_TEMPERATURE,
-                                                                            False, 96]
+                                                                            False, DEFAULT_WORK_SIZE, []]
         # Gradio's example cache stores neither gr.update()s, nor an empty image, nor a State: the original
         # and the inspector's state follow the cached answer in a private step.
         cacheable = {name: component for name, component in outputs.items()

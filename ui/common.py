@@ -150,25 +150,3 @@ def take_home_path(name: str) -> Path:
     """A fresh path ``<request folder>/<name>`` for a file to download under its own name (a label mask,
     a checkpoint copy): pixelwise.tempfiles.request_dir, private to this request."""
     return request_dir() / name
-
-
-def enlarge(rgb: np.ndarray, factor: int) -> np.ndarray:
-    """Nearest-neighbour upscaling, so a 32 x 32 image is shown with crisp pixels."""
-    return np.repeat(np.repeat(rgb, factor, axis=0), factor, axis=1)
-
-
-STRIP_FACTOR, STRIP_GAP = 3, 3  # how Train live's strips are drawn (the pixel inspector maps clicks back)
-
-
-def image_grid(rows: list[list[np.ndarray]], factor: int = STRIP_FACTOR, gap: int = STRIP_GAP) -> np.ndarray:
-    """Equal-sized RGB images laid out in rows, enlarged ``factor`` times, white gaps between them."""
-    def join(pieces, axis):
-        spacer_shape = list(pieces[0].shape)
-        spacer_shape[axis] = gap
-        spacer = np.full(spacer_shape, 255, np.uint8)
-        out = [pieces[0]]
-        for piece in pieces[1:]:
-            out += [spacer, piece]
-        return np.concatenate(out, axis=axis)
-
-    return join([join([enlarge(image, factor) for image in row], axis=1) for row in rows], axis=0)

@@ -1,8 +1,9 @@
 """The pixel inspector, shared by the tabs: click any pixel of any output picture and see, per model,
 the predicted probability of every class (bars in the classes' own colours, top 10 and "rest"), the
 chosen class, the entropy in bits and the true class; a small cross marks the pixel on every picture
-of the tab. Also the uncertainty maps. The numbers come from colorizer.inspector; a click only reads
-the logits kept in the session's gr.State, nothing is recomputed.
+of the tab. Also the uncertainty maps. Only the wiring: the numbers come from pixelwise.perpixel, the
+pictures from pixelwise.pictures; a click only reads the logits kept in the session's gr.State, nothing is
+recomputed.
 """
 import html
 from dataclasses import dataclass
@@ -11,12 +12,11 @@ from typing import Callable
 import gradio as gr
 import numpy as np
 
-from colorizer.inspector import (UNCERTAINTY_KINDS, Grid, OutsideImage, PixelReport, Scores, Snapshot, class_colours,
-                                 true_classes, uncertainty_picture)
-from ui.common import STRIP_FACTOR, STRIP_GAP
+from colorizer.inspector import strip_scores
+from pixelwise.perpixel import UNCERTAINTY_KINDS, Grid, OutsideImage, PixelReport, Snapshot
+from pixelwise.pictures import STRIP_FACTOR, STRIP_GAP, uncertainty_maps
 
 INSPECT_CLASS = "pw-inspect"  # give an output picture this class and the crosses appear on it too
-UNCERTAINTY_LONG_SIDE = 320  # the maps are drawn at most this large (the working size is smaller anyway)
 
 # Installed once per page by the first inspector: on a click on any picture with INSPECT_CLASS, draw a
 # cross at the same relative point of every such picture in the same tab (pictures use object-fit:
@@ -156,20 +156,8 @@ def inspect_pixel_json(snapshot: Snapshot | None, x: float, y: float, top: int |
 
 
 def uncertainty_view(snapshot: Snapshot | None, kind: str):
-    """Every model's uncertainty map side by side (one row per image), each with its colour bar."""
-    if snapshot is None or not snapshot.models or kind not in UNCERTAINTY_KINDS:
-        return None
-    width, height = snapshot.grid.cell if snapshot.grid else snapshot.shown
-    scale = min(1.0, UNCERTAINTY_LONG_SIDE / max(width, height, 1))
-    shown = (max(1, round(width * scale)), max(1, round(height * scale)))
-    columns = []
-    for scores in snapshot.models.values():
-        pictures = [uncertainty_picture(logits, kind, shown, scores.label if n == 0 else "")
-                    for n, logits in enumerate(scores.logits)]
-        columns.append(np.concatenate(pictures, axis=0))
-    tallest = max(column.shape[0] for column in columns)
-    padded = [np.pad(column, ((0, tallest - column.shape[0]), (0, 8), (0, 0)), constant_values=255) for column in columns]
-    return np.concatenate(padded, axis=1)
+    """Every model's uncertainty map side by side (pixelwise.pictures.uncertainty_maps)."""
+    return uncertainty_maps(snapshot, kind)
 
 
 def _identity(value):
@@ -230,20 +218,18 @@ def build_inspector(state: gr.State, uncertainty: bool = True, elem_id: str = "i
 # ---------------------------------------------------------------- Train live's strips
 
 def record_strip(session, event) -> None:
-    """Keep the final model's logits on a batch size's strip images (a 'finished' LiveEvent, whose samples
+    """Keep the final model's logits on a batch size's strip images (a runs.events.Finished, whose samples
     are the final model's (grey, truth, prediction)) in its TrainSession."""
     if event.logits is None or not event.samples:
         return
-    truth = np.stack([true for _, true, _ in event.samples])
     epoch = event.result.final.epoch if event.result.final else 0
-    session.strip_scores[event.batch_size] = Scores(
-        f"bs {event.batch_size} · epoch {epoch:g}", event.logits, class_colours(event.palette),
-        truth=true_classes(truth, event.palette))
+    session.strip_scores[event.batch_size] = strip_scores(f"bs {event.batch_size} · epoch {epoch:g}", event.samples,
+                                                          event.logits, event.palette)
 
 
 def strip_snapshot(session) -> Snapshot | None:
     """The strips as one clickable result: every batch size's model at the same validation pixel.
-    Each strip is ui.common.image_grid of rows (grey, truth, prediction), one row per image."""
+    Each strip is pixelwise.pictures.image_grid of rows (grey, truth, prediction), one row per image."""
     if session is None or not session.strip_scores:
         return None
     scores = {f"bs {bs}": s for bs, s in sorted(session.strip_scores.items())}

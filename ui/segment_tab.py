@@ -7,13 +7,12 @@ import gradio as gr
 import pandas as pd
 from PIL import Image
 
-from colorizer.inspector import Scores, Snapshot
+from pixelwise.perpixel import Scores, Snapshot
 from pixelwise.checkpoints import CheckpointError
 from pixelwise.errors import DataUnavailable
 from pixelwise import limits
 from pixelwise.images import DISPLAY_LONG_SIDE, ImageError, load_rgb
 from pixelwise.limits import OutOfRange, bounded
-from segmenter.cost import as_markdown, cost_table
 from segmenter.data import image_path, list_ids, make_split
 from segmenter.inference import iou_against_truth, legend, load_segmenter, mask_image, overlay
 from segmenter.inference import segment as segment_rgb  # "segment" is this tab's endpoint
@@ -22,6 +21,7 @@ from segmenter.trainer import BatchLoss, EpochResult, FineTuneConfig, FineTuneRe
 from pixelwise.zerogpu import INFERENCE_S, TRAINING_S, gpu
 from ui.common import (api_endpoint, example_files, inference_device, named_outputs, shown_as_jpeg, take_home_path,
                        upload_name, uploaded_image)
+from ui.cost_section import build_cost_section
 from ui.inspector import INSPECT_CLASS, build_inspector
 
 FLOWER_MODEL = "Flower DeepLabV3 (MobileNetV2, fine-tuned here)"
@@ -151,7 +151,7 @@ def reblend(state, opacity):
     return overlay(rgb, result, opacity)
 
 
-def curves(losses, epochs_rows, status: str) -> dict:
+def curve_updates(losses, epochs_rows, status: str) -> dict:
     return {"loss_plot": pd.DataFrame(losses, columns=["step", "loss", "mode"]),
             # placeholders first within an epoch: a NaN between two points would break the line
             "iou_plot": pd.DataFrame(sorted(epochs_rows, key=lambda row: (row[0], row[1] == row[1])),
@@ -187,7 +187,7 @@ def run_finetune(modes, epochs, train_images):
     for config in configs:
         mode = config.mode
         status = f"{mode}: caching frozen features and measuring the untrained model…"
-        yield curves(losses, epochs_rows, status)
+        yield curve_updates(losses, epochs_rows, status)
         try:
             for event in fine_tune_iter(config):
                 if isinstance(event, BatchLoss):
@@ -201,7 +201,7 @@ def run_finetune(modes, epochs, train_images):
                     epochs_rows.insert(0, (0, event.initial["iou"], mode))
                     status = (f"{mode}: done; untrained val IoU {event.initial['iou']:.3f} → best "
                               f"{max(r.val_iou for r in event.history) if event.history else float('nan'):.3f}")
-                yield curves(losses, epochs_rows, status)
+                yield curve_updates(losses, epochs_rows, status)
         except (DataUnavailable, WeightsUnavailable) as error:
             gr.Warning(str(error))
             yield {"status": f"Cannot fine-tune: {error}"}
@@ -247,20 +247,6 @@ def fine_tune(modes: list[str], epochs: int = 2, train_images: int = 32) -> dict
                      "best_val_iou": max((row["val_iou"] for row in history), default=None), "epochs": history,
                      "losses": losses})
     return {"runs": runs}
-
-
-def run_cost(batch) -> dict:
-    try:
-        rows = cost_table((256, 512), batch=int(batch), repeats=1)
-    except WeightsUnavailable as error:
-        gr.Warning(str(error))
-        return {}
-    plot_rows = []
-    for r in rows:
-        for part, value in (("params", r.param_bytes), ("grads", r.grad_bytes), ("AdamW state", r.optimizer_bytes),
-                            ("saved activations", r.activation_bytes)):
-            plot_rows.append((f"{r.mode} {r.size}²", part, value / 2**20))
-    return {"cost_md": as_markdown(rows), "cost_plot": pd.DataFrame(plot_rows, columns=["mode, image", "memory", "MiB"])}
 
 
 def build_segment_tab():
@@ -327,14 +313,4 @@ def build_segment_tab():
         api_endpoint(fine_tune, [modes, epochs, train_images], "fine_tune", **training)  # plain values for scripts
         stop.click(lambda: "Stopped.", None, ft_status, cancels=[run], api_visibility="private")
 
-    with gr.Accordion("Cost of fine-tuning (one training step, per mode)", open=False):
-        gr.Markdown("Parameters, gradients and AdamW state depend only on which layers train; activations "
-                    "kept for backward grow with the number of trainable layers n and with the pixel count "
-                    "(×4 for 2× height and width). Measured on this machine: random weights, float32.")
-        batch = gr.Slider(2, 8, value=2, step=2, label="Batch size")
-        measure = gr.Button("Measure", elem_id="segment-cost-run")
-        cost_md = gr.Markdown()
-        cost_plot = gr.BarPlot(x="mode, image", y="MiB", color="memory", title="Memory of one training step")
-        cost = {"cost_md": cost_md, "cost_plot": cost_plot}
-        measure.click(named_outputs(run_cost, cost, "fine_tune_cost"), batch, list(cost.values()), concurrency_limit=1,
-                      concurrency_id="training", api_name="fine_tune_cost")
+    build_cost_section()

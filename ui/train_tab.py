@@ -17,13 +17,15 @@ import gradio as gr
 import pandas as pd
 
 from colorizer import ARCH_NAMES, CIFAR10_CLASSES, TrainConfig, TrainResult
-from runs.live import LiveEvent, live_config, start_live_run
 from pixelwise import limits
 from pixelwise.limits import OutOfRange, bounded
+from pixelwise.pictures import image_grid
 from pixelwise.settings import checkpoint_dir, shown_path, trained_dir
 from pixelwise.zerogpu import TRAINING_S, gpu
+from runs.events import Done, Failed, Finished, LiveEvent, Notice, Progressed, Samples, Status, Waiting
+from runs.live import live_config, start_live_run
 from ui import curves
-from ui.common import api_endpoint, cifar_data_root, cifar_notice, image_grid, named_outputs, take_home_path
+from ui.common import api_endpoint, cifar_data_root, cifar_notice, named_outputs, take_home_path
 from ui.inspector import INSPECT_CLASS, build_inspector, record_strip, strip_snapshot
 
 PRESET_BATCH_SIZES = [5, 10, 20, 50, 100, 200, 500, 1000]  # the write-ups' sizes, one click each
@@ -143,39 +145,46 @@ def status_text(session: TrainSession) -> str:
 
 
 def apply_event(session: TrainSession, event: LiveEvent) -> None:
-    """Fold one event from the worker into the session."""
-    bs = event.batch_size
-    if event.kind in ("status", "waiting"):
-        session.status = event.message
-        if event.replay:
-            session.replays[bs] = event.replay
-    elif event.kind == "notice":
-        session.status = event.message
-        gr.Warning(event.message)
-    elif event.kind == "progress":
-        progress = event.progress
-        session.training_started = session.training_started or event.time
-        session.fraction_done[bs] = progress.step / max(1, progress.total_steps)
-        if progress.train_loss is not None:
-            session.rows.append({"epoch": progress.epoch, "loss": progress.train_loss,
-                                 "series": f"bs {bs} train", "batch_size": bs})
-        if progress.kind == "epoch":
-            session.rows.append({"epoch": progress.epoch, "loss": progress.val_loss, "val_acc": progress.val_acc,
-                                 "series": f"bs {bs} val", "batch_size": bs})
-            replay = f" · replay, {session.replays[bs]}" if bs in session.replays else ""
-            session.status = (f"Batch size {bs}: epoch {progress.epoch:.0f}, val loss {progress.val_loss:.3f}, "
-                              f"val acc {100 * progress.val_acc:.1f}%{replay}")
-    elif event.kind == "samples":
-        grid = image_grid([list(triple) for triple in event.samples])  # one row per image: grey, truth, prediction
-        session.strips[bs] = (grid, f"bs {bs} · epoch {event.epoch:.0f}")
-        session.changed = True
-    elif event.kind == "finished":
-        session.results[bs] = event.result
-        record_strip(session, event)
-        session.changed = True
-    elif event.kind == "error":
-        session.status = f"**Training failed:** {event.message}"
-        gr.Warning(event.message)
+    """Fold one event from the worker (runs.events) into the session."""
+    match event:
+        case Status(message=message, batch_size=bs, replay=replay):
+            session.status = message
+            if replay:
+                session.replays[bs] = replay
+        case Waiting(message=message):
+            session.status = message
+        case Notice(message=message):
+            session.status = message
+            gr.Warning(message)
+        case Progressed():
+            apply_progress(session, event)
+        case Samples(batch_size=bs, epoch=epoch, samples=samples):
+            grid = image_grid([list(triple) for triple in samples])  # one row per image: grey, truth, prediction
+            session.strips[bs] = (grid, f"bs {bs} · epoch {epoch:.0f}")
+            session.changed = True
+        case Finished(batch_size=bs, result=result):
+            session.results[bs] = result
+            record_strip(session, event)
+            session.changed = True
+        case Failed(message=message):
+            session.status = f"**Training failed:** {message}"
+            gr.Warning(message)
+
+
+def apply_progress(session: TrainSession, event: Progressed) -> None:
+    """A step or epoch of one batch size: the curves' points, how far it is, and after an epoch the status."""
+    bs, progress = event.batch_size, event.progress
+    session.training_started = session.training_started or event.time
+    session.fraction_done[bs] = progress.step / max(1, progress.total_steps)
+    if progress.train_loss is not None:
+        session.rows.append({"epoch": progress.epoch, "loss": progress.train_loss,
+                             "series": f"bs {bs} train", "batch_size": bs})
+    if progress.kind == "epoch":
+        session.rows.append({"epoch": progress.epoch, "loss": progress.val_loss, "val_acc": progress.val_acc,
+                             "series": f"bs {bs} val", "batch_size": bs})
+        replay = f" · replay, {session.replays[bs]}" if bs in session.replays else ""
+        session.status = (f"Batch size {bs}: epoch {progress.epoch:.0f}, val loss {progress.val_loss:.3f}, "
+                          f"val acc {100 * progress.val_acc:.1f}%{replay}")
 
 
 def plot_update(frame: pd.DataFrame, colours: dict, first_draw: bool) -> dict:
@@ -281,10 +290,10 @@ def start_training(model, batch_sizes, epochs, learning_rate, num_filters, categ
                 yield _view(session)  # keeps elapsed time ticking during slow batches
                 last_draw = time.perf_counter()
                 continue
-            if event.kind == "done":
+            if isinstance(event, Done):
                 break
             apply_event(session, event)
-            urgent = event.kind in ("samples", "finished", "error")
+            urgent = isinstance(event, (Samples, Finished, Failed))
             if session.superseded:  # the page's state now holds the newer press's session
                 return
             if urgent or time.perf_counter() - last_draw >= REDRAW_EVERY_S:

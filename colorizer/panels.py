@@ -1,0 +1,129 @@
+"""Several colourizers side by side on one photo or one CIFAR-10 test image: what the Colourize tab shows
+(``Panels``), made through the one pipeline (colorizer.pipeline) with one ``Settings`` for every model.
+No Gradio: the tab and its API turn Panels into pictures and captions; the inspector reads ``snapshot``."""
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from .hints import Hint, mark_hints
+from pixelwise.perpixel import Scores, Snapshot
+from pixelwise.pictures import enlarge
+
+from .inference import PreparedPhoto, grey_of, grey_to_rgb, prepare_photo
+from .pipeline import Colourizer, Settings, accuracy
+
+TEST_IMAGE_ZOOM = 8  # 32 x 32 test images are shown 256 x 256, pixels kept crisp
+
+
+@dataclass(frozen=True)
+class Column:
+    """One model column: its key ("cnn", "unet", "beyond"), title, checkpoint name, and the loaded
+    colourizer, or None with the reason it could not be loaded."""
+    key: str
+    title: str
+    name: str | None
+    colourizer: Colourizer | None
+    problem: str = ""
+
+    @property
+    def label(self) -> str:
+        return f"{self.title} ({self.name})"
+
+
+@dataclass
+class Panel:
+    label: str
+    image: np.ndarray | None
+    scores: Scores | None = None  # the logits behind the picture, for the pixel inspector
+
+
+@dataclass
+class Panels:
+    """What the tab shows: grey input, one panel per model column, the original when it had colour."""
+    grey: np.ndarray
+    models: dict[str, Panel] = field(default_factory=dict)  # column key ("cnn", "unet", "beyond") -> panel
+    original: np.ndarray | None = None
+    notes: list[str] = field(default_factory=list)
+    source: str = ""  # what was colourized, for the inspector's title
+
+    def snapshot(self) -> Snapshot:
+        """What a click on the pictures reads: every model's logits and the pictures' size."""
+        models = {key: panel.scores for key, panel in self.models.items() if panel.scores is not None}
+        return Snapshot(models, shown=self.grey.shape[1::-1], source=self.source)
+
+    def loaded(self, columns: list[Column]) -> list[Column]:
+        """The columns whose model loaded; the others get an 'unavailable' panel and a note."""
+        for column in columns:
+            if column.colourizer is None:
+                self.models[column.key] = Panel(f"{column.title}: unavailable", None)
+                self.notes.append(f"{column.title}: {column.problem}")
+        return [column for column in columns if column.colourizer is not None]
+
+
+def photo_panels(photo: PreparedPhoto, columns: list[Column], settings: Settings = Settings(),
+                 class_map: bool = False, hints: list[Hint] | None = None) -> Panels:
+    """Each model on one prepared photo at the photo's own (prepared) size: colour on its lightness, or the
+    raw class map; the grey and the lightness are made once for all models. ``hints`` (in the upload's own
+    pixel coordinates) steer the hint models, and are marked on their pictures."""
+    width, height = photo.full_size
+    panels = Panels(grey=photo.grey_rgb, original=photo.rgb if photo.has_colour else None,
+                    source=f"upload {width}×{height}")
+    for column in panels.loaded(columns):
+        steered = bool(hints) and column.colourizer.takes_hints
+        result = column.colourizer.run(photo, settings, hints if steered else None)
+        kind = "class map (mode)" if class_map else settings.describe()
+        truth = photo.small(result.work_size) if photo.has_colour else None
+        picture = result.class_map if class_map else result.colour
+        if steered:
+            picture = mark_hints(picture, hints, photo.full_size)
+            kind += f", {len(hints)} hint{'s' if len(hints) > 1 else ''}"
+        panels.models[column.key] = Panel(f"{column.label} · {kind}, {width}×{height}", picture,
+                                          column.colourizer.scores(column.label, result.logits, truth))
+        panels.notes.append(f"{column.title} ran at {result.work_size[0]}×{result.work_size[1]}; "
+                            f"its colours were put on the original {width}×{height} lightness.")
+    if photo.size != photo.full_size:
+        panels.notes.append(f"Shown at {photo.size[0]}×{photo.size[1]}; **Full-size PNGs** makes the "
+                            f"{width}×{height} results.")
+    if panels.original is None:
+        panels.notes.append("The upload has no colour, so there is no original to compare with.")
+    return panels
+
+
+def test_image_panels(rgb: np.ndarray, columns: list[Column], settings: Settings = Settings(),
+                      category: str = "", index: int = 0) -> Panels:
+    """Each model on one 32 x 32 test image at its own size, scored with the handout's metric: the shown
+    colours and the truth mapped to the nearest colour of a handout palette (its own for the handout
+    models, the first handout model's for Lab models), share of pixels that agree."""
+    zoom = lambda image: enlarge(image, TEST_IMAGE_ZOOM)
+    panels = Panels(grey=zoom(grey_to_rgb(grey_of(rgb))), original=zoom(rgb),
+                    source=f"CIFAR-10 test {category} #{index}")
+    reference = None  # a handout palette, to score Lab models with
+    for column in panels.loaded(columns):
+        colourizer = column.colourizer
+        reference = colourizer.palette if reference is None and not colourizer.is_lab else reference
+        result = colourizer.run_small(rgb, settings)
+        own = colourizer.own_reference(reference)
+        score = (f"pixel accuracy {100 * accuracy(result.colour, rgb, own):.1f}%" if own is not None
+                 else "no handout palette to score with")
+        panels.models[column.key] = Panel(f"{column.label} · {settings.describe()} · {score}", zoom(result.colour),
+                                          colourizer.scores(column.label, result.logits, rgb))
+    panels.notes.append(f"CIFAR-10 test image {category} #{index}, 32×32, shown {TEST_IMAGE_ZOOM}× enlarged; "
+                        "pixel accuracy = share of pixels whose shown colour and true colour have the same nearest "
+                        "handout palette colour (the mode's accuracy is the handout's metric).")
+    return panels
+
+
+def full_size_pngs(image, columns: list[Column], folder: Path, stem: str, settings: Settings = Settings(),
+                   name: str | None = None, shown_side: int | None = None) -> list[Path]:
+    """Each loaded model's colour result at the image's full size, as PNG files in ``folder``: the models run
+    on the copy shown (long side ``shown_side``), so the colours are the ones shown, then one model at a
+    time is laid onto the full-size lightness in strips. ``name``: how errors name the file."""
+    shown = prepare_photo(image, shown_side, name=name)
+    chosen = [column for column in columns if column.colourizer is not None]
+    logits = [column.colourizer.logits(shown, settings)[0] for column in chosen]
+    full = prepare_photo(image, None, name=name)
+    full.keep_only(*{column.colourizer.lightness_plane for column in chosen})
+    return [column.colourizer.save_png(model_logits, full,
+                                       folder / f"{stem}_{column.key}_{full.size[0]}x{full.size[1]}.png", settings)
+            for column, model_logits in zip(chosen, logits)]
