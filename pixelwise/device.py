@@ -1,6 +1,7 @@
 """One device rule for training, inference and the app, and torch's CPU thread count between them."""
 import contextlib
 import threading
+import time
 
 import torch
 
@@ -32,18 +33,48 @@ def one_torch_thread():
     before = torch.get_num_threads()
     _nesting.depth = depth + 1
     torch.set_num_threads(1)
+    with serving():
+        try:
+            yield
+        finally:
+            _nesting.depth = depth
+            torch.set_num_threads(before if depth else PROCESS_THREADS)  # outermost: never an inherited 1
+
+
+_serving = threading.Condition()
+_serving_count = 0
+
+
+@contextlib.contextmanager
+def serving():
+    """Mark a request someone is waiting on (an inference) as running: trainings yield to it between batches."""
+    global _serving_count
+    with _serving:
+        _serving_count += 1
     try:
         yield
     finally:
-        _nesting.depth = depth
-        torch.set_num_threads(before if depth else PROCESS_THREADS)  # outermost: never an inherited 1
+        with _serving:
+            _serving_count -= 1
+            _serving.notify_all()
+
+
+def yield_to_requests(longest_s: float = 2.0) -> float:
+    """Called by a training between batches: wait while requests people wait on are running (at most
+    ``longest_s``, so a stream of requests slows a training but never stops it); returns the seconds waited."""
+    start = time.perf_counter()
+    with _serving:
+        _serving.wait_for(lambda: _serving_count == 0, timeout=longest_s)
+    return time.perf_counter() - start
 
 
 def training_nice() -> int:
-    """How much nicer than the app a training worker runs: PIXELWISE_TRAINING_NICE, default 19 (the most)."""
+    """How much nicer than the app a training worker runs: PIXELWISE_TRAINING_NICE, default 0 (off). Nice is
+    relative to every process on the machine: on a shared one a nice-19 training starves behind the others'
+    work, not only behind the app's requests (docs/concurrency.md), so trainings yield between batches instead."""
     import os
 
-    return int(os.environ.get("PIXELWISE_TRAINING_NICE", "19"))
+    return int(os.environ.get("PIXELWISE_TRAINING_NICE", "0"))
 
 
 def lower_this_threads_priority(by: int | None = None) -> int | None:

@@ -19,7 +19,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from pixelwise.device import PROCESS_THREADS, lower_this_threads_priority, resolve_device
+from pixelwise.device import PROCESS_THREADS, lower_this_threads_priority, resolve_device, yield_to_requests
 from pixelwise.errors import DataUnavailable
 
 from colorizer.inference import classes_to_rgb, grey_to_rgb, predict_logits
@@ -180,7 +180,11 @@ class _Run:
             if done > 0:  # what the people waiting behind this training see
                 ticket.remaining_s = event.seconds * (1 - done) / done + later_s
 
-        result = train(run, data, on_progress=on_progress, should_stop=self.stop.is_set)
+        def should_stop() -> bool:  # checked before every batch: let waiting requests run first
+            yield_to_requests()
+            return self.stop.is_set()
+
+        result = train(run, data, on_progress=on_progress, should_stop=should_stop)
         steps = result.history[-1].step if result.history else 0
         if steps and result.seconds > 0:
             images = min(steps * batch_size, len(data.train_grey) * run.epochs)
@@ -202,8 +206,8 @@ def run_batch_sizes(config: TrainConfig, batch_sizes: list[int], events: queue.Q
 
 
 def _work(*arguments) -> None:
-    """The worker thread: at a lower priority than the requests people wait on (its torch threads inherit
-    it), on the process's torch thread count even when started during an upload's one-thread inference
+    """The worker thread: nicer than the app when PIXELWISE_TRAINING_NICE says so (its torch threads inherit
+    it), yielding to running requests between batches (``train_one``), on the process's torch thread count even when started during an upload's one-thread inference
     (pixelwise.device), then run_batch_sizes."""
     lower_this_threads_priority()
     torch.set_num_threads(PROCESS_THREADS)

@@ -229,3 +229,26 @@ def test_a_saved_checkpoint_holds_no_server_path(tmp_path):
     raw = (tmp_path / "mine.pt").read_bytes()
     assert str(REPO_ROOT.parent).encode() not in raw
     assert torch.load(tmp_path / "mine.pt", weights_only=True)["meta"]["data_source"] == "../shared/data/cifar10"
+
+
+def test_a_training_waits_between_batches_while_an_inference_runs():
+    """Serving stays quick while a model trains: the worker yields to running requests between batches."""
+    import time
+
+    from pixelwise.device import one_torch_thread, yield_to_requests
+
+    assert yield_to_requests() < 0.1  # nobody waiting: no pause
+    inside = threading.Event()
+
+    def request():
+        with one_torch_thread():
+            inside.set()
+            time.sleep(0.5)
+
+    thread = threading.Thread(target=request)
+    thread.start()
+    inside.wait(10)
+    waited = yield_to_requests()
+    thread.join()
+    assert 0.3 < waited < 2.0
+    assert yield_to_requests(longest_s=0.2) < 0.1
