@@ -16,7 +16,7 @@ from colorizer.models import ModelConfig, build_model
 from colorizer.trainer import TrainConfig, data_for, prepare_model, train, training_step
 from pixelwise.device import one_torch_thread
 from runs import live, runcache
-from runs.events import Finished, LiveEvent, Notice, Samples, Waiting
+from runs.events import Finished, LiveEvent, Notice, Progressed, Samples, Status, Waiting
 from runs.waitline import WaitLine
 
 torch.set_num_threads(1)
@@ -181,7 +181,7 @@ def test_a_run_its_owner_stopped_is_trained_again_by_the_next_press(cache):
 
     class StopAtFirstBatch(queue.Queue):
         def put(self, event, *args, **kwargs):
-            if event.kind == "progress" and event.progress.step > 0:
+            if isinstance(event, Progressed) and event.progress.step > 0:
                 stop.set()
             events.put(event)
 
@@ -206,10 +206,10 @@ def test_a_press_queued_behind_an_identical_one_replays_it_once_its_turn_comes(c
 
     threading.Timer(0.5, identical_press_ends).start()
     events = press(config, [50], line=line)
-    assert any(event.kind == "waiting" for event in events)
+    assert any(isinstance(event, Waiting) for event in events)
     replayed = finished(events)[50]
     assert replayed.replay and numbers(replayed.result) == numbers(complete)
-    assert not any(event.kind == "status" and event.message.startswith("Training") for event in events)
+    assert not any(isinstance(event, Status) and event.message.startswith("Training") for event in events)
 
 
 def test_the_size_limit_removes_the_least_recently_used(tmp_path):
