@@ -31,7 +31,7 @@ ACTIONS = ("train", "stop", "train_again", "colourize", "inspect", "segment", "l
 TINY = dict(model="CNN", epochs=1, learning_rate=1e-3, num_filters=8, category="horse", train_images=100,
             val_images=100)  # about a second of training each
 TWIN = dict(TINY, batch_sizes=[], other_batch_sizes="25", seed=0)  # trained by two sessions at once: must agree bit for bit
-CLEAN_UP_S = 3  # PIXELWISE_DOWNLOADS_MAX_AGE_S for this app: downloads (and Gradio's copies) go after 3 s
+CLEAN_UP_S = 15  # PIXELWISE_DOWNLOADS_MAX_AGE_S for this app: downloads (and Gradio's copies) go after 15 s, not before a busy client fetched them
 DEADLINE_S = 240  # the whole crowd, on a busy 2-core machine
 # app.py as `python app.py` runs it, without Gradio's start-up check that the page answers a HEAD within 3 s
 # (meant for Colab; a loaded 2-core machine renders the first page slower): the fixture waits for the page itself.
