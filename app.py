@@ -7,6 +7,7 @@ checkpoint catalogue in runs/.
 import atexit
 import os
 import shutil
+import signal
 import tempfile
 
 import gradio as gr
@@ -25,8 +26,9 @@ from ui.train_tab import build_train_tab, release_page
 # and drain in seconds, where the old 32 refused two thirds of a 100-request burst.
 CONCURRENT_EVENTS = 4
 MAX_QUEUE = 100
-# Uploads and outputs in Gradio's cache are deleted once an hour old (checked every 10 minutes).
-DELETE_CACHE = (600, DOWNLOADS_MAX_AGE_S)
+# Uploads and outputs in Gradio's cache are deleted once an hour old (checked every 10 minutes; sooner with
+# PIXELWISE_DOWNLOADS_MAX_AGE_S, which the concurrency tests shorten).
+DELETE_CACHE = (int(min(600, max(1, DOWNLOADS_MAX_AGE_S / 2))), DOWNLOADS_MAX_AGE_S)
 
 
 def examples_cache() -> str:
@@ -61,6 +63,8 @@ def build_app() -> gr.Blocks:
 
 
 if __name__ == "__main__":
+    # SIGTERM (Spaces, tests, `kill`) ends the app as Ctrl+C does: Gradio closes, atexit removes the temp folders.
+    signal.signal(signal.SIGTERM, signal.default_int_handler)
     build_app().launch(
         server_name=os.environ.get("GRADIO_SERVER_NAME", "127.0.0.1"),  # Spaces sets 0.0.0.0
         server_port=int(os.environ.get("GRADIO_SERVER_PORT", "7860")),

@@ -15,6 +15,7 @@ from torch import nn
 
 from pixelwise.layercost import iter_layer_costs, spread
 from pixelwise.layercost_report import add_layer_arguments, print_layer_costs
+from pixelwise.seeding import own_generator
 
 from .models import UNet
 
@@ -38,8 +39,8 @@ def colour_loss(logits: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
 def iter_unet_layer_costs(sizes=(256, 512), batch: int = 2, repeats: int = 3, points: int | None = None,
                           device: str = "cpu"):
     """LayerCost rows of the handout's UNet (kernel 3, 32 filters, 24 colours; random weights)."""
-    torch.manual_seed(0)
-    model = UNet().to(device)
+    with own_generator(0):  # not torch's shared generator, which a training in another thread uses
+        model = UNet().to(device)
     blocks = unet_blocks(model)
     return iter_layer_costs(model, blocks, random_grey_batch, colour_loss, sizes, spread(len(blocks), points),
                             batch, repeats, name=UNET_MODEL_NAME)

@@ -18,6 +18,8 @@ from pixelwise.checkpoints import save_atomic
 from pixelwise.device import resolve_device
 from pixelwise.memory import keep_freed_memory_for_training
 from pixelwise.precision import add_precision_argument, autocast, resolve_precision
+from pixelwise.seeding import own_generator
+from pixelwise.settings import shown_path
 
 from . import hints as hint_planes_module, lab, photos
 from .checkpoint import save_checkpoint
@@ -129,7 +131,8 @@ class TrainResult:
     def meta(self) -> dict:
         final = self.final
         return {
-            "data_source": self.config.data_root or "torchvision CIFAR10 download",
+            # as the app may show it (relative to the checkout): checkpoints are downloaded, never a server path
+            "data_source": shown_path(self.config.data_root) if self.config.data_root else "torchvision CIFAR10 download",
             "category": category_name(self.config.category),
             "epochs": self.config.epochs,
             "epochs_completed": final.epoch if final else 0,
@@ -359,10 +362,13 @@ def pixel_loss(logits: torch.Tensor, target: torch.Tensor, data: ColourData,
 
 
 def initial_model(config: TrainConfig, data: ColourData) -> nn.Module:
-    """A fresh model for ``config``; mobile_unet's encoder starts from ImageNet MobileNetV2 when asked."""
+    """A fresh model for ``config``; mobile_unet's encoder starts from ImageNet MobileNetV2 when asked.
+    Its initial weights come from a generator of its own seeded with ``config.seed`` (pixelwise.seeding):
+    other threads of the app reseed and draw from torch's shared one meanwhile."""
     in_channels = 1 + hint_planes_module.HINT_PLANES if config.hints else 1
     model_config = ModelConfig(config.kernel, config.num_filters, len(data.palette), in_channels, depth=config.depth)
-    model = build_model(config.model, model_config)
+    with own_generator(config.seed):
+        model = build_model(config.model, model_config)
     if config.model == "mobile_unet" and config.pretrained:
         load_imagenet_encoder(model, find_mobilenet_weights())
     if config.init_from:
@@ -467,7 +473,6 @@ def train(config: TrainConfig, data: ColourData | None = None,
     device = resolve_device(config.device)
     if device.type == "cpu":
         keep_freed_memory_for_training()  # big batches reuse memory instead of faulting in fresh pages each step
-    torch.manual_seed(config.seed)
     fast = speedups(config, device)
     precision, precision_reason = run_precision(config, device)
     fast["precision"], fast["precision_reason"] = precision, precision_reason

@@ -1,4 +1,4 @@
-"""Per-layer weights, outputs and connections, measured on a live module with forward hooks.
+"""Per-layer weights, outputs and connections, measured on a live module (a private copy) with forward hooks.
 
 One row per torch *leaf* module (Conv2d, MaxPool2d, BatchNorm2d, ReLU, Upsample, ...), in the
 order they run. Conventions (the same ones ``inside.formulas`` writes in closed form):
@@ -16,6 +16,7 @@ order they run. Conventions (the same ones ``inside.formulas`` writes in closed 
   convolution that reads them. ``trace`` records them as steps of their own (for the pictures).
 """
 import argparse
+import copy
 import json
 from dataclasses import asdict, dataclass
 
@@ -113,7 +114,9 @@ def trace(model: nn.Module, x: torch.Tensor) -> list[Step]:
     """Run one image x (1 x C x H x W) through ``model`` in eval mode (BatchNorm uses its running
     statistics, nothing is updated) with forward hooks: one Step per leaf module that ran, with its
     anatomy row and its output, and one per skip concatenation. The table and the pictures of the
-    "Inside the models" tab both come from here."""
+    "Inside the models" tab both come from here. The hooks go on a private copy: the app's cached model
+    is colourizing other people's images at the same moment, whose passes would fire them too."""
+    model = copy.deepcopy(model)
     steps: list[Step] = []
     producers = {id(x): "input"}  # tensor id -> the step that made it (outputs stay alive in steps)
 
@@ -124,13 +127,11 @@ def trace(model: nn.Module, x: torch.Tensor) -> list[Step]:
     leaves = [(name, m) for name, m in model.named_modules() if not list(m.children())]
     handles = [m.register_forward_hook(lambda module, i, output, name=name: hook(module, i, output, name))
                for name, m in leaves]
-    was_training = model.training
     model.eval()
     try:
         with _CatRecorder(steps, producers):
             model(x)
     finally:
-        model.train(was_training)
         for handle in handles:
             handle.remove()
     for step, following in zip(steps, steps[1:]):  # name each concatenation after the module that reads it

@@ -93,7 +93,7 @@ def shown_path(path: str | Path) -> str:
 
 
 def run_cache_dir() -> Path:
-    """Where Train live keeps finished and stopped runs to replay: $PIXELWISE_RUN_CACHE, else <cache_dir()>/runs."""
+    """Where Train live keeps finished runs to replay: $PIXELWISE_RUN_CACHE, else <cache_dir()>/runs."""
     return Path(_env("PIXELWISE_RUN_CACHE") or cache_dir() / "runs")
 
 

@@ -3,16 +3,26 @@
 An atomic save writes ``.<name>.<random>.pixelwise-partial`` beside the target and renames it; a save
 killed midway (kill -9, power loss) leaves that file behind. The app's start-up
 (runs.catalog.remove_interrupted_saves) removes such files older than STALE_AFTER_S (a save in progress is
-younger). Full-size downloads go to one folder under the system temp folder, cleared the same way (Gradio
-has copied them by then)."""
+younger).
+
+Files a person downloads (full-size results, label masks, checkpoint copies, CSVs) go to a folder of
+their request's own (``request_dir``), inside one folder per process that only its owner can enter,
+made with ``tempfile.mkdtemp`` (a fresh name, mode 0700: nothing another user planted in the temp folder,
+a symlink or a folder of theirs, is followed or gets in the way). A request's folder is removed whole
+once older than ``downloads_max_age_s()`` (Gradio has copied the files into its cache by then), checked
+whenever a new one is made and every few minutes; the process's folder goes at exit."""
+import atexit
+import os
+import shutil
 import tempfile
+import threading
 import time
 from pathlib import Path
 
 PARTIAL_SUFFIX = ".pixelwise-partial"
 LEGACY_PARTIAL = ".tmp"  # before issue 12: ".<name>.<random>.tmp" (hidden, beside a checkpoint)
 STALE_AFTER_S = 300  # a checkpoint save takes seconds; five minutes old means its writer is gone
-DOWNLOADS_STALE_AFTER_S = 600
+DOWNLOADS_STALE_AFTER_S = 3600  # the docs say an hour, as Gradio's copies of outputs (app.py's delete_cache)
 
 
 def partial_name(target: Path) -> tuple[str, str]:
@@ -42,9 +52,62 @@ def remove_stale(folder: str | Path, older_than_s: float = STALE_AFTER_S, recurs
     return removed
 
 
-def download_dir() -> Path:
-    """A folder for files a person downloads; files older than DOWNLOADS_STALE_AFTER_S are removed first."""
-    folder = Path(tempfile.gettempdir()) / "pixelwise-downloads"
-    folder.mkdir(exist_ok=True)
-    remove_stale(folder, DOWNLOADS_STALE_AFTER_S, recursive=False, match=lambda path: True)
-    return folder
+def downloads_max_age_s() -> float:
+    """How long a download's folder is kept: an hour (as Gradio's copies, app.py's delete_cache);
+    PIXELWISE_DOWNLOADS_MAX_AGE_S changes it (tests)."""
+    return float(os.environ.get("PIXELWISE_DOWNLOADS_MAX_AGE_S", DOWNLOADS_STALE_AFTER_S))
+
+
+_process_dir: Path | None = None
+_process_lock = threading.Lock()
+
+
+def process_dir() -> Path:
+    """This process's own folder in the system temp folder (mode 0700, a fresh name), made on first use,
+    removed at exit; a daemon thread removes its stale request folders meanwhile."""
+    global _process_dir
+    with _process_lock:
+        if _process_dir is None or not _process_dir.is_dir():
+            _process_dir = Path(tempfile.mkdtemp(prefix="pixelwise-"))
+            atexit.register(shutil.rmtree, _process_dir, ignore_errors=True)
+            threading.Thread(target=_sweep, args=(_process_dir,), name="pixelwise-downloads-sweep", daemon=True).start()
+        return _process_dir
+
+
+def _sweep(folder: Path) -> None:
+    while folder.is_dir():
+        time.sleep(min(600.0, max(1.0, downloads_max_age_s() / 2)))
+        remove_stale_requests(folder)
+
+
+def remove_stale_requests(folder: Path | None = None) -> list[Path]:
+    """Remove the request folders (whole) last changed over downloads_max_age_s() ago; returns them."""
+    folder = folder or _process_dir
+    if folder is None or not folder.is_dir():
+        return []
+    removed, cutoff = [], time.time() - downloads_max_age_s()
+    for path in folder.iterdir():
+        try:
+            newest = max([path.lstat().st_mtime] + [p.lstat().st_mtime for p in path.rglob("*")])
+            if newest < cutoff:
+                shutil.rmtree(path) if path.is_dir() and not path.is_symlink() else path.unlink()
+                removed.append(path)
+        except OSError:  # removed meanwhile
+            continue
+    return removed
+
+
+def remove_process_dir() -> None:
+    """Remove this process's folder now (tests; at exit it goes by itself)."""
+    global _process_dir
+    with _process_lock:
+        if _process_dir is not None:
+            shutil.rmtree(_process_dir, ignore_errors=True)
+        _process_dir = None
+
+
+def request_dir() -> Path:
+    """A fresh private folder for one request's downloads: names inside it cannot collide with anyone's."""
+    root = process_dir()
+    remove_stale_requests(root)
+    return Path(tempfile.mkdtemp(dir=root))

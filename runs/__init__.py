@@ -3,7 +3,7 @@
 - ``catalog``: which colourizer checkpoints there are (shipped, trained in the app, fetched from the Hub),
   each file loaded once per process; interrupted saves removed at start-up;
 - ``live``: Train live's worker thread, streaming typed events to the UI;
-- ``runcache``: finished and stopped runs kept on disk and replayed (``python -m runs.runcache fill``);
+- ``runcache``: finished runs kept on disk and replayed (``python -m runs.runcache fill``);
 - ``waitline``: the process's one line of trainings, with places and estimated waits.
 
 Built on ``colorizer`` and ``pixelwise``; nothing below imports this package. No Gradio here.

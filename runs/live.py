@@ -3,8 +3,9 @@
 The batch sizes train one after another (smallest first), with the same seed, data and palette, exactly
 as the sweep command line does. A batch size whose identical run is in the replay cache
 (``runs.runcache``) is replayed from it within seconds instead; the others wait for their turn in
-the process's one training line (``runs.waitline``), seeing their place and an estimated wait,
-then train and are kept in the cache. Each run pushes typed events (``runs.events``) into a queue: progress, a
+the process's one training line (``runs.waitline``), seeing their place and an estimated wait, look
+the cache up again (an identical press ahead may have trained them), then train; finished runs are kept.
+Each run pushes typed events (``runs.events``) into a queue: progress, a
 few validation predictions after every epoch, and its result. No Gradio here: the app drains the queue
 and draws.
 """
@@ -18,7 +19,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from pixelwise.device import PROCESS_THREADS, resolve_device
+from pixelwise.device import PROCESS_THREADS, lower_this_threads_priority, resolve_device, yield_to_requests
 from pixelwise.errors import DataUnavailable
 from pixelwise.precision import precision_names
 
@@ -155,7 +156,14 @@ class _Run:
 
             if not self.line.wait(ticket, self.stop, on_wait):
                 return
+            # Looked up again: an identical press ahead in the line may have filed these runs meanwhile.
+            cached = {run.batch_size: self.lookup(keys[run.batch_size]) for run in runs}
             for index, run in enumerate(runs):
+                if self.stop.is_set():
+                    return
+                if cached[run.batch_size]:
+                    self.replay(run, cached[run.batch_size], REPLAY_S / max(1, run.epochs), data)
+                    continue
                 result = self.train_one(run, data, keys[run.batch_size], ticket, sum(estimates[index + 1:]))
                 if result.stopped:
                     return
@@ -177,13 +185,18 @@ class _Run:
             if done > 0:  # what the people waiting behind this training see
                 ticket.remaining_s = event.seconds * (1 - done) / done + later_s
 
-        result = train(run, data, on_progress=on_progress, should_stop=self.stop.is_set)
+        def should_stop() -> bool:  # checked before every batch: let waiting requests run first
+            yield_to_requests()
+            return self.stop.is_set()
+
+        result = train(run, data, on_progress=on_progress, should_stop=should_stop)
         steps = result.history[-1].step if result.history else 0
         if steps and result.seconds > 0:
             images = min(steps * batch_size, len(data.train_grey) * run.epochs)
             _measured_rates[_rate_key(run)] = images / result.seconds
         try:
-            runcache.store(key, result, strips)
+            if not result.stopped:  # only a finished run is replayed to whoever presses the same settings
+                runcache.store(key, result, strips)
         except OSError as error:  # a full or read-only disk must not lose the run just shown
             self.push(Notice(f"This run could not be kept for replay: {error}"))
         self.finished(result, data)
@@ -198,8 +211,10 @@ def run_batch_sizes(config: TrainConfig, batch_sizes: list[int], events: queue.Q
 
 
 def _work(*arguments) -> None:
-    """The worker thread: on the process's torch thread count, even when started during an upload's
-    one-thread inference (pixelwise.device), then run_batch_sizes."""
+    """The worker thread: nicer than the app when PIXELWISE_TRAINING_NICE says so (its torch threads inherit
+    it), yielding to running requests between batches (``train_one``), on the process's torch thread count even when started during an upload's one-thread inference
+    (pixelwise.device), then run_batch_sizes."""
+    lower_this_threads_priority()
     torch.set_num_threads(PROCESS_THREADS)
     run_batch_sizes(*arguments)
 

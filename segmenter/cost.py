@@ -25,11 +25,11 @@ from dataclasses import asdict, dataclass
 
 import torch
 import torch.nn.functional as F
-
 from torch import nn
 
 from pixelwise.layercost import iter_layer_costs, saved_activation_bytes, spread
 from pixelwise.layercost_report import add_layer_arguments, print_layer_costs
+from pixelwise.seeding import own_generator
 
 from .data import IGNORE
 from .models import MODES, SegmenterConfig, build_flower_model, set_trainable
@@ -92,11 +92,11 @@ def measure_step(model, mode: str, size: int, batch: int = 2, repeats: int = 2, 
 
 def cost_table(sizes=(256, 512), batch: int = 2, repeats: int = 2, modes=MODES) -> list[StepCost]:
     """One StepCost per (mode, size). Uses random weights: costs do not depend on weight values."""
-    torch.manual_seed(0)
     rows = []
     for mode in modes:
         for size in sizes:
-            model = build_flower_model(SegmenterConfig(), pretrained_backbone=False)
+            with own_generator(0):  # not torch's shared generator, which a training in another thread uses
+                model = build_flower_model(SegmenterConfig(), pretrained_backbone=False)
             rows.append(measure_step(model, mode, size, batch, repeats))
     return rows
 
@@ -136,8 +136,8 @@ def flower_loss(output: dict, target: torch.Tensor) -> torch.Tensor:
 def iter_flower_layer_costs(sizes=(256, 512), batch: int = 2, repeats: int = 3, points: int | None = None,
                             device: str = "cpu"):
     """LayerCost rows of the flower DeepLabV3 (random weights: costs do not depend on their values)."""
-    torch.manual_seed(0)
-    model = build_flower_model(SegmenterConfig(), pretrained_backbone=False).to(device)
+    with own_generator(0):  # not torch's shared generator, which a training in another thread uses
+        model = build_flower_model(SegmenterConfig(), pretrained_backbone=False).to(device)
     blocks = flower_blocks(model)
     return iter_layer_costs(model, blocks, random_flower_batch, flower_loss, sizes, spread(len(blocks), points),
                             batch, repeats, name=FLOWER_MODEL_NAME)

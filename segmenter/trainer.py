@@ -17,6 +17,7 @@ from torch import nn
 
 from pixelwise.device import resolve_device
 from pixelwise.precision import autocast, resolve_precision
+from pixelwise.seeding import own_generator
 
 from .data import IGNORE, FlowerSet, augment, list_ids, load_set, make_split
 from .models import MODES, SegmenterConfig, build_flower_model, load_flower_checkpoint, set_trainable
@@ -177,14 +178,14 @@ class FineTuneResult:
 
 
 def prepare(config: FineTuneConfig) -> tuple[nn.Module, dict, FlowerSet, FlowerSet]:
-    torch.manual_seed(config.seed)
     split = make_split(list_ids(config.data_root))
     train_ids = split["train"][: config.train_limit] if config.train_limit else split["train"]
     val_ids = split["val"][: config.val_limit] if config.val_limit else split["val"]
     if config.init:
         model = load_flower_checkpoint(config.init)
-    else:
-        model = build_flower_model(SegmenterConfig(output_stride=config.output_stride))
+    else:  # the new head's weights from a generator of its own: other threads use torch's shared one
+        with own_generator(config.seed):
+            model = build_flower_model(SegmenterConfig(output_stride=config.output_stride))
     return model, split, load_set(train_ids, config.data_root), load_set(val_ids, config.data_root)
 
 

@@ -16,7 +16,7 @@ from colorizer.models import ModelConfig, build_model
 from colorizer.trainer import TrainConfig, data_for, prepare_model, train, training_step
 from pixelwise.device import one_torch_thread
 from runs import live, runcache
-from runs.events import Finished, LiveEvent, Notice, Samples, Waiting
+from runs.events import Finished, LiveEvent, Notice, Progressed, Samples, Status, Waiting
 from runs.waitline import WaitLine
 
 torch.set_num_threads(1)
@@ -168,17 +168,54 @@ def test_a_corrupt_entry_gives_a_clear_message_and_trains_again(cache):
 
 
 @requires_cifar
-def test_a_stopped_run_is_kept_but_never_replaces_a_finished_one(cache):
+def test_a_stopped_run_is_never_kept_nor_replayed(cache):
     config = small_config(epochs=1)
     data = data_for(config)
     key = runcache.run_key(config, data)
     stopped = train(config, data, should_stop=lambda: True)
-    assert stopped.stopped and runcache.store(key, stopped, []) is not None
-    assert runcache.load(key).stopped
+    assert stopped.stopped and runcache.store(key, stopped, []) is None and runcache.load(key) is None
     complete = train(config, data)
     runcache.store(key, complete, [])
     assert runcache.store(key, stopped, []) is None
     assert not runcache.load(key).stopped
+
+
+@requires_cifar
+def test_a_run_its_owner_stopped_is_trained_again_by_the_next_press(cache):
+    config = small_config(epochs=1)
+    events, stop = queue.Queue(), threading.Event()
+
+    class StopAtFirstBatch(queue.Queue):
+        def put(self, event, *args, **kwargs):
+            if isinstance(event, Progressed) and event.progress.step > 0:
+                stop.set()
+            events.put(event)
+
+    live.run_batch_sizes(config, [50], StopAtFirstBatch(), stop, sample_count=2, line=WaitLine())
+    first = [events.get() for _ in range(events.qsize())]
+    assert finished(first)[50].result.stopped
+    later = finished(press(config, [50]))[50]
+    assert later.replay is None and not later.result.stopped  # trained to its end, not the stopped one replayed
+
+
+@requires_cifar
+def test_a_press_queued_behind_an_identical_one_replays_it_once_its_turn_comes(cache):
+    config = small_config(epochs=1)
+    data = data_for(config)
+    complete = train(config, data)
+    line = WaitLine()
+    ahead = line.join(100.0)
+
+    def identical_press_ends():  # the press ahead: trained the same run, filed it, left the line
+        runcache.store(runcache.run_key(config, data), complete, [])
+        line.leave(ahead)
+
+    threading.Timer(0.5, identical_press_ends).start()
+    events = press(config, [50], line=line)
+    assert any(isinstance(event, Waiting) for event in events)
+    replayed = finished(events)[50]
+    assert replayed.replay and numbers(replayed.result) == numbers(complete)
+    assert not any(isinstance(event, Status) and event.message.startswith("Training") for event in events)
 
 
 def test_the_size_limit_removes_the_least_recently_used(tmp_path):

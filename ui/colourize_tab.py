@@ -19,7 +19,7 @@ from pixelwise.errors import DataUnavailable
 from pixelwise.images import ImageError, has_colour, load_rgb
 from pixelwise.limits import OutOfRange, bounded
 from pixelwise.settings import checkpoint_dir, cifar_root, hf_repo, shown_path
-from pixelwise.tempfiles import download_dir
+from pixelwise.tempfiles import request_dir
 from pixelwise.zerogpu import INFERENCE_S, gpu
 from runs.catalog import fetch_missing_checkpoints, list_checkpoints, load_colourizer
 from ui.common import (cifar_notice, example_files, inference_device, named_outputs, shown_as_jpeg, upload_name,
@@ -121,7 +121,8 @@ def full_size_files(image_path: str, checkpoints: dict[str, str | None], decodin
                     temperature: float = DEFAULT_TEMPERATURE, work_size: int = DEFAULT_WORK_SIZE) -> list[str]:
     """Each chosen model's colour result at the upload's full size, as PNG files (colorizer.panels.full_size_pngs)."""
     name = upload_name(image_path)
-    files = full_size_pngs(image_path, _columns(checkpoints), download_dir(), Path(name).stem,
+    # request_dir: this request's own folder, so two people's same-sized pastes cannot overwrite each other
+    files = full_size_pngs(image_path, _columns(checkpoints), request_dir(), Path(name).stem,
                            Settings(decoding, temperature, work_size), name, DISPLAY_LONG_SIDE)
     return [str(path) for path in files]
 

@@ -4,7 +4,6 @@ import contextlib
 import functools
 import inspect
 import os
-import tempfile
 from pathlib import Path
 from typing import Callable
 
@@ -14,7 +13,7 @@ from PIL import Image
 
 from pixelwise.device import resolve_device
 from pixelwise.settings import REPO_ROOT, cifar_root, cifar_root_from_env, shown_path
-from pixelwise.tempfiles import DOWNLOADS_STALE_AFTER_S, download_dir, remove_stale
+from pixelwise.tempfiles import downloads_max_age_s, request_dir
 
 
 def named_outputs(handler: Callable, components: dict[str, gr.components.Component], name: str | None = None) -> Callable:
@@ -144,12 +143,10 @@ def shown_as_jpeg(component):
     return component
 
 
-DOWNLOADS_MAX_AGE_S = 3600  # Gradio's copies of uploads and outputs live an hour (app.py's delete_cache)
+DOWNLOADS_MAX_AGE_S = downloads_max_age_s()  # Gradio's copies of uploads and outputs live an hour (app.py's delete_cache)
 
 
 def take_home_path(name: str) -> Path:
-    """A fresh path ``<downloads>/<unique>/<name>`` for a file to download under its own name (a label mask,
-    a checkpoint copy): pixelwise.tempfiles.download_dir, whose stale files are removed first."""
-    root = download_dir()
-    remove_stale(root, DOWNLOADS_STALE_AFTER_S, match=lambda path: True)  # in the per-download folders too
-    return Path(tempfile.mkdtemp(dir=root)) / name
+    """A fresh path ``<request folder>/<name>`` for a file to download under its own name (a label mask,
+    a checkpoint copy): pixelwise.tempfiles.request_dir, private to this request."""
+    return request_dir() / name

@@ -61,6 +61,7 @@ class TrainSession:
     draws: int = 0  # redraws sent so far in this run
     view: curves.CurveView | None = None  # the page's smoothing, log scale and zoom (ui/curves.py)
     saved: object = None  # Path of the last checkpoint saved from this session
+    superseded: bool = False  # a newer press on the same page took over: this one stops and writes no more
 
     def release(self) -> None:
         """The page closed: stop the worker and drop the models and measurements."""
@@ -275,6 +276,8 @@ def _redraws(session: TrainSession, events: queue.Queue):
         try:
             event = events.get(timeout=REDRAW_EVERY_S)
         except queue.Empty:
+            if session.superseded:
+                return
             yield _view(session)  # keeps elapsed time ticking during slow batches
             last_draw = time.perf_counter()
             continue
@@ -282,6 +285,8 @@ def _redraws(session: TrainSession, events: queue.Queue):
             break
         apply_event(session, event)
         urgent = isinstance(event, (Samples, Finished, Failed))
+        if session.superseded:  # the page's state now holds the newer press's session
+            return
         if urgent or time.perf_counter() - last_draw >= REDRAW_EVERY_S:
             yield _view(session)
             last_draw = time.perf_counter()
@@ -297,6 +302,11 @@ def start_training(model, batch_sizes, epochs, learning_rate, num_filters, categ
     batch_sizes = parse_batch_sizes(batch_sizes, other_batch_sizes, train_images)
     config = live_config(model, category, epochs, learning_rate, num_filters, seed, train_images, val_images,
                          cifar_data_root())
+    # One training per page: a new press (Start, Train again, the API) stops the page's running one first.
+    for earlier in {id(old): old for old in (session, LIVE.get(getattr(request, "session_hash", None)))
+                    if isinstance(old, TrainSession)}.values():
+        earlier.superseded = True
+        earlier.stop.set()
     session = TrainSession(batch_sizes=batch_sizes, started=time.perf_counter(), running=True, view=view)
     if request is not None:
         LIVE[request.session_hash] = session
@@ -308,6 +318,8 @@ def start_training(model, batch_sizes, epochs, learning_rate, num_filters, categ
         thread.join(timeout=30)
     session.running = False
     session.changed = True
+    if session.superseded:
+        return
     stopped = any(result.stopped for result in session.results.values())
     if not session.status.startswith("**Training failed"):
         replayed = (f" {len(session.replays)} of them replayed from the cache (see the table's source column; "

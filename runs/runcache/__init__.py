@@ -1,4 +1,4 @@
-"""Finished and stopped training runs kept on disk, so an identical run is replayed instead of retrained.
+"""Finished training runs kept on disk, so an identical run is replayed instead of retrained.
 
 Training is deterministic: the same configuration, data, palette, code, torch version and device give
 the same numbers. A run's entry (its full history, the validation strips after each epoch, its final
@@ -134,20 +134,19 @@ def load(key: str, folder: Path | None = None) -> CachedRun | None:
         path.unlink(missing_ok=True)
         raise CorruptEntry(f"the cached run {path.name} could not be read ({type(error).__name__}: "
                            f"{str(error)[:120]}); it was removed and the run is trained again") from error
+    if run.stopped:  # kept by an earlier version: not a run to replay
+        return None
     os.utime(path)  # used now: the size limit removes the least recently used first
     return run
 
 
 def store(key: str, result: TrainResult, samples: list[tuple[float, torch.Tensor]],
           folder: Path | None = None, limit_mb: float | None = None) -> Path | None:
-    """File a finished or stopped run under ``key`` (atomically). A stopped run never replaces a finished one."""
+    """File a finished run under ``key`` (atomically); returns its path. A stopped run is not kept (None): it
+    would be replayed to the next person pressing the same settings as if it had finished."""
     path = entry_path(key, folder)
-    if result.stopped and path.is_file():
-        try:
-            if not torch.load(path, map_location="cpu", weights_only=True)["run"]["stopped"]:
-                return None
-        except Exception:
-            pass  # unreadable: overwrite it
+    if result.stopped:
+        return None
     model = result.model
     run = CachedRun(
         config=asdict(result.config), stopped=result.stopped, seconds=result.seconds,

@@ -1,0 +1,256 @@
+"""Issue 21: one Space, a whole class. Each test here failed before its fix (nothing crosses between
+people, and results stay reproducible while other requests run at the same time)."""
+import threading
+
+import pytest
+import torch
+
+from colorizer.models import ModelConfig, build_model
+from colorizer.trainer import ColourData, TrainConfig, initial_model
+
+
+def _tiny_data(num_colours: int = 6) -> ColourData:
+    generator = torch.Generator().manual_seed(0)
+    grey = torch.rand(8, 1, 32, 32, generator=generator)
+    labels = torch.randint(0, num_colours, (8, 32, 32), generator=generator)
+    palette = torch.rand(num_colours, 3, generator=generator)
+    return ColourData(palette, grey, labels, grey, labels, torch.zeros(8, 32, 32, 3, dtype=torch.uint8))
+
+
+def _reseed_constantly(stop: threading.Event) -> None:
+    """What the app's other threads did: reseed the shared generator and draw from it."""
+    seed = 0
+    while not stop.is_set():
+        torch.manual_seed(seed)
+        torch.rand(64)
+        seed += 1
+
+
+def test_models_are_built_from_their_own_generator_while_other_threads_reseed():
+    torch.manual_seed(7)
+    reference = build_model("unet", ModelConfig(3, 8, 6, 1)).state_dict()  # what a lone process builds
+    stop = threading.Event()
+    noise = [threading.Thread(target=_reseed_constantly, args=(stop,)) for _ in range(2)]
+    for thread in noise:
+        thread.start()
+    built = []
+    try:
+        def build():
+            for _ in range(5):
+                built.append(initial_model(TrainConfig(model="unet", num_filters=8, seed=7), _tiny_data()).state_dict())
+        builders = [threading.Thread(target=build) for _ in range(3)]
+        for thread in builders:
+            thread.start()
+        for thread in builders:
+            thread.join()
+    finally:
+        stop.set()
+        for thread in noise:
+            thread.join()
+    assert len(built) == 15
+    for state in built:
+        assert all(torch.equal(state[name], reference[name]) for name in reference)
+
+
+def test_building_a_model_leaves_the_shared_generator_alone():
+    torch.manual_seed(3)
+    expected = torch.rand(5)
+    torch.manual_seed(3)
+    initial_model(TrainConfig(model="cnn", num_filters=8, seed=11), _tiny_data())
+    assert torch.equal(torch.rand(5), expected)
+
+
+def test_each_thread_gets_back_its_own_torch_thread_count():
+    """Overlapping one-thread inferences: the first one out used to leave its thread on one thread for good."""
+    from pixelwise.device import PROCESS_THREADS, one_torch_thread
+
+    if PROCESS_THREADS < 2:
+        pytest.skip("torch runs on one thread here: nothing to restore")
+
+    first_in, second_in, first_out = threading.Event(), threading.Event(), threading.Event()
+    after = {}
+
+    def first():
+        torch.set_num_threads(PROCESS_THREADS)
+        with one_torch_thread():
+            first_in.set()
+            second_in.wait(10)
+        after["first"] = torch.get_num_threads()
+        first_out.set()
+
+    def second():  # first uses torch during the other one's inference: begins on one thread
+        first_in.wait(10)
+        with one_torch_thread():
+            second_in.set()
+            first_out.wait(10)
+        after["second"] = torch.get_num_threads()
+
+    threads = [threading.Thread(target=first), threading.Thread(target=second)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert after == {"first": PROCESS_THREADS, "second": PROCESS_THREADS}
+
+
+def test_a_new_press_stops_the_pages_running_training_and_the_old_one_writes_no_more(monkeypatch):
+    """Start, then Train again on one page: the first worker must stop, and its handler must not overwrite
+    the page's state with its own session (Stop then reached whichever wrote last)."""
+    import queue
+    from types import SimpleNamespace
+
+    from ui import train_tab
+
+    started = []
+
+    def fake_start(config, batch_sizes, stop, sample_count, retrain=False):
+        events = queue.Queue()
+        started.append((events, stop))
+        return events, SimpleNamespace(join=lambda timeout=None: None)
+
+    monkeypatch.setattr(train_tab, "start_live_run", fake_start)
+    page = SimpleNamespace(session_hash="one-page")
+    first = train_tab.start_training("CNN", [50], 1, 1e-3, 8, "horse", 0, 100, 100, None, request=page)
+    first_session = next(first)["session"]
+    second = train_tab.start_training("CNN", [50], 1, 1e-3, 8, "horse", 0, 100, 100, first_session,
+                                      retrain=True, request=page)
+    second_session = next(second)["session"]
+    assert second_session is not first_session
+    assert started[0][1].is_set() and not started[1][1].is_set()  # the first worker was told to stop
+    assert train_tab.LIVE["one-page"] is second_session
+    from runs.events import Done
+
+    started[0][0].put(Done())
+    assert [view.get("session") for view in first] in ([], [None])  # nothing more written into the page's state
+    assert train_tab.stop_training(second_session) == "Stopping after the current batch..." and started[1][1].is_set()
+    train_tab.LIVE.pop("one-page", None)
+
+
+# ---------------------------------------------------------------- files: one private folder per request
+
+@pytest.fixture
+def system_temp(tmp_path, monkeypatch):
+    """The system temp folder as another user on a shared machine may have left it."""
+    import tempfile
+
+    from pixelwise import tempfiles
+
+    folder = tmp_path / "tmp"
+    folder.mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(folder))
+    monkeypatch.setattr(tempfiles, "_process_dir", None, raising=False)
+    yield folder
+    tempfiles.remove_process_dir()
+
+
+def test_a_planted_symlink_in_the_temp_folder_deletes_nothing_elsewhere(system_temp, tmp_path):
+    import os
+    import time
+
+    from pixelwise import tempfiles
+
+    elsewhere = tmp_path / "someone-elses"
+    elsewhere.mkdir()
+    (elsewhere / "thesis.tex").write_text("years of work")
+    os.utime(elsewhere / "thesis.tex", (time.time() - 10**6,) * 2)
+    (system_temp / "pixelwise-downloads").symlink_to(elsewhere)  # planted before the app's first download
+    folder = tempfiles.request_dir()
+    assert (elsewhere / "thesis.tex").exists()
+    assert not folder.resolve().is_relative_to(elsewhere.resolve())
+
+
+def test_another_users_folder_of_the_same_name_does_not_break_downloads(system_temp):
+    from pixelwise import tempfiles
+
+    (system_temp / "pixelwise-downloads").write_text("not a folder")  # what a foreign owner leaves in the way
+    folder = tempfiles.request_dir()
+    (folder / "mask.png").write_bytes(b"x")
+
+
+def test_each_request_gets_its_own_private_folder_and_stale_ones_go_whole(system_temp):
+    import os
+    import stat
+    import time
+
+    from pixelwise import tempfiles
+
+    first, second = tempfiles.request_dir(), tempfiles.request_dir()
+    assert first != second and first.parent == second.parent
+    assert stat.S_IMODE(first.parent.stat().st_mode) == 0o700  # the process's folder: its owner's only
+    (first / "photo_cnn_640x480.png").write_bytes(b"one person's result")
+    old = time.time() - tempfiles.downloads_max_age_s() - 5
+    os.utime(first / "photo_cnn_640x480.png", (old, old))
+    os.utime(first, (old, old))
+    tempfiles.remove_stale_requests()
+    assert not first.exists() and second.exists()  # the stale folder went whole, not only its files
+    tempfiles.remove_process_dir()
+    assert not second.parent.exists()
+
+
+def test_a_layer_trace_sees_only_its_own_image_while_colourize_uses_the_same_model():
+    """layer_outputs traced the cached model that Colourize runs at the same moment: the other forward
+    passes fired the trace's hooks and their outputs leaked into it."""
+    from inside.anatomy import trace
+
+    with torch.random.fork_rng():
+        torch.manual_seed(0)
+        model = build_model("unet", ModelConfig(3, 8, 6, 1)).eval()
+    mine = torch.rand(1, 1, 32, 32, generator=torch.Generator().manual_seed(1))
+    alone = [(step.name, step.output.clone()) for step in trace(model, mine)]
+    stop = threading.Event()
+
+    def colourize_meanwhile():
+        other = torch.zeros(1, 1, 32, 32)
+        with torch.no_grad():
+            while not stop.is_set():
+                model(other)
+
+    others = [threading.Thread(target=colourize_meanwhile) for _ in range(2)]
+    for thread in others:
+        thread.start()
+    try:
+        traces = [trace(model, mine) for _ in range(30)]
+    finally:
+        stop.set()
+        for thread in others:
+            thread.join()
+    for steps in traces:
+        assert [step.name for step in steps] == [name for name, _ in alone]
+        assert all(torch.equal(step.output, output) for step, (_, output) in zip(steps, alone))
+
+
+def test_a_saved_checkpoint_holds_no_server_path(tmp_path):
+    """Checkpoints saved from the app (and offered for download) carried the server's data folder."""
+    from pixelwise.settings import REPO_ROOT
+    from colorizer.trainer import TrainResult
+
+    data_root = REPO_ROOT.parent / "shared" / "data" / "cifar10"
+    config = TrainConfig(model="cnn", num_filters=8, data_root=str(data_root))
+    result = TrainResult(config, initial_model(config, _tiny_data()), torch.rand(6, 3))
+    result.save(tmp_path / "mine.pt")
+    raw = (tmp_path / "mine.pt").read_bytes()
+    assert str(REPO_ROOT.parent).encode() not in raw
+    assert torch.load(tmp_path / "mine.pt", weights_only=True)["meta"]["data_source"] == "../shared/data/cifar10"
+
+
+def test_a_training_waits_between_batches_while_an_inference_runs():
+    """Serving stays quick while a model trains: the worker yields to running requests between batches."""
+    import time
+
+    from pixelwise.device import one_torch_thread, yield_to_requests
+
+    assert yield_to_requests() < 0.1  # nobody waiting: no pause
+    inside = threading.Event()
+
+    def request():
+        with one_torch_thread():
+            inside.set()
+            time.sleep(0.5)
+
+    thread = threading.Thread(target=request)
+    thread.start()
+    inside.wait(10)
+    waited = yield_to_requests()
+    thread.join()
+    assert 0.3 < waited < 2.0
+    assert yield_to_requests(longest_s=0.2) < 0.1
