@@ -492,10 +492,11 @@ def _cached_examples(upload_inputs: list, outputs: dict, checkpoints: dict) -> N
     """The example photos, answered once and cached. Gradio's example cache stores neither gr.update()s, nor
     an empty image, nor a State: the original and the inspector's state follow the cached answer privately."""
     defaults = [dropdown.value for dropdown in checkpoints.values()] + [DEFAULT_DECODING, DEFAULT_TEMPERATURE,
-                                                                        False, DEFAULT_WORK_SIZE, []]
+                                                                        False, DEFAULT_WORK_SIZE]
     cacheable = {name: component for name, component in outputs.items()
                  if not name.startswith("original") and name != "inspection"}
-    cached = gr.Examples([[path, *defaults] for path in example_files([name for name, _ in EXAMPLES])], upload_inputs,
+    # the hints (the last input) stay out of the examples: an example starts with none
+    cached = gr.Examples([[path, *defaults] for path in example_files([name for name, _ in EXAMPLES])], upload_inputs[:-1],
                          list(cacheable.values()), named_outputs(example_view, cacheable), cache_examples=True,
                          cache_mode="lazy", example_labels=[label for _, label in EXAMPLES],
                          api_visibility="private",

@@ -256,7 +256,6 @@ def parse_batch_sizes(chosen, other: str | None, train_images) -> list[int]:
     return sorted(sizes)
 
 
-@gpu(TRAINING_S)  # on ZeroGPU the worker thread runs inside this GPU call
 def _checked_numbers(epochs, learning_rate, seed, train_images, val_images) -> tuple:
     """The numbers within their limits, or a gr.Error saying which is not."""
     try:  # Gradio checks each field's own bounds; API calls, NaN and huge numbers meet the same limits here
@@ -292,6 +291,7 @@ def _redraws(session: TrainSession, events: queue.Queue):
             last_draw = time.perf_counter()
 
 
+@gpu(TRAINING_S)  # on ZeroGPU the worker thread runs inside this GPU call
 def start_training(model, batch_sizes, epochs, learning_rate, num_filters, category, seed,
                    train_images, val_images, session: TrainSession | None, other_batch_sizes: str = "",
                    view: curves.CurveView | None = None, retrain: bool = False, request: gr.Request = None):
