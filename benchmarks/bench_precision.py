@@ -28,7 +28,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from benchmarks.bench_trainer import synchronise, training_flops_per_image
+from benchmarks.bench_trainer import matmul_gflops, synchronise, training_flops_per_image
 from colorizer.trainer import TrainConfig, data_for, initial_model, prepare_model, speedups, training_step
 from pixelwise.device import one_torch_thread, resolve_device
 from pixelwise.memory import keep_freed_memory_for_training
@@ -48,19 +48,6 @@ def lscpu_flags() -> str:
     line = next((row for row in flags.splitlines() if row.startswith("Flags:")), "")
     seen = sorted(flag for flag in line.split() if "bf16" in flag or flag.startswith("amx"))
     return ", ".join(seen) or "none of avx512_bf16 / amx_*"
-
-
-def matmul_gflops(device, dtype, size: int = 2048, repeats: int = 7) -> float:
-    a, b = torch.rand(size, size, device=device).to(dtype), torch.rand(size, size, device=device).to(dtype)
-    a @ b
-    times = []
-    for _ in range(repeats):
-        synchronise(device)
-        start = time.perf_counter()
-        a @ b
-        synchronise(device)
-        times.append(time.perf_counter() - start)
-    return 2 * size ** 3 / statistics.median(times) / 1e9
 
 
 class Loop:

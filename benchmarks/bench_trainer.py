@@ -138,9 +138,9 @@ def training_flops_per_image(config: TrainConfig, data, device, batch: int = 8) 
     return counter.get_total_flops() / batch
 
 
-def matmul_gflops(device, size: int = 2048, repeats: int = 7) -> float:
-    """Median GFLOP/s of a size x size FP32 matmul: what this machine reaches on the easiest workload."""
-    a, b = torch.rand(size, size, device=device), torch.rand(size, size, device=device)
+def matmul_gflops(device, dtype=torch.float32, size: int = 2048, repeats: int = 7) -> float:
+    """Median GFLOP/s of a size x size matmul in ``dtype``: what this machine reaches on the easiest workload."""
+    a, b = torch.rand(size, size, device=device).to(dtype), torch.rand(size, size, device=device).to(dtype)
     a @ b
     times = []
     for _ in range(repeats):
