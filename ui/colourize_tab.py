@@ -393,8 +393,8 @@ def hints_section_outputs(handler, controls, names) -> tuple:
 
 INTRO = ("Colourization as classification: each pixel of a grey image gets a colour class. The handout's "
          "plain **CNN** and **UNet** (24 RGB colours, trained on 5,000 CIFAR-10 horses) run beside a model "
-         "**beyond the handout** (lightness in, Lab ab classes out, trained on all of CIFAR-10 with Zhang "
-         "et al.'s class rebalancing). Uploads of any size come back at full resolution: the models run "
+         "**beyond the handout** (lightness in, Lab ab classes out, with Zhang et al.'s class rebalancing; "
+         "by default the hint model, learned from real photos, which you can steer with a click). Uploads of any size come back at full resolution: the models run "
          "on a small copy and their colours are laid onto the photo's own lightness.")
 OUTPUT_TITLES = (("grey", "Grey input"), ("cnn", "CNN"), ("unet", "UNet"), ("beyond", "Beyond the handout"),
                  ("original", "Original colour"))

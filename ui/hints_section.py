@@ -53,10 +53,10 @@ def build_hint_controls() -> HintControls:
             remove = gr.Dropdown([], label="Remove one hint", value=None, elem_id="hint-remove", scale=2)
             undo = gr.Button("Undo", size="sm", elem_id="hint-undo")
             clear = gr.Button("Clear all hints", size="sm", elem_id="hint-clear")
-        with gr.Row():
-            comparison = gr.HTML("", elem_id="hint-comparison", padding=True, css_template=CHART_CSS)
-            entropy = gr.Image(label="Entropy of the hint model: before | after the last hint", format="png",
-                               interactive=False, height=200, elem_id="hint-entropy")
+        # one under the other: side by side they overlapped at 800 px
+        comparison = gr.HTML("", elem_id="hint-comparison", padding=True, css_template=CHART_CSS)
+        entropy = gr.Image(label="Entropy of the hint model: before | after the last hint", format="png",
+                           interactive=False, height=200, elem_id="hint-entropy")
         hints = gr.JSON([], visible=False, label="hints")
     return HintControls(hints, gr.State([]), gr.State(None), message, suggestions, style, picker, add, remove,
                         undo, clear, gr.State(None), comparison, entropy)
@@ -163,5 +163,5 @@ def compare(before, after, target: dict | None, chart) -> dict:
     for scores, title in ((old, "Before the last hint change"), (new, "After")):
         _, column, row = after.locate(x, y, scores)
         parts.append(f"<div><b>{title}</b>{chart(report(SLOT, scores, 0, column, row))}</div>")
-    return {"comparison": f'<div class="pw-chart" style="display:flex;gap:16px">{"".join(parts)}</div>',
+    return {"comparison": f'<div class="pw-chart" style="display:flex;flex-wrap:wrap;gap:16px">{"".join(parts)}</div>',
             "entropy": entropy}
