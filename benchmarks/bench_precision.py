@@ -204,6 +204,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--press-epochs", type=int, default=25)
     parser.add_argument("--press-train-images", type=int, default=5000)
     parser.add_argument("--press-val-images", type=int, default=1000)
+    parser.add_argument("--press-repeats", type=int, default=1,
+                        help="presses per precision, alternating fp32 / auto (a load change then hits both alike)")
     arguments = parser.parse_args(argv)
     device = resolve_device(arguments.device)
     auto, why = resolve_precision("auto", device)
@@ -224,17 +226,22 @@ def main(argv: list[str] | None = None) -> None:
         print(f"\nInference, one thread, median of {arguments.repeats}:", flush=True)
         print(inference_table(inference_rows(arguments, auto), auto), flush=True)
     if not arguments.skip_press:
-        with tempfile.TemporaryDirectory(prefix="pixelwise-press-") as scratch:
-            seconds = {}
-            for precision in ("fp32", "auto"):
-                seconds[precision] = press_seconds(arguments, precision, scratch)
-                print(f"press ({precision}): {seconds[precision]:.0f} s", flush=True)
-        print(f"\nThe press (UNet NF 32, batch sizes 50/100/500/1000, {arguments.press_epochs} epochs, "
-              f"{arguments.press_train_images} training / {arguments.press_val_images} validation images; the default: "
-              f"25 epochs, 5000 / 1000): "
-              f"fp32 {seconds['fp32']:.0f} s, auto ({auto}) {seconds['auto']:.0f} s, "
-              f"{seconds['fp32'] / seconds['auto']:.2f}x sooner")
+        print(press_report(arguments, auto), flush=True)
 
+
+def press_report(arguments, auto: str) -> str:
+    """The whole press in float32 and in auto, alternating, each in a fresh process; medians."""
+    seconds = {"fp32": [], "auto": []}
+    with tempfile.TemporaryDirectory(prefix="pixelwise-press-") as scratch:
+        for repeat in range(arguments.press_repeats):
+            for precision in ("fp32", "auto"):
+                seconds[precision].append(press_seconds(arguments, precision, scratch))
+                print(f"press {repeat + 1} ({precision}): {seconds[precision][-1]:.0f} s", flush=True)
+    fp32, best = statistics.median(seconds["fp32"]), statistics.median(seconds["auto"])
+    return (f"\nThe press (UNet NF 32, batch sizes 50/100/500/1000, {arguments.press_epochs} epochs, "
+            f"{arguments.press_train_images} training / {arguments.press_val_images} validation images; the default: "
+            f"25 epochs, 5000 / 1000), median of {arguments.press_repeats}: "
+            f"fp32 {fp32:.0f} s, auto ({auto}) {best:.0f} s, {fp32 / best:.2f}x sooner")
 
 if __name__ == "__main__":
     main()
