@@ -18,6 +18,7 @@ runs with PIXELWISE_TRAINING_NICE=0, the training at the requests' priority, and
 """
 import argparse
 import os
+import shutil
 import socket
 import statistics
 import subprocess
@@ -97,12 +98,12 @@ def with_defaults(client, api_name: str, ours: list) -> list:
     return ours + [p.get("parameter_default") if p.get("parameter_has_default") else None for p in parameters[len(ours):]]
 
 
-def training_args(client, api_name: str, seed: int, long: bool = False) -> list:
+def training_args(client, api_name: str, seed: int, long: bool = False, images: int | None = None) -> list:
     """A small training: UNet, batch size 100, 3 epochs on 1000 horses, NF 16 (``long``: 2 epochs on 5000, NF 32,
-    which outlasts the burst)."""
+    which outlasts the burst); ``images``: that many training images instead (a quick check of the script)."""
     if long:
-        return with_defaults(client, api_name, ["UNet", [100], 2, 1e-3, 32, "horse", seed, 5000, 200])
-    return with_defaults(client, api_name, ["UNet", [100], 3, 1e-3, 16, "horse", seed, 1000, 200])
+        return with_defaults(client, api_name, ["UNet", [100], 2, 1e-3, 32, "horse", seed, images or 5000, 200])
+    return with_defaults(client, api_name, ["UNet", [100], 3, 1e-3, 16, "horse", seed, images or 1000, 200])
 
 
 def main() -> None:
@@ -114,6 +115,8 @@ def main() -> None:
     parser.add_argument("--side", type=int, default=None, help="square photos of this side (default 0.3-1 MP)")
     parser.add_argument("--wait-training", action="store_true",
                         help="after the burst, wait for the first training and print its training seconds")
+    parser.add_argument("--train-images", type=int, default=None,
+                        help="training images per training (default 1000, 5000 with --wait-training; fewer: a quick check)")
     arguments = parser.parse_args()
     if not 1 <= arguments.requests <= MAX_REQUESTS:
         raise SystemExit(f"--requests must be 1..{MAX_REQUESTS}")
@@ -130,7 +133,7 @@ def main() -> None:
                   for i in range(arguments.requests)]
         colourize = endpoint(client, "colourize", avoid=("test", "full"))
         train = endpoint(client, "train", avoid=("stop", "save", "again"))
-        trainings = [client.submit(*training_args(client, train, seed, arguments.wait_training), api_name=train)
+        trainings = [client.submit(*training_args(client, train, seed, arguments.wait_training, arguments.train_images), api_name=train)
                      for seed in range(arguments.trainings)]
         if trainings:
             while trainings[0].status().code.name not in ("PROCESSING", "ITERATING", "FINISHED"):
@@ -178,6 +181,7 @@ def main() -> None:
         if proc is not None:
             proc.terminate()
             proc.wait(timeout=30)
+        shutil.rmtree(folder, ignore_errors=True)  # the photos, the app's log and trained runs (kept if the app failed to start)
 
 
 if __name__ == "__main__":

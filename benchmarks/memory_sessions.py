@@ -9,6 +9,7 @@ tenth, and the growth from the first to the last.
     python -m benchmarks.memory_sessions --url http://127.0.0.1:7860/ --pid 1234
 """
 import argparse
+import shutil
 import tempfile
 import time
 from pathlib import Path
@@ -65,6 +66,7 @@ def main() -> None:
         if proc is not None:
             proc.terminate()
             proc.wait(timeout=30)
+        shutil.rmtree(folder, ignore_errors=True)  # the photos, the app's log and trained runs (kept if the app failed to start)
 
 
 if __name__ == "__main__":
