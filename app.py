@@ -10,7 +10,11 @@ import shutil
 import signal
 import tempfile
 
-import gradio as gr
+from pixelwise.tempfiles import own_gradio_cache, sweep_gradio_cache, sweep_while_there
+
+GRADIO_CACHE = own_gradio_cache()  # before gradio is imported (some of its modules read GRADIO_TEMP_DIR then)
+
+import gradio as gr  # noqa: E402
 
 from pixelwise.settings import mcp_enabled
 from runs.catalog import remove_interrupted_saves
@@ -27,7 +31,8 @@ from ui.train_tab import build_train_tab, release_page
 CONCURRENT_EVENTS = 4
 MAX_QUEUE = 100
 # Uploads and outputs in Gradio's cache are deleted once an hour old (checked every 10 minutes; sooner with
-# PIXELWISE_DOWNLOADS_MAX_AGE_S, which the concurrency tests shorten).
+# PIXELWISE_DOWNLOADS_MAX_AGE_S, which the concurrency tests shorten). delete_cache reaches only the copies
+# Gradio tracks; sweep_gradio_cache (below) the rest of this process's own cache folder.
 DELETE_CACHE = (int(min(600, max(1, DOWNLOADS_MAX_AGE_S / 2))), DOWNLOADS_MAX_AGE_S)
 
 
@@ -39,6 +44,16 @@ def examples_cache() -> str:
         atexit.register(shutil.rmtree, folder, ignore_errors=True)
         os.environ["GRADIO_EXAMPLES_CACHE"] = folder
     return os.environ["GRADIO_EXAMPLES_CACHE"]
+
+
+def sweep_cache_of(demo: gr.Blocks) -> None:
+    """Every stale file of this process's Gradio cache goes, tracked or not: the copies Gradio makes for a
+    session's own components (outputs given as gr.update, re-encoded uploads) escape delete_cache. The
+    components' defaults, which Gradio keeps for the app's life, stay."""
+    if GRADIO_CACHE is not None:
+        def kept() -> set[str]:
+            return {path for block in list(demo.blocks.values()) for path in getattr(block, "keep_in_cache", ())}
+        sweep_while_there(GRADIO_CACHE, lambda folder: sweep_gradio_cache(folder, kept), "pixelwise-gradio-cache-sweep")
 
 
 def build_app() -> gr.Blocks:
@@ -59,6 +74,7 @@ def build_app() -> gr.Blocks:
         colourize.refresh_after(demo.load, *training.checkpoint_saved)
         demo.unload(release_page)  # a closed page frees its training at once
     demo.queue(default_concurrency_limit=CONCURRENT_EVENTS, max_size=MAX_QUEUE)
+    sweep_cache_of(demo)
     return demo
 
 

@@ -10,14 +10,16 @@ timeout per request, and the app it started is stopped at the end.
     python -m benchmarks.load_colourize                  # 20 requests, 2 trainings
     python -m benchmarks.load_colourize --requests 100   # a burst: how the queue limit answers
     python -m benchmarks.load_colourize --side 512 --trainings 1 --wait-training   # issue 21's target
-    PIXELWISE_TRAINING_NICE=0 python -m benchmarks.load_colourize --side 512 --trainings 1 --wait-training
+    PIXELWISE_TRAINING_NICE=19 python -m benchmarks.load_colourize --side 512 --trainings 1 --wait-training
 
 ``--side``: every photo a square of that many pixels instead; ``--wait-training``: after the burst, wait
 for the first training to end and print how long it trained (what serving the burst cost it: compare
-runs with PIXELWISE_TRAINING_NICE=0, the training at the requests' priority, and the default +19).
+runs with the default PIXELWISE_TRAINING_NICE=0, the training at the requests' priority and yielding between
+batches, and =19). ``--train-images``: fewer training images, to check the script end to end quickly.
 """
 import argparse
 import os
+import shutil
 import socket
 import statistics
 import subprocess
@@ -97,12 +99,12 @@ def with_defaults(client, api_name: str, ours: list) -> list:
     return ours + [p.get("parameter_default") if p.get("parameter_has_default") else None for p in parameters[len(ours):]]
 
 
-def training_args(client, api_name: str, seed: int, long: bool = False) -> list:
+def training_args(client, api_name: str, seed: int, long: bool = False, images: int | None = None) -> list:
     """A small training: UNet, batch size 100, 3 epochs on 1000 horses, NF 16 (``long``: 2 epochs on 5000, NF 32,
-    which outlasts the burst)."""
+    which outlasts the burst); ``images``: that many training images instead (a quick check of the script)."""
     if long:
-        return with_defaults(client, api_name, ["UNet", [100], 2, 1e-3, 32, "horse", seed, 5000, 200])
-    return with_defaults(client, api_name, ["UNet", [100], 3, 1e-3, 16, "horse", seed, 1000, 200])
+        return with_defaults(client, api_name, ["UNet", [100], 2, 1e-3, 32, "horse", seed, images or 5000, 200])
+    return with_defaults(client, api_name, ["UNet", [100], 3, 1e-3, 16, "horse", seed, images or 1000, 200])
 
 
 def main() -> None:
@@ -114,6 +116,8 @@ def main() -> None:
     parser.add_argument("--side", type=int, default=None, help="square photos of this side (default 0.3-1 MP)")
     parser.add_argument("--wait-training", action="store_true",
                         help="after the burst, wait for the first training and print its training seconds")
+    parser.add_argument("--train-images", type=int, default=None,
+                        help="training images per training (default 1000, 5000 with --wait-training; fewer: a quick check)")
     arguments = parser.parse_args()
     if not 1 <= arguments.requests <= MAX_REQUESTS:
         raise SystemExit(f"--requests must be 1..{MAX_REQUESTS}")
@@ -130,7 +134,7 @@ def main() -> None:
                   for i in range(arguments.requests)]
         colourize = endpoint(client, "colourize", avoid=("test", "full"))
         train = endpoint(client, "train", avoid=("stop", "save", "again"))
-        trainings = [client.submit(*training_args(client, train, seed, arguments.wait_training), api_name=train)
+        trainings = [client.submit(*training_args(client, train, seed, arguments.wait_training, arguments.train_images), api_name=train)
                      for seed in range(arguments.trainings)]
         if trainings:
             while trainings[0].status().code.name not in ("PROCESSING", "ITERATING", "FINISHED"):
@@ -168,7 +172,7 @@ def main() -> None:
         if arguments.wait_training and trainings:
             table = trainings[0].result(timeout=1800)["table"]
             print(f"first training: {table[0]['seconds']} s of training (PIXELWISE_TRAINING_NICE="
-                  f"{os.environ.get('PIXELWISE_TRAINING_NICE', 'default 19')})")
+                  f"{os.environ.get('PIXELWISE_TRAINING_NICE', 'default 0')})")
         for job in trainings:
             try:
                 job.cancel()
@@ -178,6 +182,7 @@ def main() -> None:
         if proc is not None:
             proc.terminate()
             proc.wait(timeout=30)
+        shutil.rmtree(folder, ignore_errors=True)  # the photos, the app's log and trained runs (kept if the app failed to start)
 
 
 if __name__ == "__main__":

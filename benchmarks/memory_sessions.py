@@ -9,6 +9,7 @@ tenth, and the growth from the first to the last.
     python -m benchmarks.memory_sessions --url http://127.0.0.1:7860/ --pid 1234
 """
 import argparse
+import shutil
 import tempfile
 import time
 from pathlib import Path
@@ -49,22 +50,25 @@ def main() -> None:
         pid = proc.pid
     try:
         path = photo(folder / "photo.jpg", arguments.side, 0)
-        first = None
+        first = rss = None
         for index in range(arguments.sessions):
             client = Client(url, verbose=False, download_files=False)
             client.predict(handle_file(str(path)), api_name="/colourize")
             client.predict(handle_file(str(path)), api_name="/segment")
             client.close()
-            if index == 0 or (index + 1) % 10 == 0:
+            if index == 0 or (index + 1) % 10 == 0 or index + 1 == arguments.sessions:
                 time.sleep(1)
                 rss = rss_mb(pid)
                 first = first or rss
                 print(f"after {index + 1:3d} sessions: RSS {rss:7.0f} MB ({rss - first:+.0f} MB since the first)",
                       flush=True)
+        if first is not None:
+            print(f"growth from the first session to the last: {rss - first:+.0f} MB (issue 21's target: within 300 MB)")
     finally:
         if proc is not None:
             proc.terminate()
             proc.wait(timeout=30)
+        shutil.rmtree(folder, ignore_errors=True)  # the photos, the app's log and trained runs (kept if the app failed to start)
 
 
 if __name__ == "__main__":

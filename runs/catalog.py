@@ -93,10 +93,11 @@ def remove_interrupted_saves(*folders: str | Path) -> list[Path]:
     return [path for folder in folders or (checkpoint_dir(), trained_dir()) for path in remove_stale(folder)]
 
 
-def find_checkpoint(name: str) -> Path:
+def find_checkpoint(name: str, listed: list[CheckpointInfo] | None = None) -> Path:
     """The file of a listed checkpoint, by name (checkpoint_name); CheckpointError for any other name, so
-    callers of the app's API can reach only the checkpoints the app lists, never an arbitrary path."""
-    found, _ = list_checkpoints()
+    callers of the app's API can reach only the checkpoints the app lists, never an arbitrary path.
+    ``listed``: list_checkpoints()'s list when the caller has it (several look-ups, one walk of the folders)."""
+    found = list_checkpoints()[0] if listed is None else listed
     for info in found:
         if info.name == name:
             return info.path
@@ -143,7 +144,7 @@ def load_checkpoint_cached(path: str | Path, device: str | torch.device = "cpu")
     return colourizer.model, colourizer.palette
 
 
-def load_colourizer(name: str, device: str | torch.device = "cpu") -> Colourizer:
+def load_colourizer(name: str, device: str | torch.device = "cpu", listed: list[CheckpointInfo] | None = None) -> Colourizer:
     """The listed checkpoint called ``name`` (checkpoint_name), loaded once per process; CheckpointError for
-    a name the app does not list."""
-    return Colourizer.load(find_checkpoint(name), device)
+    a name the app does not list. ``listed``: as find_checkpoint's."""
+    return Colourizer.load(find_checkpoint(name, listed), device)

@@ -254,3 +254,67 @@ def test_a_training_waits_between_batches_while_an_inference_runs():
     thread.join()
     assert 0.3 < waited < 2.0
     assert yield_to_requests(longest_s=0.2) < 0.1
+
+
+def test_an_upload_walks_the_checkpoint_folders_once(monkeypatch, tmp_path):
+    """Colourizing an upload looks up three checkpoints by name: one walk of each folder, not one per model."""
+    from pathlib import Path
+
+    import numpy as np
+    from PIL import Image
+
+    from pixelwise import settings
+    from ui import colourize_tab
+
+    monkeypatch.setenv("PIXELWISE_TRAINED", str(tmp_path / "trained"))
+    (tmp_path / "trained").mkdir()
+    walks, rglob = [], Path.rglob
+    monkeypatch.setattr(Path, "rglob", lambda self, *args, **kwargs: walks.append(self) or rglob(self, *args, **kwargs))
+    Image.fromarray(np.random.default_rng(0).integers(0, 256, (48, 64, 3), dtype=np.uint8)).save(tmp_path / "a.png")
+    out = colourize_tab.on_colourize_upload(str(tmp_path / "a.png"), "cnn.pt", "unet.pt", "colour_hints.pt")
+    assert out["cnn"] is not None and out["unet"] is not None
+    assert sorted(map(str, walks)) == sorted([str(settings.checkpoint_dir()), str(tmp_path / "trained")])
+
+
+def test_inspect_pixel_takes_its_image_through_the_upload_guards(tmp_path):
+    """The inspector API's optional image reaches the handler as the untouched upload (as the Colourize
+    upload does): a broken file is named as the person named it, never by its server path, and the
+    image is decoded once, by pixelwise.images with its pixel limit, not first re-encoded by Gradio."""
+    import gradio as gr
+    from gradio.data_classes import FileData
+
+    from ui import colourize_tab
+    from ui.inspector import add_inspect_api
+
+    broken = tmp_path / "gradio" / "5e1f" / "holiday photo.png"  # where Gradio keeps the upload
+    broken.parent.mkdir(parents=True)
+    broken.write_bytes(b"\x89PNG\r\n\x1a\n" + b"not a picture" * 20)
+    with gr.Blocks() as demo:
+        add_inspect_api(gr.State(), lambda path: colourize_tab.colourize_upload_panels(
+            path, {"cnn": "cnn.pt", "unet": "unet.pt", "beyond": None}).snapshot())
+    event = next(fn for fn in demo.fns.values() if fn.api_name == "inspect_pixel")
+    path = event.inputs[1].preprocess(FileData(path=str(broken), orig_name="holiday photo.png"))
+    answer, _ = event.fn(None, path, 5, 5, 3)
+    assert answer["error"].startswith("holiday photo.png: ") and str(tmp_path) not in answer["error"], answer
+
+
+def test_every_stale_file_of_the_apps_gradio_cache_goes_except_the_components_defaults(tmp_path, monkeypatch):
+    """Gradio's delete_cache misses the copies it makes for a session's own components; the app's sweep
+    removes every stale file of its own cache folder, and the folders left empty, but not what Gradio keeps
+    for the app's life, nor a file written since (a copy handed out again is touched)."""
+    import os
+    import time
+
+    from pixelwise import tempfiles
+
+    monkeypatch.setenv("PIXELWISE_DOWNLOADS_MAX_AGE_S", "60")
+    old = time.time() - 120
+    files = {name: tmp_path / name / "image.webp" for name in ("untracked", "default", "fresh")}
+    for path in files.values():
+        path.parent.mkdir()
+        path.write_bytes(b"RIFF")
+    for name in ("untracked", "default"):
+        os.utime(files[name], (old, old))
+    tempfiles.sweep_gradio_cache(tmp_path, keep=lambda: [str(files["default"])])
+    assert sorted(path.name for path in tmp_path.iterdir()) == ["default", "fresh"]
+    assert files["default"].is_file() and files["fresh"].is_file()

@@ -60,10 +60,18 @@ def test_the_ui_asks_for_the_gpu_on_zerogpu(tmp_path):
     log = tmp_path / "wrapped.jsonl"
     env = dict(os.environ, SPACES_ZERO_GPU="true", WRAPPED_LOG=str(log),
                PYTHONPATH=os.pathsep.join([str(tmp_path), str(REPO_ROOT)]))
-    subprocess.run([sys.executable, "-c", "import ui.colourize_tab, ui.segment_tab, ui.train_tab"],
-                   cwd=REPO_ROOT, env=env, check=True, timeout=300)
+    # the inspector's API is made per tab (add_inspect_api): build one
+    code = ("import gradio as gr, ui.colourize_tab, ui.segment_tab, ui.train_tab, ui.inside_tab, ui.cost_section\n"
+            "from ui.inspector import add_inspect_api\n"
+            "with gr.Blocks():\n    add_inspect_api(gr.State(), str)")
+    subprocess.run([sys.executable, "-c", code], cwd=REPO_ROOT, env=env, check=True, timeout=300)
     wrapped = dict(json.loads(line) for line in log.read_text().splitlines())
     assert wrapped == {"on_colourize_upload": zerogpu.INFERENCE_S, "on_colourize_test": zerogpu.INFERENCE_S,
                        "on_full_size": zerogpu.INFERENCE_S, "run_segment": zerogpu.INFERENCE_S, "run_finetune": zerogpu.TRAINING_S,
                        "fine_tune": zerogpu.TRAINING_S,
-                       "start_training": zerogpu.TRAINING_S}
+                       "start_training": zerogpu.TRAINING_S,
+                       # every other handler that runs a model (issue 21): the inspector with an image, the layer
+                       # view, the affine experiment and the fine-tuning cost, page and API alike
+                       "inspect_pixel": zerogpu.INFERENCE_S, "layer_outputs": zerogpu.INFERENCE_S,
+                       "run_affine": zerogpu.TRAINING_S, "affine_experiment": zerogpu.TRAINING_S,
+                       "run_cost": zerogpu.TRAINING_S, "fine_tune_cost": zerogpu.TRAINING_S}

@@ -94,13 +94,13 @@ def refresh_checkpoints(cnn_current: str | None = None, unet_current: str | None
 def _columns(checkpoints: dict[str, str | None]) -> list[Column]:
     """Each chosen checkpoint (by name) loaded; one that cannot be loaded keeps its reason, so the other
     models still run."""
-    columns = []
+    columns, listed = [], list_checkpoints()[0]  # one walk of the checkpoint folders for every column
     for slot, name in checkpoints.items():
         title = SLOTS[slot][1]
         try:
             if not name:
                 raise CheckpointError(f"no {title} checkpoint chosen")
-            columns.append(Column(slot, title, name, load_colourizer(name, inference_device())))
+            columns.append(Column(slot, title, name, load_colourizer(name, inference_device(), listed)))
         except CheckpointError as error:
             columns.append(Column(slot, title, name, None, str(error)))
     return columns

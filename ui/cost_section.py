@@ -9,6 +9,7 @@ import pandas as pd
 
 from colorizer.cost import iter_unet_layer_costs
 from pixelwise.layercost_report import report_markdown, rows_markdown, step_seconds
+from pixelwise.zerogpu import TRAINING_S, gpu
 from segmenter.cost import iter_flower_layer_costs
 from ui.common import api_endpoint, inference_device, named_outputs
 
@@ -62,10 +63,12 @@ def page_values(rows, batch: int) -> dict:
             "peak": peak_frame(rows), "report": report_markdown(rows), "table": rows_markdown(rows)}
 
 
+@gpu(TRAINING_S)  # ZeroGPU lends the GPU per call, a no-op elsewhere
 def run_cost(model: str, sizes: str, batch, progress=gr.Progress()) -> dict:
     return page_values(measure_rows(model, sizes, batch, progress), int(batch))
 
 
+@gpu(TRAINING_S)
 def fine_tune_cost(model: str = next(iter(COST_MODELS)), sizes: str = next(iter(SIZE_CHOICES)), batch: int = 2,
                    progress=gr.Progress()) -> dict:
     """Measure one fine-tuning step with the last n layers trained, for every n, at two image sizes.

@@ -17,6 +17,7 @@ from pixelwise.checkpoints import CheckpointError
 from pixelwise.errors import DataUnavailable
 from pixelwise.images import ImageError, load_rgb
 from pixelwise.settings import cifar_root
+from pixelwise.zerogpu import INFERENCE_S, TRAINING_S, gpu
 from ui.common import api_endpoint, cifar_data_root, inference_device, named_outputs, uploaded_image
 
 DEFAULTS = {"arch": "cnn", "nf": 32, "nc": 24, "kernel": 3, "side": 32}
@@ -124,6 +125,7 @@ def affine_result(checkpoint: str | None, pairs_text: str, steps: float, test_im
         raise gr.Error(str(error))
 
 
+@gpu(TRAINING_S)  # fine-tunes for (iii): ZeroGPU lends the GPU per call, a no-op elsewhere
 def run_affine(checkpoint: str | None, pairs_text: str, steps: float, test_images: float, train_images: float,
                progress=gr.Progress()) -> dict:
     result = affine_result(checkpoint, pairs_text, steps, test_images, train_images, progress)
@@ -135,6 +137,7 @@ def run_affine(checkpoint: str | None, pairs_text: str, steps: float, test_image
     return {"affine_summary": summary, "affine_table": pd.DataFrame(result_records(result))[AFFINE_COLUMNS]}
 
 
+@gpu(TRAINING_S)
 def affine_experiment(checkpoint: str, pairs: str = "1,0 2,0 0.5,0.25 1,0.5 -1,1", steps: int = 100,
                       test_images: int = 200, train_images: int = 5000, progress=gr.Progress()) -> dict:
     """Do the colourizations change when the input grey x becomes a·x + b? Runs the experiment of
@@ -171,6 +174,7 @@ def layer_checkpoint_choices() -> tuple[list[tuple[str, str]], str | None]:
     return choices, "unet.pt" if "unet.pt" in names else (names[0] if names else None)
 
 
+@gpu(INFERENCE_S)
 def layer_outputs(checkpoint: str | None, source: str, category: str, index: float, upload: str | None,
                   all_channels: bool) -> dict:
     """Every layer's output of a colourizer checkpoint (by name) for one image, in the order they run: a

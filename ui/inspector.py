@@ -15,6 +15,8 @@ import numpy as np
 from colorizer.inspector import strip_scores
 from pixelwise.perpixel import UNCERTAINTY_KINDS, Grid, OutsideImage, PixelReport, Snapshot
 from pixelwise.pictures import STRIP_FACTOR, STRIP_GAP, uncertainty_maps
+from pixelwise.zerogpu import INFERENCE_S, gpu
+from ui.common import uploaded_image
 
 INSPECT_CLASS = "pw-inspect"  # give an output picture this class and the crosses appear on it too
 
@@ -241,7 +243,10 @@ def strip_snapshot(session) -> Snapshot | None:
 
 def add_inspect_api(state: gr.State, snapshot_of: Callable[[str], Snapshot] | None = None) -> None:
     """The public endpoint ``inspect_pixel``: (image file or nothing for the session's last result, x, y)
-    -> JSON with every model's class probabilities at that pixel. Hidden components carry its inputs."""
+    -> JSON with every model's class probabilities at that pixel. Hidden components carry its inputs; the
+    image comes as an upload does to the tabs (ui.common.uploaded_image: pixelwise.images decodes it, with its
+    limits and plain messages), and a model run with it asks for the GPU on ZeroGPU as the tabs' handlers do."""
+    @gpu(INFERENCE_S)
     def inspect_pixel(snapshot: Snapshot | None, image: str | None, x: float, y: float, top: float | None):
         """Per-model class distribution at pixel (x, y) of the shown picture (full-resolution for uploads,
         8x enlarged for CIFAR-10 test images). `image`: a file to colourize first with the default
@@ -256,7 +261,7 @@ def add_inspect_api(state: gr.State, snapshot_of: Callable[[str], Snapshot] | No
         return inspect_pixel_json(snapshot, x, y, top), snapshot
 
     with gr.Row(visible=False):
-        image = gr.Image(type="filepath", label="image (optional)")
+        image = uploaded_image(label="image (optional)")
         x, y = gr.Number(0, label="x"), gr.Number(0, label="y")
         top = gr.Number(0, label="top classes per model (0 = all)")
         answer = gr.JSON(label="distribution per model")
