@@ -64,6 +64,7 @@ class AffineResult:
     test_images: int
     train_images: int
     config: dict = field(default_factory=dict)
+    stopped: bool = False  # should_stop asked for an end: ``rows`` holds only the pairs finished before it
 
     def as_dict(self) -> dict:
         return {**asdict(self), "rows": [asdict(row) for row in self.rows]}
@@ -101,8 +102,9 @@ def fraction(mask: torch.Tensor) -> float:
 
 
 def finetune(model: nn.Module, data: ColourData, a: float, b: float, config: AffineConfig,
-             on_step: Callable[[int], None] | None = None) -> nn.Module:
-    """A copy of ``model`` trained ``config.finetune_steps`` steps on a*x+b with the one trainer."""
+             on_step: Callable[[int], None] | None = None, should_stop: Callable[[], bool] | None = None) -> nn.Module:
+    """A copy of ``model`` trained ``config.finetune_steps`` steps on a*x+b with the one trainer (fewer when
+    ``should_stop`` turns True: the trainer checks it before every batch)."""
     steps_per_epoch = math.ceil(len(data.train_grey) / config.batch_size)
     model_config = model.config
     train_config = TrainConfig(
@@ -113,12 +115,16 @@ def finetune(model: nn.Module, data: ColourData, a: float, b: float, config: Aff
     )
     transformed = replace(data, train_grey=a * data.train_grey + b, val_grey=a * data.val_grey + b)
     progress = (lambda event: on_step(event.step)) if on_step else None
-    return train(train_config, transformed, on_progress=progress, init_model=copy.deepcopy(model)).model
+    return train(train_config, transformed, on_progress=progress, should_stop=should_stop,
+                 init_model=copy.deepcopy(model)).model
 
 
 def affine_experiment(model: nn.Module, data: ColourData, config: AffineConfig = AffineConfig(),
-                      on_progress: Callable[[float, str], None] | None = None) -> AffineResult:
-    """Run (i), (ii) and (iii) for every (a, b) in ``config.pairs``. ``model`` is not modified."""
+                      on_progress: Callable[[float, str], None] | None = None,
+                      should_stop: Callable[[], bool] = lambda: False) -> AffineResult:
+    """Run (i), (ii) and (iii) for every (a, b) in ``config.pairs``. ``model`` is not modified.
+    ``should_stop`` is checked before every pair and every fine-tuning batch: when it turns True (the page
+    that asked was closed) the experiment ends within one batch, with the pairs finished so far."""
     model = model.to(resolve_device(config.device))
     grey, labels = data.val_grey, data.val_labels
     reference_eval = predict(model, grey)
@@ -126,6 +132,9 @@ def affine_experiment(model: nn.Module, data: ColourData, config: AffineConfig =
     units_per_pair = 1 + config.finetune_steps
     rows = []
     for index, (a, b) in enumerate(config.pairs):
+        if should_stop():
+            break
+
         def report(done: int, stage: str) -> None:
             if on_progress:
                 on_progress((index * units_per_pair + done) / (len(config.pairs) * units_per_pair),
@@ -138,24 +147,27 @@ def affine_experiment(model: nn.Module, data: ColourData, config: AffineConfig =
         row = AffineRow(a, b, fraction(pred_eval != reference_eval), fraction(pred_eval == labels),
                         fraction(pred_batch != reference_batch), fraction(pred_batch == labels))
         if config.finetune_steps > 0:
-            tuned = finetune(model, data, a, b, config,
+            tuned = finetune(model, data, a, b, config, should_stop=should_stop,
                              on_step=lambda step: report(1 + step, f"fine-tuning step {step}/{config.finetune_steps}"))
+            if should_stop():  # cut short: this pair's (iii) would describe fewer steps than asked
+                break
             pred_tuned = predict(tuned, y)
             row.changed_finetuned = fraction(pred_tuned != reference_eval)
             row.acc_finetuned = fraction(pred_tuned == labels)
         rows.append(row)
         report(units_per_pair, "done")
     return AffineResult(rows, fraction(reference_eval == labels), fraction(reference_batch == labels),
-                        len(grey), len(data.train_grey), asdict(config))
+                        len(grey), len(data.train_grey), asdict(config), stopped=len(rows) < len(config.pairs))
 
 
 def run_from_checkpoint(checkpoint: str, data_root: str | None = None, config: AffineConfig = AffineConfig(),
                         train_limit: int | None = None, test_limit: int | None = None,
-                        on_progress: Callable[[float, str], None] | None = None) -> AffineResult:
+                        on_progress: Callable[[float, str], None] | None = None,
+                        should_stop: Callable[[], bool] = lambda: False) -> AffineResult:
     model, palette = load_checkpoint(checkpoint)
     category = getattr(model, "meta", {}).get("category", "horse")
     data = colour_data(palette, category, data_root, train_limit, test_limit)
-    result = affine_experiment(model, data, config, on_progress)
+    result = affine_experiment(model, data, config, on_progress, should_stop)
     result.config.update(checkpoint=str(checkpoint), data_root=data_root, category=category)
     return result
 

@@ -177,3 +177,11 @@ def load_voc_model(name: str, weights_file: str | Path | None = None, allow_down
         return builder(weights=weights).eval()  # the real download path for machines with internet
     model = builder(weights=None, weights_backbone=None, num_classes=len(VOC_CLASSES), aux_loss=True)
     return load_local_weights(model, local, weights, name).eval()
+
+
+def offline_message(name: str) -> str:
+    """A VOC model that cannot be loaded, in the page's plain words: the file it needs, never a server folder
+    (WeightsUnavailable's own message names the folders, for whoever runs the server)."""
+    weights = VOC_MODELS[name][1].COCO_WITH_VOC_LABELS_V1
+    return (f"{name} cannot run here: its COCO-trained weights ({weights_filename(weights)}) are not on this server "
+            "and cannot be downloaded from it. The flower model works offline.")

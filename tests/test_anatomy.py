@@ -189,3 +189,17 @@ def test_cli_prints_table_and_json(tiny_runs, tmp_path, capsys):
     assert [(row["a"], row["b"]) for row in saved["rows"]] == [(1.0, 0.0), (-1.0, 1.0)]
     assert saved["test_images"] == 20 and saved["train_images"] == 100
     assert 0.0 <= saved["rows"][1]["changed_finetuned"] <= 1.0
+
+
+def test_a_stop_request_ends_the_experiment_within_one_batch(tiny_runs):
+    """A closed page's stop flag: the fine-tuning of (iii) checks it before every batch, so a run of 1,000 steps
+    asked to stop after its second step trains no further and returns the pairs finished before (none here)."""
+    model, data = tiny_runs["cnn"]
+    steps = []
+    config = AffineConfig(((1.0, 0.0), (2.0, 0.0)), finetune_steps=1000, batch_size=50, device="cpu")
+    result = affine_experiment(model, data, config, on_progress=lambda done, message: steps.append(message),
+                               should_stop=lambda: any("step 2/" in message for message in steps))
+    assert result.stopped and result.rows == []
+    assert not any("step 3/" in message for message in steps)
+    unstopped = affine_experiment(model, data, AffineConfig(((1.0, 0.0),), finetune_steps=0, device="cpu"))
+    assert not unstopped.stopped and len(unstopped.rows) == 1

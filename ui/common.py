@@ -150,3 +150,49 @@ def take_home_path(name: str) -> Path:
     """A fresh path ``<request folder>/<name>`` for a file to download under its own name (a label mask,
     a checkpoint copy): pixelwise.tempfiles.request_dir, private to this request."""
     return request_dir() / name
+
+
+# ---------------------------------------------------------------- plain notices (wt-segment)
+# Segment and Inside the models. wt-colourize builds a shared helper at the same time: the lead unifies the
+# two; the imports stay with this section so that it merges as one block.
+import re  # noqa: E402
+import threading  # noqa: E402
+import time  # noqa: E402
+
+NOTICE_S = 8  # a notice toast's life; the same text again on the same page within it is not shown twice
+_LAST_NOTICES: dict[tuple[str | None, str], float] = {}
+_NOTICES_LOCK = threading.Lock()
+
+
+def plain_text(message) -> str:
+    """A message in plain words: no Markdown marks, and a server path reduced to its file name."""
+    text = re.sub(r"\*\*|__|`", "", str(message))
+    return re.sub(r"(?<![\w:/.])(?:[A-Za-z]:)?(?:[/\\][^/\\\s]+){2,}", lambda m: re.split(r"[/\\]", m[0])[-1], text)
+
+
+def plain_notice(message, request: gr.Request | None = None) -> str:
+    """One warning toast in plain words for a refused input (the caller keeps the last good result on
+    screen); repeats of the same text on the same page while the first is still up are not stacked."""
+    text, now = plain_text(message), time.monotonic()
+    key = (getattr(request, "session_hash", None), text)
+    with _NOTICES_LOCK:
+        for old in [old for old, shown in _LAST_NOTICES.items() if now - shown > NOTICE_S]:
+            del _LAST_NOTICES[old]
+        repeated = key in _LAST_NOTICES
+        _LAST_NOTICES[key] = now
+    if not repeated:
+        gr.Warning(text, duration=NOTICE_S)
+    return text
+
+
+def checked_by_handler(component):
+    """A gr.Slider or gr.Number whose typed values reach the handler as they are, out of range included:
+    Gradio's own bounds check would fail the event before the handler runs, with an error toast and a red
+    badge on every output; the handler refuses them instead, with one plain notice (pixelwise.limits.bounded)."""
+    own_preprocess = component.preprocess
+
+    def preprocess(payload):
+        return payload if isinstance(payload, (int, float)) else own_preprocess(payload)
+
+    component.preprocess = preprocess
+    return component

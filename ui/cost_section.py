@@ -12,6 +12,7 @@ from pixelwise.layercost_report import report_markdown, rows_markdown, step_seco
 from pixelwise.zerogpu import TRAINING_S, gpu
 from segmenter.cost import iter_flower_layer_costs
 from ui.common import api_endpoint, inference_device, named_outputs
+from ui.page_jobs import HEAVY, page_job, waiting_note
 
 COST_MODELS = {"Flower DeepLabV3 (21 blocks)": iter_flower_layer_costs,
                "Colourization UNet (the handout's, 6 blocks)": iter_unet_layer_costs}
@@ -40,16 +41,21 @@ def peak_frame(rows) -> pd.DataFrame:
     return pd.DataFrame([(str(r.n), f"{r.size}²", r.peak_bytes / MIB) for r in rows], columns=["n", "image", "MiB"])
 
 
-def measure_rows(model: str, sizes: str, batch, progress) -> list:
-    """The rows for the radio choices, reporting each one to ``progress``."""
+def measure_rows(model: str, sizes: str, batch, progress, request: gr.Request | None = None) -> list:
+    """The rows for the radio choices, reporting each one to ``progress``; fewer when the page that asked
+    is closed (ui.page_jobs: the loop stops at the next row)."""
     if model not in COST_MODELS or sizes not in SIZE_CHOICES:
         raise gr.Error(f"Choose a model ({', '.join(COST_MODELS)}) and sizes ({', '.join(SIZE_CHOICES)}).")
     chosen = SIZE_CHOICES[sizes]
     rows = []
     progress(0, desc="building the model")
-    for row in COST_MODELS[model](chosen, batch=int(batch), repeats=2, device=inference_device()):
-        rows.append(row)
-        progress(len(rows) / (len(chosen) * row.blocks), desc=f"{row.size}², n = {row.n}: step {step_seconds(row):.2f} s")
+    with page_job(f"measurement of fine-tuning costs ({model.split(' (')[0]})", request) as job:
+        for row in COST_MODELS[model](chosen, batch=int(batch), repeats=2, device=inference_device()):
+            rows.append(row)
+            job.done = len(rows) / (len(chosen) * row.blocks)
+            progress(job.done, desc=f"{row.size}², n = {row.n}: step {step_seconds(row):.2f} s")
+            if job.should_stop():
+                break
     return rows
 
 
@@ -64,13 +70,17 @@ def page_values(rows, batch: int) -> dict:
 
 
 @gpu(TRAINING_S)  # ZeroGPU lends the GPU per call, a no-op elsewhere
-def run_cost(model: str, sizes: str, batch, progress=gr.Progress()) -> dict:
-    return page_values(measure_rows(model, sizes, batch, progress), int(batch))
+def run_cost(model: str, sizes: str, batch, request: gr.Request = None, progress=gr.Progress()):
+    """The page's Measure: its turn has come (the waiting note goes), then the plots and tables."""
+    yield {"waiting": ""}
+    rows = measure_rows(model, sizes, batch, progress, request)
+    if rows:  # none when the page closed before the first row
+        yield page_values(rows, int(batch))
 
 
 @gpu(TRAINING_S)
 def fine_tune_cost(model: str = next(iter(COST_MODELS)), sizes: str = next(iter(SIZE_CHOICES)), batch: int = 2,
-                   progress=gr.Progress()) -> dict:
+                   request: gr.Request = None, progress=gr.Progress()) -> dict:
     """Measure one fine-tuning step with the last n layers trained, for every n, at two image sizes.
 
     Args:
@@ -83,7 +93,7 @@ def fine_tune_cost(model: str = next(iter(COST_MODELS)), sizes: str = next(iter(
         optimizer_bytes, activation_bytes, peak_bytes, forward_s, backward_s, optimizer_s, ...;
         "report": the closed forms and the write-up's (d) and (e) checked against the rows, in Markdown}.
     """
-    rows = measure_rows(model, sizes, batch, progress)
+    rows = measure_rows(model, sizes, batch, progress, request)
     return {"rows": [asdict(row) for row in rows], "report": report_markdown(rows)}
 
 
@@ -128,8 +138,9 @@ def build_cost_section() -> None:
             sizes = gr.Radio(list(SIZE_CHOICES), value=next(iter(SIZE_CHOICES)), label="Image sizes")
             batch = gr.Slider(2, 8, value=2, step=2, label="Batch size")
         measure = gr.Button("Measure", elem_id="segment-cost-run")
+        waiting = gr.Markdown(elem_id="segment-cost-waiting")
         shown = cost_outputs()
-        training = dict(concurrency_limit=1, concurrency_id="training")  # one CPU-heavy job at a time
-        measure.click(named_outputs(run_cost, shown), [model, sizes, batch], list(shown.values()),
-                      api_visibility="private", **training)
-        api_endpoint(fine_tune_cost, [model, sizes, batch], "fine_tune_cost", **training)
+        measure.click(waiting_note, None, waiting, queue=False, api_visibility="private").then(
+            named_outputs(run_cost, {**shown, "waiting": waiting}), [model, sizes, batch], [*shown.values(), waiting],
+            api_visibility="private", show_progress_on=list(shown.values()), **HEAVY)
+        api_endpoint(fine_tune_cost, [model, sizes, batch], "fine_tune_cost", **HEAVY)

@@ -4,8 +4,15 @@ their closed forms, the two write-ups' formulas checked, and the affine-input ex
 All counting lives in inside.anatomy / inside.formulas and the experiment in inside.affine;
 this module only lays out components and formats their answers.
 """
+import base64
+import html
+import io
+import json
+
 import gradio as gr
+import numpy as np
 import pandas as pd
+from PIL import Image
 
 from colorizer import CIFAR10_CLASSES, load_category
 from runs.catalog import find_checkpoint, list_checkpoints, load_checkpoint_cached
@@ -18,7 +25,10 @@ from pixelwise.errors import DataUnavailable
 from pixelwise.images import ImageError, load_rgb
 from pixelwise.settings import cifar_root
 from pixelwise.zerogpu import INFERENCE_S, TRAINING_S, gpu
-from ui.common import api_endpoint, cifar_data_root, inference_device, named_outputs, uploaded_image
+from pixelwise.limits import bounded
+from ui.common import (api_endpoint, checked_by_handler, cifar_data_root, inference_device, named_outputs, plain_notice,
+                       uploaded_image)
+from ui.page_jobs import HEAVY, page_job, stop_jobs_when_page_closes, waiting_note
 
 DEFAULTS = {"arch": "cnn", "nf": 32, "nc": 24, "kernel": 3, "side": 32}
 LAYER_COLUMNS = ["layer", "type", "output shape", "outputs", "outputs formula", "weights", "weights formula",
@@ -40,14 +50,21 @@ H×W only for odd k.
 """
 
 
+SIZE_LIMITS = {"NF (filters)": (1, 128), "NC (colours)": (2, 64), "k (kernel side, odd)": (1, 9),
+               "S (image side, multiple of 4)": (4, 256)}  # the sliders' bounds, also for typed numbers
+
+
+def checked_sizes(*values) -> list[int]:
+    """NF, NC, k, S as whole numbers within the sliders' bounds; OutOfRange in plain words otherwise."""
+    return [bounded(value, name, bounds) for value, (name, bounds) in zip(values, SIZE_LIMITS.items())]
+
+
 def inside_view(arch: str, nf: float, nc: float, kernel: float, side: float) -> dict:
-    """Everything the counting half of the tab shows, for one setting of the sliders."""
-    nf, nc, kernel, side = int(nf), int(nc), int(kernel), int(side)
-    try:
-        layers = layer_records(arch, nf, nc, kernel, side)
-        totals = total_records(arch, nf, nc, kernel, side)
-    except ValueError as error:  # even k, S not a multiple of 4 (the sliders prevent both)
-        raise gr.Error(str(error))
+    """Everything the counting half of the tab shows, for one setting; ValueError in plain words for a
+    setting the formulas do not cover (an even k, S not a multiple of 4, a number out of bounds)."""
+    nf, nc, kernel, side = checked_sizes(nf, nc, kernel, side)
+    layers = layer_records(arch, nf, nc, kernel, side)
+    totals = total_records(arch, nf, nc, kernel, side)
     lines = [f"### Totals of the {arch.upper()} at NF={nf}, NC={nc}, k={kernel}, S={side}",
              "| quantity | closed form | formula value | measured | measured at 2S | 2S / S |",
              "|---|---|---|---|---|---|"]
@@ -78,12 +95,35 @@ def layer_counts(arch: str = "cnn", nf: float = 32, nc: float = 24, kernel: floa
         The totals with their closed forms (Markdown), one row per layer (a table), and the connections per
         layer (a bar chart's data).
     """
-    view = inside_view(arch, nf, nc, kernel, side)
+    try:
+        view = inside_view(arch, nf, nc, kernel, side)
+    except ValueError as error:
+        raise gr.Error(str(error)) from None
     return view["totals"], view["layers"], view["chart"]
 
 
+def counts_on_page(arch: str, nf: float, nc: float, kernel: float, side: float, request: gr.Request = None) -> dict:
+    """The page's counts: a setting the formulas do not cover gives one plain notice and keeps the tables
+    of the last valid one (their heading names it)."""
+    try:
+        return inside_view(arch, nf, nc, kernel, side)
+    except ValueError as error:
+        plain_notice(f"{error}. The tables still show the last valid setting.", request)
+        return {"totals": gr.skip()}  # one key at least: an empty dict would read as one output value
+
+
+def writeups_on_page(nf: float, nc: float, kernel: float) -> dict:
+    """The page's write-up check; for a setting it cannot check it keeps the last one (counts_on_page,
+    which runs on the same change, says why: one notice, not two)."""
+    try:
+        return writeup_view(nf, nc, kernel)
+    except ValueError:
+        return {"writeup_summary": gr.skip()}
+
+
 def writeup_view(nf: float, nc: float, kernel: float) -> dict:
-    records = writeup_records(int(nf), int(nc), int(kernel))
+    nf, nc, kernel, _ = checked_sizes(nf, nc, kernel, 32)
+    records = writeup_records(nf, nc, kernel)
     for record in records:
         record["verdict"] = RIGHT if record["verdict"] == "right" else WRONG
     table = pd.DataFrame(records)[WRITEUP_COLUMNS]
@@ -106,40 +146,57 @@ def checkpoint_choices() -> list[tuple[str, str]]:
     return [(info.label, info.name) for info in found if info.arch in HANDOUT_ARCHS]
 
 
+class Refused(ValueError):
+    """An input the tab cannot use, in plain words: a page notice, or the API's gr.Error."""
+
+
 def affine_result(checkpoint: str | None, pairs_text: str, steps: float, test_images: float, train_images: float,
-                  progress: gr.Progress):
-    """inside.affine's experiment on a listed checkpoint (by name); gr.Error with a plain message otherwise."""
+                  progress: gr.Progress, request: gr.Request | None = None):
+    """inside.affine's experiment on a listed checkpoint (by name), as a page job (ui.page_jobs): closing the
+    page that asked ends it within one batch. Refused in plain words for what it cannot use."""
     if not checkpoint:
-        raise gr.Error("No checkpoint chosen: train one in 'Train live' or put cnn.pt / unet.pt in checkpoints/.")
+        raise Refused("No checkpoint chosen: train one in 'Train live' or put cnn.pt / unet.pt in checkpoints/.")
     try:
         pairs = parse_pairs(pairs_text)
     except ValueError as error:
-        raise gr.Error(str(error))
+        raise Refused(f"The (a, b) pairs: {error}") from None
     config = AffineConfig(pairs, finetune_steps=int(steps), device=inference_device())
     progress(0, desc="loading images")
-    try:
-        return run_from_checkpoint(find_checkpoint(checkpoint), cifar_data_root(), config,
-                                   train_limit=int(train_images), test_limit=int(test_images),
-                                   on_progress=lambda done, message: progress(done, desc=message))
-    except (CheckpointError, DataUnavailable) as error:
-        raise gr.Error(str(error))
+    with page_job(f"affine experiment ({len(pairs)} pairs, {int(steps)} fine-tuning steps)", request) as job:
+        def on_progress(done: float, message: str) -> None:
+            job.done = done
+            progress(done, desc=message)
+
+        try:
+            return run_from_checkpoint(find_checkpoint(checkpoint), cifar_data_root(), config, train_limit=int(train_images),
+                                       test_limit=int(test_images), on_progress=on_progress, should_stop=job.should_stop)
+        except (CheckpointError, DataUnavailable) as error:
+            raise Refused(str(error)) from None
 
 
 @gpu(TRAINING_S)  # fine-tunes for (iii): ZeroGPU lends the GPU per call, a no-op elsewhere
 def run_affine(checkpoint: str | None, pairs_text: str, steps: float, test_images: float, train_images: float,
-               progress=gr.Progress()) -> dict:
-    result = affine_result(checkpoint, pairs_text, steps, test_images, train_images, progress)
+               request: gr.Request = None, progress=gr.Progress()):
+    """The page's run: its turn has come (the waiting note goes), then the summary and the table; a refused
+    input gives one plain notice and keeps the last table."""
+    yield {"affine_waiting": ""}
+    try:
+        result = affine_result(checkpoint, pairs_text, steps, test_images, train_images, progress, request)
+    except Refused as error:
+        plain_notice(str(error), request)
+        return
     summary = (f"Reference (a=1, b=0): pixel accuracy {100 * result.acc_reference_eval:.1f}% in eval mode, "
                f"{100 * result.acc_reference_batch:.1f}% with batch statistics; {result.test_images} test and "
                f"{result.train_images} training images, {int(steps)} fine-tuning steps. 'changed' = share of "
                "test pixels whose colour class differs from the same mode's prediction on the untransformed "
                "input ((iii): from the original model's). Row a=1, b=0 is the control.")
-    return {"affine_summary": summary, "affine_table": pd.DataFrame(result_records(result))[AFFINE_COLUMNS]}
+    yield {"affine_summary": summary, "affine_table": pd.DataFrame(result_records(result))[AFFINE_COLUMNS]}
 
 
 @gpu(TRAINING_S)
 def affine_experiment(checkpoint: str, pairs: str = "1,0 2,0 0.5,0.25 1,0.5 -1,1", steps: int = 100,
-                      test_images: int = 200, train_images: int = 5000, progress=gr.Progress()) -> dict:
+                      test_images: int = 200, train_images: int = 5000, request: gr.Request = None,
+                      progress=gr.Progress()) -> dict:
     """Do the colourizations change when the input grey x becomes a·x + b? Runs the experiment of
     ``python -m inside.affine`` on a checkpoint of the handout models.
 
@@ -156,7 +213,10 @@ def affine_experiment(checkpoint: str, pairs: str = "1,0 2,0 0.5,0.25 1,0.5 -1,1
         one per pair: "a", "b", "changed_eval", "acc_eval" ((i) eval mode), "changed_batch", "acc_batch" ((ii)
         batch statistics), "changed_finetuned", "acc_finetuned" ((iii), None when skipped); shares from 0 to 1.
     """
-    result = affine_result(checkpoint, pairs, steps, test_images, train_images, progress)
+    try:
+        result = affine_result(checkpoint, pairs, steps, test_images, train_images, progress, request)
+    except Refused as error:
+        raise gr.Error(str(error)) from None
     return {"checkpoint": checkpoint, "test_images": result.test_images, "train_images": result.train_images,
             "finetune_steps": int(steps), "reference_acc_eval": result.acc_reference_eval,
             "reference_acc_batch": result.acc_reference_batch, "rows": result.as_dict()["rows"]}
@@ -207,6 +267,48 @@ def layer_outputs(checkpoint: str | None, source: str, category: str, index: flo
             "layer_blocks": "\n".join(lines), "layer_table": table[LAYER_COLUMNS_SHOWN]}
 
 
+# The layer pictures flow with the page in as many columns as fit, each with its whole caption (a gallery
+# cut captions to one line and showed 6 of 23 steps in a scrolling box); pixels stay crisp when scaled.
+LAYER_GRID_CSS = """
+.pw-layers { display: grid; grid-template-columns: repeat(auto-fill, minmax(200px, 1fr)); gap: 12px 10px; }
+.pw-layers figure { margin: 0; min-width: 0; }
+.pw-layers img { display: block; width: 100%; height: auto; image-rendering: pixelated; }
+.pw-layers figcaption { font-size: 12px; line-height: 1.35; margin-top: 4px; overflow-wrap: anywhere; }
+.pw-layers-title { font-weight: 600; margin: 0 0 6px 0; }
+"""
+
+
+# The totals table is Markdown: its number columns must not break mid-number at 800 px (the closed forms wrap).
+TABLE_CSS = "#inside-totals td:not(:nth-child(2)), #inside-totals th:not(:nth-child(2)) { white-space: nowrap; }"
+PAGE_STYLE_JS = f"""
+if (!document.getElementById('pw-inside-css')) {{
+  const style = document.createElement('style');
+  style.id = 'pw-inside-css';
+  style.textContent = {json.dumps(TABLE_CSS)};
+  document.head.appendChild(style);
+}}
+"""
+
+
+def png_data_url(picture: np.ndarray) -> str:
+    buffer = io.BytesIO()
+    Image.fromarray(picture).save(buffer, format="PNG")
+    return "data:image/png;base64," + base64.b64encode(buffer.getvalue()).decode()
+
+
+def layer_grid_html(gallery: list[tuple[np.ndarray, str]]) -> str:
+    """(picture, caption) per step -> figures in a grid; the caption's name and kind first, in bold."""
+    figures = []
+    for picture, caption in gallery:
+        head, _, rest = caption.partition(" · ")
+        kind, _, rest = rest.partition(" · ")
+        details = html.escape(rest).replace(" · ", "\u00a0· ")  # a line may end with "·", never start with it
+        figures.append(f'<figure><img src="{png_data_url(picture)}" alt="{html.escape(caption)}"><figcaption>'
+                       f"<b>{html.escape(head)} · {html.escape(kind)}</b><br>{details}</figcaption></figure>")
+    title = '<p class="pw-layers-title">Each step&#39;s output, in order</p>'
+    return f'{title}<div class="pw-layers">{"".join(figures)}</div>'
+
+
 def refreshed_checkpoints(current: str | None):
     choices = checkpoint_choices()
     paths = [path for _, path in choices]
@@ -216,11 +318,9 @@ def refreshed_checkpoints(current: str | None):
 def _counting_section() -> tuple[list, dict]:
     """The five architecture controls and what the hooks count for them: totals, per-layer table, chart."""
     with gr.Row():
-        controls = [gr.Radio(["cnn", "unet"], value=DEFAULTS["arch"], label="Model"),
-                    gr.Slider(1, 128, value=DEFAULTS["nf"], step=1, label="NF (filters)"),
-                    gr.Slider(2, 64, value=DEFAULTS["nc"], step=1, label="NC (colours)"),
-                    gr.Slider(1, 9, value=DEFAULTS["kernel"], step=2, label="k (kernel side, odd)"),
-                    gr.Slider(4, 256, value=DEFAULTS["side"], step=4, label="S (image side, multiple of 4)")]
+        controls = [gr.Radio(["cnn", "unet"], value=DEFAULTS["arch"], label="Model")]
+        for (label, (low, high)), key, step in zip(SIZE_LIMITS.items(), ("nf", "nc", "kernel", "side"), (1, 1, 2, 4)):
+            controls.append(checked_by_handler(gr.Slider(low, high, value=DEFAULTS[key], step=step, label=label)))
     first = inside_view(*DEFAULTS.values())
     counts = {
         "totals": gr.Markdown(first["totals"], elem_id="inside-totals"),
@@ -254,10 +354,9 @@ def _layers_section() -> tuple[dict, dict]:
             controls["show"] = gr.Button("Show every layer", variant="primary", elem_id="inside-layers-run")
     layers_view = {
         "layer_blocks": gr.Markdown(elem_id="inside-layer-blocks"),
-        "layer_gallery": gr.Gallery(label="Each step's output, in order", columns=3, height=720,
-                                    object_fit="contain", elem_id="inside-layer-gallery", format="png"),
+        "layer_grid": gr.HTML(css_template=LAYER_GRID_CSS, elem_id="inside-layer-gallery"),
         "layer_table": gr.Dataframe(label="The steps (numbers from the same hooks as the table above)",
-                                    interactive=False, wrap=True, max_height=400, elem_id="inside-layer-table"),
+                                    interactive=False, max_height=400, elem_id="inside-layer-table"),
     }
     return controls, layers_view
 
@@ -268,7 +367,9 @@ def _writeup_section() -> dict:
     first = writeup_view(DEFAULTS["nf"], DEFAULTS["nc"], DEFAULTS["kernel"])
     return {
         "writeup_summary": gr.Markdown(first["writeup_summary"], elem_id="inside-writeup-summary"),
+        # Wide enough that numbers and verdicts never wrap (at 800 px the table scrolls sideways); "why" wraps.
         "writeups": gr.Dataframe(first["writeups"], interactive=False, wrap=True, max_height=500,
+                                 column_widths=[80, 210, 100, 190, 190, 120, 340, 110, 110, 120, 50],
                                  elem_id="inside-writeups"),
     }
 
@@ -295,6 +396,7 @@ def _affine_section() -> tuple[dict, dict]:
         controls["train_images"] = gr.Slider(100, 5000, value=5000, step=100, label="training images for fine-tuning")
     controls["run"] = gr.Button("Run the affine experiment", variant="primary", elem_id="inside-affine-run")
     affine = {
+        "affine_waiting": gr.Markdown(elem_id="inside-affine-waiting"),
         "affine_summary": gr.Markdown(elem_id="inside-affine-summary"),
         "affine_table": gr.Dataframe(pd.DataFrame(columns=AFFINE_COLUMNS), interactive=False,
                                      label="Share of pixels whose class changed, and pixel accuracy",
@@ -304,33 +406,54 @@ def _affine_section() -> tuple[dict, dict]:
 
 
 def _wire_counting(counting_inputs: list, counts: dict, writeup: dict) -> None:
-    """Counts follow all five controls; the write-ups follow NF, NC and k."""
+    """Counts follow all five controls, the write-ups NF, NC and k; typed numbers act as slider moves. The
+    page's events refuse a setting with one notice; the public endpoints are hidden buttons', for scripts."""
     _, nf, nc, kernel, _ = counting_inputs
-    gr.on([control.change for control in counting_inputs], layer_counts, counting_inputs,
-          list(counts.values()), trigger_mode="always_last", show_progress="minimal", api_name="layer_counts")
-    gr.on([control.change for control in (nf, nc, kernel)], named_outputs(writeup_view, writeup, "writeup_terms"), [nf, nc, kernel],
-          list(writeup.values()), trigger_mode="always_last", show_progress="minimal", api_name="writeup_terms")
+    quick = dict(trigger_mode="always_last", show_progress="minimal", api_visibility="private")
+    gr.on([control.change for control in counting_inputs], named_outputs(counts_on_page, counts), counting_inputs,
+          list(counts.values()), **quick)
+    gr.on([control.change for control in (nf, nc, kernel)], named_outputs(writeups_on_page, writeup), [nf, nc, kernel],
+          list(writeup.values()), **quick)
+    gr.Button(visible=False).click(layer_counts, counting_inputs, list(counts.values()), api_name="layer_counts")
+    gr.Button(visible=False).click(named_outputs(writeup_view, writeup, "writeup_terms"), [nf, nc, kernel],
+                                   list(writeup.values()), api_name="writeup_terms")
+
+
+def layers_on_page(*inputs, request: gr.Request = None) -> dict:
+    """The page's Show every layer, the pictures in a grid with their whole captions; what cannot be shown
+    gives one plain notice and keeps the last pictures."""
+    try:
+        view = layer_outputs(*inputs)
+    except gr.Error as error:
+        plain_notice(error.message, request)
+        return {"layer_blocks": gr.skip()}
+    return {"layer_blocks": view["layer_blocks"], "layer_grid": layer_grid_html(view["layer_gallery"]),
+            "layer_table": view["layer_table"]}
 
 
 def _wire_layers_and_affine(layer: dict, layers_view: dict, aff: dict, affine: dict) -> None:
-    """The affine checkpoint list refreshes; an upload selects itself as the image; the two runs."""
+    """The affine checkpoint list refreshes; an upload selects itself as the image; the two runs (the
+    affine one says first what it waits for, and a closed page stops it: ui.page_jobs)."""
     aff["refresh"].click(refreshed_checkpoints, aff["checkpoint"], aff["checkpoint"], queue=False,
                          api_visibility="private")
     layer["upload"].upload(lambda: IMAGE_SOURCES[1], None, layer["image_source"], queue=False, api_visibility="private")
-    layer["show"].click(named_outputs(layer_outputs, layers_view),
-                        [layer[name] for name in ("checkpoint", "image_source", "category", "index", "upload",
-                                                  "all_channels")],
-                        list(layers_view.values()), api_name="layer_outputs")
-    # Fine-tuning is CPU-heavy: share the training tab's one-at-a-time slot.
-    training = dict(concurrency_limit=1, concurrency_id="training")
+    layer_inputs = [layer[name] for name in ("checkpoint", "image_source", "category", "index", "upload", "all_channels")]
+    layer["show"].click(named_outputs(layers_on_page, layers_view), layer_inputs, list(layers_view.values()),
+                        api_visibility="private")
+    api_view = {"layer_blocks": layers_view["layer_blocks"], "layer_gallery": gr.Gallery(visible=False, format="png"),
+                "layer_table": layers_view["layer_table"]}  # the API's pictures: (picture, caption) pairs
+    gr.Button(visible=False).click(named_outputs(layer_outputs, api_view), layer_inputs, list(api_view.values()),
+                                   api_name="layer_outputs")
     affine_inputs = [aff[name] for name in ("checkpoint", "pairs", "steps", "test_images", "train_images")]
-    aff["run"].click(named_outputs(run_affine, affine), affine_inputs, list(affine.values()), api_visibility="private",
-                     **training)
-    api_endpoint(affine_experiment, affine_inputs, "affine_experiment", **training)  # plain values for scripts
+    aff["run"].click(waiting_note, None, affine["affine_waiting"], queue=False, api_visibility="private").then(
+        named_outputs(run_affine, affine), affine_inputs, list(affine.values()), api_visibility="private",
+        show_progress_on=[affine["affine_table"]], **HEAVY)
+    api_endpoint(affine_experiment, affine_inputs, "affine_experiment", **HEAVY)  # plain values for scripts
 
 
 def build_inside_tab() -> None:
     with gr.Column(elem_id="inside-tab"):  # one root, so tests and CSS can scope to this tab
+        gr.HTML("", js_on_load=PAGE_STYLE_JS, container=False, padding=False)
         gr.Markdown("## Inside the models\n" + EXPLAINER)
         counting_inputs, counts = _counting_section()
         layer, layers_view = _layers_section()
@@ -338,3 +461,4 @@ def build_inside_tab() -> None:
         aff, affine = _affine_section()
     _wire_counting(counting_inputs, counts, writeup)
     _wire_layers_and_affine(layer, layers_view, aff, affine)
+    stop_jobs_when_page_closes()

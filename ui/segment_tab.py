@@ -1,9 +1,10 @@
 """The Segment tab: segment an upload or a flower test image (overlay, legend, mask, IoU), fine-tune the
 three modes live, and show what fine-tuning costs. All ML lives in ``segmenter``."""
 import html
-from dataclasses import asdict
+from dataclasses import asdict, dataclass
 
 import gradio as gr
+import numpy as np
 import pandas as pd
 from PIL import Image
 
@@ -14,15 +15,16 @@ from pixelwise import limits
 from pixelwise.images import DISPLAY_LONG_SIDE, ImageError, load_rgb
 from pixelwise.limits import OutOfRange, bounded
 from segmenter.data import image_path, list_ids, make_split
-from segmenter.inference import iou_against_truth, legend, load_segmenter, mask_image, overlay
+from segmenter.inference import Segmentation, iou_against_truth, legend, load_segmenter, mask_image, overlay
 from segmenter.inference import segment as segment_rgb  # "segment" is this tab's endpoint
-from segmenter.models import MODES, VOC_MODELS, WeightsUnavailable
+from segmenter.models import MODES, VOC_MODELS, WeightsUnavailable, offline_message
 from segmenter.trainer import BatchLoss, EpochResult, FineTuneConfig, FineTuneResult, fine_tune_iter
 from pixelwise.zerogpu import INFERENCE_S, TRAINING_S, gpu
-from ui.common import (api_endpoint, example_files, inference_device, named_outputs, shown_as_jpeg, take_home_path,
-                       upload_name, uploaded_image)
+from ui.common import (api_endpoint, checked_by_handler, example_files, inference_device, named_outputs, plain_notice,
+                       shown_as_jpeg, take_home_path, upload_name, uploaded_image)
 from ui.cost_section import build_cost_section
 from ui.inspector import INSPECT_CLASS, build_inspector
+from ui.page_jobs import HEAVY, page_job, stop_jobs_when_page_closes, stop_page_jobs, waiting_note
 
 FLOWER_MODEL = "Flower DeepLabV3 (MobileNetV2, fine-tuned here)"
 MODEL_CHOICES = [FLOWER_MODEL, *VOC_MODELS]
@@ -56,45 +58,73 @@ def legend_html(entries) -> str:
     return f'<div class="segment-legend">{items}</div>'
 
 
-def pick_test_image(name: str) -> dict:
-    nothing = {"photo": None, "test_id": None}
+class Refused(ValueError):
+    """A photo or setting the tab cannot use; the message is in plain words."""
+
+
+@dataclass
+class SegmentShown:
+    """What a page keeps of its last segmentation, no more than redrawing and clicking need: the photo at
+    its shown size (at most DISPLAY_LONG_SIDE), the labels, the model's logits at its working size (small),
+    and the words that describe it."""
+    rgb: np.ndarray
+    result: Segmentation
+    source: str  # "chelsea_cat.jpg (451×300)" or "flower test image image_0042"
+    model: str
+    iou: str
+    snapshot: Snapshot
+
+    def caption(self, opacity: float) -> str:
+        return (f"Showing **{self.source}** segmented by {self.model.split(' (')[0]}; overlay opacity "
+                f"{float(opacity):.2f} (0 = photo only, 1 = mask only). {self.iou}")
+
+
+def pick_test_image(name: str, request: gr.Request = None) -> dict:
+    """A flower test image as the photo (an array: Gradio will not serve files from outside the repo)."""
     if not name:
-        return nothing
+        return {"photo": gr.skip()}
     image_id = int(name.split("_")[1])
     path = image_path(image_id)
     if not path.is_file():
-        gr.Warning(f"{path} is missing: the flower data lives in ../shared/data/flowers17")
-        return nothing
+        plain_notice(f"{name} is missing: the flower data is not installed on this server.", request)
+        return {"photo": gr.skip()}
     return {"photo": load_rgb(path), "test_id": image_id}  # an array: Gradio will not serve files from outside the repo
+
+
+def _segmentation(path, model_name):
+    """(photo at its shown size, "flower" or "voc", Segmentation), or Refused in plain words."""
+    try:
+        rgb = load_rgb(path, upload_name(path), DISPLAY_LONG_SIDE)  # larger photos are segmented as shown
+        model, kind = load_model(model_name)
+        return rgb, kind, segment_rgb(model, rgb, kind)
+    except ImageError as error:
+        raise Refused(f"Could not use this file: {error}") from None
+    except WeightsUnavailable:
+        raise Refused(offline_message(model_name)) from None
+    except CheckpointError:
+        raise Refused("The flower model's checkpoint on this server cannot be read; "
+                      "the VOC models may still work.") from None
 
 
 @gpu(INFERENCE_S)  # ZeroGPU Spaces lend the GPU per call; a no-op elsewhere
 def run_segment(path, test_id, model_name, opacity) -> dict:
-    """-> overlay, mask, legend HTML, IoU text, and the state for re-blending."""
-    empty = {"overlay": None, "mask": None, "legend": "", "iou": "", "last_result": None, "inspection": None}
+    """-> overlay, mask, legend HTML, caption, and the SegmentShown to keep; Refused in plain words."""
     if not path:
-        gr.Warning("Upload a photo or pick a flower test image first.")
-        return empty
+        raise Refused("Upload a photo or pick a flower test image first.")
     try:
         opacity = bounded(opacity, "Overlay opacity", limits.OPACITY, whole=False)
-        rgb = load_rgb(path, upload_name(path), DISPLAY_LONG_SIDE)  # larger photos are segmented as shown
-        model, kind = load_model(model_name)
-        result = segment_rgb(model, rgb, kind)
-    except (ImageError, OutOfRange) as error:
-        gr.Warning(str(error))
-        return {**empty, "iou": f"**Could not use this file:** {error}"}
-    except WeightsUnavailable as error:
-        gr.Warning(str(error))
-        return {**empty, "iou": f"**{model_name} is not available offline.** {error}"}
-    except CheckpointError as error:
-        gr.Warning(f"Flower checkpoint unusable: {error}")
-        return empty
+    except OutOfRange as error:
+        raise Refused(str(error)) from None
+    rgb, kind, result = _segmentation(path, model_name)
     iou_text = "IoU against the truth is shown for flower test images only."
     iou = iou_against_truth(result.labels, int(test_id)) if test_id is not None and kind == "flower" else None
     if iou is not None:
-        iou_text = f"**Flower IoU vs truth (image_{int(test_id):04d}): {iou:.3f}** (uncertain band ignored)"
+        iou_text = f"**Flower IoU vs truth (image_{int(test_id):04d}): {iou:.3f}** (uncertain band ignored)."
+    source = f"flower test image image_{int(test_id):04d}" if test_id is not None else \
+        f"{upload_name(path)} ({rgb.shape[1]}×{rgb.shape[0]})"
+    shown = SegmentShown(rgb, result, source, model_name, iou_text, segment_snapshot(model_name, rgb, result))
     return {"overlay": overlay(rgb, result, opacity), "mask": mask_image(result), "legend": legend_html(legend(result)),
-            "iou": iou_text, "last_result": (rgb, result), "inspection": segment_snapshot(model_name, rgb, result)}
+            "caption": shown.caption(opacity), "shown": shown, "inspection": shown.snapshot}
 
 
 def segment_snapshot(model_name: str, rgb, result) -> Snapshot:
@@ -123,32 +153,44 @@ def segment(image: str, test_image_id: int | None = None, model: str = FLOWER_MO
         The overlay, the coloured mask, and the label mask: a PNG holding one class id per pixel
         (0 background, 1 flower; VOC ids for the VOC models).
     """
-    view = run_segment(image, test_image_id, model, opacity)
-    if view.get("overlay") is None:
-        raise gr.Error(view.get("iou") or "Nothing to segment: upload a photo or pick a flower test image.")
-    return view["overlay"], view["mask"], label_mask_file(view["last_result"][1]), view
+    try:
+        view = run_segment(image, test_image_id, model, opacity)
+    except Refused as error:
+        raise gr.Error(str(error)) from None
+    return view["overlay"], view["mask"], label_mask_file(view["shown"].result), view["shown"]
 
 
-def segment_example(image: str, model: str, opacity: float):
-    """An example's answer, cached: everything the page shows but the state for re-blending."""
-    overlay, mask, label_mask, view = segment(image, None, model, opacity)
-    return overlay, mask, label_mask, view["legend"], view["iou"]
+def segment_on_page(photo, test_id, model_name, opacity, shown: SegmentShown | None = None,
+                    request: gr.Request = None) -> dict:
+    """The page's segmentation (an upload, an example, a test image, another model): everything shown at
+    once. A refused photo or model gives one plain notice and puts back the model of the last result, which
+    stays on screen. (Not its photo: an output value replaces the upload widget's own preprocessing for the
+    session, see ui.common.uploaded_image.)"""
+    if not photo:
+        return {"overlay": gr.skip()}
+    try:
+        view = run_segment(photo, test_id, model_name, opacity)
+    except Refused as error:
+        plain_notice(str(error), request)
+        return {"model_name": shown.model if shown is not None else gr.skip()}
+    del view["inspection"]  # the inspector reads it from the kept SegmentShown
+    return {**view, "label_mask": label_mask_file(view["shown"].result), "test_id": test_id}
 
 
-def show_segmentation(view: dict | None) -> dict:
-    """The legend, the IoU and the state for re-blending, for the page."""
-    return {name: (view or {}).get(name) for name in ("legend", "iou", "last_result", "inspection")}
+def redraw(shown: SegmentShown | None, opacity, request: gr.Request = None) -> dict:
+    """The kept result again at another opacity (a slider move or a typed number): no model runs."""
+    if shown is None:
+        return {"overlay": gr.skip()}
+    try:
+        opacity = bounded(opacity, "Overlay opacity", limits.OPACITY, whole=False)
+    except OutOfRange as error:
+        plain_notice(str(error), request)
+        return {"overlay": gr.skip()}
+    return {"overlay": overlay(shown.rgb, shown.result, opacity), "caption": shown.caption(opacity)}
 
 
 EXAMPLES = [("flower.jpg", "Flower"), ("china_temple.jpg", "Temple (no flower)"),
             ("chelsea_cat.jpg", "Cat (no flower)"), ("coffee.jpg", "Coffee (no flower)")]
-
-
-def reblend(state, opacity):
-    if state is None:
-        return gr.skip()
-    rgb, result = state
-    return overlay(rgb, result, opacity)
 
 
 def curve_updates(losses, epochs_rows, status: str) -> dict:
@@ -167,45 +209,51 @@ def finetune_configs(modes, epochs, train_images) -> list[FineTuneConfig]:
                            device=inference_device()) for mode in MODES if mode in (modes or [])]
 
 
+def _finetune_events(config: FineTuneConfig, job, losses: list, epochs_rows: list, part: tuple[int, int]):
+    """One mode's fine-tuning (``part``: its index and the number of modes) as page updates: the curves so
+    far and a status line, after every event; the job's share done follows the steps."""
+    mode, (index, parts) = config.mode, part
+    yield curve_updates(losses, epochs_rows, f"{mode}: caching frozen features and measuring the untrained model…")
+    for event in fine_tune_iter(config, should_stop=job.should_stop):
+        if isinstance(event, BatchLoss):
+            job.done = (index + global_step(event) / (config.epochs * event.steps_per_epoch)) / parts
+            losses.append((global_step(event), event.loss, mode))
+            status = f"{mode}: epoch {event.epoch}, step {event.step}/{event.steps_per_epoch}, loss {event.loss:.3f}"
+        elif isinstance(event, EpochResult):
+            epochs_rows.append((event.epoch, event.val_iou, mode))
+            status = (f"{mode}: epoch {event.epoch} val IoU {event.val_iou:.3f}, "
+                      f"pixel acc {event.val_pixel_acc:.3f} ({event.seconds:.0f} s)")
+        elif isinstance(event, FineTuneResult):
+            epochs_rows.insert(0, (0, event.initial["iou"], mode))
+            best = max((r.val_iou for r in event.history), default=float("nan"))
+            status = f"{mode}: {'stopped' if event.stopped else 'done'}; untrained val IoU {event.initial['iou']:.3f} → best {best:.3f}"
+        yield curve_updates(losses, epochs_rows, status)
+
+
 @gpu(TRAINING_S)
-def run_finetune(modes, epochs, train_images):
-    """Generator: streams loss per step and val IoU per epoch for each chosen mode."""
-    if not modes:
-        gr.Warning("Choose at least one mode.")
-        return
+def run_finetune(modes, epochs, train_images, request: gr.Request = None):
+    """Generator: streams loss per step and val IoU per epoch for each chosen mode; Stop or closing the page
+    ends it within one batch (the stop flag of ui.page_jobs)."""
     try:
         configs = finetune_configs(modes, epochs, train_images)
+        if not configs:
+            raise OutOfRange("Choose at least one mode: last, head or full.")
     except OutOfRange as error:
-        gr.Warning(str(error))
-        yield {"status": f"**{error}**"}
+        yield {"status": plain_notice(str(error), request)}
         return
     # One empty (NaN) row per chosen mode, so the chart's first draw already knows every mode's colour:
     # Gradio's plot keeps the colour domain of its first draw and would not draw modes arriving later.
     losses = [(0, float("nan"), config.mode) for config in configs]
     epochs_rows = [(0, float("nan"), config.mode) for config in configs]
-    status = ""
-    for config in configs:
-        mode = config.mode
-        status = f"{mode}: caching frozen features and measuring the untrained model…"
-        yield curve_updates(losses, epochs_rows, status)
-        try:
-            for event in fine_tune_iter(config):
-                if isinstance(event, BatchLoss):
-                    losses.append((global_step(event), event.loss, mode))
-                    status = f"{mode}: epoch {event.epoch}, step {event.step}/{event.steps_per_epoch}, loss {event.loss:.3f}"
-                elif isinstance(event, EpochResult):
-                    epochs_rows.append((event.epoch, event.val_iou, mode))
-                    status = (f"{mode}: epoch {event.epoch} val IoU {event.val_iou:.3f}, "
-                              f"pixel acc {event.val_pixel_acc:.3f} ({event.seconds:.0f} s)")
-                elif isinstance(event, FineTuneResult):
-                    epochs_rows.insert(0, (0, event.initial["iou"], mode))
-                    status = (f"{mode}: done; untrained val IoU {event.initial['iou']:.3f} → best "
-                              f"{max(r.val_iou for r in event.history) if event.history else float('nan'):.3f}")
-                yield curve_updates(losses, epochs_rows, status)
-        except (DataUnavailable, WeightsUnavailable) as error:
-            gr.Warning(str(error))
-            yield {"status": f"Cannot fine-tune: {error}"}
-            return
+    with page_job(f"segmenter fine-tuning ({', '.join(c.mode for c in configs)})", request) as job:
+        for index, config in enumerate(configs):
+            try:
+                yield from _finetune_events(config, job, losses, epochs_rows, (index, len(configs)))
+            except (DataUnavailable, WeightsUnavailable) as error:
+                yield {"status": "Cannot fine-tune: " + plain_notice(str(error), request)}
+                return
+            if job.should_stop():
+                return
 
 
 def global_step(event: BatchLoss) -> int:
@@ -253,56 +301,57 @@ PRIVATE = dict(api_visibility="private", show_progress="hidden")  # steps that f
 
 
 def _photo_inputs() -> dict:
-    """The photo (an upload or a flower test image), the model, the overlay opacity and the Segment button."""
-    return {"photo": uploaded_image(label="Photo (any size or format)", elem_id="segment-photo", height=320),
-            "test_pick": gr.Dropdown(test_choices(), value=None, label="…or a flower test image",
-                                     elem_id="segment-test-pick"),
-            "model_name": gr.Radio(MODEL_CHOICES, value=FLOWER_MODEL, label="Model"),
-            "opacity": gr.Slider(0, 1, value=0.5, step=0.05, label="Overlay opacity"),
-            "go": gr.Button("Segment", variant="primary", elem_id="segment-run")}
+    """The photo with the examples right under it (seen before the photo is scrolled past), a flower test
+    image, the model and the overlay opacity; each acts at once, so the tab has no Segment button."""
+    ins = {"photo": uploaded_image(label="Photo (any size or format): it is segmented as soon as it arrives",
+                                   elem_id="segment-photo", height=300)}
+    with gr.Column(elem_id="segment-examples"):
+        ins["examples"] = gr.Examples(example_files([name for name, _ in EXAMPLES]), ins["photo"],
+                                      example_labels=[label for _, label in EXAMPLES],
+                                      label="Examples: one click (sources and licences: examples/README.md)")
+    ins["test_pick"] = gr.Dropdown(test_choices(), value=None, label="…or a flower test image (with its IoU)",
+                                   elem_id="segment-test-pick")
+    ins["model_name"] = gr.Radio(MODEL_CHOICES, value=FLOWER_MODEL, label="Model", elem_id="segment-model")
+    ins["opacity"] = checked_by_handler(gr.Slider(0, 1, value=0.5, step=0.05, label="Overlay opacity",
+                                                  elem_id="segment-opacity"))
+    return ins
 
 
 def _result_outputs() -> dict:
-    """The overlay, legend, IoU, the mask alone and the label mask file."""
-    return {"overlaid": shown_as_jpeg(gr.Image(label="Overlay", interactive=False, elem_id="segment-overlay",
-                                               height=320, elem_classes=INSPECT_CLASS)),
-            "legend_box": gr.HTML(elem_id="segment-legend"),
-            "iou_box": gr.Markdown(elem_id="segment-iou"),
-            "mask": gr.Image(label="Mask alone", interactive=False, elem_id="segment-mask", height=240,
+    """The overlay, legend, caption, the mask alone and the label mask file."""
+    return {"overlay": shown_as_jpeg(gr.Image(label="Overlay", interactive=False, elem_id="segment-overlay",
+                                              height=300, elem_classes=INSPECT_CLASS)),
+            "legend": gr.HTML(elem_id="segment-legend"),
+            "caption": gr.Markdown(elem_id="segment-iou"),
+            "mask": gr.Image(label="Mask alone", interactive=False, elem_id="segment-mask", height=220,
                              elem_classes=INSPECT_CLASS),
             "label_mask": gr.File(label="Label mask (PNG, one class id per pixel)", elem_id="segment-label-mask",
                                   height=60)}
 
 
-def _wire_segment(ins: dict, outs: dict, states: dict, inspector) -> None:
-    """A test pick fills the photo (an upload clears it: no IoU); Segment is the public endpoint, its
-    legend, IoU and inspection follow privately; the opacity slider reblends the last result."""
-    photo, test_id = ins["photo"], states["test_id"]
+def _wire_segment(ins: dict, outs: dict, states: dict, inspector) -> list:
+    """An upload, an example, a test image or another model segments at once; the opacity redraws the kept
+    result. The public endpoint ``segment`` is a hidden button's, for scripts. Returns the page's events."""
+    photo, test_id, shown = ins["photo"], states["test_id"], states["shown"]
+    page = {**outs, "shown": shown, "test_id": test_id, "model_name": ins["model_name"]}
+    run = dict(fn=named_outputs(segment_on_page, page), outputs=list(page.values()), concurrency_limit=2,
+               api_visibility="private", show_progress_on=[outs["overlay"], outs["mask"]])
+    as_shown = [photo, test_id, ins["model_name"], ins["opacity"], shown]
+    new_photo = [photo, gr.State(None), *as_shown[2:]]  # an upload or an example is no test image: no IoU
+    events = [photo.upload(inputs=new_photo, **run), ins["examples"].load_input_event.then(inputs=new_photo, **run),
+              ins["model_name"].input(inputs=as_shown, **run)]
     picked = {"photo": photo, "test_id": test_id}
-    ins["test_pick"].change(named_outputs(pick_test_image, picked), ins["test_pick"], list(picked.values()), **PRIVATE)
-    gr.on([photo.upload, photo.clear], lambda: None, None, test_id, **PRIVATE)  # an upload is no test image: no IoU
-    shown = {"legend": outs["legend_box"], "iou": outs["iou_box"], "last_result": states["last_result"],
-             "inspection": states["inspection"]}
-    show = dict(fn=named_outputs(show_segmentation, shown), inputs=states["view"], outputs=list(shown.values()),
-                **PRIVATE)
-    done = ins["go"].click(segment, [photo, test_id, ins["model_name"], ins["opacity"]],
-                           [outs["overlaid"], outs["mask"], outs["label_mask"], states["view"]],
-                           api_name="segment", concurrency_limit=2).then(**show)
-    inspector.watch([outs["overlaid"], outs["mask"]])
-    inspector.redraw_after([done])
-    ins["opacity"].release(reblend, [states["last_result"], ins["opacity"]], outs["overlaid"], **PRIVATE)
-
-
-def _segment_examples(ins: dict, outs: dict, states: dict) -> None:
-    """The example photos, answered once and cached; a cached answer forgets the last result and test id."""
-    examples = gr.Examples([[path, FLOWER_MODEL, 0.5] for path in example_files([name for name, _ in EXAMPLES])],
-                           [ins["photo"], ins["model_name"], ins["opacity"]],
-                           [outs[name] for name in ("overlaid", "mask", "label_mask", "legend_box", "iou_box")],
-                           segment_example, cache_examples=True, cache_mode="lazy",
-                           example_labels=[label for _, label in EXAMPLES], api_visibility="private",
-                           label="Examples: one click (sources and licences: examples/README.md)")
-    examples.cache_event.then(lambda: (None, None, None), None,
-                              [states["test_id"], states["last_result"], states["inspection"]], **PRIVATE)
+    events.append(ins["test_pick"].input(named_outputs(pick_test_image, picked), ins["test_pick"],
+                                         list(picked.values()), **PRIVATE).then(inputs=as_shown, **run))
+    shown_now = {"overlay": outs["overlay"], "caption": outs["caption"]}
+    gr.on([ins["opacity"].input, ins["opacity"].release], named_outputs(redraw, shown_now), [shown, ins["opacity"]],
+          list(shown_now.values()), trigger_mode="always_last", **PRIVATE)
+    gr.Button(visible=False).click(segment, [photo, test_id, ins["model_name"], ins["opacity"]],
+                                   [outs["overlay"], outs["mask"], outs["label_mask"], shown], api_name="segment",
+                                   concurrency_limit=2)
+    inspector.watch([outs["overlay"], outs["mask"]])
+    inspector.redraw_after(events)
+    return events
 
 
 def _fine_tune_section() -> None:
@@ -312,8 +361,8 @@ def _fine_tune_section() -> None:
                   "model was trained with `python -m segmenter.train` (see docs/segmentation.md).")
     with gr.Row():
         modes = gr.CheckboxGroup(list(MODES), value=list(MODES), label="Modes")
-        epochs = gr.Slider(1, 5, value=2, step=1, label="Epochs")
-        train_images = gr.Slider(16, 128, value=32, step=8, label="Training images")
+        epochs = checked_by_handler(gr.Slider(1, 5, value=2, step=1, label="Epochs"))
+        train_images = checked_by_handler(gr.Slider(16, 128, value=32, step=8, label="Training images"))
     with gr.Row():
         start = gr.Button("Start fine-tuning", variant="primary", elem_id="segment-ft-start")
         stop = gr.Button("Stop", elem_id="segment-ft-stop")
@@ -322,28 +371,36 @@ def _fine_tune_section() -> None:
         loss_plot = gr.LinePlot(x="step", y="loss", color="mode", color_map=MODE_COLOURS, title="Training loss per step")
         iou_plot = gr.LinePlot(x="epoch", y="val IoU", color="mode", color_map=MODE_COLOURS,
                                title="Val flower IoU per epoch (0 = untrained)")
-    # Shares the one "training" slot with Train live and the affine experiment: one CPU-heavy job at a time.
     curves_out = {"loss_plot": loss_plot, "iou_plot": iou_plot, "status": ft_status}
-    training = dict(concurrency_limit=1, concurrency_id="training")
-    run = start.click(named_outputs(run_finetune, curves_out), [modes, epochs, train_images],
-                      list(curves_out.values()), api_visibility="private", **training)
-    api_endpoint(fine_tune, [modes, epochs, train_images], "fine_tune", **training)  # plain values for scripts
-    stop.click(lambda: "Stopped.", None, ft_status, cancels=[run], api_visibility="private")
+    run = start.click(waiting_note, None, ft_status, queue=False, api_visibility="private").then(
+        named_outputs(run_finetune, curves_out), [modes, epochs, train_images], list(curves_out.values()),
+        api_visibility="private", show_progress_on=[loss_plot, iou_plot], **HEAVY)
+    api_endpoint(fine_tune, [modes, epochs, train_images], "fine_tune", **HEAVY)  # plain values for scripts
+    stop.click(stop_fine_tuning, None, ft_status, cancels=[run], api_visibility="private")
+
+
+def stop_fine_tuning(request: gr.Request) -> str:
+    stop_page_jobs(request)  # the loop ends within one batch, also if Gradio's cancel comes between two
+    return "Stopped."
 
 
 def build_segment_tab():
     gr.Markdown("Segment a photo with DeepLabV3: the flower-vs-background model fine-tuned here on Oxford 17 "
-                "Flowers, or torchvision's COCO-trained 21-class VOC models when their weights are on this machine.")
+                "Flowers, or torchvision's COCO-trained 21-class VOC models when their weights are on this machine. "
+                "Click any pixel of the overlay or the mask to see the model's probabilities there.")
+    states = {name: gr.State(None) for name in ("test_id", "shown")}
     with gr.Row():
         with gr.Column():
             ins = _photo_inputs()
         with gr.Column():
             outs = _result_outputs()
-    states = {name: gr.State(None) for name in ("test_id", "last_result", "inspection", "view")}
-    inspector = build_inspector(states["inspection"], elem_id="inspector-segment")
+    inspector = build_inspector(states["shown"], elem_id="inspector-segment", read=kept_snapshot)
     _wire_segment(ins, outs, states, inspector)
-    with gr.Row():
-        _segment_examples(ins, outs, states)
     with gr.Accordion("Fine-tune: last layer vs head vs full", open=False):
         _fine_tune_section()
     build_cost_section()
+    stop_jobs_when_page_closes()
+
+
+def kept_snapshot(shown: SegmentShown | None) -> Snapshot | None:
+    return shown.snapshot if shown is not None else None

@@ -1,0 +1,242 @@
+"""The Segment and Inside-the-models tabs walked as a newcomer does (issue 24), in Chromium at 1400 px, 800 px
+and in dark mode: an example and then a pixel, an upload that segments at once, a typed opacity, a bad file,
+an invalid kernel size, the layer pictures' captions, and closing a page that runs the affine experiment.
+Each walk takes screenshots (under pytest's tmp_path) and checks what a person sees: boxes on screen, text
+not cut off, one notice and the last good result kept, not only values in the DOM."""
+import re
+
+import numpy as np
+import pytest
+from PIL import Image
+from playwright.sync_api import expect
+
+from tests.conftest import REPO_ROOT
+from tests.helpers import CHECKPOINTS, HAVE_CIFAR, requires_flowers
+
+TIMEOUT_MS = 120_000
+VIEWS = {"1400": ({"width": 1400, "height": 1000}, ""), "800": ({"width": 800, "height": 1000}, ""),
+         "dark": ({"width": 1400, "height": 1000}, "?__theme=dark")}
+needs_flower_model = pytest.mark.skipif(not (CHECKPOINTS / "flowers_deeplab.pt").is_file(),
+                                        reason="flower checkpoint not trained yet")
+
+
+def open_page(browser, app_url, view: str, tab: str):
+    viewport, query = VIEWS[view]
+    context = browser.new_context(viewport=viewport)
+    page = context.new_page()
+    page.set_default_timeout(TIMEOUT_MS)
+    page.goto(app_url + query, wait_until="domcontentloaded")
+    page.get_by_role("tab", name=tab).click()
+    return page
+
+
+def in_view(page, selector: str) -> bool:
+    """True when the element's box lies (at least half) inside the visible window."""
+    box = page.locator(selector).first.bounding_box()
+    height = page.viewport_size["height"]
+    return box is not None and box["y"] + box["height"] / 2 >= 0 and box["y"] + box["height"] / 2 <= height
+
+
+def clipped_text(page, selector: str) -> list[str]:
+    """Texts under ``selector`` cut off sideways (scrollWidth beyond clientWidth)."""
+    return page.evaluate("""(selector) => [...document.querySelectorAll(selector)]
+        .filter(e => e.offsetParent !== null && e.scrollWidth > e.clientWidth + 1).map(e => e.innerText.slice(0, 60))""",
+                         selector)
+
+
+def visible_toasts(page) -> list[str]:
+    return [toast.inner_text() for toast in page.locator(".toast-body").all() if toast.is_visible()]
+
+
+def error_badges(page) -> int:
+    """Gradio's red "Error" status on an output panel (what a failed event leaves on every output)."""
+    return page.locator("[role=tabpanel]:visible .error").filter(has_text=re.compile(r"^\s*Error\s*$")).count()
+
+
+def overlay_src(page) -> str:
+    return page.locator("#segment-overlay img").first.get_attribute("src")
+
+
+@requires_flowers
+@needs_flower_model
+@pytest.mark.parametrize("view", list(VIEWS))
+def test_an_example_is_a_result_like_any_other(browser, app_url, tmp_path, view):
+    page = open_page(browser, app_url, view, "Segment")
+    example = page.locator("#segment-examples").get_by_text("Cat (no flower)", exact=True)
+    expect(example).to_be_visible()
+    assert in_view(page, "#segment-examples"), "the examples are below the fold"
+    example.click()
+    expect(page.locator("#segment-iou")).to_contain_text("chelsea_cat.jpg", timeout=TIMEOUT_MS)
+    assert in_view(page, "#segment-overlay"), "clicking an example scrolled the result out of view"
+    page.screenshot(path=tmp_path / f"segment-example-{view}.png")
+    page.locator("#segment-overlay img").first.click()  # the middle of the cat photo
+    chart = page.locator("#inspector-segment-chart")
+    expect(chart).to_contain_text("Pixel (", timeout=30_000)
+    expect(chart).to_contain_text("entropy")
+    expect(page.locator("#inspector-segment-uncertainty img").first).to_be_visible(timeout=30_000)
+    expect(page.locator("#segment-label-mask")).to_contain_text(re.compile(r"label_mask\s*\.png"))
+    assert not clipped_text(page, "#segment-iou p, #segment-legend, #inspector-segment-chart .pw-head")
+    page.locator("#inspector-segment").screenshot(path=tmp_path / f"segment-inspector-{view}.png")
+    page.context.close()
+
+
+def png(path, size=(160, 120)) -> str:
+    y, x = np.mgrid[0:size[1], 0:size[0]]
+    rgb = np.stack([x * 255 // size[0], y * 255 // size[1], 255 - x * 255 // size[0]], axis=2).astype(np.uint8)
+    Image.fromarray(rgb).save(path)
+    return str(path)
+
+
+@needs_flower_model
+def test_upload_segments_at_once_typed_opacity_redraws_and_a_bad_file_keeps_the_result(browser, app_url, tmp_path):
+    page = open_page(browser, app_url, "1400", "Segment")
+    page.locator("#segment-photo input[type=file]").set_input_files(png(tmp_path / "gradient.png"))
+    caption = page.locator("#segment-iou")
+    expect(caption).to_contain_text("gradient.png (160×120)", timeout=TIMEOUT_MS)  # no button pressed
+    expect(caption).to_contain_text("opacity 0.50")
+    before = overlay_src(page)
+    opacity = page.get_by_label("number input for Overlay opacity")
+    opacity.fill("0.2")
+    opacity.press("Enter")
+    expect(caption).to_contain_text("opacity 0.20", timeout=30_000)
+    page.wait_for_function("(old) => document.querySelector('#segment-overlay img').src !== old", arg=before)
+    shown = overlay_src(page)
+    (tmp_path / "broken.png").write_bytes(b"this is not a picture")
+    for _ in range(2):  # a second failure does not stack a second notice
+        page.locator("#segment-photo input[type=file]").set_input_files(str(tmp_path / "broken.png"))
+        expect(page.locator(".toast-body").first).to_be_visible(timeout=30_000)
+    page.wait_for_timeout(1500)
+    toasts = visible_toasts(page)
+    page.screenshot(path=tmp_path / "segment-bad-file.png")
+    assert len(toasts) == 1, toasts
+    assert "broken.png" in toasts[0] and "**" not in toasts[0] and "/tmp" not in toasts[0]
+    assert overlay_src(page) == shown and "gradient.png" in caption.inner_text()  # the last good result stays
+    assert error_badges(page) == 0
+    page.context.close()
+
+
+def set_number(page, label: str, value: str):
+    box = page.locator("#inside-tab").get_by_label(f"number input for {label}")
+    box.fill(value)
+    box.press("Enter")
+
+
+def wrapped_numbers(page, selector: str) -> list[str]:
+    """Cells under ``selector`` holding a number that the browser broke over two lines."""
+    return page.evaluate("""(selector) => [...document.querySelectorAll(selector)].filter(cell => {
+        const text = cell.innerText.trim();
+        if (!/^[×]?[\\d,.]+%?$/.test(text)) return false;
+        const range = document.createRange(); range.selectNodeContents(cell);
+        const tops = new Set([...range.getClientRects()].map(r => Math.round(r.top)));
+        return tops.size > 1; }).map(cell => cell.innerText)""", selector)
+
+
+@pytest.mark.parametrize("view", list(VIEWS))
+def test_inside_an_invalid_kernel_gives_one_notice_and_tables_stay_legible(browser, app_url, tmp_path, view):
+    page = open_page(browser, app_url, view, "Inside the models")
+    totals = page.locator("#inside-totals")
+    expect(totals).to_contain_text("k=3", timeout=TIMEOUT_MS)
+    set_number(page, "k (kernel side, odd)", "4")
+    expect(page.locator(".toast-body").first).to_be_visible(timeout=30_000)
+    page.wait_for_timeout(1500)
+    toasts = visible_toasts(page)
+    page.screenshot(path=tmp_path / f"inside-kernel-{view}.png")
+    assert len(toasts) == 1 and "even" in toasts[0], toasts
+    expect(totals).to_contain_text("k=3")  # the tables say which setting they show
+    assert error_badges(page) == 0
+    assert not wrapped_numbers(page, "#inside-totals td, #inside-layers td, #inside-writeups td")
+    page.context.close()
+
+
+@pytest.mark.skipif(not HAVE_CIFAR, reason="the layer view's default image is a CIFAR-10 test image")
+@pytest.mark.parametrize("view", ["1400", "800"])
+def test_every_layer_caption_is_readable_and_most_steps_fit_a_screen(browser, app_url, tmp_path, view):
+    page = open_page(browser, app_url, view, "Inside the models")
+    page.locator("#inside-layers-run").click()
+    figures = page.locator("#inside-layer-gallery figure")
+    expect(figures).to_have_count(23, timeout=TIMEOUT_MS)
+    figures.first.scroll_into_view_if_needed()
+    page.evaluate("document.querySelector('#inside-layer-gallery').scrollIntoView()")
+    page.screenshot(path=tmp_path / f"inside-layers-{view}.png")
+    assert not clipped_text(page, "#inside-layer-gallery figcaption")
+    captions = [caption.inner_text() for caption in page.locator("#inside-layer-gallery figcaption").all()]
+    assert captions[0].startswith("1. downconv1.0 · Conv2d") and "connections" in captions[0]
+    height = page.viewport_size["height"]
+    on_screen = sum(1 for figure in figures.all() if (box := figure.bounding_box()) and box["y"] + box["height"] <= height)
+    assert on_screen >= (12 if view == "1400" else 6), on_screen
+    boxes = [figure.bounding_box() for figure in figures.all()]
+    for a, b in zip(boxes, boxes[1:]):  # neighbours in a row do not overlap
+        assert a["x"] + a["width"] <= b["x"] + 1 or b["y"] >= a["y"] + a["height"] - 1 or b["x"] < a["x"]
+    assert not wrapped_numbers(page, "#inside-layer-table td")
+    page.context.close()
+
+
+@pytest.mark.skipif(not HAVE_CIFAR or not (REPO_ROOT / "checkpoints" / "unet.pt").is_file(),
+                    reason="needs CIFAR-10 and checkpoints/unet.pt: python -m pixelwise.fetch cifar10")
+def test_closing_the_page_stops_its_affine_experiment_and_the_next_person_is_told_why_they_wait(
+        browser, app_url, tmp_path):
+    first = open_page(browser, app_url, "1400", "Inside the models")
+    set_number(first, "fine-tuning steps (0 skips (iii))", "1000")  # about ten minutes of fine-tuning here
+    first.locator("#inside-affine-run").click()
+    expect(first.get_by_text(re.compile(r"fine-tuning step \d+/1000")).first).to_be_visible(timeout=TIMEOUT_MS)
+    second = open_page(browser, app_url, "1400", "Inside the models")
+    set_number(second, "fine-tuning steps (0 skips (iii))", "0")
+    set_number(second, "test images", "10")
+    set_number(second, "training images for fine-tuning", "100")
+    second.locator("#inside-affine-run").click()
+    waiting = second.locator("#inside-affine-waiting")
+    expect(waiting).to_contain_text("Waiting for another visitor's affine experiment", timeout=30_000)
+    second.screenshot(path=tmp_path / "inside-affine-waiting.png")
+    first.context.close()  # the page that started the long run goes away
+    expect(second.locator("#inside-affine-summary")).to_contain_text("10 test and 100 training images",
+                                                                      timeout=180_000)  # ~20 s on a quiet machine
+    expect(waiting).to_have_text("")
+    second.context.close()
+
+
+def test_a_closed_page_stops_only_its_own_jobs_and_waiters_are_told_what_for():
+    """ui.page_jobs without a browser: the unload handler sets the stop flag of the closed page's jobs only."""
+    from types import SimpleNamespace
+
+    from ui.page_jobs import page_job, stop_page_jobs, waiting_note
+
+    mine, theirs = SimpleNamespace(session_hash="mine"), SimpleNamespace(session_hash="theirs")
+    assert waiting_note(mine) == ""
+    with page_job("affine experiment (5 pairs, 100 fine-tuning steps)", theirs) as job:
+        job.done = 0.5
+        assert waiting_note(mine).startswith("Waiting for another visitor's affine experiment (5 pairs")
+        assert "left" in waiting_note(mine) and "your own" in waiting_note(theirs)
+        stop_page_jobs(mine)
+        assert not job.should_stop()
+        stop_page_jobs(theirs)
+        assert job.should_stop()
+    assert waiting_note(mine) == ""
+
+
+@needs_flower_model
+def test_a_refused_model_or_file_gives_one_plain_notice_and_puts_back_the_last_result(monkeypatch, tmp_path):
+    """No browser: a VOC model without its weights names the file it needs, never the server's folder, and
+    the page gets back the model of the result it keeps showing; a repeat is not stacked."""
+    from types import SimpleNamespace
+
+    import gradio as gr
+    import ui.segment_tab as tab
+    from segmenter.models import VOC_MODELS, WeightsUnavailable
+
+    notices = []
+    monkeypatch.setattr(gr, "Warning", lambda text, duration=None: notices.append(text))
+    request = SimpleNamespace(session_hash="newcomer")
+    kept = tab.segment_on_page(png(tmp_path / "gradient.png"), None, tab.FLOWER_MODEL, 0.5, None, request)["shown"]
+    voc = next(iter(VOC_MODELS))
+
+    def offline(name, device=None):
+        raise WeightsUnavailable("/root/.cache/torch/hub/checkpoints/x.pth: no such weights file")
+
+    monkeypatch.setattr(tab, "load_segmenter", offline)
+    for _ in range(2):
+        answer = tab.segment_on_page(str(tmp_path / "gradient.png"), None, voc, 0.5, kept, request)
+        assert answer == {"model_name": tab.FLOWER_MODEL}  # the radio goes back to the model of what is shown
+    assert len(notices) == 1 and ".pth" in notices[0] and "/" not in notices[0] and "**" not in notices[0]
+    (tmp_path / "broken.png").write_bytes(b"not a picture")
+    tab.segment_on_page(str(tmp_path / "broken.png"), None, tab.FLOWER_MODEL, 0.5, kept, request)
+    assert len(notices) == 2 and "broken.png" in notices[1] and str(tmp_path) not in notices[1]
