@@ -488,10 +488,10 @@ SHOW_RESULTS_JS = """() => { const el = document.querySelector('#colourize-pictu
 
 
 def _upload_inputs() -> dict:
-    """The Upload sub-tab: the examples (filled once the upload box exists), the photo, the working size,
+    """The Upload sub-tab: the examples first (seen before anything is scrolled), the photo, the working size,
     and the full-size files."""
-    inputs = {"examples": gr.Column(elem_id="colourize-examples")}
-    inputs["upload"] = uploaded_image(label="Your image (any size or mode): it is colourized at once",
+    inputs = {"examples": _examples()}
+    inputs["upload"] = uploaded_image(label="Your photo (any size)",
                                       sources=["upload", "clipboard"], height=200)
     inputs["work_size"] = gr.Slider(*limits.WORK_SIZE, value=DEFAULT_WORK_SIZE, step=8,
                                     label="Model working size (long side, px)")
@@ -580,8 +580,10 @@ def _wire_page(inputs: dict, outputs: dict, h, examples) -> tuple[list, dict, di
                 show_progress="hidden", api_visibility="private")
     chosen = [*inputs["checkpoints"].values(), inputs["decoding"], inputs["temperature"], inputs["class_map"]]
     new = dict(inputs=[inputs["upload"], *chosen, inputs["work_size"]], **step(page_new, forgets))
+    example = dict(inputs=[examples, *chosen, inputs["work_size"]],
+                   **step(page_example, forgets | {"upload": inputs["upload"]}))
     test = [inputs["category"], inputs["index"], *chosen]
-    events = [inputs["upload"].upload(**new), examples.load_input_event.then(**new),
+    events = [inputs["upload"].upload(**new), examples.click(**example),
               inputs["test_button"].click(page_test, test, list(forgets.values()), api_visibility="private"),
               inputs["random_button"].click(inputs=[inputs["category"], *chosen],
                                             **step(page_random, forgets | {"index": inputs["index"]}))]
@@ -590,18 +592,26 @@ def _wire_page(inputs: dict, outputs: dict, h, examples) -> tuple[list, dict, di
     for control in (*inputs["checkpoints"].values(), inputs["decoding"], inputs["temperature"],
                     inputs["class_map"], inputs["work_size"]):
         events.append(control.change(**redraw))
-    examples.load_input_event.then(None, js=SHOW_RESULTS_JS)
+    examples.click(None, js=SHOW_RESULTS_JS)
     size_inputs = [outputs["view"], *chosen[:-1], inputs["work_size"]]
     inputs["full_size_button"].click(inputs=size_inputs, **step(page_full_size, {"full_size": inputs["full_size"],
                                                                                  "notice": outputs["notice"]}))
     return [event.then(**show) for event in events], redraw, show
 
 
-def _examples(upload) -> gr.Examples:
-    """The example photos: a click puts one in the upload box and colourizes it as an upload (_wire_page)."""
-    return gr.Examples([[path] for path in example_files([name for name, _ in EXAMPLES])], [upload],
-                       example_labels=[label for _, label in EXAMPLES], api_visibility="private",
-                       label="Examples: one click (sources and licences: examples/README.md)")
+def _examples() -> gr.Dataset:
+    """The example photos as one-click buttons. A plain Dataset, not gr.Examples: its click sends the upload box
+    a prop update, which makes a fresh gr.Image in the session and loses uploaded_image's own file handling."""
+    example_files([name for name, _ in EXAMPLES])  # served in place (page_example names them again)
+    return gr.Dataset(components=["textbox"], samples=[[label] for _, label in EXAMPLES], type="index",
+                      layout="gallery", label="Examples: one click (sources and licences: examples/README.md)",
+                      elem_id="colourize-example-buttons")
+
+
+def page_example(index, *chosen) -> dict:
+    """An example button: its photo in the upload box, colourized as an upload (page_new)."""
+    path = example_files([EXAMPLES[int(index)][0]])[0]
+    return {"upload": path} | page_new(path, *chosen)
 
 
 def build_colourize_tab() -> ColourizeTab:
@@ -616,10 +626,8 @@ def build_colourize_tab() -> ColourizeTab:
             inputs |= _shared_inputs()
         with gr.Column(scale=3):
             outputs, inspector, hint_controls = _outputs()
-    with inputs["examples"]:
-        examples = _examples(inputs["upload"])
     _wire_api(inputs, outputs, hint_controls.hints)
-    shown, redraw, show = _wire_page(inputs, outputs, hint_controls, examples)
+    shown, redraw, show = _wire_page(inputs, outputs, hint_controls, inputs["examples"])
     shown += wire_hints(hint_controls, outputs, inputs["checkpoints"]["beyond"], redraw, show)
     inspector.watch([outputs[name] for name in IMAGES])
     inspector.redraw_after(shown)

@@ -171,7 +171,7 @@ def shown_files(pictures: dict[str, np.ndarray | None], stem: str) -> dict[str, 
 
 NOTICE_CSS = """
 .pw-notice { border: 1px solid #d97706; border-left-width: 5px; border-radius: 6px; padding: 8px 12px;
-             background: rgba(217, 119, 6, 0.12); color: var(--body-text-color); font-size: 14px; }
+             background: var(--block-background-fill); color: var(--body-text-color); font-size: 14px; }
 """
 _FOLDERS = re.compile(r"(?:[A-Za-z]:)?(?:[\\/][\w.@+~-]+)+[\\/]")  # a folder path up to its last separator
 

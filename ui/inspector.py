@@ -205,8 +205,9 @@ def build_inspector(state: gr.State, uncertainty: bool = True, elem_id: str = "i
     with gr.Row(elem_id=elem_id):
         # min_width: side by side only where both fit; narrower, the maps go under the chart (at 800 px the
         # squeezed chart showed one word per line)
-        chart = gr.HTML(message_html(HINT, "hint"), css_template=CHART_CSS, elem_id=f"{elem_id}-chart",
-                        min_height=60, padding=True, min_width=300)
+        with gr.Column(min_width=300):
+            chart = gr.HTML(message_html(HINT, "hint"), css_template=CHART_CSS, elem_id=f"{elem_id}-chart",
+                            min_height=60, padding=True)
         if not uncertainty:
             return Inspector(state, chart, read=read)
         with gr.Column(min_width=300):
