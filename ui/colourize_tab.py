@@ -584,7 +584,7 @@ def _wire_page(inputs: dict, outputs: dict, h, examples) -> tuple[list, dict, di
                    **step(page_example, forgets | {"upload": inputs["upload"]}))
     test = [inputs["category"], inputs["index"], *chosen]
     events = [inputs["upload"].upload(**new), examples.click(**example),
-              inputs["test_button"].click(page_test, test, list(forgets.values()), api_visibility="private"),
+              inputs["test_button"].click(inputs=test, **step(page_test, forgets)),
               inputs["random_button"].click(inputs=[inputs["category"], *chosen],
                                             **step(page_random, forgets | {"index": inputs["index"]}))]
     redraw_inputs = [outputs["view"], *chosen, inputs["work_size"], h.hints]
