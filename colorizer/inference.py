@@ -315,12 +315,18 @@ def photo_logits(model: nn.Module, photo: PreparedPhoto, long_side: int = DEFAUL
 
 def colourize_prepared(model: nn.Module, palette: torch.Tensor, photo: PreparedPhoto,
                        long_side: int = DEFAULT_WORK_SIZE, decoding: str = DEFAULT_DECODING,
-                       temperature: float = DEFAULT_TEMPERATURE, hints=None) -> PhotoResult:
+                       temperature: float = DEFAULT_TEMPERATURE, hints=None,
+                       logits: torch.Tensor | None = None) -> PhotoResult:
     """One model on a prepared photo: logits at the working size, colour on the photo's own lightness
     (colorizer.pipeline.Colourizer.run is this with its Settings).
-    ``hints``: [(x, y, (r, g, b)), ...] in the upload's own pixel coordinates (hint models; HintError if bad)."""
+    ``hints``: [(x, y, (r, g, b)), ...] in the upload's own pixel coordinates (hint models; HintError if bad).
+    ``logits``: this model's logits on this photo from before (same working size and hints): decoded
+    again, the model is not run (a decoding change redraws without it)."""
     with one_torch_thread():
-        logits, work = photo_logits(model, photo, long_side, hints)
+        if logits is None:
+            logits, work = photo_logits(model, photo, long_side, hints)
+        else:
+            work = (logits.shape[-1], logits.shape[-2])
         colour = compose_colour(model, palette, logits, photo, decoding, temperature)
     return PhotoResult(
         grey=photo.grey_rgb, colour=colour, original=photo.rgb if photo.has_colour else None, work_size=work,

@@ -5,6 +5,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
+import torch
 
 from .hints import Hint, mark_hints
 from pixelwise.perpixel import Scores, Snapshot
@@ -46,6 +47,9 @@ class Panels:
     original: np.ndarray | None = None
     notes: list[str] = field(default_factory=list)
     source: str = ""  # what was colourized, for the inspector's title
+    # column key -> (what made them: checkpoint, working size, hints; the working-size logits): what a redraw
+    # with another decoding reuses (photo_panels' ``kept``). References, not copies, of the inspector's logits.
+    kept: dict[str, tuple[tuple, torch.Tensor]] = field(default_factory=dict)
 
     def snapshot(self) -> Snapshot:
         """What a click on the pictures reads: every model's logits and the pictures' size."""
@@ -62,16 +66,23 @@ class Panels:
 
 
 def photo_panels(photo: PreparedPhoto, columns: list[Column], settings: Settings = Settings(),
-                 class_map: bool = False, hints: list[Hint] | None = None) -> Panels:
+                 class_map: bool = False, hints: list[Hint] | None = None,
+                 kept: dict[str, tuple[tuple, torch.Tensor]] | None = None) -> Panels:
     """Each model on one prepared photo at the photo's own (prepared) size: colour on its lightness, or the
     raw class map; the grey and the lightness are made once for all models. ``hints`` (in the upload's own
-    pixel coordinates) steer the hint models, and are marked on their pictures."""
+    pixel coordinates) steer the hint models, and are marked on their pictures. ``kept``: an earlier
+    Panels.kept of this photo; a model whose checkpoint, working size and hints are unchanged is not run
+    again, its logits are decoded anew (a decoding, temperature or class-map change)."""
     width, height = photo.full_size
     panels = Panels(grey=photo.grey_rgb, original=photo.rgb if photo.has_colour else None,
                     source=f"upload {width}×{height}")
     for column in panels.loaded(columns):
         steered = bool(hints) and column.colourizer.takes_hints
-        result = column.colourizer.run(photo, settings, hints if steered else None)
+        made_with = (column.name, settings.work_size, tuple(hints) if steered else ())
+        earlier = (kept or {}).get(column.key)
+        reused = earlier[1] if earlier is not None and earlier[0] == made_with else None
+        result = column.colourizer.run(photo, settings, hints if steered else None, reused)
+        panels.kept[column.key] = (made_with, result.logits)
         kind = "class map (mode)" if class_map else settings.describe()
         truth = photo.small(result.work_size) if photo.has_colour else None
         picture = result.class_map if class_map else result.colour
@@ -91,7 +102,7 @@ def photo_panels(photo: PreparedPhoto, columns: list[Column], settings: Settings
 
 
 def test_image_panels(rgb: np.ndarray, columns: list[Column], settings: Settings = Settings(),
-                      category: str = "", index: int = 0) -> Panels:
+                      category: str = "", index: int = 0, class_map: bool = False) -> Panels:
     """Each model on one 32 x 32 test image at its own size, scored with the handout's metric: the shown
     colours and the truth mapped to the nearest colour of a handout palette (its own for the handout
     models, the first handout model's for Lab models), share of pixels that agree."""
@@ -103,10 +114,12 @@ def test_image_panels(rgb: np.ndarray, columns: list[Column], settings: Settings
         colourizer = column.colourizer
         reference = colourizer.palette if reference is None and not colourizer.is_lab else reference
         result = colourizer.run_small(rgb, settings)
-        own = colourizer.own_reference(reference)
-        score = (f"pixel accuracy {100 * accuracy(result.colour, rgb, own):.1f}%" if own is not None
+        kind, picture = (("class map (mode)", colourizer.class_map(result.logits)) if class_map
+                         else (settings.describe(), result.colour))
+        own = colourizer.own_reference(reference)  # the shown picture is scored: the class map's when shown
+        score = (f"pixel accuracy {100 * accuracy(picture, rgb, own):.1f}%" if own is not None
                  else "no handout palette to score with")
-        panels.models[column.key] = Panel(f"{column.label} · {settings.describe()} · {score}", zoom(result.colour),
+        panels.models[column.key] = Panel(f"{column.label} · {kind} · {score}", zoom(picture),
                                           colourizer.scores(column.label, result.logits, rgb))
     panels.notes.append(f"CIFAR-10 test image {category} #{index}, 32×32, shown {TEST_IMAGE_ZOOM}× enlarged; "
                         "pixel accuracy = share of pixels whose shown colour and true colour have the same nearest "

@@ -25,8 +25,8 @@ from pixelwise.perpixel import Scores
 from . import lab
 from .checkpoint import load_checkpoint
 from .inference import (DEFAULT_DECODING, DEFAULT_TEMPERATURE, DEFAULT_WORK_SIZE, PhotoResult, PreparedPhoto,
-                        colourize_prepared, decode_rgb, is_lab, model_input, photo_logits, predict_logits, prepare_photo,
-                        save_colour_png, takes_hints)
+                        classes_to_rgb, colourize_prepared, decode_rgb, is_lab, model_input, photo_logits,
+                        predict_logits, prepare_photo, save_colour_png, takes_hints)
 from .inspector import model_scores
 from .metrics import palette_accuracy
 
@@ -93,12 +93,18 @@ class Colourizer:
         with one_torch_thread():
             return photo_logits(self.model, photo, settings.work_size, hints)
 
-    def run(self, photo: PreparedPhoto, settings: Settings = Settings(), hints=None) -> PhotoResult:
+    def run(self, photo: PreparedPhoto, settings: Settings = Settings(), hints=None,
+            logits: torch.Tensor | None = None) -> PhotoResult:
         """The photo colourized at its (prepared) size: logits at the working size, the decoded colour on
         the photo's own lightness, the class map on demand. ``hints``: [(x, y, (r, g, b)), ...] in the
-        upload's own pixel coordinates (hint models only; colorizer.hints.HintError when bad)."""
+        upload's own pixel coordinates (hint models only; colorizer.hints.HintError when bad). ``logits``:
+        this model's from an earlier run on the same photo, settings and hints, decoded again without a run."""
         return colourize_prepared(self.model, self.palette, photo, settings.work_size, settings.decoding,
-                                  settings.temperature, hints)
+                                  settings.temperature, hints, logits)
+
+    def class_map(self, logits: torch.Tensor) -> np.ndarray:
+        """NC x h x w logits -> h x w x 3 uint8: each pixel's most likely class in its own colour."""
+        return classes_to_rgb(logits.argmax(dim=0).numpy(), self.palette)
 
     def save_png(self, logits: torch.Tensor, photo: PreparedPhoto, path, settings: Settings = Settings()) -> Path:
         """``logits`` (from ``logits`` on the shown copy) laid onto ``photo``'s lightness, written strip by strip."""

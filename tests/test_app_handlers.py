@@ -141,16 +141,22 @@ def test_class_map_shows_only_palette_colours(checkpoints, tmp_path):
     assert "class map" in out["unet_caption"]
 
 
-def test_corrupt_or_empty_upload_gives_a_clear_message(checkpoints, tmp_path):
+def test_corrupt_or_empty_upload_gives_one_plain_notice_and_keeps_the_last_result(checkpoints, tmp_path):
+    """Issue 24: one notice (no warning toast beside an error toast), plain words, and the panels keep the last
+    good result (the page's answer leaves them out)."""
+    import warnings
+
     bad = tmp_path / "broken.png"
     bad.write_bytes(b"\x89PNG\r\n\x1a\n this is not really a png")
-    with pytest.warns(UserWarning, match="broken.png: the PNG file is damaged or cut short"):
-        out = upload(checkpoints, bad)
-    assert out["notes"].startswith("**Could not use this file:**")
     empty = tmp_path / "empty.png"
     empty.write_bytes(b"")
-    with pytest.warns(UserWarning, match="empty"):
-        upload(checkpoints, empty)
+    for path, words in ((bad, "broken.png: the PNG file is damaged or cut short"), (empty, "empty")):
+        with warnings.catch_warnings():
+            warnings.simplefilter("error")  # a gr.Warning toast is a UserWarning here: none
+            out = colourize_tab.page_answer(upload(checkpoints, path))
+        assert set(out) == {"notice"}, "the pictures, captions and view must keep the last good result"
+        assert words in out["notice"] and "**" not in out["notice"] and str(tmp_path) not in out["notice"]
+        assert out["notice"].count("pw-notice") == 1
 
 
 def test_messages_name_the_file_as_the_person_named_it_never_the_server_path(checkpoints, tmp_path):
@@ -161,9 +167,16 @@ def test_messages_name_the_file_as_the_person_named_it_never_the_server_path(che
     cached.write_text("<svg xmlns='http://www.w3.org/2000/svg'></svg>")
     path = UploadedPath(cached)
     path.orig_name = "logo (final).svg.png"
-    with pytest.warns(UserWarning, match=r"logo \(final\)\.svg\.png: this is an SVG"):
-        out = colourize_tab.on_colourize_upload(path, checkpoints["cnn"], checkpoints["unet"], checkpoints["beyond"])
-    assert "logo (final).svg.png: this is an SVG" in out["notes"] and str(tmp_path) not in out["notes"]
+    out = colourize_tab.on_colourize_upload(path, checkpoints["cnn"], checkpoints["unet"], checkpoints["beyond"])
+    assert "logo (final).svg.png: this is an SVG" in out["refused"] and str(tmp_path) not in out["refused"]
+
+
+def test_a_server_folder_or_markdown_never_reaches_a_notice():
+    from ui.common import notice, plain
+
+    text = plain("**No CIFAR-10 test images:** `/srv/app/shared/data/cifar10` does not exist")
+    assert text == "No CIFAR-10 test images: cifar10 does not exist"
+    assert notice("") == "" and "&lt;b&gt;" in notice("<b>")  # cleared; escaped, never markup
 
 
 def test_a_large_upload_is_shown_capped_and_its_full_size_is_a_png_download(checkpoints, tmp_path):
@@ -186,20 +199,23 @@ def test_out_of_range_numbers_are_refused_clearly(checkpoints, tmp_path):
     import gradio as gr
 
     photo().save(tmp_path / "x.png")
-    with pytest.warns(UserWarning, match="Model working size must be a whole number from 32 to 256"):
-        colourize_tab.on_colourize_upload(str(tmp_path / "x.png"), checkpoints["cnn"], checkpoints["unet"],
-                                          checkpoints["beyond"], "mode", 0.38, False, 10**6)
+    out = colourize_tab.on_colourize_upload(str(tmp_path / "x.png"), checkpoints["cnn"], checkpoints["unet"],
+                                            checkpoints["beyond"], "mode", 0.38, False, 10**6)
+    assert "Model working size must be a whole number from 32 to 256" in out["refused"]
     for seed in (2**80, -1, float("nan")):
         run = train_tab.start_training("UNet", [50], 1, 1e-3, 8, "horse", seed, 100, 100, None)
         with pytest.raises(gr.Error, match="Seed must be a whole number from 0 to 4,294,967,295"):
             next(run)
 
 
-def test_no_upload_is_an_error_not_a_crash(checkpoints):
+def test_no_upload_is_a_notice_for_the_page_and_an_error_for_the_api(checkpoints):
     import gradio as gr
 
+    out = colourize_tab.page_answer(colourize_tab.on_colourize_upload(None, checkpoints["cnn"], checkpoints["unet"],
+                                                                      checkpoints["beyond"]))
+    assert "Upload an image first" in out["notice"]
     with pytest.raises(gr.Error, match="Upload an image first"):
-        colourize_tab.on_colourize_upload(None, checkpoints["cnn"], checkpoints["unet"], checkpoints["beyond"])
+        colourize_tab.colourize(None, checkpoints["cnn"], checkpoints["unet"], checkpoints["beyond"])
 
 
 def test_a_missing_checkpoint_is_reported_and_the_other_model_still_runs(checkpoints, tmp_path):
@@ -238,10 +254,10 @@ def test_random_test_image_is_a_valid_index(checkpoints):
 
 def test_without_data_the_test_image_path_says_so(checkpoints, tmp_path, monkeypatch):
     monkeypatch.setenv("PIXELWISE_DATA", str(tmp_path / "nothing-here"))
-    with pytest.warns(UserWarning, match="No CIFAR-10 test images"):
-        values = colourize_tab.on_colourize_test("horse", 0, checkpoints["cnn"], checkpoints["unet"],
-                                                 checkpoints["beyond"])
-    assert "does not exist" in values["notes"]
+    values = colourize_tab.on_colourize_test("horse", 0, checkpoints["cnn"], checkpoints["unet"],
+                                             checkpoints["beyond"])
+    assert values["refused"].startswith("No CIFAR-10 test images") and "does not exist" in values["refused"]
+    assert str(tmp_path) not in colourize_tab.page_answer(values)["notice"]  # no server folder on the page
 
 
 # ---------------------------------------------------------------- checkpoint lists and the Hub
@@ -492,3 +508,78 @@ def test_saved_checkpoint_comes_back_as_a_file_to_take_home(checkpoints):
     assert model.meta["batch_size"] == 50
     session.release()  # what the page's unload does: the worker stops, models and points are dropped
     assert session.stop.is_set() and not session.results and not session.rows
+
+
+# ---------------------------------------------------------------- every control acts on what is shown (issue 24)
+
+def arrays_in(value, seen=None) -> list:
+    """Every numpy array and torch tensor inside ``value`` (dicts, lists, dataclasses), each storage once."""
+    seen = {} if seen is None else seen
+    if isinstance(value, np.ndarray):
+        seen.setdefault(id(value), value)
+    elif isinstance(value, torch.Tensor):
+        seen.setdefault(value.untyped_storage().data_ptr(), value)
+    elif isinstance(value, dict):
+        for item in value.values():
+            arrays_in(item, seen)
+    elif isinstance(value, (list, tuple)):
+        for item in value:
+            arrays_in(item, seen)
+    elif hasattr(value, "__dict__"):
+        arrays_in(vars(value), seen)
+    return list(seen.values())
+
+
+def test_a_control_redraws_the_shown_upload_from_its_kept_logits(checkpoints, tmp_path, monkeypatch):
+    from colorizer import inference
+
+    photo().save(tmp_path / "x.png")
+    chosen = (checkpoints["cnn"], checkpoints["unet"], checkpoints["beyond"])
+    view = colourize_tab.page_answer(colourize_tab.on_colourize_upload(str(tmp_path / "x.png"), *chosen))["view"]
+    runs = []
+    real = inference.photo_logits
+    monkeypatch.setattr(inference, "photo_logits", lambda *args, **kwargs: runs.append(1) or real(*args, **kwargs))
+    redrawn = colourize_tab.on_redraw(view, *chosen, "mode", 0.38, False, 96, None)
+    assert runs == [], "a decoding change ran the models again instead of decoding their kept logits"
+    assert "CNN (cnn.pt) · mode, 640×480" in redrawn["cnn_caption"] and "· mode," in redrawn["beyond_caption"]
+    fresh = colourize_tab.on_colourize_upload(str(tmp_path / "x.png"), *chosen, "mode")
+    for slot in ("cnn", "unet", "beyond"):
+        assert np.array_equal(redrawn[slot], fresh[slot]), slot
+    runs.clear()
+    class_map = colourize_tab.on_redraw(view, *chosen, "mode", 0.38, True, 96, None)
+    assert runs == [] and "class map (mode)" in class_map["unet_caption"]
+    smaller = colourize_tab.on_redraw(view, *chosen, "mode", 0.38, False, 48, None)
+    assert len(runs) == 3 and smaller["notes"].count("ran at 48×36") == 3  # a new working size: every model runs
+
+
+def test_a_control_redraws_the_shown_test_image_and_nothing_shown_is_no_error(checkpoints):
+    chosen = (checkpoints["cnn"], checkpoints["unet"], checkpoints["beyond"])
+    view = colourize_tab.page_answer(colourize_tab.on_colourize_test("horse", 3, *chosen))["view"]
+    redrawn = colourize_tab.on_redraw(view, *chosen, "mode", 0.38, True, 96, None)
+    assert "class map (mode)" in redrawn["unet_caption"] and "horse #3" in redrawn["notes"]
+    _, palette = load_checkpoint(path_of(checkpoints["unet"]))
+    assert len(np.unique(redrawn["unet"].reshape(-1, 3), axis=0)) <= len(palette)
+    assert colourize_tab.on_redraw(None, *chosen) == {} and colourize_tab.page_answer({}) == {}
+
+
+def test_the_pages_view_keeps_the_working_size_logits_not_the_pictures(checkpoints, tmp_path):
+    """Issue 21: a 2000 px upload kept ~45 MB per session (every picture, twice); the view keeps only
+    what a click or a redraw reads."""
+    photo((2000, 1500)).save(tmp_path / "big.png")
+    chosen = (checkpoints["cnn"], checkpoints["unet"], checkpoints["beyond"])
+    out = colourize_tab.page_answer(colourize_tab.on_colourize_upload(str(tmp_path / "big.png"), *chosen))
+    kept = arrays_in(out["view"])
+    assert kept and all(array.shape[-2:] == (72, 96) or array.shape[-1] == 3 and array.ndim == 2 for array in kept), \
+        [tuple(array.shape) for array in kept]  # logits / true classes at the working size, class colours
+    assert sum(array.nbytes for array in kept) < 2000 * 1500 * 3  # less than one of the pictures it used to keep
+
+
+def test_shown_pictures_are_files_named_after_the_photo_and_the_model(checkpoints, tmp_path):
+    photo().save(tmp_path / "Holiday photo.png")
+    chosen = (checkpoints["cnn"], checkpoints["unet"], checkpoints["beyond"])
+    views = [colourize_tab.on_colourize_upload(str(tmp_path / "Holiday photo.png"), *chosen) for _ in range(2)]
+    first, second = (colourize_tab.page_answer(view) for view in views)
+    for slot in ("grey", "cnn", "unet", "beyond", "original"):
+        assert first[slot].endswith(f"/Holiday-photo_{slot}.jpg") and Image.open(first[slot]).size == (640, 480)
+    assert first["unet"] != second["unet"]  # each request its own folder: nobody's file is overwritten
+    assert first["view"]["slider"]["value"] == (first["grey"], first["beyond"])

@@ -183,7 +183,7 @@ def test_uncertainty_is_zero_where_the_model_is_certain_and_maximal_where_it_is_
     assert tuple(left) == (68, 1, 84) and tuple(right) == (253, 231, 37)  # viridis ends: certain, unsure
     view = inspector.uncertainty_view(Snapshot({"m": Scores("known", logits, np.zeros((24, 3), np.uint8))},
                                                shown=(80, 60)), UNCERTAINTY_KINDS[1])
-    assert view.shape[0] == 60
+    assert 60 < view.shape[0] < 100  # the map under its title (issue 24: titles beside, not over, the map)
 
 
 @pytest.mark.parametrize("arch", ["cnn", "unet"])
@@ -259,4 +259,27 @@ def test_segment_click_gives_the_class_distribution_behind_the_mask(monkeypatch)
         assert report.name(report.chosen) in ("flower", "background")
     assert "outside" in inspector.inspect_pixel_json(snapshot, 256, 0)["error"]
     confidence = inspector.uncertainty_view(snapshot, UNCERTAINTY_KINDS[1])
-    assert confidence.shape[0] == 256
+    assert 240 < confidence.shape[0] < 300  # the map, drawn at most 240 px, under its title
+
+
+def test_uncertainty_map_titles_and_ticks_are_readable_where_the_page_shows_them():
+    """Issue 24: three 384 x 256 maps side by side were drawn 1,200 px wide with 11 px text and shown ~480 px
+    wide: 4 px letters. Letters must be at least 8 px tall (a 12 px font's capitals) when shown 480 px wide."""
+    from pixelwise.pictures import SHOWN_WIDTH, uncertainty_maps
+
+    generator = torch.Generator().manual_seed(0)
+    models = {key: Scores(label, torch.randn(classes, 64, 96, generator=generator), np.zeros((classes, 3), np.uint8))
+              for key, label, classes in (("cnn", "CNN (cnn.pt)", 24), ("unet", "UNet (unet.pt)", 24),
+                                          ("beyond", "Beyond the handout (colour_hints.pt)", 229))}
+    for kind in UNCERTAINTY_KINDS:
+        maps = uncertainty_maps(Snapshot(models, shown=(384, 256)), kind)
+        scale = SHOWN_WIDTH / maps.shape[1]
+        ink = (maps.max(axis=2) < 90)  # black text (viridis is never this dark in every channel)
+        title_rows = np.flatnonzero(ink[:, :40].any(axis=1))  # the "C" of "CNN" at the top left
+        first_gap = np.flatnonzero(np.diff(title_rows) > 1)
+        cap = (title_rows[first_gap[0]] if len(first_gap) else title_rows[-1]) - title_rows[0] + 1
+        assert cap * scale >= 8, f"title letters {cap * scale:.1f} px tall as shown"
+        bar = ink[:, 246:246 + 120].any(axis=1)  # right of the first map (240 px wide): its bar's units and ticks
+        edges = np.flatnonzero(np.diff(np.concatenate([[0], bar.astype(int), [0]])))
+        tallest = max(end - start for start, end in zip(edges[::2], edges[1::2]))
+        assert tallest * scale >= 7, f"tick labels {tallest * scale:.1f} px tall as shown"

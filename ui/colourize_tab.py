@@ -16,14 +16,14 @@ from colorizer.pipeline import DEFAULT_DECODING, DEFAULT_TEMPERATURE, DEFAULT_WO
 from pixelwise import limits
 from pixelwise.checkpoints import CheckpointError
 from pixelwise.errors import DataUnavailable
-from pixelwise.images import ImageError, has_colour, load_rgb
+from pixelwise.images import ImageError
 from pixelwise.limits import OutOfRange, bounded
 from pixelwise.settings import checkpoint_dir, cifar_root, hf_repo, shown_path
 from pixelwise.tempfiles import request_dir
 from pixelwise.zerogpu import INFERENCE_S, gpu
 from runs.catalog import fetch_missing_checkpoints, list_checkpoints, load_colourizer
-from ui.common import (cifar_notice, example_files, inference_device, named_outputs, shown_as_jpeg, upload_name,
-                       uploaded_image)
+from ui.common import (UploadedPath, cifar_notice, clamped_js, example_files, inference_device, named_outputs,
+                       notice, notice_box, plain, shown_as_jpeg, shown_files, upload_name, uploaded_image)
 from ui import hints_section
 from ui.inspector import INSPECT_CLASS, add_inspect_api, build_inspector, model_chart
 
@@ -108,13 +108,16 @@ def _columns(checkpoints: dict[str, str | None]) -> list[Column]:
 
 def colourize_upload_panels(image_path: str, checkpoints: dict[str, str | None], decoding: str = DEFAULT_DECODING,
                             temperature: float = DEFAULT_TEMPERATURE, class_map: bool = False,
-                            work_size: int = DEFAULT_WORK_SIZE, hints: list | None = None) -> Panels:
+                            work_size: int = DEFAULT_WORK_SIZE, hints: list | None = None,
+                            kept: dict | None = None) -> Panels:
     """Colourization of an uploaded file at its own resolution (shown at most DISPLAY_LONG_SIDE long; the full
     size is a download): decoded once, grey and lightness once for all models. Raises ImageError, naming the
-    file as the person named it, for unusable files; HintError for unusable hints (upload pixel coordinates)."""
+    file as the person named it, for unusable files; HintError for unusable hints (upload pixel coordinates).
+    ``kept``: the Panels.kept of this photo's last result (models whose logits still apply are not run)."""
     photo = prepare_photo(image_path, DISPLAY_LONG_SIDE, name=upload_name(image_path))
     steer = checked_hints(hints, photo.full_size) if hints else None
-    return photo_panels(photo, _columns(checkpoints), Settings(decoding, temperature, work_size), class_map, steer)
+    return photo_panels(photo, _columns(checkpoints), Settings(decoding, temperature, work_size), class_map, steer,
+                        kept)
 
 
 def full_size_files(image_path: str, checkpoints: dict[str, str | None], decoding: str = DEFAULT_DECODING,
@@ -133,48 +136,60 @@ def test_images(category: str) -> np.ndarray:
 
 
 def colourize_test_panels(category: str, index: int, checkpoints: dict[str, str | None],
-                          decoding: str = DEFAULT_DECODING, temperature: float = DEFAULT_TEMPERATURE) -> Panels:
+                          decoding: str = DEFAULT_DECODING, temperature: float = DEFAULT_TEMPERATURE,
+                          class_map: bool = False) -> Panels:
     """Colourize one CIFAR-10 test image at its own 32 x 32 and score each model with the handout's metric
     (colorizer.panels.test_image_panels)."""
     images = test_images(category)
     index = int(index) % len(images)
-    return test_image_panels(images[index], _columns(checkpoints), Settings(decoding, temperature), category, index)
+    return test_image_panels(images[index], _columns(checkpoints), Settings(decoding, temperature), category, index,
+                             class_map)
 
 
-# ---------------------------------------------------------------- Gradio glue
+# ---------------------------------------------------------------- handlers: a view by name, or why not
 
 def _to_updates(panels: Panels) -> dict:
-    """Images and captions for: grey, the three models, original (hidden without colour), slider, notes."""
+    """Images and captions for: grey, the three models, original (hidden without colour), slider, notes; and
+    what a redraw reuses (the models' working-size logits)."""
     updates = {"grey": panels.grey, "grey_caption": "**Grey input** (what the models see)"}
     for slot, (_, title, _) in SLOTS.items():
         panel = panels.models.get(slot, Panel(title, None))
         updates |= {slot: panel.image, f"{slot}_caption": f"**{panel.label}**"}
     has_original = panels.original is not None
     # The slider compares the grey input with the most capable model that ran.
-    best = next((panels.models[slot] for slot in ("beyond", "unet", "cnn")
+    best = next((slot for slot in ("beyond", "unet", "cnn")
                  if slot in panels.models and panels.models[slot].image is not None), None)
-    return {**updates,
+    label = f"Before / after — {panels.models[best].label}" if best else "Before / after"
+    return {**updates, "best": best,
             "original": gr.update(value=panels.original, visible=has_original),
             "original_caption": gr.update(value="**Original colour**", visible=has_original),
-            "slider": gr.update(value=(panels.grey, best.image) if best else None,
-                                label=f"Before / after — {best.label}" if best else "Before / after"),
-            "notes": "\n".join(f"- {note}" for note in panels.notes), "inspection": panels.snapshot()}
+            "slider": gr.update(value=(panels.grey, updates[best]) if best else None, label=label),
+            "notes": "\n".join(f"- {note}" for note in panels.notes), "inspection": panels.snapshot(),
+            "kept": panels.kept}
+
+
+def _checked(work_size, temperature) -> tuple[int, float]:
+    return (bounded(work_size, "Model working size", limits.WORK_SIZE),
+            bounded(temperature, "Temperature", limits.TEMPERATURE, whole=False))
 
 
 @gpu(INFERENCE_S)  # ZeroGPU Spaces lend the GPU per call; a no-op elsewhere
 def on_colourize_upload(image_path, cnn, unet, beyond, decoding=DEFAULT_DECODING, temperature=DEFAULT_TEMPERATURE,
-                        class_map=False, work_size=DEFAULT_WORK_SIZE, hints=None) -> dict:
+                        class_map=False, work_size=DEFAULT_WORK_SIZE, hints=None, kept=None) -> dict:
+    """The view of an upload ({output name: value}, ``source`` saying what it shows), or {"refused": why}."""
     if not image_path:
-        raise gr.Error("Upload an image first (any size; PNG, JPEG, TIFF, WebP...).")
+        return {"refused": "Upload an image first (any size; PNG, JPEG, TIFF, WebP...)."}
     checkpoints = {"cnn": cnn, "unet": unet, "beyond": beyond}
     try:
-        work_size = bounded(work_size, "Model working size", limits.WORK_SIZE)
-        temperature = bounded(temperature, "Temperature", limits.TEMPERATURE, whole=False)
-        panels = colourize_upload_panels(image_path, checkpoints, decoding, temperature, class_map, work_size, hints)
-    except (ImageError, OutOfRange, HintError) as error:
-        gr.Warning(str(error))
-        return {"notes": f"**Could not use this file:** {error}"}  # the panels keep what they showed
-    return _to_updates(panels)
+        work_size, temperature = _checked(work_size, temperature)
+        panels = colourize_upload_panels(image_path, checkpoints, decoding, temperature, class_map, work_size, hints,
+                                         kept)
+    except ImageError as error:
+        return {"refused": f"Could not use this file: {error}"}
+    except (OutOfRange, HintError) as error:
+        return {"refused": str(error)}
+    name = upload_name(image_path)
+    return {**_to_updates(panels), "source": {"upload": str(image_path), "name": name}, "stem": Path(name).stem}
 
 
 @gpu(INFERENCE_S)
@@ -185,53 +200,101 @@ def on_full_size(image_path, cnn, unet, beyond, decoding=DEFAULT_DECODING, tempe
     if not image_path:
         raise gr.Error("Upload an image first.")
     try:
-        work_size = bounded(work_size, "Model working size", limits.WORK_SIZE)
-        temperature = bounded(temperature, "Temperature", limits.TEMPERATURE, whole=False)
+        work_size, temperature = _checked(work_size, temperature)
         return full_size_files(image_path, {"cnn": cnn, "unet": unet, "beyond": beyond}, decoding, temperature,
                                work_size)
     except (ImageError, OutOfRange) as error:
-        raise gr.Error(str(error)) from None
+        raise gr.Error(plain(error)) from None
 
 
 @gpu(INFERENCE_S)
 def on_colourize_test(category, index, cnn, unet, beyond, decoding=DEFAULT_DECODING,
-                      temperature=DEFAULT_TEMPERATURE) -> dict:
+                      temperature=DEFAULT_TEMPERATURE, class_map=False) -> dict:
+    """The view of a CIFAR-10 test image, or {"refused": why}."""
     try:
         index = bounded(index, "Test image number", limits.TEST_INDEX)
         temperature = bounded(temperature, "Temperature", limits.TEMPERATURE, whole=False)
         panels = colourize_test_panels(category, index, {"cnn": cnn, "unet": unet, "beyond": beyond},
-                                       decoding, temperature)
+                                       decoding, temperature, class_map)
     except DataUnavailable as error:
-        gr.Warning(f"No CIFAR-10 test images: {error}")
-        return {"notes": f"**No CIFAR-10 test images:** {error}"}
+        return {"refused": f"No CIFAR-10 test images: {error}"}
     except OutOfRange as error:
-        gr.Warning(str(error))
-        return {"notes": f"**{error}**"}
-    return _to_updates(panels)
+        return {"refused": str(error)}
+    return {**_to_updates(panels), "source": {"test": [category, index]}, "stem": f"{category}_{index}"}
 
 
-def random_index(category: str) -> int:
+def on_redraw(view, cnn, unet, beyond, decoding=DEFAULT_DECODING, temperature=DEFAULT_TEMPERATURE, class_map=False,
+              work_size=DEFAULT_WORK_SIZE, hints=None) -> dict:
+    """A control changed: what is shown drawn again with every control as it now is; the models whose
+    checkpoint, working size and hints are unchanged are not run again (their kept logits are decoded anew).
+    Nothing shown yet: nothing to do ({})."""
+    source = (view or {}).get("source") or {}
+    if "upload" in source:
+        return on_colourize_upload(shown_upload(view), cnn, unet, beyond, decoding, temperature, class_map,
+                                   work_size, hints, view.get("kept"))
+    if "test" in source:
+        return on_colourize_test(*source["test"], cnn, unet, beyond, decoding, temperature, class_map)
+    return {}
+
+
+def shown_upload(view: dict | None) -> UploadedPath | None:
+    """The photo a view shows (its server path, which remembers the person's name for it); None for a test
+    image or nothing."""
+    source = (view or {}).get("source") or {}
+    if "upload" not in source:
+        return None
+    path = UploadedPath(source["upload"])
+    path.orig_name = source["name"]
+    return path
+
+
+def random_index(category: str) -> int | None:
     try:
-        count = len(test_images(category))
-    except DataUnavailable as error:
-        gr.Warning(f"No CIFAR-10 test images: {error}")
-        return 0
-    return random.randrange(count)
+        return random.randrange(len(test_images(category)))
+    except DataUnavailable:
+        return None
 
 
-# ---------------------------------------------------------------- the public API (also MCP tools)
+# ---------------------------------------------------------------- views as the page and the API take them
 
 IMAGES = ("grey", "cnn", "unet", "beyond", "original")
+PAGE = ("grey_caption", "cnn_caption", "unet_caption", "beyond_caption", "original", "original_caption", "slider",
+        "notes", "inspection")  # what show_view sets after the pictures
+
+
+def page_answer(view: dict) -> dict:
+    """A handler's view for the page: the pictures as files named after the photo and model, the lean view
+    (no pictures: captions, notes, the logits a click or a redraw reads) and a cleared notice; a refused
+    input gives only its notice, and every panel keeps the last good result. Nothing to do: {}."""
+    if "refused" in view:
+        return {"notice": notice(view["refused"])}
+    if "grey" not in view:
+        return {}
+    original = view["original"].get("value")
+    files = shown_files({name: view[name] for name in IMAGES[:-1]} | {"original": original}, view["stem"])
+    best = view["best"]
+    slider = gr.update(value=(files["grey"], files[best]) if best else None, label=view["slider"]["label"])
+    lean = {name: value for name, value in view.items() if name not in IMAGES}
+    lean |= {"slider": slider, "original": gr.update(visible=original is not None)}
+    return {**files, "view": lean, "notice": ""}
+
+
+def show_view(view: dict | None) -> dict:
+    """Everything but the pictures, for the page: captions, the original's visibility, the slider, notes and
+    the inspector's logits."""
+    return {name: view[name] for name in PAGE if name in (view or {})}
 
 
 def _answer(view: dict) -> tuple:
-    """An endpoint's answer: the five images, then the whole view for the page (a gr.State, which the API
-    and MCP leave out). An input that cannot be used raises gr.Error with the reason (the page keeps what it showed)."""
-    if "grey" not in view:
-        raise gr.Error(view.get("notes", "Nothing to show.").replace("**", ""))
+    """An API endpoint's answer: the five pictures, then the view (a gr.State, which the API and MCP leave
+    out). An input that cannot be used raises gr.Error with the reason in plain words."""
+    if "refused" in view:
+        raise gr.Error(plain(view["refused"]))
     image = lambda value: value.get("value") if isinstance(value, dict) else value  # original: an update
     return (*(image(view[name]) for name in IMAGES), view)
 
+
+# ---------------------------------------------------------------- the public API (also MCP tools)
 
 def colourize(image: str, cnn_checkpoint: str | None = "cnn.pt", unet_checkpoint: str | None = "unet.pt",
               beyond_checkpoint: str | None = "colour_hints.pt", decoding: str = DEFAULT_DECODING,
@@ -303,31 +366,42 @@ def colourize_full_size(image: str, cnn_checkpoint: str | None = "cnn.pt", unet_
     return on_full_size(image, cnn_checkpoint, unet_checkpoint, beyond_checkpoint, decoding, temperature, work_size)
 
 
-def random_test_image(category, *chosen):
-    """The "Random test image" button: a random index, colourized (a page action, not an endpoint)."""
+# ---------------------------------------------------------------- the page's own actions (private)
+
+def page_new(image_path, cnn, unet, beyond, decoding, temperature, class_map, work_size) -> dict:
+    """An upload or an example: colourized with the current controls and no hints (the old hints were for
+    another photo, and go once this one is shown)."""
+    answer = page_answer(on_colourize_upload(image_path, cnn, unet, beyond, decoding, temperature, class_map,
+                                             work_size))
+    return answer | (hints_section.forget_hints() if "view" in answer else {})
+
+
+def page_test(category, index, cnn, unet, beyond, decoding, temperature, class_map) -> dict:
+    answer = page_answer(on_colourize_test(category, index, cnn, unet, beyond, decoding, temperature, class_map))
+    return answer | (hints_section.forget_hints() if "view" in answer else {})
+
+
+def page_random(category, *chosen) -> dict:
+    """The "Random test image" button: a random index, colourized."""
     index = random_index(category)
-    return (index, *colourize_test_image(category, index, *chosen))
+    if index is None:
+        return page_test(category, 0, *chosen)  # says why there are none
+    return {"index": index} | page_test(category, index, *chosen)
 
 
-def example_view(*inputs) -> dict:
-    """An example's view without the original (see original_of), plain values only."""
-    view = on_colourize_upload(*inputs)
-    return {name: value.get("value") if isinstance(value, dict) else value for name, value in view.items()
-            if not name.startswith("original") and name != "inspection"}
+def page_redraw(view, cnn, unet, beyond, decoding, temperature, class_map, work_size, hints) -> dict:
+    return page_answer(on_redraw(view, cnn, unet, beyond, decoding, temperature, class_map, work_size, hints))
 
 
-def original_of(image_path: str | None) -> dict:
-    """The original panel for a photo: shown when it has colour, hidden otherwise."""
-    rgb = load_rgb(image_path) if image_path else None
-    shown = rgb is not None and has_colour(rgb)
-    return {"original": gr.update(value=rgb if shown else None, visible=shown),
-            "original_caption": gr.update(visible=shown), "inspection": None}  # no logits kept for examples
-
-
-def show_view(view: dict | None) -> dict:
-    """Everything but the images, for the page: captions, the original's visibility, the slider, notes."""
-    return {name: value for name, value in (view or {}).items() if name not in IMAGES or name == "original"} | (
-        {"original": gr.update(visible=view["original"]["visible"])} if view and "original" in view else {})
+def page_full_size(view, cnn, unet, beyond, decoding, temperature, work_size) -> dict:
+    """Full-size PNGs of the photo shown (not of a file the upload box holds but that was refused)."""
+    path = shown_upload(view)
+    if path is None:
+        return {"notice": notice("Full-size PNGs are made for uploads and examples: show one first.")}
+    try:
+        return {"full_size": on_full_size(path, cnn, unet, beyond, decoding, temperature, work_size), "notice": ""}
+    except gr.Error as error:
+        return {"notice": notice(error.message)}
 
 
 @dataclass
@@ -352,15 +426,15 @@ class ColourizeTab:
                       api_visibility="private")
 
 
-def wire_hints(controls: "hints_section.HintControls", upload, beyond, outputs: dict, again: dict, show: dict) -> list:
+def wire_hints(controls: "hints_section.HintControls", outputs: dict, beyond, redraw: dict, show: dict) -> list:
     """A click on the Beyond picture picks a hint target; a suggested or picked colour adds a hint; remove, undo
-    and clear change them; each change colourizes again (keeping the settings) and compares before and after.
-    A new upload forgets the hints. Returns the events that make a new result."""
+    and clear change them; each change draws the result again (keeping the settings; only the hint model runs)
+    and compares before and after. Returns the events that make a new result."""
     h = controls
     named = lambda fn, names: (hints_section_outputs(fn, h, names))  # noqa: E731
-    pick = named(hints_section.pick_pixel, ("target", "message", "suggestions", "style", "picker"))
-    outputs["beyond"].select(pick[0], [outputs["inspection"], upload, beyond], pick[1], show_progress="hidden",
-                             api_visibility="private")
+    pick = named(pick_hint_target, ("target", "message", "suggestions", "style", "picker"))
+    outputs["beyond"].select(pick[0], [outputs["inspection"], outputs["view"], beyond], pick[1],
+                             show_progress="hidden", api_visibility="private")
     changes = [
         (h.suggestions.input, hints_section.add_hint, [h.hints, h.history, h.target, h.suggestions]),
         (h.add.click, hints_section.add_hint, [h.hints, h.history, h.target, h.picker]),
@@ -374,15 +448,16 @@ def wire_hints(controls: "hints_section.HintControls", upload, beyond, outputs: 
         fn, outs = named(handler, ("hints", "history", "remove", "message"))
         event = trigger(fn, inputs, outs, show_progress="hidden", api_visibility="private")
         event = event.then(lambda snapshot: snapshot, outputs["inspection"], h.before, api_visibility="private")
-        event = event.then(**again).then(**show)
+        event = event.then(**redraw).then(**show)
         event.then(compare, [h.before, outputs["inspection"], h.target], [h.comparison, h.entropy],
                    show_progress="hidden", api_visibility="private")
         events.append(event)
-    fn, outs = named(hints_section.forget_hints, ("hints", "history", "target", "remove", "message", "suggestions",
-                                                   "style"))
-    events.append(upload.upload(fn, None, outs, show_progress="hidden", api_visibility="private")
-                  .then(**again).then(**show))
     return events
+
+
+def pick_hint_target(snapshot, view, beyond, event: gr.SelectData) -> dict:
+    """hints_section.pick_pixel on the photo shown (not on a file the upload box holds but that was refused)."""
+    return hints_section.pick_pixel(snapshot, shown_upload(view), beyond, event)
 
 
 def hints_section_outputs(handler, controls, names) -> tuple:
@@ -394,25 +469,34 @@ def hints_section_outputs(handler, controls, names) -> tuple:
 INTRO = ("Colourization as classification: each pixel of a grey image gets a colour class. The handout's "
          "plain **CNN** and **UNet** (24 RGB colours, trained on 5,000 CIFAR-10 horses) run beside a model "
          "**beyond the handout** (lightness in, Lab ab classes out, with Zhang et al.'s class rebalancing; "
-         "by default the hint model, learned from real photos, which you can steer with a click). Uploads of any size come back at full resolution: the models run "
-         "on a small copy and their colours are laid onto the photo's own lightness.")
+         "by default the hint model, learned from real photos, which you can steer with a click). Uploads of any "
+         "size come back at full resolution: the models run on a small copy and their colours are laid onto the "
+         "photo's own lightness. Every setting redraws what is shown at once.")
 OUTPUT_TITLES = (("grey", "Grey input"), ("cnn", "CNN"), ("unet", "UNet"), ("beyond", "Beyond the handout"),
                  ("original", "Original colour"))
+# The pictures' download and full-screen buttons sit in a strip above each picture, not over its top corner,
+# where they hid the picture and caught the clicks meant for the inspector.
+TAB_CSS = """
+#colourize-pictures .pw-inspect .icon-button-wrapper { position: static; justify-content: flex-end;
+  margin: 0 0 2px 0; box-shadow: none; background: none; }
+"""
+# An example's result: if the pictures are out of view (a narrow window stacks them under the controls),
+# bring them into view; where they are in view already, nothing moves.
+SHOW_RESULTS_JS = """() => { const el = document.querySelector('#colourize-pictures');
+  if (!el) return; const box = el.getBoundingClientRect();
+  if (box.top < 0 || box.top > window.innerHeight - 120) el.scrollIntoView({block: 'start'}); }"""
 
 
 def _upload_inputs() -> dict:
-    """The Upload sub-tab: the photo, class map and working size, its buttons, the full-size files, and an
-    empty column the examples fill once the outputs exist."""
-    inputs = {"upload": uploaded_image(label="Your image (any size or mode)", sources=["upload", "clipboard"],
-                                       height=240)}
-    with gr.Row():
-        inputs["class_map"] = gr.Checkbox(label="Raw class map (the mode's classes)", value=False)
-        inputs["work_size"] = gr.Slider(*limits.WORK_SIZE, value=DEFAULT_WORK_SIZE, step=8,
-                                        label="Model working size (long side, px)")
-    inputs["upload_button"] = gr.Button("Colourize upload", variant="primary")
+    """The Upload sub-tab: the examples first (seen before anything is scrolled), the photo, the working size,
+    and the full-size files."""
+    inputs = {"examples": _examples()}
+    inputs["upload"] = uploaded_image(label="Your photo (any size)",
+                                      sources=["upload", "clipboard"], height=200)
+    inputs["work_size"] = gr.Slider(*limits.WORK_SIZE, value=DEFAULT_WORK_SIZE, step=8,
+                                    label="Model working size (long side, px)")
     inputs["full_size_button"] = gr.Button("Full-size PNGs", size="sm")
     inputs["full_size"] = gr.File(label="Full-size results (PNG)", file_count="multiple")
-    inputs["examples"] = gr.Column()  # filled by _cached_examples, once the outputs exist
     return inputs
 
 
@@ -428,13 +512,14 @@ def _test_image_inputs() -> dict:
 
 
 def _shared_inputs() -> dict:
-    """Decoding, temperature and the three checkpoint dropdowns (every action uses them), with their notes."""
-    with gr.Row():
-        inputs = {"decoding": gr.Radio(DECODING_CHOICES, value=DEFAULT_DECODING, label="Decoding (every model)",
-                                       info="mode: each pixel's most likely colour; mean: the expected colour; "
-                                            "annealed mean: the mean of softmax(logits / T), in between"),
-                  "temperature": gr.Slider(0.01, 1.0, value=DEFAULT_TEMPERATURE, step=0.01,
-                                           label="Temperature T (annealed mean)")}
+    """Decoding, temperature, class map and the three checkpoint dropdowns (each redraws what is shown), with
+    their notes."""
+    inputs = {"decoding": gr.Radio(DECODING_CHOICES, value=DEFAULT_DECODING, label="Decoding (every model)",
+                                   info="mode: each pixel's most likely colour; mean: the expected colour; "
+                                        "annealed mean: the mean of softmax(logits / T), in between"),
+              "temperature": gr.Slider(0.01, 1.0, value=DEFAULT_TEMPERATURE, step=0.01,
+                                       label="Temperature T (annealed mean)"),
+              "class_map": gr.Checkbox(label="Raw class map (the mode's classes)", value=False)}
     choices, notes = checkpoint_choices_by_slot()
     inputs["checkpoints"] = {slot: gr.Dropdown(choices[slot], value=default_choice(slot, choices[slot]),
                                                label=f"{title} checkpoint") for slot, (_, title, _) in SLOTS.items()}
@@ -444,15 +529,17 @@ def _shared_inputs() -> dict:
 
 
 def _outputs():
-    """The five pictures with captions, the inspector and the hint controls under them, the before/after
-    slider and the notes."""
-    outputs = {}
-    with gr.Row(equal_height=True):
+    """The notice, the five pictures with captions, the inspector and the hint controls under them, the
+    before/after slider and the notes."""
+    outputs = {"notice": notice_box("colourize-notice")}
+    with gr.Row(equal_height=True, elem_id="colourize-pictures"):
         for name, title in OUTPUT_TITLES:
             with gr.Column(min_width=150):
                 outputs[name] = shown_as_jpeg(gr.Image(label=title, show_label=False, interactive=False, height=200,
+                                                       buttons=["download", "fullscreen"],
                                                        elem_id=f"colourize-{name}", elem_classes=INSPECT_CLASS))
                 outputs[f"{name}_caption"] = gr.Markdown(f"**{title}**")
+    outputs["view"] = gr.State()  # what is shown, without its pictures: captions, notes, the logits a redraw reuses
     outputs["inspection"] = gr.State(None)  # the last colourization's logits: clicks read them
     inspector = build_inspector(outputs["inspection"], elem_id="inspector-colourize")
     hint_controls = hints_section.build_hint_controls()
@@ -461,53 +548,75 @@ def _outputs():
     return outputs, inspector, hint_controls
 
 
-def _wire_actions(inputs: dict, outputs: dict, inspector, hint_controls) -> list:
-    """One public endpoint per action, answering images only; the captions, slider and notes follow in a
-    private step from the view it leaves in a State. Returns the upload's inputs (the examples use them)."""
-    view = gr.State()
-    images = [outputs[name] for name in IMAGES]
-    page = {name: component for name, component in outputs.items() if name not in IMAGES or name == "original"}
-    show = dict(fn=named_outputs(show_view, page), inputs=view, outputs=list(page.values()),
-                show_progress="hidden", api_visibility="private")
-    checkpoints, upload, category, index = inputs["checkpoints"], inputs["upload"], inputs["category"], inputs["index"]
-    chosen = [*checkpoints.values(), inputs["decoding"], inputs["temperature"]]
-    upload_inputs = [upload, *chosen, inputs["class_map"], inputs["work_size"], hint_controls.hints]
-    inputs["full_size_button"].click(colourize_full_size, [upload, *chosen, inputs["work_size"]], inputs["full_size"],
-                                     api_name="colourize_full_size")
-    again = dict(fn=colourize, inputs=upload_inputs, outputs=[*images, view], api_visibility="private")
-    colourized = [
-        inputs["upload_button"].click(colourize, upload_inputs, [*images, view], api_name="colourize").then(**show),
-        *wire_hints(hint_controls, upload, checkpoints["beyond"], outputs, again, show),
-        inputs["test_button"].click(colourize_test_image, [category, index, *chosen], [*images, view],
-                                    api_name="colourize_test_image").then(**show),
-        inputs["random_button"].click(random_test_image, [category, *chosen], [index, *images, view],
-                                      api_visibility="private").then(**show)]
-    inspector.watch(images)
-    inspector.redraw_after(colourized)
+def _wire_api(inputs: dict, outputs: dict, hints: gr.JSON) -> None:
+    """The public endpoints (also MCP tools), on hidden buttons: they answer the pictures, or gr.Error with the
+    reason. The page's own events are private (_wire_page) and answer a refusal with one notice."""
+    images, answer = [outputs[name] for name in IMAGES], gr.State()  # an API call's view: not the page's
+    chosen = [*inputs["checkpoints"].values(), inputs["decoding"], inputs["temperature"]]
+    upload, work_size = inputs["upload"], inputs["work_size"]
+    with gr.Row(visible=False):
+        buttons = [gr.Button(visible=False) for _ in range(3)]
+    buttons[0].click(colourize, [upload, *chosen, inputs["class_map"], work_size, hints], [*images, answer],
+                     api_name="colourize")
+    buttons[1].click(colourize_test_image, [inputs["category"], inputs["index"], *chosen], [*images, answer],
+                     api_name="colourize_test_image")
+    buttons[2].click(colourize_full_size, [upload, *chosen, work_size], inputs["full_size"],
+                     api_name="colourize_full_size")
     add_inspect_api(outputs["inspection"], lambda path: colourize_upload_panels(path, default_checkpoints()).snapshot())
-    return upload_inputs
 
 
-def _cached_examples(upload_inputs: list, outputs: dict, checkpoints: dict) -> None:
-    """The example photos, answered once and cached. Gradio's example cache stores neither gr.update()s, nor
-    an empty image, nor a State: the original and the inspector's state follow the cached answer privately."""
-    defaults = [dropdown.value for dropdown in checkpoints.values()] + [DEFAULT_DECODING, DEFAULT_TEMPERATURE,
-                                                                        False, DEFAULT_WORK_SIZE]
-    cacheable = {name: component for name, component in outputs.items()
-                 if not name.startswith("original") and name != "inspection"}
-    # the hints (the last input) stay out of the examples: an example starts with none
-    cached = gr.Examples([[path, *defaults] for path in example_files([name for name, _ in EXAMPLES])], upload_inputs[:-1],
-                         list(cacheable.values()), named_outputs(example_view, cacheable), cache_examples=True,
-                         cache_mode="lazy", example_labels=[label for _, label in EXAMPLES],
-                         api_visibility="private",
-                         label="Examples: one click, default settings (sources and licences: examples/README.md)")
-    after = {name: outputs[name] for name in ("original", "original_caption", "inspection")}
-    cached.cache_event.then(named_outputs(original_of, after), upload_inputs[0], list(after.values()),
-                            api_visibility="private", show_progress="hidden")
+FORGOTTEN = ("hints", "history", "target", "remove", "message", "suggestions", "style")  # hints_section.forget_hints
+
+
+def _wire_page(inputs: dict, outputs: dict, h, examples) -> tuple[list, dict, dict]:
+    """Upload, example, test image and every control: each answers pictures, view and notice (page_answer),
+    then the rest of the page from the view (show_view). Returns those events, the redraw and the show step."""
+    results = {name: outputs[name] for name in (*IMAGES, "view", "notice")}
+    forgets = results | {name: getattr(h, name) for name in FORGOTTEN}
+    step = lambda handler, outs: dict(fn=named_outputs(handler, outs), outputs=list(outs.values()),  # noqa: E731
+                                      api_visibility="private")
+    page = {name: outputs[name] for name in PAGE}
+    show = dict(fn=named_outputs(show_view, page), inputs=outputs["view"], outputs=list(page.values()),
+                show_progress="hidden", api_visibility="private")
+    chosen = [*inputs["checkpoints"].values(), inputs["decoding"], inputs["temperature"], inputs["class_map"]]
+    new = dict(inputs=[inputs["upload"], *chosen, inputs["work_size"]], **step(page_new, forgets))
+    example = dict(inputs=[examples, *chosen, inputs["work_size"]],
+                   **step(page_example, forgets | {"upload": inputs["upload"]}))
+    test = [inputs["category"], inputs["index"], *chosen]
+    events = [inputs["upload"].upload(**new), examples.click(**example),
+              inputs["test_button"].click(inputs=test, **step(page_test, forgets)),
+              inputs["random_button"].click(inputs=[inputs["category"], *chosen],
+                                            **step(page_random, forgets | {"index": inputs["index"]}))]
+    redraw_inputs = [outputs["view"], *chosen, inputs["work_size"], h.hints]
+    redraw = dict(inputs=redraw_inputs, js=clamped_js(redraw_inputs), **step(page_redraw, results))
+    for control in (*inputs["checkpoints"].values(), inputs["decoding"], inputs["temperature"],
+                    inputs["class_map"], inputs["work_size"]):
+        events.append(control.change(**redraw))
+    examples.click(None, js=SHOW_RESULTS_JS)
+    size_inputs = [outputs["view"], *chosen[:-1], inputs["work_size"]]
+    inputs["full_size_button"].click(inputs=size_inputs, **step(page_full_size, {"full_size": inputs["full_size"],
+                                                                                 "notice": outputs["notice"]}))
+    return [event.then(**show) for event in events], redraw, show
+
+
+def _examples() -> gr.Dataset:
+    """The example photos as one-click buttons. A plain Dataset, not gr.Examples: its click sends the upload box
+    a prop update, which makes a fresh gr.Image in the session and loses uploaded_image's own file handling."""
+    example_files([name for name, _ in EXAMPLES])  # served in place (page_example names them again)
+    return gr.Dataset(components=["textbox"], samples=[[label] for _, label in EXAMPLES], type="index",
+                      layout="gallery", label="Examples: one click (sources and licences: examples/README.md)",
+                      elem_id="colourize-example-buttons")
+
+
+def page_example(index, *chosen) -> dict:
+    """An example button: its photo in the upload box, colourized as an upload (page_new)."""
+    path = example_files([EXAMPLES[int(index)][0]])[0]
+    return {"upload": path} | page_new(path, *chosen)
 
 
 def build_colourize_tab() -> ColourizeTab:
     gr.Markdown(INTRO)
+    gr.HTML(f"<style>{TAB_CSS}</style>", padding=False)
     with gr.Row():
         with gr.Column(scale=1, min_width=300):
             with gr.Tab("Upload"):
@@ -517,9 +626,11 @@ def build_colourize_tab() -> ColourizeTab:
             inputs |= _shared_inputs()
         with gr.Column(scale=3):
             outputs, inspector, hint_controls = _outputs()
-    upload_inputs = _wire_actions(inputs, outputs, inspector, hint_controls)
-    with inputs["examples"]:
-        _cached_examples(upload_inputs, outputs, inputs["checkpoints"])
+    _wire_api(inputs, outputs, hint_controls.hints)
+    shown, redraw, show = _wire_page(inputs, outputs, hint_controls, inputs["examples"])
+    shown += wire_hints(hint_controls, outputs, inputs["checkpoints"]["beyond"], redraw, show)
+    inspector.watch([outputs[name] for name in IMAGES])
+    inspector.redraw_after(shown)
     tab = ColourizeTab(inputs["checkpoints"], inputs["checkpoint_notes"], {name: outputs[name] for name in IMAGES})
     tab.refresh_after(inputs["refresh_button"].click)
     return tab

@@ -1,9 +1,14 @@
 """Small UI helpers shared by the tabs: handlers that name their outputs, an upload widget that passes
-files through untouched, where CIFAR-10 comes from, and numpy helpers for showing tiny 32 x 32 images."""
+files through untouched, one plain notice for a refused input, sliders whose typed numbers act, where
+CIFAR-10 comes from, and shown pictures as files with meaningful names."""
 import contextlib
 import functools
+import html
 import inspect
 import os
+import re
+import threading
+import time
 from pathlib import Path
 from typing import Callable
 
@@ -152,28 +157,70 @@ def take_home_path(name: str) -> Path:
     return request_dir() / name
 
 
-# ---------------------------------------------------------------- plain notices (wt-segment)
-# Segment and Inside the models. wt-colourize builds a shared helper at the same time: the lead unifies the
-# two; the imports stay with this section so that it merges as one block.
-import re  # noqa: E402
-import threading  # noqa: E402
-import time  # noqa: E402
+def shown_files(pictures: dict[str, np.ndarray | None], stem: str) -> dict[str, str | None]:
+    """Shown pictures as JPEG files ``<stem>_<name>.jpg`` (quality DISPLAY_QUALITY) in this request's own folder
+    (request_dir): a panel's download keeps a name that says what it is, and two people's never collide."""
+    folder, stem = request_dir(), re.sub(r"[^\w-]+", "-", stem).strip("-")[:60] or "result"
+    files = {}
+    for name, picture in pictures.items():
+        files[name] = None if picture is None else str(folder / f"{stem}_{name}.jpg")
+        if picture is not None:
+            Image.fromarray(picture).save(files[name], quality=DISPLAY_QUALITY)
+    return files
+
+
+# ---------------------------------------------------------------- one message, once, in plain words
+
+NOTICE_CSS = """
+.pw-notice { border: 1px solid #d97706; border-left-width: 5px; border-radius: 6px; padding: 8px 12px;
+             background: var(--block-background-fill); color: var(--body-text-color); font-size: 14px; }
+"""
+_FOLDERS = re.compile(r"(?:[A-Za-z]:)?(?:[\\/][\w.@+~-]+)+[\\/]")  # a folder path up to its last separator
+
+
+def plain(message) -> str:
+    """A message (text or an exception) in plain words: no Markdown marks (``**``, backticks), no server
+    folder (a path keeps only its last part)."""
+    text = str(message).replace("**", "").replace("`", "")
+    return _FOLDERS.sub("", text).strip()
+
+
+def notice_box(elem_id: str) -> gr.HTML:
+    """The one place a tab says why an input was refused: its text is replaced, so repeated refusals never
+    stack, and the results around it stay as they were. Empty (and invisible) until needed; see ``notice``."""
+    return gr.HTML("", elem_id=elem_id, css_template=NOTICE_CSS, padding=False)
+
+
+def notice(message=None) -> str:
+    """The value for a notice_box: ``message`` in plain words (``plain``), or "" to clear the box.
+    Handlers return it instead of gr.Warning/gr.Error, and leave the other outputs out (they keep their value)."""
+    if not message:
+        return ""
+    return f'<div class="pw-notice" role="status">{html.escape(plain(message))}</div>'
+
+
+def clamped_js(inputs: list) -> str:
+    """An event's ``js`` that sends ``inputs`` as they are, but each slider's value pulled into its range
+    (blank: its start value). A number being typed passes through values like 1 on its way to 128, which
+    Gradio would refuse with an error toast before the handler runs; clamped, typing acts as a slider move."""
+    steps = [f"v[{n}] = (typeof v[{n}] !== 'number' || isNaN(v[{n}])) ? {c.value} : "
+             f"Math.min({c.maximum}, Math.max({c.minimum}, v[{n}]));"
+             for n, c in enumerate(inputs) if isinstance(c, gr.Slider)]
+    return f"(...v) => {{ {' '.join(steps)} return v.slice(0, {len(inputs)}); }}"
+
+
+# ---------------------------------------------------------------- a toast, once
+# Segment and Inside the models: a toast, once per page and text while it is up (words by ``plain``).
 
 NOTICE_S = 8  # a notice toast's life; the same text again on the same page within it is not shown twice
 _LAST_NOTICES: dict[tuple[str | None, str], float] = {}
 _NOTICES_LOCK = threading.Lock()
 
 
-def plain_text(message) -> str:
-    """A message in plain words: no Markdown marks, and a server path reduced to its file name."""
-    text = re.sub(r"\*\*|__|`", "", str(message))
-    return re.sub(r"(?<![\w:/.])(?:[A-Za-z]:)?(?:[/\\][^/\\\s]+){2,}", lambda m: re.split(r"[/\\]", m[0])[-1], text)
-
-
 def plain_notice(message, request: gr.Request | None = None) -> str:
     """One warning toast in plain words for a refused input (the caller keeps the last good result on
     screen); repeats of the same text on the same page while the first is still up are not stacked."""
-    text, now = plain_text(message), time.monotonic()
+    text, now = plain(message), time.monotonic()
     key = (getattr(request, "session_hash", None), text)
     with _NOTICES_LOCK:
         for old in [old for old, shown in _LAST_NOTICES.items() if now - shown > NOTICE_S]:

@@ -79,7 +79,8 @@ CHART_CSS = """
 .pw-chart .pw-p { width: 52px; font-variant-numeric: tabular-nums; }
 .pw-chart .pw-mark { width: 96px; font-size: 11px; white-space: nowrap; }
 .pw-chart .pw-swatch { display: inline-block; width: 12px; height: 12px; border: 1px solid #555; vertical-align: -2px; }
-.pw-chart .pw-message { color: #9a3412; }
+.pw-chart .pw-message { color: var(--error-text-color); }  /* the theme's: dark red, light pink in dark mode */
+.pw-chart .pw-hint { color: var(--body-text-color); }
 """
 
 HINT = "Click any pixel of any picture above to see each model's probabilities there."
@@ -128,8 +129,9 @@ def chart_html(reports: list[PixelReport], snapshot: Snapshot) -> str:
     return f'<div class="pw-chart">{title}{"".join(model_chart(report) for report in reports)}</div>'
 
 
-def message_html(text: str) -> str:
-    return f'<div class="pw-chart"><p class="pw-message">{html.escape(text)}</p></div>'
+def message_html(text: str, kind: str = "message") -> str:
+    """A line in the chart's place: a ``message`` (why there is no chart) or the ``hint`` of what to do."""
+    return f'<div class="pw-chart"><p class="pw-{kind}">{html.escape(text)}</p></div>'
 
 
 def on_select(snapshot: Snapshot | None, event: gr.SelectData) -> str:
@@ -191,7 +193,7 @@ class Inspector:
     def redraw_after(self, events: list) -> None:
         """Redraw the uncertainty maps, and clear the chart, after each event that makes a new result."""
         for event in events:
-            event.then(lambda: message_html(HINT), None, self.chart, queue=False, show_progress="hidden",
+            event.then(lambda: message_html(HINT, "hint"), None, self.chart, queue=False, show_progress="hidden",
                        api_visibility="private")
             if self.uncertainty is not None:
                 event.then(self.view, [self.state, self.kind], self.uncertainty, show_progress="hidden",
@@ -203,11 +205,14 @@ def build_inspector(state: gr.State, uncertainty: bool = True, elem_id: str = "i
     """The chart (and the uncertainty maps, with their kind) under the pictures of a tab."""
     gr.HTML("", js_on_load=CROSS_JS, elem_classes="pw-cross-js")  # installs the crosses once per page
     with gr.Row(elem_id=elem_id):
-        chart = gr.HTML(message_html(HINT), css_template=CHART_CSS, elem_id=f"{elem_id}-chart",
-                        min_height=60, padding=True)
+        # min_width: side by side only where both fit; narrower, the maps go under the chart (at 800 px the
+        # squeezed chart showed one word per line)
+        with gr.Column(min_width=300):
+            chart = gr.HTML(message_html(HINT, "hint"), css_template=CHART_CSS, elem_id=f"{elem_id}-chart",
+                            min_height=60, padding=True)
         if not uncertainty:
             return Inspector(state, chart, read=read)
-        with gr.Column():
+        with gr.Column(min_width=300):
             kind = gr.Radio(list(UNCERTAINTY_KINDS), value=UNCERTAINTY_KINDS[0], elem_id=f"{elem_id}-kind",
                             label="Where each model is unsure (bright = unsure)")
             picture = gr.Image(label="Uncertainty map", format="png", interactive=False, show_label=False,
