@@ -11,7 +11,6 @@ and draws.
 """
 import queue
 import threading
-import time
 import traceback
 from dataclasses import replace
 
@@ -26,17 +25,11 @@ from pixelwise.precision import precision_names
 from colorizer.inference import classes_to_rgb, grey_to_rgb, predict_logits
 from colorizer.trainer import ColourData, Progress, TrainConfig, TrainResult, data_for, run_precision, train
 
-from . import runcache
+from colorizer import ARCH_NAMES
+
+from . import rates, runcache
 from .events import Done, Failed, Finished, LiveEvent, Notice, Progressed, Samples, Status, Waiting
-from .waitline import TRAINING_LINE, WaitLine
-
-REPLAY_S = 3.0  # one press's replays take about this long in all: the curves visibly grow, yet within seconds
-# Images per second of a whole press on the 2-core development CPU at NF 32, validation and strips included
-# (UNet: the default press, 500,000 training images in 348 s, benchmarks/bench_press.py; CNN: scaled by the
-# two models' ratio in benchmarks/bench_trainer.py), for wait estimates until this process has measured its own.
-DEFAULT_IMAGES_PER_S = {"cnn": 1600.0, "unet": 1450.0}
-_measured_rates: dict[tuple, float] = {}
-
+from .waitline import TRAINING_LINE, Ticket, WaitLine
 
 def live_config(model: str, category: str, epochs: int, learning_rate: float, num_filters: int, seed: int,
                 train_images: int, val_images: int, data_root: str | None) -> TrainConfig:
@@ -63,23 +56,30 @@ def sample_predictions(model: nn.Module, data: ColourData, count: int = 4) -> li
     return sample_outputs(model, data, count)[0]
 
 
-def _rate_key(config: TrainConfig) -> tuple:
-    """What a measured images-per-second rate holds for: the model, its width, the device and precision."""
-    device = resolve_device(config.device)
-    return config.model, config.num_filters, str(device), run_precision(config, device)[0]
-
-
 def estimate_s(config: TrainConfig, data: ColourData) -> float:
-    """Seconds a run should take: its images over the rate measured here (or the benchmark's, scaled by NF²)."""
-    rate = _measured_rates.get(_rate_key(config))
-    rate = rate or DEFAULT_IMAGES_PER_S.get(config.model, 300.0) * (32 / config.num_filters) ** 2
-    return config.epochs * (len(data.train_grey) + len(data.val_grey) / 3) / rate  # validation: forward only
+    """Seconds a run should take here: its batch size's steps, epochs and images at this machine's measured
+    rates (runs.rates: calibrated, then scaled by the runs trained here)."""
+    return rates.run_seconds(config, len(data.train_grey), len(data.val_grey))
 
 
-def wait_message(ahead: int, seconds: float) -> str:
+def describe_press(config: TrainConfig, batch_sizes: list[int], data: ColourData) -> str:
+    """'UNet press: batch sizes 50, 100, 25 epochs on 5,000 images', for whoever waits behind it."""
+    sizes = ", ".join(str(size) for size in batch_sizes)
+    return (f"{ARCH_NAMES.get(config.model, config.model)} press: batch size{'s' if len(batch_sizes) > 1 else ''} "
+            f"{sizes}, {config.epochs} epoch{'s' if config.epochs > 1 else ''} on {len(data.train_grey):,} images")
+
+
+def wait_message(ahead: list[Ticket], seconds: float) -> str:
+    """Where a press is in line, what it waits for (the training now running) and about how long."""
+    count = len(ahead)
     minutes = f"{seconds / 60:.0f} min" if seconds >= 90 else f"{seconds:.0f} s"
-    return (f"Waiting for your turn: you are number {ahead + 1} in line ({ahead} training{'s' if ahead > 1 else ''} "
-            f"ahead of yours); about {minutes} until yours starts (estimate).")
+    running = ahead[0]
+    what = f"someone else's {running.what}" if running.what else "someone else's training"
+    left = f", about {running.left_s() / 60:.0f} min left" if running.left_s() >= 90 else \
+        f", about {running.left_s():.0f} s left"
+    more = f" and {count - 1} more waiting before yours" if count > 1 else ""
+    return (f"Waiting for your turn: number {count + 1} in line. Training now: {what}{left}{more}. "
+            f"Yours starts in about {minutes} (estimate).")
 
 
 class _Run:
@@ -99,10 +99,9 @@ class _Run:
             runs = [replace(self.config, batch_size=batch_size) for batch_size in self.batch_sizes]
             keys = {run.batch_size: runcache.run_key(run, data) for run in runs}
             cached = {run.batch_size: self.lookup(keys[run.batch_size]) for run in runs}
-            epochs = sum(event["kind"] == "epoch" for hit in cached.values() if hit for event in hit.history)
             for run in runs:
                 if cached[run.batch_size] and not self.stop.is_set():
-                    self.replay(run, cached[run.batch_size], REPLAY_S / max(1, epochs), data)
+                    self.replay(run, cached[run.batch_size], data)
             missing = [run for run in runs if not cached[run.batch_size]]
             if missing and not self.stop.is_set():
                 self.train_in_turn(missing, data, keys)
@@ -129,30 +128,29 @@ class _Run:
         samples, logits = sample_outputs(result.model, data, self.sample_count)
         self.push(Finished(result.config.batch_size, result, samples, logits, data.palette, replay))
 
-    def replay(self, run: TrainConfig, cached: runcache.CachedRun, pause_s: float, data: ColourData) -> None:
-        """The cached run's events, as training pushed them, a pause after each epoch; then its result."""
+    def replay(self, run: TrainConfig, cached: runcache.CachedRun, data: ColourData) -> None:
+        """The cached run's events, as training pushed them, all at once (the panel draws the whole curve in
+        one redraw: point by point, a browser took half a minute to catch up), its last strip, its result."""
         batch_size = run.batch_size
         ran = (cached.speedups or {}).get("precision", "fp32")  # entries from before the setting ran in float32
         self.push(Status(f"Batch size {batch_size}: replaying ({cached.describe()})", batch_size, cached.describe(),
                          f"{precision_names(ran)} (the replayed run's)"))
-        strips = dict(cached.samples)
+        if self.stop.is_set():
+            return
         for event in cached.history:
-            if self.stop.is_set():
-                return
-            progress = Progress(**event)
-            self.push(Progressed(batch_size, progress))
-            if progress.kind == "epoch" and progress.epoch in strips:
-                samples = [tuple(image.numpy() for image in triple) for triple in strips[progress.epoch]]
-                self.push(Samples(batch_size, progress.epoch, samples))
-                time.sleep(pause_s)
+            self.push(Progressed(batch_size, Progress(**event)))
+        if cached.samples:
+            epoch, strip = cached.samples[-1]
+            self.push(Samples(batch_size, epoch, [tuple(image.numpy() for image in triple) for triple in strip]))
         self.finished(cached.result(run), data, replay=cached.describe())
 
     def train_in_turn(self, runs: list[TrainConfig], data: ColourData, keys: dict) -> None:
         estimates = [estimate_s(run, data) for run in runs]
-        ticket = self.line.join(sum(estimates))
+        ticket = self.line.join(sum(estimates), describe_press(self.config, [run.batch_size for run in runs], data))
         try:
             def on_wait(ahead: int, seconds: float) -> None:
-                self.push(Waiting(wait_message(ahead, seconds), seconds))
+                if tickets := self.line.ahead(ticket):
+                    self.push(Waiting(wait_message(tickets, seconds), seconds))
 
             if not self.line.wait(ticket, self.stop, on_wait):
                 return
@@ -162,7 +160,7 @@ class _Run:
                 if self.stop.is_set():
                     return
                 if cached[run.batch_size]:
-                    self.replay(run, cached[run.batch_size], REPLAY_S / max(1, run.epochs), data)
+                    self.replay(run, cached[run.batch_size], data)
                     continue
                 result = self.train_one(run, data, keys[run.batch_size], ticket, sum(estimates[index + 1:]))
                 if result.stopped:
@@ -190,10 +188,8 @@ class _Run:
             return self.stop.is_set()
 
         result = train(run, data, on_progress=on_progress, should_stop=should_stop)
-        steps = result.history[-1].step if result.history else 0
-        if steps and result.seconds > 0:
-            images = min(steps * batch_size, len(data.train_grey) * run.epochs)
-            _measured_rates[_rate_key(run)] = images / result.seconds
+        if not result.stopped:  # what this machine takes now, for the next estimates and the preset button
+            rates.record(run, len(data.train_grey), len(data.val_grey), result.seconds)
         try:
             if not result.stopped:  # only a finished run is replayed to whoever presses the same settings
                 runcache.store(key, result, strips)

@@ -13,6 +13,7 @@ from typing import Callable
 @dataclass(eq=False)
 class Ticket:
     estimate_s: float  # how long this training should take, estimated before it starts
+    what: str = ""  # the press, as those waiting behind it are told ("a UNet press: batch sizes 50, 100, ...")
     remaining_s: float | None = None  # set by the holder while it trains
     joined: float = field(default_factory=time.perf_counter)
 
@@ -25,9 +26,9 @@ class WaitLine:
         self._changed = threading.Condition()
         self._tickets: list[Ticket] = []
 
-    def join(self, estimate_s: float) -> Ticket:
+    def join(self, estimate_s: float, what: str = "") -> Ticket:
         with self._changed:
-            ticket = Ticket(estimate_s)
+            ticket = Ticket(estimate_s, what)
             self._tickets.append(ticket)
             return ticket
 
@@ -36,6 +37,11 @@ class WaitLine:
             if ticket in self._tickets:
                 self._tickets.remove(ticket)
             self._changed.notify_all()
+
+    def ahead(self, ticket: Ticket) -> list[Ticket]:
+        """The tickets before this one, the training now running first."""
+        with self._changed:
+            return self._tickets[:self._tickets.index(ticket)] if ticket in self._tickets else []
 
     def place(self, ticket: Ticket) -> tuple[int, float]:
         """(trainings ahead of this one, estimated seconds until its turn)."""

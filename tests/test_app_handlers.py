@@ -495,8 +495,9 @@ def test_curves_smooth_train_loss_keep_raw_points_and_zoom(checkpoints):
     assert plots["loss_plot"]["x_lim"] == [0.5, 1.5] == plots["accuracy_plot"]["x_lim"]
     assert plots["loss_plot"]["y_title"] == "log10 of loss"
     assert "bs 50 train · raw" in plots["loss_plot"]["color_map"]
-    session.view.epochs = None  # double-click: every epoch again, sent as [None, None] (Gradio drops a None prop)
-    assert train_tab.plot_updates(session)["loss_plot"]["x_lim"] == [None, None]
+    session.view.epochs = None  # double-click: every epoch again, 0 to the press's last
+    assert train_tab.plot_updates(session)["loss_plot"]["x_lim"] == [0, 2]
+    assert curves.zoomed({}, None)["x_lim"] == [None, None]  # no press yet: Gradio drops a None prop, so a pair
     assert curves.ema(np.array([1.0, np.nan, 3.0]), 0.0)[2] == 3.0  # weight 0: the raw values
 
 

@@ -19,7 +19,7 @@ from ui.common import take_home_path
 
 RAW = " · raw"  # suffix of the faint raw series beside a smoothed one
 DEFAULT_SMOOTHING = 0.6
-CSV_COLUMNS = ["batch size", "series", "epoch", "loss", "val acc"]
+CSV_COLUMNS = ["batch size", "series", "epoch", "loss", "val acc (%)"]  # accuracy in %, as the table shows it
 
 
 @dataclass
@@ -67,11 +67,12 @@ def with_raw(colours: dict) -> dict:
     return colours | {f"{series}{RAW}": faint(colour) for series, colour in colours.items() if series.endswith(" train")}
 
 
-def zoomed(update: dict, view: CurveView | None, loss: bool = False) -> dict:
-    """A plot update with the brushed epoch range (x_lim) and, for the loss, the y title of its scale."""
+def zoomed(update: dict, view: CurveView | None, loss: bool = False, epochs: int | None = None) -> dict:
+    """A plot update with the brushed epoch range (x_lim), else 0 to ``epochs`` (None: the chart's choice),
+    and, for the loss, the y title of its scale."""
     view = view or CurveView()
     # [None, None], not None: Gradio drops None props from an update, and the zoom would stay.
-    extra = {"x_lim": list(view.epochs) if view.epochs else [None, None]}
+    extra = {"x_lim": list(view.epochs) if view.epochs else [0, epochs] if epochs else [None, None]}
     if loss:
         extra["y_title"] = "log10 of loss" if view.log_scale else "loss"
     return {**update, **extra}
@@ -84,9 +85,10 @@ def points(session) -> list[tuple]:
 
 
 def points_csv(session) -> str:
-    """Every logged point of the session's runs, one CSV row each."""
+    """Every logged point of the session's runs, one CSV row each (validation accuracy in %)."""
     path = take_home_path("train_live_points.csv")
-    pd.DataFrame(points(session), columns=CSV_COLUMNS).to_csv(path, index=False)
+    rows = [(*point[:4], None if point[4] is None else 100 * point[4]) for point in points(session)]
+    pd.DataFrame(rows, columns=CSV_COLUMNS).to_csv(path, index=False)
     return str(path)
 
 

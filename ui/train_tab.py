@@ -23,13 +23,13 @@ from pixelwise.pictures import image_grid
 from pixelwise.settings import checkpoint_dir, shown_path, trained_dir
 from pixelwise.zerogpu import TRAINING_S, gpu
 from runs.events import Done, Failed, Finished, LiveEvent, Notice, Progressed, Samples, Status, Waiting
+from runs import presets
 from runs.live import live_config, start_live_run
 from ui import curves
 from ui.common import api_endpoint, cifar_data_root, cifar_notice, named_outputs, take_home_path
 from ui.inspector import INSPECT_CLASS, build_inspector, record_strip, strip_snapshot
 
 PRESET_BATCH_SIZES = [5, 10, 20, 50, 100, 200, 500, 1000]  # the write-ups' sizes, one click each
-DEFAULT_BATCH_SIZES = [50, 100, 500, 1000]
 MAX_RUNS = 8  # batch sizes per press: each gets a curve colour and an image slot
 LIVE_SESSIONS = 16  # Start handlers at once: replays need no turn, trainings wait in runs.waitline
 REDRAW_EVERY_S = 1.0  # at most one redraw a second between epoch ends: looks live, spares slow browsers
@@ -62,6 +62,10 @@ class TrainSession:
     view: curves.CurveView | None = None  # the page's smoothing, log scale and zoom (ui/curves.py)
     saved: object = None  # Path of the last checkpoint saved from this session
     superseded: bool = False  # a newer press on the same page took over: this one stops and writes no more
+    epochs: int = 0  # of this press: the x axis runs from 0 to here
+    preset: str = ""  # which preset the press is (runs.presets), or that its settings are the person's own
+    waiting: bool = False  # in the training line behind someone else's press: no time-left clock
+    stop_requested: bool = False  # the person pressed Stop (the worker's stop flag is also set at every end)
 
     def release(self) -> None:
         """The page closed: stop the worker and drop the models and measurements."""
@@ -133,29 +137,51 @@ def results_table(session: TrainSession) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=TABLE_COLUMNS)
 
 
+def time_left(session: TrainSession, now: float) -> str:
+    """' · about 40 s left (estimate)' while this press trains; nothing while it waits in line or replays."""
+    trained = [bs for bs in session.batch_sizes if bs not in session.replays]
+    # Every batch size pushes the same images through the same epochs, so the mean fraction of steps
+    # done is the fraction of all training images done (replayed batch sizes take no time: left out).
+    done = sum(session.fraction_done.get(bs, 0.0) for bs in trained) / max(1, len(trained))
+    if not (session.running and not session.waiting and session.training_started and 0 < done < 1):
+        return ""
+    return f" · about {(now - session.training_started) * (1 - done) / done:.0f} s left (estimate)"
+
+
 def status_text(session: TrainSession) -> str:
     now = time.perf_counter()
-    elapsed = now - session.started
-    # Every batch size pushes the same images through the same epochs, so the mean fraction of steps
-    # done is the fraction of all training images done.
-    done = sum(session.fraction_done.values()) / max(1, len(session.batch_sizes))
-    eta = ""
-    if session.running and session.training_started and 0 < done < 1:
-        eta = f" · about {(now - session.training_started) * (1 - done) / done:.0f} s left (estimate)"
+    preset = f"  \nSettings: {session.preset}" if session.preset else ""
     precision = f"  \nPrecision: {session.precision}" if session.precision else ""
-    return f"{session.status}  \nElapsed {elapsed:.0f} s{eta}{precision}"
+    return f"{session.status}  \nElapsed {now - session.started:.0f} s{time_left(session, now)}{preset}{precision}"
+
+
+def final_status(session: TrainSession) -> str:
+    """What the status says once the press has ended: done, stopped (and what Start does next), or failed."""
+    if session.status.startswith("**Training failed"):
+        return session.status
+    if session.stop_requested or any(result.stopped for result in session.results.values()):
+        if session.waiting:
+            replayed = f" ({len(session.replays)} replayed from the cache)" if session.replays else ""
+            return f"Stopped while waiting in line: nothing was trained{replayed}."
+        if not session.results:
+            return "Stopped before any batch size finished: nothing to show."
+        return ("Stopped: the table keeps what was measured. **Start training** trains the batch sizes that did "
+                "not finish again; the finished ones replay from the cache.")
+    replayed = (f" {len(session.replays)} of them replayed from the cache (see the table's source column; "
+                f"**Train again** retrains them)." if session.replays else "")
+    return f"Done: {len(session.results)} batch size(s).{replayed}"
 
 
 def apply_event(session: TrainSession, event: LiveEvent) -> None:
     """Fold one event from the worker (runs.events) into the session."""
     match event:
         case Status(message=message, batch_size=bs, replay=replay):
-            session.status = message
+            session.status, session.waiting = message, session.waiting and bs is None
             session.precision = event.precision or session.precision
             if replay:
                 session.replays[bs] = replay
         case Waiting(message=message):
-            session.status = message
+            session.status, session.waiting = message, True
         case Notice(message=message):
             session.status = message
             gr.Warning(message)
@@ -177,7 +203,8 @@ def apply_event(session: TrainSession, event: LiveEvent) -> None:
 def apply_progress(session: TrainSession, event: Progressed) -> None:
     """A step or epoch of one batch size: the curves' points, how far it is, and after an epoch the status."""
     bs, progress = event.batch_size, event.progress
-    session.training_started = session.training_started or event.time
+    if bs not in session.replays:  # the time-left clock starts with the first batch size trained now
+        session.training_started = session.training_started or event.time
     session.fraction_done[bs] = progress.step / max(1, progress.total_steps)
     if progress.train_loss is not None:
         session.rows.append({"epoch": progress.epoch, "loss": progress.train_loss,
@@ -190,17 +217,21 @@ def apply_progress(session: TrainSession, event: Progressed) -> None:
                           f"val acc {100 * progress.val_acc:.1f}%{replay}")
 
 
-def plot_update(frame: pd.DataFrame, colours: dict, first_draw: bool) -> dict:
+def plot_update(frame: pd.DataFrame, colours: dict, first_draw: bool, legend: list[str] | None = None) -> dict:
     """New data, plus (from the second draw of a run on) a colour map of exactly the run's series.
 
     Gradio's LinePlot fixes its colour domain when it rebuilds the chart, which a changed colour map
     triggers, and it may rebuild from the data it already holds. So the first draw only delivers data
     that names every series of the run (the NaN placeholders); the colour map follows in the next
-    draw, and later data-only updates are cheap."""
+    draw, and later data-only updates are cheap. The legend lists ``legend`` only (the chart lays it out
+    in one row under the plot and cut off what did not fit: bs 1000 went missing); sent once per run, with
+    the colour map, as the chart rebuilds itself whenever it receives a legend list, dropping data sent with it."""
     if first_draw:
         return gr.update(value=frame)
     present = set(frame["series"])
-    return gr.update(value=frame, color_map={series: colour for series, colour in colours.items() if series in present})
+    shown = {} if legend is None else {"colors_in_legend": [series for series in legend if series in present]}
+    return gr.update(value=frame, color_map={series: colour for series, colour in colours.items() if series in present},
+                     **shown)
 
 
 def strip_name(slot: int) -> str:
@@ -217,26 +248,65 @@ def strip_updates(session: TrainSession) -> dict:
     return updates
 
 
-def plot_updates(session: TrainSession | None, first_draw: bool = False) -> dict:
-    """Both plots under the session's curve view: smoothing, log scale, zoom (ui/curves.py)."""
-    view = session.view if session else None
-    loss_colours, accuracy_colours = colour_maps(session.batch_sizes if session else [])
-    loss = plot_update(curves.loss_view(loss_frame(session), view), curves.with_raw(loss_colours), first_draw)
-    return {"loss_plot": curves.zoomed(loss, view, loss=True),
-            "accuracy_plot": curves.zoomed(plot_update(accuracy_frame(session), accuracy_colours, first_draw), view)}
+def plot_updates(session: TrainSession | None, first_draw: bool = False, legend: bool = False) -> dict:
+    """Both plots under the session's curve view: smoothing, log scale, zoom (ui/curves.py); the epoch axis
+    from 0 to the press's epochs (left to the chart, it ran to 26 for 25)."""
+    view, epochs = (session.view, session.epochs) if session else (None, None)
+    batch_sizes = session.batch_sizes if session else []
+    loss_colours, accuracy_colours = colour_maps(batch_sizes)
+    loss = plot_update(curves.loss_view(loss_frame(session), view), curves.with_raw(loss_colours), first_draw,
+                       [f"bs {bs} val" for bs in batch_sizes] if legend else None)
+    accuracy = plot_update(accuracy_frame(session), accuracy_colours, first_draw,
+                           list(accuracy_colours) if legend else None)
+    return {"loss_plot": curves.zoomed(loss, view, loss=True, epochs=epochs),
+            "accuracy_plot": curves.zoomed(accuracy, view, epochs=epochs)}
 
 
 def _view(session: TrainSession) -> dict:
-    first_draw = session.draws == 0
+    first_draw, legend = session.draws == 0, session.draws == 1
     session.draws += 1
-    view = {**plot_updates(session, first_draw), "status": status_text(session), "session": session}
+    view = {**plot_updates(session, first_draw, legend), "status": status_text(session), "session": session}
     if not session.changed:  # images and table are re-encoded on every send: leave them out when unchanged
         return view
     session.changed = False
+    return {**view, **strip_updates(session), "table": results_table(session), "save_choice": save_choices(session)}
+
+
+def best_run(session: TrainSession) -> int | None:
+    """The batch size whose run reached the best validation accuracy, finished runs before stopped ones."""
+    runs = session.results.items()
+    return max(runs, key=lambda run: (not run[1].stopped, run[1].final.val_acc), default=(None,))[0]
+
+
+def save_choices(session: TrainSession) -> dict:
+    """The runs to save, the best one chosen (the person most likely wants it, not the last trained)."""
     finished = [(f"bs {bs} (val acc {100 * r.final.val_acc:.1f}%{', stopped' if r.stopped else ''})", bs)
                 for bs, r in sorted(session.results.items())]
-    return {**view, **strip_updates(session), "table": results_table(session),
-            "save_choice": gr.update(choices=finished, value=finished[-1][1] if finished else None)}
+    return gr.update(choices=finished, value=best_run(session))
+
+
+def preset_note(model, batch_sizes, epochs, train_images, val_images, num_filters, learning_rate) -> str:
+    return presets.settings_note(model, batch_sizes, epochs, train_images, val_images, num_filters, learning_rate)
+
+
+def preset_labels() -> dict:
+    """Each preset button's label, its minutes from what this machine measured (runs.rates)."""
+    return {preset_name(index): gr.update(value=presets.button_label(preset))
+            for index, preset in enumerate(presets.PRESETS)}
+
+
+def preset_name(index: int) -> str:
+    return f"preset_{index}"
+
+
+PRESET_CONTROLS = ("model", "batch_sizes", "other_batch_sizes", "epochs", "learning_rate", "num_filters",
+                   "train_images", "val_images")
+
+
+def preset_values(preset: presets.Preset) -> tuple:
+    """The controls' values for ``preset``, in PRESET_CONTROLS order."""
+    return (preset.model, list(preset.batch_sizes), "", preset.epochs, preset.learning_rate, preset.num_filters,
+            preset.train_images, preset.val_images)
 
 
 def parse_batch_sizes(chosen, other: str | None, train_images) -> list[int]:
@@ -273,22 +343,36 @@ def _redraws(session: TrainSession, events: queue.Queue):
     last_draw = 0.0
     while True:
         try:
-            event = events.get(timeout=REDRAW_EVERY_S)
+            arrived = _arrived(events)
         except queue.Empty:
             if session.superseded:
                 return
             yield _view(session)  # keeps elapsed time ticking during slow batches
             last_draw = time.perf_counter()
             continue
-        if isinstance(event, Done):
-            break
-        apply_event(session, event)
-        urgent = isinstance(event, (Samples, Finished, Failed))
+        for event in arrived:
+            if not isinstance(event, Done):
+                apply_event(session, event)
         if session.superseded:  # the page's state now holds the newer press's session
             return
+        if isinstance(arrived[-1], Done):
+            break
+        urgent = any(isinstance(event, (Samples, Finished, Failed)) for event in arrived)
         if urgent or time.perf_counter() - last_draw >= REDRAW_EVERY_S:
             yield _view(session)
             last_draw = time.perf_counter()
+
+
+def _arrived(events: queue.Queue) -> list[LiveEvent]:
+    """The next event (waiting up to REDRAW_EVERY_S, else queue.Empty) and every one queued behind it, up to
+    Done: a replay's whole curve arrives at once and is drawn in one redraw, not point by point."""
+    arrived = [events.get(timeout=REDRAW_EVERY_S)]
+    while not isinstance(arrived[-1], Done):
+        try:
+            arrived.append(events.get_nowait())
+        except queue.Empty:
+            break
+    return arrived
 
 
 @gpu(TRAINING_S)  # on ZeroGPU the worker thread runs inside this GPU call
@@ -307,7 +391,9 @@ def start_training(model, batch_sizes, epochs, learning_rate, num_filters, categ
                     if isinstance(old, TrainSession)}.values():
         earlier.superseded = True
         earlier.stop.set()
-    session = TrainSession(batch_sizes=batch_sizes, started=time.perf_counter(), running=True, view=view)
+    session = TrainSession(batch_sizes=batch_sizes, started=time.perf_counter(), running=True, view=view,
+                           epochs=epochs, preset=preset_note(model, batch_sizes, epochs, train_images, val_images,
+                                                             num_filters, learning_rate))
     if request is not None:
         LIVE[request.session_hash] = session
     events, thread = start_live_run(config, batch_sizes, session.stop, SAMPLE_COUNT, retrain=retrain)
@@ -320,13 +406,8 @@ def start_training(model, batch_sizes, epochs, learning_rate, num_filters, categ
     session.changed = True
     if session.superseded:
         return
-    stopped = any(result.stopped for result in session.results.values())
-    if not session.status.startswith("**Training failed"):
-        replayed = (f" {len(session.replays)} of them replayed from the cache (see the table's source column; "
-                    f"**Train again** retrains them)." if session.replays else "")
-        session.status = ("Stopped: the table keeps what was measured." if stopped
-                          else f"Done: {len(session.results)} batch size(s).{replayed}")
-    yield _view(session)
+    session.status, session.waiting = final_status(session), False
+    yield {**_view(session), **preset_labels()}  # the labels' minutes follow what this press measured
 
 
 def start_retraining(model, batch_sizes, epochs, learning_rate, num_filters, category, seed, train_images, val_images,
@@ -390,6 +471,7 @@ def train_again(model: str, batch_sizes: list[int], epochs: int, learning_rate: 
 def stop_training(session: TrainSession | None) -> str:
     if session is None or not session.running:
         return "Nothing is training."
+    session.stop_requested = True
     session.stop.set()
     return "Stopping after the current batch..."
 
@@ -443,23 +525,47 @@ INTRO = ("Train the colourizer at several batch sizes with everything else equal
          "in line and an estimate of the wait.")
 
 
+def _labeller(preset: presets.Preset):
+    def preset_label() -> str:  # called at every page load: the minutes follow what was measured meanwhile
+        return presets.button_label(preset)
+    return preset_label
+
+
+def _setter(preset: presets.Preset):
+    def set_preset() -> tuple:
+        return preset_values(preset)
+    return set_preset
+
+
+def _preset_buttons() -> dict:
+    """One button per preset (runs.presets): sets the controls and starts; the label's minutes are measured here."""
+    buttons = {}
+    with gr.Row():
+        for index, preset in enumerate(presets.PRESETS):
+            buttons[preset_name(index)] = gr.Button(
+                _labeller(preset), size="sm", elem_id=f"train-{preset_name(index)}",
+                variant="primary" if preset == presets.WRITE_UPS else "secondary")
+    return buttons
+
+
 def _run_controls() -> dict:
-    """Model, batch sizes, epochs and the other training settings, with Start, Train again and Stop."""
-    c = {"model": gr.Radio(["CNN", "UNet"], value="UNet", label="Model"),
-         "batch_sizes": gr.CheckboxGroup(PRESET_BATCH_SIZES, value=DEFAULT_BATCH_SIZES, label="Batch sizes"),
+    """Model, batch sizes, epochs and the other training settings (the default preset's: runs.presets), with
+    the preset buttons, Start, Train again and Stop."""
+    preset = presets.default_preset()
+    c = {**_preset_buttons(), "model": gr.Radio(["CNN", "UNet"], value=preset.model, label="Model"),
+         "batch_sizes": gr.CheckboxGroup(PRESET_BATCH_SIZES, value=list(preset.batch_sizes), label="Batch sizes"),
          "other_batch_sizes": gr.Textbox(label="Other batch sizes",
                                          placeholder="e.g. 7, 64 (1 to the training images)"),
-         "epochs": gr.Slider(*limits.EPOCHS, value=25, step=1, label="Epochs")}
+         "epochs": gr.Slider(*limits.EPOCHS, value=preset.epochs, step=1, label="Epochs")}
     with gr.Row():
-        c["learning_rate"] = gr.Number(1e-3, label="Learning rate", minimum=limits.LEARNING_RATE[0],
+        c["learning_rate"] = gr.Number(preset.learning_rate, label="Learning rate", minimum=limits.LEARNING_RATE[0],
                                        maximum=limits.LEARNING_RATE[1])
-        c["num_filters"] = gr.Dropdown([8, 16, 32, 64], value=32, label="NF (filters)")
+        c["num_filters"] = gr.Dropdown([8, 16, 32, 64], value=preset.num_filters, label="NF (filters)")
     with gr.Row():
         c["category"] = gr.Dropdown(list(CIFAR10_CLASSES), value="horse", label="Category")
         c["seed"] = gr.Number(0, label="Seed", precision=0, minimum=limits.SEED[0], maximum=limits.SEED[1])
-    with gr.Accordion("Quick demo: fewer images", open=False):
-        c["train_images"] = gr.Slider(*limits.TRAIN_IMAGES, value=5000, step=100, label="Training images")
-        c["val_images"] = gr.Slider(*limits.VAL_IMAGES, value=1000, step=100, label="Validation images")
+    c["train_images"] = gr.Slider(*limits.TRAIN_IMAGES, value=preset.train_images, step=100, label="Training images")
+    c["val_images"] = gr.Slider(*limits.VAL_IMAGES, value=preset.val_images, step=100, label="Validation images")
     gr.Markdown(cifar_notice("Training images"))
     with gr.Row():
         c["start"] = gr.Button("Start training", variant="primary")
@@ -471,11 +577,12 @@ def _run_controls() -> dict:
 def _results_column(session: gr.State) -> tuple[dict, object, gr.State, dict]:
     """Status, the two curves, the validation strips (with their inspector), the results table, the curve
     controls and saving a run: (outputs, inspector, the curves' view, save controls)."""
-    status = gr.Markdown("Press **Start training**.")
-    loss_plot = gr.LinePlot(loss_frame(), x="epoch", y="loss",
+    status = gr.Markdown("Press **Start training**, or a preset above.", elem_id="train-status")
+    epochs = dict(x_axis_format="~g")  # "2", "2.5", not "2.0": shorter tick labels stay apart on a narrow page
+    loss_plot = gr.LinePlot(loss_frame(), x="epoch", y="loss", **epochs,
                             color="series", title="Loss per pixel (cross-entropy)",
                             color_title="light: train, dark: validation", height=300)
-    accuracy_plot = gr.LinePlot(accuracy_frame(), x="epoch",
+    accuracy_plot = gr.LinePlot(accuracy_frame(), x="epoch", **epochs,
                                 y="val acc (%)", color="series", title="Validation pixel accuracy",
                                 color_title="batch size",
                                 height=220)
@@ -486,7 +593,7 @@ def _results_column(session: gr.State) -> tuple[dict, object, gr.State, dict]:
                   for slot in range(MAX_RUNS)}
     inspector = build_inspector(session, elem_id="inspector-train", read=strip_snapshot)
     table = gr.Dataframe(pd.DataFrame(columns=TABLE_COLUMNS), label="Results per batch size (Table 2)",
-                         interactive=False)
+                         interactive=False, elem_id="train-table")
     view = curves.build_controls(session, {"loss_plot": loss_plot, "accuracy_plot": accuracy_plot},
                                  plot_updates, results_table)
     with gr.Row():
@@ -508,6 +615,11 @@ def _wire_training(c: dict, outputs: dict, session: gr.State, inspector, view: g
     trained = [button.click(named_outputs(handler, outputs), inputs, list(outputs.values()), api_visibility="private",
                             show_progress="minimal", **live)
                for button, handler in ((c["start"], start_training), (c["again"], start_retraining))]
+    for index, preset in enumerate(presets.PRESETS):  # a preset button: its settings in the controls, then Start
+        chosen = c[preset_name(index)].click(_setter(preset), None, [c[name] for name in PRESET_CONTROLS],
+                                             queue=False, api_visibility="private", show_progress="hidden")
+        trained.append(chosen.then(named_outputs(start_training, outputs), inputs, list(outputs.values()),
+                                   api_visibility="private", show_progress="minimal", **live))
     for handler in (train, train_again):  # the same runs for scripts and agents, answered with plain values
         api_endpoint(handler, inputs[:-1], handler.__name__, state=session, **live)
     inspector.watch([outputs[strip_name(slot)] for slot in range(MAX_RUNS)])  # the final strips answer clicks
@@ -536,5 +648,6 @@ def build_train_tab() -> TrainTab:
             controls = _run_controls()
         with gr.Column(scale=2):
             outputs, inspector, view, saving = _results_column(session)
+    outputs |= {preset_name(index): controls[preset_name(index)] for index in range(len(presets.PRESETS))}
     _wire_training(controls, outputs, session, inspector, view)
     return TrainTab(checkpoint_saved=_wire_saving(saving, session))

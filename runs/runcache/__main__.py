@@ -9,6 +9,7 @@ import torch
 from pixelwise.settings import run_cache_dir
 
 from runs.live import fill_cache, live_config
+from runs.presets import QUICK
 from runs.runcache import CachedRun
 
 
@@ -26,6 +27,8 @@ def main(argv: list[str] | None = None) -> None:
     fill.add_argument("--seed", type=int, default=0)
     fill.add_argument("--train-images", type=int, default=5000)
     fill.add_argument("--val-images", type=int, default=1000)
+    fill.add_argument("--quick", action="store_true",
+                      help=f"the panel's quick press instead ({QUICK.describe()}), its default without a GPU")
     fill.add_argument("--data", default=None, help="CIFAR-10 image folder (default: as the app finds it)")
     commands.add_parser("list", help="list the cached runs")
     arguments = parser.parse_args(argv)
@@ -41,6 +44,10 @@ def main(argv: list[str] | None = None) -> None:
             except Exception as error:
                 print(f"{path.name}  unreadable: {type(error).__name__}")
         return
+    if arguments.quick:
+        arguments.model, arguments.batch_sizes, arguments.epochs = QUICK.model, list(QUICK.batch_sizes), QUICK.epochs
+        arguments.train_images, arguments.val_images, arguments.num_filters = (QUICK.train_images, QUICK.val_images,
+                                                                              QUICK.num_filters)
     config = live_config(arguments.model, arguments.category, arguments.epochs, arguments.learning_rate,
                          arguments.num_filters, arguments.seed, arguments.train_images, arguments.val_images,
                          arguments.data)
