@@ -318,3 +318,29 @@ def test_every_stale_file_of_the_apps_gradio_cache_goes_except_the_components_de
     tempfiles.sweep_gradio_cache(tmp_path, keep=lambda: [str(files["default"])])
     assert sorted(path.name for path in tmp_path.iterdir()) == ["default", "fresh"]
     assert files["default"].is_file() and files["fresh"].is_file()
+
+
+def test_api_calls_keep_nothing_in_the_session_and_page_states_expire():
+    """A gradio_client session never sends the page's unload, so whatever an API call writes into session
+    state stayed for the life of the process (memory_sessions: +66 MB a session at 2000 px). The public
+    endpoints now write no gr.State, and the pages' photo-sized states expire like the files they name."""
+    import gradio as gr
+
+    from ui.colourize_tab import build_colourize_tab
+    from ui.common import DOWNLOADS_MAX_AGE_S
+    from ui.segment_tab import build_segment_tab
+
+    with gr.Blocks() as demo:
+        with gr.Tab("Colourize"):
+            build_colourize_tab()
+        with gr.Tab("Segment"):
+            build_segment_tab()
+    public = {"colourize", "colourize_test_image", "segment"}
+    endpoints = [dep for dep in demo.fns.values() if dep.api_name in public]
+    assert {dep.api_name for dep in endpoints} == public
+    for dep in endpoints:
+        assert not [block for block in dep.outputs if isinstance(block, gr.State)], dep.api_name
+    photo_states = [block for block in demo.blocks.values()
+                    if isinstance(block, gr.State) and block.time_to_live != float("inf")]  # inf: kept for good
+    assert len(photo_states) >= 4  # Colourize's view and inspection, Segment's test image and shown photo
+    assert all(block.time_to_live == DOWNLOADS_MAX_AGE_S for block in photo_states)

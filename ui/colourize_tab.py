@@ -22,7 +22,7 @@ from pixelwise.settings import checkpoint_dir, cifar_root, hf_repo, shown_path
 from pixelwise.tempfiles import request_dir
 from pixelwise.zerogpu import INFERENCE_S, gpu
 from runs.catalog import fetch_missing_checkpoints, list_checkpoints, load_colourizer
-from ui.common import (UploadedPath, cifar_notice, clamped_js, example_files, inference_device, named_outputs,
+from ui.common import (DOWNLOADS_MAX_AGE_S, UploadedPath, cifar_notice, clamped_js, example_files, inference_device, named_outputs,
                        notice, notice_box, plain, shown_as_jpeg, shown_files, upload_name, uploaded_image)
 from ui import hints_section
 from ui.inspector import INSPECT_CLASS, add_inspect_api, build_inspector, model_chart
@@ -286,12 +286,12 @@ def show_view(view: dict | None) -> dict:
 
 
 def _answer(view: dict) -> tuple:
-    """An API endpoint's answer: the five pictures, then the view (a gr.State, which the API and MCP leave
-    out). An input that cannot be used raises gr.Error with the reason in plain words."""
+    """An API endpoint's answer: the five pictures, nothing kept in the session (an API call has no page to
+    redraw). An input that cannot be used raises gr.Error with the reason in plain words."""
     if "refused" in view:
         raise gr.Error(plain(view["refused"]))
     image = lambda value: value.get("value") if isinstance(value, dict) else value  # original: an update
-    return (*(image(view[name]) for name in IMAGES), view)
+    return tuple(image(view[name]) for name in IMAGES)
 
 
 # ---------------------------------------------------------------- the public API (also MCP tools)
@@ -539,8 +539,9 @@ def _outputs():
                                                        buttons=["download", "fullscreen"],
                                                        elem_id=f"colourize-{name}", elem_classes=INSPECT_CLASS))
                 outputs[f"{name}_caption"] = gr.Markdown(f"**{title}**")
-    outputs["view"] = gr.State()  # what is shown, without its pictures: captions, notes, the logits a redraw reuses
-    outputs["inspection"] = gr.State(None)  # the last colourization's logits: clicks read them
+    # both kept for an hour after their last change, like the files they name (ui/segment_tab.py says why)
+    outputs["view"] = gr.State(time_to_live=DOWNLOADS_MAX_AGE_S)  # what is shown, without its pictures: captions, notes, the logits a redraw reuses
+    outputs["inspection"] = gr.State(None, time_to_live=DOWNLOADS_MAX_AGE_S)  # the last colourization's logits: clicks read them
     inspector = build_inspector(outputs["inspection"], elem_id="inspector-colourize")
     hint_controls = hints_section.build_hint_controls()
     outputs["slider"] = shown_as_jpeg(gr.ImageSlider(label="Before / after", interactive=False, max_height=420))
@@ -551,14 +552,14 @@ def _outputs():
 def _wire_api(inputs: dict, outputs: dict, hints: gr.JSON) -> None:
     """The public endpoints (also MCP tools), on hidden buttons: they answer the pictures, or gr.Error with the
     reason. The page's own events are private (_wire_page) and answer a refusal with one notice."""
-    images, answer = [outputs[name] for name in IMAGES], gr.State()  # an API call's view: not the page's
+    images = [outputs[name] for name in IMAGES]
     chosen = [*inputs["checkpoints"].values(), inputs["decoding"], inputs["temperature"]]
     upload, work_size = inputs["upload"], inputs["work_size"]
     with gr.Row(visible=False):
         buttons = [gr.Button(visible=False) for _ in range(3)]
-    buttons[0].click(colourize, [upload, *chosen, inputs["class_map"], work_size, hints], [*images, answer],
+    buttons[0].click(colourize, [upload, *chosen, inputs["class_map"], work_size, hints], images,
                      api_name="colourize")
-    buttons[1].click(colourize_test_image, [inputs["category"], inputs["index"], *chosen], [*images, answer],
+    buttons[1].click(colourize_test_image, [inputs["category"], inputs["index"], *chosen], images,
                      api_name="colourize_test_image")
     buttons[2].click(colourize_full_size, [upload, *chosen, work_size], inputs["full_size"],
                      api_name="colourize_full_size")

@@ -20,8 +20,8 @@ from segmenter.inference import segment as segment_rgb  # "segment" is this tab'
 from segmenter.models import MODES, VOC_MODELS, WeightsUnavailable, offline_message
 from segmenter.trainer import BatchLoss, EpochResult, FineTuneConfig, FineTuneResult, fine_tune_iter
 from pixelwise.zerogpu import INFERENCE_S, TRAINING_S, gpu
-from ui.common import (api_endpoint, checked_by_handler, example_files, inference_device, named_outputs, plain_notice,
-                       shown_as_jpeg, take_home_path, upload_name, uploaded_image)
+from ui.common import (DOWNLOADS_MAX_AGE_S, api_endpoint, checked_by_handler, example_files, inference_device,
+                       named_outputs, plain_notice, shown_as_jpeg, take_home_path, upload_name, uploaded_image)
 from ui.cost_section import build_cost_section
 from ui.inspector import INSPECT_CLASS, build_inspector
 from ui.page_jobs import HEAVY, page_job, stop_jobs_when_page_closes, stop_page_jobs, waiting_note
@@ -157,7 +157,7 @@ def segment(image: str, test_image_id: int | None = None, model: str = FLOWER_MO
         view = run_segment(image, test_image_id, model, opacity)
     except Refused as error:
         raise gr.Error(str(error)) from None
-    return view["overlay"], view["mask"], label_mask_file(view["shown"].result), view["shown"]
+    return view["overlay"], view["mask"], label_mask_file(view["shown"].result)  # nothing kept: an API call has no page
 
 
 def segment_on_page(photo, test_id, model_name, opacity, shown: SegmentShown | None = None,
@@ -347,7 +347,7 @@ def _wire_segment(ins: dict, outs: dict, states: dict, inspector) -> list:
     gr.on([ins["opacity"].input, ins["opacity"].release], named_outputs(redraw, shown_now), [shown, ins["opacity"]],
           list(shown_now.values()), trigger_mode="always_last", **PRIVATE)
     gr.Button(visible=False).click(segment, [photo, test_id, ins["model_name"], ins["opacity"]],
-                                   [outs["overlay"], outs["mask"], outs["label_mask"], shown], api_name="segment",
+                                   [outs["overlay"], outs["mask"], outs["label_mask"]], api_name="segment",
                                    concurrency_limit=2)
     inspector.watch([outs["overlay"], outs["mask"]])
     inspector.redraw_after(events)
@@ -388,7 +388,9 @@ def build_segment_tab():
     gr.Markdown("Segment a photo with DeepLabV3: the flower-vs-background model fine-tuned here on Oxford 17 "
                 "Flowers, or torchvision's COCO-trained 21-class VOC models when their weights are on this machine. "
                 "Click any pixel of the overlay or the mask to see the model's probabilities there.")
-    states = {name: gr.State(None) for name in ("test_id", "shown")}
+    # kept for an hour after their last change, like the files they point at: a client that never closes its
+    # session (gradio_client sends no unload) does not hold a photo's arrays for the life of the process
+    states = {name: gr.State(None, time_to_live=DOWNLOADS_MAX_AGE_S) for name in ("test_id", "shown")}
     with gr.Row():
         with gr.Column():
             ins = _photo_inputs()
