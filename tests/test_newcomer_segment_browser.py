@@ -2,7 +2,9 @@
 and in dark mode: an example and then a pixel, an upload that segments at once, a typed opacity, a bad file,
 an invalid kernel size, the layer pictures' captions, and closing a page that runs the affine experiment.
 Each walk takes screenshots (under pytest's tmp_path) and checks what a person sees: boxes on screen, text
-not cut off, one notice and the last good result kept, not only values in the DOM."""
+not cut off, one notice in the section's notice box (the Colourize kind: no toast, replaced not stacked,
+cleared by the next good result) and the last good result kept, not only values in the DOM."""
+import html
 import re
 
 import numpy as np
@@ -42,6 +44,13 @@ def clipped_text(page, selector: str) -> list[str]:
     return page.evaluate("""(selector) => [...document.querySelectorAll(selector)]
         .filter(e => e.offsetParent !== null && e.scrollWidth > e.clientWidth + 1).map(e => e.innerText.slice(0, 60))""",
                          selector)
+
+
+def one_notice(page, box: str) -> str:
+    """The text of the one notice in ``box`` (a ui.common.notice_box), with no toast beside it."""
+    notices = page.locator(f"#{box} .pw-notice")
+    assert notices.count() == 1 and not visible_toasts(page), (notices.all_inner_texts(), visible_toasts(page))
+    return notices.inner_text()
 
 
 def visible_toasts(page) -> list[str]:
@@ -104,14 +113,17 @@ def test_upload_segments_at_once_typed_opacity_redraws_and_a_bad_file_keeps_the_
     (tmp_path / "broken.png").write_bytes(b"this is not a picture")
     for _ in range(2):  # a second failure does not stack a second notice
         page.locator("#segment-photo input[type=file]").set_input_files(str(tmp_path / "broken.png"))
-        expect(page.locator(".toast-body").first).to_be_visible(timeout=30_000)
-    page.wait_for_timeout(1500)
-    toasts = visible_toasts(page)
+        page.locator("#segment-notice .pw-notice").wait_for(timeout=30_000)
+        page.wait_for_timeout(2000)
+        text = one_notice(page, "segment-notice")
     page.screenshot(path=tmp_path / "segment-bad-file.png")
-    assert len(toasts) == 1, toasts
-    assert "broken.png" in toasts[0] and "**" not in toasts[0] and "/tmp" not in toasts[0]
+    assert text.startswith("Could not use this file: broken.png") and "**" not in text and "/tmp" not in text
     assert overlay_src(page) == shown and "gradient.png" in caption.inner_text()  # the last good result stays
     assert error_badges(page) == 0
+    opacity.fill("0.3")  # the next good result clears the notice
+    opacity.press("Enter")
+    expect(caption).to_contain_text("opacity 0.30", timeout=30_000)
+    expect(page.locator("#segment-notice .pw-notice")).to_have_count(0)
     page.context.close()
 
 
@@ -136,15 +148,20 @@ def test_inside_an_invalid_kernel_gives_one_notice_and_tables_stay_legible(brows
     page = open_page(browser, app_url, view, "Inside the models")
     totals = page.locator("#inside-totals")
     expect(totals).to_contain_text("k=3", timeout=TIMEOUT_MS)
-    set_number(page, "k (kernel side, odd)", "4")
-    expect(page.locator(".toast-body").first).to_be_visible(timeout=30_000)
-    page.wait_for_timeout(1500)
-    toasts = visible_toasts(page)
+    notice = page.locator("#inside-notice .pw-notice")
+    for kernel in ("4", "6"):  # a second refusal replaces the notice, never stacks a second one
+        set_number(page, "k (kernel side, odd)", kernel)
+        expect(notice).to_contain_text(f"k={kernel} is even", timeout=30_000)
+        page.wait_for_timeout(1500)
+        text = one_notice(page, "inside-notice")
     page.screenshot(path=tmp_path / f"inside-kernel-{view}.png")
-    assert len(toasts) == 1 and "even" in toasts[0], toasts
+    assert "even" in text and "still show the last valid setting" in text and "**" not in text
     expect(totals).to_contain_text("k=3")  # the tables say which setting they show
     assert error_badges(page) == 0
     assert not wrapped_numbers(page, "#inside-totals td, #inside-layers td, #inside-writeups td")
+    set_number(page, "k (kernel side, odd)", "5")  # the next good setting clears the notice
+    expect(totals).to_contain_text("k=5", timeout=30_000)
+    expect(notice).to_have_count(0)
     page.context.close()
 
 
@@ -213,30 +230,79 @@ def test_a_closed_page_stops_only_its_own_jobs_and_waiters_are_told_what_for():
     assert waiting_note(mine) == ""
 
 
-@needs_flower_model
-def test_a_refused_model_or_file_gives_one_plain_notice_and_puts_back_the_last_result(monkeypatch, tmp_path):
-    """No browser: a VOC model without its weights names the file it needs, never the server's folder, and
-    the page gets back the model of the result it keeps showing; a repeat is not stacked."""
-    from types import SimpleNamespace
+def notice_text(answer: dict, key: str = "notice") -> str:
+    """The words of a handler's notice (ui.common.notice's HTML): exactly one notice, no markup."""
+    assert answer[key].count('class="pw-notice"') == 1, answer[key]
+    return html.unescape(re.sub(r"<[^>]+>", "", answer[key]))
 
+
+@pytest.fixture
+def toasts(monkeypatch) -> list:
+    """Every gr.Warning / gr.Info toast a handler asks for (there should be none: the notice box says it)."""
     import gradio as gr
+
+    shown = []
+    for kind in ("Warning", "Info"):
+        monkeypatch.setattr(gr, kind, lambda text, *args, **kwargs: shown.append(text))
+    return shown
+
+
+@needs_flower_model
+def test_a_refused_model_or_file_gives_one_plain_notice_and_puts_back_the_last_result(monkeypatch, tmp_path, toasts):
+    """No browser: a refusal answers only the notice box (and the model radio, put back to the model of the
+    result it keeps showing), in plain words with no server folder; a good result clears the box; no toast."""
     import ui.segment_tab as tab
     from segmenter.models import VOC_MODELS, WeightsUnavailable
 
-    notices = []
-    monkeypatch.setattr(gr, "Warning", lambda text, duration=None: notices.append(text))
-    request = SimpleNamespace(session_hash="newcomer")
-    kept = tab.segment_on_page(png(tmp_path / "gradient.png"), None, tab.FLOWER_MODEL, 0.5, None, request)["shown"]
+    first = tab.segment_on_page(png(tmp_path / "gradient.png"), None, tab.FLOWER_MODEL, 0.5, None)
+    kept = first["shown"]
+    assert first["notice"] == ""  # a good result clears the box
     voc = next(iter(VOC_MODELS))
 
     def offline(name, device=None):
         raise WeightsUnavailable("/root/.cache/torch/hub/checkpoints/x.pth: no such weights file")
 
     monkeypatch.setattr(tab, "load_segmenter", offline)
-    for _ in range(2):
-        answer = tab.segment_on_page(str(tmp_path / "gradient.png"), None, voc, 0.5, kept, request)
-        assert answer == {"model_name": tab.FLOWER_MODEL}  # the radio goes back to the model of what is shown
-    assert len(notices) == 1 and ".pth" in notices[0] and "/" not in notices[0] and "**" not in notices[0]
+    for _ in range(2):  # the same answer each time: the box's text is replaced, never added to
+        answer = tab.segment_on_page(str(tmp_path / "gradient.png"), None, voc, 0.5, kept)
+        assert set(answer) == {"notice", "model_name"} and answer["model_name"] == tab.FLOWER_MODEL
+        text = notice_text(answer)
+        assert ".pth" in text and "/" not in text and "**" not in text
     (tmp_path / "broken.png").write_bytes(b"not a picture")
-    tab.segment_on_page(str(tmp_path / "broken.png"), None, tab.FLOWER_MODEL, 0.5, kept, request)
-    assert len(notices) == 2 and "broken.png" in notices[1] and str(tmp_path) not in notices[1]
+    answer = tab.segment_on_page(str(tmp_path / "broken.png"), None, tab.FLOWER_MODEL, 0.5, kept)
+    assert set(answer) == {"notice", "model_name"}
+    assert "broken.png" in notice_text(answer) and str(tmp_path) not in answer["notice"]
+    assert set(tab.redraw(kept, 1.5)) == {"notice"} and "Overlay opacity" in notice_text(tab.redraw(kept, 1.5))
+    redrawn = tab.redraw(kept, 0.3)
+    assert redrawn["notice"] == "" and "opacity 0.30" in redrawn["caption"]
+    monkeypatch.setattr(tab, "image_path", lambda image_id: tmp_path / "gone.jpg")
+    missing = tab.segment_test_image("image_0042", tab.FLOWER_MODEL, 0.5, kept)
+    assert set(missing) == {"notice"} and "image_0042 is missing" in notice_text(missing)
+    assert toasts == []
+
+
+def test_fine_tuning_refusals_are_its_status_line_only(toasts):
+    """The fine-tuning section says why in its status line, in plain words, and shows no toast beside it."""
+    import ui.segment_tab as tab
+
+    assert list(tab.run_finetune([], 2, 32)) == [{"status": "Choose at least one mode: last, head or full."}]
+    [answer] = list(tab.run_finetune(["last"], 9, 32))
+    assert set(answer) == {"status"} and "Epochs" in answer["status"] and "**" not in answer["status"]
+    assert toasts == []
+
+
+def test_inside_refusals_answer_only_their_sections_notice_box(toasts):
+    """Counts, layer pictures and the affine experiment: a refused input answers only its section's notice
+    (the tables, pictures and table of the last good result stay), a good one clears it; no toast."""
+    import ui.inside_tab as tab
+
+    refused = tab.counts_on_page("cnn", 32, 24, 4, 32)
+    assert set(refused) == {"notice"} and "even" in notice_text(refused)
+    good = tab.counts_on_page("cnn", 32, 24, 5, 32)
+    assert good["notice"] == "" and "k=5" in good["totals"]
+    no_checkpoint = tab.layers_on_page(None, tab.IMAGE_SOURCES[0], "horse", 0, None, False)
+    assert set(no_checkpoint) == {"notice"} and "No checkpoint chosen" in notice_text(no_checkpoint)
+    answers = list(tab.run_affine(None, "1,0", 0, 10, 100, progress=lambda *args, **kwargs: None))
+    assert answers == [{"affine_waiting": ""}, {"affine_notice": answers[1]["affine_notice"]}]
+    assert "No checkpoint chosen" in notice_text(answers[1], "affine_notice")
+    assert toasts == []

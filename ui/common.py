@@ -7,8 +7,6 @@ import html
 import inspect
 import os
 import re
-import threading
-import time
 from pathlib import Path
 from typing import Callable
 
@@ -186,8 +184,9 @@ def plain(message) -> str:
 
 
 def notice_box(elem_id: str) -> gr.HTML:
-    """The one place a tab says why an input was refused: its text is replaced, so repeated refusals never
-    stack, and the results around it stay as they were. Empty (and invisible) until needed; see ``notice``."""
+    """The one place a tab (or a section of one) says why an input was refused, and the only kind of message
+    the page gives: its text is replaced, so repeated refusals never stack, and the results around it stay as
+    they were. Empty (and invisible) until needed; see ``notice``."""
     return gr.HTML("", elem_id=elem_id, css_template=NOTICE_CSS, padding=False)
 
 
@@ -209,33 +208,10 @@ def clamped_js(inputs: list) -> str:
     return f"(...v) => {{ {' '.join(steps)} return v.slice(0, {len(inputs)}); }}"
 
 
-# ---------------------------------------------------------------- a toast, once
-# Segment and Inside the models: a toast, once per page and text while it is up (words by ``plain``).
-
-NOTICE_S = 8  # a notice toast's life; the same text again on the same page within it is not shown twice
-_LAST_NOTICES: dict[tuple[str | None, str], float] = {}
-_NOTICES_LOCK = threading.Lock()
-
-
-def plain_notice(message, request: gr.Request | None = None) -> str:
-    """One warning toast in plain words for a refused input (the caller keeps the last good result on
-    screen); repeats of the same text on the same page while the first is still up are not stacked."""
-    text, now = plain(message), time.monotonic()
-    key = (getattr(request, "session_hash", None), text)
-    with _NOTICES_LOCK:
-        for old in [old for old, shown in _LAST_NOTICES.items() if now - shown > NOTICE_S]:
-            del _LAST_NOTICES[old]
-        repeated = key in _LAST_NOTICES
-        _LAST_NOTICES[key] = now
-    if not repeated:
-        gr.Warning(text, duration=NOTICE_S)
-    return text
-
-
 def checked_by_handler(component):
     """A gr.Slider or gr.Number whose typed values reach the handler as they are, out of range included:
     Gradio's own bounds check would fail the event before the handler runs, with an error toast and a red
-    badge on every output; the handler refuses them instead, with one plain notice (pixelwise.limits.bounded)."""
+    badge on every output; the handler refuses them instead (pixelwise.limits.bounded), in its notice_box."""
     own_preprocess = component.preprocess
 
     def preprocess(payload):

@@ -26,8 +26,8 @@ from pixelwise.images import ImageError, load_rgb
 from pixelwise.settings import cifar_root
 from pixelwise.zerogpu import INFERENCE_S, TRAINING_S, gpu
 from pixelwise.limits import bounded
-from ui.common import (api_endpoint, checked_by_handler, cifar_data_root, inference_device, named_outputs, plain_notice,
-                       uploaded_image)
+from ui.common import (api_endpoint, checked_by_handler, cifar_data_root, inference_device, named_outputs, notice,
+                       notice_box, uploaded_image)
 from ui.page_jobs import HEAVY, page_job, stop_jobs_when_page_closes, waiting_note
 
 DEFAULTS = {"arch": "cnn", "nf": 32, "nc": 24, "kernel": 3, "side": 32}
@@ -102,14 +102,13 @@ def layer_counts(arch: str = "cnn", nf: float = 32, nc: float = 24, kernel: floa
     return view["totals"], view["layers"], view["chart"]
 
 
-def counts_on_page(arch: str, nf: float, nc: float, kernel: float, side: float, request: gr.Request = None) -> dict:
-    """The page's counts: a setting the formulas do not cover gives one plain notice and keeps the tables
-    of the last valid one (their heading names it)."""
+def counts_on_page(arch: str, nf: float, nc: float, kernel: float, side: float) -> dict:
+    """The page's counts, and the notice cleared: a setting the formulas do not cover gives only its notice
+    and keeps the tables of the last valid one (their heading names it)."""
     try:
-        return inside_view(arch, nf, nc, kernel, side)
+        return {**inside_view(arch, nf, nc, kernel, side), "notice": ""}
     except ValueError as error:
-        plain_notice(f"{error}. The tables still show the last valid setting.", request)
-        return {"totals": gr.skip()}  # one key at least: an empty dict would read as one output value
+        return {"notice": notice(f"{error}. The tables still show the last valid setting.")}
 
 
 def writeups_on_page(nf: float, nc: float, kernel: float) -> dict:
@@ -177,20 +176,21 @@ def affine_result(checkpoint: str | None, pairs_text: str, steps: float, test_im
 @gpu(TRAINING_S)  # fine-tunes for (iii): ZeroGPU lends the GPU per call, a no-op elsewhere
 def run_affine(checkpoint: str | None, pairs_text: str, steps: float, test_images: float, train_images: float,
                request: gr.Request = None, progress=gr.Progress()):
-    """The page's run: its turn has come (the waiting note goes), then the summary and the table; a refused
-    input gives one plain notice and keeps the last table."""
+    """The page's run: its turn has come (the waiting note goes), then the summary and the table, and the
+    notice cleared; a refused input gives only its notice and keeps the last table."""
     yield {"affine_waiting": ""}
     try:
         result = affine_result(checkpoint, pairs_text, steps, test_images, train_images, progress, request)
     except Refused as error:
-        plain_notice(str(error), request)
+        yield {"affine_notice": notice(error)}
         return
     summary = (f"Reference (a=1, b=0): pixel accuracy {100 * result.acc_reference_eval:.1f}% in eval mode, "
                f"{100 * result.acc_reference_batch:.1f}% with batch statistics; {result.test_images} test and "
                f"{result.train_images} training images, {int(steps)} fine-tuning steps. 'changed' = share of "
                "test pixels whose colour class differs from the same mode's prediction on the untransformed "
                "input ((iii): from the original model's). Row a=1, b=0 is the control.")
-    yield {"affine_summary": summary, "affine_table": pd.DataFrame(result_records(result))[AFFINE_COLUMNS]}
+    yield {"affine_summary": summary, "affine_table": pd.DataFrame(result_records(result))[AFFINE_COLUMNS],
+           "affine_notice": ""}
 
 
 @gpu(TRAINING_S)
@@ -323,6 +323,7 @@ def _counting_section() -> tuple[list, dict]:
             controls.append(checked_by_handler(gr.Slider(low, high, value=DEFAULTS[key], step=step, label=label)))
     first = inside_view(*DEFAULTS.values())
     counts = {
+        "notice": notice_box("inside-notice"),  # why a setting was refused, right under the controls
         "totals": gr.Markdown(first["totals"], elem_id="inside-totals"),
         "layers": gr.Dataframe(first["layers"], label="Per layer: measured counts and their formulas",
                                interactive=False, elem_id="inside-layers", max_height=620),
@@ -353,6 +354,7 @@ def _layers_section() -> tuple[dict, dict]:
                 False, label=f"All channels (default: the {DEFAULT_CHANNELS} most active)")
             controls["show"] = gr.Button("Show every layer", variant="primary", elem_id="inside-layers-run")
     layers_view = {
+        "notice": notice_box("inside-layers-notice"),
         "layer_blocks": gr.Markdown(elem_id="inside-layer-blocks"),
         "layer_grid": gr.HTML(css_template=LAYER_GRID_CSS, elem_id="inside-layer-gallery"),
         "layer_table": gr.Dataframe(label="The steps (numbers from the same hooks as the table above)",
@@ -396,6 +398,7 @@ def _affine_section() -> tuple[dict, dict]:
         controls["train_images"] = gr.Slider(100, 5000, value=5000, step=100, label="training images for fine-tuning")
     controls["run"] = gr.Button("Run the affine experiment", variant="primary", elem_id="inside-affine-run")
     affine = {
+        "affine_notice": notice_box("inside-affine-notice"),
         "affine_waiting": gr.Markdown(elem_id="inside-affine-waiting"),
         "affine_summary": gr.Markdown(elem_id="inside-affine-summary"),
         "affine_table": gr.Dataframe(pd.DataFrame(columns=AFFINE_COLUMNS), interactive=False,
@@ -414,21 +417,21 @@ def _wire_counting(counting_inputs: list, counts: dict, writeup: dict) -> None:
           list(counts.values()), **quick)
     gr.on([control.change for control in (nf, nc, kernel)], named_outputs(writeups_on_page, writeup), [nf, nc, kernel],
           list(writeup.values()), **quick)
-    gr.Button(visible=False).click(layer_counts, counting_inputs, list(counts.values()), api_name="layer_counts")
+    tables = [counts[name] for name in ("totals", "layers", "chart")]  # the API answers refusals with gr.Error
+    gr.Button(visible=False).click(layer_counts, counting_inputs, tables, api_name="layer_counts")
     gr.Button(visible=False).click(named_outputs(writeup_view, writeup, "writeup_terms"), [nf, nc, kernel],
                                    list(writeup.values()), api_name="writeup_terms")
 
 
-def layers_on_page(*inputs, request: gr.Request = None) -> dict:
-    """The page's Show every layer, the pictures in a grid with their whole captions; what cannot be shown
-    gives one plain notice and keeps the last pictures."""
+def layers_on_page(*inputs) -> dict:
+    """The page's Show every layer, the pictures in a grid with their whole captions, and the notice cleared;
+    what cannot be shown gives only its notice and keeps the last pictures."""
     try:
         view = layer_outputs(*inputs)
     except gr.Error as error:
-        plain_notice(error.message, request)
-        return {"layer_blocks": gr.skip()}
+        return {"notice": notice(error.message)}
     return {"layer_blocks": view["layer_blocks"], "layer_grid": layer_grid_html(view["layer_gallery"]),
-            "layer_table": view["layer_table"]}
+            "layer_table": view["layer_table"], "notice": ""}
 
 
 def _wire_layers_and_affine(layer: dict, layers_view: dict, aff: dict, affine: dict) -> None:

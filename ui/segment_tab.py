@@ -21,7 +21,8 @@ from segmenter.models import MODES, VOC_MODELS, WeightsUnavailable, offline_mess
 from segmenter.trainer import BatchLoss, EpochResult, FineTuneConfig, FineTuneResult, fine_tune_iter
 from pixelwise.zerogpu import INFERENCE_S, TRAINING_S, gpu
 from ui.common import (DOWNLOADS_MAX_AGE_S, api_endpoint, checked_by_handler, example_files, inference_device,
-                       named_outputs, plain_notice, shown_as_jpeg, take_home_path, upload_name, uploaded_image)
+                       named_outputs, notice, notice_box, plain, shown_as_jpeg, take_home_path, upload_name,
+                       uploaded_image)
 from ui.cost_section import build_cost_section
 from ui.inspector import INSPECT_CLASS, build_inspector
 from ui.page_jobs import HEAVY, page_job, stop_jobs_when_page_closes, stop_page_jobs, waiting_note
@@ -79,16 +80,19 @@ class SegmentShown:
                 f"{float(opacity):.2f} (0 = photo only, 1 = mask only). {self.iou}")
 
 
-def pick_test_image(name: str, request: gr.Request = None) -> dict:
-    """A flower test image as the photo (an array: Gradio will not serve files from outside the repo)."""
+def segment_test_image(name: str, model_name, opacity, shown: SegmentShown | None = None) -> dict:
+    """A flower test image, picked: shown as the photo and segmented with its IoU in one step (in two, a missing
+    file's notice would be cleared by segmenting the old photo again)."""
     if not name:
-        return {"photo": gr.skip()}
+        return {"overlay": gr.skip()}
     image_id = int(name.split("_")[1])
     path = image_path(image_id)
     if not path.is_file():
-        plain_notice(f"{name} is missing: the flower data is not installed on this server.", request)
-        return {"photo": gr.skip()}
-    return {"photo": load_rgb(path), "test_id": image_id}  # an array: Gradio will not serve files from outside the repo
+        return {"notice": notice(f"{name} is missing: the flower data is not installed on this server.")}
+    answer = segment_on_page(str(path), image_id, model_name, opacity, shown)
+    if "shown" in answer:  # the photo as an array: Gradio will not serve files from outside the repo
+        answer["photo"] = answer["shown"].rgb
+    return answer
 
 
 def _segmentation(path, model_name):
@@ -160,33 +164,31 @@ def segment(image: str, test_image_id: int | None = None, model: str = FLOWER_MO
     return view["overlay"], view["mask"], label_mask_file(view["shown"].result)  # nothing kept: an API call has no page
 
 
-def segment_on_page(photo, test_id, model_name, opacity, shown: SegmentShown | None = None,
-                    request: gr.Request = None) -> dict:
-    """The page's segmentation (an upload, an example, a test image, another model): everything shown at
-    once. A refused photo or model gives one plain notice and puts back the model of the last result, which
-    stays on screen. (Not its photo: an output value replaces the upload widget's own preprocessing for the
-    session, see ui.common.uploaded_image.)"""
+def segment_on_page(photo, test_id, model_name, opacity, shown: SegmentShown | None = None) -> dict:
+    """The page's segmentation (an upload, an example, another model): everything shown at once, and the
+    notice cleared. A refused photo or model gives only its notice and puts back the model of the last result,
+    which stays on screen. (Not its photo: an output value replaces the upload widget's own preprocessing for
+    the session, see ui.common.uploaded_image.)"""
     if not photo:
         return {"overlay": gr.skip()}
     try:
         view = run_segment(photo, test_id, model_name, opacity)
     except Refused as error:
-        plain_notice(str(error), request)
-        return {"model_name": shown.model if shown is not None else gr.skip()}
+        return {"notice": notice(error), "model_name": shown.model if shown is not None else gr.skip()}
     del view["inspection"]  # the inspector reads it from the kept SegmentShown
-    return {**view, "label_mask": label_mask_file(view["shown"].result), "test_id": test_id}
+    return {**view, "label_mask": label_mask_file(view["shown"].result), "test_id": test_id, "notice": ""}
 
 
-def redraw(shown: SegmentShown | None, opacity, request: gr.Request = None) -> dict:
-    """The kept result again at another opacity (a slider move or a typed number): no model runs."""
+def redraw(shown: SegmentShown | None, opacity) -> dict:
+    """The kept result again at another opacity (a slider move or a typed number): no model runs. An opacity
+    out of range gives only its notice."""
     if shown is None:
         return {"overlay": gr.skip()}
     try:
         opacity = bounded(opacity, "Overlay opacity", limits.OPACITY, whole=False)
     except OutOfRange as error:
-        plain_notice(str(error), request)
-        return {"overlay": gr.skip()}
-    return {"overlay": overlay(shown.rgb, shown.result, opacity), "caption": shown.caption(opacity)}
+        return {"notice": notice(error)}
+    return {"overlay": overlay(shown.rgb, shown.result, opacity), "caption": shown.caption(opacity), "notice": ""}
 
 
 EXAMPLES = [("flower.jpg", "Flower"), ("china_temple.jpg", "Temple (no flower)"),
@@ -239,7 +241,7 @@ def run_finetune(modes, epochs, train_images, request: gr.Request = None):
         if not configs:
             raise OutOfRange("Choose at least one mode: last, head or full.")
     except OutOfRange as error:
-        yield {"status": plain_notice(str(error), request)}
+        yield {"status": plain(error)}  # the status line is this section's notice: no toast
         return
     # One empty (NaN) row per chosen mode, so the chart's first draw already knows every mode's colour:
     # Gradio's plot keeps the colour domain of its first draw and would not draw modes arriving later.
@@ -250,7 +252,7 @@ def run_finetune(modes, epochs, train_images, request: gr.Request = None):
             try:
                 yield from _finetune_events(config, job, losses, epochs_rows, (index, len(configs)))
             except (DataUnavailable, WeightsUnavailable) as error:
-                yield {"status": "Cannot fine-tune: " + plain_notice(str(error), request)}
+                yield {"status": "Cannot fine-tune: " + plain(error)}
                 return
             if job.should_stop():
                 return
@@ -318,8 +320,10 @@ def _photo_inputs() -> dict:
 
 
 def _result_outputs() -> dict:
-    """The overlay, legend, caption, the mask alone and the label mask file."""
-    return {"overlay": shown_as_jpeg(gr.Image(label="Overlay", interactive=False, elem_id="segment-overlay",
+    """The notice (why a photo or number was refused), the overlay, legend, caption, the mask alone and the
+    label mask file."""
+    return {"notice": notice_box("segment-notice"),
+            "overlay": shown_as_jpeg(gr.Image(label="Overlay", interactive=False, elem_id="segment-overlay",
                                               height=300, elem_classes=INSPECT_CLASS)),
             "legend": gr.HTML(elem_id="segment-legend"),
             "caption": gr.Markdown(elem_id="segment-iou"),
@@ -334,16 +338,16 @@ def _wire_segment(ins: dict, outs: dict, states: dict, inspector) -> list:
     result. The public endpoint ``segment`` is a hidden button's, for scripts. Returns the page's events."""
     photo, test_id, shown = ins["photo"], states["test_id"], states["shown"]
     page = {**outs, "shown": shown, "test_id": test_id, "model_name": ins["model_name"]}
-    run = dict(fn=named_outputs(segment_on_page, page), outputs=list(page.values()), concurrency_limit=2,
-               api_visibility="private", show_progress_on=[outs["overlay"], outs["mask"]])
+    common = dict(concurrency_limit=2, api_visibility="private", show_progress_on=[outs["overlay"], outs["mask"]])
+    run = dict(fn=named_outputs(segment_on_page, page), outputs=list(page.values()), **common)
     as_shown = [photo, test_id, ins["model_name"], ins["opacity"], shown]
     new_photo = [photo, gr.State(None), *as_shown[2:]]  # an upload or an example is no test image: no IoU
     events = [photo.upload(inputs=new_photo, **run), ins["examples"].load_input_event.then(inputs=new_photo, **run),
               ins["model_name"].input(inputs=as_shown, **run)]
-    picked = {"photo": photo, "test_id": test_id}
-    events.append(ins["test_pick"].input(named_outputs(pick_test_image, picked), ins["test_pick"],
-                                         list(picked.values()), **PRIVATE).then(inputs=as_shown, **run))
-    shown_now = {"overlay": outs["overlay"], "caption": outs["caption"]}
+    picked = {**page, "photo": photo}  # a test image is shown as the photo too
+    events.append(ins["test_pick"].input(named_outputs(segment_test_image, picked), [ins["test_pick"], *as_shown[2:]],
+                                         list(picked.values()), **common))
+    shown_now = {"overlay": outs["overlay"], "caption": outs["caption"], "notice": outs["notice"]}
     gr.on([ins["opacity"].input, ins["opacity"].release], named_outputs(redraw, shown_now), [shown, ins["opacity"]],
           list(shown_now.values()), trigger_mode="always_last", **PRIVATE)
     gr.Button(visible=False).click(segment, [photo, test_id, ins["model_name"], ins["opacity"]],
