@@ -72,6 +72,7 @@ def build_app() -> gr.Blocks:
             build_inside_tab()
         # Checkpoints saved in "Train live" (or added since start-up) appear in the Colourize dropdowns.
         colourize.refresh_after(demo.load, *training.checkpoint_saved)
+        training.label_presets_on(demo.load)
         demo.unload(release_page)  # a closed page frees its training at once
     demo.queue(default_concurrency_limit=CONCURRENT_EVENTS, max_size=MAX_QUEUE)
     sweep_cache_of(demo)

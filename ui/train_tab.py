@@ -515,6 +515,12 @@ def save_checkpoint(session: TrainSession | None, batch_size: float | None):
 @dataclass
 class TrainTab:
     checkpoint_saved: list  # the save events (page, API); app.py refreshes the Colourize dropdowns after them
+    preset_buttons: dict  # their labels' minutes follow what this machine measured: relabelled at every page load
+
+    def label_presets_on(self, trigger) -> None:
+        """Relabel the preset buttons on ``trigger`` (app.py: demo.load), privately: no API endpoint."""
+        trigger(named_outputs(preset_labels, self.preset_buttons), None, list(self.preset_buttons.values()),
+                show_progress="hidden", api_visibility="private")
 
 
 INTRO = ("Train the colourizer at several batch sizes with everything else equal (same seed, data and "
@@ -523,12 +529,6 @@ INTRO = ("Train the colourizer at several batch sizes with everything else equal
          "these settings on this machine is **replayed** from the cache in seconds (**Train again** "
          "retrains). Only one training runs at a time; if someone else is training you see your place "
          "in line and an estimate of the wait.")
-
-
-def _labeller(preset: presets.Preset):
-    def preset_label() -> str:  # called at every page load: the minutes follow what was measured meanwhile
-        return presets.button_label(preset)
-    return preset_label
 
 
 def _setter(preset: presets.Preset):
@@ -543,7 +543,7 @@ def _preset_buttons() -> dict:
     with gr.Row():
         for index, preset in enumerate(presets.PRESETS):
             buttons[preset_name(index)] = gr.Button(
-                _labeller(preset), size="sm", elem_id=f"train-{preset_name(index)}",
+                presets.button_label(preset), size="sm", elem_id=f"train-{preset_name(index)}",
                 variant="primary" if preset == presets.WRITE_UPS else "secondary")
     return buttons
 
@@ -648,6 +648,6 @@ def build_train_tab() -> TrainTab:
             controls = _run_controls()
         with gr.Column(scale=2):
             outputs, inspector, view, saving = _results_column(session)
-    outputs |= {preset_name(index): controls[preset_name(index)] for index in range(len(presets.PRESETS))}
-    _wire_training(controls, outputs, session, inspector, view)
-    return TrainTab(checkpoint_saved=_wire_saving(saving, session))
+    buttons = {preset_name(index): controls[preset_name(index)] for index in range(len(presets.PRESETS))}
+    _wire_training(controls, outputs | buttons, session, inspector, view)
+    return TrainTab(checkpoint_saved=_wire_saving(saving, session), preset_buttons=buttons)
