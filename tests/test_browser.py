@@ -69,6 +69,10 @@ def test_colourize_an_upload_and_a_test_image(page, shots, tmp_path):
     for model in ("CNN", "UNet", "Beyond the handout"):
         page.get_by_text(re.compile(rf"^{model} \(.*\) · mode · pixel accuracy \d+\.\d%$")).wait_for()
     assert page.get_by_text("CIFAR-10 test image horse #0").is_visible()
+    # a new number acts at once, as every control does: no button
+    page.get_by_label("number input for Test image number").fill("18")
+    page.keyboard.press("Tab")
+    page.get_by_text("CIFAR-10 test image horse #18").wait_for()
     page.get_by_role("button", name="Random test image").click()
     page.get_by_text(re.compile(r"CIFAR-10 test image horse #\d+")).wait_for()
     page.wait_for_timeout(500)  # let the images paint

@@ -584,8 +584,10 @@ def _wire_page(inputs: dict, outputs: dict, h, examples) -> tuple[list, dict, di
     example = dict(inputs=[examples, *chosen, inputs["work_size"]],
                    **step(page_example, forgets | {"upload": inputs["upload"]}))
     test = [inputs["category"], inputs["index"], *chosen]
+    picked = [inputs["index"].release, inputs["index"].input, inputs["category"].input]  # a person's own changes
     events = [inputs["upload"].upload(**new), examples.click(**example),
               inputs["test_button"].click(inputs=test, **step(page_test, forgets)),
+              gr.on(picked, inputs=test, js=clamped_js(test), trigger_mode="always_last", **step(page_test, forgets)),
               inputs["random_button"].click(inputs=[inputs["category"], *chosen],
                                             **step(page_random, forgets | {"index": inputs["index"]}))]
     redraw_inputs = [outputs["view"], *chosen, inputs["work_size"], h.hints]
