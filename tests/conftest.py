@@ -15,6 +15,8 @@ from pathlib import Path
 
 import pytest
 
+from pixelwise.settings import screenshot_dir
+
 REPO_ROOT = Path(__file__).resolve().parent.parent
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking"]
@@ -120,6 +122,16 @@ def app_url(tmp_path_factory):
         except subprocess.TimeoutExpired:
             proc.kill()
             proc.wait()
+
+
+@pytest.fixture(scope="module")
+def shots(tmp_path_factory) -> Path:
+    """Where a browser test's screenshots go: PIXELWISE_SCREENSHOT_DIR when set (to keep them), else a temp folder."""
+    folder = screenshot_dir()
+    if folder:
+        folder.mkdir(parents=True, exist_ok=True)
+        return folder
+    return tmp_path_factory.mktemp("screenshots")
 
 
 @pytest.fixture(scope="session")

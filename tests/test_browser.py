@@ -11,19 +11,9 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from pixelwise.settings import screenshot_dir
 from tests.helpers import requires_cifar
 
 pytestmark = requires_cifar
-
-
-@pytest.fixture(scope="module")
-def shots(tmp_path_factory) -> Path:
-    folder = screenshot_dir()
-    if folder:
-        folder.mkdir(parents=True, exist_ok=True)
-        return folder
-    return tmp_path_factory.mktemp("screenshots")
 
 
 def open_tab(page, name):

@@ -8,22 +8,12 @@ from pathlib import Path
 
 import pytest
 
-from pixelwise.settings import screenshot_dir
 from tests.helpers import CHECKPOINTS, requires_cifar
 
 HINT_MODEL = CHECKPOINTS / "colour_hints.pt"
 pytestmark = [requires_cifar, pytest.mark.skipif(not HINT_MODEL.is_file(), reason=f"{HINT_MODEL} is not in this checkout")]
 BEYOND = re.compile(r"^Beyond the handout \(colour_hints\.pt\) · annealed mean T=0.38, \d+×\d+$")
 PICTURES = ("grey", "cnn", "unet", "beyond", "original")
-
-
-@pytest.fixture(scope="module")
-def shots(tmp_path_factory) -> Path:
-    folder = screenshot_dir()
-    if folder:
-        folder.mkdir(parents=True, exist_ok=True)
-        return folder
-    return tmp_path_factory.mktemp("newcomer")
 
 
 def open_page(browser, app_url, width: int, dark: bool = False):

@@ -11,7 +11,7 @@ import time
 import pytest
 
 from tests.helpers import requires_cifar
-from tests.test_browser import open_tab, set_up_quick_training, shots  # noqa: F401 (shots: a fixture)
+from tests.test_browser import open_tab, set_up_quick_training
 
 pytestmark = requires_cifar
 BATCH_SIZES = ("5", "10", "20", "50", "100", "200", "500", "1000")
