@@ -9,6 +9,7 @@ import os
 import shutil
 import signal
 import tempfile
+import threading
 
 from pixelwise.tempfiles import own_gradio_cache, sweep_gradio_cache, sweep_while_there
 
@@ -18,8 +19,9 @@ import gradio as gr  # noqa: E402
 
 from pixelwise.settings import mcp_enabled
 from runs.catalog import remove_interrupted_saves
+from runs.presets import warm_up
 from ui.colourize_tab import build_colourize_tab
-from ui.common import DOWNLOADS_MAX_AGE_S
+from ui.common import DOWNLOADS_MAX_AGE_S, cifar_data_root
 from ui.inside_tab import build_inside_tab
 from ui.segment_tab import build_segment_tab
 from ui.train_tab import build_train_tab, release_page
@@ -82,6 +84,8 @@ def build_app() -> gr.Blocks:
 if __name__ == "__main__":
     # SIGTERM (Spaces, tests, `kill`) ends the app as Ctrl+C does: Gradio closes, atexit removes the temp folders.
     signal.signal(signal.SIGTERM, signal.default_int_handler)
+    # the default press's data and rates, ready before anyone presses (the first point then comes in seconds)
+    threading.Thread(target=warm_up, args=(cifar_data_root(),), name="pixelwise-warm-up", daemon=True).start()
     build_app().launch(
         server_name=os.environ.get("GRADIO_SERVER_NAME", "127.0.0.1"),  # Spaces sets 0.0.0.0
         server_port=int(os.environ.get("GRADIO_SERVER_PORT", "7860")),

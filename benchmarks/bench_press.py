@@ -41,6 +41,9 @@ config = TrainConfig(model="unet", category="horse", epochs=args["epochs"], num_
                      **({"precision": args["precision"]} if "precision" in fields else {}))
 extra = {"retrain": args["retrain"]} if "retrain" in inspect.signature(live.run_batch_sizes).parameters else {}
 events, errors, epochs, first = queue.Queue(), [], 0, None
+if args.get("warm"):  # as a press meets the app after its start-up warm-up (app.py: runs.presets.warm_up)
+    from runs.presets import warm_up
+    warm_up(args["data"])
 start = time.perf_counter()
 worker = threading.Thread(target=live.run_batch_sizes, args=(config, args["batch_sizes"], events, threading.Event(), 4),
                           kwargs=extra)
@@ -60,7 +63,7 @@ def press(checkout: Path, arguments, retrain: bool, cache: str) -> dict:
     to its first point (data preparation and the validation before training included)."""
     spec = {"data": str(Path(arguments.data).resolve()), "epochs": arguments.epochs, "train": arguments.train_images,
             "val": arguments.val_images, "batch_sizes": arguments.batch_sizes, "retrain": retrain,
-            "precision": getattr(arguments, "precision", "auto")}
+            "precision": getattr(arguments, "precision", "auto"), "warm": getattr(arguments, "warm", False)}
     env = {**os.environ, "PYTHONPATH": str(checkout), "PIXELWISE_RUN_CACHE": cache}
     done = subprocess.run([sys.executable, "-c", PRESS, json.dumps(spec)], cwd=checkout, env=env,
                           capture_output=True, text=True, check=True)

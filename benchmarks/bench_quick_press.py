@@ -7,6 +7,7 @@ The median of the repeats is printed beside what the panel's preset button estim
 press (runs.rates: a calibration on this machine), the CPU and the load average.
 
     python -m benchmarks.bench_quick_press --data ../shared/data/cifar10 --repeats 3
+    python -m benchmarks.bench_quick_press --data ../shared/data/cifar10 --repeats 3 --warm   # as app.py meets it
 """
 import argparse
 import os
@@ -49,6 +50,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--data", default="../shared/data/cifar10")
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--precision", choices=("auto", "fp32", "bf16", "fp16"), default="auto")
+    parser.add_argument("--warm", action="store_true",
+                        help="prepare the data and rates first, as app.py does at start-up (runs.presets.warm_up)")
     arguments = parser.parse_args(argv)
     arguments.epochs, arguments.batch_sizes = QUICK.epochs, list(QUICK.batch_sizes)
     arguments.train_images, arguments.val_images = QUICK.train_images, QUICK.val_images
@@ -61,7 +64,8 @@ def main(argv: list[str] | None = None) -> None:
         first.append(outcome["first_point"])
         whole.append(outcome["seconds"])
         print(f"repeat {repeat + 1}: first point {first[-1]:.1f} s, whole press {whole[-1]:.1f} s", flush=True)
-    print(f"\n{QUICK.describe()}; median of {arguments.repeats}, each in a fresh process")
+    print(f"\n{QUICK.describe()}; median of {arguments.repeats}, each in a fresh process"
+          + (", after the app's start-up warm-up" if arguments.warm else ""))
     print(f"| | seconds |\n|---|---:|\n| first point | {statistics.median(first):.1f} |"
           f"\n| whole press | {statistics.median(whole):.1f} |\n| the button's estimate, before any press | {estimate:.0f} |")
     print(f"load average after: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")

@@ -9,7 +9,9 @@ says how long the write-ups' press takes here, from runs.rates (measured on this
 """
 from dataclasses import dataclass, replace
 
+from colorizer.trainer import data_for
 from pixelwise.device import resolve_device
+from pixelwise.errors import DataUnavailable
 
 from .live import live_config
 from . import rates
@@ -93,3 +95,18 @@ def settings_note(model: str, batch_sizes, epochs, train_images, val_images, num
     """Which preset a press is, for the panel: 'the quick press (UNet, batch sizes ...)' or 'your own'."""
     preset = preset_of(model, batch_sizes, epochs, train_images, val_images, num_filters, learning_rate)
     return f"{preset.name} ({preset.describe()})" if preset else "your own (not one of the presets)"
+
+
+def warm_up(data_root: str | None) -> None:
+    """Decode the default press's images and fit its palette (both cached per process) and calibrate the rates,
+    so that the first press on a fresh app shows its first point within seconds instead of after them
+    (2026-12-02: reading the horses and the k-means took 6-9 s of the 6.5 s to the first point). Without the
+    data it does nothing: the press itself says what is missing."""
+    preset = default_preset()
+    config = live_config(preset.model, "horse", preset.epochs, preset.learning_rate, preset.num_filters, 0,
+                         preset.train_images, preset.val_images, data_root)
+    try:
+        data_for(config)
+    except DataUnavailable:
+        return
+    button_label(WRITE_UPS)

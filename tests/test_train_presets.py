@@ -205,3 +205,24 @@ def test_waiting_in_line_shows_no_countdown_and_stop_says_so(cache):
     assert not any("left (estimate)" in status for status in waiting)  # no clock counting down in line
     final = outputs[-1]["status"]
     assert final.startswith("Stopped while waiting in line: nothing was trained") and "Done" not in final
+
+
+@requires_cifar
+def test_the_apps_warm_up_prepares_the_default_press_so_its_first_point_needs_no_data_work(monkeypatch):
+    """The first point of a fresh app's first press waited 6-9 s for the horses and the palette's k-means;
+    app.py's warm-up does that work at start-up, so the press finds its data in the per-process cache."""
+    from colorizer import trainer
+
+    monkeypatch.setattr(rates, "press_seconds", lambda *args, **kwargs: 60.0)  # the calibration is not under test
+    trainer.prepare_data.cache_clear()
+    presets.warm_up(str(CIFAR))
+    preset = presets.default_preset()
+    press = live.live_config(preset.model, "horse", preset.epochs, preset.learning_rate, preset.num_filters, 0,
+                             preset.train_images, preset.val_images, str(CIFAR))  # as ui/train_tab.py builds it
+    hits = trainer.prepare_data.cache_info().hits
+    trainer.data_for(press)
+    assert trainer.prepare_data.cache_info().hits == hits + 1
+
+
+def test_the_warm_up_does_nothing_without_the_data(tmp_path):
+    presets.warm_up(str(tmp_path / "no-cifar"))  # no exception: the press itself says what is missing
