@@ -29,7 +29,7 @@ from colorizer import ARCH_NAMES
 
 from . import rates, runcache
 from .events import Done, Failed, Finished, LiveEvent, Notice, Progressed, Samples, Status, Waiting
-from .waitline import TRAINING_LINE, Ticket, WaitLine
+from .waitline import TRAINING_LINE, Ticket, WaitLine, wait_words
 
 def live_config(model: str, category: str, epochs: int, learning_rate: float, num_filters: int, seed: int,
                 train_images: int, val_images: int, data_root: str | None) -> TrainConfig:
@@ -72,14 +72,11 @@ def describe_press(config: TrainConfig, batch_sizes: list[int], data: ColourData
 def wait_message(ahead: list[Ticket], seconds: float) -> str:
     """Where a press is in line, what it waits for (the training now running) and about how long."""
     count = len(ahead)
-    minutes = f"{seconds / 60:.0f} min" if seconds >= 90 else f"{seconds:.0f} s"
     running = ahead[0]
     what = f"someone else's {running.what}" if running.what else "someone else's training"
-    left = f", about {running.left_s() / 60:.0f} min left" if running.left_s() >= 90 else \
-        f", about {running.left_s():.0f} s left"
     more = f" and {count - 1} more waiting before yours" if count > 1 else ""
-    return (f"Waiting for your turn: number {count + 1} in line. Training now: {what}{left}{more}. "
-            f"Yours starts in about {minutes} (estimate).")
+    return (f"Waiting for your turn: number {count + 1} in line. Training now: {what}, about "
+            f"{wait_words(running.left_s())} left{more}. Yours starts in about {wait_words(seconds)} (estimate).")
 
 
 class _Run:

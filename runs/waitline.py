@@ -10,6 +10,11 @@ from dataclasses import dataclass, field
 from typing import Callable
 
 
+def wait_words(seconds: float) -> str:
+    """A wait as the waiting notes say it: '40 s' under a minute and a half, else '5 min'."""
+    return f"{seconds / 60:.0f} min" if seconds >= 90 else f"{seconds:.0f} s"
+
+
 @dataclass(eq=False)
 class Ticket:
     estimate_s: float  # how long this training should take, estimated before it starts

@@ -11,6 +11,8 @@ from dataclasses import dataclass, field
 import gradio as gr
 from gradio.context import get_blocks_context
 
+from runs.waitline import wait_words
+
 # One CPU-heavy job at a time (Train live has its own line, runs.waitline); show_progress_on keeps the
 # waiting note beside the button readable while Gradio's "queue" badge covers the results.
 HEAVY = dict(concurrency_limit=1, concurrency_id="training")
@@ -64,10 +66,6 @@ def stop_page_jobs(request: gr.Request) -> None:
                 job.stop.set()
 
 
-def _duration(seconds: float) -> str:
-    return f"{seconds:.0f} s" if seconds < 90 else f"{seconds / 60:.0f} min"
-
-
 def waiting_note(request: gr.Request | None = None) -> str:
     """What a press of a heavy button waits for, in plain words; '' when nothing runs."""
     with _LOCK:
@@ -76,8 +74,8 @@ def waiting_note(request: gr.Request | None = None) -> str:
         return ""
     whose = "your own" if job.session is not None and job.session == session_of(request) else "another visitor's"
     left = job.left_s()
-    pace = f"; about {_duration(left)} left" if left is not None else ""
-    return (f"Waiting for {whose} {job.what} (running for {_duration(time.monotonic() - job.started)}{pace}). "
+    pace = f"; about {wait_words(left)} left" if left is not None else ""
+    return (f"Waiting for {whose} {job.what} (running for {wait_words(time.monotonic() - job.started)}{pace}). "
             "One heavy job runs at a time on this server; yours starts as soon as it ends.")
 
 
