@@ -17,20 +17,24 @@ GRADIO_CACHE = own_gradio_cache()  # before gradio is imported (some of its modu
 
 import gradio as gr  # noqa: E402
 
+from pixelwise.device import usable_cores
 from pixelwise.settings import mcp_enabled
 from runs.catalog import remove_interrupted_saves
-from runs.presets import warm_up
+from runs import presets
+from ui import colourize_tab
 from ui.colourize_tab import build_colourize_tab
 from ui.common import DOWNLOADS_MAX_AGE_S, cifar_data_root
 from ui.inside_tab import build_inside_tab
 from ui.segment_tab import build_segment_tab
 from ui.train_tab import build_train_tab, release_page
 
-# Colourizing is light (~0.08 s of CPU per upload, one torch thread each: docs/uploads-and-limits.md), so a few
-# run at once; training is limited to one run at a time by its own event (ui/train_tab.py). max_size
+# Each event runs its models on one torch thread (pixelwise.device.one_torch_thread), so as many run at once as
+# there are cores (at least 2, at most 8; a container's quota counts): more only share the same cores and the GIL. 20 colourizations of 512²
+# at once while a model trains, 2 cores: p95 2.41 / 1.76 s with 4 at once, 1.60 / 1.62 s with 2
+# (docs/concurrency.md). Training is limited to one run at a time by its own event (ui/train_tab.py). max_size
 # bounds the waiting line: a waiting upload holds only its file on disk, so 100 of them cost no memory
 # and drain in seconds, where the old 32 refused two thirds of a 100-request burst.
-CONCURRENT_EVENTS = 4
+CONCURRENT_EVENTS = max(2, min(8, usable_cores()))
 MAX_QUEUE = 100
 # Uploads and outputs in Gradio's cache are deleted once an hour old (checked every 10 minutes; sooner with
 # PIXELWISE_DOWNLOADS_MAX_AGE_S, which the concurrency tests shorten). delete_cache reaches only the copies
@@ -56,6 +60,13 @@ def sweep_cache_of(demo: gr.Blocks) -> None:
         def kept() -> set[str]:
             return {path for block in list(demo.blocks.values()) for path in getattr(block, "keep_in_cache", ())}
         sweep_while_there(GRADIO_CACHE, lambda folder: sweep_gradio_cache(folder, kept), "pixelwise-gradio-cache-sweep")
+
+
+def warm_up() -> None:
+    """Before anyone asks: the default colourizers loaded and run once (the first colourization then takes
+    ~0.15 s, not ~3 s), then the default press's data and rates (its first point then comes in seconds)."""
+    colourize_tab.warm_up()
+    presets.warm_up(cifar_data_root())
 
 
 def build_app() -> gr.Blocks:
@@ -84,8 +95,7 @@ def build_app() -> gr.Blocks:
 if __name__ == "__main__":
     # SIGTERM (Spaces, tests, `kill`) ends the app as Ctrl+C does: Gradio closes, atexit removes the temp folders.
     signal.signal(signal.SIGTERM, signal.default_int_handler)
-    # the default press's data and rates, ready before anyone presses (the first point then comes in seconds)
-    threading.Thread(target=warm_up, args=(cifar_data_root(),), name="pixelwise-warm-up", daemon=True).start()
+    threading.Thread(target=warm_up, name="pixelwise-warm-up", daemon=True).start()
     build_app().launch(
         server_name=os.environ.get("GRADIO_SERVER_NAME", "127.0.0.1"),  # Spaces sets 0.0.0.0
         server_port=int(os.environ.get("GRADIO_SERVER_PORT", "7860")),

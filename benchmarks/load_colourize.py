@@ -2,20 +2,29 @@
 
 Starts ``app.py`` on a free port of 127.0.0.1 (or uses ``--url``, which must be a 127.0.0.1 address),
 queues ``--trainings`` small trainings through the API (they take the one training slot in turn),
-waits until one is running, then sends ``--requests`` colourize requests at once, each a different
-photo-like JPEG of 0.3-1 megapixels (seeded), and reports errors, p50/p95/max latency (submit to
-result, as a person waits: queueing included). Everything is bounded: at most 100 requests, a
-timeout per request, and the app it started is stopped at the end.
+waits until the first has reported a batch (past reading its data: a training proper), then sends
+``--requests`` colourize requests at once, each a different photo-like JPEG of 0.3-1 megapixels (seeded),
+and reports errors, p50/p95/max latency (submit to result, as a person waits: upload and queueing
+included). Everything is bounded: at most 100 requests, a timeout per request, and the app it started is
+stopped at the end.
+
+Each request is one person: its own Gradio session, opened before the burst with one small colourization
+(a page makes its session on its first event; Gradio builds a session's state then, ~55 ms of CPU for this
+app's hundreds of components), and sent over Gradio's REST API with one shared HTTP client, as a page's
+own script sends it. ``--client gradio_client`` sends them with gradio_client instead (one session for all,
+and a new HTTP client per call: ~0.1 s of this machine's CPU a request, taken from the app it measures).
 
     python -m benchmarks.load_colourize                  # 20 requests, 2 trainings
     python -m benchmarks.load_colourize --requests 100   # a burst: how the queue limit answers
     python -m benchmarks.load_colourize --side 512 --trainings 1 --wait-training   # issue 21's target
     PIXELWISE_TRAINING_NICE=19 python -m benchmarks.load_colourize --side 512 --trainings 1 --wait-training
+    python -m benchmarks.load_colourize --side 512 --trainings 1 --wait-training --requests 1  # the training's own time
 
 ``--side``: every photo a square of that many pixels instead; ``--wait-training``: after the burst, wait
 for the first training to end and print how long it trained (what serving the burst cost it: compare
-runs with the default PIXELWISE_TRAINING_NICE=0, the training at the requests' priority and yielding between
-batches, and =19). ``--train-images``: fewer training images, to check the script end to end quickly.
+with ``--requests 1``, and runs with the default PIXELWISE_TRAINING_NICE=0, the training at the requests'
+priority and yielding to them between batches, with =19). ``--train-images``: fewer training images, to
+check the script end to end quickly.
 """
 import argparse
 import os
@@ -30,6 +39,7 @@ import urllib.request
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
+import httpx
 import numpy as np
 from PIL import Image
 
@@ -107,6 +117,42 @@ def training_args(client, api_name: str, seed: int, long: bool = False, images: 
     return with_defaults(client, api_name, ["UNet", [100], 3, 1e-3, 16, "horse", seed, images or 1000, 200])
 
 
+def wait_until_training(job, timeout_s: float = 600.0) -> None:
+    """Until the training's first batch has been reported: past reading the data and making the palette (seconds
+    of CPU for 5000 images), so the burst meets a training proper, as the target says."""
+    deadline = time.time() + timeout_s
+    while time.time() < deadline and not job.done():
+        if any(point["series"].endswith("train") for output in job.outputs() if isinstance(output, dict)
+               for point in output.get("points") or ()):
+            return
+        time.sleep(0.2)
+    raise SystemExit("the training ended, or reported no batch within 10 minutes")
+
+
+def colourize_over_rest(http: httpx.Client, url: str, api_name: str, path: Path, defaults: list, session: str) -> None:
+    """One colourization over Gradio's REST API, as a page's own script makes it: upload the photo, join the
+    queue, read the event stream to its end. gradio_client does the same with a new HTTP client (and a new TLS
+    context, CA bundle read) per call: ~0.1 s of CPU a request, taken from the app on a shared 2-core machine.
+    ``session``: the person's session (a page's), which Gradio makes on its first event."""
+    name = api_name.strip("/")
+    with open(path, "rb") as file:
+        uploaded = http.post(f"{url}gradio_api/upload", files={"files": (path.name, file, "image/jpeg")})
+    uploaded.raise_for_status()
+    data = [{"path": uploaded.json()[0], "meta": {"_type": "gradio.FileData"}}, *defaults]
+    joined = http.post(f"{url}gradio_api/call/{name}", json={"data": data, "session_hash": session})
+    joined.raise_for_status()
+    with http.stream("GET", f"{url}gradio_api/call/{name}/{joined.json()['event_id']}") as stream:
+        event = None
+        for line in stream.iter_lines():
+            if line.startswith("event:"):
+                event = line.split(":", 1)[1].strip()
+            elif line.startswith("data:") and event in ("complete", "error"):
+                if event == "error":
+                    raise RuntimeError(f"the app answered an error: {line[5:].strip()[:120]}")
+                return
+    raise RuntimeError("the event stream ended without a result")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--requests", type=int, default=20)
@@ -116,6 +162,9 @@ def main() -> None:
     parser.add_argument("--side", type=int, default=None, help="square photos of this side (default 0.3-1 MP)")
     parser.add_argument("--wait-training", action="store_true",
                         help="after the burst, wait for the first training and print its training seconds")
+    parser.add_argument("--client", choices=("rest", "gradio_client"), default="rest",
+                        help="how each request is sent: Gradio's REST API over one shared HTTP client (default, "
+                             "~10x less CPU on this machine) or gradio_client, one job each")
     parser.add_argument("--train-images", type=int, default=None,
                         help="training images per training (default 1000, 5000 with --wait-training; fewer: a quick check)")
     arguments = parser.parse_args()
@@ -134,35 +183,45 @@ def main() -> None:
                   for i in range(arguments.requests)]
         colourize = endpoint(client, "colourize", avoid=("test", "full"))
         train = endpoint(client, "train", avoid=("stop", "save", "again"))
+        defaults = with_defaults(client, colourize, [None])[1:]
+        http = httpx.Client(timeout=arguments.timeout, limits=httpx.Limits(max_connections=2 * MAX_REQUESTS))
+        sessions = [f"load-{index}-{os.getpid()}" for index in range(arguments.requests)]
+        if arguments.client == "rest":  # people whose pages are open (before the training, which yields to them)
+            small = photo(folder / "small.jpg", 0, 0, side=64)
+            for session in sessions:
+                colourize_over_rest(http, url, colourize, small, defaults, session)
         trainings = [client.submit(*training_args(client, train, seed, arguments.wait_training, arguments.train_images), api_name=train)
                      for seed in range(arguments.trainings)]
         if trainings:
-            while trainings[0].status().code.name not in ("PROCESSING", "ITERATING", "FINISHED"):
-                time.sleep(0.2)
-            time.sleep(3)  # past data loading: training proper is running
+            wait_until_training(trainings[0])
         size = f"{arguments.side}x{arguments.side}" if arguments.side else "0.3-1 MP"
         print(f"{arguments.requests} colourize requests ({colourize}) of {size} at once; "
               f"{arguments.trainings} trainings ({train}) submitted, first running")
 
-        def one(path: Path) -> tuple[float, str | None]:
+
+        def one(path: Path, session: str) -> tuple[float, str | None]:
             start = time.perf_counter()
             try:
-                client.submit(*with_defaults(client, colourize, [handle_file(str(path))]),
-                              api_name=colourize).result(timeout=arguments.timeout)
+                if arguments.client == "gradio_client":
+                    client.submit(*with_defaults(client, colourize, [handle_file(str(path))]),
+                                  api_name=colourize).result(timeout=arguments.timeout)
+                else:
+                    colourize_over_rest(http, url, colourize, path, defaults, session)
                 return time.perf_counter() - start, None
             except Exception as error:  # queue full, timeout, server error: counted, not raised
                 return time.perf_counter() - start, f"{type(error).__name__}: {str(error)[:120]}"
 
-        cpu_before = server_cpu_s(proc)
+        cpu_before, client_before = server_cpu_s(proc), time.process_time()
         with ThreadPoolExecutor(arguments.requests) as pool:
-            outcomes = list(pool.map(one, photos))
-        cpu = server_cpu_s(proc) - cpu_before
+            outcomes = list(pool.map(one, photos, sessions))
+        cpu, client_cpu = server_cpu_s(proc) - cpu_before, time.process_time() - client_before
         served = sorted(seconds for seconds, error in outcomes if error is None)
         errors = [error for _, error in outcomes if error]
         training_running = any(not job.done() for job in trainings)
         if proc is not None:
             print(f"server CPU during the burst: {cpu:.1f} s (trainings included); "
                   f"load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores")
+        print(f"client CPU during the burst: {client_cpu:.1f} s (this script shares the machine with the app)")
         print(f"served {len(served)}, errors {len(errors)}; trainings still running at the end: {training_running}")
         for error in sorted(set(errors))[:5]:
             print("  error:", error, flush=True)

@@ -73,10 +73,12 @@ def predict_logits(model: nn.Module, grey: np.ndarray | torch.Tensor, hint_plane
         x = F.pad(x, (0, pad_w, 0, pad_h), mode="replicate")
     device = next(model.parameters()).device
     was_training = model.training
-    model.eval()
+    if was_training:  # a cached model is in eval mode already: two walks of its ~100 modules saved per call
+        model.eval()
     with autocast(precision, device):
         logits = model(x.to(device))[0, :, :height, :width].float().cpu()
-    model.train(was_training)
+    if was_training:
+        model.train()
     return logits
 
 

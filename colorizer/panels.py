@@ -67,12 +67,13 @@ class Panels:
 
 def photo_panels(photo: PreparedPhoto, columns: list[Column], settings: Settings = Settings(),
                  class_map: bool = False, hints: list[Hint] | None = None,
-                 kept: dict[str, tuple[tuple, torch.Tensor]] | None = None) -> Panels:
+                 kept: dict[str, tuple[tuple, torch.Tensor]] | None = None, scored: bool = True) -> Panels:
     """Each model on one prepared photo at the photo's own (prepared) size: colour on its lightness, or the
     raw class map; the grey and the lightness are made once for all models. ``hints`` (in the upload's own
     pixel coordinates) steer the hint models, and are marked on their pictures. ``kept``: an earlier
     Panels.kept of this photo; a model whose checkpoint, working size and hints are unchanged is not run
-    again, its logits are decoded anew (a decoding, temperature or class-map change)."""
+    again, its logits are decoded anew (a decoding, temperature or class-map change). ``scored=False``: no
+    Scores for the pixel inspector (an API answer has no page to click; ~12% of a 512² request's work)."""
     width, height = photo.full_size
     panels = Panels(grey=photo.grey_rgb, original=photo.rgb if photo.has_colour else None,
                     source=f"upload {width}×{height}")
@@ -84,13 +85,13 @@ def photo_panels(photo: PreparedPhoto, columns: list[Column], settings: Settings
         result = column.colourizer.run(photo, settings, hints if steered else None, reused)
         panels.kept[column.key] = (made_with, result.logits)
         kind = "class map (mode)" if class_map else settings.describe()
-        truth = photo.small(result.work_size) if photo.has_colour else None
+        truth = photo.small(result.work_size) if photo.has_colour and scored else None
         picture = result.class_map if class_map else result.colour
         if steered:
             picture = mark_hints(picture, hints, photo.full_size)
             kind += f", {len(hints)} hint{'s' if len(hints) > 1 else ''}"
         panels.models[column.key] = Panel(f"{column.label} · {kind}, {width}×{height}", picture,
-                                          column.colourizer.scores(column.label, result.logits, truth))
+                                          column.colourizer.scores(column.label, result.logits, truth) if scored else None)
         panels.notes.append(f"{column.title} ran at {result.work_size[0]}×{result.work_size[1]}; "
                             f"its colours were put on the original {width}×{height} lightness.")
     if photo.size != photo.full_size:

@@ -43,12 +43,14 @@ def one_torch_thread():
 
 _serving = threading.Condition()
 _serving_count = 0
+_last_served = -float("inf")  # time.monotonic() when the last running request ended
+QUIET_S = 0.3  # how long no request must have run before a training goes on (see yield_to_requests)
 
 
 @contextlib.contextmanager
 def serving():
     """Mark a request someone is waiting on (an inference) as running: trainings yield to it between batches."""
-    global _serving_count
+    global _serving_count, _last_served
     with _serving:
         _serving_count += 1
     try:
@@ -56,16 +58,25 @@ def serving():
     finally:
         with _serving:
             _serving_count -= 1
+            _last_served = time.monotonic()
             _serving.notify_all()
 
 
-def yield_to_requests(longest_s: float = 2.0) -> float:
-    """Called by a training between batches: wait while requests people wait on are running (at most
-    ``longest_s``, so a stream of requests slows a training but never stops it); returns the seconds waited."""
-    start = time.perf_counter()
+def yield_to_requests(longest_s: float = 2.0, quiet_s: float = QUIET_S) -> float:
+    """Called by a training between batches: wait until no request people wait on has run for ``quiet_s``
+    (at most ``longest_s``, so a stream of requests slows a training but never stops it); returns the seconds
+    waited. Why the quiet time: a burst of requests reaches the handlers a few at a time, and between one
+    model's pass and the next, or one queued request and the next, none is running for a few milliseconds;
+    a training that went on at once would slip a whole batch (two threads) into every such gap."""
+    start = time.monotonic()
+    deadline = start + longest_s
     with _serving:
-        _serving.wait_for(lambda: _serving_count == 0, timeout=longest_s)
-    return time.perf_counter() - start
+        while (now := time.monotonic()) < deadline:
+            if _serving_count == 0 and now - _last_served >= quiet_s:
+                break
+            wake = deadline if _serving_count else min(deadline, _last_served + quiet_s)
+            _serving.wait(timeout=max(0.0, wake - now))
+    return time.monotonic() - start
 
 
 def training_nice() -> int:
@@ -95,3 +106,19 @@ def lower_this_threads_priority(by: int | None = None) -> int | None:
     nice = min(19, os.getpriority(os.PRIO_PROCESS, tid) + by)
     os.setpriority(os.PRIO_PROCESS, tid, nice)  # raising one's own nice value needs no privilege
     return nice
+
+
+def usable_cores(cpu_max: str = "/sys/fs/cgroup/cpu.max") -> int:
+    """The cores this process may use: its CPU affinity, capped by a container's CPU quota (cgroup v2
+    ``cpu.max``, "quota period"), which os.cpu_count() does not see (a 2-vCPU Space on a large host)."""
+    import math
+    import os
+
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+    try:
+        quota, period = open(cpu_max).read().split()[:2]
+        if quota != "max":
+            cores = min(cores, max(1, math.ceil(int(quota) / int(period))))
+    except (OSError, ValueError):  # no cgroup v2 file (macOS, Windows, cgroup v1): the affinity stands
+        pass
+    return cores

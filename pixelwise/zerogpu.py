@@ -30,3 +30,12 @@ def gpu(duration: int | Callable[..., int]):
 
         return spaces.GPU(duration=duration)(fn)
     return decorate
+
+
+def quick_request(fn):
+    """A request someone waits on (a colourization, a segmentation, a layer view): the GPU for INFERENCE_S on
+    ZeroGPU, and counted as serving the whole call (pixelwise.device.serving), its decoding and model loading
+    included, not only its forward passes, so that a training yields to it from its first moment."""
+    from pixelwise.device import serving
+
+    return gpu(INFERENCE_S)(serving()(fn))  # serving() as a decorator: a fresh count per call, the name kept

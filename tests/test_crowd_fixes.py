@@ -6,6 +6,7 @@ import pytest
 import torch
 
 from colorizer.models import ModelConfig, build_model
+from pixelwise.settings import REPO_ROOT
 from colorizer.trainer import ColourData, TrainConfig, initial_model
 
 
@@ -239,7 +240,7 @@ def test_a_training_waits_between_batches_while_an_inference_runs():
 
     from pixelwise.device import one_torch_thread, yield_to_requests
 
-    assert yield_to_requests() < 0.1  # nobody waiting: no pause
+    assert yield_to_requests(quiet_s=0) < 0.1  # nobody waiting: no pause
     inside = threading.Event()
 
     def request():
@@ -250,10 +251,57 @@ def test_a_training_waits_between_batches_while_an_inference_runs():
     thread = threading.Thread(target=request)
     thread.start()
     inside.wait(10)
-    waited = yield_to_requests()
+    waited = yield_to_requests(quiet_s=0)
     thread.join()
     assert 0.3 < waited < 2.0
-    assert yield_to_requests(longest_s=0.2) < 0.1
+    assert yield_to_requests(longest_s=0.2, quiet_s=0) < 0.1
+
+
+def test_a_training_does_not_slip_a_batch_into_the_gap_between_two_requests():
+    """A burst reaches the handlers a few at a time: between one request's end and the next one's start
+    nothing runs for a moment, and a training that went on then ran a whole batch inside the burst."""
+    import time
+
+    from pixelwise.device import one_torch_thread, yield_to_requests
+
+    first_in, second_done, resumed = threading.Event(), threading.Event(), []
+
+    def two_requests_with_a_gap():
+        with one_torch_thread():
+            first_in.set()
+            time.sleep(0.2)
+        time.sleep(0.05)  # the queue hands the next request to a worker
+        with one_torch_thread():
+            time.sleep(0.2)
+        second_done.set()
+
+    thread = threading.Thread(target=two_requests_with_a_gap)
+    thread.start()
+    first_in.wait(10)
+    yield_to_requests(longest_s=5.0, quiet_s=0.2)
+    resumed.append(second_done.is_set())
+    thread.join()
+    assert resumed == [True]  # the training went on only after the second request, not in the gap
+    start = time.monotonic()
+    yield_to_requests(longest_s=5.0, quiet_s=0.2)  # and once the app is quiet it goes on: no long wait
+    assert time.monotonic() - start < 1.0
+
+
+def test_a_request_counts_as_serving_from_its_first_moment(monkeypatch):
+    """Decoding the upload and loading the checkpoints come before the first forward pass (2.8 s on a fresh
+    app): a training must yield during them too, not only while a model runs."""
+    from pixelwise import device
+    from ui import colourize_tab
+
+    seen = []
+
+    def record(*args, **kwargs):
+        seen.append(device._serving_count)
+        raise colourize_tab.ImageError("stop here")
+
+    monkeypatch.setattr(colourize_tab, "colourize_upload_panels", record)
+    assert "refused" in colourize_tab.on_colourize_upload("photo.png", "cnn.pt", "unet.pt", "colour_hints.pt")
+    assert seen == [1] and device._serving_count == 0
 
 
 def test_an_upload_walks_the_checkpoint_folders_once(monkeypatch, tmp_path):
@@ -344,3 +392,44 @@ def test_api_calls_keep_nothing_in_the_session_and_page_states_expire():
                     if isinstance(block, gr.State) and block.time_to_live != float("inf")]  # inf: kept for good
     assert len(photo_states) >= 4  # Colourize's view and inspection, Segment's test image and shown photo
     assert all(block.time_to_live == DOWNLOADS_MAX_AGE_S for block in photo_states)
+
+
+def test_the_apps_warm_up_loads_the_default_colourizers_so_the_first_request_does_not(monkeypatch):
+    """A fresh app's first colourization checked every checkpoint, loaded three and ran their first passes
+    (2.8 s, and a burst at start-up did it four times at once); app.py's warm-up does it before anyone asks,
+    then prepares the default press."""
+    import app
+    from colorizer import pipeline
+    from runs import presets
+    from ui import colourize_tab
+
+    pipeline._load.cache_clear()
+    colourize_tab.warm_up()
+    defaults = [name for name in colourize_tab.default_checkpoints().values() if name]
+    assert len(defaults) == 3 and pipeline._load.cache_info().currsize == len(defaults)
+    misses = pipeline._load.cache_info().misses
+    colourize_tab.colourize_upload_panels(str(REPO_ROOT / "examples" / "coffee.jpg"), colourize_tab.default_checkpoints())
+    assert pipeline._load.cache_info().misses == misses  # the first request loads nothing
+
+    done = []
+    monkeypatch.setattr(colourize_tab, "warm_up", lambda: done.append("colourizers"))
+    monkeypatch.setattr(presets, "warm_up", lambda data_root: done.append("press"))
+    app.warm_up()
+    assert done == ["colourizers", "press"]
+
+
+def test_usable_cores_follow_a_containers_quota(tmp_path):
+    """A Space's container may have 2 vCPUs on a 32-core host: events run at once by the quota, not the host."""
+    import os
+
+    from pixelwise.device import usable_cores
+
+    affinity = len(os.sched_getaffinity(0))
+    quota = tmp_path / "cpu.max"
+    quota.write_text("max 100000\n")
+    assert usable_cores(str(quota)) == affinity
+    quota.write_text("150000 100000\n")  # one and a half cores: two threads can use them
+    assert usable_cores(str(quota)) == min(affinity, 2)
+    quota.write_text("50000 100000\n")
+    assert usable_cores(str(quota)) == 1
+    assert usable_cores(str(tmp_path / "none")) == affinity

@@ -18,9 +18,9 @@ from pixelwise.checkpoints import CheckpointError
 from pixelwise.errors import DataUnavailable
 from pixelwise.images import ImageError
 from pixelwise.limits import OutOfRange, bounded
-from pixelwise.settings import checkpoint_dir, cifar_root, hf_repo, shown_path
+from pixelwise.settings import REPO_ROOT, checkpoint_dir, cifar_root, hf_repo, shown_path
 from pixelwise.tempfiles import request_dir
-from pixelwise.zerogpu import INFERENCE_S, gpu
+from pixelwise.zerogpu import quick_request
 from runs.catalog import fetch_missing_checkpoints, list_checkpoints, load_colourizer
 from ui.common import (DOWNLOADS_MAX_AGE_S, UploadedPath, cifar_notice, clamped_js, example_files, inference_device, named_outputs,
                        notice, notice_box, plain, shown_as_jpeg, shown_files, upload_name, uploaded_image)
@@ -80,6 +80,13 @@ def default_checkpoints() -> dict[str, str | None]:
     return {slot: default_choice(slot, choices[slot]) for slot in SLOTS}
 
 
+def warm_up() -> None:
+    """Check, load and run the default checkpoints once on an example photo (app.py, at start-up): the first
+    person to colourize on a fresh app then waits ~0.15 s instead of ~3 s (the catalogue's checks of every
+    checkpoint, the loads and the first passes), and a burst at start-up does not load them four times over."""
+    colourize_upload_panels(str(REPO_ROOT / "examples" / EXAMPLES[0][0]), default_checkpoints())
+
+
 def refresh_checkpoints(cnn_current: str | None = None, unet_current: str | None = None,
                         beyond_current: str | None = None) -> dict:
     choices, notes = checkpoint_choices_by_slot()
@@ -109,15 +116,16 @@ def _columns(checkpoints: dict[str, str | None]) -> list[Column]:
 def colourize_upload_panels(image_path: str, checkpoints: dict[str, str | None], decoding: str = DEFAULT_DECODING,
                             temperature: float = DEFAULT_TEMPERATURE, class_map: bool = False,
                             work_size: int = DEFAULT_WORK_SIZE, hints: list | None = None,
-                            kept: dict | None = None) -> Panels:
+                            kept: dict | None = None, scored: bool = True) -> Panels:
     """Colourization of an uploaded file at its own resolution (shown at most DISPLAY_LONG_SIDE long; the full
     size is a download): decoded once, grey and lightness once for all models. Raises ImageError, naming the
     file as the person named it, for unusable files; HintError for unusable hints (upload pixel coordinates).
-    ``kept``: the Panels.kept of this photo's last result (models whose logits still apply are not run)."""
+    ``kept``: the Panels.kept of this photo's last result (models whose logits still apply are not run);
+    ``scored=False``: nothing for the pixel inspector (an API answer)."""
     photo = prepare_photo(image_path, DISPLAY_LONG_SIDE, name=upload_name(image_path))
     steer = checked_hints(hints, photo.full_size) if hints else None
     return photo_panels(photo, _columns(checkpoints), Settings(decoding, temperature, work_size), class_map, steer,
-                        kept)
+                        kept, scored)
 
 
 def full_size_files(image_path: str, checkpoints: dict[str, str | None], decoding: str = DEFAULT_DECODING,
@@ -173,17 +181,18 @@ def _checked(work_size, temperature) -> tuple[int, float]:
             bounded(temperature, "Temperature", limits.TEMPERATURE, whole=False))
 
 
-@gpu(INFERENCE_S)  # ZeroGPU Spaces lend the GPU per call; a no-op elsewhere
+@quick_request  # ZeroGPU Spaces lend the GPU per call (a no-op elsewhere); trainings yield to it
 def on_colourize_upload(image_path, cnn, unet, beyond, decoding=DEFAULT_DECODING, temperature=DEFAULT_TEMPERATURE,
-                        class_map=False, work_size=DEFAULT_WORK_SIZE, hints=None, kept=None) -> dict:
-    """The view of an upload ({output name: value}, ``source`` saying what it shows), or {"refused": why}."""
+                        class_map=False, work_size=DEFAULT_WORK_SIZE, hints=None, kept=None, scored=True) -> dict:
+    """The view of an upload ({output name: value}, ``source`` saying what it shows), or {"refused": why}.
+    ``scored=False``: without what the pixel inspector reads (the API's answer)."""
     if not image_path:
         return {"refused": "Upload an image first (any size; PNG, JPEG, TIFF, WebP...)."}
     checkpoints = {"cnn": cnn, "unet": unet, "beyond": beyond}
     try:
         work_size, temperature = _checked(work_size, temperature)
         panels = colourize_upload_panels(image_path, checkpoints, decoding, temperature, class_map, work_size, hints,
-                                         kept)
+                                         kept, scored)
     except ImageError as error:
         return {"refused": f"Could not use this file: {error}"}
     except (OutOfRange, HintError) as error:
@@ -192,7 +201,7 @@ def on_colourize_upload(image_path, cnn, unet, beyond, decoding=DEFAULT_DECODING
     return {**_to_updates(panels), "source": {"upload": str(image_path), "name": name}, "stem": Path(name).stem}
 
 
-@gpu(INFERENCE_S)
+@quick_request
 def on_full_size(image_path, cnn, unet, beyond, decoding=DEFAULT_DECODING, temperature=DEFAULT_TEMPERATURE,
                  work_size=DEFAULT_WORK_SIZE) -> list[str]:
     """Full-size PNGs of each model's colour result for an upload (the shown images are at most
@@ -207,7 +216,7 @@ def on_full_size(image_path, cnn, unet, beyond, decoding=DEFAULT_DECODING, tempe
         raise gr.Error(plain(error)) from None
 
 
-@gpu(INFERENCE_S)
+@quick_request
 def on_colourize_test(category, index, cnn, unet, beyond, decoding=DEFAULT_DECODING,
                       temperature=DEFAULT_TEMPERATURE, class_map=False) -> dict:
     """The view of a CIFAR-10 test image, or {"refused": why}."""
@@ -321,7 +330,7 @@ def colourize(image: str, cnn_checkpoint: str | None = "cnn.pt", unet_checkpoint
         missing gives None.
     """
     return _answer(on_colourize_upload(image, cnn_checkpoint, unet_checkpoint, beyond_checkpoint, decoding,
-                                       temperature, class_map, work_size, hints or None))
+                                       temperature, class_map, work_size, hints or None, scored=False))
 
 
 def colourize_test_image(category: str = "horse", index: float = 0, cnn_checkpoint: str | None = "cnn.pt",

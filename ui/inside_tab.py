@@ -24,7 +24,7 @@ from pixelwise.checkpoints import CheckpointError
 from pixelwise.errors import DataUnavailable
 from pixelwise.images import ImageError, load_rgb
 from pixelwise.settings import cifar_root
-from pixelwise.zerogpu import INFERENCE_S, TRAINING_S, gpu
+from pixelwise.zerogpu import TRAINING_S, gpu, quick_request
 from pixelwise.limits import bounded
 from ui.common import (api_endpoint, checked_by_handler, cifar_data_root, inference_device, named_outputs, notice,
                        notice_box, uploaded_image)
@@ -234,7 +234,7 @@ def layer_checkpoint_choices() -> tuple[list[tuple[str, str]], str | None]:
     return choices, "unet.pt" if "unet.pt" in names else (names[0] if names else None)
 
 
-@gpu(INFERENCE_S)
+@quick_request
 def layer_outputs(checkpoint: str | None, source: str, category: str, index: float, upload: str | None,
                   all_channels: bool) -> dict:
     """Every layer's output of a colourizer checkpoint (by name) for one image, in the order they run: a

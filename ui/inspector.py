@@ -15,7 +15,7 @@ import numpy as np
 from colorizer.inspector import strip_scores
 from pixelwise.perpixel import UNCERTAINTY_KINDS, Grid, OutsideImage, PixelReport, Snapshot
 from pixelwise.pictures import STRIP_FACTOR, STRIP_GAP, uncertainty_maps
-from pixelwise.zerogpu import INFERENCE_S, gpu
+from pixelwise.zerogpu import quick_request
 from ui.common import uploaded_image
 
 INSPECT_CLASS = "pw-inspect"  # give an output picture this class and the crosses appear on it too
@@ -251,7 +251,7 @@ def add_inspect_api(state: gr.State, snapshot_of: Callable[[str], Snapshot] | No
     -> JSON with every model's class probabilities at that pixel. Hidden components carry its inputs; the
     image comes as an upload does to the tabs (ui.common.uploaded_image: pixelwise.images decodes it, with its
     limits and plain messages), and a model run with it asks for the GPU on ZeroGPU as the tabs' handlers do."""
-    @gpu(INFERENCE_S)
+    @quick_request
     def inspect_pixel(snapshot: Snapshot | None, image: str | None, x: float, y: float, top: float | None):
         """Per-model class distribution at pixel (x, y) of the shown picture (full-resolution for uploads,
         8x enlarged for CIFAR-10 test images). `image`: a file to colourize first with the default

@@ -19,7 +19,7 @@ from segmenter.inference import Segmentation, iou_against_truth, legend, load_se
 from segmenter.inference import segment as segment_rgb  # "segment" is this tab's endpoint
 from segmenter.models import MODES, VOC_MODELS, WeightsUnavailable, offline_message
 from segmenter.trainer import BatchLoss, EpochResult, FineTuneConfig, FineTuneResult, fine_tune_iter
-from pixelwise.zerogpu import INFERENCE_S, TRAINING_S, gpu
+from pixelwise.zerogpu import TRAINING_S, gpu, quick_request
 from ui.common import (DOWNLOADS_MAX_AGE_S, api_endpoint, checked_by_handler, example_files, inference_device,
                        named_outputs, notice, notice_box, plain, shown_as_jpeg, take_home_path, upload_name,
                        uploaded_image)
@@ -110,7 +110,7 @@ def _segmentation(path, model_name):
                       "the VOC models may still work.") from None
 
 
-@gpu(INFERENCE_S)  # ZeroGPU Spaces lend the GPU per call; a no-op elsewhere
+@quick_request  # ZeroGPU Spaces lend the GPU per call (a no-op elsewhere); trainings yield to it
 def run_segment(path, test_id, model_name, opacity) -> dict:
     """-> overlay, mask, legend HTML, caption, and the SegmentShown to keep; Refused in plain words."""
     if not path:
