@@ -6,16 +6,25 @@ installed (.ci/run installs it), else a Chromium that Playwright already downloa
 browser tests skip and say how to get one.
 """
 import os
+import shutil
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 import urllib.request
 from pathlib import Path
 
-import pytest
+# A test run writes its temporary files into one folder of its own, removed when the run ends (issue 21:
+# nothing left in the temp directory): gradio_client leaves an empty <tmp>/<40 hex digits> folder for every
+# file it downloads, the in-process Gradio its cache, the apps the tests start theirs (they inherit TMPDIR),
+# pytest its tmp_path folders. Set before anything imports gradio (it reads the temp directory at import).
+TEST_TEMP = Path(tempfile.mkdtemp(prefix="pixelwise-tests-"))
+os.environ["TMPDIR"] = tempfile.tempdir = str(TEST_TEMP)
 
-from pixelwise.settings import screenshot_dir
+import pytest  # noqa: E402
+
+from pixelwise.settings import screenshot_dir  # noqa: E402
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 CHROMIUM = "/usr/bin/chromium"
@@ -159,3 +168,8 @@ def page(browser, app_url):
     page.get_by_role("tab").first.wait_for()
     yield page
     context.close()
+
+
+def pytest_unconfigure(config):
+    """The run's temp folder goes at the very end (after every fixture's teardown and the apps' exits)."""
+    shutil.rmtree(TEST_TEMP, ignore_errors=True)
