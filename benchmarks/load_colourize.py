@@ -19,6 +19,7 @@ and a new HTTP client per call: ~0.1 s of this machine's CPU a request, taken fr
     python -m benchmarks.load_colourize --side 512 --trainings 1 --wait-training   # issue 21's target
     PIXELWISE_TRAINING_NICE=19 python -m benchmarks.load_colourize --side 512 --trainings 1 --wait-training
     python -m benchmarks.load_colourize --side 512 --trainings 1 --wait-training --requests 1  # the training's own time
+    python -m benchmarks.load_colourize --side 512 --trainings 1 --wait-training --burst-at data  # during its data preparation
 
 ``--side``: every photo a square of that many pixels instead; ``--wait-training``: after the burst, wait
 for the first training to end and print how long it trained (what serving the burst cost it: compare
@@ -162,6 +163,9 @@ def main() -> None:
     parser.add_argument("--side", type=int, default=None, help="square photos of this side (default 0.3-1 MP)")
     parser.add_argument("--wait-training", action="store_true",
                         help="after the burst, wait for the first training and print its training seconds")
+    parser.add_argument("--burst-at", choices=("batches", "data"), default="batches",
+                        help="send the burst once the first training reports a batch (default), or while it "
+                             "still prepares its data (reading the images, the palette's k-means)")
     parser.add_argument("--client", choices=("rest", "gradio_client"), default="rest",
                         help="how each request is sent: Gradio's REST API over one shared HTTP client (default, "
                              "~10x less CPU on this machine) or gradio_client, one job each")
@@ -192,8 +196,12 @@ def main() -> None:
                 colourize_over_rest(http, url, colourize, small, defaults, session)
         trainings = [client.submit(*training_args(client, train, seed, arguments.wait_training, arguments.train_images), api_name=train)
                      for seed in range(arguments.trainings)]
-        if trainings:
+        if trainings and arguments.burst_at == "batches":
             wait_until_training(trainings[0])
+        elif trainings:  # as soon as the first has left the line: inside its data preparation
+            while trainings[0].status().code.name not in ("PROCESSING", "ITERATING", "FINISHED"):
+                time.sleep(0.05)
+            time.sleep(0.3)
         size = f"{arguments.side}x{arguments.side}" if arguments.side else "0.3-1 MP"
         print(f"{arguments.requests} colourize requests ({colourize}) of {size} at once; "
               f"{arguments.trainings} trainings ({train}) submitted, first running")
