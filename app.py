@@ -29,11 +29,11 @@ from ui.segment_tab import build_segment_tab
 from ui.train_tab import build_train_tab, release_page
 
 # Each event runs its models on one torch thread (pixelwise.device.one_torch_thread), so as many run at once as
-# there are cores (at least 2, at most 8; a container's quota counts): more only share the same cores and the GIL. 20 colourizations of 512²
-# at once while a model trains, 2 cores: p95 2.41 / 1.76 s with 4 at once, 1.60 / 1.62 s with 2
-# (docs/concurrency.md). Training is limited to one run at a time by its own event (ui/train_tab.py). max_size
-# bounds the waiting line: a waiting upload holds only its file on disk, so 100 of them cost no memory
-# and drain in seconds, where the old 32 refused two thirds of a 100-request burst.
+# there are cores (at least 2, at most 8; a container's quota counts): more only share the same cores and the
+# GIL. 20 colourizations of 512² at once while a model trains, 2 cores: p95 2.41 / 1.76 s with 4 at once,
+# 1.60 / 1.62 s with 2 (docs/concurrency.md). Training is limited to one run at a time by its own event
+# (ui/train_tab.py). max_size bounds the waiting line: a waiting upload holds only its file on disk, so 100 of
+# them cost no memory and drain in seconds, where the old 32 refused two thirds of a 100-request burst.
 CONCURRENT_EVENTS = max(2, min(8, usable_cores()))
 MAX_QUEUE = 100
 # Uploads and outputs in Gradio's cache are deleted once an hour old (checked every 10 minutes; sooner with

@@ -85,7 +85,7 @@ def photo_panels(photo: PreparedPhoto, columns: list[Column], settings: Settings
         result = column.colourizer.run(photo, settings, hints if steered else None, reused)
         panels.kept[column.key] = (made_with, result.logits)
         kind = "class map (mode)" if class_map else settings.describe()
-        truth = photo.small(result.work_size) if photo.has_colour and scored else None
+        truth = photo.small(result.work_size) if photo.has_colour else None  # the copy the model saw: no new work
         picture = result.class_map if class_map else result.colour
         if steered:
             picture = mark_hints(picture, hints, photo.full_size)

@@ -22,8 +22,9 @@ from pixelwise.settings import REPO_ROOT, checkpoint_dir, cifar_root, hf_repo, s
 from pixelwise.tempfiles import request_dir
 from pixelwise.zerogpu import quick_request
 from runs.catalog import fetch_missing_checkpoints, list_checkpoints, load_colourizer
-from ui.common import (DOWNLOADS_MAX_AGE_S, UploadedPath, cifar_notice, clamped_js, example_files, inference_device, named_outputs,
-                       notice, notice_box, plain, shown_as_jpeg, shown_files, upload_name, uploaded_image)
+from ui.common import (DOWNLOADS_MAX_AGE_S, UploadedPath, cifar_notice, clamped_js, example_files, inference_device,
+                       named_outputs, notice, notice_box, plain, shown_as_jpeg, shown_files, upload_name,
+                       uploaded_image)
 from ui import hints_section
 from ui.inspector import INSPECT_CLASS, add_inspect_api, build_inspector, model_chart
 
