@@ -95,11 +95,18 @@ def build_app() -> gr.Blocks:
 if __name__ == "__main__":
     # SIGTERM (Spaces, tests, `kill`) ends the app as Ctrl+C does: Gradio closes, atexit removes the temp folders.
     signal.signal(signal.SIGTERM, signal.default_int_handler)
-    threading.Thread(target=warm_up, name="pixelwise-warm-up", daemon=True).start()
-    build_app().launch(
+    demo = build_app()
+    demo.launch(
         server_name=os.environ.get("GRADIO_SERVER_NAME", "127.0.0.1"),  # Spaces sets 0.0.0.0
         server_port=int(os.environ.get("GRADIO_SERVER_PORT", "7860")),
         show_error=True,
         theme=gr.themes.Soft(),
         mcp_server=mcp_enabled(),  # the public endpoints as MCP tools at /gradio_api/mcp/ (PIXELWISE_MCP=0: off)
+        prevent_thread_lock=True,
     )
+    # after the page is built and served, not beside the build: the warm-up's rate calibration is what the
+    # preset buttons promise for the process's life, and measured beside the build it came out 4x too slow.
+    # Not a daemon: a SIGTERM during its seconds of torch work waits for it (a daemon thread still inside
+    # torch when the interpreter ends aborts the process, exit 134).
+    threading.Thread(target=warm_up, name="pixelwise-warm-up").start()
+    demo.block_thread()  # as launch() does by itself: Ctrl+C / SIGTERM close the server
