@@ -43,8 +43,10 @@ def check_colourizer_checkpoint(checkpoint: dict, path: str | Path) -> dict:
         raise CheckpointError(f"{name}: unknown arch {checkpoint['arch']!r} (expected one of {sorted(ARCHITECTURES)})")
     config = checkpoint["config"]
     fields = set(ModelConfig.__dataclass_fields__)
-    if not (isinstance(config, dict) and fields - {"depth"} <= set(config) <= fields
-            and all(isinstance(value, int) and value > 0 for value in config.values()) and config["kernel"] % 2):
+    optional = {"depth", "global_hints"}  # added later: earlier checkpoints lack them
+    if not (isinstance(config, dict) and fields - optional <= set(config) <= fields
+            and all(isinstance(value, int) and (value > 0 or name == "global_hints" and value == 0)
+                    for name, value in config.items()) and config["kernel"] % 2):
         raise CheckpointError(f"{name}: bad config {config!r} (want positive whole numbers "
                               f"{', '.join(ModelConfig.__dataclass_fields__)}, with an odd kernel)")
     palette = checkpoint["palette"]

@@ -7,7 +7,8 @@ colour-class logits (N x num_colours x H x W); each says which H, W multiple it 
 - ``MobileUNet``: the encoder is ImageNet MobileNetV2 (grey replicated to 3 channels), the decoder
   the same up-sampling blocks with skips: the lesson of PA2 part 3, transfer from ImageNet. With
   ``in_channels=4`` it also takes user hints (Zhang et al., SIGGRAPH 2017): L, then the hinted a and b
-  and a mask plane (``colorizer.hints``).
+  and a mask plane (``colorizer.hints``); with ``global_hints=1`` also a global colour distribution
+  (``colorizer.reference``) through a small branch joined at the bottleneck.
 """
 import inspect
 from dataclasses import asdict, dataclass
@@ -23,9 +24,12 @@ class ModelConfig:
     num_colours: int = 24
     in_channels: int = 1
     depth: int = 2  # DeepUNet's number of down/up levels; the handout models have 2
+    global_hints: int = 0  # MobileUNet: 1 = it also takes a global colour distribution (colorizer.reference)
 
     def as_dict(self) -> dict:
-        return asdict(self)
+        # without a global branch the field is left out: every earlier checkpoint's config stays as it was
+        values = asdict(self)
+        return values if self.global_hints else {k: v for k, v in values.items() if k != "global_hints"}
 
 
 def _conv(c_in: int, c_out: int, kernel: int) -> nn.Conv2d:
@@ -152,11 +156,13 @@ class MobileUNet(nn.Module):
     arch = "mobile_unet"
     size_multiple = 32
 
-    def __init__(self, kernel: int = 3, num_filters: int = 32, num_colours: int = 24, in_channels: int = 1):
+    def __init__(self, kernel: int = 3, num_filters: int = 32, num_colours: int = 24, in_channels: int = 1,
+                 global_hints: int = 0):
         super().__init__()
         from torchvision.models import mobilenet_v2
 
-        self.config = ModelConfig(kernel, num_filters, num_colours, in_channels, depth=len(MOBILENET_STAGES))
+        self.config = ModelConfig(kernel, num_filters, num_colours, in_channels, depth=len(MOBILENET_STAGES),
+                                  global_hints=global_hints)
         features = mobilenet_v2(weights=None).features
         starts = (0,) + MOBILENET_STAGES[:-1]
         self.encoder = nn.ModuleList(features[a:b] for a, b in zip(starts, MOBILENET_STAGES))
@@ -176,8 +182,12 @@ class MobileUNet(nn.Module):
             self.hint_conv = nn.Conv2d(HINT_CHANNELS, first.out_channels, 3, stride=2, padding=1)
             nn.init.zeros_(self.hint_conv.weight)
             nn.init.zeros_(self.hint_conv.bias)
+        if global_hints:
+            self.global_branch = GlobalHintBranch(num_colours, MOBILENET_CHANNELS[-1])
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
+    def forward(self, x: torch.Tensor, global_hint: torch.Tensor | None = None) -> torch.Tensor:
+        """``global_hint``: N x (num_colours + 2) (``colorizer.reference.global_hint_vector``); None = no
+        global hint (the same as a vector whose 'given' flag is 0)."""
         grey = x[:, :1]
         h = (grey.expand(-1, 3, -1, -1) - self.mean) / self.std if x.shape[1] != 3 else (x - self.mean) / self.std
         skips = []
@@ -188,13 +198,48 @@ class MobileUNet(nn.Module):
             else:
                 h = stage(h)
             skips.append(h)
+        shift = None
+        if hasattr(self, "global_branch"):
+            if global_hint is None:
+                global_hint = x.new_zeros(len(x), self.global_branch.inputs)
+            feature_shift, shift = self.global_branch(global_hint.to(h.dtype))
+            h = h + feature_shift
         for block, skip in zip(self.up, skips[-2::-1] + [None]):
             h = nn.functional.interpolate(h, scale_factor=2.0, mode="nearest")
             parts = [h] + ([] if skip is None else [skip])
             if hasattr(self, "hint_conv"):
                 parts.append(hint_pyramid(x[:, 1:], x.shape[-1] // h.shape[-1]))
             h = block(torch.cat(parts, dim=1))
-        return self.finalconv(torch.cat([h, x], dim=1))
+        logits = self.finalconv(torch.cat([h, x], dim=1))
+        return logits if shift is None else logits + shift
+
+
+class GlobalHintBranch(nn.Module):
+    """SIGGRAPH 2017's global hints: a distribution over the ab classes, a saturation and a 'given' flag ->
+    a shift of the bottleneck features (the decoder spreads it with the photo's structure) and a per-class
+    shift of the logits (a direct lever on the palette). Both output layers start at zero, so a model
+    warm-started from one without the branch computes exactly what it did."""
+
+    def __init__(self, num_colours: int, bottleneck: int, hidden: int = 256):
+        super().__init__()
+        self.inputs = num_colours + 2
+        self.trunk = nn.Sequential(nn.Linear(self.inputs, hidden), nn.ReLU(), nn.Linear(hidden, hidden), nn.ReLU())
+        for layer in self.trunk[::2]:  # He init: the scaled input below has about unit variance per entry
+            nn.init.kaiming_normal_(layer.weight, nonlinearity="relu")
+            nn.init.zeros_(layer.bias)
+        self.to_features = nn.Linear(hidden, bottleneck)
+        self.to_logits = nn.Linear(hidden, num_colours)
+        for layer in (self.to_features, self.to_logits):
+            nn.init.zeros_(layer.weight)
+            nn.init.zeros_(layer.bias)
+
+    def forward(self, vector: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        # shares -> sqrt(share * Q) (the Hellinger embedding, scaled): a photo's few main classes read as
+        # entries of a few units instead of hundredths, so the first layers start with a usable signal
+        shares, rest = vector[:, :-2].float(), vector[:, -2:].float()
+        scaled = torch.cat([(shares.clamp(min=0) * shares.shape[1]).sqrt(), rest * rest.new_tensor([5.0, 1.0])], dim=1)
+        hidden = self.trunk(scaled.to(vector.dtype))
+        return self.to_features(hidden)[:, :, None, None], self.to_logits(hidden)[:, :, None, None]
 
 
 def hint_pyramid(planes: torch.Tensor, factor: int) -> torch.Tensor:

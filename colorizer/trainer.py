@@ -21,7 +21,7 @@ from pixelwise.precision import add_precision_argument, autocast, resolve_precis
 from pixelwise.seeding import own_generator
 from pixelwise.settings import shown_path
 
-from . import hints as hint_planes_module, lab, photos
+from . import hints as hint_planes_module, lab, photos, reference
 from .checkpoint import save_checkpoint
 from .data import category_name, load_category, to_grey
 from .models import ModelConfig, build_model, find_mobilenet_weights, load_imagenet_encoder
@@ -73,6 +73,9 @@ class TrainConfig:
     # (pixelwise/precision.py); "fp32" reproduces the handout's checkpoints; "fp16" on CUDA, with a grad scaler.
     precision: str = "auto"
     init_from: str | None = None  # start from these weights (a checkpoint or resumable state; see warm_start)
+    # Global hints (colorizer.reference): the model also takes each crop's own palette, dropped for this share
+    global_hints: bool = False
+    global_drop_share: float = 0.3
 
 
 @dataclass
@@ -147,6 +150,8 @@ class TrainResult:
             "pretrained": self.config.pretrained if self.config.model == "mobile_unet" else None,
             "photo_size": self.config.photo_size,
             "hints": self.config.hints,
+            "global_hints": self.config.global_hints,
+            "global_drop_share": self.config.global_drop_share if self.config.global_hints else None,
             "no_hint_share": self.config.no_hint_share if self.config.hints else None,
             "loss_pixel_share": self.config.loss_pixel_share,
             "train_limit": self.config.train_limit,
@@ -270,7 +275,10 @@ def photo_batch(data: ColourData, indices: torch.Tensor, config: TrainConfig, ge
     if config.hints:
         planes = hint_planes_module.sample_hint_planes(colour[..., 1:], generator, config.no_hint_share)
         x = torch.cat([x, planes], dim=1)
-    return x, grid_labels(colour[..., 1:], data.label_table)
+    labels = grid_labels(colour[..., 1:], data.label_table)
+    if config.global_hints:  # the model input becomes (planes, global hints): see training_step
+        x = (x, reference.sample_global_hints(labels, colour[..., 1:], data.centres, generator, config.global_drop_share))
+    return x, labels
 
 
 def data_for(config: TrainConfig) -> ColourData:
@@ -366,7 +374,8 @@ def initial_model(config: TrainConfig, data: ColourData) -> nn.Module:
     Its initial weights come from a generator of its own seeded with ``config.seed`` (pixelwise.seeding):
     other threads of the app reseed and draw from torch's shared one meanwhile."""
     in_channels = 1 + hint_planes_module.HINT_PLANES if config.hints else 1
-    model_config = ModelConfig(config.kernel, config.num_filters, len(data.palette), in_channels, depth=config.depth)
+    model_config = ModelConfig(config.kernel, config.num_filters, len(data.palette), in_channels, depth=config.depth,
+                               global_hints=int(config.global_hints))
     with own_generator(config.seed):
         model = build_model(config.model, model_config)
     if config.model == "mobile_unet" and config.pretrained:
@@ -421,7 +430,7 @@ def prepare_model(model: nn.Module, device: torch.device, fast: dict) -> tuple[n
     if fast["channels_last"]:
         model = model.to(memory_format=torch.channels_last)
     forward = torch.compile(model) if fast["compile"] else model
-    return model, (lambda x: forward(channels_last_input(x))) if fast["channels_last"] else forward
+    return model, (lambda x, *more: forward(channels_last_input(x), *more)) if fast["channels_last"] else forward
 
 
 def channels_last_input(x: torch.Tensor) -> torch.Tensor:
@@ -443,7 +452,7 @@ def training_step(forward: Callable, optimiser: torch.optim.Optimizer, data: Col
 
     def step(x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
         with autocast(precision, device):
-            logits = forward(x)
+            logits = forward(*x) if isinstance(x, tuple) else forward(x)  # a tuple: planes and global hints
         rows = None
         if pixel_share < 1.0:
             pixels = y.numel() if not y.is_floating_point() else y[..., 0].numel()
@@ -521,7 +530,7 @@ def train(config: TrainConfig, data: ColourData | None = None,
                 return finish(result, start)
             indices = order[batch_index * batch_size:(batch_index + 1) * batch_size]
             if from_photos:
-                x, y = (part.to(device) for part in photo_batch(data, indices, config, shuffler))
+                x, y = (to_device(part, device) for part in photo_batch(data, indices, config, shuffler))
             else:
                 x, y = train_grey[indices], train_labels[indices]
                 if config.hflip:
@@ -542,6 +551,11 @@ def train(config: TrainConfig, data: ColourData | None = None,
         if step == total_steps:
             break
     return finish(result, start)
+
+
+def to_device(part, device: torch.device):
+    """A tensor, or a tuple of them (a model input with global hints), on ``device``."""
+    return tuple(item.to(device) for item in part) if isinstance(part, tuple) else part.to(device)
 
 
 def finish(result: TrainResult, start: float) -> TrainResult:
@@ -590,7 +604,7 @@ def add_config_arguments(parser: argparse.ArgumentParser) -> None:
                              "omit to download CIFAR-10 with torchvision")
     for name in ("category", "epochs", "batch_size", "learning_rate", "num_filters", "kernel",
                  "num_colours", "seed", "device", "train_limit", "val_limit", "max_steps", "crop_pad", "depth",
-                 "photo_size", "photo_cache_side", "no_hint_share", "loss_pixel_share"):
+                 "photo_size", "photo_cache_side", "no_hint_share", "loss_pixel_share", "global_drop_share"):
         default = getattr(defaults, name)
         kind = type(default) if default is not None else int
         parser.add_argument("--" + name.replace("_", "-"), type=kind, default=default)
@@ -607,6 +621,8 @@ def add_config_arguments(parser: argparse.ArgumentParser) -> None:
                         help="torch.compile the model (default: off; its compile time outweighs the gain on CPU)")
     parser.add_argument("--hints", action="store_true",
                         help="train a hint model (SIGGRAPH 2017): L plus simulated user hints in")
+    parser.add_argument("--global-hints", action="store_true",
+                        help="mobile_unet with --hints: also take each crop's own palette as a global hint (colorizer.reference)")
     add_precision_argument(parser, defaults.precision)
     parser.add_argument("--init-from", default=None,
                         help="start from the weights of this checkpoint or resumable state (grown convolutions padded with zeros)")
