@@ -15,7 +15,7 @@ from pixelwise.device import one_torch_thread
 from pixelwise.precision import autocast
 from pixelwise.images import DISPLAY_LONG_SIDE, has_colour, open_image, shrink, to_rgb
 
-from . import hints as hint_module, lab
+from . import hints as hint_module, lab, reference as reference_module
 from .palette import labels_to_rgb, nearest_colour_labels
 
 # The defaults of every colourization (the tab, the API, the scripts; colorizer.pipeline.Settings reads them).
@@ -55,11 +55,11 @@ def takes_hints(model: nn.Module) -> bool:
 
 @torch.no_grad()
 def predict_logits(model: nn.Module, grey: np.ndarray | torch.Tensor, hint_planes: torch.Tensor | None = None,
-                   precision: str = "fp32") -> torch.Tensor:
+                   precision: str = "fp32", global_hint: torch.Tensor | None = None) -> torch.Tensor:
     """H x W input in [0, 1] (or uint8) -> NC x H x W float logits on the CPU. Any H, W: edges are padded
     (replicated) to the multiple of the model's poolings. Hint models also read ``hint_planes``
     (3 x H x W, colorizer.hints; None: no hint, automatic colourization). ``precision``: a resolved one
-    (pixelwise/precision.py)."""
+    (pixelwise/precision.py). ``global_hint``: a reference's palette (colorizer.reference), models with the global branch."""
     grey = grey if isinstance(grey, torch.Tensor) else torch.from_numpy(np.array(grey))  # a copy: inputs may be read-only
     grey = grey.float() / 255.0 if grey.dtype == torch.uint8 else grey.float()
     height, width = grey.shape
@@ -76,7 +76,8 @@ def predict_logits(model: nn.Module, grey: np.ndarray | torch.Tensor, hint_plane
     if was_training:  # a cached model is in eval mode already: two walks of its ~100 modules saved per call
         model.eval()
     with autocast(precision, device):
-        logits = model(x.to(device))[0, :, :height, :width].float().cpu()
+        extra = () if global_hint is None else (global_hint[None].to(device),)
+        logits = model(x.to(device), *extra)[0, :, :height, :width].float().cpu()
     if was_training:
         model.train()
     return logits
@@ -303,30 +304,50 @@ def _resize(array: np.ndarray, size: tuple[int, int], resample) -> np.ndarray:
 
 
 def photo_logits(model: nn.Module, photo: PreparedPhoto, long_side: int = DEFAULT_WORK_SIZE,
-                 hints=None) -> tuple[torch.Tensor, tuple[int, int]]:
+                 hints=None, reference=None, reference_strength: float = 1.0) -> tuple[torch.Tensor, tuple[int, int]]:
     """The model's NC x h x w logits on the photo's working-size copy, and that (width, height). ``hints``:
-    (x, y, (r, g, b)) in the upload's own pixel coordinates (or colorizer.hints.Hint / dicts), hint models only."""
+    (x, y, (r, g, b)) in the upload's own pixel coordinates (or colorizer.hints.Hint / dicts), hint models only.
+    ``reference``: a photo whose palette the colours follow (reference_logits)."""
     work = long_side_size(*photo.size, long_side)
     planes = None
     if hints:
         if not takes_hints(model):
             raise hint_module.HintError("this model takes no hints; choose the hint model")
         planes = hint_module.hint_planes(hint_module.checked_hints(hints, photo.full_size), photo.full_size, work)
-    return predict_logits(model, model_input(model, photo.small(work)), planes), work
+    grey = model_input(model, photo.small(work))
+    if reference is not None:
+        return reference_logits(model, grey, planes, reference, reference_strength), work
+    return predict_logits(model, grey, planes), work
+
+
+def reference_logits(model: nn.Module, grey: np.ndarray, planes: torch.Tensor | None, reference,
+                     strength: float = 1.0) -> torch.Tensor:
+    """Logits with a reference photo's palette as the global hint, ``strength`` of the way from no reference
+    (0) to the full reference (1): the two runs' logits interpolated, so that 0 is exactly the automatic colour
+    and 1 exactly the reference's (a palette fed at part strength was never seen in training); the second run
+    costs one more pass on the small working copy. Raises colorizer.reference.ReferencePhotoError."""
+    vector = reference_module.reference_hint(model, reference, strength)
+    with_reference = predict_logits(model, grey, planes, global_hint=vector)
+    if strength >= 1.0:
+        return with_reference
+    return torch.lerp(predict_logits(model, grey, planes), with_reference, float(strength))
 
 
 def colourize_prepared(model: nn.Module, palette: torch.Tensor, photo: PreparedPhoto,
                        long_side: int = DEFAULT_WORK_SIZE, decoding: str = DEFAULT_DECODING,
                        temperature: float = DEFAULT_TEMPERATURE, hints=None,
-                       logits: torch.Tensor | None = None) -> PhotoResult:
+                       logits: torch.Tensor | None = None, reference=None,
+                       reference_strength: float = 1.0) -> PhotoResult:
     """One model on a prepared photo: logits at the working size, colour on the photo's own lightness
     (colorizer.pipeline.Colourizer.run is this with its Settings).
     ``hints``: [(x, y, (r, g, b)), ...] in the upload's own pixel coordinates (hint models; HintError if bad).
     ``logits``: this model's logits on this photo from before (same working size and hints): decoded
-    again, the model is not run (a decoding change redraws without it)."""
+    again, the model is not run (a decoding change redraws without it).
+    ``reference``: a PreparedPhoto or RGB array whose palette the colours follow, ``reference_strength`` of the
+    way (0-1; models with the global branch, colorizer.reference; ReferencePhotoError if unusable)."""
     with one_torch_thread():
         if logits is None:
-            logits, work = photo_logits(model, photo, long_side, hints)
+            logits, work = photo_logits(model, photo, long_side, hints, reference, reference_strength)
         else:
             work = (logits.shape[-1], logits.shape[-2])
         colour = compose_colour(model, palette, logits, photo, decoding, temperature)

@@ -28,6 +28,7 @@ from .inference import (DEFAULT_DECODING, DEFAULT_TEMPERATURE, DEFAULT_WORK_SIZE
                         classes_to_rgb, colourize_prepared, decode_rgb, is_lab, model_input, photo_logits,
                         predict_logits, prepare_photo, save_colour_png, takes_hints)
 from .inspector import model_scores
+from .reference import takes_reference
 from .metrics import palette_accuracy
 
 DECODINGS = lab.DECODINGS  # "mode" (argmax, the handout's), "mean", "annealed" (annealed mean)
@@ -87,20 +88,26 @@ class Colourizer:
         """A hint model: it also reads user colour hints (colorizer.hints)."""
         return takes_hints(self.model)
 
+    @property
+    def takes_reference(self) -> bool:
+        """A model with the global-hint branch: a reference photo's palette steers it (colorizer.reference)."""
+        return takes_reference(self.model)
+
     def logits(self, photo: PreparedPhoto, settings: Settings = Settings(),
-               hints=None) -> tuple[torch.Tensor, tuple[int, int]]:
+               hints=None, reference=None, reference_strength: float = 1.0) -> tuple[torch.Tensor, tuple[int, int]]:
         """NC x h x w logits on the photo's working-size copy, and that (width, height)."""
         with one_torch_thread():
-            return photo_logits(self.model, photo, settings.work_size, hints)
+            return photo_logits(self.model, photo, settings.work_size, hints, reference, reference_strength)
 
     def run(self, photo: PreparedPhoto, settings: Settings = Settings(), hints=None,
-            logits: torch.Tensor | None = None) -> PhotoResult:
+            logits: torch.Tensor | None = None, reference=None, reference_strength: float = 1.0) -> PhotoResult:
         """The photo colourized at its (prepared) size: logits at the working size, the decoded colour on
         the photo's own lightness, the class map on demand. ``hints``: [(x, y, (r, g, b)), ...] in the
         upload's own pixel coordinates (hint models only; colorizer.hints.HintError when bad). ``logits``:
-        this model's from an earlier run on the same photo, settings and hints, decoded again without a run."""
+        this model's from an earlier run on the same photo, settings and hints, decoded again without a run.
+        ``reference``: a photo whose palette the colours follow, ``reference_strength`` of the way (0-1)."""
         return colourize_prepared(self.model, self.palette, photo, settings.work_size, settings.decoding,
-                                  settings.temperature, hints, logits)
+                                  settings.temperature, hints, logits, reference, reference_strength)
 
     def class_map(self, logits: torch.Tensor) -> np.ndarray:
         """NC x h x w logits -> h x w x 3 uint8: each pixel's most likely class in its own colour."""

@@ -9,10 +9,13 @@ is an input of its own. ``MobileUNet(global_hints=1)`` reads it (``colorizer.mod
   blurred over neighbouring classes, sometimes cut to its few main classes, sometimes dropped, so that
   another photo's palette (never exactly the output's) is also something the model has learned to use.
 """
+import numpy as np
 import torch
 
+from pixelwise.images import has_colour, to_rgb
+
 from . import lab
-from .hints import AB_SCALE
+from .hints import AB_SCALE, HintError
 
 EXTRA_INPUTS = 2  # saturation, 'given' flag
 MAX_PIXELS = 1 << 16  # a reference's palette from at most this many evenly spaced pixels (a 12-MP upload is quick)
@@ -86,3 +89,44 @@ def sample_global_hints(labels: torch.Tensor, ab: torch.Tensor, centres: torch.T
                                                             generator=generator)))
         out[index] = global_hint_vector(shares, saturation(ab[index]))
     return out
+
+
+# ---------------------------------------------------------------- a reference photo for a model
+
+class ReferencePhotoError(HintError):
+    """A reference that cannot be used (a grey photo, a model without the global branch, a bad strength)."""
+
+
+def takes_reference(model) -> bool:
+    """A model with the global-hint branch (``MobileUNet(global_hints=1)``)."""
+    return bool(getattr(getattr(model, "config", None), "global_hints", 0))
+
+
+def reference_rgb(reference) -> np.ndarray:
+    """A PreparedPhoto, an RGB (or grey) array or tensor -> H x W x 3 uint8; ReferencePhotoError if it has no colour."""
+    rgb = getattr(reference, "rgb", reference)
+    if rgb is None:
+        raise ReferencePhotoError("the reference photo was let go of; prepare it again")
+    rgb = to_rgb(np.asarray(rgb))
+    if not has_colour(rgb):
+        raise ReferencePhotoError("the reference photo has no colour (it is grey): choose a colour photo")
+    return rgb
+
+
+def reference_hint(model, reference, strength: float = 1.0) -> torch.Tensor:
+    """The global hint a model takes for ``reference`` (checked: a plain ReferencePhotoError when unusable)."""
+    if not takes_reference(model):
+        raise ReferencePhotoError("this model takes no reference photo; choose colour_reference.pt")
+    if not 0.0 <= float(strength) <= 1.0:
+        raise ReferencePhotoError(f"reference strength must be between 0 and 1, not {strength!r}")
+    shares, saturation_value = photo_palette(reference_rgb(reference), model.ab_centres)
+    return global_hint_vector(shares, saturation_value)
+
+
+def swatches(shares: torch.Tensor, centres: torch.Tensor, count: int = 8, lightness: float = 65.0,
+             min_share: float = 0.01) -> list[tuple[tuple[int, int, int], float]]:
+    """A palette as ((r, g, b), share) swatches, largest first: its ``count`` main classes shown at one lightness."""
+    top = torch.argsort(shares, descending=True)[:count]
+    top = top[shares[top] >= min_share]
+    colours = lab.lab_to_uint8(torch.cat([torch.full((len(top), 1), lightness), centres[top].float()], dim=1))
+    return [(tuple(int(v) for v in colour), float(shares[index])) for colour, index in zip(colours.tolist(), top.tolist())]

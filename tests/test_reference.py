@@ -1,0 +1,125 @@
+"""Global colour hints (issue 32): a photo's palette over the ab classes, the zero-initialised global branch,
+its training option, and a reference photo through colourize_prepared."""
+import numpy as np
+import pytest
+import torch
+
+from colorizer import inference, lab, reference
+from colorizer.checkpoint import load_checkpoint, save_checkpoint
+from colorizer.models import MobileUNet
+from colorizer.trainer import TrainConfig, data_for, train, warm_start
+from tests.helpers import CHECKPOINTS
+from tests.test_hints import _photo_folder
+
+GRID = torch.stack(torch.meshgrid(*(torch.arange(-110.0, 111.0, 10.0),) * 2, indexing="ij"), dim=-1).reshape(-1, 2)
+
+
+def test_a_photo_of_two_flat_colours_has_two_classes_with_their_shares():
+    photo = np.zeros((40, 50, 3), np.uint8)
+    photo[:, :15] = (200, 30, 30)  # 30% red
+    photo[:, 15:] = (40, 60, 220)  # 70% blue
+    shares, saturation = reference.photo_palette(photo, GRID)
+    ab = lab.rgb_to_lab(torch.tensor([[200, 30, 30], [40, 60, 220]], dtype=torch.uint8))[:, 1:]
+    red, blue = lab.AbBins(GRID, "grid").labels(ab).tolist()
+    assert torch.count_nonzero(shares) == 2
+    assert shares[red].item() == pytest.approx(0.3) and shares[blue].item() == pytest.approx(0.7)
+    expected = (0.3 * ab[0].norm() + 0.7 * ab[1].norm()).item() / 110
+    assert saturation == pytest.approx(expected, rel=1e-3)
+    assert [share for _, share in reference.swatches(shares, GRID)] == pytest.approx([0.7, 0.3])
+
+
+def test_training_palettes_are_the_crops_own_sometimes_blurred_cut_or_dropped():
+    generator = torch.Generator().manual_seed(0)
+    ab = torch.randn(400, 6, 6, 2) * 30
+    labels = lab.AbBins(GRID, "grid").labels(ab)
+    vectors = reference.sample_global_hints(labels, ab, GRID, generator, drop_share=0.3)
+    given = vectors[:, -1] == 1
+    assert 0.22 < 1 - given.float().mean().item() < 0.38  # about 30% dropped
+    assert torch.count_nonzero(vectors[~given]) == 0  # dropped = "no global hint": all zeros
+    assert torch.allclose(vectors[given, :-2].sum(1), torch.ones(int(given.sum())), atol=1e-5)
+    exact = [(vector[:-2] == torch.bincount(label.reshape(-1), minlength=len(GRID)) / 36).all().item()
+             for vector, label in zip(vectors[given], labels[given])]
+    assert 0.2 < np.mean(exact) < 0.5  # a third exact; the rest blurred or cut
+    again = reference.sample_global_hints(labels, ab, GRID, torch.Generator().manual_seed(0), drop_share=0.3)
+    assert torch.equal(vectors, again)
+
+
+def _pair(num_colours=12):
+    """A hint model without the branch and the same weights with it (zero output layers)."""
+    torch.manual_seed(0)
+    plain = MobileUNet(num_filters=8, num_colours=num_colours, in_channels=4).eval()
+    with_branch = MobileUNet(num_filters=8, num_colours=num_colours, in_channels=4, global_hints=1).eval()
+    missing, _ = with_branch.load_state_dict(plain.state_dict(), strict=False)
+    assert missing and all(name.startswith("global_branch.") for name in missing)
+    for model in (plain, with_branch):
+        model.colour_space, model.ab_centres = "lab", torch.randn(num_colours, 2) * 40
+    with_branch.ab_centres = plain.ab_centres
+    return plain, with_branch
+
+
+def test_no_global_hint_through_the_new_model_equals_the_model_without_the_branch():
+    plain, with_branch = _pair()
+    x = torch.rand(2, 4, 64, 96)
+    vector = reference.global_hint_vector(torch.full((12,), 1 / 12), 0.3).expand(2, -1)
+    with torch.no_grad():
+        assert torch.equal(plain(x), with_branch(x))  # no global hint
+        assert torch.equal(plain(x), with_branch(x, vector))  # a hint, but the output layers are still zero
+        torch.nn.init.normal_(with_branch.global_branch.to_logits.weight, std=0.1)
+        assert not torch.equal(plain(x), with_branch(x, vector))  # once trained, a palette moves the logits
+
+
+def test_the_shipped_hint_checkpoint_loads_unchanged_and_warm_starts_the_branch_exactly(tmp_path):
+    old, _ = load_checkpoint(CHECKPOINTS / "colour_hints.pt")
+    assert not hasattr(old, "global_branch") and "global_hints" not in old.config.as_dict()
+    new = MobileUNet(3, 32, old.config.num_colours, 4, global_hints=1).eval()
+    warm_start(new, CHECKPOINTS / "colour_hints.pt")
+    x = torch.rand(1, 4, 64, 64)
+    with torch.no_grad():
+        assert torch.equal(old(x), new(x))
+    new.colour_space, new.ab_centres = "lab", old.ab_centres
+    save_checkpoint(tmp_path / "reference.pt", new, torch.rand(old.config.num_colours, 3), {"global_hints": True},
+                    {"colour_space": "lab", "ab_centres": old.ab_centres})
+    loaded, _ = load_checkpoint(tmp_path / "reference.pt")
+    assert reference.takes_reference(loaded) and loaded.config.global_hints == 1
+    with torch.no_grad():
+        assert torch.equal(loaded(x), old(x))
+
+
+def test_training_with_global_hints_is_deterministic_resumable_and_keeps_the_zero_hint_path(tmp_path):
+    root = _photo_folder(tmp_path / "photos", (("train", 8), ("val", 2)))
+    config = TrainConfig(model="mobile_unet", pretrained=False, data_root=str(root), photo_size=32,
+                         photo_cache_side=40, target="lab_grid", rebalance=0.5, hints=True, global_hints=True,
+                         epochs=2, batch_size=4, num_filters=4, precision="fp32", device="cpu", learning_rate=1e-2)
+    data = data_for(config)
+    first = train(config, data)
+    second = train(config, data)
+    assert first.model.config.global_hints == 1 and first.meta()["global_hints"] is True
+    assert [event.train_loss for event in first.history] == [event.train_loss for event in second.history]
+    branch = first.model.global_branch
+    assert branch.to_logits.weight.abs().sum() > 0  # the palette was learned from
+    resumable = TrainConfig(**{**config.__dict__, "resume_path": str(tmp_path / "state.pt"), "epochs": 1})
+    train(resumable, data)
+    resumed = train(TrainConfig(**{**resumable.__dict__, "epochs": 2}), data)
+    assert [event.train_loss for event in resumed.history] == [event.train_loss for event in first.history]
+
+
+def test_a_reference_photo_through_colourize_prepared():
+    plain, with_branch = _pair()
+    torch.nn.init.normal_(with_branch.global_branch.to_logits.weight, std=0.5)
+    photo = inference.prepare_photo(np.random.default_rng(0).integers(0, 256, (70, 130, 3), dtype=np.uint8))
+    palette = torch.zeros(12, 3)
+    automatic = inference.colourize_prepared(with_branch, palette, photo)
+    red = np.zeros((20, 20, 3), np.uint8)
+    red[...] = (220, 20, 20)
+    full = inference.colourize_prepared(with_branch, palette, photo, reference=red)
+    none = inference.colourize_prepared(with_branch, palette, photo, reference=red, reference_strength=0.0)
+    half = inference.colourize_prepared(with_branch, palette, photo, reference=inference.prepare_photo(red),
+                                        reference_strength=0.5)
+    assert torch.equal(none.logits, automatic.logits) and not torch.equal(full.logits, automatic.logits)
+    assert torch.allclose(half.logits, (full.logits + automatic.logits) / 2, atol=1e-5)
+    with pytest.raises(reference.ReferencePhotoError, match="no colour"):
+        inference.colourize_prepared(with_branch, palette, photo, reference=np.full((9, 9, 3), 128, np.uint8))
+    with pytest.raises(reference.ReferencePhotoError, match="takes no reference"):
+        inference.colourize_prepared(plain, palette, photo, reference=red)
+    with pytest.raises(reference.ReferencePhotoError, match="between 0 and 1"):
+        inference.colourize_prepared(with_branch, palette, photo, reference=red, reference_strength=2)
