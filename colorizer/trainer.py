@@ -76,6 +76,7 @@ class TrainConfig:
     # Global hints (colorizer.reference): the model also takes each crop's own palette, dropped for this share
     global_hints: bool = False
     global_drop_share: float = 0.3
+    epoch_images: int | None = None  # images per epoch, a fresh random subset each time (None: all of them)
 
 
 @dataclass
@@ -155,6 +156,7 @@ class TrainResult:
             "no_hint_share": self.config.no_hint_share if self.config.hints else None,
             "loss_pixel_share": self.config.loss_pixel_share,
             "train_limit": self.config.train_limit,
+            "epoch_images": self.config.epoch_images,
             "val_limit": self.config.val_limit,
             "val_loss": final.val_loss if final else None,
             "val_acc": final.val_acc if final else None,
@@ -381,15 +383,20 @@ def initial_model(config: TrainConfig, data: ColourData) -> nn.Module:
     if config.model == "mobile_unet" and config.pretrained:
         load_imagenet_encoder(model, find_mobilenet_weights())
     if config.init_from:
-        warm_start(model, config.init_from)
+        warm_start(model, config.init_from, data.centres)
     return model
 
 
-def warm_start(model: nn.Module, path: str) -> None:
+def warm_start(model: nn.Module, path: str, centres: torch.Tensor | None = None) -> None:
     """Copy the weights of a checkpoint (or resumable state) into ``model``: tensors of the same shape as they
     are; a convolution that gained input channels since keeps its old ones first and zeros for the new ones,
-    so the warm-started model computes exactly what the old one did until training moves the new weights."""
+    so the warm-started model computes exactly what the old one did until training moves the new weights.
+    ``centres``: the run's ab classes; a checkpoint of other classes is refused (its outputs would mean others)."""
     state = torch.load(path, map_location="cpu", weights_only=True)
+    old = state.get("ab_centres")
+    if centres is not None and old is not None and (old.shape != centres.shape or not torch.equal(old, centres.float())):
+        raise ValueError(f"{path} predicts {len(old)} other ab classes than this run's {len(centres)} "
+                         "(they come from the training photos: train_limit changes them; epoch_images does not)")
     weights = state.get("state_dict") or state.get("model")
     own = model.state_dict()
     for name, tensor in weights.items():
@@ -497,8 +504,9 @@ def train(config: TrainConfig, data: ColourData | None = None,
         train_labels = (data.train_ab if config.soft_targets else data.train_labels).to(device)
     val_grey, val_labels = data.val_grey.to(device), data.val_labels.to(device)
     shuffler = torch.Generator().manual_seed(config.seed)
-    batch_size = max(1, min(config.batch_size, data.train_count))
-    batches_per_epoch = -(-data.train_count // batch_size)
+    epoch_images = images_per_epoch(config, data)
+    batch_size = max(1, min(config.batch_size, epoch_images))
+    batches_per_epoch = -(-epoch_images // batch_size)
     total_steps = batches_per_epoch * config.epochs
     report_every = config.report_every or max(1, batches_per_epoch // 10)
     if config.max_steps:
@@ -522,7 +530,7 @@ def train(config: TrainConfig, data: ColourData | None = None,
         validate(0.0, 0, None)
     for epoch in range(first_epoch, config.epochs):
         model.train()
-        order = torch.randperm(data.train_count, generator=shuffler).to(device)
+        order = torch.randperm(data.train_count, generator=shuffler)[:epoch_images].to(device)
         epoch_loss, pending, batches_done = 0.0, [], 0
         for batch_index in range(min(batches_per_epoch, total_steps - step)):
             if should_stop and should_stop():
@@ -551,6 +559,12 @@ def train(config: TrainConfig, data: ColourData | None = None,
         if step == total_steps:
             break
     return finish(result, start)
+
+
+def images_per_epoch(config: TrainConfig, data: ColourData) -> int:
+    """All training images, or ``epoch_images`` of them (shorter epochs on a big photo folder: each epoch
+    resumable, and the classes still those of the whole folder, unlike train_limit's)."""
+    return min(data.train_count, config.epoch_images or data.train_count)
 
 
 def to_device(part, device: torch.device):
@@ -604,7 +618,8 @@ def add_config_arguments(parser: argparse.ArgumentParser) -> None:
                              "omit to download CIFAR-10 with torchvision")
     for name in ("category", "epochs", "batch_size", "learning_rate", "num_filters", "kernel",
                  "num_colours", "seed", "device", "train_limit", "val_limit", "max_steps", "crop_pad", "depth",
-                 "photo_size", "photo_cache_side", "no_hint_share", "loss_pixel_share", "global_drop_share"):
+                 "photo_size", "photo_cache_side", "no_hint_share", "loss_pixel_share", "global_drop_share",
+                 "epoch_images"):
         default = getattr(defaults, name)
         kind = type(default) if default is not None else int
         parser.add_argument("--" + name.replace("_", "-"), type=kind, default=default)
@@ -640,7 +655,7 @@ def tqdm_reporter(config: TrainConfig, data: ColourData, description: str):
     """A progress callback that drives a tqdm bar over optimiser steps."""
     from tqdm import tqdm
 
-    total = -(-data.train_count // config.batch_size) * config.epochs
+    total = -(-images_per_epoch(config, data) // config.batch_size) * config.epochs
     bar = tqdm(total=min(total, config.max_steps or total), desc=description, unit="batch")
 
     def report(event: Progress) -> None:
