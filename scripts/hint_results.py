@@ -28,7 +28,7 @@ from colorizer import lab, metrics, photos  # noqa: E402
 from colorizer.checkpoint import load_checkpoint  # noqa: E402
 from colorizer.inference import colourize_prepared, grey_of, grey_to_rgb, prepare_photo  # noqa: E402
 from pixelwise import settings  # noqa: E402
-from segmenter.data import list_ids, load_pair, make_split  # noqa: E402
+from segmenter.data import list_ids, load_pair, make_split, species_of  # noqa: E402
 
 HINT_COUNTS = (0, 1, 2, 5, 10, 20, 50)
 DEFAULT_MODELS = ("checkpoints/cnn.pt", "checkpoints/unet.pt", "checkpoints/colour_mobile_unet.pt",
@@ -63,23 +63,32 @@ def random_hints(truth: np.ndarray, count: int, seed: int) -> list[tuple[int, in
     return [(int(p % width), int(p // width), tuple(int(v) for v in truth[p // width, p % width])) for p in places]
 
 
-def photo_sets(arguments) -> dict[str, list[np.ndarray]]:
+def labelled_photo_sets(arguments) -> dict[str, tuple[list[np.ndarray], list]]:
+    """Each set's photos and each photo's class (Imagenette's synset folder, the flower species)."""
     folder = photos.split_folder(arguments.imagenette, "val")
     files = photos.photo_files(folder)
     if arguments.limit:
         files = [files[i] for i in np.linspace(0, len(files) - 1, arguments.limit).round().astype(int)]
     imagenette = [np.asarray(Image.open(path).convert("RGB")) for path in files]
     flower_ids = make_split(list_ids(Path(arguments.flowers)))["test"][:arguments.limit]
-    return {"imagenette val": imagenette, "flower test": [load_pair(i, Path(arguments.flowers))[0] for i in flower_ids]}
+    return {"imagenette val": (imagenette, [path.parent.name for path in files]),
+            "flower test": ([load_pair(i, Path(arguments.flowers))[0] for i in flower_ids],
+                            [species_of(i) for i in flower_ids])}
 
 
-def run_model(model, palette, truths, arguments, hint_count: int = 0) -> list[np.ndarray]:
+def photo_sets(arguments) -> dict[str, list[np.ndarray]]:
+    return {name: truths for name, (truths, _) in labelled_photo_sets(arguments).items()}
+
+
+def run_model(model, palette, truths, arguments, hint_count: int = 0, references=None) -> list[np.ndarray]:
+    """Each photo colourized at the tab's defaults; ``references``: one reference photo per photo (issue 32)."""
     outputs = []
     for index, truth in enumerate(truths):
         hints = random_hints(truth, hint_count, seed=index) if hint_count else None
         photo = prepare_photo(truth, max_side=None)
         outputs.append(colourize_prepared(model, palette, photo, arguments.work_size, "annealed",
-                                          arguments.temperature, hints=hints).colour)
+                                          arguments.temperature, hints=hints,
+                                          reference=None if references is None else references[index]).colour)
     return outputs
 
 
