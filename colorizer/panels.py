@@ -17,6 +17,17 @@ from .pipeline import Colourizer, Settings, accuracy
 TEST_IMAGE_ZOOM = 8  # 32 x 32 test images are shown 256 x 256, pixels kept crisp
 
 
+REFERENCE_CHECKPOINT = "colour_reference.pt"  # the shipped model with the global-hint branch
+
+
+@dataclass(frozen=True)
+class Reference:
+    """A reference photo for the panels: the photo, what names it (so kept logits know it), how strongly it counts."""
+    photo: PreparedPhoto
+    key: str
+    strength: float = 1.0
+
+
 @dataclass(frozen=True)
 class Column:
     """One model column: its key ("cnn", "unet", "beyond"), title, checkpoint name, and the loaded
@@ -67,22 +78,27 @@ class Panels:
 
 def photo_panels(photo: PreparedPhoto, columns: list[Column], settings: Settings = Settings(),
                  class_map: bool = False, hints: list[Hint] | None = None,
-                 kept: dict[str, tuple[tuple, torch.Tensor]] | None = None, scored: bool = True) -> Panels:
+                 kept: dict[str, tuple[tuple, torch.Tensor]] | None = None, scored: bool = True,
+                 reference: "Reference | None" = None) -> Panels:
     """Each model on one prepared photo at the photo's own (prepared) size: colour on its lightness, or the
     raw class map; the grey and the lightness are made once for all models. ``hints`` (in the upload's own
     pixel coordinates) steer the hint models, and are marked on their pictures. ``kept``: an earlier
     Panels.kept of this photo; a model whose checkpoint, working size and hints are unchanged is not run
     again, its logits are decoded anew (a decoding, temperature or class-map change). ``scored=False``: no
-    Scores for the pixel inspector (an API answer has no page to click; ~12% of a 512² request's work)."""
+    Scores for the pixel inspector (an API answer has no page to click; ~12% of a 512² request's work).
+    ``reference``: a photo whose palette the models with the global branch follow (colorizer.reference)."""
     width, height = photo.full_size
     panels = Panels(grey=photo.grey_rgb, original=photo.rgb if photo.has_colour else None,
                     source=f"upload {width}×{height}")
     for column in panels.loaded(columns):
         steered = bool(hints) and column.colourizer.takes_hints
-        made_with = (column.name, settings.work_size, tuple(hints) if steered else ())
+        referenced = reference is not None and column.colourizer.takes_reference
+        made_with = (column.name, settings.work_size, tuple(hints) if steered else ()) + (
+            (reference.key, reference.strength) if referenced else ())
         earlier = (kept or {}).get(column.key)
         reused = earlier[1] if earlier is not None and earlier[0] == made_with else None
-        result = column.colourizer.run(photo, settings, hints if steered else None, reused)
+        result = column.colourizer.run(photo, settings, hints if steered else None, reused,
+                                       *((reference.photo, reference.strength) if referenced else ()))
         panels.kept[column.key] = (made_with, result.logits)
         kind = "class map (mode)" if class_map else settings.describe()
         truth = photo.small(result.work_size) if photo.has_colour else None  # the copy the model saw: no new work
@@ -90,6 +106,11 @@ def photo_panels(photo: PreparedPhoto, columns: list[Column], settings: Settings
         if steered:
             picture = mark_hints(picture, hints, photo.full_size)
             kind += f", {len(hints)} hint{'s' if len(hints) > 1 else ''}"
+        if referenced:
+            kind += f", reference colours at {reference.strength:.0%}"
+        elif reference is not None:
+            panels.notes.append(f"{column.title}: {column.name} takes no reference colours; choose "
+                                f"{REFERENCE_CHECKPOINT} for them.")
         panels.models[column.key] = Panel(f"{column.label} · {kind}, {width}×{height}", picture,
                                           column.colourizer.scores(column.label, result.logits, truth) if scored else None)
         panels.notes.append(f"{column.title} ran at {result.work_size[0]}×{result.work_size[1]}; "

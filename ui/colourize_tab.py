@@ -11,7 +11,8 @@ import numpy as np
 from colorizer import ARCH_NAMES, CIFAR10_CLASSES, load_category
 from colorizer.hints import HintError, checked_hints
 from colorizer.inference import DISPLAY_LONG_SIDE, prepare_photo
-from colorizer.panels import Column, Panel, Panels, full_size_pngs, photo_panels, test_image_panels
+from colorizer.panels import Column, Panel, Panels, Reference, full_size_pngs, photo_panels, test_image_panels
+from colorizer.reference import ReferencePhotoError
 from colorizer.pipeline import DEFAULT_DECODING, DEFAULT_TEMPERATURE, DEFAULT_WORK_SIZE, Settings
 from pixelwise import limits
 from pixelwise.checkpoints import CheckpointError
@@ -25,13 +26,14 @@ from runs.catalog import fetch_missing_checkpoints, list_checkpoints, load_colou
 from ui.common import (DOWNLOADS_MAX_AGE_S, UploadedPath, cifar_notice, clamped_js, example_files, inference_device,
                        named_outputs, notice, notice_box, plain, shown_as_jpeg, shown_files, upload_name,
                        uploaded_image)
-from ui import hints_section
+from ui import hints_section, reference_section
 from ui.inspector import INSPECT_CLASS, add_inspect_api, build_inspector, model_chart
 
 # The three model columns: which archs each lists, its title, and the checkpoint it defaults to.
 SLOTS = {"cnn": (("cnn",), "CNN", "cnn.pt"),
          "unet": (("unet",), "UNet", "unet.pt"),
          "beyond": (("mobile_unet", "deep_unet"), "Beyond the handout", "colour_hints.pt")}
+REFERENCE_SIDE = 256  # a reference photo is read this small: its palette is all that is used
 DECODING_CHOICES = [("mode (argmax, the handout's)", "mode"), ("mean", "mean"), ("annealed mean", "annealed")]
 EXAMPLES = [("astronaut.jpg", "Astronaut"), ("rocket.jpg", "Rocket launch"), ("coffee.jpg", "Coffee"),
             ("chelsea_cat.jpg", "Cat"), ("camera_bw.jpg", "Cameraman (black and white)"),
@@ -117,16 +119,32 @@ def _columns(checkpoints: dict[str, str | None]) -> list[Column]:
 def colourize_upload_panels(image_path: str, checkpoints: dict[str, str | None], decoding: str = DEFAULT_DECODING,
                             temperature: float = DEFAULT_TEMPERATURE, class_map: bool = False,
                             work_size: int = DEFAULT_WORK_SIZE, hints: list | None = None,
-                            kept: dict | None = None, scored: bool = True) -> Panels:
+                            kept: dict | None = None, scored: bool = True, reference: str | None = None,
+                            reference_strength: float = 1.0) -> Panels:
     """Colourization of an uploaded file at its own resolution (shown at most DISPLAY_LONG_SIDE long; the full
     size is a download): decoded once, grey and lightness once for all models. Raises ImageError, naming the
     file as the person named it, for unusable files; HintError for unusable hints (upload pixel coordinates).
     ``kept``: the Panels.kept of this photo's last result (models whose logits still apply are not run);
-    ``scored=False``: nothing for the pixel inspector (an API answer)."""
+    ``scored=False``: nothing for the pixel inspector (an API answer). ``reference``: a photo file whose palette
+    the Beyond model follows, ``reference_strength`` of the way (ReferencePhotoError when it cannot be used)."""
     photo = prepare_photo(image_path, DISPLAY_LONG_SIDE, name=upload_name(image_path))
     steer = checked_hints(hints, photo.full_size) if hints else None
     return photo_panels(photo, _columns(checkpoints), Settings(decoding, temperature, work_size), class_map, steer,
-                        kept, scored)
+                        kept, scored, reference_photo(reference, reference_strength))
+
+
+def reference_photo(path: str | None, strength: float = 1.0) -> Reference | None:
+    """A reference file for photo_panels (read at a small size: only its palette counts), or None."""
+    if not path:
+        return None
+    try:
+        strength = bounded(strength, "Reference strength", (0.0, 1.0), whole=False)
+        photo = prepare_photo(path, REFERENCE_SIDE, name=upload_name(path))
+    except ImageError as error:
+        raise ReferencePhotoError(f"Could not use the reference photo: {error}") from None
+    except OutOfRange as error:
+        raise ReferencePhotoError(str(error)) from None
+    return Reference(photo, str(path), strength)
 
 
 def full_size_files(image_path: str, checkpoints: dict[str, str | None], decoding: str = DEFAULT_DECODING,
@@ -184,7 +202,8 @@ def _checked(work_size, temperature) -> tuple[int, float]:
 
 @quick_request  # ZeroGPU Spaces lend the GPU per call (a no-op elsewhere); trainings yield to it
 def on_colourize_upload(image_path, cnn, unet, beyond, decoding=DEFAULT_DECODING, temperature=DEFAULT_TEMPERATURE,
-                        class_map=False, work_size=DEFAULT_WORK_SIZE, hints=None, kept=None, scored=True) -> dict:
+                        class_map=False, work_size=DEFAULT_WORK_SIZE, hints=None, kept=None, scored=True,
+                        reference=None, reference_strength=1.0) -> dict:
     """The view of an upload ({output name: value}, ``source`` saying what it shows), or {"refused": why}.
     ``scored=False``: without what the pixel inspector reads (the API's answer)."""
     if not image_path:
@@ -193,7 +212,7 @@ def on_colourize_upload(image_path, cnn, unet, beyond, decoding=DEFAULT_DECODING
     try:
         work_size, temperature = _checked(work_size, temperature)
         panels = colourize_upload_panels(image_path, checkpoints, decoding, temperature, class_map, work_size, hints,
-                                         kept, scored)
+                                         kept, scored, reference, reference_strength)
     except ImageError as error:
         return {"refused": f"Could not use this file: {error}"}
     except (OutOfRange, HintError) as error:
@@ -234,14 +253,15 @@ def on_colourize_test(category, index, cnn, unet, beyond, decoding=DEFAULT_DECOD
 
 
 def on_redraw(view, cnn, unet, beyond, decoding=DEFAULT_DECODING, temperature=DEFAULT_TEMPERATURE, class_map=False,
-              work_size=DEFAULT_WORK_SIZE, hints=None) -> dict:
+              work_size=DEFAULT_WORK_SIZE, hints=None, reference=None, reference_strength=1.0) -> dict:
     """A control changed: what is shown drawn again with every control as it now is; the models whose
     checkpoint, working size and hints are unchanged are not run again (their kept logits are decoded anew).
     Nothing shown yet: nothing to do ({})."""
     source = (view or {}).get("source") or {}
     if "upload" in source:
         return on_colourize_upload(shown_upload(view), cnn, unet, beyond, decoding, temperature, class_map,
-                                   work_size, hints, view.get("kept"))
+                                   work_size, hints, view.get("kept"), reference=reference,
+                                   reference_strength=reference_strength)
     if "test" in source:
         return on_colourize_test(*source["test"], cnn, unet, beyond, decoding, temperature, class_map)
     return {}
@@ -309,7 +329,7 @@ def _answer(view: dict) -> tuple:
 def colourize(image: str, cnn_checkpoint: str | None = "cnn.pt", unet_checkpoint: str | None = "unet.pt",
               beyond_checkpoint: str | None = "colour_hints.pt", decoding: str = DEFAULT_DECODING,
               temperature: float = DEFAULT_TEMPERATURE, class_map: bool = False, work_size: float = DEFAULT_WORK_SIZE,
-              hints: list | None = None):
+              hints: list | None = None, reference: str | None = None, reference_strength: float = 1.0):
     """Colourize a photo (any size or mode) with the handout's CNN and UNet and the beyond-the-handout model.
 
     Args:
@@ -324,6 +344,9 @@ def colourize(image: str, cnn_checkpoint: str | None = "cnn.pt", unet_checkpoint
         hints: colour hints for a hint model in the beyond column (e.g. "colour_hints.pt"), a list of
             {"x": column, "y": row, "colour": "#rrggbb"} in the photo's own pixel coordinates (0, 0 top left);
             at most 200. Other models ignore them.
+        reference: a colour photo whose palette the beyond model follows (global hints; needs a model that
+            takes them, "colour_reference.pt"); None: automatic colour.
+        reference_strength: how far from automatic colour (0) to the reference's palette (1).
 
     Returns:
         The grey input, the CNN's, the UNet's and the beyond-the-handout model's colourization (with the
@@ -331,7 +354,8 @@ def colourize(image: str, cnn_checkpoint: str | None = "cnn.pt", unet_checkpoint
         missing gives None.
     """
     return _answer(on_colourize_upload(image, cnn_checkpoint, unet_checkpoint, beyond_checkpoint, decoding,
-                                       temperature, class_map, work_size, hints or None, scored=False))
+                                       temperature, class_map, work_size, hints or None, scored=False,
+                                       reference=reference or None, reference_strength=reference_strength))
 
 
 def colourize_test_image(category: str = "horse", index: float = 0, cnn_checkpoint: str | None = "cnn.pt",
@@ -378,11 +402,12 @@ def colourize_full_size(image: str, cnn_checkpoint: str | None = "cnn.pt", unet_
 
 # ---------------------------------------------------------------- the page's own actions (private)
 
-def page_new(image_path, cnn, unet, beyond, decoding, temperature, class_map, work_size) -> dict:
+def page_new(image_path, cnn, unet, beyond, decoding, temperature, class_map, work_size, reference=None,
+             reference_strength=1.0) -> dict:
     """An upload or an example: colourized with the current controls and no hints (the old hints were for
-    another photo, and go once this one is shown)."""
+    another photo, and go once this one is shown); a reference's palette applies to any photo, so it stays."""
     answer = page_answer(on_colourize_upload(image_path, cnn, unet, beyond, decoding, temperature, class_map,
-                                             work_size))
+                                             work_size, reference=reference, reference_strength=reference_strength))
     return answer | (hints_section.forget_hints() if "view" in answer else {})
 
 
@@ -399,8 +424,10 @@ def page_random(category, *chosen) -> dict:
     return {"index": index} | page_test(category, index, *chosen)
 
 
-def page_redraw(view, cnn, unet, beyond, decoding, temperature, class_map, work_size, hints) -> dict:
-    return page_answer(on_redraw(view, cnn, unet, beyond, decoding, temperature, class_map, work_size, hints))
+def page_redraw(view, cnn, unet, beyond, decoding, temperature, class_map, work_size, hints, reference=None,
+                reference_strength=1.0) -> dict:
+    return page_answer(on_redraw(view, cnn, unet, beyond, decoding, temperature, class_map, work_size, hints,
+                                 reference, reference_strength))
 
 
 def page_full_size(view, cnn, unet, beyond, decoding, temperature, work_size) -> dict:
@@ -463,6 +490,33 @@ def wire_hints(controls: "hints_section.HintControls", outputs: dict, beyond, re
                    show_progress="hidden", api_visibility="private")
         events.append(event)
     return events
+
+
+def wire_reference(controls: "reference_section.ReferenceControls", inputs: dict, outputs: dict, redraw: dict,
+                   show: dict) -> list:
+    """An example, the Beyond picture or Clear sets the reference photo; a new reference (or an upload of one)
+    and a strength change draw the photo again (switching Beyond to the reference model when the chosen one
+    takes no reference) and show the palette. Returns the events that make a new result."""
+    c, beyond = controls, inputs["checkpoints"]["beyond"]
+    c.examples.click(named_outputs(lambda index: reference_section.example_reference(index, EXAMPLES),
+                                   {"reference": c.photo}), c.examples, c.photo, api_visibility="private")
+    c.take_beyond.click(named_outputs(reference_section.beyond_as_reference, {"reference": c.photo}), outputs["beyond"],
+                        c.photo, api_visibility="private")
+    c.clear.click(lambda: None, None, c.photo, api_visibility="private")
+    results = {name: outputs[name] for name in (*IMAGES, "view", "notice")}
+    apply = named_outputs(page_reference, results | {"beyond_checkpoint": beyond, "strip": c.strip})
+    outs = [*results.values(), beyond, c.strip]
+    return [trigger(apply, redraw["inputs"], outs, api_visibility="private").then(**show)
+            for trigger in (c.photo.change, c.strength.release)]
+
+
+def page_reference(view, cnn, unet, beyond, decoding, temperature, class_map, work_size, hints, reference=None,
+                   reference_strength=1.0) -> dict:
+    """A new reference or strength: the Beyond checkpoint that takes it, the photo drawn again, the palette shown."""
+    beyond = reference_section.reference_checkpoint_for(beyond, reference)
+    answer = page_redraw(view, cnn, unet, beyond, decoding, temperature, class_map, work_size, hints, reference,
+                         reference_strength)
+    return answer | {"beyond_checkpoint": beyond, "strip": reference_section.palette_strip(reference, beyond)}
 
 
 def pick_hint_target(snapshot, view, beyond, event: gr.SelectData) -> dict:
@@ -553,13 +607,14 @@ def _outputs():
     outputs["view"] = gr.State(time_to_live=DOWNLOADS_MAX_AGE_S)  # what is shown, without its pictures: captions, notes, the logits a redraw reuses
     outputs["inspection"] = gr.State(None, time_to_live=DOWNLOADS_MAX_AGE_S)  # the last colourization's logits: clicks read them
     inspector = build_inspector(outputs["inspection"], elem_id="inspector-colourize")
+    outputs["reference_controls"] = reference_section.build_reference_controls(EXAMPLES)
     hint_controls = hints_section.build_hint_controls()
     outputs["slider"] = shown_as_jpeg(gr.ImageSlider(label="Before / after", interactive=False, max_height=420))
     outputs["notes"] = gr.Markdown()
     return outputs, inspector, hint_controls
 
 
-def _wire_api(inputs: dict, outputs: dict, hints: gr.JSON) -> None:
+def _wire_api(inputs: dict, outputs: dict, hints: gr.JSON, reference: "reference_section.ReferenceControls") -> None:
     """The public endpoints (also MCP tools), on hidden buttons: they answer the pictures, or gr.Error with the
     reason. The page's own events are private (_wire_page) and answer a refusal with one notice."""
     images = [outputs[name] for name in IMAGES]
@@ -567,8 +622,8 @@ def _wire_api(inputs: dict, outputs: dict, hints: gr.JSON) -> None:
     upload, work_size = inputs["upload"], inputs["work_size"]
     with gr.Row(visible=False):
         buttons = [gr.Button(visible=False) for _ in range(3)]
-    buttons[0].click(colourize, [upload, *chosen, inputs["class_map"], work_size, hints], images,
-                     api_name="colourize")
+    buttons[0].click(colourize, [upload, *chosen, inputs["class_map"], work_size, hints, reference.photo,
+                                 reference.strength], images, api_name="colourize")
     buttons[1].click(colourize_test_image, [inputs["category"], inputs["index"], *chosen], images,
                      api_name="colourize_test_image")
     buttons[2].click(colourize_full_size, [upload, *chosen, work_size], inputs["full_size"],
@@ -579,7 +634,7 @@ def _wire_api(inputs: dict, outputs: dict, hints: gr.JSON) -> None:
 FORGOTTEN = ("hints", "history", "target", "remove", "message", "suggestions", "style")  # hints_section.forget_hints
 
 
-def _wire_page(inputs: dict, outputs: dict, h, examples) -> tuple[list, dict, dict]:
+def _wire_page(inputs: dict, outputs: dict, h, examples, reference) -> tuple[list, dict, dict]:
     """Upload, example, test image and every control: each answers pictures, view and notice (page_answer),
     then the rest of the page from the view (show_view). Returns those events, the redraw and the show step."""
     results = {name: outputs[name] for name in (*IMAGES, "view", "notice")}
@@ -590,8 +645,9 @@ def _wire_page(inputs: dict, outputs: dict, h, examples) -> tuple[list, dict, di
     show = dict(fn=named_outputs(show_view, page), inputs=outputs["view"], outputs=list(page.values()),
                 show_progress="hidden", api_visibility="private")
     chosen = [*inputs["checkpoints"].values(), inputs["decoding"], inputs["temperature"], inputs["class_map"]]
-    new = dict(inputs=[inputs["upload"], *chosen, inputs["work_size"]], **step(page_new, forgets))
-    example = dict(inputs=[examples, *chosen, inputs["work_size"]],
+    referenced = [reference.photo, reference.strength]  # a reference stays for the next photo
+    new = dict(inputs=[inputs["upload"], *chosen, inputs["work_size"], *referenced], **step(page_new, forgets))
+    example = dict(inputs=[examples, *chosen, inputs["work_size"], *referenced],
                    **step(page_example, forgets | {"upload": inputs["upload"]}))
     test = [inputs["category"], inputs["index"], *chosen]
     picked = [inputs["index"].release, inputs["index"].input, inputs["category"].input]  # a person's own changes
@@ -600,7 +656,7 @@ def _wire_page(inputs: dict, outputs: dict, h, examples) -> tuple[list, dict, di
               gr.on(picked, inputs=test, js=clamped_js(test), trigger_mode="always_last", **step(page_test, forgets)),
               inputs["random_button"].click(inputs=[inputs["category"], *chosen],
                                             **step(page_random, forgets | {"index": inputs["index"]}))]
-    redraw_inputs = [outputs["view"], *chosen, inputs["work_size"], h.hints]
+    redraw_inputs = [outputs["view"], *chosen, inputs["work_size"], h.hints, *referenced]
     redraw = dict(inputs=redraw_inputs, js=clamped_js(redraw_inputs), **step(page_redraw, results))
     for control in (*inputs["checkpoints"].values(), inputs["decoding"], inputs["temperature"],
                     inputs["class_map"], inputs["work_size"]):
@@ -639,9 +695,11 @@ def build_colourize_tab() -> ColourizeTab:
             inputs |= _shared_inputs()
         with gr.Column(scale=3):
             outputs, inspector, hint_controls = _outputs()
-    _wire_api(inputs, outputs, hint_controls.hints)
-    shown, redraw, show = _wire_page(inputs, outputs, hint_controls, inputs["examples"])
+    reference = outputs.pop("reference_controls")
+    _wire_api(inputs, outputs, hint_controls.hints, reference)
+    shown, redraw, show = _wire_page(inputs, outputs, hint_controls, inputs["examples"], reference)
     shown += wire_hints(hint_controls, outputs, inputs["checkpoints"]["beyond"], redraw, show)
+    shown += wire_reference(reference, inputs, outputs, redraw, show)
     inspector.watch([outputs[name] for name in IMAGES])
     inspector.redraw_after(shown)
     tab = ColourizeTab(inputs["checkpoints"], inputs["checkpoint_notes"], {name: outputs[name] for name in IMAGES})
