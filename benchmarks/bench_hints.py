@@ -4,7 +4,9 @@ resolution, by the hint model alone and by the Colourize tab's whole upload path
     python -m benchmarks.bench_hints --repeats 7
 
 Prints the median of the repeats (each run adds one more hint, as a person clicking does) against the
-same call with no hint, in one process, and the CPU it ran on.
+same call with no hint, in one process, and the CPU it ran on. With ``--reference-checkpoint`` (issue 32) also
+a reference photo's palette applied and the photo redrawn at full resolution: the reference model alone (full
+strength, and half strength: two passes) and the tab's path with the reference.
 """
 import argparse
 import statistics
@@ -42,6 +44,8 @@ def main(argv=None) -> None:
     parser.add_argument("--photo", default="examples/chelsea_cat.jpg")
     parser.add_argument("--megapixels", type=float, default=1.0)
     parser.add_argument("--repeats", type=int, default=7)
+    parser.add_argument("--reference-checkpoint", default=None, help="e.g. checkpoints/colour_reference.pt")
+    parser.add_argument("--reference-photo", default="examples/coffee.jpg")
     arguments = parser.parse_args(argv)
     image = Image.open(arguments.photo).convert("RGB")
     scale = (arguments.megapixels * 1e6 / (image.width * image.height)) ** 0.5
@@ -67,6 +71,27 @@ def main(argv=None) -> None:
     print(f"hint model alone, no hint:            {model_none:.3f} s")
     print(f"hint model alone, with hints:         {model_hint:.3f} s")
     print(f"Colourize tab upload path (3 models): {tab_hint:.3f} s  (decode, three models, hint markers)")
+    if arguments.reference_checkpoint:
+        time_reference(arguments, path, chosen)
+
+
+def time_reference(arguments, path: str, chosen: dict) -> None:
+    """A reference applied and the 1-MP photo redrawn at full resolution (the reference read as the tab reads it)."""
+    from pathlib import Path
+
+    from ui.colourize_tab import colourize_upload_panels, reference_photo
+
+    colourizer = Colourizer.load(arguments.reference_checkpoint)
+    reference = reference_photo(arguments.reference_photo).photo
+    colourizer.run(prepare_photo(path, None), Settings(), reference=reference)  # warm-up
+    alone = {strength: timed(lambda n: colourizer.run(prepare_photo(path, None), Settings(), reference=reference,
+                                                      reference_strength=strength), arguments.repeats)
+             for strength in (0.5, 1.0)}
+    chosen = chosen | {"beyond": Path(arguments.reference_checkpoint).name}
+    tab = timed(lambda n: colourize_upload_panels(path, chosen, reference=arguments.reference_photo), arguments.repeats)
+    print(f"reference model alone, reference at full strength: {alone[1.0]:.3f} s")
+    print(f"reference model alone, reference at half strength: {alone[0.5]:.3f} s  (two passes, logits blended)")
+    print(f"Colourize tab upload path with a reference:        {tab:.3f} s  (decode both, three models)")
 
 
 if __name__ == "__main__":

@@ -344,8 +344,8 @@ def colourize(image: str, cnn_checkpoint: str | None = "cnn.pt", unet_checkpoint
         hints: colour hints for a hint model in the beyond column (e.g. "colour_hints.pt"), a list of
             {"x": column, "y": row, "colour": "#rrggbb"} in the photo's own pixel coordinates (0, 0 top left);
             at most 200. Other models ignore them.
-        reference: a colour photo whose palette the beyond model follows (global hints; needs a model that
-            takes them, "colour_reference.pt"); None: automatic colour.
+        reference: a colour photo whose palette the beyond model follows (global hints; a beyond checkpoint
+            that takes none is replaced by "colour_reference.pt"); None: automatic colour.
         reference_strength: how far from automatic colour (0) to the reference's palette (1).
 
     Returns:
@@ -353,6 +353,7 @@ def colourize(image: str, cnn_checkpoint: str | None = "cnn.pt", unet_checkpoint
         hints marked), and the original (None when the photo had no colour); a model whose checkpoint is
         missing gives None.
     """
+    beyond_checkpoint = reference_section.reference_checkpoint_for(beyond_checkpoint, reference)
     return _answer(on_colourize_upload(image, cnn_checkpoint, unet_checkpoint, beyond_checkpoint, decoding,
                                        temperature, class_map, work_size, hints or None, scored=False,
                                        reference=reference or None, reference_strength=reference_strength))

@@ -1,0 +1,66 @@
+"""The colourize endpoint (also the MCP tool) with a reference photo (issue 32): its palette moves the Beyond
+picture's colours, strength 0 is automatic colour, a broken or grey reference gets a plain message."""
+import gradio as gr
+import numpy as np
+import pytest
+from PIL import Image
+
+from colorizer import metrics
+from tests.helpers import CHECKPOINTS, requires_mobilenet
+from ui import colourize_tab, reference_section
+
+pytestmark = [requires_mobilenet,
+              pytest.mark.skipif(not (CHECKPOINTS / "colour_reference.pt").is_file(),
+                                 reason="checkpoints/colour_reference.pt is missing (see docs/reference.md to train it)")]
+
+
+def _photo(tmp_path):
+    y, x = np.mgrid[0:120, 0:160]
+    grey = (90 + 70 * np.sin(x / 17.0) * np.cos(y / 23.0)).astype(np.uint8)
+    path = tmp_path / "grey_scene.png"
+    Image.fromarray(np.stack([grey] * 3, axis=2)).save(path)
+    return str(path)
+
+
+def _flat(tmp_path, name, rgb):
+    path = tmp_path / name
+    Image.fromarray(np.full((64, 64, 3), rgb, np.uint8)).save(path)
+    return str(path)
+
+
+def _beyond(path, **kwargs):
+    return colourize_tab.colourize(path, None, None, **kwargs)[3]
+
+
+def test_a_reference_moves_the_beyond_colours_toward_its_palette(tmp_path):
+    photo = _photo(tmp_path)
+    automatic = _beyond(photo)
+    blue = _beyond(photo, reference=_flat(tmp_path, "blue.png", (40, 70, 200)))
+    green = _beyond(photo, reference=_flat(tmp_path, "green.png", (50, 160, 60)))
+    none = _beyond(photo, beyond_checkpoint="colour_reference.pt", reference=_flat(tmp_path, "b.png", (40, 70, 200)),
+                   reference_strength=0.0)
+    auto_ref = _beyond(photo, beyond_checkpoint="colour_reference.pt")
+    assert np.array_equal(none, auto_ref)  # strength 0: the reference model's automatic colour
+    b_of = lambda rgb: metrics.ab_of(rgb)[..., 1].mean()  # noqa: E731  (Lab b: negative is blue)
+    a_of = lambda rgb: metrics.ab_of(rgb)[..., 0].mean()  # noqa: E731  (Lab a: negative is green)
+    assert b_of(blue) < b_of(automatic) - 5 and a_of(green) < a_of(automatic) - 5
+
+
+@pytest.mark.parametrize("make, words", [
+    (lambda tmp: (tmp / "broken.jpg").write_bytes(b"\xff\xd8 not really a jpeg") and str(tmp / "broken.jpg"),
+     "Could not use the reference photo"),
+    (lambda tmp: _flat(tmp, "grey.png", (128, 128, 128)), "has no colour")])
+def test_a_broken_or_grey_reference_gets_a_plain_message(tmp_path, make, words):
+    with pytest.raises(gr.Error, match=words):
+        _beyond(_photo(tmp_path), reference=make(tmp_path))
+
+
+def test_the_palette_strip_shows_the_references_main_colours(tmp_path):
+    half = np.zeros((40, 40, 3), np.uint8)
+    half[:, :10] = (200, 30, 30)
+    half[:, 10:] = (40, 70, 200)
+    Image.fromarray(half).save(tmp_path / "two.png")
+    strip = reference_section.palette_strip(str(tmp_path / "two.png"), "colour_reference.pt")
+    assert strip.count('class="reference-swatch"') == 2 and ">75%<" in strip and ">25%<" in strip
+    assert reference_section.palette_strip(None, "colour_reference.pt") == reference_section.NO_REFERENCE
+    assert "has no colour" in reference_section.palette_strip(_flat(tmp_path, "g.png", (90, 90, 90)), None)
