@@ -76,6 +76,7 @@ class TrainConfig:
     # Global hints (colorizer.reference): the model also takes each crop's own palette, dropped for this share
     global_hints: bool = False
     global_drop_share: float = 0.3
+    global_branch_lr: float | None = None  # the new branch's own rate (None: learning_rate): it starts from zero
     epoch_images: int | None = None  # images per epoch, a fresh random subset each time (None: all of them)
 
 
@@ -153,6 +154,7 @@ class TrainResult:
             "hints": self.config.hints,
             "global_hints": self.config.global_hints,
             "global_drop_share": self.config.global_drop_share if self.config.global_hints else None,
+            "global_branch_lr": self.config.global_branch_lr,
             "no_hint_share": self.config.no_hint_share if self.config.hints else None,
             "loss_pixel_share": self.config.loss_pixel_share,
             "train_limit": self.config.train_limit,
@@ -493,7 +495,7 @@ def train(config: TrainConfig, data: ColourData | None = None,
     precision, precision_reason = run_precision(config, device)
     fast["precision"], fast["precision_reason"] = precision, precision_reason
     model, forward = prepare_model(init_model or initial_model(config, data), device, fast)
-    optimiser = torch.optim.Adam(model.parameters(), lr=config.learning_rate)
+    optimiser = torch.optim.Adam(parameter_groups(model, config), lr=config.learning_rate)
     if config.loss_pixel_share < 1.0 and config.soft_targets:
         raise ValueError("loss_pixel_share < 1 works with hard targets only")
     pixel_sampler = torch.Generator().manual_seed(config.seed + 1)
@@ -559,6 +561,17 @@ def train(config: TrainConfig, data: ColourData | None = None,
         if step == total_steps:
             break
     return finish(result, start)
+
+
+def parameter_groups(model: nn.Module, config: TrainConfig) -> list[dict]:
+    """All weights at ``learning_rate``, or the global-hint branch at ``global_branch_lr``: a new branch
+    learns quickly while the trained weights move slowly (the automatic colour is kept)."""
+    branch = getattr(model, "global_branch", None)
+    if branch is None or config.global_branch_lr is None:
+        return [{"params": list(model.parameters())}]
+    own = {id(weight) for weight in branch.parameters()}
+    return [{"params": [weight for weight in model.parameters() if id(weight) not in own]},
+            {"params": list(branch.parameters()), "lr": config.global_branch_lr}]
 
 
 def images_per_epoch(config: TrainConfig, data: ColourData) -> int:
@@ -638,6 +651,8 @@ def add_config_arguments(parser: argparse.ArgumentParser) -> None:
                         help="train a hint model (SIGGRAPH 2017): L plus simulated user hints in")
     parser.add_argument("--global-hints", action="store_true",
                         help="mobile_unet with --hints: also take each crop's own palette as a global hint (colorizer.reference)")
+    parser.add_argument("--global-branch-lr", type=float, default=None,
+                        help="the global-hint branch's own learning rate (default: --learning-rate)")
     add_precision_argument(parser, defaults.precision)
     parser.add_argument("--init-from", default=None,
                         help="start from the weights of this checkpoint or resumable state (grown convolutions padded with zeros)")
