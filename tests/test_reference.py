@@ -145,3 +145,12 @@ def test_epoch_images_trains_on_a_fresh_subset_each_epoch(tmp_path):
     result = train(config, data_for(config))
     assert [event.step for event in result.history if event.kind == "epoch"] == [0, 2, 4]  # 4 photos, 2 per batch
     assert result.meta()["epoch_images"] == 4
+
+
+def test_the_new_branch_can_learn_at_its_own_rate():
+    from colorizer.trainer import parameter_groups
+    _, model = _pair()
+    same = parameter_groups(model, TrainConfig(learning_rate=1e-4))
+    groups = parameter_groups(model, TrainConfig(learning_rate=1e-4, global_branch_lr=1e-3))
+    assert len(same) == 1 and [len(group["params"]) for group in groups] == [len(same[0]["params"]) - 8, 8]
+    assert groups[1]["lr"] == 1e-3 and "lr" not in groups[0]  # the rest at the optimiser's learning_rate
