@@ -39,9 +39,11 @@ def saturation(ab: torch.Tensor) -> float:
 
 def photo_palette(rgb, centres: torch.Tensor) -> tuple[torch.Tensor, float]:
     """An H x W x 3 uint8 photo (array or tensor) -> (Q class shares, saturation)."""
-    rgb = torch.as_tensor(rgb)
+    rgb = rgb if isinstance(rgb, torch.Tensor) else np.asarray(rgb)
     step = max(1, int((rgb.shape[0] * rgb.shape[1] / MAX_PIXELS) ** 0.5))
-    ab = lab.rgb_to_lab(rgb[::step, ::step])[..., 1:]
+    sample = rgb[::step, ::step]
+    sample = sample if isinstance(sample, torch.Tensor) else torch.from_numpy(np.array(sample))  # a copy: may be read-only
+    ab = lab.rgb_to_lab(sample)[..., 1:]
     return class_shares(ab, centres), saturation(ab)
 
 

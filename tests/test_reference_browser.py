@@ -16,7 +16,7 @@ pytestmark = [requires_cifar, pytest.mark.skipif(not REFERENCE_MODEL.is_file(), 
 CAPTION = r"^Beyond the handout \(colour_reference\.pt\) · annealed mean T=0.38"
 
 
-def test_an_example_as_the_reference_moves_the_beyond_colours_toward_it(page):
+def test_an_example_as_the_reference_moves_the_beyond_colours_toward_it(page, shots):
     from PIL import Image
 
     centres = torch.load(REFERENCE_MODEL, weights_only=True)["ab_centres"]
@@ -32,6 +32,8 @@ def test_an_example_as_the_reference_moves_the_beyond_colours_toward_it(page):
     page.get_by_text(re.compile(CAPTION + r", reference colours at 100%, \d+×\d+$")).wait_for(timeout=180_000)
     page.wait_for_timeout(500)
     after = picture(page, "colourize-beyond")
+    page.locator("#reference-controls").scroll_into_view_if_needed()
+    page.screenshot(path=str(shots / "reference_colours.png"), full_page=True)
     assert page.locator("#reference-palette .reference-swatch").count() >= 2  # the palette is shown
     assert overlap(after) > overlap(before) + 5, (overlap(before), overlap(after))
     page.locator("#reference-clear").click()
