@@ -116,6 +116,9 @@ def test_a_reference_photo_through_colourize_prepared():
                                         reference_strength=0.5)
     assert torch.equal(none.logits, automatic.logits) and not torch.equal(full.logits, automatic.logits)
     assert torch.allclose(half.logits, (full.logits + automatic.logits) / 2, atol=1e-5)
+    torch.nn.init.normal_(with_branch.hint_conv.weight, std=0.5)  # a hint-sensitive model: clicks work with a reference
+    hinted = inference.colourize_prepared(with_branch, palette, photo, reference=red, hints=[(65, 35, "#00ff00")])
+    assert not torch.equal(hinted.logits, inference.colourize_prepared(with_branch, palette, photo, reference=red).logits)
     with pytest.raises(reference.ReferencePhotoError, match="no colour"):
         inference.colourize_prepared(with_branch, palette, photo, reference=np.full((9, 9, 3), 128, np.uint8))
     with pytest.raises(reference.ReferencePhotoError, match="takes no reference"):

@@ -6,7 +6,7 @@ import pytest
 from PIL import Image
 
 from colorizer import metrics
-from tests.helpers import CHECKPOINTS, requires_mobilenet
+from tests.helpers import CHECKPOINTS, REPO, requires_flowers, requires_imagenette, requires_mobilenet
 from ui import colourize_tab, reference_section
 
 pytestmark = [requires_mobilenet,
@@ -64,3 +64,27 @@ def test_the_palette_strip_shows_the_references_main_colours(tmp_path):
     assert strip.count('class="reference-swatch"') == 2 and ">75%<" in strip and ">25%<" in strip
     assert reference_section.palette_strip(None, "colour_reference.pt") == reference_section.NO_REFERENCE
     assert "has no colour" in reference_section.palette_strip(_flat(tmp_path, "g.png", (90, 90, 90)), None)
+
+
+@pytest.mark.skipif(not (REPO / "results" / "reference_quick.json").is_file(), reason="results/reference_quick.json missing")
+@requires_imagenette
+@requires_flowers
+def test_the_shipped_reference_model_reproduces_its_recorded_quick_results(tmp_path):
+    """results/reference_quick.json comes from `python scripts/reference_results.py --limit 12 --out
+    results/reference_quick.md --picture ''`; the same run again, and the own palette helps on both sets."""
+    import json
+
+    from scripts import reference_results
+
+    recorded = json.loads((REPO / "results" / "reference_quick.json").read_text())
+    reference_results.main(["--limit", "12", "--out", str(tmp_path / "quick.md"), "--picture", ""])
+    again = json.loads((tmp_path / "quick.json").read_text())
+    for old, new in zip(recorded["rows"], again["rows"]):
+        assert (old["set"], old["protocol"]) == (new["set"], new["protocol"])
+        for key in ("auc", "auc_rebalanced", "colourfulness_share"):
+            assert new[key] == pytest.approx(old[key], abs=0.005), (old["set"], old["protocol"], key)
+        for key in ("psnr_rgb", "intersection_own", "intersection_partner"):
+            assert new[key] == pytest.approx(old[key], abs=0.05), (old["set"], old["protocol"], key)
+    psnr = {(row["set"], row["protocol"]): row["psnr_rgb"] for row in again["rows"]}
+    for name in ("imagenette val", "flower test"):
+        assert psnr[(name, "own colours (oracle)")] > psnr[(name, "no reference")]
