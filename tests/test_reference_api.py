@@ -33,17 +33,24 @@ def _beyond(path, **kwargs):
 
 
 def test_a_reference_moves_the_beyond_colours_toward_its_palette(tmp_path):
-    photo = _photo(tmp_path)
+    """The coffee photo with the rocket launch's blue sky as the reference turns blue; with the cat's warm
+    palette its ab-class histogram meets the cat's more."""
+    import torch
+
+    from colorizer import reference
+
+    photo, examples = str(REPO / "examples" / "coffee.jpg"), REPO / "examples"
     automatic = _beyond(photo)
-    blue = _beyond(photo, reference=_flat(tmp_path, "blue.png", (40, 70, 200)))
-    green = _beyond(photo, reference=_flat(tmp_path, "green.png", (50, 160, 60)))
-    none = _beyond(photo, beyond_checkpoint="colour_reference.pt", reference=_flat(tmp_path, "b.png", (40, 70, 200)),
+    blue = _beyond(photo, reference=str(examples / "rocket.jpg"))
+    warm = _beyond(photo, reference=str(examples / "chelsea_cat.jpg"))
+    none = _beyond(photo, beyond_checkpoint="colour_reference.pt", reference=str(examples / "rocket.jpg"),
                    reference_strength=0.0)
-    auto_ref = _beyond(photo, beyond_checkpoint="colour_reference.pt")
-    assert np.array_equal(none, auto_ref)  # strength 0: the reference model's automatic colour
-    b_of = lambda rgb: metrics.ab_of(rgb)[..., 1].mean()  # noqa: E731  (Lab b: negative is blue)
-    a_of = lambda rgb: metrics.ab_of(rgb)[..., 0].mean()  # noqa: E731  (Lab a: negative is green)
-    assert b_of(blue) < b_of(automatic) - 5 and a_of(green) < a_of(automatic) - 5
+    assert np.array_equal(none, _beyond(photo, beyond_checkpoint="colour_reference.pt"))  # strength 0: automatic
+    assert metrics.ab_of(blue)[..., 1].mean() < metrics.ab_of(automatic)[..., 1].mean() - 10  # Lab b < 0 is blue
+    centres = torch.load(CHECKPOINTS / "colour_reference.pt", weights_only=True)["ab_centres"]
+    cat, _ = reference.photo_palette(np.asarray(Image.open(examples / "chelsea_cat.jpg").convert("RGB")), centres)
+    overlap = lambda rgb: float(torch.minimum(reference.photo_palette(rgb, centres)[0], cat).sum())  # noqa: E731
+    assert overlap(warm) > overlap(automatic) + 0.1
 
 
 @pytest.mark.parametrize("make, words", [
