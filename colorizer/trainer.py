@@ -24,6 +24,7 @@ from pixelwise.settings import shown_path
 from . import hints as hint_planes_module, lab, photos
 from .checkpoint import save_checkpoint
 from .data import category_name, load_category, to_grey
+from .fused_loss import pixel_cross_entropy
 from .models import ModelConfig, build_model, find_mobilenet_weights, load_imagenet_encoder
 from .palette import distinct_colours, kmeans_palette, nearest_colour_labels
 
@@ -434,12 +435,20 @@ def channels_last_input(x: torch.Tensor) -> torch.Tensor:
     return x.contiguous(memory_format=torch.channels_last)
 
 
+STEP_PATHS = ("fast", "baseline")  # baseline: the step as it was before issue 33, kept for benchmarks/bench_step.py
+
+
 def training_step(forward: Callable, optimiser: torch.optim.Optimizer, data: ColourData, precision: str = "fp32",
                   device: torch.device = torch.device("cpu"), pixel_share: float = 1.0,
-                  generator: torch.Generator | None = None) -> Callable:
+                  generator: torch.Generator | None = None, path: str = "fast") -> Callable:
     """One optimiser step on a batch; returns the detached loss without waiting for the device.
-    The forward pass runs in ``precision`` (autocast), the loss and the optimiser in float32."""
+    The forward pass runs in ``precision`` (autocast), the loss and the optimiser in float32.
+    ``path`` "fast": a bf16 step takes the fused loss (colorizer/fused_loss.py) where it applies (hard targets,
+    unweighted, every pixel); float32 is the same in both paths, the handout's numbers exactly."""
+    if path not in STEP_PATHS:
+        raise ValueError(f"path must be one of {STEP_PATHS}, not {path!r}")
     scaler = torch.amp.GradScaler(device.type) if precision == "fp16" else None  # fp16 gradients underflow unscaled
+    fused = path == "fast" and precision == "bf16" and data.class_weights is None and pixel_share >= 1.0
 
     def step(x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
         with autocast(precision, device):
@@ -448,7 +457,10 @@ def training_step(forward: Callable, optimiser: torch.optim.Optimizer, data: Col
         if pixel_share < 1.0:
             pixels = y.numel() if not y.is_floating_point() else y[..., 0].numel()
             rows = torch.randint(pixels, (max(1, int(pixels * pixel_share)),), generator=generator).to(y.device)
-        loss = pixel_loss(logits, y, data, rows)
+        if fused and not y.is_floating_point():
+            loss = pixel_cross_entropy(logits, y)
+        else:
+            loss = pixel_loss(logits, y, data, rows)
         optimiser.zero_grad(set_to_none=True)
         if scaler is None:
             loss.backward()

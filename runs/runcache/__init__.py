@@ -31,7 +31,7 @@ from colorizer.models import ModelConfig, build_model
 from colorizer.trainer import ColourData, Progress, TrainConfig, TrainResult, run_precision, speedups
 
 FORMAT = 1
-CODE = ("trainer.py", "models.py", "lab.py")  # in colorizer/: the code that decides a run's numbers, beyond torch itself
+CODE = ("trainer.py", "fused_loss.py", "models.py", "lab.py")  # in colorizer/: the code that decides a run's numbers, beyond torch itself
 NOT_IN_KEY = ("resume_path", "data_root", "train_limit", "val_limit", "device", "channels_last", "compile")
 _fingerprints: dict[int, tuple[weakref.ref, str]] = {}
 
