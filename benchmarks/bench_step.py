@@ -28,6 +28,7 @@ from pathlib import Path
 import torch
 import torch.nn.functional as F
 from torch.profiler import ProfilerActivity, profile
+from torch.utils._python_dispatch import TorchDispatchMode
 from torch.utils.flop_counter import FlopCounterMode
 
 from benchmarks.bench_quick_press import cpu_line
@@ -140,7 +141,37 @@ def profile_step(step: Step, steps: int) -> dict:
         direction = direction_of(event)
         kind = OPTIMISER if direction == "update" else kind_of(event.name)
         spent[kind, direction] += event.self_cpu_time_total / 1000 / steps
-    return {"spent": dict(spent), "wall": wall}
+    return {"spent": dict(spent), "wall": wall, "clock": "wall"}
+
+
+class ThreadTimeProfile(TorchDispatchMode):
+    """Every aten op's CPU time on this thread (time.thread_time), by kind and direction: unlike the profiler's
+    wall times it does not count the time other processes hold the core (exact with --threads 1; with more,
+    the other threads' share of an op is not seen)."""
+
+    def __init__(self):
+        super().__init__()
+        self.spent = defaultdict(float)
+
+    def __torch_dispatch__(self, func, types, args=(), kwargs=None):
+        start = time.thread_time()
+        out = func(*args, **(kwargs or {}))
+        if torch._C._current_graph_task_id() != -1:  # inside an autograd engine call
+            direction = "backward"
+        else:  # the optimiser updates under no_grad; the forward and the loss record a graph
+            direction = "forward" if torch.is_grad_enabled() else "update"
+        kind = OPTIMISER if direction == "update" else kind_of("aten::" + func.overloadpacket.__name__)
+        self.spent[kind, direction] += 1000 * (time.thread_time() - start)
+        return out
+
+
+def thread_time_profile(step: Step, steps: int) -> dict:
+    """As profile_step, in this thread's CPU time: {(kind, direction): ms per step}, and the CPU ms per step."""
+    start = time.thread_time()
+    with ThreadTimeProfile() as mode:
+        step.run(steps)
+    return {"spent": {key: ms / steps for key, ms in mode.spent.items()},
+            "wall": 1000 * (time.thread_time() - start) / steps, "clock": "CPU"}
 
 
 def profile_table(found: dict, flops: dict, conv_rate: float, precision: str) -> str:
@@ -158,7 +189,7 @@ def profile_table(found: dict, flops: dict, conv_rate: float, precision: str) ->
                              for direction, (flop, ms) in zip(("fwd", "bwd"), parts) if ms)
         lines.append(f"| {kind} | {forward:.1f} | {backward:.1f} | {update:.1f} "
                      f"| {100 * (forward + backward + update) / total:.0f}% | {rate} |")
-    lines.append(f"| all (the ops' self times) | | | | {total:.1f} ms | profiled step {found['wall']:.1f} ms wall |")
+    lines.append(f"| all (the ops' self times) | | | | {total:.1f} ms | profiled step {found['wall']:.1f} ms {found['clock']} |")
     return "\n".join(lines)
 
 
@@ -192,8 +223,13 @@ def measure_model(name: str, arguments, data: ColourData, device, rates: dict) -
         (base_wall, base_cpu), (fast_wall, fast_cpu) = medians["baseline"], medians["fast"]
         print(f"\nfast against baseline: {base_wall / fast_wall:.2f}x (wall), {base_cpu / fast_cpu:.2f}x (CPU time)")
     for path, step in steps.items():
-        print(f"\nWhere the time goes, path {path} (torch.profiler, {arguments.profile_steps} steps):\n")
-        print(profile_table(profile_step(step, arguments.profile_steps), flops, conv_rate, precision))
+        if arguments.profiler == "torch":
+            print(f"\nWhere the time goes, path {path} (torch.profiler, {arguments.profile_steps} steps, wall ms):\n")
+            print(profile_table(profile_step(step, arguments.profile_steps), flops, conv_rate, precision))
+        else:
+            print(f"\nWhere the time goes, path {path} (each op's CPU time on the main thread, "
+                  f"{arguments.profile_steps} steps):\n")
+            print(profile_table(thread_time_profile(step, arguments.profile_steps), flops, conv_rate, precision))
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -206,6 +242,9 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--steps", type=int, default=3, help="steps per repeat")
     parser.add_argument("--profile-steps", type=int, default=5)
+    parser.add_argument("--profiler", choices=("torch", "cpu-time"), default="torch",
+                        help="torch.profiler (wall ms per op), or each op's CPU time on the main thread (steady on a "
+                             "loaded machine; exact with --threads 1)")
     parser.add_argument("--threads", type=int, default=None, help="torch threads (default: torch's own)")
     parser.add_argument("--data", default=None, help="a CIFAR-10 folder (e.g. ../shared/data/cifar10); "
                                                      "default: random images of the same shape")
