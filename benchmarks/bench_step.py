@@ -5,14 +5,16 @@ precision, the trainer's own step (``prepare_model`` + ``training_step``, its de
 both paths: ``baseline`` (the step before issue 33) and ``fast`` (today's), built alike, alternating
 repeat by repeat in one process so a change in the machine's load hits both; medians of the repeats, as
 wall time and as this process's CPU time (steadier on a shared machine, exact with --threads 1).
-Then a torch.profiler trace of a few steps of each path, grouped by operation kind, forward and backward,
-and the CPU's reference rates measured in the same process: a 2048^2 matmul and a 32->32 3x3 convolution
+Then where a few steps of each path spend their time, grouped by operation kind, forward, backward and
+the optimiser's update: torch.profiler's trace (wall time), or with --clock cpu each op's CPU time on
+the main thread (what a loaded machine cannot inflate). And the CPU's reference rates measured in the same process: a 2048^2 matmul and a 32->32 3x3 convolution
 at 32^2, batch 100 (forward), in float32 and bfloat16, so each figure says what share of the hardware
 it reaches. FLOPs are counted by torch's FlopCounterMode on the step itself (convolutions forward and
 backward; the optimiser's elementwise work is not counted).
 
     python -m benchmarks.bench_step                                   # CNN and UNet, batch 100, auto
     python -m benchmarks.bench_step --models unet --precision fp32 --threads 1
+    python -m benchmarks.bench_step --threads 1 --clock cpu           # on a loaded machine: CPU time, not wall
     python -m benchmarks.bench_step --data ../shared/data/cifar10     # real horses (any data: same cost)
 """
 import pixelwise  # noqa: F401  (first: the allocator options the trainer ships with, before torch loads)
@@ -27,6 +29,7 @@ from pathlib import Path
 
 import torch
 import torch.nn.functional as F
+from torch.optim.optimizer import register_optimizer_step_post_hook, register_optimizer_step_pre_hook
 from torch.profiler import ProfilerActivity, profile
 from torch.utils._python_dispatch import TorchDispatchMode
 from torch.utils.flop_counter import FlopCounterMode
@@ -48,29 +51,29 @@ KINDS = (("convolution", ("conv",)), ("batch norm", ("batch_norm",)), ("max-pool
 OPTIMISER, OTHER = "optimiser (Adam)", "other (Python, autograd, small ops)"
 
 
-def reference_rates(device, repeats: int = 7) -> dict:
-    """GFLOP/s of the issue's reference workloads in float32 and bfloat16, measured now: the best of the
-    repeats (the hardware's rate; on a shared machine a median would measure the other work too)."""
+def reference_rates(device, clock=time.perf_counter, repeats: int = 7) -> dict:
+    """GFLOP/s of the issue's reference workloads in float32 and bfloat16, measured now on ``clock``: the best
+    of the repeats (the hardware's rate; on a shared machine a median would measure the other work too)."""
     rates = {}
     for name, dtype in (("fp32", torch.float32), ("bf16", torch.bfloat16)):
         a, b = (torch.rand(2048, 2048, device=device).to(dtype) for _ in range(2))
-        rates[f"matmul {name}"] = best_gflops(lambda: a @ b, 2 * 2048 ** 3, repeats, device)
+        rates[f"matmul {name}"] = best_gflops(lambda: a @ b, 2 * 2048 ** 3, repeats, device, clock)
         x = torch.rand(100, 32, 32, 32, device=device).to(dtype).contiguous(memory_format=torch.channels_last)
         w = torch.rand(32, 32, 3, 3, device=device).to(dtype).contiguous(memory_format=torch.channels_last)
         rates[f"conv {name}"] = best_gflops(lambda: F.conv2d(x, w, padding=1), 2 * 100 * 32 * 32 * 9 * 32 * 32,
-                                            repeats, device)
+                                            repeats, device, clock)
     return rates
 
 
-def best_gflops(work, flops: float, repeats: int, device) -> float:
+def best_gflops(work, flops: float, repeats: int, device, clock) -> float:
     work()  # warm-up: oneDNN picks and builds its kernel
     times = []
     for _ in range(repeats):
         synchronise(device)
-        start = time.perf_counter()
+        start = clock()
         work()
         synchronise(device)
-        times.append(time.perf_counter() - start)
+        times.append(clock() - start)
     return flops / min(times) / 1e9
 
 
@@ -151,15 +154,25 @@ class ThreadTimeProfile(TorchDispatchMode):
 
     def __init__(self):
         super().__init__()
-        self.spent = defaultdict(float)
+        self.spent, self.updating, self.hooks = defaultdict(float), False, []
+
+    def __enter__(self):
+        self.hooks = [register_optimizer_step_pre_hook(lambda *_: setattr(self, "updating", True)),
+                      register_optimizer_step_post_hook(lambda *_: setattr(self, "updating", False))]
+        return super().__enter__()
+
+    def __exit__(self, *exception):
+        for hook in self.hooks:
+            hook.remove()
+        return super().__exit__(*exception)
 
     def __torch_dispatch__(self, func, types, args=(), kwargs=None):
         start = time.thread_time()
         out = func(*args, **(kwargs or {}))
         if torch._C._current_graph_task_id() != -1:  # inside an autograd engine call
             direction = "backward"
-        else:  # the optimiser updates under no_grad; the forward and the loss record a graph
-            direction = "forward" if torch.is_grad_enabled() else "update"
+        else:
+            direction = "update" if self.updating else "forward"
         kind = OPTIMISER if direction == "update" else kind_of("aten::" + func.overloadpacket.__name__)
         self.spent[kind, direction] += 1000 * (time.thread_time() - start)
         return out
@@ -211,19 +224,19 @@ def measure_model(name: str, arguments, data: ColourData, device, rates: dict) -
     print(f"\n## {name}, batch {arguments.batch_size}, {precision} ({why}); {flops['total'] / 1e9:.2f} GFLOP a step "
           f"(convolutions: {flops['conv forward'] / 1e9:.2f} forward, {flops['conv backward'] / 1e9:.2f} backward)")
     print(f"median of {arguments.repeats} alternating repeats of {arguments.steps} steps\n")
-    print(f"| path | ms a step (wall) | CPU ms a step | GFLOP/s (wall) | % of the {precision} matmul | "
+    print(f"| path | ms a step (wall) | CPU ms a step | GFLOP/s ({arguments.clock}) | % of the {precision} matmul | "
           f"% of the {precision} convolution |\n|---|---:|---:|---:|---:|---:|")
     medians = {}
     for path, values in times.items():
         wall, cpu = statistics.median(v[0] for v in values), statistics.median(v[1] for v in values)
         medians[path] = (wall, cpu)
-        rate = flops["total"] / wall / 1e6
+        rate = flops["total"] / (cpu if arguments.clock == "cpu" else wall) / 1e6
         print(f"| {path} | {wall:.1f} | {cpu:.1f} | {rate:.0f} | {100 * rate / matmul_rate:.0f}% | {100 * rate / conv_rate:.0f}% |")
     if "baseline" in medians and "fast" in medians:
         (base_wall, base_cpu), (fast_wall, fast_cpu) = medians["baseline"], medians["fast"]
         print(f"\nfast against baseline: {base_wall / fast_wall:.2f}x (wall), {base_cpu / fast_cpu:.2f}x (CPU time)")
     for path, step in steps.items():
-        if arguments.profiler == "torch":
+        if arguments.clock == "wall":
             print(f"\nWhere the time goes, path {path} (torch.profiler, {arguments.profile_steps} steps, wall ms):\n")
             print(profile_table(profile_step(step, arguments.profile_steps), flops, conv_rate, precision))
         else:
@@ -242,9 +255,9 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--steps", type=int, default=3, help="steps per repeat")
     parser.add_argument("--profile-steps", type=int, default=5)
-    parser.add_argument("--profiler", choices=("torch", "cpu-time"), default="torch",
-                        help="torch.profiler (wall ms per op), or each op's CPU time on the main thread (steady on a "
-                             "loaded machine; exact with --threads 1)")
+    parser.add_argument("--clock", choices=("wall", "cpu"), default="wall",
+                        help="wall: rates from wall time, torch.profiler's trace; cpu: rates from this process's CPU "
+                             "time, each op's CPU time (steady on a loaded machine; exact with --threads 1)")
     parser.add_argument("--threads", type=int, default=None, help="torch threads (default: torch's own)")
     parser.add_argument("--data", default=None, help="a CIFAR-10 folder (e.g. ../shared/data/cifar10); "
                                                      "default: random images of the same shape")
@@ -263,8 +276,8 @@ def main(argv: list[str] | None = None) -> None:
     print(f"{time.strftime('%Y-%m-%d %H:%M')}, {cpu_line()}; {device}, {torch.get_num_threads()} threads, "
           f"torch {torch.__version__}, Python {platform.python_version()}; {source}")
     print(f"load average before: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
-    rates = reference_rates(device)
-    print("reference rates, GFLOP/s: " + ", ".join(f"{name} {value:.0f}" for name, value in rates.items()), flush=True)
+    rates = reference_rates(device, time.perf_counter if arguments.clock == "wall" else time.process_time)
+    print(f"reference rates ({arguments.clock} clock, best of 7), GFLOP/s: " + ", ".join(f"{name} {value:.0f}" for name, value in rates.items()), flush=True)
     for name in arguments.models:
         measure_model(name, arguments, data, device, rates)
     print(f"\nload average after: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")

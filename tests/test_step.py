@@ -108,11 +108,13 @@ def test_kinds_of_profiler_names():
     assert bench_step.kind_of("aten::native_batch_norm") == "batch norm"
 
 
-def test_cpu_time_profile_sees_forward_backward_and_update():
-    step = bench_step.Step(TrainConfig(model="unet", num_filters=8), bench_step.synthetic_data(4), CPU, "fp32", "fast", 4)
+@pytest.mark.parametrize("precision", ["fp32", "bf16"])  # bf16: the fused loss's forward runs under no_grad
+def test_cpu_time_profile_sees_forward_backward_and_update(precision):
+    step = bench_step.Step(TrainConfig(model="unet", num_filters=8), bench_step.synthetic_data(4), CPU, precision, "fast", 4)
     step.run(1)
     found = bench_step.thread_time_profile(step, 2)
     spent = found["spent"]
     assert spent["convolution", "forward"] > 0 and spent["convolution", "backward"] > 0
     assert spent["loss", "forward"] > 0 and spent["loss", "backward"] > 0 and spent[bench_step.OPTIMISER, "update"] > 0
+    assert spent[bench_step.OPTIMISER, "update"] < sum(spent.values()) / 2  # the update is small beside the rest
     assert sum(spent.values()) <= found["wall"] * 1.01 and found["clock"] == "CPU"
