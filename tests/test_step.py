@@ -118,3 +118,10 @@ def test_cpu_time_profile_sees_forward_backward_and_update(precision):
     assert spent["loss", "forward"] > 0 and spent["loss", "backward"] > 0 and spent[bench_step.OPTIMISER, "update"] > 0
     assert spent[bench_step.OPTIMISER, "update"] < sum(spent.values()) / 2  # the update is small beside the rest
     assert sum(spent.values()) <= found["wall"] * 1.01 and found["clock"] == "CPU"
+
+
+def test_the_replay_cache_key_covers_the_fused_loss():
+    """A change to the fused loss changes bf16 runs' numbers: it must change the replay key's code fingerprint."""
+    from runs import runcache
+
+    assert "fused_loss.py" in runcache.CODE and "trainer.py" in runcache.CODE
