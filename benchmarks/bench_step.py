@@ -36,7 +36,7 @@ from torch.utils.flop_counter import FlopCounterMode
 
 from benchmarks.bench_quick_press import cpu_line
 from benchmarks.bench_trainer import synchronise
-from colorizer.trainer import (STEP_PATHS, ColourData, TrainConfig, data_for, initial_model, prepare_model,
+from colorizer.trainer import (STEP_PATHS, ColourData, TrainConfig, adam, data_for, initial_model, prepare_model,
                                run_precision, speedups, training_step)
 from pixelwise.device import resolve_device
 from pixelwise.memory import keep_freed_memory_for_training
@@ -92,7 +92,7 @@ class Step:
     def __init__(self, config: TrainConfig, data: ColourData, device, precision: str, path: str, batch: int):
         model, forward = prepare_model(initial_model(config, data), device, speedups(config, device))
         self.model = model.train()
-        self.step = training_step(forward, torch.optim.Adam(model.parameters(), lr=config.learning_rate), data,
+        self.step = training_step(forward, adam(model.parameters(), config.learning_rate, precision, path), data,
                                   precision, device, path=path)
         self.x, self.y = data.train_grey[:batch].to(device), data.train_labels[:batch].to(device)
 

@@ -7,7 +7,8 @@ from benchmarks import bench_step
 from colorizer import fused_loss
 from colorizer.fused_loss import pixel_cross_entropy
 from colorizer.models import ModelConfig, build_model
-from colorizer.trainer import TrainConfig, prepare_model, training_step
+from colorizer import trainer
+from colorizer.trainer import TrainConfig, adam, prepare_model, train, training_step
 
 torch.set_num_threads(1)
 CPU = torch.device("cpu")
@@ -42,7 +43,7 @@ def steps(path: str, precision: str, data, count: int = 3):
     """``count`` UNet steps in ``path``: the losses and the weights after them."""
     torch.manual_seed(0)
     model, forward = prepare_model(build_model("unet", ModelConfig(num_filters=8)), CPU, FAST)
-    step = training_step(forward, torch.optim.Adam(model.parameters()), data, precision, CPU, path=path)
+    step = training_step(forward, adam(model.parameters(), 1e-3, precision, path), data, precision, CPU, path=path)
     generator = torch.Generator().manual_seed(1)
     x, y = torch.rand(6, 1, 16, 16, generator=generator), torch.randint(0, 24, (6, 16, 16), generator=generator)
     losses = [step(x, y).item() for _ in range(count)]
@@ -125,3 +126,23 @@ def test_the_replay_cache_key_covers_the_fused_loss():
     from runs import runcache
 
     assert "fused_loss.py" in runcache.CODE and "trainer.py" in runcache.CODE
+
+
+def test_a_float32_run_is_bit_for_bit_the_baseline_optimisers(monkeypatch):
+    """train() builds the fast path's Adam (foreach in float32): the whole run's numbers and weights must be
+    those of torch's default Adam, as the handout's reproductions were trained."""
+    config = TrainConfig(model="unet", num_filters=8, epochs=2, batch_size=5, precision="fp32", device="cpu")
+    data = bench_step.synthetic_data(20)
+    fast = train(config, data)
+    monkeypatch.setattr(trainer, "adam", lambda parameters, lr, precision: adam(parameters, lr, precision, "baseline"))
+    base = train(config, data)
+    history = [(e.kind, e.step, e.train_loss, e.val_loss, e.val_acc) for e in fast.history]
+    assert history == [(e.kind, e.step, e.train_loss, e.val_loss, e.val_acc) for e in base.history]
+    assert all(torch.equal(a, b) for a, b in zip(fast.model.state_dict().values(), base.model.state_dict().values()))
+
+
+def test_the_fast_paths_adam():
+    weights = [torch.nn.Parameter(torch.zeros(2))]
+    assert adam(weights, 1e-3, "bf16").defaults["fused"] and adam(weights, 1e-3, "fp32").defaults["foreach"]
+    baseline = adam(weights, 1e-3, "bf16", "baseline").defaults
+    assert not baseline["fused"] and not baseline["foreach"]
