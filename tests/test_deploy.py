@@ -1,5 +1,6 @@
 """pixelwise.deploy: what a Space gets (dry run), front matter checks, clear failures without token or network, and
 the rehearsal (the uploaded files started alone, as a Space would: pixelwise/rehearsal.py)."""
+import re
 import socket
 import subprocess
 import time
@@ -107,3 +108,14 @@ def test_the_space_rehearsed_from_this_checkout(capsys):
     assert "ok     the page" in out and "ok     MCP schema" in out and "FAILED" not in out
     examples = sorted(path.name for path in (deploy.REPO_ROOT / "examples").glob("*.jpg"))
     assert examples and all(f"ok     /colourize {name}" in out and f"ok     /segment {name}" in out for name in examples)
+
+
+def test_a_rehearsal_installs_requirements_txt_alone_into_a_fresh_venv(project, capsys):
+    """Without --reuse-packages: a venv of its own, requirements.txt installed there (here a file pinning nothing,
+    so that pip is quick), and the app started with that venv's Python (this one prints "hi" and ends)."""
+    (project / "requirements.txt").write_text("# nothing pinned\n")
+    (project / "app.py").write_text("import sys; print('hi from', sys.prefix)\n")
+    assert rehearse(deploy.plan(project)[0], project, reuse_packages=False, start_timeout_s=120) == 1
+    out = capsys.readouterr().out
+    assert "ok     packages (requirements.txt installed alone)" in out
+    assert re.search(r"hi from \S*pixelwise-rehearsal-\w+/venv", out)  # the app ran on the fresh venv's Python
