@@ -82,6 +82,8 @@ def test_an_agent_sees_every_tool_with_a_valid_schema(app_url):
     for tool in listed:
         Draft202012Validator.check_schema(tool.inputSchema)
         assert tool.description, tool.name
+    colourize = next(tool for tool in listed if tool.name == "colourize")
+    assert "data: URL" in colourize.description and "upload_file_to_gradio" not in colourize.description
 
 
 def test_colourize_with_a_hint_as_an_agent_does(app_url):

@@ -6,6 +6,8 @@
 - Files came back as the repr of Gradio's file dicts, the server's own path beside the URL. Pictures now come as
   MCP image content with their URL, other files as their URL, a gallery as its pictures and captions, and
   plain values (dicts, lists, None) as JSON text.
+- A tool taking a file told agents to upload it with an "upload_file_to_gradio" tool this server does not have;
+  it now says what works: a data: URL, or an http(s) URL of a public host (Gradio refuses local addresses).
 ``use_mended_mcp_server()`` puts it in place of Gradio's before launch (routes.py builds it as
 gradio.mcp.GradioMCPServer(blocks)); tests/test_mcp_client.py calls every tool through the official client.
 """
@@ -19,6 +21,11 @@ from gradio_client import utils as client_utils
 
 
 class MendedMCPServer(gradio.mcp.GradioMCPServer):
+    @property
+    def _file_data_tool_description(self) -> str:
+        return (" Images go in as a data: URL (\"data:image/png;base64,...\") or as an http(s) URL of a public host;"
+                " a local or private address (http://127.0.0.1/...) is refused.")
+
     async def _execute_tool_without_progress(self, job: Any) -> list[Any]:
         result = await run_sync(job.result)
         return list(result) if isinstance(result, tuple) else [result]  # a tuple: one item per output
