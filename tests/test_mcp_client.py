@@ -166,9 +166,12 @@ def test_fine_tune(app_url):
     assert run["mode"] == "last" and [epoch["epoch"] for epoch in run["epochs"]] == [1]
 
 
-def test_a_local_url_is_refused_plainly_and_the_app_stays_up(app_url):
-    """Gradio fetches an http(s) image only from a public host (its guard against server-side request forgery);
-    docs/api.md says to send a data: URL."""
+def test_bad_inputs_are_refused_plainly_and_the_app_stays_up(app_url):
+    """A local URL (Gradio fetches an http(s) image only from a public host, its guard against server-side request
+    forgery; docs/api.md says to send a data: URL), a hint outside the photo, hints that are not a list."""
     message = failed_call(app_url, "colourize", {"image": app_url + "gradio_api/file=examples/flower.jpg"})
     assert "127.0.0.1 failed validation" in message
+    outside = failed_call(app_url, "colourize", {"image": grey(), "hints": [{"x": 180, "y": 0, "colour": "#ff0000"}]})
+    assert "outside the 180 x 120 image" in outside
+    assert "is not of type 'array'" in failed_call(app_url, "colourize", {"image": grey(), "hints": "red on top"})
     assert images(call(app_url, "segment", {"image": colourful()}))

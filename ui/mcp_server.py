@@ -1,4 +1,4 @@
-"""Gradio's MCP server (gradio 6.31) with two answers mended, so that an agent can use what every tool returns.
+"""Gradio's MCP server (gradio 6.31) with three things mended, so that an agent can use every tool and its answer.
 
 - A queued tool with several outputs, called without a progress token (the usual call), failed ("pop index out
   of range") or came back as one text holding the Python repr of all its outputs: Gradio wrapped the client's
