@@ -142,14 +142,14 @@ def requirements_command(python: Path, file: Path) -> list[str]:
 
 
 def install_commands(python: Path, file: Path, torch_installed: str | None, choice: str,
-                     reachable=index_reachable) -> list[list[str]]:
+                     reachable=None) -> list[list[str]]:
     """The pip commands that install ``file``: first the CPU torch pair when ``choice`` is cpu, the pinned torch
     is not installed yet and the CPU index answers (else one line says why the default index is used)."""
     versions = pins(file)
     commands = [requirements_command(python, file)]
     if choice != "cpu" or "torch" not in versions or (torch_installed or "").split("+")[0] == versions["torch"]:
         return commands
-    if not reachable(CPU_TORCH_INDEX):
+    if not (reachable or index_reachable)(CPU_TORCH_INDEX):
         print(f"run.py: PyTorch's CPU index ({CPU_TORCH_INDEX}) did not answer within {INDEX_PROBE_S:.0f} s; "
               "installing torch from pip's default index instead (on Linux the CUDA build, ~4.5 GB more)", flush=True)
         return commands

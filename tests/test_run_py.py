@@ -84,6 +84,33 @@ def test_requirements_without_torch_are_installed_as_they_are(tmp_path):
     assert len(commands) == 1
 
 
+@pytest.mark.parametrize("answers", [False, True])
+def test_a_first_install_here_without_a_gpu(tmp_path, monkeypatch, capsys, answers):
+    """ensure_venv as `python3 run.py test` runs it on this Linux machine without nvidia-smi: with the CPU index
+    silent (CI here) exactly the one pip command of before; with it answering, the torch pair from it first."""
+    venv_dir = tmp_path / ".venv"
+    (venv_dir / "bin").mkdir(parents=True)
+    (venv_dir / "bin" / "python").symlink_to(sys.executable)  # an existing venv: nothing created
+    monkeypatch.setattr(run, "VENV", venv_dir)
+    monkeypatch.setattr(run, "STAMP", venv_dir / "pixelwise-installed.json")
+    monkeypatch.setattr(run, "venv_python", lambda: venv_dir / "bin" / "python")
+    monkeypatch.setattr(run.platform, "system", lambda: "Linux")
+    monkeypatch.setattr(run.shutil, "which", lambda name: None)
+    monkeypatch.setattr(run, "index_reachable", lambda url: answers)
+    monkeypatch.setattr(run, "installed_version", lambda python, name: None)  # torch not there yet
+    for name in ("PIP_INDEX_URL", "PIP_EXTRA_INDEX_URL"):
+        monkeypatch.delenv(name, raising=False)
+    commands = []
+    monkeypatch.setattr(run.subprocess, "run", lambda command, **kwargs: commands.append(command))
+    python = str(run.ensure_venv("test"))
+    today = [python, "-m", "pip", "install", "--disable-pip-version-check", "-q", "-r",
+             str(run.REPO / "requirements-dev.txt")]
+    torch_first = [python, "-m", "pip", "install", "--disable-pip-version-check", "-q", "--index-url",
+                   run.CPU_TORCH_INDEX, f"torch=={PINS['torch']}", f"torchvision=={PINS['torchvision']}"]
+    assert commands == ([torch_first, today] if answers else [today])
+    assert run.ensure_venv("test") == Path(python) and len(commands) == (2 if answers else 1)  # stamped: no pip
+
+
 def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
