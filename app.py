@@ -19,7 +19,7 @@ import gradio as gr  # noqa: E402
 
 from pixelwise.device import usable_cores
 from pixelwise.settings import mcp_enabled
-from runs.catalog import remove_interrupted_saves
+from runs.catalog import prune_trained, remove_interrupted_saves
 from runs import presets
 from ui import colourize_tab
 from ui.colourize_tab import build_colourize_tab
@@ -72,6 +72,7 @@ def warm_up() -> None:
 def build_app() -> gr.Blocks:
     examples_cache()
     remove_interrupted_saves()  # checkpoint saves a killed process left half-written
+    prune_trained()  # the trained folder is every visitor's: its oldest beyond PIXELWISE_TRAINED_KEEP go
     with gr.Blocks(title="PixelWise", delete_cache=DELETE_CACHE) as demo:
         gr.Markdown("# PixelWise\nColourization as per-pixel classification (CNN vs UNet), "
                     "batch-size training live, flower segmentation and what is inside each model.")

@@ -160,8 +160,9 @@ class TrainResult:
                          "python": platform.python_version()},
         }
 
-    def save(self, path) -> None:
-        save_checkpoint(path, self.model, self.palette, self.meta(), self.colour_targets())
+    def save(self, path, overwrite: bool = True) -> Path:
+        """The checkpoint, written atomically; ``overwrite=False``: FileExistsError when ``path`` exists."""
+        return save_checkpoint(path, self.model, self.palette, self.meta(), self.colour_targets(), overwrite)
 
     def colour_targets(self) -> dict | None:
         """What the classes mean, for Lab models (ab centres); None for the handout's RGB palette."""

@@ -52,6 +52,12 @@ def trained_dir() -> Path:
     return Path(_env("PIXELWISE_TRAINED") or checkpoint_dir() / "session")
 
 
+def trained_keep() -> int:
+    """How many checkpoints the trained folder keeps (every visitor's saves share it; the oldest go first):
+    $PIXELWISE_TRAINED_KEEP, else 200."""
+    return max(1, int(_env("PIXELWISE_TRAINED_KEEP") or 200))
+
+
 def cache_dir() -> Path:
     """Where torchvision downloads CIFAR-10 when no image folder is given: $PIXELWISE_CACHE, else ~/.cache/pixelwise."""
     return Path(_env("PIXELWISE_CACHE") or Path.home() / ".cache" / "pixelwise")

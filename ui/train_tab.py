@@ -11,7 +11,6 @@ import shutil
 import threading
 import time
 from dataclasses import dataclass, field
-from datetime import datetime
 
 import gradio as gr
 import pandas as pd
@@ -20,10 +19,11 @@ from colorizer import ARCH_NAMES, CIFAR10_CLASSES, TrainConfig, TrainResult
 from pixelwise import limits
 from pixelwise.limits import OutOfRange, bounded
 from pixelwise.pictures import image_grid
-from pixelwise.settings import checkpoint_dir, shown_path, trained_dir
+from pixelwise.settings import checkpoint_dir, shown_path
 from pixelwise.zerogpu import TRAINING_S, gpu
 from runs.events import Done, Failed, Finished, LiveEvent, Notice, Progressed, Samples, Status, Waiting
 from runs import presets
+from runs.catalog import save_trained
 from runs.live import live_config, start_live_run
 from ui import curves
 from ui.common import api_endpoint, cifar_data_root, cifar_notice, named_outputs, take_home_path
@@ -483,9 +483,8 @@ def save_run(session: TrainSession | None, batch_size) -> str:
     if batch_size is None or int(batch_size) not in session.results:
         raise gr.Error("Choose which batch size's model to save.")
     result = session.results[int(batch_size)]
-    stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
-    path = trained_dir() / f"{result.config.model}_{result.config.category}_bs{batch_size}_{stamp}.pt"
-    result.save(path)
+    path = save_trained(lambda path: result.save(path, overwrite=False), result.config.model,
+                        result.config.category, int(batch_size))
     session.saved = path
     shown = path.relative_to(checkpoint_dir()) if path.is_relative_to(checkpoint_dir()) else shown_path(path)
     return f"Saved `{shown}`: it is now in the Colourize tab's {ARCH_NAMES[result.config.model]} checkpoint list."
