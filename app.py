@@ -18,7 +18,7 @@ GRADIO_CACHE = own_gradio_cache()  # before gradio is imported (some of its modu
 import gradio as gr  # noqa: E402
 
 from pixelwise.device import usable_cores
-from pixelwise.settings import mcp_enabled
+from pixelwise.settings import max_upload_mb, mcp_enabled
 from runs.catalog import prune_trained, remove_interrupted_saves
 from runs import presets
 from ui import colourize_tab
@@ -93,18 +93,24 @@ def build_app() -> gr.Blocks:
     return demo
 
 
-if __name__ == "__main__":
-    # SIGTERM (Spaces, tests, `kill`) ends the app as Ctrl+C does: Gradio closes, atexit removes the temp folders.
-    signal.signal(signal.SIGTERM, signal.default_int_handler)
-    demo = build_app()
-    demo.launch(
+def launch_options() -> dict:
+    """demo.launch()'s settings: where it listens, the largest upload it stores, the MCP server."""
+    return dict(
         server_name=os.environ.get("GRADIO_SERVER_NAME", "127.0.0.1"),  # Spaces sets 0.0.0.0
         server_port=int(os.environ.get("GRADIO_SERVER_PORT", "7860")),
+        max_file_size=int(max_upload_mb() * 1024 * 1024),  # a bigger POST is refused (413) before it is stored
         show_error=True,
         theme=gr.themes.Soft(),
         mcp_server=mcp_enabled(),  # the public endpoints as MCP tools at /gradio_api/mcp/ (PIXELWISE_MCP=0: off)
         prevent_thread_lock=True,
     )
+
+
+if __name__ == "__main__":
+    # SIGTERM (Spaces, tests, `kill`) ends the app as Ctrl+C does: Gradio closes, atexit removes the temp folders.
+    signal.signal(signal.SIGTERM, signal.default_int_handler)
+    demo = build_app()
+    demo.launch(**launch_options())
     # after the page is built and served, not beside the build: the warm-up's rate calibration is what the
     # preset buttons promise for the process's life, and measured beside the build it came out 4x too slow.
     # Not a daemon: a SIGTERM during its seconds of torch work waits for it (a daemon thread still inside

@@ -15,6 +15,11 @@ TEST_INDEX = (0, 9999)  # CIFAR-10 test image number (taken modulo the category'
 OPACITY = (0.0, 1.0)
 FINE_TUNE_EPOCHS = (1, 5)
 FINE_TUNE_IMAGES = (16, 128)
+COST_BATCH = (2, 8)  # the cost section's images per measured step
+AFFINE_STEPS = (0, 1000)  # the affine experiment's fine-tuning steps (0 skips them)
+AFFINE_TEST_IMAGES = (10, 1000)
+INSPECT_TOP = (0, 1000)  # classes listed per model by inspect_pixel (0 = all)
+PIXEL_COORDINATE = (-2**31, 2**31)  # a clicked x or y: any finite number (outside the picture is said so later)
 
 
 class OutOfRange(ValueError):

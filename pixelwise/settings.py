@@ -58,6 +58,12 @@ def trained_keep() -> int:
     return max(1, int(_env("PIXELWISE_TRAINED_KEEP") or 200))
 
 
+def max_upload_mb() -> float:
+    """The largest file the app accepts (Gradio's launch(max_file_size)), in MB: $PIXELWISE_MAX_UPLOAD_MB, else 50
+    (a 50-megapixel JPEG is about 20 MB; larger POSTs are refused before they are stored)."""
+    return float(_env("PIXELWISE_MAX_UPLOAD_MB") or 50)
+
+
 def cache_dir() -> Path:
     """Where torchvision downloads CIFAR-10 when no image folder is given: $PIXELWISE_CACHE, else ~/.cache/pixelwise."""
     return Path(_env("PIXELWISE_CACHE") or Path.home() / ".cache" / "pixelwise")

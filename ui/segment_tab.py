@@ -20,9 +20,9 @@ from segmenter.inference import segment as segment_rgb  # "segment" is this tab'
 from segmenter.models import MODES, VOC_MODELS, WeightsUnavailable, offline_message
 from segmenter.trainer import BatchLoss, EpochResult, FineTuneConfig, FineTuneResult, fine_tune_iter
 from pixelwise.zerogpu import TRAINING_S, gpu, quick_request
-from ui.common import (DOWNLOADS_MAX_AGE_S, api_endpoint, checked_by_handler, example_files, inference_device,
-                       named_outputs, notice, notice_box, plain, shown_as_jpeg, take_home_path, upload_name,
-                       uploaded_image)
+from ui.common import (DOWNLOADS_MAX_AGE_S, api_endpoint, checked_by_handler, example_buttons, example_path,
+                       inference_device, named_outputs, notice, notice_box, plain, refusal, shown_as_jpeg,
+                       take_home_path, upload_name, uploaded_image)
 from ui.cost_section import build_cost_section
 from ui.inspector import INSPECT_CLASS, build_inspector
 from ui.page_jobs import HEAVY, page_job, stop_jobs_when_page_closes, stop_page_jobs, waiting_note
@@ -95,6 +95,13 @@ def segment_test_image(name: str, model_name, opacity, shown: SegmentShown | Non
     return answer
 
 
+def segment_example(index, model_name, opacity, shown: SegmentShown | None = None) -> dict:
+    """An example button: its photo in the upload box (a plain value: the box keeps its own file handling,
+    ui.common.example_buttons), segmented as an upload is."""
+    path = example_path(EXAMPLES, index)
+    return {"photo": path} | segment_on_page(path, None, model_name, opacity, shown)
+
+
 def _segmentation(path, model_name):
     """(photo at its shown size, "flower" or "voc", Segmentation), or Refused in plain words."""
     try:
@@ -160,7 +167,7 @@ def segment(image: str, test_image_id: int | None = None, model: str = FLOWER_MO
     try:
         view = run_segment(image, test_image_id, model, opacity)
     except Refused as error:
-        raise gr.Error(str(error)) from None
+        raise refusal(str(error)) from None
     return view["overlay"], view["mask"], label_mask_file(view["shown"].result)  # nothing kept: an API call has no page
 
 
@@ -278,11 +285,11 @@ def fine_tune(modes: list[str], epochs: int = 2, train_images: int = 32) -> dict
         "val_iou", "val_pixel_acc", "seconds") and "losses" (per optimiser step: "step", "loss").
     """
     if not modes:
-        raise gr.Error("Choose at least one mode: last, head or full.")
+        raise refusal("Choose at least one mode: last, head or full.")
     try:
         configs = finetune_configs(modes, epochs, train_images)
     except OutOfRange as error:
-        raise gr.Error(str(error)) from None
+        raise refusal(str(error)) from None
     runs = []
     for config in configs:
         losses = []
@@ -291,7 +298,7 @@ def fine_tune(modes: list[str], epochs: int = 2, train_images: int = 32) -> dict
                 if isinstance(event, BatchLoss):
                     losses.append({"step": global_step(event), "loss": event.loss})
         except (DataUnavailable, WeightsUnavailable) as error:
-            raise gr.Error(f"Cannot fine-tune: {error}") from None
+            raise refusal(f"Cannot fine-tune: {error}") from None
         history = [asdict(epoch) for epoch in event.history]  # the last event is the FineTuneResult
         runs.append({"mode": config.mode, "initial_val_iou": event.initial["iou"], "best_epoch": event.best_epoch,
                      "best_val_iou": max((row["val_iou"] for row in history), default=None), "epochs": history,
@@ -308,9 +315,7 @@ def _photo_inputs() -> dict:
     ins = {"photo": uploaded_image(label="Photo (any size or format): it is segmented as soon as it arrives",
                                    elem_id="segment-photo", height=300)}
     with gr.Column(elem_id="segment-examples"):
-        ins["examples"] = gr.Examples(example_files([name for name, _ in EXAMPLES]), ins["photo"],
-                                      example_labels=[label for _, label in EXAMPLES],
-                                      label="Examples: one click (sources and licences: examples/README.md)")
+        ins["examples"] = example_buttons(EXAMPLES, "segment-example-buttons")
     ins["test_pick"] = gr.Dropdown(test_choices(), value=None, label="…or a flower test image (with its IoU)",
                                    elem_id="segment-test-pick")
     ins["model_name"] = gr.Radio(MODEL_CHOICES, value=FLOWER_MODEL, label="Model", elem_id="segment-model")
@@ -342,9 +347,10 @@ def _wire_segment(ins: dict, outs: dict, states: dict, inspector) -> list:
     run = dict(fn=named_outputs(segment_on_page, page), outputs=list(page.values()), **common)
     as_shown = [photo, test_id, ins["model_name"], ins["opacity"], shown]
     new_photo = [photo, gr.State(None), *as_shown[2:]]  # an upload or an example is no test image: no IoU
-    events = [photo.upload(inputs=new_photo, **run), ins["examples"].load_input_event.then(inputs=new_photo, **run),
-              ins["model_name"].input(inputs=as_shown, **run)]
-    picked = {**page, "photo": photo}  # a test image is shown as the photo too
+    picked = {**page, "photo": photo}  # an example or a test image is shown as the photo too
+    events = [photo.upload(inputs=new_photo, **run), ins["model_name"].input(inputs=as_shown, **run),
+              ins["examples"].click(named_outputs(segment_example, picked), [ins["examples"], *as_shown[2:]],
+                                    list(picked.values()), **common)]
     events.append(ins["test_pick"].input(named_outputs(segment_test_image, picked), [ins["test_pick"], *as_shown[2:]],
                                          list(picked.values()), **common))
     shown_now = {"overlay": outs["overlay"], "caption": outs["caption"], "notice": outs["notice"]}
