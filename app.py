@@ -18,12 +18,12 @@ GRADIO_CACHE = own_gradio_cache()  # before gradio is imported (some of its modu
 import gradio as gr  # noqa: E402
 
 from pixelwise.device import usable_cores
-from pixelwise.settings import max_upload_mb, mcp_enabled
+from pixelwise.settings import downloads_max_age_s, max_upload_mb, mcp_enabled
 from runs.catalog import prune_trained, remove_interrupted_saves
 from runs import presets
 from ui import colourize_tab
 from ui.colourize_tab import build_colourize_tab
-from ui.common import DOWNLOADS_MAX_AGE_S, cifar_data_root
+from ui.common import cifar_data_root
 from ui.inside_tab import build_inside_tab
 from ui.segment_tab import build_segment_tab
 from ui.train_tab import build_train_tab, release_page
@@ -36,10 +36,14 @@ from ui.train_tab import build_train_tab, release_page
 # them cost no memory and drain in seconds, where the old 32 refused two thirds of a 100-request burst.
 CONCURRENT_EVENTS = max(2, min(8, usable_cores()))
 MAX_QUEUE = 100
-# Uploads and outputs in Gradio's cache are deleted once an hour old (checked every 10 minutes; sooner with
-# PIXELWISE_DOWNLOADS_MAX_AGE_S, which the concurrency tests shorten). delete_cache reaches only the copies
-# Gradio tracks; sweep_gradio_cache (below) the rest of this process's own cache folder.
-DELETE_CACHE = (int(min(600, max(1, DOWNLOADS_MAX_AGE_S / 2))), DOWNLOADS_MAX_AGE_S)
+
+
+def delete_cache() -> tuple[int, float]:
+    """Uploads and outputs in Gradio's cache are deleted once an hour old (checked every 10 minutes; sooner with
+    PIXELWISE_DOWNLOADS_MAX_AGE_S, which the concurrency tests shorten), read when the app is built. delete_cache
+    reaches only the copies Gradio tracks; sweep_gradio_cache (below) the rest of this process's own cache folder."""
+    max_age = downloads_max_age_s()
+    return int(min(600, max(1, max_age / 2))), max_age
 
 
 def examples_cache() -> str:
@@ -73,7 +77,7 @@ def build_app() -> gr.Blocks:
     examples_cache()
     remove_interrupted_saves()  # checkpoint saves a killed process left half-written
     prune_trained()  # the trained folder is every visitor's: its oldest beyond PIXELWISE_TRAINED_KEEP go
-    with gr.Blocks(title="PixelWise", delete_cache=DELETE_CACHE) as demo:
+    with gr.Blocks(title="PixelWise", delete_cache=delete_cache()) as demo:
         gr.Markdown("# PixelWise\nColourization as per-pixel classification (CNN vs UNet), "
                     "batch-size training live, flower segmentation and what is inside each model.")
         with gr.Tab("Colourize"):

@@ -83,9 +83,9 @@ def training_nice() -> int:
     """How much nicer than the app a training worker runs: PIXELWISE_TRAINING_NICE, default 0 (off). Nice is
     relative to every process on the machine: on a shared one a nice-19 training starves behind the others'
     work, not only behind the app's requests (docs/concurrency.md), so trainings yield between batches instead."""
-    import os
+    from .settings import training_nice as setting
 
-    return int(os.environ.get("PIXELWISE_TRAINING_NICE", "0"))
+    return setting()
 
 
 def lower_this_threads_priority(by: int | None = None) -> int | None:

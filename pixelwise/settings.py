@@ -64,6 +64,17 @@ def max_upload_mb() -> float:
     return float(_env("PIXELWISE_MAX_UPLOAD_MB") or 50)
 
 
+def downloads_max_age_s() -> float:
+    """How long a download's folder and Gradio's copies of uploads and outputs are kept, in seconds:
+    $PIXELWISE_DOWNLOADS_MAX_AGE_S, else an hour (the tests shorten it)."""
+    return float(_env("PIXELWISE_DOWNLOADS_MAX_AGE_S") or 3600)
+
+
+def training_nice() -> int:
+    """How much nicer than the app a training worker runs: $PIXELWISE_TRAINING_NICE, else 0 (off)."""
+    return int(_env("PIXELWISE_TRAINING_NICE") or 0)
+
+
 def cache_dir() -> Path:
     """Where torchvision downloads CIFAR-10 when no image folder is given: $PIXELWISE_CACHE, else ~/.cache/pixelwise."""
     return Path(_env("PIXELWISE_CACHE") or Path.home() / ".cache" / "pixelwise")

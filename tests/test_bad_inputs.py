@@ -144,3 +144,19 @@ def test_layer_outputs_takes_a_cifar_image_without_an_upload_through_the_api():
     parameters = demo.get_api_info()["named_endpoints"]["/layer_outputs"]["parameters"]
     optional = {parameter["parameter_name"]: parameter["parameter_has_default"] for parameter in parameters}
     assert optional["upload"] and optional["all_channels"]  # upload was required: MCP refused the CIFAR source
+
+
+def test_every_pixelwise_variable_is_read_in_settings_only_and_listed_in_setup():
+    import re
+
+    from pixelwise.settings import REPO_ROOT
+
+    reads = re.compile(r"""(?:environ\.get\(|environ\[|getenv\()\s*["']PIXELWISE_""")
+    code = [path for folder in ("pixelwise", "colorizer", "segmenter", "inside", "runs", "ui")
+            for path in (REPO_ROOT / folder).rglob("*.py")] + [REPO_ROOT / "app.py"]
+    outside = [str(path.relative_to(REPO_ROOT)) for path in code
+               if path.name != "settings.py" and reads.search(path.read_text())]
+    assert outside == []  # pixelwise/device.py and pixelwise/tempfiles.py read theirs before
+    named = set(re.findall(r"PIXELWISE_[A-Z_]+", (REPO_ROOT / "pixelwise" / "settings.py").read_text()))
+    listed = set(re.findall(r"`(PIXELWISE_[A-Z_]+)`", (REPO_ROOT / "docs" / "setup.md").read_text()))
+    assert named - listed == set()  # docs/setup.md's table is the complete list

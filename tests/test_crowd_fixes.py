@@ -375,7 +375,7 @@ def test_api_calls_keep_nothing_in_the_session_and_page_states_expire():
     import gradio as gr
 
     from ui.colourize_tab import build_colourize_tab
-    from ui.common import DOWNLOADS_MAX_AGE_S
+    from pixelwise.settings import downloads_max_age_s
     from ui.segment_tab import build_segment_tab
 
     with gr.Blocks() as demo:
@@ -391,7 +391,7 @@ def test_api_calls_keep_nothing_in_the_session_and_page_states_expire():
     photo_states = [block for block in demo.blocks.values()
                     if isinstance(block, gr.State) and block.time_to_live != float("inf")]  # inf: kept for good
     assert len(photo_states) >= 4  # Colourize's view and inspection, Segment's test image and shown photo
-    assert all(block.time_to_live == DOWNLOADS_MAX_AGE_S for block in photo_states)
+    assert all(block.time_to_live == downloads_max_age_s() for block in photo_states)
 
 
 def test_the_apps_warm_up_loads_the_default_colourizers_so_the_first_request_does_not(monkeypatch):

@@ -18,11 +18,11 @@ from pixelwise.checkpoints import CheckpointError
 from pixelwise.errors import DataUnavailable
 from pixelwise.images import ImageError
 from pixelwise.limits import OutOfRange, bounded
-from pixelwise.settings import REPO_ROOT, checkpoint_dir, cifar_root, hf_repo, shown_path
+from pixelwise.settings import REPO_ROOT, checkpoint_dir, cifar_root, downloads_max_age_s, hf_repo, shown_path
 from pixelwise.tempfiles import request_dir
 from pixelwise.zerogpu import quick_request
 from runs.catalog import fetch_missing_checkpoints, list_checkpoints, load_colourizer
-from ui.common import (DOWNLOADS_MAX_AGE_S, UploadedPath, cifar_notice, clamped_js, example_buttons, example_path,
+from ui.common import (UploadedPath, cifar_notice, clamped_js, example_buttons, example_path,
                        inference_device, named_outputs, notice, notice_box, plain, refusal, shown_as_jpeg, shown_files,
                        upload_name, uploaded_image)
 from ui import hints_section
@@ -547,8 +547,8 @@ def _outputs():
                                                        elem_id=f"colourize-{name}", elem_classes=INSPECT_CLASS))
                 outputs[f"{name}_caption"] = gr.Markdown(f"**{title}**")
     # both kept for an hour after their last change, like the files they name (ui/segment_tab.py says why)
-    outputs["view"] = gr.State(time_to_live=DOWNLOADS_MAX_AGE_S)  # what is shown, without its pictures: captions, notes, the logits a redraw reuses
-    outputs["inspection"] = gr.State(None, time_to_live=DOWNLOADS_MAX_AGE_S)  # the last colourization's logits: clicks read them
+    outputs["view"] = gr.State(time_to_live=downloads_max_age_s())  # what is shown, without its pictures: captions, notes, the logits a redraw reuses
+    outputs["inspection"] = gr.State(None, time_to_live=downloads_max_age_s())  # the last colourization's logits: clicks read them
     inspector = build_inspector(outputs["inspection"], elem_id="inspector-colourize")
     hint_controls = hints_section.build_hint_controls()
     outputs["slider"] = shown_as_jpeg(gr.ImageSlider(label="Before / after", interactive=False, max_height=420))

@@ -21,7 +21,7 @@ from pixelwise.errors import DataUnavailable
 from pixelwise.images import ImageError
 from pixelwise.limits import OutOfRange
 from pixelwise.settings import REPO_ROOT, cifar_root, cifar_root_from_env, shown_path
-from pixelwise.tempfiles import downloads_max_age_s, request_dir
+from pixelwise.tempfiles import request_dir
 
 
 REFUSALS = logging.getLogger("pixelwise.refused")
@@ -202,7 +202,6 @@ def shown_as_jpeg(component):
     return component
 
 
-DOWNLOADS_MAX_AGE_S = downloads_max_age_s()  # Gradio's copies of uploads and outputs live an hour (app.py's delete_cache)
 
 
 def take_home_path(name: str) -> Path:

@@ -172,7 +172,7 @@ def affine_result(checkpoint: str | None, pairs_text: str, steps: float, test_im
     try:
         steps = bounded(steps, "Fine-tuning steps", limits.AFFINE_STEPS)
         test_images = bounded(test_images, "Test images", limits.AFFINE_TEST_IMAGES)
-        train_images = bounded(train_images, "Training images", limits.TRAIN_IMAGES)
+        train_images = bounded(train_images, "Training images", limits.AFFINE_TRAIN_IMAGES)
     except OutOfRange as error:  # NaN or infinite from an API caller: int() would raise a raw ValueError
         raise Refused(str(error)) from None
     config = AffineConfig(pairs, finetune_steps=steps, device=inference_device())

@@ -19,8 +19,9 @@ from segmenter.inference import Segmentation, iou_against_truth, legend, load_se
 from segmenter.inference import segment as segment_rgb  # "segment" is this tab's endpoint
 from segmenter.models import MODES, VOC_MODELS, WeightsUnavailable, offline_message
 from segmenter.trainer import BatchLoss, EpochResult, FineTuneConfig, FineTuneResult, fine_tune_iter
+from pixelwise.settings import downloads_max_age_s
 from pixelwise.zerogpu import TRAINING_S, gpu, quick_request
-from ui.common import (DOWNLOADS_MAX_AGE_S, api_endpoint, checked_by_handler, example_buttons, example_path,
+from ui.common import (api_endpoint, checked_by_handler, example_buttons, example_path,
                        inference_device, named_outputs, notice, notice_box, plain, refusal, shown_as_jpeg,
                        take_home_path, upload_name, uploaded_image)
 from ui.cost_section import build_cost_section
@@ -398,7 +399,7 @@ def build_segment_tab():
                 "Click any pixel of the overlay or the mask to see the model's probabilities there.")
     # kept for an hour after their last change, like the files they point at: a client that never closes its
     # session (gradio_client sends no unload) does not hold a photo's arrays for the life of the process
-    states = {name: gr.State(None, time_to_live=DOWNLOADS_MAX_AGE_S) for name in ("test_id", "shown")}
+    states = {name: gr.State(None, time_to_live=downloads_max_age_s()) for name in ("test_id", "shown")}
     with gr.Row():
         with gr.Column():
             ins = _photo_inputs()
