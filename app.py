@@ -11,13 +11,16 @@ import signal
 import tempfile
 import threading
 
-from pixelwise.tempfiles import own_gradio_cache, sweep_gradio_cache, sweep_while_there
+os.environ.setdefault("THP_MEM_ALLOC_ENABLE", "1")  # huge pages for Train live (pixelwise.process): before torch
+
+from pixelwise.tempfiles import own_gradio_cache, sweep_gradio_cache, sweep_while_there  # noqa: E402
 
 GRADIO_CACHE = own_gradio_cache()  # before gradio is imported (some of its modules read GRADIO_TEMP_DIR then)
 
 import gradio as gr  # noqa: E402
 
 from pixelwise.device import usable_cores
+from pixelwise.process import quiet_profiler
 from pixelwise.settings import downloads_max_age_s, max_upload_mb, mcp_enabled
 from runs.catalog import prune_trained, remove_interrupted_saves
 from runs import presets
@@ -113,6 +116,7 @@ def launch_options() -> dict:
 if __name__ == "__main__":
     # SIGTERM (Spaces, tests, `kill`) ends the app as Ctrl+C does: Gradio closes, atexit removes the temp folders.
     signal.signal(signal.SIGTERM, signal.default_int_handler)
+    quiet_profiler()  # on the main thread, before the cost section's workers profile
     demo = build_app()
     demo.launch(**launch_options())
     # after the page is built and served, not beside the build: the warm-up's rate calibration is what the

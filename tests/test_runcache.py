@@ -258,17 +258,50 @@ def test_a_press_behind_another_training_reports_waiting_then_trains(cache):
     assert finished(events)[50].result.final.epoch == 1.0
 
 
+def test_importing_the_packages_changes_nothing_process_wide():
+    """Huge pages, the profiler's log level, malloc's options: the entry points set them (pixelwise.process),
+    not an import of pixelwise (which set THP_MEM_ALLOC_ENABLE) or a call of train() (which called mallopt)."""
+    env = {key: value for key, value in os.environ.items() if key not in ("THP_MEM_ALLOC_ENABLE", "KINETO_LOG_LEVEL")}
+    code = ("import os, torch, pixelwise, colorizer, segmenter, inside, pixelwise.layercost, pixelwise.memory\n"
+            "from colorizer.trainer import ColourData, TrainConfig, train\n"
+            "g = torch.Generator().manual_seed(0); grey = torch.rand(8, 1, 8, 8, generator=g)\n"
+            "labels = torch.randint(0, 4, (8, 8, 8), generator=g)\n"
+            "data = ColourData(torch.rand(4, 3, generator=g), grey, labels, grey, labels, torch.zeros(8, 8, 8, 3))\n"
+            "train(TrainConfig(model='cnn', epochs=1, batch_size=4, num_filters=2, device='cpu'), data)\n"
+            "print(os.environ.get('THP_MEM_ALLOC_ENABLE'), os.environ.get('KINETO_LOG_LEVEL'), pixelwise.memory._kept)")
+    done = subprocess.run([sys.executable, "-c", code], env=env, cwd=REPO, capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert done.stdout.split()[-3:] == ["None", "None", "False"]
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="torch's huge pages: Linux only")
 @pytest.mark.parametrize("preset, expected", [(None, "1"), ("0", "0")])
-def test_huge_pages_are_asked_for_before_torch_loads(preset, expected):
-    """torch reads THP_MEM_ALLOC_ENABLE once, at its first allocation: importing colorizer must set it
-    before torch loads, and leave a value the user chose alone."""
+def test_a_training_command_starts_itself_again_with_huge_pages(preset, expected):
+    """torch reads THP_MEM_ALLOC_ENABLE once, at its first allocation, which importing colorizer already
+    makes: a training command line starts itself again with it, and leaves a value the user chose alone."""
     env = {key: value for key, value in os.environ.items() if key != "THP_MEM_ALLOC_ENABLE"}
     if preset is not None:
         env["THP_MEM_ALLOC_ENABLE"] = preset
-    code = ("import sys, os, pixelwise; assert 'torch' not in sys.modules; "
-            "import colorizer; print(os.environ['THP_MEM_ALLOC_ENABLE'])")
+    code = ("import os, colorizer; from pixelwise.process import huge_pages_for_training; huge_pages_for_training(); "
+            "print(os.environ['THP_MEM_ALLOC_ENABLE'])")
     done = subprocess.run([sys.executable, "-c", code], env=env, cwd=REPO, capture_output=True, text=True, check=True)
     assert done.stdout.strip() == expected
+
+
+def test_the_profiler_says_nothing_on_stderr_when_the_entry_point_quieted_it():
+    """84 "USDT … profiler_start/stop" lines per cost measurement, and "External init callback must run in same
+    thread as registerClient" when a worker thread profiled first, filled the app's log."""
+    env = {key: value for key, value in os.environ.items() if key != "KINETO_LOG_LEVEL"}
+    code = ("import sys, threading, torch\n"
+            "if sys.argv[1] == 'quiet':\n"
+            "    from pixelwise.process import quiet_profiler; quiet_profiler()\n"
+            "from pixelwise.layercost import step_peak_bytes\n"
+            "work = lambda: [step_peak_bytes(lambda: torch.ones(1000).sum(), torch.device('cpu')) for _ in range(3)]\n"
+            "thread = threading.Thread(target=work); thread.start(); thread.join(); work()\n")
+    for mode, quiet in (("loud", False), ("quiet", True)):
+        done = subprocess.run([sys.executable, "-c", code, mode], env=env, cwd=REPO, capture_output=True, text=True,
+                              check=True)
+        assert ("USDT" not in done.stderr and "registerClient" not in done.stderr) == quiet, done.stderr[-500:]
 
 
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="glibc's mallopt: Linux only")
