@@ -145,11 +145,16 @@ def test_short_head_fine_tune_beats_the_untrained_head(seeded_torch_home, no_dow
 
 
 def test_cost_accounting_per_mode():
-    from segmenter.cost import measure_step
+    from segmenter.cost import MODE_BLOCKS, as_markdown, cost_table
+    from segmenter.models import trainable_parameter_count
 
-    costs = {m: measure_step(build_flower_model(SegmenterConfig(), pretrained_backbone=False), m, 64, 2, 1)
-             for m in MODES}
+    rows = cost_table(sizes=(64,), batch=2, repeats=1)
+    costs = dict(zip(MODES, rows))
+    model = build_flower_model(SegmenterConfig(), pretrained_backbone=False)
+    assert [row.n for row in rows] == [MODE_BLOCKS[mode] for mode in MODES]
+    assert as_markdown(rows).count("| 64² ×2 |") == 3
     for mode, cost in costs.items():
+        assert cost.trainable_params == trainable_parameter_count(model, mode)  # each mode is its n of the blocks
         assert cost.grad_bytes == 4 * cost.trainable_params
         assert cost.optimizer_bytes == 8 * cost.trainable_params  # AdamW: exp_avg + exp_avg_sq
     assert costs["last"].activation_bytes < costs["head"].activation_bytes < costs["full"].activation_bytes
