@@ -202,11 +202,21 @@ EXAMPLES = [("flower.jpg", "Flower"), ("china_temple.jpg", "Temple (no flower)")
             ("chelsea_cat.jpg", "Cat (no flower)"), ("coffee.jpg", "Coffee (no flower)")]
 
 
+IOU_AXIS = "val IoU (%)"
+
+
+def iou_percent(iou: float) -> float:
+    """An IoU as the chart draws it and the status line says it: a percentage to one decimal, so the two always
+    agree (the status rounded 4.6e-05 to 0.000 while the chart drew the raw value)."""
+    return round(100 * iou, 1)
+
+
 def curve_updates(losses, epochs_rows, status: str) -> dict:
     return {"loss_plot": pd.DataFrame(losses, columns=["step", "loss", "mode"]),
             # placeholders first within an epoch: a NaN between two points would break the line
-            "iou_plot": pd.DataFrame(sorted(epochs_rows, key=lambda row: (row[0], row[1] == row[1])),
-                                     columns=["epoch", "val IoU", "mode"]),
+            "iou_plot": pd.DataFrame([(epoch, iou_percent(iou), mode) for epoch, iou, mode in
+                                      sorted(epochs_rows, key=lambda row: (row[0], row[1] == row[1]))],
+                                     columns=["epoch", IOU_AXIS, "mode"]),
             "status": status}
 
 
@@ -230,12 +240,13 @@ def _finetune_events(config: FineTuneConfig, job, losses: list, epochs_rows: lis
             status = f"{mode}: epoch {event.epoch}, step {event.step}/{event.steps_per_epoch}, loss {event.loss:.3f}"
         elif isinstance(event, EpochResult):
             epochs_rows.append((event.epoch, event.val_iou, mode))
-            status = (f"{mode}: epoch {event.epoch} val IoU {event.val_iou:.3f}, "
+            status = (f"{mode}: epoch {event.epoch} val IoU {iou_percent(event.val_iou)}%, "
                       f"pixel acc {event.val_pixel_acc:.3f} ({event.seconds:.0f} s)")
         elif isinstance(event, FineTuneResult):
             epochs_rows.insert(0, (0, event.initial["iou"], mode))
             best = max((r.val_iou for r in event.history), default=float("nan"))
-            status = f"{mode}: {'stopped' if event.stopped else 'done'}; untrained val IoU {event.initial['iou']:.3f} → best {best:.3f}"
+            status = (f"{mode}: {'stopped' if event.stopped else 'done'}; untrained val IoU "
+                      f"{iou_percent(event.initial['iou'])}% → best {iou_percent(best)}%")
         yield curve_updates(losses, epochs_rows, status)
 
 
@@ -378,8 +389,10 @@ def _fine_tune_section() -> None:
     ft_status = gr.Markdown(elem_id="segment-ft-status")
     with gr.Row():
         loss_plot = gr.LinePlot(x="step", y="loss", color="mode", color_map=MODE_COLOURS, title="Training loss per step")
-        iou_plot = gr.LinePlot(x="epoch", y="val IoU", color="mode", color_map=MODE_COLOURS,
-                               title="Val flower IoU per epoch (0 = untrained)")
+        # IoU in percent on a fixed 0-100 axis: tick labels of two or three digits, which the plot's left margin
+        # holds (fractions of a varying domain were cut: "592" for 0.692)
+        iou_plot = gr.LinePlot(x="epoch", y=IOU_AXIS, color="mode", color_map=MODE_COLOURS, y_lim=[0, 100],
+                               title="Val flower IoU per epoch, % (0 = untrained)")
     curves_out = {"loss_plot": loss_plot, "iou_plot": iou_plot, "status": ft_status}
     run = start.click(waiting_note, None, ft_status, queue=False, api_visibility="private").then(
         named_outputs(run_finetune, curves_out), [modes, epochs, train_images], list(curves_out.values()),
