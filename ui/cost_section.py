@@ -13,7 +13,7 @@ from pixelwise.layercost_report import report_markdown, rows_markdown, step_seco
 from pixelwise.limits import bounded
 from pixelwise.zerogpu import TRAINING_S, gpu
 from segmenter.cost import iter_flower_layer_costs
-from ui.common import api_endpoint, inference_device, named_outputs, refusal
+from ui.common import api_endpoint, checked_by_handler, inference_device, named_outputs, refusal
 from ui.page_jobs import HEAVY, page_job, waiting_note
 
 COST_MODELS = {"Flower DeepLabV3 (21 blocks)": iter_flower_layer_costs,
@@ -138,7 +138,7 @@ def build_cost_section() -> None:
         with gr.Row():
             model = gr.Radio(list(COST_MODELS), value=next(iter(COST_MODELS)), label="Model")
             sizes = gr.Radio(list(SIZE_CHOICES), value=next(iter(SIZE_CHOICES)), label="Image sizes")
-            batch = gr.Slider(2, 8, value=2, step=2, label="Batch size")
+            batch = checked_by_handler(gr.Slider(2, 8, value=2, step=2, label="Batch size"))  # NaN, inf: its refusal
         measure = gr.Button("Measure", elem_id="segment-cost-run")
         waiting = gr.Markdown(elem_id="segment-cost-waiting")
         shown = cost_outputs()

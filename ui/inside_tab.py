@@ -418,9 +418,11 @@ def _affine_section() -> tuple[dict, dict]:
     with gr.Row():
         # Defaults sized for a few minutes on 2 CPU cores; docs/inside.md's table uses 300 steps and all
         # 1,000 test images (python -m inside.affine), about 20 minutes there.
-        controls["steps"] = gr.Slider(0, 1000, value=100, step=10, label="fine-tuning steps (0 skips (iii))")
-        controls["test_images"] = gr.Slider(10, 1000, value=200, step=10, label="test images")
-        controls["train_images"] = gr.Slider(100, 5000, value=5000, step=100, label="training images for fine-tuning")
+        controls["steps"] = checked_by_handler(gr.Slider(0, 1000, value=100, step=10,
+                                                         label="fine-tuning steps (0 skips (iii))"))
+        controls["test_images"] = checked_by_handler(gr.Slider(10, 1000, value=200, step=10, label="test images"))
+        controls["train_images"] = checked_by_handler(gr.Slider(100, 5000, value=5000, step=100,
+                                                                label="training images for fine-tuning"))
     controls["run"] = gr.Button("Run the affine experiment", variant="primary", elem_id="inside-affine-run")
     affine = {
         "affine_notice": notice_box("inside-affine-notice"),
