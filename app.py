@@ -118,6 +118,10 @@ if __name__ == "__main__":
     signal.signal(signal.SIGTERM, signal.default_int_handler)
     quiet_profiler()  # on the main thread, before the cost section's workers profile
     demo = build_app()
+    if mcp_enabled():
+        from ui.mcp_server import use_mended_mcp_server
+
+        use_mended_mcp_server()  # every tool's answer usable by an agent (ui/mcp_server.py says what it mends)
     demo.launch(**launch_options())
     # after the page is built and served, not beside the build: the warm-up's rate calibration is what the
     # preset buttons promise for the process's life, and measured beside the build it came out 4x too slow.
