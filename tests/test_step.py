@@ -125,7 +125,7 @@ def test_the_replay_cache_key_covers_the_fused_loss():
     """A change to the fused loss changes bf16 runs' numbers: it must change the replay key's code fingerprint."""
     from runs import runcache
 
-    assert "fused_loss.py" in runcache.CODE and "trainer.py" in runcache.CODE
+    assert {"colorizer/fused_loss.py", "colorizer/trainer.py"} <= set(runcache.CODE)
 
 
 def test_a_float32_run_is_bit_for_bit_the_baseline_optimisers(monkeypatch):
