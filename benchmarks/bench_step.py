@@ -7,9 +7,9 @@ repeat by repeat in one process so a change in the machine's load hits both; med
 wall time and as this process's CPU time (steadier on a shared machine, exact with --threads 1).
 Then where a few steps of each path spend their time, grouped by operation kind, forward, backward and
 the optimiser's update: torch.profiler's trace (wall time), or with --clock cpu each op's CPU time on
-the main thread (what a loaded machine cannot inflate). And the CPU's reference rates measured in the same process: a 2048^2 matmul and a 32->32 3x3 convolution
-at 32^2, batch 100 (forward), in float32 and bfloat16, so each figure says what share of the hardware
-it reaches. FLOPs are counted by torch's FlopCounterMode on the step itself (convolutions forward and
+the main thread (what a loaded machine cannot inflate). And the CPU's reference rates measured in the same
+process: a 2048^2 matmul and a 32->32 3x3 convolution at 32^2, batch 100 (forward), in float32 and
+bfloat16, so each figure says what share of the hardware it reaches. FLOPs are counted by torch's FlopCounterMode on the step itself (convolutions forward and
 backward; the optimiser's elementwise work is not counted).
 
     python -m benchmarks.bench_step                                   # CNN and UNet, batch 100, auto
@@ -17,8 +17,6 @@ backward; the optimiser's elementwise work is not counted).
     python -m benchmarks.bench_step --threads 1 --clock cpu           # on a loaded machine: CPU time, not wall
     python -m benchmarks.bench_step --data ../shared/data/cifar10     # real horses (any data: same cost)
 """
-import pixelwise  # noqa: F401  (first: the allocator options the trainer ships with, before torch loads)
-
 import argparse
 import os
 import platform
@@ -39,7 +37,6 @@ from benchmarks.bench_trainer import synchronise
 from colorizer.trainer import (STEP_PATHS, ColourData, TrainConfig, adam, data_for, initial_model, prepare_model,
                                run_precision, speedups, training_step)
 from pixelwise.device import resolve_device
-from pixelwise.memory import keep_freed_memory_for_training
 
 # operation kind: substrings of profiler event names, tried in this order (the first that matches wins)
 KINDS = (("convolution", ("conv",)), ("batch norm", ("batch_norm",)), ("max-pool", ("max_pool",)),
@@ -266,8 +263,6 @@ def main(argv: list[str] | None = None) -> None:
     if arguments.threads:
         torch.set_num_threads(arguments.threads)
     device = resolve_device(arguments.device)
-    if device.type == "cpu":
-        keep_freed_memory_for_training()  # as train() does
     if arguments.data and Path(arguments.data).is_dir():
         data, source = data_for(TrainConfig(data_root=arguments.data, train_limit=max(arguments.batch_size, 100),
                                             val_limit=100)), f"CIFAR-10 horses from {arguments.data}"
@@ -277,11 +272,16 @@ def main(argv: list[str] | None = None) -> None:
           f"torch {torch.__version__}, Python {platform.python_version()}; {source}")
     print(f"load average before: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
     rates = reference_rates(device, time.perf_counter if arguments.clock == "wall" else time.process_time)
-    print(f"reference rates ({arguments.clock} clock, best of 7), GFLOP/s: " + ", ".join(f"{name} {value:.0f}" for name, value in rates.items()), flush=True)
+    print(f"reference rates ({arguments.clock} clock, best of 7), GFLOP/s: "
+          + ", ".join(f"{name} {value:.0f}" for name, value in rates.items()), flush=True)
     for name in arguments.models:
         measure_model(name, arguments, data, device, rates)
     print(f"\nload average after: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
 
 
 if __name__ == "__main__":
+    from pixelwise.process import quiet_profiler, set_up_training_command
+
+    set_up_training_command()  # huge pages, freed memory kept: as the training command lines measure
+    quiet_profiler()
     main()
