@@ -17,7 +17,7 @@ from pixelwise.limits import OutOfRange, bounded
 from segmenter.data import image_path, list_ids, make_split
 from segmenter.inference import Segmentation, iou_against_truth, legend, load_segmenter, mask_image, overlay
 from segmenter.inference import segment as segment_rgb  # "segment" is this tab's endpoint
-from segmenter.models import MODES, VOC_MODELS, WeightsUnavailable, offline_message
+from segmenter.models import MODES, VOC_MODELS, WeightsUnavailable, offline_message, voc_model_available
 from segmenter.trainer import BatchLoss, EpochResult, FineTuneConfig, FineTuneResult, fine_tune_iter
 from pixelwise.zerogpu import TRAINING_S, gpu, quick_request
 from ui.common import (DOWNLOADS_MAX_AGE_S, api_endpoint, checked_by_handler, example_files, inference_device,
@@ -28,7 +28,6 @@ from ui.inspector import INSPECT_CLASS, build_inspector
 from ui.page_jobs import HEAVY, page_job, stop_jobs_when_page_closes, stop_page_jobs, waiting_note
 
 FLOWER_MODEL = "Flower DeepLabV3 (MobileNetV2, fine-tuned here)"
-MODEL_CHOICES = [FLOWER_MODEL, *VOC_MODELS]
 MODE_COLOURS = {"last": "#e45756", "head": "#4c78a8", "full": "#54a24b"}  # fixed: all series show as they stream in
 MODE_HELP = {
     "last": "only the final 1×1 classifier conv (514 weights) trains; here the ASPP head before it is "
@@ -42,6 +41,20 @@ def load_model(name: str):
     """(model, kind) for a choice of the Model radio."""
     kind = "flower" if name == FLOWER_MODEL else "voc"
     return load_segmenter("flower" if kind == "flower" else name, inference_device()), kind
+
+
+def model_choices() -> tuple[list[str], list[str]]:
+    """(the models that can run on this server, offered; the VOC models whose weights are neither here nor
+    downloadable, only named): offered, they answered every choice with "not on this server" and switched back."""
+    offline = [name for name in VOC_MODELS if not voc_model_available(name)]
+    return [FLOWER_MODEL, *(name for name in VOC_MODELS if name not in offline)], offline
+
+
+def offline_models_note(offline: list[str]) -> str:
+    if not offline:
+        return ""
+    return ("Needs the internet once (its COCO-trained weights are downloaded on first use, and this server is "
+            f"offline): {', '.join(name.split(' (')[0] for name in offline)}.")
 
 
 def test_choices() -> list[str]:
@@ -313,7 +326,9 @@ def _photo_inputs() -> dict:
                                       label="Examples: one click (sources and licences: examples/README.md)")
     ins["test_pick"] = gr.Dropdown(test_choices(), value=None, label="…or a flower test image (with its IoU)",
                                    elem_id="segment-test-pick")
-    ins["model_name"] = gr.Radio(MODEL_CHOICES, value=FLOWER_MODEL, label="Model", elem_id="segment-model")
+    runnable, offline = model_choices()
+    ins["model_name"] = gr.Radio(runnable, value=FLOWER_MODEL, label="Model", elem_id="segment-model",
+                                 info=offline_models_note(offline) or None)
     ins["opacity"] = checked_by_handler(gr.Slider(0, 1, value=0.5, step=0.05, label="Overlay opacity",
                                                   elem_id="segment-opacity"))
     return ins
