@@ -34,10 +34,13 @@ MAX_RUNS = 8  # batch sizes per press: each gets a curve colour and an image slo
 LIVE_SESSIONS = 16  # Start handlers at once: replays need no turn, trainings wait in runs.waitline
 REDRAW_EVERY_S = 1.0  # at most one redraw a second between epoch ends: looks live, spares slow browsers
 SAMPLE_COUNT = 4
-# one hue per batch size: light for train loss, dark for validation loss
-HUES = [("#c6dbef", "#2171b5"), ("#fdd0a2", "#a63603"), ("#fee391", "#cc4c02"), ("#9ecae1", "#08519c"),
-        ("#fdae6b", "#d94801"), ("#fa9fb5", "#ae017e"), ("#a1d99b", "#238b45"), ("#bcbddc", "#6a51a3"),
-        ("#d9d9d9", "#525252"), ("#99d8c9", "#00695c"), ("#f4a582", "#b2182b"), ("#c7e9c0", "#006d2c")]
+# Okabe & Ito's colour-blind-safe palette, one colour per preset batch size (validation lines in it, train lines a
+# lighter tint): black is swapped for grey (a black line vanishes in dark mode), and yellow, the faintest on white,
+# goes to batch size 5, the slowest and least chosen. The old light/dark blues and oranges made 10, 20 and 100
+# near-identical brown and orange lines.
+OKABE_ITO = {5: "#f0e442", 10: "#0072b2", 20: "#e69f00", 50: "#009e73", 100: "#d55e00", 200: "#56b4e9",
+             500: "#cc79a7", 1000: "#999999"}
+TRAIN_TINT = 0.45  # how far a train line's colour goes towards white from its validation line's
 TABLE_COLUMNS = ["batch size", "val loss", "val acc (%)", "seconds", "epochs done", "stopped?", "source"]
 
 
@@ -108,21 +111,21 @@ def accuracy_frame(session: TrainSession | None = None) -> pd.DataFrame:
     return _frame(_placeholders(session, ("",)) + rows, "val acc (%)")
 
 
-def hue(batch_size: int) -> tuple[str, str]:
-    """A batch size keeps its hue whichever others are chosen (presets their own; others share the rest)."""
-    if batch_size in PRESET_BATCH_SIZES:
-        return HUES[PRESET_BATCH_SIZES.index(batch_size)]
-    spare = HUES[len(PRESET_BATCH_SIZES):]
-    return spare[batch_size % len(spare)]
+def run_colours(batch_sizes: list[int]) -> dict[int, str]:
+    """One distinct colour per batch size of a run: a preset size keeps its own, any other takes the first colour
+    the run leaves free (a run has at most MAX_RUNS = 8 sizes, as many as the palette's colours)."""
+    palette = list(OKABE_ITO.values())
+    free = [colour for colour in palette if colour not in {OKABE_ITO.get(bs) for bs in batch_sizes}]
+    return {bs: OKABE_ITO.get(bs) or (free.pop(0) if free else palette[n % len(palette)])
+            for n, bs in enumerate(batch_sizes)}
 
 
 def colour_maps(batch_sizes: list[int]) -> tuple[dict, dict]:
     """The colours of one run's series."""
     loss, accuracy = {}, {}
-    for batch_size in batch_sizes:
-        light, dark = hue(batch_size)
-        loss |= {f"bs {batch_size} train": light, f"bs {batch_size} val": dark}
-        accuracy[f"bs {batch_size}"] = dark
+    for batch_size, colour in run_colours(batch_sizes).items():
+        loss |= {f"bs {batch_size} train": curves.tint(colour, TRAIN_TINT), f"bs {batch_size} val": colour}
+        accuracy[f"bs {batch_size}"] = colour
     return loss, accuracy
 
 
