@@ -23,7 +23,7 @@ from runs.catalog import remove_interrupted_saves
 from runs import presets
 from ui import colourize_tab
 from ui.colourize_tab import build_colourize_tab
-from ui.common import DOWNLOADS_MAX_AGE_S, cifar_data_root
+from ui.common import DOWNLOADS_MAX_AGE_S, UPLOAD_JS, cifar_data_root
 from ui.inside_tab import build_inside_tab
 from ui.segment_tab import build_segment_tab
 from ui.train_tab import build_train_tab, release_page
@@ -40,6 +40,21 @@ MAX_QUEUE = 100
 # PIXELWISE_DOWNLOADS_MAX_AGE_S, which the concurrency tests shorten). delete_cache reaches only the copies
 # Gradio tracks; sweep_gradio_cache (below) the rest of this process's own cache folder.
 DELETE_CACHE = (int(min(600, max(1, DOWNLOADS_MAX_AGE_S / 2))), DOWNLOADS_MAX_AGE_S)
+
+# The page's looks that no single component sets (issue 31's rough edges, seen at 1400 and 800 px and dark):
+# - the captions of Train live's strips and the Before / after and entropy pictures sit above their pictures,
+#   whole (Gradio floats an image's label over its top-left corner, where they hid the top row and were cut
+#   to "bs 10 · epo"), and their buttons in a strip above, not over, the picture;
+# - the curves' legend markers drawn as solid dots (Vega's were thin 6 px rings, hard to match to a line).
+LABELLED_PICTURES = ("#train-strips", "#colourize-slider", "#hint-entropy")
+PAGE_CSS = "\n".join(f"""
+{block} label[data-testid=block-label] {{ position: static; white-space: normal; overflow: visible;
+  max-width: 100%; margin: 0 0 4px 0; width: fit-content; }}
+{block} .icon-button-wrapper {{ position: static; justify-content: flex-end; box-shadow: none; background: none; }}
+""" for block in LABELLED_PICTURES) + """
+#train-loss-plot .role-legend-symbol path, #train-accuracy-plot .role-legend-symbol path { stroke-width: 4.5px; }
+#train-loss-plot .role-legend-label text, #train-accuracy-plot .role-legend-label text { font-size: 12px; }
+"""
 
 
 def examples_cache() -> str:
@@ -80,9 +95,13 @@ def build_app() -> gr.Blocks:
         with gr.Tab("Train live"):
             training = build_train_tab()
         with gr.Tab("Segment"):
-            build_segment_tab()
+            segment = build_segment_tab()
         with gr.Tab("Inside the models"):
-            build_inside_tab()
+            inside = build_inside_tab()
+        # Every tab opens on an example, not on blank picture panels: the first one, shown as its button shows it.
+        colourize.show_example_on(demo.load)
+        segment(demo.load)
+        inside(demo.load)
         # Checkpoints saved in "Train live" (or added since start-up) appear in the Colourize dropdowns.
         colourize.refresh_after(demo.load, *training.checkpoint_saved)
         training.label_presets_on(demo.load)
@@ -101,6 +120,8 @@ if __name__ == "__main__":
         server_port=int(os.environ.get("GRADIO_SERVER_PORT", "7860")),
         show_error=True,
         theme=gr.themes.Soft(),
+        css=PAGE_CSS,
+        js=UPLOAD_JS,  # the upload boxes' preview and the example buttons' highlight (ui/common.py)
         mcp_server=mcp_enabled(),  # the public endpoints as MCP tools at /gradio_api/mcp/ (PIXELWISE_MCP=0: off)
         prevent_thread_lock=True,
     )

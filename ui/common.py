@@ -85,6 +85,44 @@ def inference_device() -> str:
     return str(resolve_device("auto"))
 
 
+UPLOAD_CLASS = "pw-upload"  # the upload boxes of uploaded_image: UPLOAD_JS watches what they show
+
+# Installed once per page (app.py's launch(js=...)). Two things Gradio's upload box and example buttons do:
+# - a file the browser cannot draw (a refused file, or a format only the server decodes) left a broken-image
+#   sliver in the box: the picture is hidden and a line says there is no preview (a picture that loads puts it back);
+# - an example button's highlight is Gradio's hover state, which stays until the pointer leaves the button: a
+#   new file (dialog, drop, paste) ends it, so the old example does not look chosen beside the new photo.
+UPLOAD_JS = """() => {
+  const inBox = (node) => node && node.closest && node.closest('.%(box)s');
+  document.addEventListener('error', (event) => {
+    const img = event.target;
+    if (img.tagName !== 'IMG' || !inBox(img)) return;
+    img.style.display = 'none';
+    if (!img.parentElement.querySelector(':scope > .pw-no-preview')) {
+      const note = document.createElement('div');
+      note.className = 'pw-no-preview';
+      note.textContent = 'No preview of this file';
+      note.style.cssText = 'padding: 24px 8px; text-align: center; color: var(--body-text-color-subdued)';
+      img.parentElement.appendChild(note);
+    }
+  }, true);
+  document.addEventListener('load', (event) => {
+    const img = event.target;
+    if (img.tagName !== 'IMG' || !inBox(img)) return;
+    img.style.display = '';
+    const note = img.parentElement.querySelector(':scope > .pw-no-preview');
+    if (note) note.remove();
+  }, true);
+  const unhover = () => document.querySelectorAll('.gallery-item').forEach((button) => {
+    button.dispatchEvent(new MouseEvent('mouseleave'));
+    button.blur();
+  });
+  ['change', 'drop', 'paste'].forEach((kind) => document.addEventListener(kind, (event) => {
+    if (inBox(event.target)) unhover();
+  }, true));
+}""" % {"box": UPLOAD_CLASS}
+
+
 class UploadedPath(str):
     """The server path of an upload (a plain str to every caller) that remembers the name the person
     gave the file, for messages: the path itself is Gradio's cache and not theirs to see."""
@@ -104,6 +142,8 @@ def uploaded_image(**kwargs) -> gr.Image:
     wrong (and which handles 16-bit, CMYK, palette and RGBA files). Done on the instance, not with a
     subclass: Gradio writes a .pyi stub next to any module that subclasses a component.
     """
+    kwargs["elem_classes"] = [*([kwargs["elem_classes"]] if isinstance(kwargs.get("elem_classes"), str)
+                                else kwargs.get("elem_classes") or []), UPLOAD_CLASS]
     image = gr.Image(type="filepath", image_mode=None, **kwargs)
     own_preprocess = image.preprocess
 

@@ -2,6 +2,7 @@
 three modes live, and show what fine-tuning costs. All ML lives in ``segmenter``."""
 import html
 from dataclasses import asdict, dataclass
+from typing import Callable
 
 import gradio as gr
 import numpy as np
@@ -208,6 +209,14 @@ EXAMPLES = [("flower.jpg", "Flower"), ("china_temple.jpg", "Temple (no flower)")
             ("chelsea_cat.jpg", "Cat (no flower)"), ("coffee.jpg", "Coffee (no flower)")]
 
 
+def segment_first_example(opacity) -> dict:
+    """The first example (a flower) segmented by the flower model as the page opens: its panels were blank until
+    an example was clicked. Where the flower model cannot run here, nothing (no notice: nobody asked yet)."""
+    path = example_files([EXAMPLES[0][0]])[0]
+    answer = segment_on_page(path, None, FLOWER_MODEL, opacity)
+    return {"overlay": gr.skip()} if answer.get("notice") else {"photo": path, **answer}
+
+
 def curve_updates(losses, epochs_rows, status: str) -> dict:
     return {"loss_plot": pd.DataFrame(losses, columns=["step", "loss", "mode"]),
             # placeholders first within an epoch: a NaN between two points would break the line
@@ -348,9 +357,9 @@ def _result_outputs() -> dict:
                                   height=60)}
 
 
-def _wire_segment(ins: dict, outs: dict, states: dict, inspector) -> list:
+def _wire_segment(ins: dict, outs: dict, states: dict, inspector) -> Callable:
     """An upload, an example, a test image or another model segments at once; the opacity redraws the kept
-    result. The public endpoint ``segment`` is a hidden button's, for scripts. Returns the page's events."""
+    result. The public endpoint ``segment`` is a hidden button's, for scripts. Returns show_example_on(trigger)."""
     photo, test_id, shown = ins["photo"], states["test_id"], states["shown"]
     page = {**outs, "shown": shown, "test_id": test_id, "model_name": ins["model_name"]}
     common = dict(concurrency_limit=2, api_visibility="private", show_progress_on=[outs["overlay"], outs["mask"]])
@@ -370,7 +379,9 @@ def _wire_segment(ins: dict, outs: dict, states: dict, inspector) -> list:
                                    concurrency_limit=2)
     inspector.watch([outs["overlay"], outs["mask"]])
     inspector.redraw_after(events)
-    return events
+    first = dict(fn=named_outputs(segment_first_example, picked), inputs=[ins["opacity"]],
+                 outputs=list(picked.values()), **common)
+    return lambda trigger: inspector.redraw_after([trigger(**first)])
 
 
 def _fine_tune_section() -> None:
@@ -403,7 +414,8 @@ def stop_fine_tuning(request: gr.Request) -> str:
     return "Stopped."
 
 
-def build_segment_tab():
+def build_segment_tab() -> Callable:
+    """The tab; returns show_example_on(trigger), which segments the first example on ``trigger`` (app.py: demo.load)."""
     gr.Markdown("Segment a photo with DeepLabV3: the flower-vs-background model fine-tuned here on Oxford 17 "
                 "Flowers, or torchvision's COCO-trained 21-class VOC models when their weights are on this machine. "
                 "Click any pixel of the overlay or the mask to see the model's probabilities there.")
@@ -416,11 +428,12 @@ def build_segment_tab():
         with gr.Column():
             outs = _result_outputs()
     inspector = build_inspector(states["shown"], elem_id="inspector-segment", read=kept_snapshot)
-    _wire_segment(ins, outs, states, inspector)
+    show_example_on = _wire_segment(ins, outs, states, inspector)
     with gr.Accordion("Fine-tune: last layer vs head vs full", open=False):
         _fine_tune_section()
     build_cost_section()
     stop_jobs_when_page_closes()
+    return show_example_on
 
 
 def kept_snapshot(shown: SegmentShown | None) -> Snapshot | None:

@@ -583,14 +583,14 @@ def _results_column(session: gr.State) -> tuple[dict, object, gr.State, dict]:
     status = gr.Markdown("Press **Start training**, or a preset above.", elem_id="train-status")
     epochs = dict(x_axis_format="~g")  # "2", "2.5", not "2.0": shorter tick labels stay apart on a narrow page
     loss_plot = gr.LinePlot(loss_frame(), x="epoch", y="loss", **epochs,
-                            color="series", title="Loss per pixel (cross-entropy)",
+                            color="series", title="Loss per pixel (cross-entropy)", elem_id="train-loss-plot",
                             color_title="light: train, dark: validation", height=300)
     accuracy_plot = gr.LinePlot(accuracy_frame(), x="epoch", **epochs,
-                                y="val acc (%)", color="series", title="Validation pixel accuracy",
+                                y="val acc (%)", color="series", title="Validation pixel accuracy", elem_id="train-accuracy-plot",
                                 color_title="batch size",
                                 height=220)
     gr.Markdown("Validation images after the latest epoch (columns: grey input, truth, prediction):")
-    with gr.Row():
+    with gr.Row(elem_id="train-strips"):  # their captions sit above them, whole (app.py's PAGE_CSS)
         strips = {strip_name(slot): gr.Image(format="png", interactive=False, visible=False, min_width=120,
                                              elem_classes=INSPECT_CLASS)
                   for slot in range(MAX_RUNS)}
