@@ -54,6 +54,8 @@ PAGE_CSS = "\n".join(f"""
 """ for block in LABELLED_PICTURES) + """
 #train-loss-plot .role-legend-symbol path, #train-accuracy-plot .role-legend-symbol path { stroke-width: 4.5px; }
 #train-loss-plot .role-legend-label text, #train-accuracy-plot .role-legend-label text { font-size: 12px; }
+#segment-cost-memory-small .role-legend, #segment-cost-memory-big .role-legend, #segment-cost-time-small .role-legend,
+#segment-cost-time-big .role-legend { display: none; }
 """
 
 

@@ -35,6 +35,7 @@ def test_colourize_examples_in_one_click(page):
     examples.first.wait_for()
     assert examples.count() == 6  # the examples render, labelled
     page.get_by_text("Cameraman (black and white)").click()
+    page.wait_for_function("() => document.querySelector('#colourize-grey img').src.includes('camera_bw_')")
     for model in ("CNN", "UNet", "Beyond the handout"):
         page.get_by_text(re.compile(rf"^{model} \(.*\.pt\) · annealed mean T=0.38, 384×384$")).wait_for()
     assert page.get_by_text("The upload has no colour").is_visible()  # a black-and-white original
