@@ -98,12 +98,15 @@ UPLOAD_JS = """() => {
     const img = event.target;
     if (img.tagName !== 'IMG' || !inBox(img)) return;
     img.style.display = 'none';
-    if (!img.parentElement.querySelector(':scope > .pw-no-preview')) {
+    const frame = img.parentElement;
+    if (!frame.querySelector(':scope > .pw-no-preview')) {
       const note = document.createElement('div');
       note.className = 'pw-no-preview';
       note.textContent = 'No preview of this file';
-      note.style.cssText = 'padding: 24px 8px; text-align: center; color: var(--body-text-color-subdued)';
-      img.parentElement.appendChild(note);
+      note.style.cssText = 'position: absolute; inset: 0; display: flex; align-items: center; justify-content: center;'
+        + ' pointer-events: none; color: var(--body-text-color-subdued)';  // in the middle, clear of the label
+      if (getComputedStyle(frame).position === 'static') frame.style.position = 'relative';
+      frame.appendChild(note);
     }
   }, true);
   document.addEventListener('load', (event) => {
