@@ -100,8 +100,10 @@ def build_app() -> gr.Blocks:
             segment = build_segment_tab()
         with gr.Tab("Inside the models"):
             inside = build_inside_tab()
-        # Every tab opens on an example, not on blank picture panels: the first one, shown as its button shows it.
+        # Every tab opens on an example, not on blank picture panels: the first one, shown as its button shows it
+        # (Train live: the shipped UNet's validation strip).
         colourize.show_example_on(demo.load)
+        training.show_example_on(demo.load)
         segment(demo.load)
         inside(demo.load)
         # Checkpoints saved in "Train live" (or added since start-up) appear in the Colourize dropdowns.

@@ -109,6 +109,25 @@ def test_a_grey_upload_has_no_true_class(checkpoints, tmp_path):
         assert "true" not in inspector.model_chart(report)
 
 
+def test_the_true_row_says_true_colour_and_its_palette_class_or_the_true_class_name():
+    """Issue 31: "◀ true (#13)" said nothing to a newcomer (and #13 was the rank). A colourizer's row says
+    "true colour (palette class N)", a segmenter's "true class (flower)", the head gives p and rank; no truth, no row."""
+    from pixelwise.perpixel import PixelReport
+
+    p = np.full(24, 0.01)
+    p[3], p[13] = 0.5, 0.27  # class 13: the 2nd most likely
+    colours = np.zeros((24, 3), np.uint8)
+    colour = PixelReport("unet", "UNet", 0, 1, 2, p, 3, 2.0, colours, 13)
+    chart = inspector.model_chart(colour)
+    assert "◀ true colour (palette class 13)" in chart and "2nd most likely" in chart and "(#" not in chart
+    flower = PixelReport("flower", "Flower", 0, 1, 2, np.array([0.3, 0.7]), 1, 0.9, colours[:2], 0,
+                         ("background", "flower"))
+    assert "◀ true class (background)" in inspector.model_chart(flower)
+    no_truth = PixelReport("flower", "Flower", 0, 1, 2, np.array([0.3, 0.7]), 1, 0.9, colours[:2], None,
+                           ("background", "flower"))
+    assert "true" not in inspector.model_chart(no_truth)  # an upload has no truth mask: no row, no error
+
+
 def test_clicks_outside_the_picture_or_on_a_gap_give_a_clear_message(checkpoints, tmp_path):
     snapshot = upload_panels(photo(tmp_path), checkpoints).snapshot()
     for x, y in [(-1, 5), (203, 5), (5, 157), (1000, 1000)]:

@@ -67,6 +67,13 @@ def test_every_tab_opens_on_an_example_with_maps_on_the_pages_ground(browser, ap
         expect(page.locator("#segment-iou")).to_contain_text("flower.jpg")
         expect(page.locator("#segment-overlay img")).to_be_visible()
         page.screenshot(path=shots / f"first-segment-{view}.png", full_page=True)
+    page.get_by_role("tab", name="Train live", exact=True).click()
+    if HAVE_CIFAR:  # the shipped UNet's colours for the press's first validation horses
+        example = page.locator("#train-strips .block:visible")
+        expect(example).to_have_count(1)
+        expect(example.locator("label[data-testid=block-label]")).to_contain_text("Example, before any press: unet.pt")
+        expect(example.locator("img")).to_be_visible()
+        page.screenshot(path=shots / f"first-train-{view}.png", full_page=True)
     page.get_by_role("tab", name="Inside the models", exact=True).click()
     if HAVE_CIFAR:  # the layer pictures need CIFAR-10
         expect(page.locator("#inside-layer-blocks")).to_contain_text("CIFAR-10 test horse #0")

@@ -122,7 +122,7 @@ def model_chart(report: PixelReport) -> str:
                  f"{report.probabilities[report.truth]:.2f}, {ordinal(rank)} most likely)")
     rows = []
     for index, p in top:
-        marks = ["chosen"] * (index == chosen) + [f"◀ {true_words(report)}"] * (index == report.truth)
+        marks = ["chosen"] * (index == chosen) + ([f"◀ {true_words(report)}"] if index == report.truth else [])
         rows.append(_bar_row(report.name(index), p, report.hex(index), " ".join(marks)))
     if rest_count:
         rows.append(_bar_row(f"rest ({rest_count})", rest, "#bdbdbd"))

@@ -10,13 +10,16 @@ import re
 import shutil
 import threading
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 
 import gradio as gr
 import pandas as pd
 
 from colorizer import ARCH_NAMES, CIFAR10_CLASSES, TrainConfig, TrainResult
+from colorizer.trainer import data_for
+from pixelwise.checkpoints import CheckpointError
+from pixelwise.errors import DataUnavailable
 from pixelwise import limits
 from pixelwise.limits import OutOfRange, bounded
 from pixelwise.pictures import image_grid
@@ -24,7 +27,8 @@ from pixelwise.settings import checkpoint_dir, shown_path, trained_dir
 from pixelwise.zerogpu import TRAINING_S, gpu
 from runs.events import Done, Failed, Finished, LiveEvent, Notice, Progressed, Samples, Status, Waiting
 from runs import presets
-from runs.live import live_config, start_live_run
+from runs.catalog import list_checkpoints, load_checkpoint_cached
+from runs.live import live_config, sample_outputs, start_live_run
 from ui import curves
 from ui.api_types import typed_choices
 from ui.common import api_endpoint, cifar_data_root, cifar_notice, named_outputs, take_home_path
@@ -519,10 +523,37 @@ def save_checkpoint(session: TrainSession | None, batch_size: float | None):
     return message, str(copy)
 
 
+EXAMPLE_CHECKPOINT = "unet.pt"  # the shipped handout UNet: what a finished run's strip looks like
+
+
+def shipped_example() -> dict:
+    """As the page opens, what a finished run shows: the shipped UNet's colours for the default press's first
+    validation horses in the first strip, captioned as the example it is (the strips were blank until a press).
+    The first press's strips replace it. Without the data or the checkpoint: nothing (no notice: nobody asked)."""
+    preset = presets.default_preset()
+    config = live_config(preset.model, "horse", preset.epochs, preset.learning_rate, preset.num_filters, 0,
+                         preset.train_images, preset.val_images, cifar_data_root())
+    try:
+        info = next(info for info in list_checkpoints()[0] if info.name == EXAMPLE_CHECKPOINT)
+        model, palette = load_checkpoint_cached(info.path)
+        data = data_for(config)
+    except (StopIteration, CheckpointError, DataUnavailable, OSError):
+        return {}
+    samples, _ = sample_outputs(model, replace(data, palette=palette), SAMPLE_COUNT)  # drawn in the model's own palette
+    return {strip_name(0): gr.update(value=image_grid([list(triple) for triple in samples]), visible=True,
+                                     label=f"Example, before any press: {info.label}")}
+
+
 @dataclass
 class TrainTab:
     checkpoint_saved: list  # the save events (page, API); app.py refreshes the Colourize dropdowns after them
     preset_buttons: dict  # their labels' minutes follow what this machine measured: relabelled at every page load
+    strips: dict  # the validation strips' images by name (strip_name)
+
+    def show_example_on(self, trigger) -> None:
+        """On ``trigger`` (app.py: demo.load), the shipped UNet's strip as an example (shipped_example)."""
+        trigger(named_outputs(shipped_example, self.strips), None, list(self.strips.values()),
+                show_progress="hidden", api_visibility="private")
 
     def label_presets_on(self, trigger) -> None:
         """Relabel the preset buttons on ``trigger`` (app.py: demo.load), privately: no API endpoint."""
@@ -658,4 +689,5 @@ def build_train_tab() -> TrainTab:
             outputs, inspector, view, saving = _results_column(session)
     buttons = {preset_name(index): controls[preset_name(index)] for index in range(len(presets.PRESETS))}
     _wire_training(controls, outputs | buttons, session, inspector, view)
-    return TrainTab(checkpoint_saved=_wire_saving(saving, session), preset_buttons=buttons)
+    strips = {strip_name(slot): outputs[strip_name(slot)] for slot in range(MAX_RUNS)}
+    return TrainTab(checkpoint_saved=_wire_saving(saving, session), preset_buttons=buttons, strips=strips)
