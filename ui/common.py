@@ -103,9 +103,9 @@ UPLOAD_JS = """() => {
       const note = document.createElement('div');
       note.className = 'pw-no-preview';
       note.textContent = 'No preview of this file';
-      note.style.cssText = 'position: absolute; inset: 0; display: flex; align-items: center; justify-content: center;'
-        + ' pointer-events: none; color: var(--body-text-color-subdued)';  // in the middle, clear of the label
-      if (getComputedStyle(frame).position === 'static') frame.style.position = 'relative';
+      // in the frame's flow (the hidden picture leaves it no height), below the box's floating label
+      note.style.cssText = 'display: flex; align-items: center; justify-content: center; min-height: 90px;'
+        + ' padding: 36px 8px 8px; color: var(--body-text-color-subdued)';
       frame.appendChild(note);
     }
   }, true);
