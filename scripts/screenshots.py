@@ -15,6 +15,7 @@ import sys
 import tempfile
 from pathlib import Path
 
+from PIL import Image
 from playwright.sync_api import sync_playwright
 
 REPO = Path(__file__).resolve().parent.parent
@@ -24,6 +25,13 @@ from tests.helpers import wait_for_first_examples  # noqa: E402
 
 
 SHOTS = ("colourize", "train_live", "segment", "inside", "inspector", "segment_confidence", "layers", "train_inspector")
+
+
+def made_small(path: Path) -> None:
+    """The screenshot as a 256-colour PNG: about a third of the size, for the README and docs/."""
+    with Image.open(path) as shot:
+        small = shot.convert("RGB").quantize(256)
+    small.save(path, optimize=True)
 
 
 def shoot(url: str, out: Path, only=SHOTS) -> None:
@@ -36,6 +44,7 @@ def shoot(url: str, out: Path, only=SHOTS) -> None:
         for name in SHOTS:
             if name in only:
                 SHOOTERS[name](page, out)
+                made_small(out / f"{name}.png")
         browser.close()
 
 
