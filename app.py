@@ -45,7 +45,9 @@ DELETE_CACHE = (int(min(600, max(1, DOWNLOADS_MAX_AGE_S / 2))), DOWNLOADS_MAX_AG
 # - the captions of Train live's strips and the Before / after and entropy pictures sit above their pictures,
 #   whole (Gradio floats an image's label over its top-left corner, where they hid the top row and were cut
 #   to "bs 10 · epo"), and their buttons in a strip above, not over, the picture;
-# - the curves' legend markers drawn as solid dots (Vega's were thin 6 px rings, hard to match to a line).
+# - the curves' legend markers drawn as solid dots (Vega's were thin 6 px rings, hard to match to a line);
+# - the cost section's bar plots without their one-row legends, which cut the fourth part off (ui/cost_section.py
+#   draws one wrapping legend above each pair).
 LABELLED_PICTURES = ("#train-strips", "#colourize-slider", "#hint-entropy")
 PAGE_CSS = "\n".join(f"""
 {block} label[data-testid=block-label] {{ position: static; white-space: normal; overflow: visible;

@@ -74,7 +74,7 @@ def train_run(page, epochs: int, leave_out: tuple[str, ...] = ()) -> None:
     page.get_by_label("number input for Validation images").fill("200")
     page.keyboard.press("Tab")
     page.get_by_role("button", name="Start training").click()
-    page.get_by_text(re.compile(r"^Done: \d batch size")).wait_for()
+    page.get_by_text(re.compile(r"^Done: \d batch size")).wait_for(timeout=1_500_000)  # minutes on a loaded CPU
     page.wait_for_timeout(1500)
 
 

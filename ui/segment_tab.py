@@ -54,8 +54,8 @@ def model_choices() -> tuple[list[str], list[str]]:
 def offline_models_note(offline: list[str]) -> str:
     if not offline:
         return ""
-    return ("Needs the internet once (its COCO-trained weights are downloaded on first use, and this server is "
-            f"offline): {', '.join(name.split(' (')[0] for name in offline)}.")
+    return ("Needs the internet once, so not offered on this offline server (the COCO-trained weights are downloaded "
+            f"on first use): {', '.join(name.split(' (')[0] for name in offline)}.")
 
 
 def test_choices() -> list[str]:
