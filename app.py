@@ -55,7 +55,6 @@ PAGE_CSS = "\n".join(f"""
 {block} .icon-button-wrapper {{ position: static; justify-content: flex-end; box-shadow: none; background: none; }}
 """ for block in LABELLED_PICTURES) + """
 #train-loss-plot .role-legend-symbol path, #train-accuracy-plot .role-legend-symbol path { stroke-width: 4.5px; }
-#train-loss-plot .role-legend-label text, #train-accuracy-plot .role-legend-label text { font-size: 12px; }
 #segment-cost-memory-small .role-legend, #segment-cost-memory-big .role-legend, #segment-cost-time-small .role-legend,
 #segment-cost-time-big .role-legend { display: none; }
 """
