@@ -23,7 +23,7 @@ from runs.catalog import remove_interrupted_saves
 from runs import presets
 from ui import colourize_tab
 from ui.colourize_tab import build_colourize_tab
-from ui.common import DOWNLOADS_MAX_AGE_S, UPLOAD_JS, cifar_data_root
+from ui.common import DOWNLOADS_MAX_AGE_S, UPLOAD_JS, buttons_above_css, cifar_data_root
 from ui.inside_tab import build_inside_tab
 from ui.segment_tab import build_segment_tab
 from ui.train_tab import build_train_tab, release_page
@@ -44,16 +44,19 @@ DELETE_CACHE = (int(min(600, max(1, DOWNLOADS_MAX_AGE_S / 2))), DOWNLOADS_MAX_AG
 # The page's looks that no single component sets (issue 31's rough edges, seen at 1400 and 800 px and dark):
 # - the captions of Train live's strips and the Before / after and entropy pictures sit above their pictures,
 #   whole (Gradio floats an image's label over its top-left corner, where they hid the top row and were cut
-#   to "bs 10 · epo"), and their buttons in a strip above, not over, the picture;
+#   to "bs 10 · epo");
+# - their buttons, and the uncertainty maps', in a strip above the picture (ui.common.buttons_above_css): over the
+#   maps they hid the last map's title;
 # - the curves' legend markers drawn as solid dots (Vega's were thin 6 px rings, hard to match to a line);
 # - the cost section's bar plots without their one-row legends, which cut the fourth part off (ui/cost_section.py
 #   draws one wrapping legend above each pair).
 LABELLED_PICTURES = ("#train-strips", "#colourize-slider", "#hint-entropy")
 PAGE_CSS = "\n".join(f"""
 {block} label[data-testid=block-label] {{ position: static; white-space: normal; overflow: visible;
-  max-width: 100%; margin: 0 0 4px 0; width: fit-content; }}
-{block} .icon-button-wrapper {{ position: static; justify-content: flex-end; box-shadow: none; background: none; }}
-""" for block in LABELLED_PICTURES) + """
+  max-width: 100%; margin: 0 0 4px 0; width: fit-content; }}""" for block in LABELLED_PICTURES) + """
+#colourize-slider .icon-button-wrapper, #train-strips .icon-button-wrapper { position: static; justify-content: flex-end;
+  box-shadow: none; background: none; }
+""" + buttons_above_css("#hint-entropy") + buttons_above_css("[id^=inspector-][id$=-uncertainty]") + """
 #train-loss-plot .role-legend-symbol path, #train-accuracy-plot .role-legend-symbol path { stroke-width: 4.5px; }
 #segment-cost-memory-small .role-legend, #segment-cost-memory-big .role-legend, #segment-cost-time-small .role-legend,
 #segment-cost-time-big .role-legend { display: none; }

@@ -22,7 +22,7 @@ from pixelwise.settings import REPO_ROOT, checkpoint_dir, cifar_root, hf_repo, s
 from pixelwise.tempfiles import request_dir
 from pixelwise.zerogpu import quick_request
 from runs.catalog import fetch_missing_checkpoints, list_checkpoints, load_colourizer
-from ui.common import (DOWNLOADS_MAX_AGE_S, UploadedPath, cifar_notice, clamped_js, example_files, inference_device,
+from ui.common import (DOWNLOADS_MAX_AGE_S, UploadedPath, buttons_above_css, cifar_notice, clamped_js, example_files, inference_device,
                        named_outputs, notice, notice_box, plain, shown_as_jpeg, shown_files, upload_name,
                        uploaded_image)
 from ui import hints_section
@@ -489,19 +489,11 @@ INTRO = ("Colourization as classification: each pixel of a grey image gets a col
          "photo's own lightness. Every setting redraws what is shown at once.")
 OUTPUT_TITLES = (("grey", "Grey input"), ("cnn", "CNN"), ("unet", "UNet"), ("beyond", "Beyond the handout"),
                  ("original", "Original colour"))
-# The pictures' download and full-screen buttons sit in a strip above each picture, not over its top corner,
-# where they hid the picture and caught the clicks meant for the inspector.
-# The five columns line up: each picture's box keeps its height (200 px) instead of growing by what a shorter caption
-# leaves (the pictures, centred in boxes 200 to 234 px high, sat at five heights), and the picture fills what the
-# strip leaves of the box. It filled the whole box, so the box overflowed, and a click on a picture (the Beyond one,
-# to add a hint) scrolled its strip out of view; overflow: clip cannot be scrolled.
-TAB_CSS = """
-#colourize-pictures .pw-inspect .icon-button-wrapper { position: static; justify-content: flex-end;
-  margin: 0 0 2px 0; box-shadow: none; background: none; }
-#colourize-pictures .pw-inspect { flex-grow: 0 !important; overflow: clip !important; }
-#colourize-pictures .pw-inspect .image-container { display: flex; flex-direction: column; height: 100%; }
-#colourize-pictures .pw-inspect .image-container > button { flex: 1 1 0; min-height: 0; }
-#colourize-pictures .pw-inspect .image-frame, #colourize-pictures .pw-inspect .image-frame img { height: 100%; }
+# The pictures' buttons sit in a strip above each picture (ui.common.buttons_above_css), and the five columns line
+# up: each picture's box keeps its height (200 px) instead of growing by what a shorter caption leaves (the
+# pictures, centred in boxes 200 to 234 px high, sat at five heights).
+TAB_CSS = buttons_above_css("#colourize-pictures .pw-inspect") + """
+#colourize-pictures .pw-inspect { flex-grow: 0 !important; }
 """
 # An example's result: if the pictures are out of view (a narrow window stacks them under the controls),
 # bring them into view; where they are in view already, nothing moves.

@@ -85,6 +85,21 @@ def inference_device() -> str:
     return str(resolve_device("auto"))
 
 
+def buttons_above_css(selector: str) -> str:
+    """CSS for the gr.Image blocks of a fixed height matched by ``selector``: their download and full-screen buttons in a strip above
+    the picture, not over its top corner (where they hid the picture's top, a map's title, and caught clicks meant
+    for the inspector), and the picture filling what the strip leaves of its box: filling the whole box, it
+    overflowed it, and a click on the picture scrolled the strip out of view (overflow: clip cannot scroll)."""
+    return f"""
+{selector} .icon-button-wrapper {{ position: static; justify-content: flex-end; margin: 0 0 2px 0; box-shadow: none;
+  background: none; }}
+{selector} {{ overflow: clip !important; display: flex !important; flex-direction: column; }}
+{selector} .image-container {{ display: flex; flex-direction: column; flex: 1 1 0; min-height: 0; }}
+{selector} .image-container > button {{ flex: 1 1 0; min-height: 0; }}
+{selector} .image-frame, {selector} .image-frame img {{ height: 100%; }}
+"""
+
+
 UPLOAD_CLASS = "pw-upload"  # the upload boxes of uploaded_image: UPLOAD_JS watches what they show
 
 # Installed once per page (app.py's launch(js=...)). Two things Gradio's upload box and example buttons do:
