@@ -11,19 +11,22 @@ import signal
 import tempfile
 import threading
 
-from pixelwise.tempfiles import own_gradio_cache, sweep_gradio_cache, sweep_while_there
+os.environ.setdefault("THP_MEM_ALLOC_ENABLE", "1")  # huge pages for Train live (pixelwise.process): before torch
+
+from pixelwise.tempfiles import own_gradio_cache, sweep_gradio_cache, sweep_while_there  # noqa: E402
 
 GRADIO_CACHE = own_gradio_cache()  # before gradio is imported (some of its modules read GRADIO_TEMP_DIR then)
 
 import gradio as gr  # noqa: E402
 
 from pixelwise.device import usable_cores
-from pixelwise.settings import mcp_enabled
-from runs.catalog import remove_interrupted_saves
+from pixelwise.process import quiet_profiler
+from pixelwise.settings import downloads_max_age_s, max_upload_mb, mcp_enabled
+from runs.catalog import prune_trained, remove_interrupted_saves
 from runs import presets
 from ui import colourize_tab
 from ui.colourize_tab import build_colourize_tab
-from ui.common import DOWNLOADS_MAX_AGE_S, UPLOAD_JS, buttons_above_css, cifar_data_root
+from ui.common import UPLOAD_JS, buttons_above_css, cifar_data_root
 from ui.inside_tab import build_inside_tab
 from ui.segment_tab import build_segment_tab
 from ui.train_tab import build_train_tab, release_page
@@ -36,10 +39,14 @@ from ui.train_tab import build_train_tab, release_page
 # them cost no memory and drain in seconds, where the old 32 refused two thirds of a 100-request burst.
 CONCURRENT_EVENTS = max(2, min(8, usable_cores()))
 MAX_QUEUE = 100
-# Uploads and outputs in Gradio's cache are deleted once an hour old (checked every 10 minutes; sooner with
-# PIXELWISE_DOWNLOADS_MAX_AGE_S, which the concurrency tests shorten). delete_cache reaches only the copies
-# Gradio tracks; sweep_gradio_cache (below) the rest of this process's own cache folder.
-DELETE_CACHE = (int(min(600, max(1, DOWNLOADS_MAX_AGE_S / 2))), DOWNLOADS_MAX_AGE_S)
+
+
+def delete_cache() -> tuple[int, float]:
+    """Uploads and outputs in Gradio's cache are deleted once an hour old (checked every 10 minutes; sooner with
+    PIXELWISE_DOWNLOADS_MAX_AGE_S, which the concurrency tests shorten), read when the app is built. delete_cache
+    reaches only the copies Gradio tracks; sweep_gradio_cache (below) the rest of this process's own cache folder."""
+    max_age = downloads_max_age_s()
+    return int(min(600, max(1, max_age / 2))), max_age
 
 # The page's looks that no single component sets (issue 31's rough edges, seen at 1400 and 800 px and dark):
 # - the captions of Train live's strips and the Before / after and entropy pictures sit above their pictures,
@@ -93,7 +100,8 @@ def warm_up() -> None:
 def build_app() -> gr.Blocks:
     examples_cache()
     remove_interrupted_saves()  # checkpoint saves a killed process left half-written
-    with gr.Blocks(title="PixelWise", delete_cache=DELETE_CACHE) as demo:
+    prune_trained()  # the trained folder is every visitor's: its oldest beyond PIXELWISE_TRAINED_KEEP go
+    with gr.Blocks(title="PixelWise", delete_cache=delete_cache()) as demo:
         gr.Markdown("# PixelWise\nColourization as per-pixel classification (CNN vs UNet), "
                     "batch-size training live, flower segmentation and what is inside each model.")
         with gr.Tab("Colourize"):
@@ -119,17 +127,13 @@ def build_app() -> gr.Blocks:
     return demo
 
 
-if __name__ == "__main__":
-    # SIGTERM (Spaces, tests, `kill`) ends the app as Ctrl+C does: Gradio closes, atexit removes the temp folders.
-    signal.signal(signal.SIGTERM, signal.default_int_handler)
-    demo = build_app()
-    if mcp_enabled():
-        from ui.mcp_server import use_mended_mcp_server
-
-        use_mended_mcp_server()  # every tool's answer usable by an agent (ui/mcp_server.py says what it mends)
-    demo.launch(
+def launch_options() -> dict:
+    """demo.launch()'s settings: where it listens, the largest upload it stores, the page's CSS and script, the MCP
+    server."""
+    return dict(
         server_name=os.environ.get("GRADIO_SERVER_NAME", "127.0.0.1"),  # Spaces sets 0.0.0.0
         server_port=int(os.environ.get("GRADIO_SERVER_PORT", "7860")),
+        max_file_size=int(max_upload_mb() * 1024 * 1024),  # a bigger POST is refused (413) before it is stored
         show_error=True,
         theme=gr.themes.Soft(),
         css=PAGE_CSS,
@@ -137,6 +141,18 @@ if __name__ == "__main__":
         mcp_server=mcp_enabled(),  # the public endpoints as MCP tools at /gradio_api/mcp/ (PIXELWISE_MCP=0: off)
         prevent_thread_lock=True,
     )
+
+
+if __name__ == "__main__":
+    # SIGTERM (Spaces, tests, `kill`) ends the app as Ctrl+C does: Gradio closes, atexit removes the temp folders.
+    signal.signal(signal.SIGTERM, signal.default_int_handler)
+    quiet_profiler()  # on the main thread, before the cost section's workers profile
+    demo = build_app()
+    if mcp_enabled():
+        from ui.mcp_server import use_mended_mcp_server
+
+        use_mended_mcp_server()  # every tool's answer usable by an agent (ui/mcp_server.py says what it mends)
+    demo.launch(**launch_options())
     # after the page is built and served, not beside the build: the warm-up's rate calibration is what the
     # preset buttons promise for the process's life, and measured beside the build it came out 4x too slow.
     # Not a daemon: a SIGTERM during its seconds of torch work waits for it (a daemon thread still inside

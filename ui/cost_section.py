@@ -9,10 +9,12 @@ import gradio as gr
 import pandas as pd
 
 from colorizer.cost import iter_unet_layer_costs
+from pixelwise import limits
 from pixelwise.layercost_report import report_markdown, rows_markdown, step_seconds
+from pixelwise.limits import bounded
 from pixelwise.zerogpu import TRAINING_S, gpu
 from segmenter.cost import iter_flower_layer_costs
-from ui.common import api_endpoint, inference_device, named_outputs
+from ui.common import api_endpoint, checked_by_handler, inference_device, named_outputs, refusal
 from ui.page_jobs import HEAVY, page_job, waiting_note
 
 COST_MODELS = {"Flower DeepLabV3 (21 blocks)": iter_flower_layer_costs,
@@ -46,12 +48,13 @@ def measure_rows(model: str, sizes: str, batch, progress, request: gr.Request | 
     """The rows for the radio choices, reporting each one to ``progress``; fewer when the page that asked
     is closed (ui.page_jobs: the loop stops at the next row)."""
     if model not in COST_MODELS or sizes not in SIZE_CHOICES:
-        raise gr.Error(f"Choose a model ({', '.join(COST_MODELS)}) and sizes ({', '.join(SIZE_CHOICES)}).")
+        raise refusal(f"Choose a model ({', '.join(COST_MODELS)}) and sizes ({', '.join(SIZE_CHOICES)}).")
+    batch = bounded(batch, "Batch size", limits.COST_BATCH)  # NaN, 1e9: refused before anything is built
     chosen = SIZE_CHOICES[sizes]
     rows = []
     progress(0, desc="building the model")
     with page_job(f"measurement of fine-tuning costs ({model.split(' (')[0]})", request) as job:
-        for row in COST_MODELS[model](chosen, batch=int(batch), repeats=2, device=inference_device()):
+        for row in COST_MODELS[model](chosen, batch=batch, repeats=2, device=inference_device()):
             rows.append(row)
             job.done = len(rows) / (len(chosen) * row.blocks)
             progress(job.done, desc=f"{row.size}², n = {row.n}: step {step_seconds(row):.2f} s")
@@ -154,7 +157,7 @@ def build_cost_section() -> None:
         with gr.Row():
             model = gr.Radio(list(COST_MODELS), value=next(iter(COST_MODELS)), label="Model")
             sizes = gr.Radio(list(SIZE_CHOICES), value=next(iter(SIZE_CHOICES)), label="Image sizes")
-            batch = gr.Slider(2, 8, value=2, step=2, label="Batch size")
+            batch = checked_by_handler(gr.Slider(2, 8, value=2, step=2, label="Batch size"))  # NaN, inf: its refusal
         measure = gr.Button("Measure", elem_id="segment-cost-run")
         waiting = gr.Markdown(elem_id="segment-cost-waiting")
         shown = cost_outputs()
