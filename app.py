@@ -26,7 +26,7 @@ from runs.catalog import prune_trained, remove_interrupted_saves
 from runs import presets
 from ui import colourize_tab
 from ui.colourize_tab import build_colourize_tab
-from ui.common import cifar_data_root
+from ui.common import UPLOAD_JS, buttons_above_css, cifar_data_root
 from ui.inside_tab import build_inside_tab
 from ui.segment_tab import build_segment_tab
 from ui.train_tab import build_train_tab, release_page
@@ -47,6 +47,27 @@ def delete_cache() -> tuple[int, float]:
     reaches only the copies Gradio tracks; sweep_gradio_cache (below) the rest of this process's own cache folder."""
     max_age = downloads_max_age_s()
     return int(min(600, max(1, max_age / 2))), max_age
+
+# The page's looks that no single component sets (issue 31's rough edges, seen at 1400 and 800 px and dark):
+# - the captions of Train live's strips and the Before / after and entropy pictures sit above their pictures,
+#   whole (Gradio floats an image's label over its top-left corner, where they hid the top row and were cut
+#   to "bs 10 · epo");
+# - their buttons, and the uncertainty maps', in a strip above the picture (ui.common.buttons_above_css): over the
+#   maps they hid the last map's title;
+# - the curves' legend markers drawn as solid dots (Vega's were thin 6 px rings, hard to match to a line);
+# - the cost section's bar plots without their one-row legends, which cut the fourth part off (ui/cost_section.py
+#   draws one wrapping legend above each pair).
+LABELLED_PICTURES = ("#train-strips", "#colourize-slider", "#hint-entropy")
+PAGE_CSS = "\n".join(f"""
+{block} label[data-testid=block-label] {{ position: static; white-space: normal; overflow: visible;
+  max-width: 100%; margin: 0 0 4px 0; width: fit-content; }}""" for block in LABELLED_PICTURES) + """
+#colourize-slider .icon-button-wrapper, #train-strips .icon-button-wrapper { position: static; justify-content: flex-end;
+  box-shadow: none; background: none; }
+""" + buttons_above_css("#hint-entropy") + buttons_above_css("[id^=inspector-][id$=-uncertainty]") + """
+#train-loss-plot .role-legend-symbol path, #train-accuracy-plot .role-legend-symbol path { stroke-width: 4.5px; }
+#segment-cost-memory-small .role-legend, #segment-cost-memory-big .role-legend, #segment-cost-time-small .role-legend,
+#segment-cost-time-big .role-legend { display: none; }
+"""
 
 
 def examples_cache() -> str:
@@ -88,9 +109,15 @@ def build_app() -> gr.Blocks:
         with gr.Tab("Train live"):
             training = build_train_tab()
         with gr.Tab("Segment"):
-            build_segment_tab()
+            segment = build_segment_tab()
         with gr.Tab("Inside the models"):
-            build_inside_tab()
+            inside = build_inside_tab()
+        # Every tab opens on an example, not on blank picture panels: the first one, shown as its button shows it
+        # (Train live: the shipped UNet's validation strip).
+        colourize.show_example_on(demo.load)
+        training.show_example_on(demo.load)
+        segment(demo.load)
+        inside(demo.load)
         # Checkpoints saved in "Train live" (or added since start-up) appear in the Colourize dropdowns.
         colourize.refresh_after(demo.load, *training.checkpoint_saved)
         training.label_presets_on(demo.load)
@@ -101,13 +128,16 @@ def build_app() -> gr.Blocks:
 
 
 def launch_options() -> dict:
-    """demo.launch()'s settings: where it listens, the largest upload it stores, the MCP server."""
+    """demo.launch()'s settings: where it listens, the largest upload it stores, the page's CSS and script, the MCP
+    server."""
     return dict(
         server_name=os.environ.get("GRADIO_SERVER_NAME", "127.0.0.1"),  # Spaces sets 0.0.0.0
         server_port=int(os.environ.get("GRADIO_SERVER_PORT", "7860")),
         max_file_size=int(max_upload_mb() * 1024 * 1024),  # a bigger POST is refused (413) before it is stored
         show_error=True,
         theme=gr.themes.Soft(),
+        css=PAGE_CSS,
+        js=UPLOAD_JS,  # the upload boxes' preview and the example buttons' highlight (ui/common.py)
         mcp_server=mcp_enabled(),  # the public endpoints as MCP tools at /gradio_api/mcp/ (PIXELWISE_MCP=0: off)
         prevent_thread_lock=True,
     )

@@ -186,6 +186,16 @@ def load_voc_model(name: str, weights_file: str | Path | None = None, allow_down
     return load_local_weights(model, local, weights, name).eval()
 
 
+def voc_model_available(name: str) -> bool:
+    """Whether load_voc_model can load ``name`` here: its weights on this machine, or their host reachable
+    (one quick probe, pixelwise.network.url_reachable)."""
+    try:
+        resolve_weights(VOC_MODELS[name][1].COCO_WITH_VOC_LABELS_V1, (SHARED_WEIGHTS,))
+    except WeightsUnavailable:
+        return False
+    return True
+
+
 def offline_message(name: str) -> str:
     """A VOC model that cannot be loaded, in the page's plain words: the file it needs, never a server folder
     (WeightsUnavailable's own message names the folders, for whoever runs the server)."""

@@ -165,12 +165,15 @@ def browser():
 
 @pytest.fixture
 def page(browser, app_url):
-    """A fresh Playwright page (own context, 1400x1000) opened at the running app."""
+    """A fresh Playwright page (own context, 1400x1000) opened at the running app, its first examples shown."""
+    from tests.helpers import wait_for_first_examples
+
     context = browser.new_context(viewport={"width": 1400, "height": 1000})
     page = context.new_page()
     page.set_default_timeout(60_000)
     page.goto(app_url, wait_until="domcontentloaded")
     page.get_by_role("tab").first.wait_for()
+    wait_for_first_examples(page)
     yield page
     context.close()
 

@@ -13,7 +13,7 @@ from PIL import Image
 from playwright.sync_api import expect
 
 from tests.conftest import REPO_ROOT
-from tests.helpers import CHECKPOINTS, HAVE_CIFAR, requires_flowers
+from tests.helpers import CHECKPOINTS, HAVE_CIFAR, requires_flowers, wait_for_first_examples
 
 TIMEOUT_MS = 120_000
 VIEWS = {"1400": ({"width": 1400, "height": 1000}, ""), "800": ({"width": 800, "height": 1000}, ""),
@@ -28,6 +28,7 @@ def open_page(browser, app_url, view: str, tab: str):
     page = context.new_page()
     page.set_default_timeout(TIMEOUT_MS)
     page.goto(app_url + query, wait_until="domcontentloaded")
+    wait_for_first_examples(page)
     page.get_by_role("tab", name=tab).click()
     return page
 

@@ -234,6 +234,29 @@ def test_test_image_iou_uses_the_truth_mask_and_its_ignore_band():
     assert iou_against_truth(np.zeros((10, 10), np.uint8), 2) is None  # not the data set's own image size
 
 
+def test_segment_tab_offers_only_the_models_that_can_run(tmp_path, monkeypatch):
+    """Issue 31: offline, the three VOC models were offered and each answered "not on this server". Offered: the
+    flower model and any VOC model whose weights are here; the others named as needing the internet once."""
+    from segmenter import models
+    from ui import segment_tab
+
+    monkeypatch.setattr(torch.hub, "get_dir", lambda: str(tmp_path / "hub"))
+    monkeypatch.setattr(models, "SHARED_WEIGHTS", tmp_path / "shared")
+    monkeypatch.setattr("pixelwise.weights.url_reachable", lambda url, timeout=3.0: False)  # offline
+    mobile = "DeepLabV3 MobileNetV3-Large (COCO, VOC labels)"
+    weights = VOC_MODELS[mobile][1].COCO_WITH_VOC_LABELS_V1
+    (tmp_path / "shared").mkdir()
+    (tmp_path / "shared" / os.path.basename(weights.url)).write_bytes(b"present")
+    runnable, offline = segment_tab.model_choices()
+    assert runnable == [segment_tab.FLOWER_MODEL, mobile]
+    assert offline == [name for name in VOC_MODELS if name != mobile]
+    note = segment_tab.offline_models_note(offline)
+    assert note.startswith("Needs the internet once") and "ResNet-101" in note and "ResNet-50" in note
+    monkeypatch.setattr("pixelwise.weights.url_reachable", lambda url, timeout=3.0: True)  # online: all offered
+    assert segment_tab.model_choices() == ([segment_tab.FLOWER_MODEL, *VOC_MODELS], [])
+    assert segment_tab.offline_models_note([]) == ""
+
+
 def test_the_head_s_dropout_follows_its_own_generator_not_the_global_seed():
     """ASPP's nn.Dropout drew from torch's shared generator: a fine-tune's head output changed with
     torch.manual_seed (issue 30). seeded_dropout draws each mask from the run's own generator."""

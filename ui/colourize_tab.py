@@ -22,11 +22,11 @@ from pixelwise.settings import REPO_ROOT, checkpoint_dir, cifar_root, downloads_
 from pixelwise.tempfiles import request_dir
 from pixelwise.zerogpu import quick_request
 from runs.catalog import fetch_missing_checkpoints, list_checkpoints, load_colourizer
-from ui.common import (UploadedPath, cifar_notice, clamped_js, example_buttons, example_path,
+from ui.common import (UploadedPath, buttons_above_css, cifar_notice, clamped_js, example_buttons, example_path,
                        inference_device, named_outputs, notice, notice_box, plain, refusal, shown_as_jpeg, shown_files,
                        upload_name, uploaded_image)
 from ui import hints_section
-from ui.inspector import INSPECT_CLASS, add_inspect_api, build_inspector, model_chart
+from ui.inspector import INSPECT_CLASS, Inspector, add_inspect_api, build_inspector, model_chart
 
 # The three model columns: which archs each lists, its title, and the checkpoint it defaults to.
 SLOTS = {"cnn": (("cnn",), "CNN", "cnn.pt"),
@@ -418,6 +418,14 @@ class ColourizeTab:
     checkpoints: dict[str, gr.Dropdown]  # slot -> dropdown
     checkpoint_notes: gr.Markdown
     images: dict[str, gr.Image]
+    first_example: dict  # the listener's arguments that colourize the first example (show_example_on)
+    show: dict  # the listener's arguments that show the rest of a result (_wire_page)
+    inspector: Inspector
+
+    def show_example_on(self, trigger) -> None:
+        """On ``trigger`` (app.py: demo.load), the first example colourized as its button does, and the
+        inspector's maps drawn for it."""
+        self.inspector.redraw_after([trigger(**self.first_example).then(**self.show)])
 
     def refresh_after(self, *events) -> None:
         """Re-list checkpoints after each event (a Dependency, e.g. a save) or trigger (e.g. demo.load)."""
@@ -481,11 +489,11 @@ INTRO = ("Colourization as classification: each pixel of a grey image gets a col
          "photo's own lightness. Every setting redraws what is shown at once.")
 OUTPUT_TITLES = (("grey", "Grey input"), ("cnn", "CNN"), ("unet", "UNet"), ("beyond", "Beyond the handout"),
                  ("original", "Original colour"))
-# The pictures' download and full-screen buttons sit in a strip above each picture, not over its top corner,
-# where they hid the picture and caught the clicks meant for the inspector.
-TAB_CSS = """
-#colourize-pictures .pw-inspect .icon-button-wrapper { position: static; justify-content: flex-end;
-  margin: 0 0 2px 0; box-shadow: none; background: none; }
+# The pictures' buttons sit in a strip above each picture (ui.common.buttons_above_css), and the five columns line
+# up: each picture's box keeps its height (200 px) instead of growing by what a shorter caption leaves (the
+# pictures, centred in boxes 200 to 234 px high, sat at five heights).
+TAB_CSS = buttons_above_css("#colourize-pictures .pw-inspect") + """
+#colourize-pictures .pw-inspect { flex-grow: 0 !important; }
 """
 # An example's result: if the pictures are out of view (a narrow window stacks them under the controls),
 # bring them into view; where they are in view already, nothing moves.
@@ -551,7 +559,8 @@ def _outputs():
     outputs["inspection"] = gr.State(None, time_to_live=downloads_max_age_s())  # the last colourization's logits: clicks read them
     inspector = build_inspector(outputs["inspection"], elem_id="inspector-colourize")
     hint_controls = hints_section.build_hint_controls()
-    outputs["slider"] = shown_as_jpeg(gr.ImageSlider(label="Before / after", interactive=False, max_height=420))
+    outputs["slider"] = shown_as_jpeg(gr.ImageSlider(label="Before / after", interactive=False, max_height=420,
+                                                              elem_id="colourize-slider"))
     outputs["notes"] = gr.Markdown()
     return outputs, inspector, hint_controls
 
@@ -606,13 +615,19 @@ def _wire_page(inputs: dict, outputs: dict, h, examples) -> tuple[list, dict, di
     size_inputs = [outputs["view"], *chosen[:-1], inputs["work_size"]]
     inputs["full_size_button"].click(inputs=size_inputs, **step(page_full_size, {"full_size": inputs["full_size"],
                                                                                  "notice": outputs["notice"]}))
-    return [event.then(**show) for event in events], redraw, show
+    first = dict(inputs=[*chosen, inputs["work_size"]], **step(page_first_example, forgets | {"upload": inputs["upload"]}))
+    return [event.then(**show) for event in events], redraw, show, first
 
 
 def page_example(index, *chosen) -> dict:
     """An example button: its photo in the upload box, colourized as an upload (page_new)."""
     path = example_path(EXAMPLES, index)
     return {"upload": path} | page_new(path, *chosen)
+
+
+def page_first_example(*chosen) -> dict:
+    """The first example, as the page opens: its panels were blank until an example was clicked."""
+    return page_example(0, *chosen)
 
 
 def build_colourize_tab() -> ColourizeTab:
@@ -628,10 +643,11 @@ def build_colourize_tab() -> ColourizeTab:
         with gr.Column(scale=3):
             outputs, inspector, hint_controls = _outputs()
     _wire_api(inputs, outputs, hint_controls.hints)
-    shown, redraw, show = _wire_page(inputs, outputs, hint_controls, inputs["examples"])
+    shown, redraw, show, first = _wire_page(inputs, outputs, hint_controls, inputs["examples"])
     shown += wire_hints(hint_controls, outputs, inputs["checkpoints"]["beyond"], redraw, show)
     inspector.watch([outputs[name] for name in IMAGES])
     inspector.redraw_after(shown)
-    tab = ColourizeTab(inputs["checkpoints"], inputs["checkpoint_notes"], {name: outputs[name] for name in IMAGES})
+    tab = ColourizeTab(inputs["checkpoints"], inputs["checkpoint_notes"], {name: outputs[name] for name in IMAGES},
+                       first, show, inspector)
     tab.refresh_after(inputs["refresh_button"].click)
     return tab

@@ -141,6 +141,62 @@ def inference_device() -> str:
     return str(resolve_device("auto"))
 
 
+def buttons_above_css(selector: str) -> str:
+    """CSS for the gr.Image blocks of a fixed height matched by ``selector``: their download and full-screen buttons in a strip above
+    the picture, not over its top corner (where they hid the picture's top, a map's title, and caught clicks meant
+    for the inspector), and the picture filling what the strip leaves of its box: filling the whole box, it
+    overflowed it, and a click on the picture scrolled the strip out of view (overflow: clip cannot scroll)."""
+    return f"""
+{selector} .icon-button-wrapper {{ position: static; justify-content: flex-end; margin: 0 0 2px 0; box-shadow: none;
+  background: none; }}
+{selector} {{ overflow: clip !important; display: flex !important; flex-direction: column; }}
+{selector} .image-container {{ display: flex; flex-direction: column; flex: 1 1 0; min-height: 0; }}
+{selector} .image-container > button {{ flex: 1 1 0; min-height: 0; }}
+{selector} .image-frame, {selector} .image-frame img {{ height: 100%; }}
+"""
+
+
+UPLOAD_CLASS = "pw-upload"  # the upload boxes of uploaded_image: UPLOAD_JS watches what they show
+
+# Installed once per page (app.py's launch(js=...)). Two things Gradio's upload box and example buttons do:
+# - a file the browser cannot draw (a refused file, or a format only the server decodes) left a broken-image
+#   sliver in the box: the picture is hidden and a line says there is no preview (a picture that loads puts it back);
+# - an example button's highlight is Gradio's hover state, which stays until the pointer leaves the button: a
+#   new file (dialog, drop, paste) ends it, so the old example does not look chosen beside the new photo.
+UPLOAD_JS = """() => {
+  const inBox = (node) => node && node.closest && node.closest('.%(box)s');
+  document.addEventListener('error', (event) => {
+    const img = event.target;
+    if (img.tagName !== 'IMG' || !inBox(img)) return;
+    img.style.display = 'none';
+    const frame = img.parentElement;
+    if (!frame.querySelector(':scope > .pw-no-preview')) {
+      const note = document.createElement('div');
+      note.className = 'pw-no-preview';
+      note.textContent = 'No preview of this file';
+      // in the frame's flow (the hidden picture leaves it no height), below the box's floating label
+      note.style.cssText = 'display: flex; align-items: center; justify-content: center; min-height: 90px;'
+        + ' padding: 36px 8px 8px; color: var(--body-text-color-subdued)';
+      frame.appendChild(note);
+    }
+  }, true);
+  document.addEventListener('load', (event) => {
+    const img = event.target;
+    if (img.tagName !== 'IMG' || !inBox(img)) return;
+    img.style.display = '';
+    const note = img.parentElement.querySelector(':scope > .pw-no-preview');
+    if (note) note.remove();
+  }, true);
+  const unhover = () => document.querySelectorAll('.gallery-item').forEach((button) => {
+    button.dispatchEvent(new MouseEvent('mouseleave'));
+    button.blur();
+  });
+  ['change', 'drop', 'paste'].forEach((kind) => document.addEventListener(kind, (event) => {
+    if (inBox(event.target)) unhover();
+  }, true));
+}""" % {"box": UPLOAD_CLASS}
+
+
 class UploadedPath(str):
     """The server path of an upload (a plain str to every caller) that remembers the name the person
     gave the file, for messages: the path itself is Gradio's cache and not theirs to see."""
@@ -160,6 +216,8 @@ def uploaded_image(**kwargs) -> gr.Image:
     wrong (and which handles 16-bit, CMYK, palette and RGBA files). Done on the instance, not with a
     subclass: Gradio writes a .pyi stub next to any module that subclasses a component.
     """
+    kwargs["elem_classes"] = [*([kwargs["elem_classes"]] if isinstance(kwargs.get("elem_classes"), str)
+                                else kwargs.get("elem_classes") or []), UPLOAD_CLASS]
     image = gr.Image(type="filepath", image_mode=None, **kwargs)
     own_preprocess = image.preprocess
 

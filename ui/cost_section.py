@@ -2,6 +2,7 @@
 number of layers trained (the last n parameterised blocks), for the flower DeepLabV3 or the handout's
 colourization UNet, measured on demand; beside the plots, the closed forms and where the write-up's
 answers to (d) and (e) hold, computed by pixelwise.layercost_report from the rows just measured."""
+import html
 from dataclasses import asdict
 
 import gradio as gr
@@ -109,12 +110,30 @@ def time_plot(elem_id: str) -> gr.BarPlot:
                       x_title="n (last blocks trained)", elem_id=elem_id, height=260)
 
 
+# The bar plots' own legends are one row that Vega cuts where the plot ends: at 1400 px the memory legend lost
+# "activations", its fourth item. Each pair of plots gets one legend of its own above it, which wraps; the plots'
+# legends are hidden (app.py's PAGE_CSS).
+LEGEND_CSS = """
+.pw-legend { display: flex; flex-wrap: wrap; gap: 4px 16px; font-size: 13px; }
+.pw-legend span { display: inline-flex; align-items: center; gap: 5px; }
+.pw-legend i { width: 13px; height: 13px; border-radius: 2px; display: inline-block; }
+"""
+
+
+def legend_html(colours: dict[str, str]) -> str:
+    """One wrapping legend: a colour square and its name per part."""
+    items = "".join(f'<span><i style="background:{colour}"></i>{html.escape(name)}</span>' for name, colour in colours.items())
+    return f'<div class="pw-legend">{items}</div>'
+
+
 def cost_outputs() -> dict:
     """The plots beside the closed forms, and the rows table: {name: component} as page_values names them."""
     with gr.Row():
         with gr.Column(scale=3):
+            gr.HTML(legend_html(MEMORY_COLOURS), css_template=LEGEND_CSS, elem_id="segment-cost-memory-legend")
             with gr.Row():
                 memory_small, memory_big = memory_plot("segment-cost-memory-small"), memory_plot("segment-cost-memory-big")
+            gr.HTML(legend_html(TIME_COLOURS), css_template=LEGEND_CSS, elem_id="segment-cost-time-legend")
             with gr.Row():
                 time_small, time_big = time_plot("segment-cost-time-small"), time_plot("segment-cost-time-big")
             peak = gr.LinePlot(x="n", y="MiB", color="image", sort=N_ORDER, title="Step peak above what is held between steps",

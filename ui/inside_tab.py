@@ -8,6 +8,7 @@ import base64
 import html
 import io
 import json
+from typing import Callable
 
 import gradio as gr
 import numpy as np
@@ -461,9 +462,18 @@ def layers_on_page(*inputs) -> dict:
             "layer_table": view["layer_table"], "notice": ""}
 
 
-def _wire_layers_and_affine(layer: dict, layers_view: dict, aff: dict, affine: dict) -> None:
+def layers_of_first_image(*inputs) -> dict:
+    """Every layer's output for the controls' first image (test horse #0), as the page opens: the pictures were
+    blank until Show every layer was pressed. Where they cannot be drawn (no CIFAR-10 here), nothing: no notice,
+    as nobody asked yet."""
+    answer = layers_on_page(*inputs)
+    return {} if answer.get("notice") else answer
+
+
+def _wire_layers_and_affine(layer: dict, layers_view: dict, aff: dict, affine: dict) -> Callable:
     """The affine checkpoint list refreshes; an upload selects itself as the image; the two runs (the
-    affine one says first what it waits for, and a closed page stops it: ui.page_jobs)."""
+    affine one says first what it waits for, and a closed page stops it: ui.page_jobs). Returns
+    show_example_on(trigger), which shows every layer for the first test image on ``trigger``."""
     aff["refresh"].click(refreshed_checkpoints, aff["checkpoint"], aff["checkpoint"], queue=False,
                          api_visibility="private")
     layer["upload"].upload(lambda: IMAGE_SOURCES[1], None, layer["image_source"], queue=False, api_visibility="private")
@@ -479,9 +489,12 @@ def _wire_layers_and_affine(layer: dict, layers_view: dict, aff: dict, affine: d
         named_outputs(run_affine, affine), affine_inputs, list(affine.values()), api_visibility="private",
         show_progress_on=[affine["affine_table"]], **HEAVY)
     api_endpoint(affine_experiment, affine_inputs, "affine_experiment", **HEAVY)  # plain values for scripts
+    return lambda trigger: trigger(named_outputs(layers_of_first_image, layers_view), layer_inputs,
+                                   list(layers_view.values()), api_visibility="private", show_progress="hidden")
 
 
-def build_inside_tab() -> None:
+def build_inside_tab() -> Callable:
+    """The tab; returns show_example_on(trigger) (app.py: demo.load shows every layer for the first test image)."""
     with gr.Column(elem_id="inside-tab"):  # one root, so tests and CSS can scope to this tab
         gr.HTML("", js_on_load=PAGE_STYLE_JS, container=False, padding=False)
         gr.Markdown("## Inside the models\n" + EXPLAINER)
@@ -490,5 +503,6 @@ def build_inside_tab() -> None:
         writeup = _writeup_section()
         aff, affine = _affine_section()
     _wire_counting(counting_inputs, counts, writeup)
-    _wire_layers_and_affine(layer, layers_view, aff, affine)
+    show_example_on = _wire_layers_and_affine(layer, layers_view, aff, affine)
     stop_jobs_when_page_closes()
+    return show_example_on

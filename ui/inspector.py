@@ -79,7 +79,7 @@ CHART_CSS = """
 .pw-chart .pw-track { flex: 1; background: #f1f1f1; height: 13px; position: relative; }
 .pw-chart .pw-bar { height: 13px; border: 1px solid #666; box-sizing: border-box; min-width: 1px; }
 .pw-chart .pw-p { width: 52px; font-variant-numeric: tabular-nums; }
-.pw-chart .pw-mark { width: 96px; font-size: 11px; white-space: nowrap; }
+.pw-chart .pw-mark { min-width: 96px; font-size: 11px; white-space: nowrap; }
 .pw-chart .pw-swatch { display: inline-block; width: 12px; height: 12px; border: 1px solid #555; vertical-align: -2px; }
 .pw-chart .pw-message { color: var(--error-text-color); }  /* the theme's: dark red, light pink in dark mode */
 .pw-chart .pw-hint { color: var(--body-text-color); }
@@ -98,6 +98,19 @@ def _bar_row(name: str, p: float, colour: str, mark: str = "") -> str:
             f'<span class="pw-p">{100 * p:.1f}%</span><span class="pw-mark">{mark}</span></div>')
 
 
+def true_words(report: PixelReport) -> str:
+    """The true class as a newcomer reads it: "true colour (palette class 13)" for a colourizer (its classes
+    are colours numbered in its palette), "true class (flower)" for a segmenter (its classes have names)."""
+    if report.class_names:
+        return f"true class ({html.escape(report.name(report.truth))})"
+    return f"true colour (palette class {report.truth})"
+
+
+def ordinal(n: int) -> str:
+    suffix = "th" if 10 <= n % 100 <= 20 else {1: "st", 2: "nd", 3: "rd"}.get(n % 10, "th")
+    return f"{n}{suffix}"
+
+
 def model_chart(report: PixelReport) -> str:
     """One model's bars: the top 10 classes, sorted, in their own colours; the rest summed in grey."""
     top, rest, rest_count = report.top()
@@ -106,19 +119,19 @@ def model_chart(report: PixelReport) -> str:
             f"{html.escape(report.name(chosen))} (p = {report.probabilities[chosen]:.2f}) · entropy "
             f"<b>{report.entropy_bits:.2f} bits</b> (of at most {np.log2(len(report.probabilities)):.2f})")
     if report.truth is not None:
-        head += (f" · true class {swatch(report.hex(report.truth))} {html.escape(report.name(report.truth))} "
-                 f"(p = {report.probabilities[report.truth]:.2f})")
+        rank = int((report.probabilities > report.probabilities[report.truth]).sum()) + 1
+        head += (f" · {true_words(report)} {swatch(report.hex(report.truth))} (p = "
+                 f"{report.probabilities[report.truth]:.2f}, {ordinal(rank)} most likely)")
     rows = []
     for index, p in top:
-        marks = ["chosen"] * (index == chosen) + ["◀ true"] * (index == report.truth)
+        marks = ["chosen"] * (index == chosen) + ([f"◀ {true_words(report)}"] if index == report.truth else [])
         rows.append(_bar_row(report.name(index), p, report.hex(index), " ".join(marks)))
     if rest_count:
         rows.append(_bar_row(f"rest ({rest_count})", rest, "#bdbdbd"))
         shown = {index for index, _ in top}
         if report.truth is not None and report.truth not in shown:
-            rank = int((report.probabilities > report.probabilities[report.truth]).sum()) + 1
             rows.append(_bar_row(report.name(report.truth), float(report.probabilities[report.truth]),
-                                 report.hex(report.truth), f"◀ true (#{rank})"))
+                                 report.hex(report.truth), f"◀ {true_words(report)}"))
     return f'<div class="pw-model">{head}</div>{"".join(rows)}</div>'
 
 

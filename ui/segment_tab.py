@@ -2,6 +2,7 @@
 three modes live, and show what fine-tuning costs. All ML lives in ``segmenter``."""
 import html
 from dataclasses import asdict, dataclass
+from typing import Callable
 
 import gradio as gr
 import numpy as np
@@ -17,7 +18,7 @@ from pixelwise.limits import OutOfRange, bounded
 from segmenter.data import image_path, list_ids, make_split
 from segmenter.inference import Segmentation, iou_against_truth, legend, load_segmenter, mask_image, overlay
 from segmenter.inference import segment as segment_rgb  # "segment" is this tab's endpoint
-from segmenter.models import MODES, VOC_MODELS, WeightsUnavailable, offline_message
+from segmenter.models import MODES, VOC_MODELS, WeightsUnavailable, offline_message, voc_model_available
 from segmenter.trainer import BatchLoss, EpochResult, FineTuneConfig, FineTuneResult, fine_tune_iter
 from pixelwise.settings import downloads_max_age_s
 from pixelwise.zerogpu import TRAINING_S, gpu, quick_request
@@ -29,7 +30,6 @@ from ui.inspector import INSPECT_CLASS, build_inspector
 from ui.page_jobs import HEAVY, page_job, stop_jobs_when_page_closes, stop_page_jobs, waiting_note
 
 FLOWER_MODEL = "Flower DeepLabV3 (MobileNetV2, fine-tuned here)"
-MODEL_CHOICES = [FLOWER_MODEL, *VOC_MODELS]
 MODE_COLOURS = {"last": "#e45756", "head": "#4c78a8", "full": "#54a24b"}  # fixed: all series show as they stream in
 MODE_HELP = {
     "last": "only the final 1×1 classifier conv (514 weights) trains; here the ASPP head before it is "
@@ -43,6 +43,20 @@ def load_model(name: str):
     """(model, kind) for a choice of the Model radio."""
     kind = "flower" if name == FLOWER_MODEL else "voc"
     return load_segmenter("flower" if kind == "flower" else name, inference_device()), kind
+
+
+def model_choices() -> tuple[list[str], list[str]]:
+    """(the models that can run on this server, offered; the VOC models whose weights are neither here nor
+    downloadable, only named): offered, they answered every choice with "not on this server" and switched back."""
+    offline = [name for name in VOC_MODELS if not voc_model_available(name)]
+    return [FLOWER_MODEL, *(name for name in VOC_MODELS if name not in offline)], offline
+
+
+def offline_models_note(offline: list[str]) -> str:
+    if not offline:
+        return ""
+    return ("Needs the internet once, so not offered on this offline server (the COCO-trained weights are downloaded "
+            f"on first use): {', '.join(name.split(' (')[0] for name in offline)}.")
 
 
 def test_choices() -> list[str]:
@@ -211,6 +225,14 @@ def iou_percent(iou: float) -> float:
     return round(100 * iou, 1)
 
 
+def segment_first_example(opacity) -> dict:
+    """The first example (a flower) segmented by the flower model as the page opens: its panels were blank until
+    an example was clicked. Where the flower model cannot run here, nothing (no notice: nobody asked yet)."""
+    path = example_path(EXAMPLES, 0)
+    answer = segment_on_page(path, None, FLOWER_MODEL, opacity)
+    return {"overlay": gr.skip()} if answer.get("notice") else {"photo": path, **answer}
+
+
 def curve_updates(losses, epochs_rows, status: str) -> dict:
     return {"loss_plot": pd.DataFrame(losses, columns=["step", "loss", "mode"]),
             # placeholders first within an epoch: a NaN between two points would break the line
@@ -328,7 +350,9 @@ def _photo_inputs() -> dict:
         ins["examples"] = example_buttons(EXAMPLES, "segment-example-buttons")
     ins["test_pick"] = gr.Dropdown(test_choices(), value=None, label="…or a flower test image (with its IoU)",
                                    elem_id="segment-test-pick")
-    ins["model_name"] = gr.Radio(MODEL_CHOICES, value=FLOWER_MODEL, label="Model", elem_id="segment-model")
+    runnable, offline = model_choices()
+    ins["model_name"] = gr.Radio(runnable, value=FLOWER_MODEL, label="Model", elem_id="segment-model",
+                                 info=offline_models_note(offline) or None)
     ins["opacity"] = checked_by_handler(gr.Slider(0, 1, value=0.5, step=0.05, label="Overlay opacity",
                                                   elem_id="segment-opacity"))
     return ins
@@ -348,9 +372,9 @@ def _result_outputs() -> dict:
                                   height=60)}
 
 
-def _wire_segment(ins: dict, outs: dict, states: dict, inspector) -> list:
+def _wire_segment(ins: dict, outs: dict, states: dict, inspector) -> Callable:
     """An upload, an example, a test image or another model segments at once; the opacity redraws the kept
-    result. The public endpoint ``segment`` is a hidden button's, for scripts. Returns the page's events."""
+    result. The public endpoint ``segment`` is a hidden button's, for scripts. Returns show_example_on(trigger)."""
     photo, test_id, shown = ins["photo"], states["test_id"], states["shown"]
     page = {**outs, "shown": shown, "test_id": test_id, "model_name": ins["model_name"]}
     common = dict(concurrency_limit=2, api_visibility="private", show_progress_on=[outs["overlay"], outs["mask"]])
@@ -371,7 +395,9 @@ def _wire_segment(ins: dict, outs: dict, states: dict, inspector) -> list:
                                    concurrency_limit=2)
     inspector.watch([outs["overlay"], outs["mask"]])
     inspector.redraw_after(events)
-    return events
+    first = dict(fn=named_outputs(segment_first_example, picked), inputs=[ins["opacity"]],
+                 outputs=list(picked.values()), **common)
+    return lambda trigger: inspector.redraw_after([trigger(**first)])
 
 
 def _fine_tune_section() -> None:
@@ -406,7 +432,8 @@ def stop_fine_tuning(request: gr.Request) -> str:
     return "Stopped."
 
 
-def build_segment_tab():
+def build_segment_tab() -> Callable:
+    """The tab; returns show_example_on(trigger), which segments the first example on ``trigger`` (app.py: demo.load)."""
     gr.Markdown("Segment a photo with DeepLabV3: the flower-vs-background model fine-tuned here on Oxford 17 "
                 "Flowers, or torchvision's COCO-trained 21-class VOC models when their weights are on this machine. "
                 "Click any pixel of the overlay or the mask to see the model's probabilities there.")
@@ -419,11 +446,12 @@ def build_segment_tab():
         with gr.Column():
             outs = _result_outputs()
     inspector = build_inspector(states["shown"], elem_id="inspector-segment", read=kept_snapshot)
-    _wire_segment(ins, outs, states, inspector)
+    show_example_on = _wire_segment(ins, outs, states, inspector)
     with gr.Accordion("Fine-tune: last layer vs head vs full", open=False):
         _fine_tune_section()
     build_cost_section()
     stop_jobs_when_page_closes()
+    return show_example_on
 
 
 def kept_snapshot(shown: SegmentShown | None) -> Snapshot | None:

@@ -10,12 +10,15 @@ import re
 import shutil
 import threading
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import gradio as gr
 import pandas as pd
 
 from colorizer import ARCH_NAMES, CIFAR10_CLASSES, TrainConfig, TrainResult
+from colorizer.trainer import data_for
+from pixelwise.checkpoints import CheckpointError
+from pixelwise.errors import DataUnavailable
 from pixelwise import limits
 from pixelwise.limits import OutOfRange, bounded
 from pixelwise.pictures import image_grid
@@ -23,8 +26,8 @@ from pixelwise.settings import checkpoint_dir, shown_path
 from pixelwise.zerogpu import TRAINING_S, gpu
 from runs.events import Done, Failed, Finished, LiveEvent, Notice, Progressed, Samples, Status, Waiting
 from runs import presets
-from runs.catalog import save_trained
-from runs.live import live_config, start_live_run
+from runs.catalog import list_checkpoints, load_checkpoint_cached, save_trained
+from runs.live import live_config, sample_outputs, start_live_run
 from ui import curves
 from ui.api_types import typed_choices
 from ui.common import api_endpoint, cifar_data_root, cifar_notice, named_outputs, refusal, take_home_path
@@ -35,10 +38,13 @@ MAX_RUNS = 8  # batch sizes per press: each gets a curve colour and an image slo
 LIVE_SESSIONS = 16  # Start handlers at once: replays need no turn, trainings wait in runs.waitline
 REDRAW_EVERY_S = 1.0  # at most one redraw a second between epoch ends: looks live, spares slow browsers
 SAMPLE_COUNT = 4
-# one hue per batch size: light for train loss, dark for validation loss
-HUES = [("#c6dbef", "#2171b5"), ("#fdd0a2", "#a63603"), ("#fee391", "#cc4c02"), ("#9ecae1", "#08519c"),
-        ("#fdae6b", "#d94801"), ("#fa9fb5", "#ae017e"), ("#a1d99b", "#238b45"), ("#bcbddc", "#6a51a3"),
-        ("#d9d9d9", "#525252"), ("#99d8c9", "#00695c"), ("#f4a582", "#b2182b"), ("#c7e9c0", "#006d2c")]
+# Okabe & Ito's colour-blind-safe palette, one colour per preset batch size (validation lines in it, train lines a
+# lighter tint): black is swapped for grey (a black line vanishes in dark mode), and yellow, the faintest on white,
+# goes to batch size 5, the slowest and least chosen. The old light/dark blues and oranges made 10, 20 and 100
+# near-identical brown and orange lines.
+OKABE_ITO = {5: "#f0e442", 10: "#0072b2", 20: "#e69f00", 50: "#009e73", 100: "#d55e00", 200: "#56b4e9",
+             500: "#cc79a7", 1000: "#999999"}
+TRAIN_TINT = 0.45  # how far a train line's colour goes towards white from its validation line's
 TABLE_COLUMNS = ["batch size", "val loss", "val acc (%)", "seconds", "epochs done", "stopped?", "source"]
 
 
@@ -109,21 +115,21 @@ def accuracy_frame(session: TrainSession | None = None) -> pd.DataFrame:
     return _frame(_placeholders(session, ("",)) + rows, "val acc (%)")
 
 
-def hue(batch_size: int) -> tuple[str, str]:
-    """A batch size keeps its hue whichever others are chosen (presets their own; others share the rest)."""
-    if batch_size in PRESET_BATCH_SIZES:
-        return HUES[PRESET_BATCH_SIZES.index(batch_size)]
-    spare = HUES[len(PRESET_BATCH_SIZES):]
-    return spare[batch_size % len(spare)]
+def run_colours(batch_sizes: list[int]) -> dict[int, str]:
+    """One distinct colour per batch size of a run: a preset size keeps its own, any other takes the first colour
+    the run leaves free (a run has at most MAX_RUNS = 8 sizes, as many as the palette's colours)."""
+    palette = list(OKABE_ITO.values())
+    free = [colour for colour in palette if colour not in {OKABE_ITO.get(bs) for bs in batch_sizes}]
+    return {bs: OKABE_ITO.get(bs) or (free.pop(0) if free else palette[n % len(palette)])
+            for n, bs in enumerate(batch_sizes)}
 
 
 def colour_maps(batch_sizes: list[int]) -> tuple[dict, dict]:
     """The colours of one run's series."""
     loss, accuracy = {}, {}
-    for batch_size in batch_sizes:
-        light, dark = hue(batch_size)
-        loss |= {f"bs {batch_size} train": light, f"bs {batch_size} val": dark}
-        accuracy[f"bs {batch_size}"] = dark
+    for batch_size, colour in run_colours(batch_sizes).items():
+        loss |= {f"bs {batch_size} train": curves.tint(colour, TRAIN_TINT), f"bs {batch_size} val": colour}
+        accuracy[f"bs {batch_size}"] = colour
     return loss, accuracy
 
 
@@ -515,10 +521,37 @@ def save_checkpoint(session: TrainSession | None, batch_size: float | None):
     return message, str(copy)
 
 
+EXAMPLE_CHECKPOINT = "unet.pt"  # the shipped handout UNet: what a finished run's strip looks like
+
+
+def shipped_example() -> dict:
+    """As the page opens, what a finished run shows: the shipped UNet's colours for the default press's first
+    validation horses in the first strip, captioned as the example it is (the strips were blank until a press).
+    The first press's strips replace it. Without the data or the checkpoint: nothing (no notice: nobody asked)."""
+    preset = presets.default_preset()
+    config = live_config(preset.model, "horse", preset.epochs, preset.learning_rate, preset.num_filters, 0,
+                         preset.train_images, preset.val_images, cifar_data_root())
+    try:
+        info = next(info for info in list_checkpoints()[0] if info.name == EXAMPLE_CHECKPOINT)
+        model, palette = load_checkpoint_cached(info.path)
+        data = data_for(config)
+    except (StopIteration, CheckpointError, DataUnavailable, OSError):
+        return {}
+    samples, _ = sample_outputs(model, replace(data, palette=palette), SAMPLE_COUNT)  # drawn in the model's own palette
+    return {strip_name(0): gr.update(value=image_grid([list(triple) for triple in samples]), visible=True,
+                                     label=f"Example, before any press: {info.label}")}
+
+
 @dataclass
 class TrainTab:
     checkpoint_saved: list  # the save events (page, API); app.py refreshes the Colourize dropdowns after them
     preset_buttons: dict  # their labels' minutes follow what this machine measured: relabelled at every page load
+    strips: dict  # the validation strips' images by name (strip_name)
+
+    def show_example_on(self, trigger) -> None:
+        """On ``trigger`` (app.py: demo.load), the shipped UNet's strip as an example (shipped_example)."""
+        trigger(named_outputs(shipped_example, self.strips), None, list(self.strips.values()),
+                show_progress="hidden", api_visibility="private")
 
     def label_presets_on(self, trigger) -> None:
         """Relabel the preset buttons on ``trigger`` (app.py: demo.load), privately: no API endpoint."""
@@ -584,14 +617,14 @@ def _results_column(session: gr.State) -> tuple[dict, object, gr.State, dict]:
     status = gr.Markdown("Press **Start training**, or a preset above.", elem_id="train-status")
     epochs = dict(x_axis_format="~g")  # "2", "2.5", not "2.0": shorter tick labels stay apart on a narrow page
     loss_plot = gr.LinePlot(loss_frame(), x="epoch", y="loss", **epochs,
-                            color="series", title="Loss per pixel (cross-entropy)",
+                            color="series", title="Loss per pixel (cross-entropy)", elem_id="train-loss-plot",
                             color_title="light: train, dark: validation", height=300)
     accuracy_plot = gr.LinePlot(accuracy_frame(), x="epoch", **epochs,
-                                y="val acc (%)", color="series", title="Validation pixel accuracy",
+                                y="val acc (%)", color="series", title="Validation pixel accuracy", elem_id="train-accuracy-plot",
                                 color_title="batch size",
                                 height=220)
     gr.Markdown("Validation images after the latest epoch (columns: grey input, truth, prediction):")
-    with gr.Row():
+    with gr.Row(elem_id="train-strips"):  # their captions sit above them, whole (app.py's PAGE_CSS)
         strips = {strip_name(slot): gr.Image(format="png", interactive=False, visible=False, min_width=120,
                                              elem_classes=INSPECT_CLASS)
                   for slot in range(MAX_RUNS)}
@@ -654,4 +687,5 @@ def build_train_tab() -> TrainTab:
             outputs, inspector, view, saving = _results_column(session)
     buttons = {preset_name(index): controls[preset_name(index)] for index in range(len(presets.PRESETS))}
     _wire_training(controls, outputs | buttons, session, inspector, view)
-    return TrainTab(checkpoint_saved=_wire_saving(saving, session), preset_buttons=buttons)
+    strips = {strip_name(slot): outputs[strip_name(slot)] for slot in range(MAX_RUNS)}
+    return TrainTab(checkpoint_saved=_wire_saving(saving, session), preset_buttons=buttons, strips=strips)
