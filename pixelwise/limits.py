@@ -15,6 +15,12 @@ TEST_INDEX = (0, 9999)  # CIFAR-10 test image number (taken modulo the category'
 OPACITY = (0.0, 1.0)
 FINE_TUNE_EPOCHS = (1, 5)
 FINE_TUNE_IMAGES = (16, 128)
+# The affine experiment's work per call, as its page's controls offer it: an API call could ask 10,000 pairs
+# (500 held the heavy jobs' slot 17 s), or a million fine-tuning steps.
+AFFINE_PAIRS = (1, 12)
+AFFINE_STEPS = (0, 1000)
+AFFINE_TEST_IMAGES = (10, 1000)
+AFFINE_TRAIN_IMAGES = (100, 5000)
 
 
 class OutOfRange(ValueError):
