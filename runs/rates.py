@@ -112,8 +112,9 @@ def step_cost(config: TrainConfig) -> StepCost:
     return known_cost(config) or _calibrated(config)
 
 
-def measure(config: TrainConfig, scheduler: Scheduler = SCHEDULER, priority: int = BACKGROUND) -> StepCost | None:
+def measure(config: TrainConfig, scheduler: Scheduler | None = None, priority: int = BACKGROUND) -> StepCost | None:
     """Calibrate ``config``'s model as a job of the scheduler's: alone, after the jobs ahead; returns the cost."""
+    scheduler = scheduler or SCHEDULER
     job = Job(f"speed measurement ({config.model}, a few seconds)", priority=priority,
               estimate_s=_calibration_s[0], exclusive=True, yields=False)  # a pause would count in its timings
     try:
@@ -123,9 +124,10 @@ def measure(config: TrainConfig, scheduler: Scheduler = SCHEDULER, priority: int
             _pending.discard(rate_key(config))
 
 
-def measure_later(config: TrainConfig, scheduler: Scheduler = SCHEDULER) -> bool:
+def measure_later(config: TrainConfig, scheduler: Scheduler | None = None) -> bool:
     """Ask for a calibration of ``config``'s model in the background, once: when it has none, or when its
     figure is older than REFRESH_S and the scheduler is idle (a quiet machine). True if one was asked for."""
+    scheduler = scheduler or SCHEDULER
     key = rate_key(config)
     with _lock:
         stale = key in _costs and clock() - _measured_at.get(key, -math.inf) > REFRESH_S and scheduler.idle()
