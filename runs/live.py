@@ -193,7 +193,12 @@ def run_batch_sizes(config: TrainConfig, batch_sizes: list[int], events: queue.Q
     ``job``'s turn in ``scheduler`` (a bare stop Event: a job of nobody's page). ``retrain`` bypasses the replay
     cache. Always ends with Done (after Failed if something failed)."""
     job = job if isinstance(job, Job) else Job("training", stop=job)
-    _Run(config, batch_sizes, events, job, sample_count, retrain, scheduler)()
+    before = torch.get_num_threads()
+    torch.set_num_threads(scheduler.threads)  # the threads it trains on: the replay keys name them (runs.runcache)
+    try:
+        _Run(config, batch_sizes, events, job, sample_count, retrain, scheduler)()
+    finally:
+        torch.set_num_threads(before)
 
 
 def start_live_run(config: TrainConfig, batch_sizes: list[int], job: Job | threading.Event, sample_count: int = 4,

@@ -118,8 +118,8 @@ def confirmation(preset: Preset) -> str:
     offer = (f" Or in **bfloat16**, the faster option on this CPU ({about(press_seconds(preset, faster))} here): "
              "the curves come out close to float32's but not identical." if faster else "")
     return (f"**{preset.name[0].upper() + preset.name[1:]}**: {preset.describe()}, in **float32** as the handout "
-            f"trained ({about(press_seconds(preset))} here); one heavy job runs at a time, so others wait "
-            f"behind it.{offer}")
+            f"trained ({about(press_seconds(preset))} here); heavy jobs take turns on this server, so others "
+            f"wait behind it.{offer}")
 
 
 def settings_note(model: str, batch_sizes, epochs, train_images, val_images, num_filters, learning_rate) -> str:

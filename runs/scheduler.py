@@ -133,10 +133,12 @@ class Scheduler:
         """Join and wait, yielding the job's Place every ``poll_s`` while it waits; ends when it runs (then
         ``job.started`` is set) or is stopped. The caller leaves the line when done."""
         self.join(job)
-        while not self.wait_turn(job, timeout=poll_s):
+        timeout = 0.0  # the first note at once, then every poll_s
+        while not self.wait_turn(job, timeout=timeout):
             if job.stopped():
                 return
             yield self.place(job)
+            timeout = poll_s
 
     def run(self, job: Job, work: Callable[[Job], object], on_wait: Callable[[Place], None] = lambda place: None):
         """Wait for the job's turn, run ``work(job)``, leave; None if it was stopped while waiting."""
