@@ -99,7 +99,9 @@ class Scheduler:
         return job
 
     def _may_start(self, job: Job) -> bool:
-        if not self._waiting or self._waiting[0] is not job or len(self._running) >= self.slots:
+        """First in line (jobs stopped while waiting, about to leave, aside) and a slot free for it."""
+        first = next((other for other in self._waiting if not other.stop.is_set()), None)
+        if first is not job or len(self._running) >= self.slots:
             return False
         return not self._running or not (job.exclusive or any(other.exclusive for other in self._running))
 

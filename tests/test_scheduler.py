@@ -129,6 +129,15 @@ def test_a_job_whose_client_is_gone_stops_waiting_and_running():
     assert running.should_stop()  # a running job ends at its next batch
 
 
+def test_a_job_stopped_while_waiting_does_not_hold_up_those_behind_it():
+    scheduler = Scheduler(cores=2)
+    running = started(scheduler, Job("running"))
+    stopped, behind = scheduler.join(Job("stopped")), scheduler.join(Job("behind"))
+    stopped.stop.set()  # its thread has not left the line yet
+    scheduler.leave(running)
+    assert scheduler.wait_turn(behind, timeout=0) and not scheduler.wait_turn(stopped, timeout=0)
+
+
 def test_a_closed_page_stops_only_its_own_jobs_and_a_stop_button_only_its_kind():
     scheduler = Scheduler(cores=2)
     press = started(scheduler, Job("press", owner="mine", kind="press"))
