@@ -154,13 +154,15 @@ class _Run:
                 if cached[run.batch_size]:
                     self.replay(run, cached[run.batch_size], data)
                     continue
-                result = self.train_one(run, data, keys[run.batch_size], sum(estimates[index + 1:]))
+                result = self.train_one(run, data, keys[run.batch_size], estimates[index], sum(estimates[index + 1:]))
                 if result.stopped:
                     return
         finally:
             self.scheduler.leave(job)
 
-    def train_one(self, run: TrainConfig, data: ColourData, key: str, later_s: float) -> TrainResult:
+    def train_one(self, run: TrainConfig, data: ColourData, key: str, estimate_s: float, later_s: float) -> TrainResult:
+        """Train one batch size; those waiting behind are told its time left at its own pace, and the batch
+        sizes after it at the estimate scaled by how this one's pace compares (the machine's load now)."""
         batch_size, strips = run.batch_size, []
         precision, why = run_precision(run, resolve_device(run.device))
         self.push(Status(f"Training batch size {batch_size}...", batch_size, precision=f"{precision_names(precision)} ({why})"))
@@ -173,7 +175,9 @@ class _Run:
                 self.push(Samples(batch_size, event.epoch, samples))
             done = event.step / max(1, event.total_steps)
             if done > 0:  # what the people waiting behind this training see
-                self.job.remaining_s = event.seconds * (1 - done) / done + later_s
+                whole = event.seconds / done  # what this batch size takes in all, at its pace so far
+                self.job.pace = whole / max(estimate_s, 1e-9)
+                self.job.remaining_s = whole * (1 - done) + later_s * self.job.pace
 
         result = train(run, data, on_progress=on_progress, should_stop=self.job.should_stop)
         if not result.stopped:  # what this machine takes now, for the next estimates and the preset button

@@ -45,6 +45,7 @@ class Job:
     threads: int = 1  # torch threads while it runs: set by the scheduler when its turn comes
     started: float | None = None  # the scheduler's clock when its turn came
     remaining_s: float | None = None  # what it has left, reported by the job as it goes
+    pace: float | None = None  # its measured time over its estimate so far, reported as it goes (the load now)
     done: float = 0.0  # the share of its work done, for an estimate when it reports no remaining_s
     kind: str = ""  # what runs.rates measures its pace by ("fine-tune", "affine"...)
     units: float = 0.0  # its amount of work in the kind's unit
@@ -175,9 +176,11 @@ class Scheduler:
         if None in free_at or any(other.estimate_s is None for other in before):
             return Place(running, before, None)
         free_at += [0.0] * (self.slots - len(free_at))  # idle slots are free now
+        # a job of the kind running now will go at its pace: its estimate was made before the load was seen
+        paces = {other.kind: other.pace for other in running if other.pace}
         for other in before:
             free_at.sort()
-            free_at[0] += other.estimate_s
+            free_at[0] += other.estimate_s * paces.get(other.kind, 1.0)
         return Place(running, before, min(free_at) if running or before else 0.0)
 
     def message(self, place: Place, owner: str | None = None) -> str:

@@ -100,6 +100,18 @@ def test_a_waiting_job_is_told_its_place_and_an_estimate_from_what_runs_and_wait
     assert "your own UNet press" in scheduler.message(scheduler.place(ahead), "them")
 
 
+def test_a_waiting_press_ahead_is_estimated_at_the_pace_the_running_press_goes():
+    """The estimates before a job starts come from the calibration; once a press trains, its pace against its
+    own estimate (the machine's load now) scales the presses waiting ahead too."""
+    scheduler = Scheduler(cores=2)
+    running = started(scheduler, Job("press 1", estimate_s=100.0, kind="press"))
+    scheduler.join(Job("press 2", estimate_s=100.0, kind="press"))
+    scheduler.join(Job("fine-tune", estimate_s=10.0, kind="fine-tune"))
+    mine = scheduler.join(Job("press 3", estimate_s=100.0, kind="press"))
+    running.remaining_s, running.pace = 80.0, 2.0  # going at twice its estimate
+    assert scheduler.place(mine).wait_s == 80.0 + 2 * 100.0 + 10.0
+
+
 def test_the_pace_so_far_stands_in_for_a_job_that_reports_only_its_share_done():
     clock = Clock()
     scheduler = Scheduler(cores=2, clock=clock)
