@@ -98,6 +98,10 @@ if __name__ == "__main__":
     signal.signal(signal.SIGTERM, signal.default_int_handler)
     cap_torch_threads()  # torch's threads within the container's CPU quota (a 2-vCPU Space on a big host)
     demo = build_app()
+    if mcp_enabled():
+        from ui.mcp_server import use_mended_mcp_server
+
+        use_mended_mcp_server()  # every tool's answer usable by an agent (ui/mcp_server.py says what it mends)
     demo.launch(
         server_name=os.environ.get("GRADIO_SERVER_NAME", "127.0.0.1"),  # Spaces sets 0.0.0.0
         server_port=int(os.environ.get("GRADIO_SERVER_PORT", "7860")),
