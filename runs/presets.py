@@ -95,8 +95,8 @@ def press_seconds(preset: Preset, precision: str | None = None) -> float | None:
 
 def about(seconds: float | None) -> str:
     """'about 40 seconds', 'about 6 minutes': a wait as a person reads it."""
-    if seconds is None:
-        return "time being measured"
+    if seconds is None:  # not calibrated yet: a measurement has been asked for (runs.rates.measure_later)
+        return "measuring its time"
     if seconds < 90:
         return f"about {max(10, round(seconds / 10) * 10):.0f} seconds"
     return f"about {round(seconds / 60):.0f} minutes"

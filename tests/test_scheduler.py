@@ -235,7 +235,7 @@ def test_a_page_never_calibrates_on_its_own_thread_it_asks_the_scheduler(fresh_r
     monkeypatch.setattr(rates, "calibrate", lambda config: (calibrated_on.append(threading.current_thread()),
                                                             rates.StepCost(0.02, 0.001))[1])
     running = started(scheduler, Job("someone's training"))
-    assert presets.about(presets.press_seconds(presets.QUICK)) == "time being measured"  # at once, not after it
+    assert presets.button_label(presets.QUICK) == "Quick press (1,000 images, 12 epochs, measuring its time here)"
     wait_until_waiting(scheduler, 1)
     calibration = scheduler.jobs()[1][0]
     assert calibration.exclusive and calibration.priority == BACKGROUND and not calibrated_on
