@@ -11,19 +11,22 @@ import signal
 import tempfile
 import threading
 
-from pixelwise.tempfiles import own_gradio_cache, sweep_gradio_cache, sweep_while_there
+os.environ.setdefault("THP_MEM_ALLOC_ENABLE", "1")  # huge pages for Train live (pixelwise.process): before torch
+
+from pixelwise.tempfiles import own_gradio_cache, sweep_gradio_cache, sweep_while_there  # noqa: E402
 
 GRADIO_CACHE = own_gradio_cache()  # before gradio is imported (some of its modules read GRADIO_TEMP_DIR then)
 
 import gradio as gr  # noqa: E402
 
 from pixelwise.device import cap_torch_threads, usable_cores
-from pixelwise.settings import mcp_enabled
-from runs.catalog import remove_interrupted_saves
+from pixelwise.process import quiet_profiler
+from pixelwise.settings import downloads_max_age_s, max_upload_mb, mcp_enabled
+from runs.catalog import prune_trained, remove_interrupted_saves
 from runs import presets
 from ui import colourize_tab
 from ui.colourize_tab import build_colourize_tab
-from ui.common import DOWNLOADS_MAX_AGE_S, cifar_data_root
+from ui.common import cifar_data_root
 from ui.inside_tab import build_inside_tab
 from ui.segment_tab import build_segment_tab
 from ui.page_jobs import stop_page_jobs
@@ -37,10 +40,14 @@ from ui.train_tab import build_train_tab
 # them cost no memory and drain in seconds, where the old 32 refused two thirds of a 100-request burst.
 CONCURRENT_EVENTS = max(2, min(8, usable_cores()))
 MAX_QUEUE = 100
-# Uploads and outputs in Gradio's cache are deleted once an hour old (checked every 10 minutes; sooner with
-# PIXELWISE_DOWNLOADS_MAX_AGE_S, which the concurrency tests shorten). delete_cache reaches only the copies
-# Gradio tracks; sweep_gradio_cache (below) the rest of this process's own cache folder.
-DELETE_CACHE = (int(min(600, max(1, DOWNLOADS_MAX_AGE_S / 2))), DOWNLOADS_MAX_AGE_S)
+
+
+def delete_cache() -> tuple[int, float]:
+    """Uploads and outputs in Gradio's cache are deleted once an hour old (checked every 10 minutes; sooner with
+    PIXELWISE_DOWNLOADS_MAX_AGE_S, which the concurrency tests shorten), read when the app is built. delete_cache
+    reaches only the copies Gradio tracks; sweep_gradio_cache (below) the rest of this process's own cache folder."""
+    max_age = downloads_max_age_s()
+    return int(min(600, max(1, max_age / 2))), max_age
 
 
 def examples_cache() -> str:
@@ -73,7 +80,8 @@ def warm_up() -> None:
 def build_app() -> gr.Blocks:
     examples_cache()
     remove_interrupted_saves()  # checkpoint saves a killed process left half-written
-    with gr.Blocks(title="PixelWise", delete_cache=DELETE_CACHE) as demo:
+    prune_trained()  # the trained folder is every visitor's: its oldest beyond PIXELWISE_TRAINED_KEEP go
+    with gr.Blocks(title="PixelWise", delete_cache=delete_cache()) as demo:
         gr.Markdown("# PixelWise\nColourization as per-pixel classification (CNN vs UNet), "
                     "batch-size training live, flower segmentation and what is inside each model.")
         with gr.Tab("Colourize"):
@@ -93,23 +101,30 @@ def build_app() -> gr.Blocks:
     return demo
 
 
+def launch_options() -> dict:
+    """demo.launch()'s settings: where it listens, the largest upload it stores, the MCP server."""
+    return dict(
+        server_name=os.environ.get("GRADIO_SERVER_NAME", "127.0.0.1"),  # Spaces sets 0.0.0.0
+        server_port=int(os.environ.get("GRADIO_SERVER_PORT", "7860")),
+        max_file_size=int(max_upload_mb() * 1024 * 1024),  # a bigger POST is refused (413) before it is stored
+        show_error=True,
+        theme=gr.themes.Soft(),
+        mcp_server=mcp_enabled(),  # the public endpoints as MCP tools at /gradio_api/mcp/ (PIXELWISE_MCP=0: off)
+        prevent_thread_lock=True,
+    )
+
+
 if __name__ == "__main__":
     # SIGTERM (Spaces, tests, `kill`) ends the app as Ctrl+C does: Gradio closes, atexit removes the temp folders.
     signal.signal(signal.SIGTERM, signal.default_int_handler)
+    quiet_profiler()  # on the main thread, before the cost section's workers profile
     cap_torch_threads()  # torch's threads within the container's CPU quota (a 2-vCPU Space on a big host)
     demo = build_app()
     if mcp_enabled():
         from ui.mcp_server import use_mended_mcp_server
 
         use_mended_mcp_server()  # every tool's answer usable by an agent (ui/mcp_server.py says what it mends)
-    demo.launch(
-        server_name=os.environ.get("GRADIO_SERVER_NAME", "127.0.0.1"),  # Spaces sets 0.0.0.0
-        server_port=int(os.environ.get("GRADIO_SERVER_PORT", "7860")),
-        show_error=True,
-        theme=gr.themes.Soft(),
-        mcp_server=mcp_enabled(),  # the public endpoints as MCP tools at /gradio_api/mcp/ (PIXELWISE_MCP=0: off)
-        prevent_thread_lock=True,
-    )
+    demo.launch(**launch_options())
     # after the page is built and served, not beside the build: the warm-up's rate calibration (a job of the
     # scheduler's, runs.rates) is what the preset buttons promise, and measured beside the build it came out 4x
     # too slow.

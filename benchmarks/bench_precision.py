@@ -244,4 +244,7 @@ def press_report(arguments, auto: str) -> str:
             f"fp32 {fp32:.0f} s, auto ({auto}) {best:.0f} s, {fp32 / best:.2f}x sooner")
 
 if __name__ == "__main__":
+    from pixelwise.process import huge_pages_for_training
+
+    huge_pages_for_training()  # as the training command lines (THP_MEM_ALLOC_ENABLE=0 to measure without)
     main()

@@ -16,7 +16,6 @@ from torch import nn
 
 from pixelwise.checkpoints import save_atomic
 from pixelwise.device import resolve_device
-from pixelwise.memory import keep_freed_memory_for_training
 from pixelwise.precision import add_precision_argument, autocast, resolve_precision
 from pixelwise.seeding import own_generator
 from pixelwise.settings import shown_path
@@ -160,8 +159,9 @@ class TrainResult:
                          "python": platform.python_version()},
         }
 
-    def save(self, path) -> None:
-        save_checkpoint(path, self.model, self.palette, self.meta(), self.colour_targets())
+    def save(self, path, overwrite: bool = True) -> Path:
+        """The checkpoint, written atomically; ``overwrite=False``: FileExistsError when ``path`` exists."""
+        return save_checkpoint(path, self.model, self.palette, self.meta(), self.colour_targets(), overwrite)
 
     def colour_targets(self) -> dict | None:
         """What the classes mean, for Lab models (ab centres); None for the handout's RGB palette."""
@@ -471,8 +471,6 @@ def train(config: TrainConfig, data: ColourData | None = None,
     from 1 up works (larger than the training set: one batch per epoch)."""
     data = data or data_for(config)
     device = resolve_device(config.device)
-    if device.type == "cpu":
-        keep_freed_memory_for_training()  # big batches reuse memory instead of faulting in fresh pages each step
     fast = speedups(config, device)
     precision, precision_reason = run_precision(config, device)
     fast["precision"], fast["precision_reason"] = precision, precision_reason

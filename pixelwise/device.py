@@ -41,7 +41,8 @@ def one_torch_thread():
 
 _serving = threading.Condition()
 _serving_count = 0
-_last_served = -float("inf")  # time.monotonic() when the last running request ended
+_last_served = -float("inf")  # _clock() when the last running request ended
+_clock = time.monotonic  # the tests put a clock of their own here, and wake waiters with _serving.notify_all()
 QUIET_S = 0.3  # how long no request must have run before a training goes on (see yield_to_requests)
 
 
@@ -56,7 +57,7 @@ def serving():
     finally:
         with _serving:
             _serving_count -= 1
-            _last_served = time.monotonic()
+            _last_served = _clock()
             _serving.notify_all()
 
 
@@ -66,24 +67,24 @@ def yield_to_requests(longest_s: float = 2.0, quiet_s: float = QUIET_S) -> float
     waited. Why the quiet time: a burst of requests reaches the handlers a few at a time, and between one
     model's pass and the next, or one queued request and the next, none is running for a few milliseconds;
     a training that went on at once would slip a whole batch (two threads) into every such gap."""
-    start = time.monotonic()
+    start = _clock()
     deadline = start + longest_s
     with _serving:
-        while (now := time.monotonic()) < deadline:
+        while (now := _clock()) < deadline:
             if _serving_count == 0 and now - _last_served >= quiet_s:
                 break
             wake = deadline if _serving_count else min(deadline, _last_served + quiet_s)
             _serving.wait(timeout=max(0.0, wake - now))
-    return time.monotonic() - start
+    return _clock() - start
 
 
 def training_nice() -> int:
     """How much nicer than the app a training worker runs: PIXELWISE_TRAINING_NICE, default 0 (off). Nice is
     relative to every process on the machine: on a shared one a nice-19 training starves behind the others'
     work, not only behind the app's requests (docs/concurrency.md), so trainings yield between batches instead."""
-    import os
+    from .settings import training_nice as setting
 
-    return int(os.environ.get("PIXELWISE_TRAINING_NICE", "0"))
+    return setting()
 
 
 def lower_this_threads_priority(by: int | None = None) -> int | None:

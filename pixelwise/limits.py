@@ -4,6 +4,9 @@ Gradio checks a Slider's or Number's own minimum/maximum before a handler runs; 
 with ``bounded`` so direct calls, NaN and huge integers (a seed of 2**80) get the same clear message."""
 import math
 
+COST_BATCH = (2, 8)  # the cost section's images per measured step
+INSPECT_TOP = (0, 1000)  # classes listed per model by inspect_pixel (0 = all)
+PIXEL_COORDINATE = (-2**31, 2**31)  # a clicked x or y: any finite number (outside the picture is said so later)
 SEED = (0, 2**32 - 1)  # numpy's and torch's seeding range
 EPOCHS = (1, 50)
 LEARNING_RATE = (1e-5, 1.0)

@@ -127,6 +127,29 @@ def test_upload_segments_at_once_typed_opacity_redraws_and_a_bad_file_keeps_the_
     page.context.close()
 
 
+@needs_flower_model
+@pytest.mark.parametrize("content", [b"my notes, not a picture\n", b""])
+def test_a_bad_file_after_an_example_gives_its_notice_and_keeps_the_example(browser, app_url, tmp_path, content):
+    """Issue 30: after an example, a text file renamed .png (or an empty one) gave Gradio's internals in a red
+    toast ("Could not preprocess input component at index 0 … UnidentifiedImageError", a server path), Error
+    badges on the overlay and mask, and the example's result was gone."""
+    page = open_page(browser, app_url, "1400", "Segment")
+    page.locator("#segment-examples").get_by_text("Flower", exact=True).click()
+    caption = page.locator("#segment-iou")
+    expect(caption).to_contain_text("flower.jpg", timeout=TIMEOUT_MS)
+    shown = overlay_src(page)
+    (tmp_path / "text.png").write_bytes(content)
+    page.locator("#segment-photo input[type=file]").set_input_files(str(tmp_path / "text.png"))
+    page.locator("#segment-notice .pw-notice").wait_for(timeout=30_000)
+    page.wait_for_timeout(2000)
+    text = one_notice(page, "segment-notice")
+    page.screenshot(path=tmp_path / "segment-bad-file-after-example.png")
+    assert text.startswith("Could not use this file: text.png") and "/tmp" not in text, text
+    assert visible_toasts(page) == [] and error_badges(page) == 0
+    assert overlay_src(page) == shown and "flower.jpg" in caption.inner_text()  # the example's result stays
+    page.context.close()
+
+
 def set_number(page, label: str, value: str):
     box = page.locator("#inside-tab").get_by_label(f"number input for {label}")
     box.fill(value)

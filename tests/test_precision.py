@@ -157,7 +157,7 @@ def test_bf16_colour_classes_stay_close_to_float32_on_the_example_photos(name):
         photo = prepare_photo(rgb)
         return predict_logits(model, model_input(model, photo.small(working_size(*photo.size, 96))), precision=chosen)
 
-    assert 0.95 <= agreement(classes) < 1.0
+    assert agreement(classes) >= 0.95  # bf16 may agree everywhere (a CPU or torch that rounds alike): still close
 
 
 @requires_cifar

@@ -246,8 +246,11 @@ def test_the_apps_warm_up_prepares_the_default_press_so_its_first_point_needs_no
     assert trainer.prepare_data.cache_info().hits == hits + 1
 
 
-def test_the_warm_up_does_nothing_without_the_data(tmp_path):
+def test_the_warm_up_does_nothing_without_the_data(tmp_path, monkeypatch):
+    calibrated = []
+    monkeypatch.setattr(presets, "button_label", lambda *args, **kwargs: calibrated.append(args))
     presets.warm_up(str(tmp_path / "no-cifar"))  # no exception: the press itself says what is missing
+    assert calibrated == []  # nor a calibration of rates for data that is not there
 
 
 def test_the_calibration_takes_its_quickest_step_not_the_mean(monkeypatch):

@@ -18,13 +18,13 @@ from pixelwise.checkpoints import CheckpointError
 from pixelwise.errors import DataUnavailable
 from pixelwise.images import ImageError
 from pixelwise.limits import OutOfRange, bounded
-from pixelwise.settings import REPO_ROOT, checkpoint_dir, cifar_root, hf_repo, shown_path
+from pixelwise.settings import REPO_ROOT, checkpoint_dir, cifar_root, downloads_max_age_s, hf_repo, shown_path
 from pixelwise.tempfiles import request_dir
 from pixelwise.zerogpu import quick_request
 from runs.catalog import fetch_missing_checkpoints, list_checkpoints, load_colourizer
-from ui.common import (DOWNLOADS_MAX_AGE_S, UploadedPath, cifar_notice, clamped_js, example_files, inference_device,
-                       named_outputs, notice, notice_box, plain, shown_as_jpeg, shown_files, upload_name,
-                       uploaded_image)
+from ui.common import (UploadedPath, cifar_notice, clamped_js, example_buttons, example_path,
+                       inference_device, named_outputs, notice, notice_box, plain, refusal, shown_as_jpeg, shown_files,
+                       upload_name, uploaded_image)
 from ui import hints_section
 from ui.inspector import INSPECT_CLASS, add_inspect_api, build_inspector, model_chart
 
@@ -208,13 +208,13 @@ def on_full_size(image_path, cnn, unet, beyond, decoding=DEFAULT_DECODING, tempe
     """Full-size PNGs of each model's colour result for an upload (the shown images are at most
     DISPLAY_LONG_SIDE long)."""
     if not image_path:
-        raise gr.Error("Upload an image first.")
+        raise refusal("Upload an image first.")
     try:
         work_size, temperature = _checked(work_size, temperature)
         return full_size_files(image_path, {"cnn": cnn, "unet": unet, "beyond": beyond}, decoding, temperature,
                                work_size)
     except (ImageError, OutOfRange) as error:
-        raise gr.Error(plain(error)) from None
+        raise refusal(plain(error)) from None
 
 
 @quick_request
@@ -299,7 +299,7 @@ def _answer(view: dict) -> tuple:
     """An API endpoint's answer: the five pictures, nothing kept in the session (an API call has no page to
     redraw). An input that cannot be used raises gr.Error with the reason in plain words."""
     if "refused" in view:
-        raise gr.Error(plain(view["refused"]))
+        raise refusal(plain(view["refused"]))
     image = lambda value: value.get("value") if isinstance(value, dict) else value  # original: an update
     return tuple(image(view[name]) for name in IMAGES)
 
@@ -497,7 +497,7 @@ SHOW_RESULTS_JS = """() => { const el = document.querySelector('#colourize-pictu
 def _upload_inputs() -> dict:
     """The Upload sub-tab: the examples first (seen before anything is scrolled), the photo, the working size,
     and the full-size files."""
-    inputs = {"examples": _examples()}
+    inputs = {"examples": example_buttons(EXAMPLES, "colourize-example-buttons")}
     inputs["upload"] = uploaded_image(label="Your photo (any size)",
                                       sources=["upload", "clipboard"], height=200)
     inputs["work_size"] = gr.Slider(*limits.WORK_SIZE, value=DEFAULT_WORK_SIZE, step=8,
@@ -547,8 +547,8 @@ def _outputs():
                                                        elem_id=f"colourize-{name}", elem_classes=INSPECT_CLASS))
                 outputs[f"{name}_caption"] = gr.Markdown(f"**{title}**")
     # both kept for an hour after their last change, like the files they name (ui/segment_tab.py says why)
-    outputs["view"] = gr.State(time_to_live=DOWNLOADS_MAX_AGE_S)  # what is shown, without its pictures: captions, notes, the logits a redraw reuses
-    outputs["inspection"] = gr.State(None, time_to_live=DOWNLOADS_MAX_AGE_S)  # the last colourization's logits: clicks read them
+    outputs["view"] = gr.State(time_to_live=downloads_max_age_s())  # what is shown, without its pictures: captions, notes, the logits a redraw reuses
+    outputs["inspection"] = gr.State(None, time_to_live=downloads_max_age_s())  # the last colourization's logits: clicks read them
     inspector = build_inspector(outputs["inspection"], elem_id="inspector-colourize")
     hint_controls = hints_section.build_hint_controls()
     outputs["slider"] = shown_as_jpeg(gr.ImageSlider(label="Before / after", interactive=False, max_height=420))
@@ -609,18 +609,9 @@ def _wire_page(inputs: dict, outputs: dict, h, examples) -> tuple[list, dict, di
     return [event.then(**show) for event in events], redraw, show
 
 
-def _examples() -> gr.Dataset:
-    """The example photos as one-click buttons. A plain Dataset, not gr.Examples: its click sends the upload box
-    a prop update, which makes a fresh gr.Image in the session and loses uploaded_image's own file handling."""
-    example_files([name for name, _ in EXAMPLES])  # served in place (page_example names them again)
-    return gr.Dataset(components=["textbox"], samples=[[label] for _, label in EXAMPLES], type="index",
-                      layout="gallery", label="Examples: one click (sources and licences: examples/README.md)",
-                      elem_id="colourize-example-buttons")
-
-
 def page_example(index, *chosen) -> dict:
     """An example button: its photo in the upload box, colourized as an upload (page_new)."""
-    path = example_files([EXAMPLES[int(index)][0]])[0]
+    path = example_path(EXAMPLES, index)
     return {"upload": path} | page_new(path, *chosen)
 
 

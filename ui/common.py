@@ -5,6 +5,7 @@ import contextlib
 import functools
 import html
 import inspect
+import logging
 import os
 import re
 from pathlib import Path
@@ -14,9 +15,46 @@ import gradio as gr
 import numpy as np
 from PIL import Image
 
+from pixelwise.checkpoints import CheckpointError
 from pixelwise.device import resolve_device
+from pixelwise.errors import DataUnavailable
+from pixelwise.images import ImageError
+from pixelwise.limits import OutOfRange
 from pixelwise.settings import REPO_ROOT, cifar_root, cifar_root_from_env, shown_path
-from pixelwise.tempfiles import downloads_max_age_s, request_dir
+from pixelwise.tempfiles import request_dir
+
+
+REFUSALS = logging.getLogger("pixelwise.refused")
+# The app's own refusals in plain words: a handler that lets one through is answered with it, not a crash.
+PLAIN_REFUSALS = (OutOfRange, ImageError, CheckpointError, DataUnavailable)
+
+
+def refusal(message) -> gr.Error:
+    """The error to raise for a deliberate refusal (a bad number, an unreadable file): ``message`` in plain
+    words for the person, and one line in the log, not the traceback Gradio prints for a crash."""
+    text = plain(message)
+    REFUSALS.warning("refused: %s", text)
+    return gr.Error(text, print_exception=False)
+
+
+def refusing_plainly(handler: Callable) -> Callable:
+    """``handler`` (a function or a generator) with PLAIN_REFUSALS raised as ``refusal``s."""
+    if inspect.isgeneratorfunction(handler):
+        @functools.wraps(handler)
+        def stream(*args, **kwargs):
+            try:
+                yield from handler(*args, **kwargs)
+            except PLAIN_REFUSALS as error:
+                raise refusal(error) from None
+        return stream
+
+    @functools.wraps(handler)
+    def call(*args, **kwargs):
+        try:
+            return handler(*args, **kwargs)
+        except PLAIN_REFUSALS as error:
+            raise refusal(error) from None
+    return call
 
 
 def named_outputs(handler: Callable, components: dict[str, gr.components.Component], name: str | None = None) -> Callable:
@@ -27,6 +65,8 @@ def named_outputs(handler: Callable, components: dict[str, gr.components.Compone
     ``name``: the wrapper's __name__, which Gradio's MCP server uses as the tool name (default the handler's)."""
     def as_components(result: dict) -> dict:
         return {components[name]: value for name, value in result.items()}
+
+    handler = refusing_plainly(handler)
 
     if inspect.isgeneratorfunction(handler):
         @functools.wraps(handler)
@@ -53,6 +93,22 @@ def example_files(names: list[str]) -> list[str]:
     return [os.path.relpath(folder / name) for name in names]
 
 
+def example_buttons(examples: list[tuple[str, str]], elem_id: str) -> gr.Dataset:
+    """The (file of examples/, label) photos as one-click buttons whose click gives the handler the index
+    (``example_path`` turns it into the file). A plain Dataset, not gr.Examples: gr.Examples puts its photo
+    in the upload box by a prop update, which makes a fresh gr.Image in the session and loses
+    uploaded_image's own file handling, so a text file renamed .png uploaded afterwards failed inside Gradio."""
+    example_files([name for name, _ in examples])  # served in place
+    return gr.Dataset(components=["textbox"], samples=[[label] for _, label in examples], type="index",
+                      layout="gallery", label="Examples: one click (sources and licences: examples/README.md)",
+                      elem_id=elem_id)
+
+
+def example_path(examples: list[tuple[str, str]], index) -> str:
+    """The file of the example button ``index`` (example_buttons), as example_files names it."""
+    return example_files([examples[int(index)][0]])[0]
+
+
 def api_endpoint(handler: Callable, inputs: list, api_name: str, state: gr.State | None = None, **kwargs):
     """A public API (and MCP) endpoint that answers with plain values, for an action whose page event returns
     page updates (plots, Markdown, gr.update()s) and is kept private: the click of a hidden button, so its
@@ -60,7 +116,7 @@ def api_endpoint(handler: Callable, inputs: list, api_name: str, state: gr.State
     returns (or yields) a JSON-able value, or ``{"result": value, "session": new state}`` when ``state`` is
     given, so that later calls of the same client session (``stop``) see it; its __name__ is the MCP tool's."""
     outputs = {"result": gr.JSON(visible=False)} | ({"session": state} if state is not None else {})
-    fn = named_outputs(handler, outputs, api_name) if state is not None else handler
+    fn = named_outputs(handler, outputs, api_name) if state is not None else refusing_plainly(handler)
     return gr.Button(visible=False).click(fn, inputs, list(outputs.values()), api_name=api_name, **kwargs)
 
 
@@ -146,7 +202,6 @@ def shown_as_jpeg(component):
     return component
 
 
-DOWNLOADS_MAX_AGE_S = downloads_max_age_s()  # Gradio's copies of uploads and outputs live an hour (app.py's delete_cache)
 
 
 def take_home_path(name: str) -> Path:

@@ -8,11 +8,12 @@ import gradio as gr
 import pandas as pd
 
 from colorizer.cost import iter_unet_layer_costs
-from pixelwise.limits import OutOfRange, bounded
+from pixelwise import limits
 from pixelwise.layercost_report import report_markdown, rows_markdown, step_seconds
+from pixelwise.limits import bounded
 from pixelwise.zerogpu import TRAINING_S, gpu
 from segmenter.cost import iter_flower_layer_costs
-from ui.common import api_endpoint, inference_device, named_outputs
+from ui.common import api_endpoint, checked_by_handler, inference_device, named_outputs, refusal
 from ui.page_jobs import HEAVY, heavy_job, job_done, job_for, waiting_notes
 
 COST_MODELS = {"Flower DeepLabV3 (21 blocks)": iter_flower_layer_costs,
@@ -22,7 +23,6 @@ MEMORY_COLOURS = {"weights (all)": "#bab0ac", "gradients": "#e45756", "AdamW sta
                   "activations": "#4c78a8"}
 TIME_COLOURS = {"forward": "#4c78a8", "backward": "#e45756", "optimizer step": "#54a24b"}
 N_ORDER = [str(n) for n in range(1, 100)]  # n is drawn as a category, in this order
-BATCHES = (2, 8)  # images per measured step, as the slider offers: an API call asks no more
 # seconds of a whole measurement per image of its batch before this process has measured one (the development
 # CPU, the smallest sizes): the first waiting note's estimate
 GUESS_S_PER_IMAGE = dict(zip(SIZE_CHOICES, (8.0, 30.0, 120.0)))
@@ -50,11 +50,8 @@ def cost_job(model: str, sizes: str, batch, request: gr.Request | None, api: boo
     """The measurement as a job of the scheduler's: alone (its timings share the cores with no other heavy
     job), stopped at the next row when its page closes or its client goes; gr.Error for choices it lacks."""
     if model not in COST_MODELS or sizes not in SIZE_CHOICES:
-        raise gr.Error(f"Choose a model ({', '.join(COST_MODELS)}) and sizes ({', '.join(SIZE_CHOICES)}).")
-    try:
-        batch = bounded(batch, "Batch size", BATCHES)
-    except OutOfRange as error:
-        raise gr.Error(str(error)) from None
+        raise refusal(f"Choose a model ({', '.join(COST_MODELS)}) and sizes ({', '.join(SIZE_CHOICES)}).")
+    batch = bounded(batch, "Batch size", limits.COST_BATCH)  # NaN, 1e9: refused before anything is built
     job = job_for(f"measurement of fine-tuning costs ({model.split(' (')[0]})", request, f"cost {model} {sizes}",
                   batch, GUESS_S_PER_IMAGE[sizes], api)
     job.exclusive = True
@@ -117,7 +114,7 @@ def fine_tune_cost(model: str = next(iter(COST_MODELS)), sizes: str = next(iter(
     """
     with heavy_job(cost_job(model, sizes, batch, request, api=True), lambda note: progress(0, desc=note)) as job:
         if job.started is None:
-            raise gr.Error("Stopped before its turn came: the caller went away.")
+            raise refusal("Stopped before its turn came: the caller went away.")
         rows = measure_rows(model, sizes, job, progress)
     return {"rows": [asdict(row) for row in rows], "report": report_markdown(rows)}
 
@@ -161,7 +158,7 @@ def build_cost_section() -> None:
         with gr.Row():
             model = gr.Radio(list(COST_MODELS), value=next(iter(COST_MODELS)), label="Model")
             sizes = gr.Radio(list(SIZE_CHOICES), value=next(iter(SIZE_CHOICES)), label="Image sizes")
-            batch = gr.Slider(2, 8, value=2, step=2, label="Batch size")
+            batch = checked_by_handler(gr.Slider(2, 8, value=2, step=2, label="Batch size"))  # NaN, inf: its refusal
         measure = gr.Button("Measure", elem_id="segment-cost-run")
         waiting = gr.Markdown(elem_id="segment-cost-waiting")
         shown = cost_outputs()

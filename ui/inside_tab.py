@@ -28,7 +28,7 @@ from pixelwise.zerogpu import TRAINING_S, gpu, quick_request
 from pixelwise import limits
 from pixelwise.limits import OutOfRange, bounded
 from ui.common import (api_endpoint, checked_by_handler, cifar_data_root, inference_device, named_outputs, notice,
-                       notice_box, uploaded_image)
+                       notice_box, refusal, uploaded_image)
 from ui.page_jobs import HEAVY, heavy_job, job_done, job_for, waiting_notes
 
 DEFAULTS = {"arch": "cnn", "nf": 32, "nc": 24, "kernel": 3, "side": 32}
@@ -98,7 +98,7 @@ def layer_counts(arch: str = "cnn", nf: float = 32, nc: float = 24, kernel: floa
     try:
         view = inside_view(arch, nf, nc, kernel, side)
     except ValueError as error:
-        raise gr.Error(str(error)) from None
+        raise refusal(str(error)) from None
     return view["totals"], view["layers"], view["chart"]
 
 
@@ -173,7 +173,7 @@ def affine_request(checkpoint: str | None, pairs_text: str, steps, test_images, 
         steps = bounded(steps, "Fine-tuning steps", limits.AFFINE_STEPS)
         test_images = bounded(test_images, "Test images", limits.AFFINE_TEST_IMAGES)
         train_images = bounded(train_images, "Training images", limits.AFFINE_TRAIN_IMAGES)
-    except OutOfRange as error:
+    except OutOfRange as error:  # NaN or infinite from an API caller too
         raise Refused(str(error)) from None
     return AffineConfig(pairs, finetune_steps=steps, device=inference_device()), test_images, train_images
 
@@ -261,7 +261,7 @@ def affine_experiment(checkpoint: str, pairs: str = "1,0 2,0 0.5,0.25 1,0.5 -1,1
                 raise Refused("Stopped before its turn came: the caller went away.")
             result = affine_result(checkpoint, job, config, test_images, train_images, progress)
     except Refused as error:
-        raise gr.Error(str(error)) from None
+        raise refusal(str(error)) from None
     return {"checkpoint": checkpoint, "test_images": result.test_images, "train_images": result.train_images,
             "finetune_steps": config.finetune_steps, "reference_acc_eval": result.acc_reference_eval,
             "reference_acc_batch": result.acc_reference_batch, "rows": result.as_dict()["rows"]}
@@ -280,8 +280,8 @@ def layer_checkpoint_choices() -> tuple[list[tuple[str, str]], str | None]:
 
 
 @quick_request
-def layer_outputs(checkpoint: str | None, source: str, category: str, index: float, upload: str | None,
-                  all_channels: bool) -> dict:
+def layer_outputs(checkpoint: str | None, source: str, category: str, index: float, upload: str | None = None,
+                  all_channels: bool = False) -> dict:
     """Every layer's output of a colourizer checkpoint (by name) for one image, in the order they run.
 
     Result: a plain line per block (Markdown), a channel grid per step (the 8 most active channels, or all) as
@@ -297,19 +297,19 @@ def layer_outputs(checkpoint: str | None, source: str, category: str, index: flo
         all_channels: every channel of each step instead of the 8 most active.
     """
     if not checkpoint:
-        raise gr.Error("No checkpoint chosen: train one in 'Train live' or put cnn.pt / unet.pt in checkpoints/.")
+        raise refusal("No checkpoint chosen: train one in 'Train live' or put cnn.pt / unet.pt in checkpoints/.")
     try:
         model, _ = load_checkpoint_cached(find_checkpoint(checkpoint), inference_device())
         if source == IMAGE_SOURCES[1]:
             if not upload:
-                raise gr.Error("Upload an image first, or choose a CIFAR-10 test image.")
+                raise refusal("Upload an image first, or choose a CIFAR-10 test image.")
             rgb, what = load_rgb(upload), "your upload"
         else:
             images = load_category(category, cifar_root(), "test")
             index = int(index) % len(images)
             rgb, what = images[index].numpy(), f"CIFAR-10 test {category} #{index}"
     except (CheckpointError, DataUnavailable, ImageError) as error:
-        raise gr.Error(str(error))
+        raise refusal(str(error))
     pictures = layer_pictures(model, rgb, None if all_channels else DEFAULT_CHANNELS)
     height, width = pictures[0].step.output.shape[-2:]
     lines = [f"**{len(pictures)} steps** of {type(model).__name__} on {what} ({width}×{height} input); "
@@ -448,9 +448,11 @@ def _affine_section() -> tuple[dict, dict]:
     with gr.Row():
         # Defaults sized for a few minutes on 2 CPU cores; docs/inside.md's table uses 300 steps and all
         # 1,000 test images (python -m inside.affine), about 20 minutes there.
-        controls["steps"] = gr.Slider(0, 1000, value=100, step=10, label="fine-tuning steps (0 skips (iii))")
-        controls["test_images"] = gr.Slider(10, 1000, value=200, step=10, label="test images")
-        controls["train_images"] = gr.Slider(100, 5000, value=5000, step=100, label="training images for fine-tuning")
+        controls["steps"] = checked_by_handler(gr.Slider(0, 1000, value=100, step=10,
+                                                         label="fine-tuning steps (0 skips (iii))"))
+        controls["test_images"] = checked_by_handler(gr.Slider(10, 1000, value=200, step=10, label="test images"))
+        controls["train_images"] = checked_by_handler(gr.Slider(100, 5000, value=5000, step=100,
+                                                                label="training images for fine-tuning"))
     controls["run"] = gr.Button("Run the affine experiment", variant="primary", elem_id="inside-affine-run")
     affine = {
         "affine_notice": notice_box("inside-affine-notice"),

@@ -13,6 +13,8 @@ import gradio as gr
 import numpy as np
 
 from colorizer.inspector import strip_scores
+from pixelwise import limits
+from pixelwise.limits import OutOfRange, bounded
 from pixelwise.perpixel import UNCERTAINTY_KINDS, Grid, OutsideImage, PixelReport, Snapshot
 from pixelwise.pictures import STRIP_FACTOR, STRIP_GAP, uncertainty_maps
 from pixelwise.zerogpu import quick_request
@@ -149,14 +151,19 @@ def on_select(snapshot: Snapshot | None, event: gr.SelectData) -> str:
 
 def inspect_pixel_json(snapshot: Snapshot | None, x: float, y: float, top: int | None = None) -> dict:
     """The API's answer: per model, every class's probability at picture pixel (x, y), or an error."""
+    try:
+        x, y = (bounded(value, name, limits.PIXEL_COORDINATE, whole=False) for value, name in ((x, "x"), (y, "y")))
+        top = bounded(top or 0, "top", limits.INSPECT_TOP)
+    except OutOfRange as error:  # NaN, infinite, text: said in the answer as any other refusal
+        return {"error": str(error)}
     if snapshot is None:
         return {"error": "Nothing to inspect: colourize an image first (in this session) or pass an image."}
     try:
-        reports = snapshot.inspect(float(x), float(y))
+        reports = snapshot.inspect(x, y)
     except OutsideImage as error:
         return {"error": str(error)}
     return {"picture_size": list(snapshot.grid.cell if snapshot.grid else snapshot.shown),
-            "models": [report.as_dict(int(top) if top else None) for report in reports]}
+            "models": [report.as_dict(top or None) for report in reports]}
 
 
 def uncertainty_view(snapshot: Snapshot | None, kind: str):

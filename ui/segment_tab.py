@@ -19,10 +19,11 @@ from segmenter.inference import Segmentation, iou_against_truth, legend, load_se
 from segmenter.inference import segment as segment_rgb  # "segment" is this tab's endpoint
 from segmenter.models import MODES, VOC_MODELS, WeightsUnavailable, offline_message
 from segmenter.trainer import BatchLoss, EpochResult, FineTuneConfig, FineTuneResult, fine_tune_iter
+from pixelwise.settings import downloads_max_age_s
 from pixelwise.zerogpu import TRAINING_S, gpu, quick_request
-from ui.common import (DOWNLOADS_MAX_AGE_S, api_endpoint, checked_by_handler, example_files, inference_device,
-                       named_outputs, notice, notice_box, plain, shown_as_jpeg, take_home_path, upload_name,
-                       uploaded_image)
+from ui.common import (api_endpoint, checked_by_handler, example_buttons, example_path,
+                       inference_device, named_outputs, notice, notice_box, plain, refusal, shown_as_jpeg,
+                       take_home_path, upload_name, uploaded_image)
 from ui.cost_section import build_cost_section
 from ui.inspector import INSPECT_CLASS, build_inspector
 from ui.page_jobs import HEAVY, heavy_job, job_done, job_for, stop_page_jobs, waiting_notes
@@ -95,6 +96,13 @@ def segment_test_image(name: str, model_name, opacity, shown: SegmentShown | Non
     return answer
 
 
+def segment_example(index, model_name, opacity, shown: SegmentShown | None = None) -> dict:
+    """An example button: its photo in the upload box (a plain value: the box keeps its own file handling,
+    ui.common.example_buttons), segmented as an upload is."""
+    path = example_path(EXAMPLES, index)
+    return {"photo": path} | segment_on_page(path, None, model_name, opacity, shown)
+
+
 def _segmentation(path, model_name):
     """(photo at its shown size, "flower" or "voc", Segmentation), or Refused in plain words."""
     try:
@@ -159,7 +167,7 @@ def segment(image: str, test_image_id: int | None = None, model: str = FLOWER_MO
     try:
         view = run_segment(image, test_image_id, model, opacity)
     except Refused as error:
-        raise gr.Error(str(error)) from None
+        raise refusal(str(error)) from None
     return view["overlay"], view["mask"], label_mask_file(view["shown"].result)  # nothing kept: an API call has no page
 
 
@@ -194,11 +202,21 @@ EXAMPLES = [("flower.jpg", "Flower"), ("china_temple.jpg", "Temple (no flower)")
             ("chelsea_cat.jpg", "Cat (no flower)"), ("coffee.jpg", "Coffee (no flower)")]
 
 
+IOU_AXIS = "val IoU (%)"
+
+
+def iou_percent(iou: float) -> float:
+    """An IoU as the chart draws it and the status line says it: a percentage to one decimal, so the two always
+    agree (the status rounded 4.6e-05 to 0.000 while the chart drew the raw value)."""
+    return round(100 * iou, 1)
+
+
 def curve_updates(losses, epochs_rows, status: str) -> dict:
     return {"loss_plot": pd.DataFrame(losses, columns=["step", "loss", "mode"]),
             # placeholders first within an epoch: a NaN between two points would break the line
-            "iou_plot": pd.DataFrame(sorted(epochs_rows, key=lambda row: (row[0], row[1] == row[1])),
-                                     columns=["epoch", "val IoU", "mode"]),
+            "iou_plot": pd.DataFrame([(epoch, iou_percent(iou), mode) for epoch, iou, mode in
+                                      sorted(epochs_rows, key=lambda row: (row[0], row[1] == row[1]))],
+                                     columns=["epoch", IOU_AXIS, "mode"]),
             "status": status}
 
 
@@ -232,12 +250,13 @@ def _finetune_events(config: FineTuneConfig, job, losses: list, epochs_rows: lis
             status = f"{mode}: epoch {event.epoch}, step {event.step}/{event.steps_per_epoch}, loss {event.loss:.3f}"
         elif isinstance(event, EpochResult):
             epochs_rows.append((event.epoch, event.val_iou, mode))
-            status = (f"{mode}: epoch {event.epoch} val IoU {event.val_iou:.3f}, "
+            status = (f"{mode}: epoch {event.epoch} val IoU {iou_percent(event.val_iou)}%, "
                       f"pixel acc {event.val_pixel_acc:.3f} ({event.seconds:.0f} s)")
         elif isinstance(event, FineTuneResult):
             epochs_rows.insert(0, (0, event.initial["iou"], mode))
             best = max((r.val_iou for r in event.history), default=float("nan"))
-            status = f"{mode}: {'stopped' if event.stopped else 'done'}; untrained val IoU {event.initial['iou']:.3f} → best {best:.3f}"
+            status = (f"{mode}: {'stopped' if event.stopped else 'done'}; untrained val IoU "
+                      f"{iou_percent(event.initial['iou'])}% → best {iou_percent(best)}%")
         yield curve_updates(losses, epochs_rows, status)
 
 
@@ -294,16 +313,16 @@ def fine_tune(modes: list[str], epochs: int = 2, train_images: int = 32, request
         train_images: training images used (16 to 128).
     """
     if not modes:
-        raise gr.Error("Choose at least one mode: last, head or full.")
+        raise refusal("Choose at least one mode: last, head or full.")
     try:
         configs = finetune_configs(modes, epochs, train_images)
     except OutOfRange as error:
-        raise gr.Error(str(error)) from None
+        raise refusal(str(error)) from None
     runs = []
     with heavy_job(finetune_job(configs, request, api=True), lambda note: progress(0, desc=note)) as job:
         for config in configs:
             if job.started is None or job.stopped():
-                raise gr.Error("Stopped: the caller went away.")
+                raise refusal("Stopped: the caller went away.")
             runs.append(_api_run(config, job))
     return {"runs": runs}
 
@@ -316,7 +335,7 @@ def _api_run(config: FineTuneConfig, job) -> dict:
             if isinstance(event, BatchLoss):
                 losses.append({"step": global_step(event), "loss": event.loss})
     except (DataUnavailable, WeightsUnavailable) as error:
-        raise gr.Error(f"Cannot fine-tune: {error}") from None
+        raise refusal(f"Cannot fine-tune: {error}") from None
     history = [asdict(epoch) for epoch in event.history]  # the last event is the FineTuneResult
     return {"mode": config.mode, "initial_val_iou": event.initial["iou"], "best_epoch": event.best_epoch,
             "best_val_iou": max((row["val_iou"] for row in history), default=None), "epochs": history,
@@ -332,9 +351,7 @@ def _photo_inputs() -> dict:
     ins = {"photo": uploaded_image(label="Photo (any size or format): it is segmented as soon as it arrives",
                                    elem_id="segment-photo", height=300)}
     with gr.Column(elem_id="segment-examples"):
-        ins["examples"] = gr.Examples(example_files([name for name, _ in EXAMPLES]), ins["photo"],
-                                      example_labels=[label for _, label in EXAMPLES],
-                                      label="Examples: one click (sources and licences: examples/README.md)")
+        ins["examples"] = example_buttons(EXAMPLES, "segment-example-buttons")
     ins["test_pick"] = gr.Dropdown(test_choices(), value=None, label="…or a flower test image (with its IoU)",
                                    elem_id="segment-test-pick")
     ins["model_name"] = gr.Radio(MODEL_CHOICES, value=FLOWER_MODEL, label="Model", elem_id="segment-model")
@@ -366,9 +383,10 @@ def _wire_segment(ins: dict, outs: dict, states: dict, inspector) -> list:
     run = dict(fn=named_outputs(segment_on_page, page), outputs=list(page.values()), **common)
     as_shown = [photo, test_id, ins["model_name"], ins["opacity"], shown]
     new_photo = [photo, gr.State(None), *as_shown[2:]]  # an upload or an example is no test image: no IoU
-    events = [photo.upload(inputs=new_photo, **run), ins["examples"].load_input_event.then(inputs=new_photo, **run),
-              ins["model_name"].input(inputs=as_shown, **run)]
-    picked = {**page, "photo": photo}  # a test image is shown as the photo too
+    picked = {**page, "photo": photo}  # an example or a test image is shown as the photo too
+    events = [photo.upload(inputs=new_photo, **run), ins["model_name"].input(inputs=as_shown, **run),
+              ins["examples"].click(named_outputs(segment_example, picked), [ins["examples"], *as_shown[2:]],
+                                    list(picked.values()), **common)]
     events.append(ins["test_pick"].input(named_outputs(segment_test_image, picked), [ins["test_pick"], *as_shown[2:]],
                                          list(picked.values()), **common))
     shown_now = {"overlay": outs["overlay"], "caption": outs["caption"], "notice": outs["notice"]}
@@ -397,8 +415,10 @@ def _fine_tune_section() -> None:
     ft_status = gr.Markdown(elem_id="segment-ft-status")
     with gr.Row():
         loss_plot = gr.LinePlot(x="step", y="loss", color="mode", color_map=MODE_COLOURS, title="Training loss per step")
-        iou_plot = gr.LinePlot(x="epoch", y="val IoU", color="mode", color_map=MODE_COLOURS,
-                               title="Val flower IoU per epoch (0 = untrained)")
+        # IoU in percent on a fixed 0-100 axis: tick labels of two or three digits, which the plot's left margin
+        # holds (fractions of a varying domain were cut: "592" for 0.692)
+        iou_plot = gr.LinePlot(x="epoch", y=IOU_AXIS, color="mode", color_map=MODE_COLOURS, y_lim=[0, 100],
+                               title="Val flower IoU per epoch, % (0 = untrained)")
     curves_out = {"loss_plot": loss_plot, "iou_plot": iou_plot, "status": ft_status}
     run = start.click(named_outputs(run_finetune, curves_out), [modes, epochs, train_images], list(curves_out.values()),
                       api_visibility="private", show_progress_on=[loss_plot, iou_plot], **HEAVY)
@@ -417,7 +437,7 @@ def build_segment_tab():
                 "Click any pixel of the overlay or the mask to see the model's probabilities there.")
     # kept for an hour after their last change, like the files they point at: a client that never closes its
     # session (gradio_client sends no unload) does not hold a photo's arrays for the life of the process
-    states = {name: gr.State(None, time_to_live=DOWNLOADS_MAX_AGE_S) for name in ("test_id", "shown")}
+    states = {name: gr.State(None, time_to_live=downloads_max_age_s()) for name in ("test_id", "shown")}
     with gr.Row():
         with gr.Column():
             ins = _photo_inputs()

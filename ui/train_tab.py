@@ -12,7 +12,6 @@ import shutil
 import threading
 import time
 from dataclasses import dataclass, field
-from datetime import datetime
 
 import gradio as gr
 import pandas as pd
@@ -21,15 +20,16 @@ from colorizer import ARCH_NAMES, CIFAR10_CLASSES, TrainConfig, TrainResult
 from pixelwise import limits
 from pixelwise.limits import OutOfRange, bounded
 from pixelwise.pictures import image_grid
-from pixelwise.settings import checkpoint_dir, shown_path, trained_dir
+from pixelwise.settings import checkpoint_dir, shown_path
 from pixelwise.zerogpu import TRAINING_S, gpu
 from runs.events import Done, Failed, Finished, LiveEvent, Notice, Progressed, Samples, Status, Waiting
 from runs import presets
+from runs.catalog import save_trained
 from runs.live import live_config, start_live_run
 from runs.scheduler import PAGE, SCRIPT, Job
 from ui import curves
 from ui.api_types import typed_choices
-from ui.common import api_endpoint, cifar_data_root, cifar_notice, named_outputs, take_home_path
+from ui.common import api_endpoint, cifar_data_root, cifar_notice, named_outputs, refusal, take_home_path
 from ui.inspector import INSPECT_CLASS, build_inspector, record_strip, strip_snapshot
 from ui.page_jobs import client_gone, session_of
 
@@ -313,15 +313,15 @@ def parse_batch_sizes(chosen, other: str | None, train_images) -> list[int]:
     sizes = {int(b) for b in chosen or []}
     for word in re.split(r"[,;\s]+", (other or "").strip()):
         if word and not word.isdigit():
-            raise gr.Error(f"Other batch sizes: {word!r} is not a whole number (write e.g. 7, 64).")
+            raise refusal(f"Other batch sizes: {word!r} is not a whole number (write e.g. 7, 64).")
         sizes |= {int(word)} if word else set()
     limit = int(train_images)
     if not sizes:
-        raise gr.Error("Choose at least one batch size.")
+        raise refusal("Choose at least one batch size.")
     if outside := sorted(b for b in sizes if not 1 <= b <= limit):
-        raise gr.Error(f"Batch sizes go from 1 to the number of training images ({limit}), not {outside}.")
+        raise refusal(f"Batch sizes go from 1 to the number of training images ({limit}), not {outside}.")
     if len(sizes) > MAX_RUNS:
-        raise gr.Error(f"At most {MAX_RUNS} batch sizes per press ({len(sizes)} chosen).")
+        raise refusal(f"At most {MAX_RUNS} batch sizes per press ({len(sizes)} chosen).")
     return sorted(sizes)
 
 
@@ -333,7 +333,7 @@ def _checked_numbers(epochs, learning_rate, seed, train_images, val_images) -> t
                 bounded(seed, "Seed", limits.SEED), bounded(train_images, "Training images", limits.TRAIN_IMAGES),
                 bounded(val_images, "Validation images", limits.VAL_IMAGES))
     except OutOfRange as error:
-        raise gr.Error(str(error)) from None
+        raise refusal(str(error)) from None
 
 
 def _redraws(session: TrainSession, events: queue.Queue):
@@ -386,7 +386,7 @@ def start_training(model, batch_sizes, epochs, learning_rate, num_filters, categ
                                                                              train_images, val_images)
     batch_sizes = parse_batch_sizes(batch_sizes, other_batch_sizes, train_images)
     if precision not in presets.PRECISIONS:
-        raise gr.Error(f"Precision: one of {', '.join(presets.PRECISIONS)}, not {str(precision)[:20]!r}.")
+        raise refusal(f"Precision: one of {', '.join(presets.PRECISIONS)}, not {str(precision)[:20]!r}.")
     config = live_config(model, category, epochs, learning_rate, num_filters, seed, train_images, val_images,
                          cifar_data_root(), precision)
     # One training per page: a new press (Start, Train again, the API) stops the page's running one first.
@@ -493,13 +493,12 @@ def stop_training(session: TrainSession | None) -> str:
 def save_run(session: TrainSession | None, batch_size) -> str:
     """Save one finished run's model as a checkpoint (atomically), listed in the Colourize tab."""
     if session is None or not session.results:
-        raise gr.Error("Train first: there is no finished run to save.")
+        raise refusal("Train first: there is no finished run to save.")
     if batch_size is None or int(batch_size) not in session.results:
-        raise gr.Error("Choose which batch size's model to save.")
+        raise refusal("Choose which batch size's model to save.")
     result = session.results[int(batch_size)]
-    stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
-    path = trained_dir() / f"{result.config.model}_{result.config.category}_bs{batch_size}_{stamp}.pt"
-    result.save(path)
+    path = save_trained(lambda path: result.save(path, overwrite=False), result.config.model,
+                        result.config.category, int(batch_size))
     session.saved = path
     shown = path.relative_to(checkpoint_dir()) if path.is_relative_to(checkpoint_dir()) else shown_path(path)
     return f"Saved `{shown}`: it is now in the Colourize tab's {ARCH_NAMES[result.config.model]} checkpoint list."
