@@ -19,7 +19,7 @@ GRADIO_CACHE = own_gradio_cache()  # before gradio is imported (some of its modu
 
 import gradio as gr  # noqa: E402
 
-from pixelwise.device import usable_cores
+from pixelwise.device import cap_torch_threads, usable_cores
 from pixelwise.process import quiet_profiler
 from pixelwise.settings import downloads_max_age_s, max_upload_mb, mcp_enabled
 from runs.catalog import prune_trained, remove_interrupted_saves
@@ -29,13 +29,14 @@ from ui.colourize_tab import build_colourize_tab
 from ui.common import UPLOAD_JS, buttons_above_css, cifar_data_root
 from ui.inside_tab import build_inside_tab
 from ui.segment_tab import build_segment_tab
-from ui.train_tab import build_train_tab, release_page
+from ui.page_jobs import stop_page_jobs
+from ui.train_tab import build_train_tab
 
 # Each event runs its models on one torch thread (pixelwise.device.one_torch_thread), so as many run at once as
 # there are cores (at least 2, at most 8; a container's quota counts): more only share the same cores and the
 # GIL. 20 colourizations of 512² at once while a model trains, 2 cores: p95 2.41 / 1.76 s with 4 at once,
-# 1.60 / 1.62 s with 2 (docs/concurrency.md). Training is limited to one run at a time by its own event
-# (ui/train_tab.py). max_size bounds the waiting line: a waiting upload holds only its file on disk, so 100 of
+# 1.60 / 1.62 s with 2 (docs/concurrency.md). Heavy jobs (trainings, fine-tunes, measurements) take turns in
+# the one scheduler (runs.scheduler), whatever their event. max_size bounds the waiting line: a waiting upload holds only its file on disk, so 100 of
 # them cost no memory and drain in seconds, where the old 32 refused two thirds of a 100-request burst.
 CONCURRENT_EVENTS = max(2, min(8, usable_cores()))
 MAX_QUEUE = 100
@@ -121,7 +122,7 @@ def build_app() -> gr.Blocks:
         # Checkpoints saved in "Train live" (or added since start-up) appear in the Colourize dropdowns.
         colourize.refresh_after(demo.load, *training.checkpoint_saved)
         training.label_presets_on(demo.load)
-        demo.unload(release_page)  # a closed page frees its training at once
+        demo.unload(stop_page_jobs)  # the one unload hook: a closed page's heavy jobs stop at once
     demo.queue(default_concurrency_limit=CONCURRENT_EVENTS, max_size=MAX_QUEUE)
     sweep_cache_of(demo)
     return demo
@@ -147,14 +148,16 @@ if __name__ == "__main__":
     # SIGTERM (Spaces, tests, `kill`) ends the app as Ctrl+C does: Gradio closes, atexit removes the temp folders.
     signal.signal(signal.SIGTERM, signal.default_int_handler)
     quiet_profiler()  # on the main thread, before the cost section's workers profile
+    cap_torch_threads()  # torch's threads within the container's CPU quota (a 2-vCPU Space on a big host)
     demo = build_app()
     if mcp_enabled():
         from ui.mcp_server import use_mended_mcp_server
 
         use_mended_mcp_server()  # every tool's answer usable by an agent (ui/mcp_server.py says what it mends)
     demo.launch(**launch_options())
-    # after the page is built and served, not beside the build: the warm-up's rate calibration is what the
-    # preset buttons promise for the process's life, and measured beside the build it came out 4x too slow.
+    # after the page is built and served, not beside the build: the warm-up's rate calibration (a job of the
+    # scheduler's, runs.rates) is what the preset buttons promise, and measured beside the build it came out 4x
+    # too slow.
     # Not a daemon: a SIGTERM during its seconds of torch work waits for it (a daemon thread still inside
     # torch when the interpreter ends aborts the process, exit 134).
     threading.Thread(target=warm_up, name="pixelwise-warm-up").start()

@@ -39,8 +39,10 @@ def cpu_line() -> str:
 
 
 def estimated_s() -> float:
-    """What the preset button says before any press, in a fresh process (its calibration included)."""
-    code = "from runs import presets; print(presets.press_seconds(presets.QUICK))"
+    """What the preset button says before any press, in a fresh process, once its calibration (a job of the
+    scheduler's, as app.py's warm-up runs it) has been made."""
+    code = ("from runs import presets, rates; rates.measure(presets.press_config(presets.QUICK)); "
+            "print(presets.press_seconds(presets.QUICK))")
     done = subprocess.run([sys.executable, "-c", code], cwd=REPO, env={**os.environ, "PYTHONPATH": str(REPO)},
                           capture_output=True, text=True, check=True)
     return float(done.stdout.strip().splitlines()[-1])

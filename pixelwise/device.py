@@ -16,9 +16,7 @@ def resolve_device(name: str = "auto") -> torch.device:
 # torch's CPU thread count is per thread once a thread has used torch; a thread's first use takes the count
 # last set anywhere in the process. So small inferences can run on one thread while a training keeps two,
 # but a thread that first uses torch during someone's inference begins on one. The app's training worker
-# starts on PROCESS_THREADS (what the process had when this module was imported, at start-up), and every
-# thread leaves its last one-thread inference on PROCESS_THREADS.
-PROCESS_THREADS = torch.get_num_threads()
+# starts on PROCESS_THREADS, and every thread leaves its last one-thread inference on PROCESS_THREADS.
 _nesting = threading.local()
 
 
@@ -109,6 +107,20 @@ def lower_this_threads_priority(by: int | None = None) -> int | None:
     return nice
 
 
+def torch_threads(cpu_max: str = "/sys/fs/cgroup/cpu.max") -> int:
+    """torch's CPU threads for this process: its default (one per core it sees) capped by usable_cores():
+    torch does not read a container's CPU quota, and a 2-vCPU Space on a 64-core host ran 64 threads a job."""
+    return max(1, min(_TORCH_DEFAULT_THREADS, usable_cores(cpu_max)))
+
+
+def cap_torch_threads(cpu_max: str = "/sys/fs/cgroup/cpu.max") -> int:
+    """Set torch's process-wide thread count to torch_threads(); for entry points (app.py), once at start-up."""
+    global PROCESS_THREADS
+    PROCESS_THREADS = torch_threads(cpu_max)
+    torch.set_num_threads(PROCESS_THREADS)
+    return PROCESS_THREADS
+
+
 def usable_cores(cpu_max: str = "/sys/fs/cgroup/cpu.max") -> int:
     """The cores this process may use: its CPU affinity, capped by a container's CPU quota (cgroup v2
     ``cpu.max``, "quota period"), which os.cpu_count() does not see (a 2-vCPU Space on a large host)."""
@@ -123,3 +135,7 @@ def usable_cores(cpu_max: str = "/sys/fs/cgroup/cpu.max") -> int:
     except (OSError, ValueError):  # no cgroup v2 file (macOS, Windows, cgroup v1): the affinity stands
         pass
     return cores
+
+
+_TORCH_DEFAULT_THREADS = torch.get_num_threads()  # what torch chose from the cores it sees, before any capping
+PROCESS_THREADS = torch_threads()  # the threads a training starts on; cap_torch_threads() makes it torch's count

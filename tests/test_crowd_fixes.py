@@ -117,13 +117,13 @@ def test_a_new_press_stops_the_pages_running_training_and_the_old_one_writes_no_
                                       retrain=True, request=page)
     second_session = next(second)["session"]
     assert second_session is not first_session
-    assert started[0][1].is_set() and not started[1][1].is_set()  # the first worker was told to stop
+    assert started[0][1].stop.is_set() and not started[1][1].stop.is_set()  # the first worker was told to stop
     assert train_tab.LIVE["one-page"] is second_session
     from runs.events import Done
 
     started[0][0].put(Done())
     assert [view.get("session") for view in first] in ([], [None])  # nothing more written into the page's state
-    assert train_tab.stop_training(second_session) == "Stopping after the current batch..." and started[1][1].is_set()
+    assert train_tab.stop_training(second_session) == "Stopping after the current batch..." and started[1][1].stop.is_set()
     train_tab.LIVE.pop("one-page", None)
 
 

@@ -226,7 +226,7 @@ def test_closing_the_page_stops_its_affine_experiment_and_the_next_person_is_tol
     set_number(second, "training images for fine-tuning", "100")
     second.locator("#inside-affine-run").click()
     waiting = second.locator("#inside-affine-waiting")
-    expect(waiting).to_contain_text("Waiting for another visitor's affine experiment", timeout=30_000)
+    expect(waiting).to_contain_text("Running now: another visitor's affine experiment", timeout=30_000)
     second.screenshot(path=tmp_path / "inside-affine-waiting.png")
     first.context.close()  # the page that started the long run goes away
     expect(second.locator("#inside-affine-summary")).to_contain_text("10 test and 100 training images",
@@ -239,13 +239,15 @@ def test_a_closed_page_stops_only_its_own_jobs_and_waiters_are_told_what_for():
     """ui.page_jobs without a browser: the unload handler sets the stop flag of the closed page's jobs only."""
     from types import SimpleNamespace
 
-    from ui.page_jobs import page_job, stop_page_jobs, waiting_note
+    from ui.page_jobs import heavy_job, job_for, stop_page_jobs, waiting_note
 
     mine, theirs = SimpleNamespace(session_hash="mine"), SimpleNamespace(session_hash="theirs")
     assert waiting_note(mine) == ""
-    with page_job("affine experiment (5 pairs, 100 fine-tuning steps)", theirs) as job:
-        job.done = 0.5
-        assert waiting_note(mine).startswith("Waiting for another visitor's affine experiment (5 pairs")
+    job = job_for("affine experiment (5 pairs, 100 fine-tuning steps)", theirs, "affine", 1000, 0.01)
+    with heavy_job(job) as job:
+        job.done, job.yields = 0.5, False
+        assert waiting_note(mine).startswith("Waiting for your turn: number 2 in line. Running now: another "
+                                             "visitor's affine experiment (5 pairs")
         assert "left" in waiting_note(mine) and "your own" in waiting_note(theirs)
         stop_page_jobs(mine)
         assert not job.should_stop()
@@ -326,7 +328,7 @@ def test_inside_refusals_answer_only_their_sections_notice_box(toasts):
     assert good["notice"] == "" and "k=5" in good["totals"]
     no_checkpoint = tab.layers_on_page(None, tab.IMAGE_SOURCES[0], "horse", 0, None, False)
     assert set(no_checkpoint) == {"notice"} and "No checkpoint chosen" in notice_text(no_checkpoint)
-    answers = list(tab.run_affine(None, "1,0", 0, 10, 100, progress=lambda *args, **kwargs: None))
-    assert answers == [{"affine_waiting": ""}, {"affine_notice": answers[1]["affine_notice"]}]
-    assert "No checkpoint chosen" in notice_text(answers[1], "affine_notice")
+    [answer] = list(tab.run_affine(None, "1,0", 0, 10, 100, progress=lambda *args, **kwargs: None))
+    assert set(answer) == {"affine_notice", "affine_waiting"} and answer["affine_waiting"] == ""  # never queued
+    assert "No checkpoint chosen" in notice_text(answer, "affine_notice")
     assert toasts == []

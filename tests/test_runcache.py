@@ -17,7 +17,7 @@ from colorizer.trainer import TrainConfig, data_for, prepare_model, train, train
 from pixelwise.device import one_torch_thread
 from runs import live, runcache
 from runs.events import Finished, LiveEvent, Notice, Progressed, Samples, Status, Waiting
-from runs.waitline import WaitLine
+from runs.scheduler import Job, Scheduler
 
 torch.set_num_threads(1)
 REPO = Path(__file__).resolve().parent.parent
@@ -44,12 +44,34 @@ def cache(tmp_path, monkeypatch):
     return tmp_path / "runs"
 
 
-def press(config: TrainConfig, batch_sizes, retrain=False, line=None) -> list[LiveEvent]:
+def press(config: TrainConfig, batch_sizes, retrain=False, scheduler=None, events=None) -> list[LiveEvent]:
     """One panel press through the live worker, in this thread; every event it pushed."""
-    events = queue.Queue()
+    events = events or queue.Queue()
     live.run_batch_sizes(config, batch_sizes, events, threading.Event(), sample_count=2, retrain=retrain,
-                         line=line or WaitLine())
+                         scheduler=scheduler or Scheduler(cores=2))
     return [events.get() for _ in range(events.qsize())]
+
+
+def running(scheduler: Scheduler, estimate_s: float) -> Job:
+    """Someone else's training, holding the scheduler's one slot."""
+    job = scheduler.join(Job("someone else's training", estimate_s=estimate_s))
+    assert scheduler.wait_turn(job, timeout=0)
+    return job
+
+
+class LeaveWhenWaiting(queue.Queue):
+    """The press's events; the job ahead ends as soon as the press says it waits (no timer)."""
+
+    def __init__(self, scheduler: Scheduler, ahead: Job, before_leaving=lambda: None) -> None:
+        super().__init__()
+        self.scheduler, self.ahead, self.before_leaving = scheduler, ahead, before_leaving
+
+    def put(self, event, *args, **kwargs):
+        super().put(event, *args, **kwargs)
+        if isinstance(event, Waiting) and self.ahead is not None:
+            self.before_leaving()
+            self.scheduler.leave(self.ahead)
+            self.ahead = None
 
 
 def layout(result) -> dict:
@@ -191,7 +213,7 @@ def test_a_run_its_owner_stopped_is_trained_again_by_the_next_press(cache):
                 stop.set()
             events.put(event)
 
-    live.run_batch_sizes(config, [50], StopAtFirstBatch(), stop, sample_count=2, line=WaitLine())
+    live.run_batch_sizes(config, [50], StopAtFirstBatch(), stop, sample_count=2, scheduler=Scheduler(cores=2))
     first = [events.get() for _ in range(events.qsize())]
     assert finished(first)[50].result.stopped
     later = finished(press(config, [50]))[50]
@@ -203,15 +225,14 @@ def test_a_press_queued_behind_an_identical_one_replays_it_once_its_turn_comes(c
     config = small_config(epochs=1)
     data = data_for(config)
     complete = train(config, data)
-    line = WaitLine()
-    ahead = line.join(100.0)
+    scheduler = Scheduler(cores=2)
+    ahead = running(scheduler, 100.0)
 
-    def identical_press_ends():  # the press ahead: trained the same run, filed it, left the line
+    def identical_press_files_it():  # the press ahead: trained the same run, filed it, then leaves the line
         runcache.store(runcache.run_key(config, data), complete, [])
-        line.leave(ahead)
 
-    threading.Timer(0.5, identical_press_ends).start()
-    events = press(config, [50], line=line)
+    events = press(config, [50], scheduler=scheduler,
+                   events=LeaveWhenWaiting(scheduler, ahead, identical_press_files_it))
     assert any(isinstance(event, Waiting) for event in events)
     replayed = finished(events)[50]
     assert replayed.replay and numbers(replayed.result) == numbers(complete)
@@ -230,29 +251,11 @@ def test_the_size_limit_removes_the_least_recently_used(tmp_path):
 
 # ---------------------------------------------------------------- waiting for a turn
 
-def test_a_waiter_sees_its_place_and_the_time_left_ahead_of_it():
-    line = WaitLine()
-    running, next_one, me = line.join(600.0), line.join(120.0), line.join(60.0)
-    running.remaining_s = 45.0  # the holder reports what it has left
-    assert line.place(running) == (0, 0.0)
-    assert line.place(me) == (2, 165.0)
-    line.leave(running)
-    assert line.place(me) == (1, 120.0)
-    seen = []
-    stop = threading.Event()
-    threading.Timer(0.2, stop.set).start()
-    assert line.wait(me, stop, lambda ahead, seconds: seen.append((ahead, seconds)), poll_s=0.05) is False
-    assert seen[0] == (1, 120.0)
-    line.leave(next_one)
-    assert line.wait(me, threading.Event(), seen.append) is True
-
-
 @requires_cifar
 def test_a_press_behind_another_training_reports_waiting_then_trains(cache):
-    line = WaitLine()
-    ahead = line.join(100.0)
-    threading.Timer(0.5, line.leave, args=(ahead,)).start()
-    events = press(small_config(epochs=1), [50], line=line)
+    scheduler = Scheduler(cores=2, clock=lambda: 0.0)  # the running job has run no time: 100 s left
+    ahead = running(scheduler, 100.0)
+    events = press(small_config(epochs=1), [50], scheduler=scheduler, events=LeaveWhenWaiting(scheduler, ahead))
     waiting = [event for event in events if isinstance(event, Waiting)]
     assert waiting and "number 2 in line" in waiting[0].message and waiting[0].wait_s == 100.0
     assert finished(events)[50].result.final.epoch == 1.0
@@ -319,13 +322,14 @@ def test_training_keeps_freed_memory_unless_switched_off(setting, expected):
 
 def test_training_worker_started_during_an_upload_keeps_the_process_threads(monkeypatch):
     """A thread starts with torch's thread count of that moment and keeps it: a press started while an upload
-    runs its one-thread inference must still train on the process's threads (pixelwise.device)."""
+    runs its one-thread inference must still train on the scheduler's threads (runs.scheduler)."""
     seen = []
     monkeypatch.setattr(live, "run_batch_sizes", lambda *arguments: seen.append(torch.get_num_threads()))
-    monkeypatch.setattr(live, "PROCESS_THREADS", 2)
+    scheduler = Scheduler(cores=2)
+    scheduler.threads = 2
     try:
         with one_torch_thread():
-            _, worker = live.start_live_run(small_config(), [50], threading.Event())
+            _, worker = live.start_live_run(small_config(), [50], threading.Event(), scheduler=scheduler)
             worker.join()
     finally:
         torch.set_num_threads(1)  # this module's setting, for the threads later tests start

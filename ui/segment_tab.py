@@ -27,7 +27,7 @@ from ui.common import (api_endpoint, checked_by_handler, example_buttons, exampl
                        take_home_path, upload_name, uploaded_image)
 from ui.cost_section import build_cost_section
 from ui.inspector import INSPECT_CLASS, build_inspector
-from ui.page_jobs import HEAVY, page_job, stop_jobs_when_page_closes, stop_page_jobs, waiting_note
+from ui.page_jobs import HEAVY, heavy_job, job_done, job_for, stop_page_jobs, waiting_notes
 
 FLOWER_MODEL = "Flower DeepLabV3 (MobileNetV2, fine-tuned here)"
 MODE_COLOURS = {"last": "#e45756", "head": "#4c78a8", "full": "#54a24b"}  # fixed: all series show as they stream in
@@ -250,6 +250,16 @@ def finetune_configs(modes, epochs, train_images) -> list[FineTuneConfig]:
                            device=inference_device()) for mode in MODES if mode in (modes or [])]
 
 
+GUESS_S_PER_IMAGE_EPOCH = 0.5  # a fine-tune's seconds per training image and epoch and mode, before one is measured
+
+
+def finetune_job(configs: list[FineTuneConfig], request: gr.Request | None, api: bool = False):
+    """The fine-tunes as one job of the scheduler's: its page closing or its client going ends it within a batch."""
+    units = sum(config.epochs * config.train_limit for config in configs)
+    return job_for(f"segmenter fine-tuning ({', '.join(config.mode for config in configs)})", request, "fine-tune",
+                   units, GUESS_S_PER_IMAGE_EPOCH, api)
+
+
 def _finetune_events(config: FineTuneConfig, job, losses: list, epochs_rows: list, part: tuple[int, int]):
     """One mode's fine-tuning (``part``: its index and the number of modes) as page updates: the curves so
     far and a status line, after every event; the job's share done follows the steps."""
@@ -287,7 +297,12 @@ def run_finetune(modes, epochs, train_images, request: gr.Request = None):
     # Gradio's plot keeps the colour domain of its first draw and would not draw modes arriving later.
     losses = [(0, float("nan"), config.mode) for config in configs]
     epochs_rows = [(0, float("nan"), config.mode) for config in configs]
-    with page_job(f"segmenter fine-tuning ({', '.join(c.mode for c in configs)})", request) as job:
+    job = finetune_job(configs, request)
+    try:
+        for note in waiting_notes(job):
+            yield {"status": note}
+        if job.started is None:  # stopped while it waited
+            return
         for index, config in enumerate(configs):
             try:
                 yield from _finetune_events(config, job, losses, epochs_rows, (index, len(configs)))
@@ -296,6 +311,8 @@ def run_finetune(modes, epochs, train_images, request: gr.Request = None):
                 return
             if job.should_stop():
                 return
+    finally:
+        job_done(job)
 
 
 def global_step(event: BatchLoss) -> int:
@@ -303,7 +320,8 @@ def global_step(event: BatchLoss) -> int:
 
 
 @gpu(TRAINING_S)
-def fine_tune(modes: list[str], epochs: int = 2, train_images: int = 32) -> dict:
+def fine_tune(modes: list[str], epochs: int = 2, train_images: int = 32, request: gr.Request = None,
+              progress=gr.Progress()) -> dict:
     """Fine-tune the flower DeepLabV3 in each mode on the first training images (validation on 24 val images),
     as the Segment tab's "Fine-tune" section does; the shipped model is not changed.
 
@@ -323,19 +341,27 @@ def fine_tune(modes: list[str], epochs: int = 2, train_images: int = 32) -> dict
     except OutOfRange as error:
         raise refusal(str(error)) from None
     runs = []
-    for config in configs:
-        losses = []
-        try:
-            for event in fine_tune_iter(config):
-                if isinstance(event, BatchLoss):
-                    losses.append({"step": global_step(event), "loss": event.loss})
-        except (DataUnavailable, WeightsUnavailable) as error:
-            raise refusal(f"Cannot fine-tune: {error}") from None
-        history = [asdict(epoch) for epoch in event.history]  # the last event is the FineTuneResult
-        runs.append({"mode": config.mode, "initial_val_iou": event.initial["iou"], "best_epoch": event.best_epoch,
-                     "best_val_iou": max((row["val_iou"] for row in history), default=None), "epochs": history,
-                     "losses": losses})
+    with heavy_job(finetune_job(configs, request, api=True), lambda note: progress(0, desc=note)) as job:
+        for config in configs:
+            if job.started is None or job.stopped():
+                raise refusal("Stopped: the caller went away.")
+            runs.append(_api_run(config, job))
     return {"runs": runs}
+
+
+def _api_run(config: FineTuneConfig, job) -> dict:
+    """One mode's fine-tune for the API, in ``job``'s turn: plain values."""
+    losses = []
+    try:
+        for event in fine_tune_iter(config, should_stop=job.should_stop):
+            if isinstance(event, BatchLoss):
+                losses.append({"step": global_step(event), "loss": event.loss})
+    except (DataUnavailable, WeightsUnavailable) as error:
+        raise refusal(f"Cannot fine-tune: {error}") from None
+    history = [asdict(epoch) for epoch in event.history]  # the last event is the FineTuneResult
+    return {"mode": config.mode, "initial_val_iou": event.initial["iou"], "best_epoch": event.best_epoch,
+            "best_val_iou": max((row["val_iou"] for row in history), default=None), "epochs": history,
+            "losses": losses}
 
 
 PRIVATE = dict(api_visibility="private", show_progress="hidden")  # steps that follow a public endpoint
@@ -420,15 +446,14 @@ def _fine_tune_section() -> None:
         iou_plot = gr.LinePlot(x="epoch", y=IOU_AXIS, color="mode", color_map=MODE_COLOURS, y_lim=[0, 100],
                                title="Val flower IoU per epoch, % (0 = untrained)")
     curves_out = {"loss_plot": loss_plot, "iou_plot": iou_plot, "status": ft_status}
-    run = start.click(waiting_note, None, ft_status, queue=False, api_visibility="private").then(
-        named_outputs(run_finetune, curves_out), [modes, epochs, train_images], list(curves_out.values()),
-        api_visibility="private", show_progress_on=[loss_plot, iou_plot], **HEAVY)
+    run = start.click(named_outputs(run_finetune, curves_out), [modes, epochs, train_images], list(curves_out.values()),
+                      api_visibility="private", show_progress_on=[loss_plot, iou_plot], **HEAVY)
     api_endpoint(fine_tune, [modes, epochs, train_images], "fine_tune", **HEAVY)  # plain values for scripts
     stop.click(stop_fine_tuning, None, ft_status, cancels=[run], api_visibility="private")
 
 
 def stop_fine_tuning(request: gr.Request) -> str:
-    stop_page_jobs(request)  # the loop ends within one batch, also if Gradio's cancel comes between two
+    stop_page_jobs(request, "fine-tune")  # ends within one batch, also if Gradio's cancel comes between two
     return "Stopped."
 
 
@@ -450,7 +475,6 @@ def build_segment_tab() -> Callable:
     with gr.Accordion("Fine-tune: last layer vs head vs full", open=False):
         _fine_tune_section()
     build_cost_section()
-    stop_jobs_when_page_closes()
     return show_example_on
 
 
