@@ -380,6 +380,14 @@ def _arrived(events: queue.Queue) -> list[LiveEvent]:
     return arrived
 
 
+def _supersede(session: TrainSession | None, request: gr.Request | None) -> None:
+    """One training per page: a new press (Start, Train again, the API) stops the page's running one first."""
+    for earlier in {id(old): old for old in (session, LIVE.get(session_of(request)))
+                    if isinstance(old, TrainSession)}.values():
+        earlier.superseded = True
+        earlier.stop.set()
+
+
 @gpu(TRAINING_S)  # on ZeroGPU the worker thread runs inside this GPU call
 def start_training(model, batch_sizes, epochs, learning_rate, num_filters, category, seed,
                    train_images, val_images, session: TrainSession | None, other_batch_sizes: str = "",
@@ -395,11 +403,7 @@ def start_training(model, batch_sizes, epochs, learning_rate, num_filters, categ
         raise refusal(f"Precision: one of {', '.join(presets.PRECISIONS)}, not {str(precision)[:20]!r}.")
     config = live_config(model, category, epochs, learning_rate, num_filters, seed, train_images, val_images,
                          cifar_data_root(), precision)
-    # One training per page: a new press (Start, Train again, the API) stops the page's running one first.
-    for earlier in {id(old): old for old in (session, LIVE.get(session_of(request)))
-                    if isinstance(old, TrainSession)}.values():
-        earlier.superseded = True
-        earlier.stop.set()
+    _supersede(session, request)
     session = TrainSession(batch_sizes=batch_sizes, started=time.perf_counter(), running=True, view=view,
                            epochs=epochs, preset=preset_note(model, batch_sizes, epochs, train_images, val_images,
                                                              num_filters, learning_rate))
