@@ -17,9 +17,9 @@ pytest.importorskip("mcp", reason="needs the mcp package: pip install 'gradio[mc
 def tools() -> dict:
     """name -> (description, input schema, endpoint function), as list_tools answers them."""
     import app
-    from gradio.mcp import GradioMCPServer
+    from ui.mcp_server import MendedMCPServer
 
-    server = GradioMCPServer(app.build_app())
+    server = MendedMCPServer(app.build_app())  # the server app.py launches
     found = {}
     for name, endpoint in server.tool_to_endpoint.items():
         block_fn = server.get_block_fn_from_endpoint_name(endpoint)
@@ -85,3 +85,5 @@ def test_every_argument_and_result_is_described_whole(tools):
             assert declared.get("description"), f"{name}.{argument} has no description"
             assert declared["description"] == whole[argument], f"{name}.{argument} is cut: {declared['description']!r}"
     assert "at most 200" in tools["colourize"][1]["properties"]["hints"]["description"]
+    for name in ("colourize", "segment", "inspect_pixel", "layer_outputs"):  # what to send for a picture
+        assert "data: URL" in tools[name][0] and "upload_file_to_gradio" not in tools[name][0], name

@@ -15,7 +15,7 @@ from colorizer.reference import ReferencePhotoError, photo_palette, reference_rg
 from pixelwise.checkpoints import CheckpointError
 from pixelwise.images import ImageError
 from runs.catalog import list_checkpoints, load_colourizer
-from ui.common import example_files, inference_device, uploaded_image
+from ui.common import example_path, inference_device, uploaded_image
 
 NO_REFERENCE = "No reference: the Beyond model chooses its colours itself."
 
@@ -53,7 +53,7 @@ def build_reference_controls(examples: list[tuple[str, str]]) -> ReferenceContro
 
 def example_reference(index, examples: list[tuple[str, str]]) -> dict:
     """An example button: that photo becomes the reference."""
-    return {"reference": example_files([examples[int(index)][0]])[0]}
+    return {"reference": example_path(examples, index)}
 
 
 def beyond_as_reference(picture) -> dict:
