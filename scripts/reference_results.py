@@ -27,6 +27,7 @@ from colorizer import lab, reference  # noqa: E402
 from colorizer.checkpoint import load_checkpoint  # noqa: E402
 from colorizer.inference import grey_of, grey_to_rgb  # noqa: E402
 from pixelwise import settings  # noqa: E402
+from pixelwise.images import has_colour  # noqa: E402
 from scripts.hint_results import labelled_photo_sets, photo_scores, run_model  # noqa: E402
 
 
@@ -68,12 +69,14 @@ def main(argv=None) -> None:
     model, palette = load_checkpoint(arguments.model)
     baseline, baseline_palette = load_checkpoint(arguments.baseline)
     centres = model.ab_centres
-    rows, shown = [], []
+    rows, shown, grey = [], [], {}
     for set_name, (truths, classes) in labelled_photo_sets(arguments).items():
         paired = [truths[other] for other in partners(classes)]
+        usable = lambda photos: [photo if has_colour(photo) else None for photo in photos]  # noqa: E731
+        grey[set_name] = sum(not has_colour(photo) for photo in truths)  # a grey reference is refused: none given
         runs = {f"{Path(arguments.baseline).name}, no reference": (baseline, baseline_palette, None),
-                "no reference": (model, palette, None), "own colours (oracle)": (model, palette, truths),
-                "another photo of its class": (model, palette, paired)}
+                "no reference": (model, palette, None), "own colours (oracle)": (model, palette, usable(truths)),
+                "another photo of its class": (model, palette, usable(paired))}
         outputs = {}
         for name, (net, net_palette, references) in runs.items():
             outputs[name] = run_model(net, net_palette, tqdm(truths, desc=f"{set_name}: {name}", leave=False),
@@ -84,18 +87,20 @@ def main(argv=None) -> None:
                   for i in np.linspace(0, len(truths) - 1, 3).round().astype(int)]
     out = Path(arguments.out)
     out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(format_table(rows, arguments))
+    out.write_text(format_table(rows, arguments, grey))
     out.with_suffix(".json").write_text(json.dumps({"rows": rows}, indent=1) + "\n")
     if arguments.picture:
         picture(shown, Path(arguments.picture))
     print(out.read_text())
 
 
-def format_table(rows, arguments) -> str:
+def format_table(rows, arguments, grey: dict) -> str:
     lines = [f"Command: `python scripts/reference_results.py {' '.join(sys.argv[1:])}`", "",
              f"Model {Path(arguments.model).name}; working size {arguments.work_size}, annealed mean "
              f"T = {arguments.temperature}; colour on each photo's own lightness at its own size. "
-             "∩ = ab-class histogram intersection of the output with the photo's truth / with its partner's.", "",
+             "∩ = ab-class histogram intersection of the output with the photo's truth / with its partner's. "
+             "Grey photos (no reference is taken from them: " + ", ".join(f"{n} {name}" for name, n in grey.items())
+             + ") are colourized without one.", "",
              "| photos | reference | AuC | rebalanced AuC | colourfulness | RGB PSNR (dB) | ∩ own truth | ∩ partner |",
              "|---|---|---:|---:|---:|---:|---:|---:|"]
     for row in rows:
