@@ -21,6 +21,7 @@ import json
 import math
 from dataclasses import dataclass
 
+import numpy as np
 import torch
 
 from . import lab
@@ -207,9 +208,11 @@ def checked_hints(hints, size: tuple[int, int], reach="point") -> list[Hint]:
                 hint_reach = reach_value(reach if own_reach is None else own_reach)
             except ValueError as error:
                 raise HintError(f"hint {number}: {error}") from None
-            lab_colour = parse_lab(colour)
-            checked = Hint(*points[0], parse_colour(colour), hint_reach, tuple(points[1:]),
-                           lab_colour[1:] if lab_colour else None)
+            try:
+                lab_colour, rgb = parse_lab(colour), parse_colour(colour)
+            except HintError as error:
+                raise HintError(f"hint {number}: {error}") from None
+            checked = Hint(*points[0], rgb, hint_reach, tuple(points[1:]), lab_colour[1:] if lab_colour else None)
         for x, y in points:
             if not (0 <= x < width and 0 <= y < height):
                 raise HintError(f"hint {number} at ({x}, {y}) is outside the {width} x {height} image")
@@ -272,10 +275,22 @@ class Suggestion:
 
     rgb: tuple[int, int, int]
     mass: float
+    lab: tuple[float, float, float] | None = None  # the exact Lab colour meant (rgb is its gamut-clipped display)
 
     @property
     def hex(self) -> str:
         return "#{:02x}{:02x}{:02x}".format(*self.rgb)
+
+    @property
+    def value(self) -> str:
+        """What a hint is given: the exact lab() where known (an RGB at a clipped lightness is another ab)."""
+        return lab_text(*self.lab) if self.lab else self.hex
+
+    @staticmethod
+    def of_lab(lightness: float, a: float, b: float, mass: float) -> "Suggestion":
+        lightness = min(100.0, max(0.0, lightness))
+        rgb = lab.lab_to_uint8(torch.tensor([lightness, a, b], dtype=torch.float32)).tolist()
+        return Suggestion(tuple(int(v) for v in rgb), mass, (lightness, a, b))
 
 
 def suggest_colours(probabilities: torch.Tensor, centres: torch.Tensor, lightness: float, count: int = 6,
@@ -289,7 +304,7 @@ def suggest_colours(probabilities: torch.Tensor, centres: torch.Tensor, lightnes
     ab = centres.double()
     seeds = []
     for index in torch.argsort(p, descending=True).tolist():
-        if len(seeds) == count or p[index] < min_mass / 4:
+        if len(seeds) == count or (seeds and p[index] < min_mass / 4):  # the likeliest class always seeds one
             break
         if all(torch.dist(ab[index], ab[seed]) >= radius for seed in seeds):
             seeds.append(index)
@@ -306,10 +321,33 @@ def suggest_colours(probabilities: torch.Tensor, centres: torch.Tensor, lightnes
     return sorted(found, key=lambda suggestion: -suggestion.mass)
 
 
+def suggest_modes(probabilities: torch.Tensor, centres: torch.Tensor, lightness: float, count: int = 8,
+                  radius: float = 15.0, separation: float = 20.0, min_mass: float = 0.005) -> list[Suggestion]:
+    """The modes of a distribution over ab classes (one pixel's, or a region's mean): classes ranked by the
+    probability mass within ``radius`` ab units of them, taken greedily at least ``separation`` apart; each
+    shown as the probability-weighted mean ab within ``radius`` of it (a mode, not the mean of a whole
+    cluster, which pulls colours towards grey), at ``lightness`` itself (the clicked patch's own; the hint
+    sends the ab exactly, Suggestion.value). Most probable first."""
+    p = probabilities.double().clamp(min=0)
+    p = p / p.sum()
+    ab = centres.double()
+    near = (torch.cdist(ab, ab) <= radius).double()
+    mass = near @ p
+    modes, found = [], []
+    for index in torch.argsort(mass + 1e-9 * p, descending=True).tolist():  # ties: the class's own share first
+        if len(found) == count or (found and mass[index] < min_mass):
+            break
+        weights = near[index] * p
+        mode_ab = (weights[:, None] * ab).sum(0) / weights.sum()
+        if all(torch.dist(mode_ab, other) >= separation for other in modes):  # shown colours apart, not classes
+            modes.append(mode_ab)
+            found.append(Suggestion.of_lab(float(lightness), *mode_ab.tolist(), float(mass[index])))
+    return found
+
+
 def mark_hints(picture, hints: list[Hint], size: tuple[int, int]):
     """A copy of ``picture`` (H x W x 3 uint8) with a marker on each hint: a dot of the hinted colour in a
     white and a black ring, numbered in order; ``size`` is the upload's (width, height) the hints refer to."""
-    import numpy as np
     from PIL import Image, ImageDraw
 
     image = Image.fromarray(np.asarray(picture))
@@ -330,6 +368,39 @@ def suggestions_at(logits: torch.Tensor, centres: torch.Tensor, column: int, row
     """The suggested colours at one model pixel of a Lab model's logits (NC x h x w, or 1 x NC x h x w)."""
     logits = logits[0] if logits.dim() == 4 else logits
     return suggest_colours(torch.softmax(logits[:, row, column].float(), dim=0), centres, lightness, count)
+
+
+def region_suggestions(logits: torch.Tensor, centres: torch.Tensor, grey: np.ndarray, seeds: list[tuple[int, int]],
+                       lightness: float, reach="object", count: int = 8) -> list[Suggestion]:
+    """The suggested colours for a click: the modes (suggest_modes) of the mean distribution over the region
+    the click's model pixels ``seeds`` (column, row) belong to (colorizer.regions, on the working-size input
+    ``grey`` = L / 100 and these logits), shown at ``lightness``."""
+    from .regions import region_mask
+
+    logits = logits[0] if logits.dim() == 4 else logits
+    probabilities = torch.softmax(logits.float(), dim=0)
+    weights = torch.from_numpy(region_mask(np.asarray(grey, np.float64) * 100, seeds, reach, probabilities))
+    mean = (probabilities * weights[None]).flatten(1).sum(1) / weights.sum()
+    return suggest_modes(mean, centres, lightness, count)
+
+
+def click_suggestions(logits: torch.Tensor, centres: torch.Tensor, image, point: tuple[int, int],
+                      size: tuple[int, int], reach="object") -> list[Suggestion]:
+    """The suggestions for a click at upload pixel ``point`` (x, y) of an upload of ``size`` (width, height):
+    region_suggestions on the model pixel a hint there lands on (model_pixel: one rounding rule for both),
+    at the lightness of the 5 x 5 patch around it. ``image``: the upload decoded (a PIL image, any size)."""
+    from PIL import Image
+
+    logits = logits[0] if logits.dim() == 4 else logits
+    work = (logits.shape[-1], logits.shape[-2])
+    column, row = model_pixel(*point, size, work)
+    small = torch.from_numpy(np.array(image.convert("RGB").resize(work, Image.Resampling.BILINEAR)))
+    grey = (lab.rgb_to_lab(small)[..., 0] / 100).numpy()
+    x, y = (min(image.size[i] - 1, point[i] * image.size[i] // size[i]) for i in (0, 1))
+    box = (max(0, x - 2), max(0, y - 2), min(image.size[0], x + 3), min(image.size[1], y + 3))
+    patch = np.array(image.convert("RGB").crop(box))  # 5 x 5, clipped at the edges
+    lightness = float(lab.rgb_to_lab(torch.from_numpy(patch))[..., 0].mean())
+    return region_suggestions(logits, centres, grey, [(column, row)], lightness, reach)
 
 
 def lightness_at(rgb: tuple[int, int, int]) -> float:
