@@ -13,9 +13,10 @@ import numpy as np
 import torch
 
 REACHES = {"point": 0.0, "object": 1.0, "larger": 2.5}  # the named reaches; any number >= 0 works too
-STEP_COST = 0.04  # per pixel travelled in a smooth area: an object ~25 working pixels across costs ~1
-LIGHTNESS_SCALE = 8.0  # a lightness step of 8 (Lab L) costs 1
-DISTRIBUTION_SCALE = 0.35  # a change of 0.35 in total variation of the predicted distributions costs 1
+STEP_COST = 0.01  # per pixel travelled in a smooth area: 100 working pixels cost 1
+LIGHTNESS_SCALE = 32.0  # a lightness step of 32 (Lab L) between neighbours costs 1
+DISTRIBUTION_SCALE = 0.5  # a change of 0.5 in total variation of the predicted distributions costs 1
+EDGE_POWER = 2.0  # squared: texture's many small steps cost little, one clear edge a lot
 THRESHOLD = 1.0  # geodesic distance at which the region ends, at reach 1 ("object")
 SOFT_EDGE = 0.3  # the last 30% of the distance fades from 1 to 0
 MAX_REACH = 4.0
@@ -50,9 +51,10 @@ def step_costs(lightness: np.ndarray, distributions: torch.Tensor | None = None)
         cols = slice(max(0, -dx), width - max(0, dx))
         to_rows = slice(max(0, dy), height - max(0, -dy))
         to_cols = slice(max(0, dx), width - max(0, -dx))
-        edge = np.abs(light[to_rows, to_cols] - light[rows, cols]) / LIGHTNESS_SCALE
+        edge = (np.abs(light[to_rows, to_cols] - light[rows, cols]) / LIGHTNESS_SCALE) ** EDGE_POWER
         if probs is not None:
-            edge = edge + 0.5 * np.abs(probs[:, to_rows, to_cols] - probs[:, rows, cols]).sum(0) / DISTRIBUTION_SCALE
+            change = 0.5 * np.abs(probs[:, to_rows, to_cols] - probs[:, rows, cols]).sum(0)
+            edge = edge + (change / DISTRIBUTION_SCALE) ** EDGE_POWER
         costs[k, rows, cols] = length * (STEP_COST + edge)
     return costs
 

@@ -178,10 +178,12 @@ def main(argv=None) -> None:
     parser.add_argument("--limit", type=int, default=None, help="N evenly spaced photos of each set (quick checks)")
     parser.add_argument("--reaches", nargs="*", default=["object"], help="reaches beside point")
     parser.add_argument("--modes", nargs="+", default=["both"], choices=OBJECT_MODES)
+    parser.add_argument("--threads", type=int, default=1, help="torch threads (1: the app's own, one per request)")
     parser.add_argument("--out", default="results/clicks.md")
     parser.add_argument("--plot", default="docs/clicks.png")
     arguments = parser.parse_args(argv)
     torch.manual_seed(0)
+    torch.set_num_threads(arguments.threads)
     model, palette = load_checkpoint(arguments.hint_model)
     sets = photo_sets(arguments)
     clicks, leaks = {}, {}
