@@ -96,6 +96,10 @@ if __name__ == "__main__":
     # SIGTERM (Spaces, tests, `kill`) ends the app as Ctrl+C does: Gradio closes, atexit removes the temp folders.
     signal.signal(signal.SIGTERM, signal.default_int_handler)
     demo = build_app()
+    if mcp_enabled():
+        from ui.mcp_server import use_mended_mcp_server
+
+        use_mended_mcp_server()  # every tool's answer usable by an agent (ui/mcp_server.py says what it mends)
     demo.launch(
         server_name=os.environ.get("GRADIO_SERVER_NAME", "127.0.0.1"),  # Spaces sets 0.0.0.0
         server_port=int(os.environ.get("GRADIO_SERVER_PORT", "7860")),

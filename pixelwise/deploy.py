@@ -3,6 +3,7 @@
     python -m pixelwise.deploy USER/SPACE --dry-run     # the files (with sizes) and the front matter, no network
     python -m pixelwise.deploy USER/SPACE               # create the Space if needed, upload, print its URL
     python -m pixelwise.deploy USER/SPACE --hardware zero-a10g   # a ZeroGPU Space (see pixelwise/zerogpu.py)
+    python -m pixelwise.deploy --rehearse [--reuse-packages]     # run those files as a Space would, here
 
 Uploads the files git tracks, minus what a Space does not run (tests, CI, benchmarks, scripts, dev
 requirements, run.py; `--with-tests` keeps the tests) and never caches or session checkpoints. Binary and
@@ -127,13 +128,25 @@ def upload(space: str, rows, root: Path = REPO_ROOT, hardware: str | None = None
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("space", help="USER/SPACE (created if it does not exist)")
+    parser.add_argument("space", nargs="?", help="USER/SPACE (created if it does not exist)")
     parser.add_argument("--dry-run", action="store_true", help="print files and front matter, upload nothing")
+    parser.add_argument("--rehearse", action="store_true",
+                        help="start the files an upload carries as a Space would, here, and check them (pixelwise/rehearsal.py)")
+    parser.add_argument("--reuse-packages", action="store_true",
+                        help="with --rehearse: run with this Python's packages instead of installing requirements.txt")
+    parser.add_argument("--keep", action="store_true", help="with --rehearse: keep the rehearsal's folder")
     parser.add_argument("--with-tests", action="store_true", help="upload tests/ too")
     parser.add_argument("--hardware", default=None, help="on creation, e.g. cpu-basic or zero-a10g")
     parser.add_argument("--private", action="store_true")
     args = parser.parse_args(argv)
-    if args.space.count("/") != 1 or not all(args.space.split("/")):
+    if args.rehearse:
+        from .rehearsal import rehearse
+
+        rows, _, problems = plan(with_tests=args.with_tests)
+        for problem in problems:
+            print(f"PROBLEM: {problem}")
+        return rehearse(rows, reuse_packages=args.reuse_packages, keep=args.keep) or (1 if problems else 0)
+    if not args.space or args.space.count("/") != 1 or not all(args.space.split("/")):
         parser.error(f"expected USER/SPACE, got {args.space!r}")
     try:
         rows, meta, problems = plan(with_tests=args.with_tests)

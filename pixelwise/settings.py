@@ -111,3 +111,12 @@ def system_site_choice() -> bool | None:
     """$PIXELWISE_SYSTEM_SITE: 1 = the venv reuses this Python's packages, 0 = isolated, unset = run.py decides."""
     value = _env("PIXELWISE_SYSTEM_SITE")
     return None if value is None else value == "1"
+
+
+def torch_build() -> str | None:
+    """$PIXELWISE_TORCH: which PyTorch run.py installs, "cpu" (PyTorch's CPU index, ~1.4 GB) or "cuda" (the default
+    index, CUDA on Linux, ~5.9 GB); unset = run.py decides (cpu on Linux without an NVIDIA GPU)."""
+    value = (_env("PIXELWISE_TORCH") or "").strip().lower()
+    if value not in ("", "cpu", "cuda"):
+        raise ValueError(f"PIXELWISE_TORCH is {value!r}: set it to cpu or cuda, or leave it unset")
+    return value or None

@@ -1,4 +1,6 @@
-"""pixelwise.deploy: what a Space gets (dry run), front matter checks, clear failures without token or network."""
+"""pixelwise.deploy: what a Space gets (dry run), front matter checks, clear failures without token or network, and
+the rehearsal (the uploaded files started alone, as a Space would: pixelwise/rehearsal.py)."""
+import re
 import socket
 import subprocess
 import time
@@ -6,6 +8,7 @@ import time
 import pytest
 
 from pixelwise import deploy
+from pixelwise.rehearsal import rehearse
 
 FRONT = "---\ntitle: T\nsdk: gradio\nsdk_version: 6.31.0\npython_version: \"3.11\"\napp_file: app.py\n---\n# T\n"
 
@@ -81,3 +84,38 @@ def test_without_token_or_network_it_says_so_quickly(monkeypatch, capsys):
 def test_bad_space_name_is_refused():
     with pytest.raises(SystemExit):
         deploy.main(["just-a-name", "--dry-run"])
+
+
+def test_a_rehearsal_says_when_the_app_does_not_start(project, capsys):
+    rows, _, _ = deploy.plan(project)  # its app.py prints "hi" and ends
+    assert rehearse(rows, project, reuse_packages=True, start_timeout_s=120) == 1
+    out = capsys.readouterr().out
+    assert f"rehearsal: {len(rows)} files laid out" in out and "nothing beside it" in out
+    assert "FAILED the page: the app exited (code 0) before its page answered" in out and "hi" in out
+
+
+def test_a_rehearsal_says_which_pins_this_python_lacks(project, capsys):
+    (project / "requirements.txt").write_text("gradio==6.31.0\nno-such-package-here==1.0\n")
+    assert rehearse(deploy.plan(project)[0], project, reuse_packages=True) == 1
+    assert "FAILED packages: this Python lacks: no-such-package-here==1.0 (installed: None)" in capsys.readouterr().out
+
+
+def test_the_space_rehearsed_from_this_checkout(capsys):
+    """The files an upload carries, alone in a fresh folder with a Space's environment: the page, every example
+    through colourize and segment, the MCP schema, and no traceback (about a minute and a half here)."""
+    assert deploy.main(["--rehearse", "--reuse-packages"]) == 0, capsys.readouterr().out
+    out = capsys.readouterr().out
+    assert "ok     the page" in out and "ok     MCP schema" in out and "FAILED" not in out
+    examples = sorted(path.name for path in (deploy.REPO_ROOT / "examples").glob("*.jpg"))
+    assert examples and all(f"ok     /colourize {name}" in out and f"ok     /segment {name}" in out for name in examples)
+
+
+def test_a_rehearsal_installs_requirements_txt_alone_into_a_fresh_venv(project, capsys):
+    """Without --reuse-packages: a venv of its own, requirements.txt installed there (here a file pinning nothing,
+    so that pip is quick), and the app started with that venv's Python (this one prints "hi" and ends)."""
+    (project / "requirements.txt").write_text("# nothing pinned\n")
+    (project / "app.py").write_text("import sys; print('hi from', sys.prefix)\n")
+    assert rehearse(deploy.plan(project)[0], project, reuse_packages=False, start_timeout_s=120) == 1
+    out = capsys.readouterr().out
+    assert "ok     packages (requirements.txt installed alone)" in out
+    assert re.search(r"hi from \S*pixelwise-rehearsal-\w+/venv", out)  # the app ran on the fresh venv's Python

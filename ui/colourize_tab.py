@@ -312,8 +312,12 @@ def colourize(image: str, cnn_checkpoint: str | None = "cnn.pt", unet_checkpoint
               hints: list | None = None):
     """Colourize a photo (any size or mode) with the handout's CNN and UNet and the beyond-the-handout model.
 
+    Result: five pictures, the grey input, the CNN's, the UNet's and the beyond-the-handout model's
+    colourization (with the hints marked), and the original (None when the photo had no colour); a model whose
+    checkpoint is missing gives None.
+
     Args:
-        image: the photo; it comes back at its own resolution.
+        image: the photo (over MCP a data: URL, "data:image/png;base64,...", or a public https URL); it comes back at its own resolution.
         cnn_checkpoint: name of a CNN checkpoint, e.g. "cnn.pt" (names are listed in the app's dropdowns).
         unet_checkpoint: name of a UNet checkpoint, e.g. "unet.pt".
         beyond_checkpoint: name of a beyond-the-handout checkpoint, e.g. "colour_hints.pt" (takes hints) or "colour_mobile_unet.pt".
@@ -321,17 +325,7 @@ def colourize(image: str, cnn_checkpoint: str | None = "cnn.pt", unet_checkpoint
         temperature: T of the annealed mean (0.38 is Zhang et al.'s); ignored by the other decodings.
         class_map: show each model's raw classes (the mode) instead of colours.
         work_size: long side in pixels of the copy the models run on (32 to 256).
-        hints: colour hints for a hint model in the beyond column (e.g. "colour_hints.pt"), a list of
-            {"x": column, "y": row, "colour": "#rrggbb", "reach": "object"} or strokes {"stroke": [[x, y], ...],
-            "colour": "#rrggbb", "reach": "object"} in the photo's own pixel coordinates after its EXIF rotation
-            (0, 0 top left); at most 200. "reach": "point" (default: a small patch, which may tint the whole
-            photo), "object" (the region the pixel or stroke lands on, and nothing outside it) or "larger".
-            A colour may also be CSS "lab(L a b)" (its ab is used exactly). Other models ignore hints.
-
-    Returns:
-        The grey input, the CNN's, the UNet's and the beyond-the-handout model's colourization (with the
-        hints marked), and the original (None when the photo had no colour); a model whose checkpoint is
-        missing gives None.
+        hints: colour hints for a hint model in the beyond column (e.g. "colour_hints.pt"): a list of {"x": column, "y": row, "colour": "#rrggbb", "reach": "object"} or strokes {"stroke": [[x, y], ...], "colour": "#rrggbb", "reach": "object"} in the photo's own pixel coordinates after its EXIF rotation (0, 0 top left), at most 200; "reach": "point" (the default: a small patch, which may tint the whole photo), "object" (the region the pixel or stroke lands on, and nothing outside it) or "larger"; a colour may also be CSS "lab(L a b)" (its ab is used exactly); other models ignore hints.
     """
     return _answer(on_colourize_upload(image, cnn_checkpoint, unet_checkpoint, beyond_checkpoint, decoding,
                                        temperature, class_map, work_size, hints or None, scored=False))
@@ -365,7 +359,7 @@ def colourize_full_size(image: str, cnn_checkpoint: str | None = "cnn.pt", unet_
     """Each model's colourization of a photo as a PNG at the photo's own size (colourize shows at most 2000 px).
 
     Args:
-        image: the photo.
+        image: the photo (over MCP a data: URL, "data:image/png;base64,...", or a public https URL).
         cnn_checkpoint: name of a CNN checkpoint, e.g. "cnn.pt".
         unet_checkpoint: name of a UNet checkpoint, e.g. "unet.pt".
         beyond_checkpoint: name of a beyond-the-handout checkpoint, e.g. "colour_hints.pt" (takes hints) or "colour_mobile_unet.pt".

@@ -83,15 +83,14 @@ def fine_tune_cost(model: str = next(iter(COST_MODELS)), sizes: str = next(iter(
                    request: gr.Request = None, progress=gr.Progress()) -> dict:
     """Measure one fine-tuning step with the last n layers trained, for every n, at two image sizes.
 
+    Result: {"rows": one per (size, n): n, first_trained, size, batch, trainable_params, param_bytes, grad_bytes,
+    optimizer_bytes, activation_bytes, peak_bytes, forward_s, backward_s, optimizer_s, ...; "report": the closed
+    forms and the write-up's (d) and (e) checked against the rows, in Markdown}.
+
     Args:
         model: "Flower DeepLabV3 (21 blocks)" or "Colourization UNet (the handout's, 6 blocks)".
         sizes: the two image sizes, one of the page's choices (e.g. "64² and 128² (seconds)").
         batch: images per step (2 to 8).
-
-    Returns:
-        {"rows": one per (size, n): n, first_trained, size, batch, trainable_params, param_bytes, grad_bytes,
-        optimizer_bytes, activation_bytes, peak_bytes, forward_s, backward_s, optimizer_s, ...;
-        "report": the closed forms and the write-up's (d) and (e) checked against the rows, in Markdown}.
     """
     rows = measure_rows(model, sizes, batch, progress, request)
     return {"rows": [asdict(row) for row in rows], "report": report_markdown(rows)}

@@ -14,6 +14,7 @@ from pixelwise.images import ImageError, open_image
 from pixelwise.perpixel import UNCERTAINTY_KINDS, OutsideImage, Snapshot, report
 from pixelwise.pictures import uncertainty_maps
 from runs.catalog import load_colourizer
+from ui.api_types import hints_input
 from ui.inspector import CHART_CSS
 from ui.common import DOWNLOADS_MAX_AGE_S, inference_device
 
@@ -67,7 +68,7 @@ def build_hint_controls() -> HintControls:
         comparison = gr.HTML("", elem_id="hint-comparison", padding=True, css_template=CHART_CSS)
         entropy = gr.Image(label="Entropy of the hint model: before | after the last hint", format="png",
                            interactive=False, height=200, elem_id="hint-entropy")
-        hints = gr.JSON([], visible=False, label="hints")
+        hints = hints_input(gr.JSON([], visible=False, label="hints"))
     # the picture before the last change: kept an hour after its last change, like the view it compares with
     before = gr.State(None, time_to_live=DOWNLOADS_MAX_AGE_S)
     return HintControls(hints, gr.State([]), gr.State(None), message, suggestions, reach, style, picker, add, remove,

@@ -84,16 +84,15 @@ def layer_counts(arch: str = "cnn", nf: float = 32, nc: float = 24, kernel: floa
     """Per-layer weights, outputs and connections of the handout's CNN or UNet, measured with forward hooks
     on the live PyTorch module, with their closed forms.
 
+    Result: the totals with their closed forms (Markdown), one row per layer (a table), and the connections per
+    layer (a bar chart's data).
+
     Args:
         arch: "cnn" or "unet".
         nf: NF, the number of filters of the first layer (1 to 128).
         nc: NC, the number of colour classes (2 to 64).
         kernel: k, the kernel side (odd, 1 to 9).
         side: S, the image side (a multiple of 4, 4 to 256).
-
-    Returns:
-        The totals with their closed forms (Markdown), one row per layer (a table), and the connections per
-        layer (a bar chart's data).
     """
     try:
         view = inside_view(arch, nf, nc, kernel, side)
@@ -121,6 +120,16 @@ def writeups_on_page(nf: float, nc: float, kernel: float) -> dict:
 
 
 def writeup_view(nf: float, nc: float, kernel: float) -> dict:
+    """The two write-ups' layer-count formulas checked term by term against the closed forms and the live CNN.
+
+    Result: a summary (Markdown: how many terms are right, the claims about doubling S and about a·x + b inputs)
+    and a table with one row per transcribed term and its verdict.
+
+    Args:
+        nf: NF, the number of filters of the first layer (1 to 128).
+        nc: NC, the number of colour classes (2 to 64).
+        kernel: k, the kernel side (odd, 1 to 9).
+    """
     nf, nc, kernel, _ = checked_sizes(nf, nc, kernel, 32)
     records = writeup_records(nf, nc, kernel)
     for record in records:
@@ -200,18 +209,17 @@ def affine_experiment(checkpoint: str, pairs: str = "1,0 2,0 0.5,0.25 1,0.5 -1,1
     """Do the colourizations change when the input grey x becomes a·x + b? Runs the experiment of
     ``python -m inside.affine`` on a checkpoint of the handout models.
 
+    Result: a dict: "checkpoint", "test_images", "train_images", "finetune_steps", "reference_acc_eval" and
+    "reference_acc_batch" (pixel accuracy on untransformed input, eval mode / batch statistics), and "rows",
+    one per pair: "a", "b", "changed_eval", "acc_eval" ((i) eval mode), "changed_batch", "acc_batch" ((ii)
+    batch statistics), "changed_finetuned", "acc_finetuned" ((iii), None when skipped); shares from 0 to 1.
+
     Args:
         checkpoint: a handout model's checkpoint by name, as listed (e.g. "unet.pt", "cnn.pt").
         pairs: the (a, b) pairs, "a,b" separated by spaces, e.g. "1,0 2,0 -1,1".
         steps: fine-tuning steps for (iii) (0 skips it).
         test_images: CIFAR-10 test images of the checkpoint's category (10 to 1000).
         train_images: training images for fine-tuning (100 to 5000).
-
-    Returns:
-        A dict: "checkpoint", "test_images", "train_images", "finetune_steps", "reference_acc_eval" and
-        "reference_acc_batch" (pixel accuracy on untransformed input, eval mode / batch statistics), and "rows",
-        one per pair: "a", "b", "changed_eval", "acc_eval" ((i) eval mode), "changed_batch", "acc_batch" ((ii)
-        batch statistics), "changed_finetuned", "acc_finetuned" ((iii), None when skipped); shares from 0 to 1.
     """
     try:
         result = affine_result(checkpoint, pairs, steps, test_images, train_images, progress, request)
@@ -237,10 +245,20 @@ def layer_checkpoint_choices() -> tuple[list[tuple[str, str]], str | None]:
 @quick_request
 def layer_outputs(checkpoint: str | None, source: str, category: str, index: float, upload: str | None,
                   all_channels: bool) -> dict:
-    """Every layer's output of a colourizer checkpoint (by name) for one image, in the order they run: a
-    channel grid per step (the 8 most active channels, or all) captioned with its shape, weights and
-    connections (the anatomy table's numbers, from the same forward hooks), a plain line per block, and the
-    steps as a table. `source`: "CIFAR-10 test image" (category, index) or "my upload" (an image file)."""
+    """Every layer's output of a colourizer checkpoint (by name) for one image, in the order they run.
+
+    Result: a plain line per block (Markdown), a channel grid per step (the 8 most active channels, or all) as
+    (picture, caption) pairs, the caption giving its shape, weights and connections (the anatomy table's numbers,
+    from the same forward hooks), and the steps as a table.
+
+    Args:
+        checkpoint: a colourizer checkpoint by name, as listed (e.g. "unet.pt").
+        source: "CIFAR-10 test image" (category and index are used) or "my upload" (upload is used).
+        category: a CIFAR-10 class, e.g. "horse".
+        index: which test image of the category (0 to 999).
+        upload: an image (over MCP a data: URL, "data:image/png;base64,...", or a public https URL), for source "my upload".
+        all_channels: every channel of each step instead of the 8 most active.
+    """
     if not checkpoint:
         raise gr.Error("No checkpoint chosen: train one in 'Train live' or put cnn.pt / unet.pt in checkpoints/.")
     try:

@@ -254,10 +254,18 @@ def add_inspect_api(state: gr.State, snapshot_of: Callable[[str], Snapshot] | No
     @quick_request
     def inspect_pixel(snapshot: Snapshot | None, image: str | None, x: float, y: float, top: float | None):
         """Per-model class distribution at pixel (x, y) of the shown picture (full-resolution for uploads,
-        8x enlarged for CIFAR-10 test images). `image`: a file to colourize first with the default
-        checkpoints; leave empty to inspect this session's last colourization. `top`: classes listed per
-        model (0 = all). Returns {"picture_size", "models": [{"label", "x", "y", "chosen", "entropy_bits",
-        "true", "classes": [{"class", "name", "colour", "p"}], "rest"}]} or {"error": ...}."""
+        8x enlarged for CIFAR-10 test images).
+
+        Result: {"picture_size", "models": [{"label", "x", "y", "chosen", "entropy_bits", "true", "classes":
+        [{"class", "name", "colour", "p"}], "rest"}]} or {"error": ...}.
+
+        Args:
+            snapshot: (kept by the client session) the last colourization's per-pixel classes.
+            image: a photo to colourize first with the default checkpoints (over MCP a data: URL, "data:image/png;base64,...", or a public https URL); leave empty to inspect this session's last colourization.
+            x: the pixel's column in the picture, 0 at the left.
+            y: the pixel's row in the picture, 0 at the top.
+            top: classes listed per model, most probable first (0 = all).
+        """
         if image and snapshot_of is not None:
             try:
                 snapshot = snapshot_of(image)

@@ -147,15 +147,14 @@ def label_mask_file(result) -> str:
 def segment(image: str, test_image_id: int | None = None, model: str = FLOWER_MODEL, opacity: float = 0.5):
     """Segment a photo (any size or mode) with DeepLabV3: flower vs background, or the 21 VOC classes.
 
+    Result: three pictures, the overlay, the coloured mask, and the label mask: a PNG holding one class id per
+    pixel (0 background, 1 flower; VOC ids for the VOC models).
+
     Args:
-        image: the photo.
+        image: the photo (over MCP a data: URL, "data:image/png;base64,...", or a public https URL).
         test_image_id: (the page's own; leave empty) id of a flower test image, for its IoU.
         model: "Flower DeepLabV3 (MobileNetV2, fine-tuned here)" or a VOC-21 model's name.
         opacity: opacity of the mask over the photo in the overlay (0 to 1).
-
-    Returns:
-        The overlay, the coloured mask, and the label mask: a PNG holding one class id per pixel
-        (0 background, 1 flower; VOC ids for the VOC models).
     """
     try:
         view = run_segment(image, test_image_id, model, opacity)
@@ -267,15 +266,14 @@ def fine_tune(modes: list[str], epochs: int = 2, train_images: int = 32) -> dict
     """Fine-tune the flower DeepLabV3 in each mode on the first training images (validation on 24 val images),
     as the Segment tab's "Fine-tune" section does; the shipped model is not changed.
 
+    Result: a dict {"runs": one per mode, in that order}, each run a dict: "mode", "initial_val_iou" (before
+    training), "best_epoch", "best_val_iou", "epochs" (per epoch: "epoch", "train_loss", "val_loss",
+    "val_iou", "val_pixel_acc", "seconds") and "losses" (per optimiser step: "step", "loss").
+
     Args:
         modes: any of "last" (the final 1x1 conv), "head" (the DeepLabV3 head) and "full" (every layer).
         epochs: epochs per mode (1 to 5).
         train_images: training images used (16 to 128).
-
-    Returns:
-        A dict {"runs": one per mode, in that order}, each run a dict: "mode", "initial_val_iou" (before
-        training), "best_epoch", "best_val_iou", "epochs" (per epoch: "epoch", "train_loss", "val_loss",
-        "val_iou", "val_pixel_acc", "seconds") and "losses" (per optimiser step: "step", "loss").
     """
     if not modes:
         raise gr.Error("Choose at least one mode: last, head or full.")

@@ -26,6 +26,7 @@ from runs.events import Done, Failed, Finished, LiveEvent, Notice, Progressed, S
 from runs import presets
 from runs.live import live_config, start_live_run
 from ui import curves
+from ui.api_types import typed_choices
 from ui.common import api_endpoint, cifar_data_root, cifar_notice, named_outputs, take_home_path
 from ui.inspector import INSPECT_CLASS, build_inspector, record_strip, strip_snapshot
 
@@ -437,6 +438,11 @@ def train(model: str, batch_sizes: list[int], epochs: int, learning_rate: float,
     """Train the CNN or UNet colourizer at each batch size, one after another, as the Train live tab does (runs
     already trained with these settings are replayed from the cache).
 
+    Result: a dict, streamed while training (gradio_client's submit) and final at the end: "status" (text),
+    "running" (bool), "table" (Table 2: one dict per finished batch size with "batch size", "val loss",
+    "val acc (%)", "seconds", "epochs done", "stopped?", "source") and "points" (every logged point: "batch_size",
+    "series" ("bs 50 train" / "bs 50 val"), "epoch", "loss", "val_acc" (None for train points)).
+
     Args:
         model: "CNN" or "UNet".
         batch_sizes: batch sizes to train (the presets 5 to 1000); more in other_batch_sizes.
@@ -449,12 +455,6 @@ def train(model: str, batch_sizes: list[int], epochs: int, learning_rate: float,
         val_images: validation images used (100 to 1000).
         session: (kept by the client session) this session's training, which stop and save_checkpoint act on.
         other_batch_sizes: more batch sizes, e.g. "7, 64" (optional).
-
-    Returns:
-        A dict, streamed while training (gradio_client's submit) and final at the end: "status" (text),
-        "running" (bool), "table" (Table 2: one dict per finished batch size with "batch size", "val loss",
-        "val acc (%)", "seconds", "epochs done", "stopped?", "source") and "points" (every logged point: "batch_size",
-        "series" ("bs 50 train" / "bs 50 val"), "epoch", "loss", "val_acc" (None for train points)).
     """
     inputs = (model, batch_sizes, epochs, learning_rate, num_filters, category, seed, train_images, val_images)
     yield from _train_api(inputs, session, other_batch_sizes, False, request)
@@ -463,9 +463,13 @@ def train(model: str, batch_sizes: list[int], epochs: int, learning_rate: float,
 def train_again(model: str, batch_sizes: list[int], epochs: int, learning_rate: float, num_filters: int,
                 category: str, seed: int, train_images: int, val_images: int, session: TrainSession | None,
                 other_batch_sizes: str | None = None, request: gr.Request = None):
-    """Train as ``train`` does, bypassing the replay cache (same arguments, same returned dict)."""
     inputs = (model, batch_sizes, epochs, learning_rate, num_filters, category, seed, train_images, val_images)
     yield from _train_api(inputs, session, other_batch_sizes, True, request)
+
+
+# train's arguments and result, described once (the MCP tool's description is the docstring)
+train_again.__doc__ = ("Train as ``train`` does, bypassing the replay cache (same arguments, same result)."
+                       + train.__doc__[train.__doc__.index("\n\n"):])
 
 
 def stop_training(session: TrainSession | None) -> str:
@@ -553,14 +557,15 @@ def _run_controls() -> dict:
     the preset buttons, Start, Train again and Stop."""
     preset = presets.default_preset()
     c = {**_preset_buttons(), "model": gr.Radio(["CNN", "UNet"], value=preset.model, label="Model"),
-         "batch_sizes": gr.CheckboxGroup(PRESET_BATCH_SIZES, value=list(preset.batch_sizes), label="Batch sizes"),
+         "batch_sizes": typed_choices(gr.CheckboxGroup(PRESET_BATCH_SIZES, value=list(preset.batch_sizes),
+                                                        label="Batch sizes")),
          "other_batch_sizes": gr.Textbox(label="Other batch sizes",
                                          placeholder="e.g. 7, 64 (1 to the training images)"),
          "epochs": gr.Slider(*limits.EPOCHS, value=preset.epochs, step=1, label="Epochs")}
     with gr.Row():
         c["learning_rate"] = gr.Number(preset.learning_rate, label="Learning rate", minimum=limits.LEARNING_RATE[0],
                                        maximum=limits.LEARNING_RATE[1])
-        c["num_filters"] = gr.Dropdown([8, 16, 32, 64], value=preset.num_filters, label="NF (filters)")
+        c["num_filters"] = typed_choices(gr.Dropdown([8, 16, 32, 64], value=preset.num_filters, label="NF (filters)"))
     with gr.Row():
         c["category"] = gr.Dropdown(list(CIFAR10_CLASSES), value="horse", label="Category")
         c["seed"] = gr.Number(0, label="Seed", precision=0, minimum=limits.SEED[0], maximum=limits.SEED[1])
