@@ -152,9 +152,9 @@ def _pixel(value, what: str, number: int) -> int:
     try:
         number_value = float(value)
     except (TypeError, ValueError, OverflowError):
-        raise HintError(f"hint {number}: {what} must be a whole pixel number, not {value!r}") from None
+        raise HintError(f"hint {number}: x and y must be whole pixel numbers, not {what} = {value!r}") from None
     if isinstance(value, bool) or not math.isfinite(number_value) or number_value != int(number_value):
-        raise HintError(f"hint {number}: {what} must be a whole pixel number, not {value!r}")
+        raise HintError(f"hint {number}: x and y must be whole pixel numbers, not {what} = {value!r}")
     return int(number_value)
 
 
