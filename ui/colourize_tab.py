@@ -441,7 +441,7 @@ def wire_hints(controls: "hints_section.HintControls", outputs: dict, beyond, re
     h = controls
     named = lambda fn, names: (hints_section_outputs(fn, h, names))  # noqa: E731
     pick = named(pick_hint_target, ("target", "message", "suggestions", "style", "picker"))
-    outputs["beyond"].select(pick[0], [outputs["inspection"], outputs["view"], beyond, h.reach], pick[1],
+    outputs["beyond"].select(pick[0], [outputs["inspection"], outputs["view"], beyond], pick[1],
                              show_progress="hidden", api_visibility="private")
     changes = [
         (h.suggestions.input, hints_section.add_hint, [h.hints, h.history, h.target, h.suggestions, h.reach]),
@@ -470,9 +470,9 @@ def wire_hints(controls: "hints_section.HintControls", outputs: dict, beyond, re
     return events
 
 
-def pick_hint_target(snapshot, view, beyond, reach, event: gr.SelectData) -> dict:
+def pick_hint_target(snapshot, view, beyond, event: gr.SelectData) -> dict:
     """hints_section.pick_pixel on the photo shown (not on a file the upload box holds but that was refused)."""
-    return hints_section.pick_pixel(snapshot, shown_upload(view), beyond, event, reach)
+    return hints_section.pick_pixel(snapshot, shown_upload(view), beyond, event)
 
 
 def hints_section_outputs(handler, controls, names) -> tuple:

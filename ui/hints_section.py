@@ -87,10 +87,9 @@ def _upload_pixel(path: str, x: float, y: float, shown: tuple[int, int]):
     return up_x, up_y, image.convert("RGB")
 
 
-def pick_pixel(snapshot, upload_path: str | None, beyond: str | None, event: gr.SelectData,
-               reach: str = "object") -> dict:
+def pick_pixel(snapshot, upload_path: str | None, beyond: str | None, event: gr.SelectData) -> dict:
     """A click on a picture: the hint target there, and the hint model's suggested colours for it (the modes of
-    the distribution over the region the click lands on, at the clicked patch's own lightness)."""
+    its distribution there, at the clicked patch's own lightness, each sent as its exact Lab colour)."""
     nothing = {"target": None, "suggestions": gr.update(choices=[], value=None), "style": ""}
     scores = snapshot.models.get(SLOT) if snapshot is not None else None
     if scores is None or not upload_path or not beyond:
@@ -106,7 +105,7 @@ def pick_pixel(snapshot, upload_path: str | None, beyond: str | None, event: gr.
     except (OutsideImage, ImageError, OSError, ValueError, TypeError) as error:
         return {**nothing, "message": str(error)}
     found = hint_model.click_suggestions(scores.logits, colourizer.model.ab_centres, image, (up_x, up_y),
-                                         image.full_size, reach if reach != "point" else "object")
+                                         image.full_size)
     choices = [(f"{100 * s.mass:.0f}%  {s.hex}", s.value) for s in found]
     css = "\n".join(f"#hint-suggestions label:nth-of-type({n}) {{ border-left: 22px solid {s.hex}; }}"
                     for n, s in enumerate(found, 1))
