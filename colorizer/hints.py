@@ -103,7 +103,8 @@ def _numbers(text: str, colour, count: int = 3) -> list[float]:
     except ValueError:
         values = []
     if len(values) != count or not all(math.isfinite(value) for value in values):
-        raise HintError(f"colour {colour!r} is not {text[:text.find('(')] or 'rgb'}(r, g, b) with {count} finite numbers")
+        name = text[:text.find("(")] or "rgb"
+        raise HintError(f"colour {colour!r} is not {name}(...) with {count} finite numbers")
     return values
 
 
@@ -164,7 +165,8 @@ def _hint_fields(hint, number: int) -> tuple[list, object, object]:
         colour = hint.get("colour", hint.get("color"))
         if colour is None or not ({"x", "y"} <= set(hint) or "stroke" in hint):
             raise HintError(f"hint {number} needs x, y and colour (or a stroke and colour), e.g. "
-                            '{"x": 10, "y": 20, "colour": "#ff0000"} or {"stroke": [[10, 20], [30, 25]], "colour": "#ff0000"}')
+                            '{"x": 10, "y": 20, "colour": "#ff0000"} or '
+                            '{"stroke": [[10, 20], [30, 25]], "colour": "#ff0000"}')
         if "stroke" in hint:
             points = hint["stroke"]
             if not isinstance(points, (list, tuple)) or not points or len(points) > MAX_STROKE_POINTS \

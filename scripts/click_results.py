@@ -30,8 +30,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from colorizer import hints as hint_module, lab, metrics, photos  # noqa: E402
 from colorizer.checkpoint import load_checkpoint  # noqa: E402
 from colorizer.regions import reach_value  # noqa: E402
-from colorizer.inference import (OBJECT_MODES, compose_colour, long_side_size, model_input, predict_logits,  # noqa: E402
-                                 prepare_photo, steered_logits)
+from colorizer.inference import (OBJECT_MODE, OBJECT_MODES, compose_colour, long_side_size,  # noqa: E402
+                                 model_input, predict_logits, prepare_photo, steered_logits)
 from pixelwise import settings  # noqa: E402
 from scripts.hint_results import plot_curve, rgb_psnr  # noqa: E402
 from segmenter.data import list_ids, load_pair, make_split  # noqa: E402
@@ -177,7 +177,7 @@ def main(argv=None) -> None:
     parser.add_argument("--imagenette-count", type=int, default=200, help="evenly spaced photos of val/")
     parser.add_argument("--limit", type=int, default=None, help="N evenly spaced photos of each set (quick checks)")
     parser.add_argument("--reaches", nargs="*", default=["object"], help="reaches beside point")
-    parser.add_argument("--modes", nargs="+", default=["both"], choices=OBJECT_MODES)
+    parser.add_argument("--modes", nargs="+", default=[OBJECT_MODE], choices=OBJECT_MODES)
     parser.add_argument("--threads", type=int, default=1, help="torch threads (1: the app's own, one per request)")
     parser.add_argument("--out", default="results/clicks.md")
     parser.add_argument("--plot", default="docs/clicks.png")

@@ -455,8 +455,8 @@ def wire_hints(controls: "hints_section.HintControls", outputs: dict, beyond, re
         """fn, run only after a hint event that changed the hints (else its first output is left as it is)."""
         return lambda changed, *args: fn(*args) if changed else {first_output: gr.skip()}
 
-    gated_redraw = dict(redraw, inputs=[h.changed, *redraw["inputs"]], fn=when_changed(redraw["fn"], redraw["outputs"][0]),
-                        js=None)
+    gated_redraw = dict(redraw, inputs=[h.changed, *redraw["inputs"]], js=None,
+                        fn=when_changed(redraw["fn"], redraw["outputs"][0]))
     events = []
     for trigger, handler, inputs in changes:
         fn, outs = named(handler, ("hints", "history", "remove", "message", "changed"))
