@@ -79,12 +79,11 @@ def build_hint_controls() -> HintControls:
 
 def _upload_pixel(path: str, x: float, y: float, shown: tuple[int, int]):
     """A point of the shown picture -> (x, y) in the upload's own pixels (decoded and turned as colourize
-    turns it), and the upload as decoded at the shown size (its lightness gives the region and the
-    suggestions' lightness)."""
+    turns it), the upload as decoded at the shown size (the suggestions' lightness) and its full size."""
     image = open_image(path, max_side=max(shown))
     width, height = image.full_size
     up_x, up_y = min(width - 1, int(x * width / shown[0])), min(height - 1, int(y * height / shown[1]))
-    return up_x, up_y, image.convert("RGB")
+    return up_x, up_y, image.convert("RGB"), (width, height)
 
 
 def pick_pixel(snapshot, upload_path: str | None, beyond: str | None, event: gr.SelectData) -> dict:
@@ -101,11 +100,10 @@ def pick_pixel(snapshot, upload_path: str | None, beyond: str | None, event: gr.
                                           "(e.g. colour_hints.pt) in the Beyond column."}
         x, y = (float(value) for value in event.index[:2])
         snapshot.locate(x, y, scores)  # refuses a click outside the picture
-        up_x, up_y, image = _upload_pixel(upload_path, x, y, snapshot.shown)
+        up_x, up_y, image, full_size = _upload_pixel(upload_path, x, y, snapshot.shown)
     except (OutsideImage, ImageError, OSError, ValueError, TypeError) as error:
         return {**nothing, "message": str(error)}
-    found = hint_model.click_suggestions(scores.logits, colourizer.model.ab_centres, image, (up_x, up_y),
-                                         image.full_size)
+    found = hint_model.click_suggestions(scores.logits, colourizer.model.ab_centres, image, (up_x, up_y), full_size)
     choices = [(f"{100 * s.mass:.0f}%  {s.hex}", s.value) for s in found]
     css = "\n".join(f"#hint-suggestions label:nth-of-type({n}) {{ border-left: 22px solid {s.hex}; }}"
                     for n, s in enumerate(found, 1))
