@@ -316,7 +316,7 @@ def photo_logits(model: nn.Module, photo: PreparedPhoto, long_side: int = DEFAUL
 
 
 OBJECT_MODES = ("cover", "confine", "both")  # how an object-reach hint enters: scripts/click_results.py measures them
-OBJECT_MODE = "confine"  # measured best of the three on every measure (docs/hints.md, "Steering the object")
+OBJECT_MODE = "confine"  # measured best on the clicks and the background change (docs/hints.md, "Steering the object")
 
 
 def steered_logits(model: nn.Module, grey: np.ndarray, hints: list, size: tuple[int, int], work: tuple[int, int],
