@@ -11,35 +11,64 @@ import signal
 import tempfile
 import threading
 
-from pixelwise.tempfiles import own_gradio_cache, sweep_gradio_cache, sweep_while_there
+os.environ.setdefault("THP_MEM_ALLOC_ENABLE", "1")  # huge pages for Train live (pixelwise.process): before torch
+
+from pixelwise.tempfiles import own_gradio_cache, sweep_gradio_cache, sweep_while_there  # noqa: E402
 
 GRADIO_CACHE = own_gradio_cache()  # before gradio is imported (some of its modules read GRADIO_TEMP_DIR then)
 
 import gradio as gr  # noqa: E402
 
-from pixelwise.device import usable_cores
-from pixelwise.settings import mcp_enabled
-from runs.catalog import remove_interrupted_saves
+from pixelwise.device import cap_torch_threads, usable_cores
+from pixelwise.process import quiet_profiler
+from pixelwise.settings import downloads_max_age_s, max_upload_mb, mcp_enabled
+from runs.catalog import prune_trained, remove_interrupted_saves
 from runs import presets
 from ui import colourize_tab
 from ui.colourize_tab import build_colourize_tab
-from ui.common import DOWNLOADS_MAX_AGE_S, cifar_data_root
+from ui.common import UPLOAD_JS, buttons_above_css, cifar_data_root
 from ui.inside_tab import build_inside_tab
 from ui.segment_tab import build_segment_tab
-from ui.train_tab import build_train_tab, release_page
+from ui.page_jobs import stop_page_jobs
+from ui.train_tab import build_train_tab
 
 # Each event runs its models on one torch thread (pixelwise.device.one_torch_thread), so as many run at once as
 # there are cores (at least 2, at most 8; a container's quota counts): more only share the same cores and the
 # GIL. 20 colourizations of 512² at once while a model trains, 2 cores: p95 2.41 / 1.76 s with 4 at once,
-# 1.60 / 1.62 s with 2 (docs/concurrency.md). Training is limited to one run at a time by its own event
-# (ui/train_tab.py). max_size bounds the waiting line: a waiting upload holds only its file on disk, so 100 of
+# 1.60 / 1.62 s with 2 (docs/concurrency.md). Heavy jobs (trainings, fine-tunes, measurements) take turns in
+# the one scheduler (runs.scheduler), whatever their event. max_size bounds the waiting line: a waiting upload holds only its file on disk, so 100 of
 # them cost no memory and drain in seconds, where the old 32 refused two thirds of a 100-request burst.
 CONCURRENT_EVENTS = max(2, min(8, usable_cores()))
 MAX_QUEUE = 100
-# Uploads and outputs in Gradio's cache are deleted once an hour old (checked every 10 minutes; sooner with
-# PIXELWISE_DOWNLOADS_MAX_AGE_S, which the concurrency tests shorten). delete_cache reaches only the copies
-# Gradio tracks; sweep_gradio_cache (below) the rest of this process's own cache folder.
-DELETE_CACHE = (int(min(600, max(1, DOWNLOADS_MAX_AGE_S / 2))), DOWNLOADS_MAX_AGE_S)
+
+
+def delete_cache() -> tuple[int, float]:
+    """Uploads and outputs in Gradio's cache are deleted once an hour old (checked every 10 minutes; sooner with
+    PIXELWISE_DOWNLOADS_MAX_AGE_S, which the concurrency tests shorten), read when the app is built. delete_cache
+    reaches only the copies Gradio tracks; sweep_gradio_cache (below) the rest of this process's own cache folder."""
+    max_age = downloads_max_age_s()
+    return int(min(600, max(1, max_age / 2))), max_age
+
+# The page's looks that no single component sets (issue 31's rough edges, seen at 1400 and 800 px and dark):
+# - the captions of Train live's strips and the Before / after and entropy pictures sit above their pictures,
+#   whole (Gradio floats an image's label over its top-left corner, where they hid the top row and were cut
+#   to "bs 10 · epo");
+# - their buttons, and the uncertainty maps', in a strip above the picture (ui.common.buttons_above_css): over the
+#   maps they hid the last map's title;
+# - the curves' legend markers drawn as solid dots (Vega's were thin 6 px rings, hard to match to a line);
+# - the cost section's bar plots without their one-row legends, which cut the fourth part off (ui/cost_section.py
+#   draws one wrapping legend above each pair).
+LABELLED_PICTURES = ("#train-strips", "#colourize-slider", "#hint-entropy")
+PAGE_CSS = "\n".join(f"""
+{block} label[data-testid=block-label] {{ position: static; white-space: normal; overflow: visible;
+  max-width: 100%; margin: 0 0 4px 0; width: fit-content; }}""" for block in LABELLED_PICTURES) + """
+#colourize-slider .icon-button-wrapper, #train-strips .icon-button-wrapper { position: static; justify-content: flex-end;
+  box-shadow: none; background: none; }
+""" + buttons_above_css("#hint-entropy") + buttons_above_css("[id^=inspector-][id$=-uncertainty]") + """
+#train-loss-plot .role-legend-symbol path, #train-accuracy-plot .role-legend-symbol path { stroke-width: 4.5px; }
+#segment-cost-memory-small .role-legend, #segment-cost-memory-big .role-legend, #segment-cost-time-small .role-legend,
+#segment-cost-time-big .role-legend { display: none; }
+"""
 
 
 def examples_cache() -> str:
@@ -72,7 +101,8 @@ def warm_up() -> None:
 def build_app() -> gr.Blocks:
     examples_cache()
     remove_interrupted_saves()  # checkpoint saves a killed process left half-written
-    with gr.Blocks(title="PixelWise", delete_cache=DELETE_CACHE) as demo:
+    prune_trained()  # the trained folder is every visitor's: its oldest beyond PIXELWISE_TRAINED_KEEP go
+    with gr.Blocks(title="PixelWise", delete_cache=delete_cache()) as demo:
         gr.Markdown("# PixelWise\nColourization as per-pixel classification (CNN vs UNet), "
                     "batch-size training live, flower segmentation and what is inside each model.")
         with gr.Tab("Colourize"):
@@ -80,36 +110,54 @@ def build_app() -> gr.Blocks:
         with gr.Tab("Train live"):
             training = build_train_tab()
         with gr.Tab("Segment"):
-            build_segment_tab()
+            segment = build_segment_tab()
         with gr.Tab("Inside the models"):
-            build_inside_tab()
+            inside = build_inside_tab()
+        # Every tab opens on an example, not on blank picture panels: the first one, shown as its button shows it
+        # (Train live: the shipped UNet's validation strip).
+        colourize.show_example_on(demo.load)
+        training.show_example_on(demo.load)
+        segment(demo.load)
+        inside(demo.load)
         # Checkpoints saved in "Train live" (or added since start-up) appear in the Colourize dropdowns.
         colourize.refresh_after(demo.load, *training.checkpoint_saved)
         training.label_presets_on(demo.load)
-        demo.unload(release_page)  # a closed page frees its training at once
+        demo.unload(stop_page_jobs)  # the one unload hook: a closed page's heavy jobs stop at once
     demo.queue(default_concurrency_limit=CONCURRENT_EVENTS, max_size=MAX_QUEUE)
     sweep_cache_of(demo)
     return demo
 
 
+def launch_options() -> dict:
+    """demo.launch()'s settings: where it listens, the largest upload it stores, the page's CSS and script, the MCP
+    server."""
+    return dict(
+        server_name=os.environ.get("GRADIO_SERVER_NAME", "127.0.0.1"),  # Spaces sets 0.0.0.0
+        server_port=int(os.environ.get("GRADIO_SERVER_PORT", "7860")),
+        max_file_size=int(max_upload_mb() * 1024 * 1024),  # a bigger POST is refused (413) before it is stored
+        show_error=True,
+        theme=gr.themes.Soft(),
+        css=PAGE_CSS,
+        js=UPLOAD_JS,  # the upload boxes' preview and the example buttons' highlight (ui/common.py)
+        mcp_server=mcp_enabled(),  # the public endpoints as MCP tools at /gradio_api/mcp/ (PIXELWISE_MCP=0: off)
+        prevent_thread_lock=True,
+    )
+
+
 if __name__ == "__main__":
     # SIGTERM (Spaces, tests, `kill`) ends the app as Ctrl+C does: Gradio closes, atexit removes the temp folders.
     signal.signal(signal.SIGTERM, signal.default_int_handler)
+    quiet_profiler()  # on the main thread, before the cost section's workers profile
+    cap_torch_threads()  # torch's threads within the container's CPU quota (a 2-vCPU Space on a big host)
     demo = build_app()
     if mcp_enabled():
         from ui.mcp_server import use_mended_mcp_server
 
         use_mended_mcp_server()  # every tool's answer usable by an agent (ui/mcp_server.py says what it mends)
-    demo.launch(
-        server_name=os.environ.get("GRADIO_SERVER_NAME", "127.0.0.1"),  # Spaces sets 0.0.0.0
-        server_port=int(os.environ.get("GRADIO_SERVER_PORT", "7860")),
-        show_error=True,
-        theme=gr.themes.Soft(),
-        mcp_server=mcp_enabled(),  # the public endpoints as MCP tools at /gradio_api/mcp/ (PIXELWISE_MCP=0: off)
-        prevent_thread_lock=True,
-    )
-    # after the page is built and served, not beside the build: the warm-up's rate calibration is what the
-    # preset buttons promise for the process's life, and measured beside the build it came out 4x too slow.
+    demo.launch(**launch_options())
+    # after the page is built and served, not beside the build: the warm-up's rate calibration (a job of the
+    # scheduler's, runs.rates) is what the preset buttons promise, and measured beside the build it came out 4x
+    # too slow.
     # Not a daemon: a SIGTERM during its seconds of torch work waits for it (a daemon thread still inside
     # torch when the interpreter ends aborts the process, exit 134).
     threading.Thread(target=warm_up, name="pixelwise-warm-up").start()

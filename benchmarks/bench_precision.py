@@ -22,14 +22,13 @@ import statistics
 import subprocess
 import tempfile
 import time
-from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
 import torch
 
 from benchmarks.bench_trainer import matmul_gflops, synchronise, training_flops_per_image
-from colorizer.trainer import TrainConfig, data_for, initial_model, prepare_model, speedups, training_step
+from colorizer.trainer import TrainConfig, adam, data_for, initial_model, prepare_model, speedups, training_step
 from pixelwise.device import one_torch_thread, resolve_device
 from pixelwise.memory import keep_freed_memory_for_training
 from pixelwise.precision import autocast, cpu_bf16_flags, onednn_bf16, resolve_precision
@@ -57,7 +56,7 @@ class Loop:
         torch.manual_seed(config.seed)
         model, forward = prepare_model(initial_model(config, data), device, speedups(config, device))
         self.model = model
-        self.step = training_step(forward, torch.optim.Adam(model.parameters(), lr=config.learning_rate), data,
+        self.step = training_step(forward, adam(model.parameters(), config.learning_rate, precision), data,
                                   precision, device)
         self.grey, self.labels = data.train_grey.to(device), data.train_labels.to(device)
         self.order = torch.randperm(len(self.grey), generator=torch.Generator().manual_seed(config.seed))
@@ -244,4 +243,7 @@ def press_report(arguments, auto: str) -> str:
             f"fp32 {fp32:.0f} s, auto ({auto}) {best:.0f} s, {fp32 / best:.2f}x sooner")
 
 if __name__ == "__main__":
+    from pixelwise.process import huge_pages_for_training
+
+    huge_pages_for_training()  # as the training command lines (THP_MEM_ALLOC_ENABLE=0 to measure without)
     main()

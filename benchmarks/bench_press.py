@@ -11,6 +11,7 @@ more here with the replay cache (a temporary folder) left on: that one replays.
     python -m benchmarks.bench_press --data ../shared/data/cifar10 --epochs 2  # a quick look
 """
 import argparse
+import contextlib
 import json
 import os
 import statistics
@@ -73,6 +74,18 @@ def press(checkout: Path, arguments, retrain: bool, cache: str) -> dict:
     return outcome
 
 
+@contextlib.contextmanager
+def baseline_checkout(commit: str):
+    """A temporary git worktree of ``commit`` (removed afterwards), for presses of the code as it was."""
+    with tempfile.TemporaryDirectory(prefix="pixelwise-baseline-") as scratch:
+        checkout = Path(scratch) / "baseline"
+        subprocess.run(["git", "-C", str(REPO), "worktree", "add", "--detach", "-q", str(checkout), commit], check=True)
+        try:
+            yield checkout
+        finally:
+            subprocess.run(["git", "-C", str(REPO), "worktree", "remove", "--force", str(checkout)], check=False)
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data", default="../shared/data/cifar10")
@@ -85,20 +98,14 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--precision", choices=("auto", "fp32", "bf16", "fp16"), default="auto",
                         help="of this checkout's presses (the baseline has float32 only)")
     arguments = parser.parse_args(argv)
-    with tempfile.TemporaryDirectory(prefix="pixelwise-press-") as scratch:
-        baseline = Path(scratch) / "baseline"
-        subprocess.run(["git", "-C", str(REPO), "worktree", "add", "--detach", "-q", str(baseline), arguments.baseline],
-                       check=True)
-        try:
-            seconds = {"baseline": [], "now": []}
-            for repeat in range(arguments.repeats):
-                for name, checkout in (("baseline", baseline), ("now", REPO)):
-                    outcome = press(checkout, arguments, True, str(Path(scratch) / "runs"))
-                    seconds[name].append(outcome["seconds"])
-                    print(f"repeat {repeat + 1}: {name} {outcome['seconds']:.1f} s ({outcome['strips']} strips)", flush=True)
-            replay = press(REPO, arguments, False, str(Path(scratch) / "runs"))["seconds"]
-        finally:
-            subprocess.run(["git", "-C", str(REPO), "worktree", "remove", "--force", str(baseline)], check=False)
+    with tempfile.TemporaryDirectory(prefix="pixelwise-press-") as scratch, baseline_checkout(arguments.baseline) as baseline:
+        seconds = {"baseline": [], "now": []}
+        for repeat in range(arguments.repeats):
+            for name, checkout in (("baseline", baseline), ("now", REPO)):
+                outcome = press(checkout, arguments, True, str(Path(scratch) / "runs"))
+                seconds[name].append(outcome["seconds"])
+                print(f"repeat {repeat + 1}: {name} {outcome['seconds']:.1f} s ({outcome['strips']} strips)", flush=True)
+        replay = press(REPO, arguments, False, str(Path(scratch) / "runs"))["seconds"]
     before, after = statistics.median(seconds["baseline"]), statistics.median(seconds["now"])
     print(f"\nUNet NF 32, batch sizes {arguments.batch_sizes}, {arguments.epochs} epochs, {arguments.train_images} "
           f"training / {arguments.val_images} validation images; median of {arguments.repeats}")

@@ -8,16 +8,19 @@ press (runs.rates: a calibration on this machine), the CPU and the load average.
 
     python -m benchmarks.bench_quick_press --data ../shared/data/cifar10 --repeats 3
     python -m benchmarks.bench_quick_press --data ../shared/data/cifar10 --repeats 3 --warm   # as app.py meets it
+    python -m benchmarks.bench_quick_press --data ../shared/data/cifar10 --repeats 3 --baseline 1f2a319  # against a commit
 """
 import argparse
+import contextlib
 import os
+import resource
 import statistics
 import subprocess
 import sys
 import tempfile
 from pathlib import Path
 
-from benchmarks.bench_press import REPO, press
+from benchmarks.bench_press import REPO, baseline_checkout, press
 
 CPU_FLAGS = ("avx2", "avx512f", "avx512_bf16", "amx_bf16", "amx_tile")  # what decides torch's CPU kernels
 
@@ -36,11 +39,22 @@ def cpu_line() -> str:
 
 
 def estimated_s() -> float:
-    """What the preset button says before any press, in a fresh process (its calibration included)."""
-    code = "from runs import presets; print(presets.press_seconds(presets.QUICK))"
+    """What the preset button says before any press, in a fresh process, once its calibration (a job of the
+    scheduler's, as app.py's warm-up runs it) has been made."""
+    code = ("from runs import presets, rates; rates.measure(presets.press_config(presets.QUICK)); "
+            "print(presets.press_seconds(presets.QUICK))")
     done = subprocess.run([sys.executable, "-c", code], cwd=REPO, env={**os.environ, "PYTHONPATH": str(REPO)},
                           capture_output=True, text=True, check=True)
     return float(done.stdout.strip().splitlines()[-1])
+
+
+def timed_press(checkout: Path, arguments) -> dict:
+    """One press in ``checkout`` with an empty replay cache; its outcome and the CPU seconds its process used."""
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    with tempfile.TemporaryDirectory(prefix="pixelwise-quick-") as cache:  # empty: every press trains
+        outcome = press(checkout, arguments, True, cache)
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return {**outcome, "cpu": after.ru_utime + after.ru_stime - before.ru_utime - before.ru_stime}
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -52,22 +66,35 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--precision", choices=("auto", "fp32", "bf16", "fp16"), default="auto")
     parser.add_argument("--warm", action="store_true",
                         help="prepare the data and rates first, as app.py does at start-up (runs.presets.warm_up)")
+    parser.add_argument("--baseline", default=None,
+                        help="a commit to compare with: its presses alternate with this checkout's (e.g. 1f2a319)")
     arguments = parser.parse_args(argv)
     arguments.epochs, arguments.batch_sizes = QUICK.epochs, list(QUICK.batch_sizes)
     arguments.train_images, arguments.val_images = QUICK.train_images, QUICK.val_images
     print(cpu_line(), f"\nload average before: {' '.join(f'{x:.2f}' for x in os.getloadavg())}", flush=True)
     estimate = estimated_s()
-    first, whole = [], []
-    for repeat in range(arguments.repeats):
-        with tempfile.TemporaryDirectory(prefix="pixelwise-quick-") as cache:  # empty: every press trains
-            outcome = press(REPO, arguments, True, cache)
-        first.append(outcome["first_point"])
-        whole.append(outcome["seconds"])
-        print(f"repeat {repeat + 1}: first point {first[-1]:.1f} s, whole press {whole[-1]:.1f} s", flush=True)
+    with contextlib.ExitStack() as stack:
+        checkouts = {"now": REPO}
+        if arguments.baseline:  # alternating, so that a change in the machine's load hits both alike
+            checkouts = {"baseline": stack.enter_context(baseline_checkout(arguments.baseline)), "now": REPO}
+        runs = {name: [] for name in checkouts}
+        for repeat in range(arguments.repeats):
+            for name, checkout in checkouts.items():
+                runs[name].append(timed_press(checkout, arguments))
+                run = runs[name][-1]
+                print(f"repeat {repeat + 1}, {name}: first point {run['first_point']:.1f} s, whole press "
+                      f"{run['seconds']:.1f} s, {run['cpu']:.0f} CPU s", flush=True)
     print(f"\n{QUICK.describe()}; median of {arguments.repeats}, each in a fresh process"
           + (", after the app's start-up warm-up" if arguments.warm else ""))
-    print(f"| | seconds |\n|---|---:|\n| first point | {statistics.median(first):.1f} |"
-          f"\n| whole press | {statistics.median(whole):.1f} |\n| the button's estimate, before any press | {estimate:.0f} |")
+    print("| | " + " | ".join(checkouts) + " |\n|---|" + "---:|" * len(checkouts))
+    for label, key in (("first point, s", "first_point"), ("whole press, s", "seconds"), ("CPU seconds", "cpu")):
+        print(f"| {label} | " + " | ".join(f"{statistics.median(r[key] for r in runs[name]):.1f}" for name in runs) + " |")
+    print(f"| the button's estimate, before any press | {estimate:.0f} |")
+    if arguments.baseline:
+        ratio = {key: statistics.median(r[key] for r in runs["baseline"]) / statistics.median(r[key] for r in runs["now"])
+                 for key in ("seconds", "cpu")}
+        print(f"\nthe press finishes {ratio['seconds']:.2f}x sooner than at {arguments.baseline} "
+              f"({ratio['cpu']:.2f}x less CPU time)")
     print(f"load average after: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
 
 

@@ -251,4 +251,7 @@ def main(argv: list[str] | None = None) -> None:
 
 
 if __name__ == "__main__":
+    from pixelwise.process import huge_pages_for_training
+
+    huge_pages_for_training()  # as the training command lines (THP_MEM_ALLOC_ENABLE=0 to measure without)
     main()

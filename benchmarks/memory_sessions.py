@@ -1,8 +1,8 @@
 """Resident memory of the app process as sessions come and go: does a closed page give its memory back?
 
 Starts ``app.py`` (or uses ``--url`` with ``--pid``), then ``--sessions`` times: a new gradio_client session
-colourizes a photo of ``--side`` px (the page's session state keeps what redrawing needs), segments it,
-and closes. Prints the process's RSS (/proc/<pid>/status VmRSS) after the first session and after every
+colourizes a photo of ``--side`` px (the page's session state keeps what redrawing needs), colourizes it
+again with three colour hints (the hint model redraws at full resolution), segments it, and closes. Prints the process's RSS (/proc/<pid>/status VmRSS) after the first session and after every
 tenth, and the growth from the first to the last.
 
     python -m benchmarks.memory_sessions                       # 50 sessions, 2000 px photos
@@ -34,6 +34,13 @@ def photo(path: Path, side: int, seed: int) -> Path:
     return path
 
 
+def hints(side: int, seed: int) -> list[dict]:
+    """Three colour hints at places that change with the session, as three clicks on the page would give."""
+    rng = np.random.default_rng(seed)
+    return [{"x": int(rng.integers(side)), "y": int(rng.integers(side * 3 // 4)), "colour": colour}
+            for colour in ("#c03020", "#2060c0", "#30a040")]
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sessions", type=int, default=50)
@@ -54,6 +61,7 @@ def main() -> None:
         for index in range(arguments.sessions):
             client = Client(url, verbose=False, download_files=False)
             client.predict(handle_file(str(path)), api_name="/colourize")
+            client.predict(handle_file(str(path)), hints=hints(arguments.side, index), api_name="/colourize")
             client.predict(handle_file(str(path)), api_name="/segment")
             client.close()
             if index == 0 or (index + 1) % 10 == 0 or index + 1 == arguments.sessions:
@@ -63,7 +71,7 @@ def main() -> None:
                 print(f"after {index + 1:3d} sessions: RSS {rss:7.0f} MB ({rss - first:+.0f} MB since the first)",
                       flush=True)
         if first is not None:
-            print(f"growth from the first session to the last: {rss - first:+.0f} MB (issue 21's target: within 300 MB)")
+            print(f"growth from the first session to the last: {rss - first:+.0f} MB (issues 21 and 30: target within 300 MB)")
     finally:
         if proc is not None:
             proc.terminate()

@@ -16,7 +16,6 @@ Public API::
     rgb = colourize(model, palette, grey)   # grey: H x W in [0, 1] -> H x W x 3 uint8
     photo = colourize_photo(model, palette, Image.open("photo.jpg"))  # any size, decoded as the app decodes
 """
-import pixelwise  # noqa: F401  (first: sets torch's allocator options before torch loads)
 
 from .checkpoint import load_checkpoint, read_checkpoint, save_checkpoint
 from .data import CIFAR10_CLASSES, load_category, to_grey

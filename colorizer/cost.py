@@ -63,4 +63,7 @@ def main(argv=None) -> None:
 
 
 if __name__ == "__main__":
+    from pixelwise.process import quiet_profiler
+
+    quiet_profiler()  # the peak-memory profiler's start/stop lines off
     main()

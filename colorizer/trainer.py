@@ -16,7 +16,6 @@ from torch import nn
 
 from pixelwise.checkpoints import save_atomic
 from pixelwise.device import resolve_device
-from pixelwise.memory import keep_freed_memory_for_training
 from pixelwise.precision import add_precision_argument, autocast, resolve_precision
 from pixelwise.seeding import own_generator
 from pixelwise.settings import shown_path
@@ -24,6 +23,7 @@ from pixelwise.settings import shown_path
 from . import hints as hint_planes_module, lab, photos
 from .checkpoint import save_checkpoint
 from .data import category_name, load_category, to_grey
+from .fused_loss import pixel_cross_entropy
 from .models import ModelConfig, build_model, find_mobilenet_weights, load_imagenet_encoder
 from .palette import distinct_colours, kmeans_palette, nearest_colour_labels
 
@@ -160,8 +160,9 @@ class TrainResult:
                          "python": platform.python_version()},
         }
 
-    def save(self, path) -> None:
-        save_checkpoint(path, self.model, self.palette, self.meta(), self.colour_targets())
+    def save(self, path, overwrite: bool = True) -> Path:
+        """The checkpoint, written atomically; ``overwrite=False``: FileExistsError when ``path`` exists."""
+        return save_checkpoint(path, self.model, self.palette, self.meta(), self.colour_targets(), overwrite)
 
     def colour_targets(self) -> dict | None:
         """What the classes mean, for Lab models (ab centres); None for the handout's RGB palette."""
@@ -434,12 +435,31 @@ def channels_last_input(x: torch.Tensor) -> torch.Tensor:
     return x.contiguous(memory_format=torch.channels_last)
 
 
+def adam(parameters, learning_rate: float, precision: str = "fp32", path: str = "fast") -> torch.optim.Adam:
+    """The trainer's Adam. On the CPU torch's default updates each tensor with ~10 small ops in Python; the fast
+    path uses the foreach form (the same ops in C++, bit for bit the same weights: float32 keeps the handout's
+    numbers) and, for bf16 runs, the fused kernel (one pass per tensor; its rounding differs in the last bits)."""
+    if path == "baseline":
+        return torch.optim.Adam(parameters, lr=learning_rate)
+    if precision == "bf16":
+        return torch.optim.Adam(parameters, lr=learning_rate, fused=True)
+    return torch.optim.Adam(parameters, lr=learning_rate, foreach=True)
+
+
+STEP_PATHS = ("fast", "baseline")  # baseline: the step as it was before issue 33, kept for benchmarks/bench_step.py
+
+
 def training_step(forward: Callable, optimiser: torch.optim.Optimizer, data: ColourData, precision: str = "fp32",
                   device: torch.device = torch.device("cpu"), pixel_share: float = 1.0,
-                  generator: torch.Generator | None = None) -> Callable:
+                  generator: torch.Generator | None = None, path: str = "fast") -> Callable:
     """One optimiser step on a batch; returns the detached loss without waiting for the device.
-    The forward pass runs in ``precision`` (autocast), the loss and the optimiser in float32."""
+    The forward pass runs in ``precision`` (autocast), the loss and the optimiser in float32.
+    ``path`` "fast": a bf16 step takes the fused loss (colorizer/fused_loss.py) where it applies (hard targets,
+    unweighted, every pixel); float32 is the same in both paths, the handout's numbers exactly."""
+    if path not in STEP_PATHS:
+        raise ValueError(f"path must be one of {STEP_PATHS}, not {path!r}")
     scaler = torch.amp.GradScaler(device.type) if precision == "fp16" else None  # fp16 gradients underflow unscaled
+    fused = path == "fast" and precision == "bf16" and data.class_weights is None and pixel_share >= 1.0
 
     def step(x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
         with autocast(precision, device):
@@ -448,7 +468,10 @@ def training_step(forward: Callable, optimiser: torch.optim.Optimizer, data: Col
         if pixel_share < 1.0:
             pixels = y.numel() if not y.is_floating_point() else y[..., 0].numel()
             rows = torch.randint(pixels, (max(1, int(pixels * pixel_share)),), generator=generator).to(y.device)
-        loss = pixel_loss(logits, y, data, rows)
+        if fused and not y.is_floating_point():
+            loss = pixel_cross_entropy(logits, y)
+        else:
+            loss = pixel_loss(logits, y, data, rows)
         optimiser.zero_grad(set_to_none=True)
         if scaler is None:
             loss.backward()
@@ -471,13 +494,11 @@ def train(config: TrainConfig, data: ColourData | None = None,
     from 1 up works (larger than the training set: one batch per epoch)."""
     data = data or data_for(config)
     device = resolve_device(config.device)
-    if device.type == "cpu":
-        keep_freed_memory_for_training()  # big batches reuse memory instead of faulting in fresh pages each step
     fast = speedups(config, device)
     precision, precision_reason = run_precision(config, device)
     fast["precision"], fast["precision_reason"] = precision, precision_reason
     model, forward = prepare_model(init_model or initial_model(config, data), device, fast)
-    optimiser = torch.optim.Adam(model.parameters(), lr=config.learning_rate)
+    optimiser = adam(model.parameters(), config.learning_rate, precision)
     if config.loss_pixel_share < 1.0 and config.soft_targets:
         raise ValueError("loss_pixel_share < 1 works with hard targets only")
     pixel_sampler = torch.Generator().manual_seed(config.seed + 1)

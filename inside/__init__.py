@@ -8,4 +8,3 @@
 
 Built on ``colorizer`` (models, checkpoints, the one trainer); no Gradio.
 """
-import pixelwise  # noqa: F401  (first: sets torch's allocator options before torch loads)

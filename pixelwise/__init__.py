@@ -9,11 +9,7 @@
 - ``errors``: DataUnavailable, for images that cannot be read or downloaded;
 - ``fetch``, ``deploy``: the data from its official sources, the app to a Hugging Face Space (commands);
 - ``zerogpu``: ``gpu(duration)``, ``spaces.GPU`` on ZeroGPU Spaces and a no-op elsewhere;
-- ``memory``: training reuses freed memory instead of faulting in fresh pages every step.
+- ``memory``: training reuses freed memory instead of faulting in fresh pages every step;
+- ``process``: the process-wide settings (huge pages, freed memory kept, a quiet profiler) that the entry
+  points make, once; importing this package changes nothing in the process.
 """
-import os
-
-# Big CPU tensors backed by transparent huge pages: fewer page faults when training touches fresh memory
-# (pixelwise.memory says more). torch reads this once, at its first allocation: hence here, imported before
-# torch (colorizer/, segmenter/ and inside/ import this package first); a value already set wins.
-os.environ.setdefault("THP_MEM_ALLOC_ENABLE", "1")

@@ -15,8 +15,9 @@ class CheckpointError(ValueError):
     """A file that is not a usable checkpoint of the expected kind."""
 
 
-def save_atomic(obj: dict, path: str | Path) -> Path:
-    """torch.save to a temporary file beside ``path``, then rename: a crash never leaves half a file."""
+def save_atomic(obj: dict, path: str | Path, overwrite: bool = True) -> Path:
+    """torch.save to a temporary file beside ``path``, then rename: a crash never leaves half a file.
+    ``overwrite=False``: FileExistsError when ``path`` exists (checked and taken in one step, by a hard link)."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     prefix, suffix = partial_name(path)  # recognisable, so a killed save's leftover can be removed later
@@ -27,11 +28,26 @@ def save_atomic(obj: dict, path: str | Path) -> Path:
             file.flush()
             os.fsync(file.fileno())
         os.chmod(temporary, 0o644)  # mkstemp makes 0600; a checkpoint is an ordinary shareable file
-        os.replace(temporary, path)
+        if overwrite:
+            os.replace(temporary, path)
+        else:  # link() fails if the name is taken: two savers of the same name never overwrite each other
+            os.link(temporary, path)
     except BaseException:
         Path(temporary).unlink(missing_ok=True)
         raise
+    Path(temporary).unlink(missing_ok=True)
     return path
+
+
+def check_whole_numbers(values: dict, bounds: dict[str, tuple[int, int]], where: str) -> None:
+    """CheckpointError unless each of ``bounds``' keys present in ``values`` is a whole number (not a bool)
+    within its (low, high): read before anything is built from them, so a file saying 10**12 filters is
+    refused in plain words instead of reaching the allocator."""
+    for key, (low, high) in bounds.items():
+        value = values.get(key, low)
+        if not (type(value) is int and low <= value <= high):
+            shown = repr(value) if len(repr(value)) <= 40 else repr(value)[:40] + "…"
+            raise CheckpointError(f"{where}: {key} must be a whole number from {low} to {high}, not {shown}")
 
 
 def _not_a_checkpoint(head: bytes) -> str | None:

@@ -16,9 +16,7 @@ def resolve_device(name: str = "auto") -> torch.device:
 # torch's CPU thread count is per thread once a thread has used torch; a thread's first use takes the count
 # last set anywhere in the process. So small inferences can run on one thread while a training keeps two,
 # but a thread that first uses torch during someone's inference begins on one. The app's training worker
-# starts on PROCESS_THREADS (what the process had when this module was imported, at start-up), and every
-# thread leaves its last one-thread inference on PROCESS_THREADS.
-PROCESS_THREADS = torch.get_num_threads()
+# starts on PROCESS_THREADS, and every thread leaves its last one-thread inference on PROCESS_THREADS.
 _nesting = threading.local()
 
 
@@ -43,7 +41,8 @@ def one_torch_thread():
 
 _serving = threading.Condition()
 _serving_count = 0
-_last_served = -float("inf")  # time.monotonic() when the last running request ended
+_last_served = -float("inf")  # _clock() when the last running request ended
+_clock = time.monotonic  # the tests put a clock of their own here, and wake waiters with _serving.notify_all()
 QUIET_S = 0.3  # how long no request must have run before a training goes on (see yield_to_requests)
 
 
@@ -58,7 +57,7 @@ def serving():
     finally:
         with _serving:
             _serving_count -= 1
-            _last_served = time.monotonic()
+            _last_served = _clock()
             _serving.notify_all()
 
 
@@ -68,24 +67,24 @@ def yield_to_requests(longest_s: float = 2.0, quiet_s: float = QUIET_S) -> float
     waited. Why the quiet time: a burst of requests reaches the handlers a few at a time, and between one
     model's pass and the next, or one queued request and the next, none is running for a few milliseconds;
     a training that went on at once would slip a whole batch (two threads) into every such gap."""
-    start = time.monotonic()
+    start = _clock()
     deadline = start + longest_s
     with _serving:
-        while (now := time.monotonic()) < deadline:
+        while (now := _clock()) < deadline:
             if _serving_count == 0 and now - _last_served >= quiet_s:
                 break
             wake = deadline if _serving_count else min(deadline, _last_served + quiet_s)
             _serving.wait(timeout=max(0.0, wake - now))
-    return time.monotonic() - start
+    return _clock() - start
 
 
 def training_nice() -> int:
     """How much nicer than the app a training worker runs: PIXELWISE_TRAINING_NICE, default 0 (off). Nice is
     relative to every process on the machine: on a shared one a nice-19 training starves behind the others'
     work, not only behind the app's requests (docs/concurrency.md), so trainings yield between batches instead."""
-    import os
+    from .settings import training_nice as setting
 
-    return int(os.environ.get("PIXELWISE_TRAINING_NICE", "0"))
+    return setting()
 
 
 def lower_this_threads_priority(by: int | None = None) -> int | None:
@@ -108,6 +107,20 @@ def lower_this_threads_priority(by: int | None = None) -> int | None:
     return nice
 
 
+def torch_threads(cpu_max: str = "/sys/fs/cgroup/cpu.max") -> int:
+    """torch's CPU threads for this process: its default (one per core it sees) capped by usable_cores():
+    torch does not read a container's CPU quota, and a 2-vCPU Space on a 64-core host ran 64 threads a job."""
+    return max(1, min(_TORCH_DEFAULT_THREADS, usable_cores(cpu_max)))
+
+
+def cap_torch_threads(cpu_max: str = "/sys/fs/cgroup/cpu.max") -> int:
+    """Set torch's process-wide thread count to torch_threads(); for entry points (app.py), once at start-up."""
+    global PROCESS_THREADS
+    PROCESS_THREADS = torch_threads(cpu_max)
+    torch.set_num_threads(PROCESS_THREADS)
+    return PROCESS_THREADS
+
+
 def usable_cores(cpu_max: str = "/sys/fs/cgroup/cpu.max") -> int:
     """The cores this process may use: its CPU affinity, capped by a container's CPU quota (cgroup v2
     ``cpu.max``, "quota period"), which os.cpu_count() does not see (a 2-vCPU Space on a large host)."""
@@ -122,3 +135,7 @@ def usable_cores(cpu_max: str = "/sys/fs/cgroup/cpu.max") -> int:
     except (OSError, ValueError):  # no cgroup v2 file (macOS, Windows, cgroup v1): the affinity stands
         pass
     return cores
+
+
+_TORCH_DEFAULT_THREADS = torch.get_num_threads()  # what torch chose from the cores it sees, before any capping
+PROCESS_THREADS = torch_threads()  # the threads a training starts on; cap_torch_threads() makes it torch's count

@@ -17,13 +17,10 @@ the last n means the n blocks nearest the output train and every block before th
 - ``forward_s``, ``backward_s``, ``optimizer_s``: wall time of each part, median of ``repeats`` steps after
   a warm-up step and the profiled step.
 """
-import os
 import statistics
 import time
 from dataclasses import dataclass
 from typing import Callable, Iterator
-
-os.environ.setdefault("KINETO_LOG_LEVEL", "5")  # the profiler's start/stop lines on stderr say nothing here
 
 import torch
 from torch import nn

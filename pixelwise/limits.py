@@ -4,6 +4,9 @@ Gradio checks a Slider's or Number's own minimum/maximum before a handler runs; 
 with ``bounded`` so direct calls, NaN and huge integers (a seed of 2**80) get the same clear message."""
 import math
 
+COST_BATCH = (2, 8)  # the cost section's images per measured step
+INSPECT_TOP = (0, 1000)  # classes listed per model by inspect_pixel (0 = all)
+PIXEL_COORDINATE = (-2**31, 2**31)  # a clicked x or y: any finite number (outside the picture is said so later)
 SEED = (0, 2**32 - 1)  # numpy's and torch's seeding range
 EPOCHS = (1, 50)
 LEARNING_RATE = (1e-5, 1.0)
@@ -15,6 +18,12 @@ TEST_INDEX = (0, 9999)  # CIFAR-10 test image number (taken modulo the category'
 OPACITY = (0.0, 1.0)
 FINE_TUNE_EPOCHS = (1, 5)
 FINE_TUNE_IMAGES = (16, 128)
+# The affine experiment's work per call, as its page's controls offer it: an API call could ask 10,000 pairs
+# (500 held the heavy jobs' slot 17 s), or a million fine-tuning steps.
+AFFINE_PAIRS = (1, 12)
+AFFINE_STEPS = (0, 1000)
+AFFINE_TEST_IMAGES = (10, 1000)
+AFFINE_TRAIN_IMAGES = (100, 5000)
 
 
 class OutOfRange(ValueError):

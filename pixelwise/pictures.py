@@ -1,6 +1,7 @@
 """Pictures made of numbers: nearest-neighbour enlargement, grids of equal pictures with gaps (Train live's
 strips; pixelwise.perpixel.Grid maps clicks back), viridis heat maps with a colour bar, and the
-uncertainty maps of per-pixel classifiers. numpy and PIL only: no model, no Gradio."""
+uncertainty maps of per-pixel classifiers (RGBA on a transparent ground, their text in a grey that reads on a
+light page and a dark one). numpy and PIL only: no model, no Gradio."""
 import math
 
 import numpy as np
@@ -11,6 +12,11 @@ from .perpixel import UNCERTAINTY_KINDS, Snapshot, uncertainty, uncertainty_rang
 
 STRIP_FACTOR, STRIP_GAP = 3, 3  # how Train live's strips are drawn (the pixel inspector maps clicks back)
 UNCERTAINTY_LONG_SIDE = 240  # the maps are drawn at most this large (the page shows them smaller still)
+# The maps' ground is transparent, so the page's own (white, or near black in dark mode) shows through: a white
+# ground was a glaring block in dark mode. Their text is a mid grey, readable on both (4.8:1 on white, 3.9:1 on
+# Gradio's dark ground).
+INK = (107, 114, 128, 255)
+CLEAR = (0, 0, 0, 0)
 
 
 def enlarge(rgb: np.ndarray, factor: int) -> np.ndarray:
@@ -35,6 +41,11 @@ def image_grid(rows: list[list[np.ndarray]], factor: int = STRIP_FACTOR, gap: in
 # viridis at 9 stops; colours in between are interpolated (no matplotlib needed)
 _VIRIDIS = np.array([[68, 1, 84], [71, 44, 122], [59, 81, 139], [44, 113, 142], [33, 144, 141],
                      [39, 173, 129], [92, 200, 99], [170, 220, 50], [253, 231, 37]], dtype=np.float32)
+
+
+def opaque(rgb: np.ndarray) -> np.ndarray:
+    """... x 3 uint8 RGB -> ... x 4 RGBA, fully opaque."""
+    return np.concatenate([rgb, np.full((*rgb.shape[:-1], 1), 255, np.uint8)], axis=-1)
 
 
 def heat_colours(values: np.ndarray, top: float) -> np.ndarray:
@@ -71,23 +82,22 @@ def bar_width(top: float, title: str, font_px: int) -> int:
 
 def colour_bar(height: int, top: float, title: str, font_px: int = 11) -> np.ndarray:
     """A vertical colour bar from 0 (bottom) to ``top``: its units ``title`` above it and three tick labels beside
-    it, ``font_px`` high, as H x W x 3 uint8 (H at least what the text needs)."""
+    it, ``font_px`` high, as H x W x 4 uint8 RGBA on a transparent ground (H at least what the text needs)."""
     ramp_width, head = max(10, font_px), font_px + 6
     height = max(height, head + 3 * font_px + 2)  # three tick labels one above the other
     low, high = height - font_px // 2 - 2, head + font_px // 2  # the ramp's bottom (0) and top rows
-    bar = np.full((height, bar_width(top, title, font_px), 3), 255, np.uint8)
-    bar[high:low + 1, 2:2 + ramp_width] = heat_colours(np.linspace(top, 0, low + 1 - high)[:, None], top)
-    picture = Image.fromarray(bar)
+    bar = np.zeros((height, bar_width(top, title, font_px), 4), np.uint8)
+    bar[high:low + 1, 2:2 + ramp_width] = opaque(heat_colours(np.linspace(top, 0, low + 1 - high)[:, None], top))
+    picture = Image.fromarray(bar, "RGBA")
     draw = ImageDraw.Draw(picture)
     for fraction, label in _ticks(top):
-        draw.text((ramp_width + 6, low - fraction * (low - high)), label, fill=(0, 0, 0), font=font(font_px),
-                  anchor="lm")
-    draw.text((2, 1), title, fill=(0, 0, 0), font=font(font_px))
+        draw.text((ramp_width + 6, low - fraction * (low - high)), label, fill=INK, font=font(font_px), anchor="lm")
+    draw.text((2, 1), title, fill=INK, font=font(font_px))
     return np.asarray(picture)
 
 
 def title_band(title: str, width: int, font_px: int) -> np.ndarray:
-    """``title`` in black on white, broken into lines that fit ``width``, as H x width x 3 uint8."""
+    """``title`` in INK on a transparent ground, broken into lines that fit ``width``, as H x width x 4 uint8 RGBA."""
     lines = []
     for word in title.split():
         if lines and text_width(f"{lines[-1]} {word}", font_px) <= width - 4:
@@ -95,23 +105,24 @@ def title_band(title: str, width: int, font_px: int) -> np.ndarray:
         else:
             lines.append(word)
     line_height = round(font_px * 1.25)
-    picture = Image.new("RGB", (width, line_height * len(lines) + 4), "white")
+    picture = Image.new("RGBA", (width, line_height * len(lines) + 4), CLEAR)
     draw = ImageDraw.Draw(picture)
     for number, line in enumerate(lines):
-        draw.text((2, 2 + number * line_height), line, fill=(0, 0, 0), font=font(font_px))
+        draw.text((2, 2 + number * line_height), line, fill=INK, font=font(font_px))
     return np.asarray(picture)
 
 
 def uncertainty_picture(logits: torch.Tensor, kind: str, shown: tuple[int, int], title: str = "",
                         font_px: int = 11) -> np.ndarray:
     """NC x h x w logits -> the uncertainty map enlarged (nearest, pixels kept) to ``shown`` (W, H), with a
-    colour bar on the right labelled in the map's units (bits, or 1 − max p), and ``title`` above it."""
+    colour bar on the right labelled in the map's units (bits, or 1 − max p), and ``title`` above it, as RGBA on
+    a transparent ground."""
     values = uncertainty(logits, kind).numpy()
     top = uncertainty_range(kind, logits.shape[0])
     heat = Image.fromarray(heat_colours(values, top)).resize(shown, Image.Resampling.NEAREST)
     bar = colour_bar(shown[1], top, UNITS[kind], font_px)
-    canvas = np.full((max(shown[1], bar.shape[0]), shown[0] + 6 + bar.shape[1], 3), 255, np.uint8)
-    canvas[:shown[1], :shown[0]] = np.asarray(heat)
+    canvas = np.zeros((max(shown[1], bar.shape[0]), shown[0] + 6 + bar.shape[1], 4), np.uint8)
+    canvas[:shown[1], :shown[0]] = opaque(np.asarray(heat))
     canvas[:bar.shape[0], shown[0] + 6:] = bar
     return np.concatenate([title_band(title, canvas.shape[1], font_px), canvas]) if title else canvas
 
@@ -137,5 +148,5 @@ def uncertainty_maps(snapshot: Snapshot | None, kind: str, long_side: int = UNCE
                     for n, logits in enumerate(scores.logits)]
         columns.append(np.concatenate(pictures, axis=0))
     tallest = max(column.shape[0] for column in columns)
-    padded = [np.pad(column, ((0, tallest - column.shape[0]), (0, 8), (0, 0)), constant_values=255) for column in columns]
+    padded = [np.pad(column, ((0, tallest - column.shape[0]), (0, 8), (0, 0))) for column in columns]  # transparent
     return np.concatenate(padded, axis=1)

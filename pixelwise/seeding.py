@@ -15,6 +15,7 @@ so other threads are untouched, and a module built inside it has bit for bit the
 import contextlib
 
 import torch
+from torch import nn
 from torch.overrides import TorchFunctionMode
 
 # Everything that draws random numbers while layers initialise, by name: tensor methods, torch
@@ -51,3 +52,31 @@ def own_generator(seed: int):
     generator = torch.Generator().manual_seed(int(seed))
     with _OwnGenerator(generator):
         yield generator
+
+
+class SeededDropout(nn.Module):
+    """nn.Dropout drawing its mask from ``generator``: torch's dropout takes no generator and draws from the
+    shared one, which other threads reseed and draw from (seeded_dropout says where it matters)."""
+
+    def __init__(self, p: float, generator: torch.Generator):
+        super().__init__()
+        self.p, self.generator = p, generator
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if not self.training or self.p == 0:
+            return x
+        keep = torch.rand(x.shape, generator=self.generator, device=self.generator.device) >= self.p
+        return x * keep.to(x.device) / (1 - self.p)
+
+    def extra_repr(self) -> str:
+        return f"p={self.p}"
+
+
+def seeded_dropout(module: nn.Module, generator: torch.Generator) -> nn.Module:
+    """Replace every nn.Dropout in ``module`` by a SeededDropout drawing from ``generator`` (in place; weights and
+    state_dict unchanged): a fine-tune that trains a DeepLabV3 head (ASPP's dropout) then follows its seed."""
+    for parent in list(module.modules()):
+        for name, child in list(parent.named_children()):
+            if type(child) is nn.Dropout:
+                setattr(parent, name, SeededDropout(child.p, generator))
+    return module

@@ -52,6 +52,29 @@ def trained_dir() -> Path:
     return Path(_env("PIXELWISE_TRAINED") or checkpoint_dir() / "session")
 
 
+def trained_keep() -> int:
+    """How many checkpoints the trained folder keeps (every visitor's saves share it; the oldest go first):
+    $PIXELWISE_TRAINED_KEEP, else 200."""
+    return max(1, int(_env("PIXELWISE_TRAINED_KEEP") or 200))
+
+
+def max_upload_mb() -> float:
+    """The largest file the app accepts (Gradio's launch(max_file_size)), in MB: $PIXELWISE_MAX_UPLOAD_MB, else 50
+    (a 50-megapixel JPEG is about 20 MB; larger POSTs are refused before they are stored)."""
+    return float(_env("PIXELWISE_MAX_UPLOAD_MB") or 50)
+
+
+def downloads_max_age_s() -> float:
+    """How long a download's folder and Gradio's copies of uploads and outputs are kept, in seconds:
+    $PIXELWISE_DOWNLOADS_MAX_AGE_S, else an hour (the tests shorten it)."""
+    return float(_env("PIXELWISE_DOWNLOADS_MAX_AGE_S") or 3600)
+
+
+def training_nice() -> int:
+    """How much nicer than the app a training worker runs: $PIXELWISE_TRAINING_NICE, else 0 (off)."""
+    return int(_env("PIXELWISE_TRAINING_NICE") or 0)
+
+
 def cache_dir() -> Path:
     """Where torchvision downloads CIFAR-10 when no image folder is given: $PIXELWISE_CACHE, else ~/.cache/pixelwise."""
     return Path(_env("PIXELWISE_CACHE") or Path.home() / ".cache" / "pixelwise")

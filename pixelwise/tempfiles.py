@@ -25,11 +25,12 @@ import time
 from collections.abc import Callable, Iterable
 from pathlib import Path
 
+from .settings import downloads_max_age_s
+
 PARTIAL_SUFFIX = ".pixelwise-partial"
 LEGACY_PARTIAL = ".tmp"  # before issue 12: ".<name>.<random>.tmp" (hidden, beside a checkpoint)
 STALE_AFTER_S = 300  # a checkpoint save takes seconds; five minutes old means its writer is gone
 EMPTY_FOLDER_GRACE_S = 10  # Gradio writes a file into a cache folder it makes within milliseconds
-DOWNLOADS_STALE_AFTER_S = 3600  # the docs say an hour, as Gradio's copies of outputs (app.py's delete_cache)
 
 
 def partial_name(target: Path) -> tuple[str, str]:
@@ -57,12 +58,6 @@ def remove_stale(folder: str | Path, older_than_s: float = STALE_AFTER_S, recurs
         except OSError:  # removed by someone else meanwhile, or not ours to remove
             continue
     return removed
-
-
-def downloads_max_age_s() -> float:
-    """How long a download's folder is kept: an hour (as Gradio's copies, app.py's delete_cache);
-    PIXELWISE_DOWNLOADS_MAX_AGE_S changes it (tests)."""
-    return float(os.environ.get("PIXELWISE_DOWNLOADS_MAX_AGE_S", DOWNLOADS_STALE_AFTER_S))
 
 
 _process_dir: Path | None = None

@@ -4,7 +4,8 @@
   each file loaded once per process; interrupted saves removed at start-up;
 - ``live``: Train live's worker thread, streaming typed events to the UI;
 - ``runcache``: finished runs kept on disk and replayed (``python -m runs.runcache fill``);
-- ``waitline``: the process's one line of trainings, with places and estimated waits.
+- ``scheduler``: the one scheduler of every CPU-heavy job (trainings, fine-tunes, measurements, the rate
+  calibration), with places, estimates, stop flags and a thread budget; ``rates``: how long they take here.
 
 Built on ``colorizer`` and ``pixelwise``; nothing below imports this package. No Gradio here.
 """

@@ -4,16 +4,19 @@ fetched from a Hugging Face model repo (``PIXELWISE_HF_REPO``) when missing loca
 Also each listed checkpoint loaded by name (load_colourizer: colorizer.pipeline's Colourizer, read once per
 process), and the removal of interrupted saves at start-up (remove_interrupted_saves; listing only reads).
 """
-import functools
+import threading
+from collections import OrderedDict
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
+from typing import Callable
 
 import torch
 from torch import nn
 
 from pixelwise.checkpoints import CheckpointError, read_checkpoint_dict
 from pixelwise.network import url_reachable
-from pixelwise.settings import checkpoint_dir, trained_dir
+from pixelwise.settings import checkpoint_dir, trained_dir, trained_keep
 from pixelwise.tempfiles import remove_stale
 
 from colorizer.checkpoint import check_colourizer_checkpoint, check_weights_fit
@@ -21,6 +24,9 @@ from colorizer.models import ARCH_NAMES, ARCHITECTURES
 from colorizer.pipeline import Colourizer
 
 SHIPPED_NAMES = ("cnn.pt", "unet.pt")
+# Descriptions remembered: each a few hundred bytes, so far more than the trained folder keeps (trained_keep)
+# plus the shipped files; a listing then never re-reads a file it has seen, readable or not.
+DESCRIBED_MAX = 4096
 HUB_PROBE_TIMEOUT_S = 3.0  # hf_hub_download retries for ~25 s when offline; we check reachability first
 
 
@@ -42,14 +48,13 @@ def checkpoint_name(path: str | Path) -> str:
     return path.name
 
 
-@functools.lru_cache(maxsize=256)
-def _describe(path: str, mtime_ns: int, name: str) -> CheckpointInfo | None:
+def _describe(path: str, name: str) -> CheckpointInfo | None:
     """None for a valid checkpoint of another kind of model (e.g. segmenter's flowers_deeplab.pt)."""
     checkpoint = read_checkpoint_dict(path, ("arch",), "PixelWise")  # read once, checked below
     if isinstance(checkpoint["arch"], str) and checkpoint["arch"] not in ARCHITECTURES:
         return None
     check_weights_fit(check_colourizer_checkpoint(checkpoint, path), path)  # unfit weights: not offered
-    meta = checkpoint["meta"]
+    meta = checkpoint["meta"]  # its shown fields' types and bounds were checked above
     details = [ARCH_NAMES[checkpoint["arch"]], meta.get("category")]
     if meta.get("batch_size"):
         details.append(f"bs {meta['batch_size']}")
@@ -58,13 +63,40 @@ def _describe(path: str, mtime_ns: int, name: str) -> CheckpointInfo | None:
     return CheckpointInfo(Path(path), checkpoint["arch"], f"{name} ({', '.join(d for d in details if d)})", name)
 
 
+_described: OrderedDict[tuple, CheckpointInfo | None | str] = OrderedDict()  # str: why it was refused
+_described_lock = threading.Lock()
+
+
 def describe_checkpoint(path: str | Path) -> CheckpointInfo | None:
     """Arch and a one-line label of a colourizer checkpoint file; None for another model's checkpoint;
-    CheckpointError if it is no usable checkpoint at all."""
+    CheckpointError if it is no usable checkpoint at all. Each answer, refusals included, is remembered by
+    (path, mtime, size, name): a file is read again only once it changes."""
     path = Path(path)
+    try:
+        stat = path.stat()
+    except OSError:
+        raise CheckpointError(f"{path}: no such checkpoint file") from None
     if not path.is_file():
         raise CheckpointError(f"{path}: no such checkpoint file")
-    return _describe(str(path), path.stat().st_mtime_ns, checkpoint_name(path))  # the name depends on the settings
+    key = (str(path), stat.st_mtime_ns, stat.st_size, checkpoint_name(path))  # the name depends on the settings
+    with _described_lock:
+        answer = _described.get(key, _described)
+        if answer is not _described:
+            _described.move_to_end(key)
+    if answer is _described:
+        try:
+            answer = _describe(str(path), key[3])
+        except CheckpointError as error:
+            answer = str(error)
+        except Exception as error:  # a check this module lacks: the file is refused, the listing goes on
+            answer = f"{path}: cannot be used as a checkpoint ({type(error).__name__})"
+        with _described_lock:
+            _described[key] = answer
+            while len(_described) > DESCRIBED_MAX:
+                _described.popitem(last=False)
+    if isinstance(answer, str):
+        raise CheckpointError(answer)  # a fresh one each time: a shared exception's traceback would keep growing
+    return answer
 
 
 def list_checkpoints(*folders: str | Path) -> tuple[list[CheckpointInfo], list[str]]:
@@ -91,6 +123,43 @@ def remove_interrupted_saves(*folders: str | Path) -> list[Path]:
     (default: checkpoint_dir() and trained_dir()); returns them. Called once at the app's start-up: listing
     checkpoints only reads."""
     return [path for folder in folders or (checkpoint_dir(), trained_dir()) for path in remove_stale(folder)]
+
+
+def save_trained(save: Callable[[Path], object], model: str, category: str, batch_size: int,
+                  folder: Path | None = None) -> Path:
+    """Save a run trained in the app under a name no other save has taken (``{model}_{category}_bs{n}_{time}.pt``,
+    then ``…-2.pt``, ``…-3.pt`` for saves in the same second): ``save(path)`` must refuse an existing path
+    (FileExistsError), so two savers never overwrite each other. Then the folder keeps its newest trained_keep()."""
+    folder = Path(folder or trained_dir())
+    stem = f"{model}_{category}_bs{batch_size}_{datetime.now().strftime('%Y%m%d-%H%M%S')}"
+    for number in range(1, 10_000):
+        path = folder / (f"{stem}.pt" if number == 1 else f"{stem}-{number}.pt")
+        try:
+            save(path)
+        except FileExistsError:
+            continue
+        prune_trained(folder, keep_also=path)
+        return path
+    raise CheckpointError(f"no free name for {stem}.pt in the trained folder")
+
+
+def prune_trained(folder: Path | None = None, keep: int | None = None, keep_also: Path | None = None) -> list[Path]:
+    """Delete the oldest checkpoints of the trained folder beyond ``keep`` (default trained_keep()); returns them.
+    ``keep_also``: a file never deleted (the save just made, even if its clock is behind)."""
+    folder = Path(folder or trained_dir())
+    keep = trained_keep() if keep is None else keep
+
+    def age(path: Path) -> float:
+        try:
+            return path.stat().st_mtime
+        except OSError:  # deleted meanwhile (another save's prune)
+            return float("-inf")
+
+    files = sorted((path for path in folder.glob("*.pt") if path != keep_also), key=age, reverse=True)
+    removed = files[max(0, keep - (keep_also is not None)):]
+    for path in removed:
+        path.unlink(missing_ok=True)
+    return removed
 
 
 def find_checkpoint(name: str, listed: list[CheckpointInfo] | None = None) -> Path:

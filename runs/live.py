@@ -3,7 +3,7 @@
 The batch sizes train one after another (smallest first), with the same seed, data and palette, exactly
 as the sweep command line does. A batch size whose identical run is in the replay cache
 (``runs.runcache``) is replayed from it within seconds instead; the others wait for their turn in
-the process's one training line (``runs.waitline``), seeing their place and an estimated wait, look
+the process's one scheduler of heavy jobs (``runs.scheduler``), seeing their place and an estimated wait, look
 the cache up again (an identical press ahead may have trained them), then train; finished runs are kept.
 Each run pushes typed events (``runs.events``) into a queue: progress, a
 few validation predictions after every epoch, and its result. No Gradio here: the app drains the queue
@@ -18,7 +18,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from pixelwise.device import PROCESS_THREADS, lower_this_threads_priority, resolve_device, yield_to_requests
+from pixelwise.device import resolve_device
 from pixelwise.errors import DataUnavailable
 from pixelwise.precision import precision_names
 
@@ -29,14 +29,14 @@ from colorizer import ARCH_NAMES
 
 from . import rates, runcache
 from .events import Done, Failed, Finished, LiveEvent, Notice, Progressed, Samples, Status, Waiting
-from .waitline import TRAINING_LINE, Ticket, WaitLine, wait_words
+from .scheduler import SCHEDULER, Job, Scheduler
 
 def live_config(model: str, category: str, epochs: int, learning_rate: float, num_filters: int, seed: int,
-                train_images: int, val_images: int, data_root: str | None) -> TrainConfig:
+                train_images: int, val_images: int, data_root: str | None, precision: str = "auto") -> TrainConfig:
     """The TrainConfig of one panel press (also what ``python -m runs.runcache fill`` trains)."""
     return TrainConfig(model=model.lower(), category=category, data_root=data_root, epochs=int(epochs),
                        learning_rate=float(learning_rate), num_filters=int(num_filters), seed=int(seed),
-                       train_limit=int(train_images), val_limit=int(val_images))
+                       train_limit=int(train_images), val_limit=int(val_images), precision=precision)
 
 
 def sample_outputs(model: nn.Module, data: ColourData, count: int = 4):
@@ -56,9 +56,12 @@ def sample_predictions(model: nn.Module, data: ColourData, count: int = 4) -> li
     return sample_outputs(model, data, count)[0]
 
 
-def estimate_s(config: TrainConfig, data: ColourData) -> float:
+def estimate_s(config: TrainConfig, data: ColourData, measure: bool = True) -> float | None:
     """Seconds a run should take here: its batch size's steps, epochs and images at this machine's measured
-    rates (runs.rates: calibrated, then scaled by the runs trained here)."""
+    rates (runs.rates: calibrated, then scaled by the runs trained here). Without ``measure``, None where its
+    model has not been calibrated yet (only a job holding its turn calibrates: runs.scheduler)."""
+    if not measure and rates.known_cost(config) is None:
+        return None
     return rates.run_seconds(config, len(data.train_grey), len(data.val_grey))
 
 
@@ -69,22 +72,12 @@ def describe_press(config: TrainConfig, batch_sizes: list[int], data: ColourData
             f"{sizes}, {config.epochs} epoch{'s' if config.epochs > 1 else ''} on {len(data.train_grey):,} images")
 
 
-def wait_message(ahead: list[Ticket], seconds: float) -> str:
-    """Where a press is in line, what it waits for (the training now running) and about how long."""
-    count = len(ahead)
-    running = ahead[0]
-    what = f"someone else's {running.what}" if running.what else "someone else's training"
-    more = f" and {count - 1} more waiting before yours" if count > 1 else ""
-    return (f"Waiting for your turn: number {count + 1} in line. Training now: {what}, about "
-            f"{wait_words(running.left_s())} left{more}. Yours starts in about {wait_words(seconds)} (estimate).")
-
-
 class _Run:
     """One worker's press: pushes events, replays what is cached, trains the rest in turn."""
 
-    def __init__(self, config, batch_sizes, events, stop, sample_count, retrain, line):
-        self.config, self.events, self.stop = config, events, stop
-        self.batch_sizes, self.sample_count, self.retrain, self.line = sorted(batch_sizes), sample_count, retrain, line
+    def __init__(self, config, batch_sizes, events, job: Job, sample_count, retrain, scheduler):
+        self.config, self.events, self.job, self.stop = config, events, job, job.stop
+        self.batch_sizes, self.sample_count, self.retrain, self.scheduler = sorted(batch_sizes), sample_count, retrain, scheduler
 
     def push(self, event: LiveEvent) -> None:
         self.events.put(event)
@@ -97,10 +90,10 @@ class _Run:
             keys = {run.batch_size: runcache.run_key(run, data) for run in runs}
             cached = {run.batch_size: self.lookup(keys[run.batch_size]) for run in runs}
             for run in runs:
-                if cached[run.batch_size] and not self.stop.is_set():
+                if cached[run.batch_size] and not self.job.stopped():
                     self.replay(run, cached[run.batch_size], data)
             missing = [run for run in runs if not cached[run.batch_size]]
-            if missing and not self.stop.is_set():
+            if missing and not self.job.stopped():
                 self.train_in_turn(missing, data, keys)
         except (DataUnavailable, ValueError) as error:
             self.push(Failed(str(error)))
@@ -142,30 +135,34 @@ class _Run:
         self.finished(cached.result(run), data, replay=cached.describe())
 
     def train_in_turn(self, runs: list[TrainConfig], data: ColourData, keys: dict) -> None:
-        estimates = [estimate_s(run, data) for run in runs]
-        ticket = self.line.join(sum(estimates), describe_press(self.config, [run.batch_size for run in runs], data))
+        """Wait for the press's turn in the scheduler (its place and estimate pushed as Waiting), then train."""
+        job, owner = self.job, self.job.owner
+        estimates = [estimate_s(run, data, measure=False) for run in runs]
+        job.what = describe_press(self.config, [run.batch_size for run in runs], data)
+        job.estimate_s = None if None in estimates else sum(estimates)
         try:
-            def on_wait(ahead: int, seconds: float) -> None:
-                if tickets := self.line.ahead(ticket):
-                    self.push(Waiting(wait_message(tickets, seconds), seconds))
-
-            if not self.line.wait(ticket, self.stop, on_wait):
+            for place in self.scheduler.turns(job):
+                self.push(Waiting(self.scheduler.message(place, owner), place.wait_s))
+            if job.started is None:  # stopped while waiting
                 return
+            estimates = [estimate_s(run, data) for run in runs]  # its turn: a missing calibration runs now
             # Looked up again: an identical press ahead in the line may have filed these runs meanwhile.
             cached = {run.batch_size: self.lookup(keys[run.batch_size]) for run in runs}
             for index, run in enumerate(runs):
-                if self.stop.is_set():
+                if job.stopped():
                     return
                 if cached[run.batch_size]:
                     self.replay(run, cached[run.batch_size], data)
                     continue
-                result = self.train_one(run, data, keys[run.batch_size], ticket, sum(estimates[index + 1:]))
+                result = self.train_one(run, data, keys[run.batch_size], estimates[index], sum(estimates[index + 1:]))
                 if result.stopped:
                     return
         finally:
-            self.line.leave(ticket)
+            self.scheduler.leave(job)
 
-    def train_one(self, run: TrainConfig, data: ColourData, key: str, ticket, later_s: float) -> TrainResult:
+    def train_one(self, run: TrainConfig, data: ColourData, key: str, estimate_s: float, later_s: float) -> TrainResult:
+        """Train one batch size; those waiting behind are told its time left at its own pace, and the batch
+        sizes after it at the estimate scaled by how this one's pace compares (the machine's load now)."""
         batch_size, strips = run.batch_size, []
         precision, why = run_precision(run, resolve_device(run.device))
         self.push(Status(f"Training batch size {batch_size}...", batch_size, precision=f"{precision_names(precision)} ({why})"))
@@ -178,13 +175,11 @@ class _Run:
                 self.push(Samples(batch_size, event.epoch, samples))
             done = event.step / max(1, event.total_steps)
             if done > 0:  # what the people waiting behind this training see
-                ticket.remaining_s = event.seconds * (1 - done) / done + later_s
+                whole = event.seconds / done  # what this batch size takes in all, at its pace so far
+                self.job.pace = whole / max(estimate_s, 1e-9)
+                self.job.remaining_s = whole * (1 - done) + later_s * self.job.pace
 
-        def should_stop() -> bool:  # checked before every batch: let waiting requests run first
-            yield_to_requests()
-            return self.stop.is_set()
-
-        result = train(run, data, on_progress=on_progress, should_stop=should_stop)
+        result = train(run, data, on_progress=on_progress, should_stop=self.job.should_stop)
         if not result.stopped:  # what this machine takes now, for the next estimates and the preset button
             rates.record(run, len(data.train_grey), len(data.val_grey), result.seconds)
         try:
@@ -196,29 +191,26 @@ class _Run:
         return result
 
 
-def run_batch_sizes(config: TrainConfig, batch_sizes: list[int], events: queue.Queue, stop: threading.Event,
-                    sample_count: int = 4, retrain: bool = False, line: WaitLine = TRAINING_LINE) -> None:
-    """Replay or train each batch size (smallest first), pushing runs.events into ``events``. ``retrain``
-    bypasses the replay cache. Always ends with Done (after Failed if something failed)."""
-    _Run(config, batch_sizes, events, stop, sample_count, retrain, line)()
+def run_batch_sizes(config: TrainConfig, batch_sizes: list[int], events: queue.Queue, job: Job | threading.Event,
+                    sample_count: int = 4, retrain: bool = False, scheduler: Scheduler = SCHEDULER) -> None:
+    """Replay or train each batch size (smallest first), pushing runs.events into ``events``; the trainings take
+    ``job``'s turn in ``scheduler`` (a bare stop Event: a job of nobody's page). ``retrain`` bypasses the replay
+    cache. Always ends with Done (after Failed if something failed)."""
+    job = job if isinstance(job, Job) else Job("training", stop=job)
+    before = torch.get_num_threads()
+    torch.set_num_threads(scheduler.threads)  # the threads it trains on: the replay keys name them (runs.runcache)
+    try:
+        _Run(config, batch_sizes, events, job, sample_count, retrain, scheduler)()
+    finally:
+        torch.set_num_threads(before)
 
 
-def _work(*arguments) -> None:
-    """The worker thread: nicer than the app when PIXELWISE_TRAINING_NICE says so (its torch threads inherit
-    it), yielding to running requests between batches (``train_one``), on the process's torch thread count even when started during an upload's one-thread inference
-    (pixelwise.device), then run_batch_sizes."""
-    lower_this_threads_priority()
-    torch.set_num_threads(PROCESS_THREADS)
-    run_batch_sizes(*arguments)
-
-
-def start_live_run(config: TrainConfig, batch_sizes: list[int], stop: threading.Event, sample_count: int = 4,
-                   retrain: bool = False) -> tuple[queue.Queue, threading.Thread]:
-    """Start ``run_batch_sizes`` in a daemon thread; returns its event queue and the thread."""
+def start_live_run(config: TrainConfig, batch_sizes: list[int], job: Job | threading.Event, sample_count: int = 4,
+                   retrain: bool = False, scheduler: Scheduler = SCHEDULER) -> tuple[queue.Queue, threading.Thread]:
+    """Start ``run_batch_sizes`` in a thread of the scheduler's; returns its event queue and the thread."""
     events: queue.Queue = queue.Queue()
-    thread = threading.Thread(target=_work, args=(config, batch_sizes, events, stop, sample_count, retrain),
-                              name="pixelwise-live-training", daemon=True)
-    thread.start()
+    thread = scheduler.spawn(run_batch_sizes, config, batch_sizes, events, job, sample_count, retrain, scheduler,
+                             name="pixelwise-live-training")
     return events, thread
 
 

@@ -8,6 +8,11 @@ steps of the same model through the same ``train()`` at two batch sizes, on rand
 second, once per model, width, device and precision in a process). Every run this process then trains
 scales the model by how its measured time compared with the model's prediction (the median ratio), which
 folds in the machine's load, the validation strips and everything else a press does.
+
+The calibration is a job of the scheduler's (runs.scheduler): it runs alone, so no other heavy job shares
+its cores, and a figure older than REFRESH_S is measured again once the scheduler is idle. Nothing that
+serves a page calibrates on its own thread: it reads what is known (``known_cost``) and asks for a
+measurement (``measure_later``); only a job holding its turn measures in place (``step_cost``).
 """
 import math
 import statistics
@@ -21,9 +26,13 @@ from pixelwise.device import resolve_device
 
 from colorizer.trainer import ColourData, TrainConfig, run_precision, train
 
+from .scheduler import BACKGROUND, SCHEDULER, Job, Scheduler
+
 CALIBRATION_BATCH_SIZES = (8, 64)  # a step's fixed cost shows at the first, the cost per image at the second
 CALIBRATION_STEPS = 3  # timed steps per batch size, after one untimed step that warms the kernels up
 VALIDATION_SHARE = 1 / 3  # a validation image (forward only) against a training image (forward and backward)
+REFRESH_S = 600.0  # a calibration older than this is measured again when the scheduler is idle: load changes
+clock = time.monotonic  # when a calibration was made (tests set their own)
 
 
 @dataclass(frozen=True)
@@ -37,7 +46,10 @@ class StepCost:
 
 
 _costs: dict[tuple, StepCost] = {}
+_measured_at: dict[tuple, float] = {}  # clock() when each cost was calibrated
 _ratios: dict[tuple, list[float]] = {}  # measured / predicted seconds of the runs this process trained
+_pending: set[tuple] = set()  # calibrations asked for and not yet made
+_calibration_s = [5.0]  # how long the latest calibration took: its estimate for whoever waits behind it
 _lock = threading.Lock()
 
 
@@ -78,13 +90,52 @@ def calibrate(config: TrainConfig) -> StepCost:
     return StepCost(overhead_s=max(0.0, small_s - small * image_s), image_s=image_s)
 
 
+def known_cost(config: TrainConfig) -> StepCost | None:
+    """The step cost of ``config``'s model if it has been calibrated; None (and nothing measured) if not."""
+    with _lock:
+        return _costs.get(rate_key(config))
+
+
+def _calibrated(config: TrainConfig) -> StepCost:
+    started = time.perf_counter()
+    cost = calibrate(config)
+    with _lock:
+        key = rate_key(config)
+        _costs[key], _measured_at[key] = cost, clock()
+        _calibration_s[0] = time.perf_counter() - started
+    return cost
+
+
 def step_cost(config: TrainConfig) -> StepCost:
-    """The step cost of ``config``'s model, calibrated on first use (one thread calibrates, others wait)."""
+    """The step cost of ``config``'s model, calibrated in place on first use: for a job holding its turn in the
+    scheduler (a press about to train) and for command lines, never for a thread that serves a page."""
+    return known_cost(config) or _calibrated(config)
+
+
+def measure(config: TrainConfig, scheduler: Scheduler | None = None, priority: int = BACKGROUND) -> StepCost | None:
+    """Calibrate ``config``'s model as a job of the scheduler's: alone, after the jobs ahead; returns the cost."""
+    scheduler = scheduler or SCHEDULER
+    job = Job(f"speed measurement ({config.model}, a few seconds)", priority=priority,
+              estimate_s=_calibration_s[0], exclusive=True, yields=False)  # a pause would count in its timings
+    try:
+        return scheduler.run(job, lambda job: _calibrated(config))
+    finally:
+        with _lock:
+            _pending.discard(rate_key(config))
+
+
+def measure_later(config: TrainConfig, scheduler: Scheduler | None = None) -> bool:
+    """Ask for a calibration of ``config``'s model in the background, once: when it has none, or when its
+    figure is older than REFRESH_S and the scheduler is idle (a quiet machine). True if one was asked for."""
+    scheduler = scheduler or SCHEDULER
     key = rate_key(config)
     with _lock:
-        if key not in _costs:
-            _costs[key] = calibrate(config)
-        return _costs[key]
+        stale = key in _costs and clock() - _measured_at.get(key, -math.inf) > REFRESH_S and scheduler.idle()
+        if key in _pending or (key in _costs and not stale):
+            return False
+        _pending.add(key)
+    scheduler.spawn(measure, config, scheduler, name="pixelwise-calibration", daemon=False)
+    return True
 
 
 def modelled_s(config: TrainConfig, train_images: int, val_images: int, cost: StepCost) -> float:
@@ -95,11 +146,11 @@ def modelled_s(config: TrainConfig, train_images: int, val_images: int, cost: St
     return steps * cost.step_s(batch_size) + validations
 
 
-def run_seconds(config: TrainConfig, train_images: int, val_images: int) -> float:
+def run_seconds(config: TrainConfig, train_images: int, val_images: int, cost: StepCost | None = None) -> float:
     """Seconds the run should take here: the calibrated model, scaled by how this process's runs compared."""
     ratios = _ratios.get(rate_key(config))
     scale = statistics.median(ratios) if ratios else 1.0
-    return scale * modelled_s(config, train_images, val_images, step_cost(config))
+    return scale * modelled_s(config, train_images, val_images, cost or step_cost(config))
 
 
 def record(config: TrainConfig, train_images: int, val_images: int, seconds: float) -> None:
@@ -113,7 +164,33 @@ def record(config: TrainConfig, train_images: int, val_images: int, seconds: flo
         del ratios[:-9]  # the latest runs: the machine's load changes
 
 
-def press_seconds(config: TrainConfig, batch_sizes, train_images: int, val_images: int) -> float:
-    """Seconds of a whole press: every batch size of ``config`` one after another."""
-    return sum(run_seconds(replace(config, batch_size=batch_size), train_images, val_images)
+def press_seconds(config: TrainConfig, batch_sizes, train_images: int, val_images: int) -> float | None:
+    """Seconds of a whole press (every batch size of ``config`` one after another), from what is known: None
+    while its model is not calibrated (a calibration is then asked for), and a stale figure is refreshed."""
+    measure_later(config)
+    if (cost := known_cost(config)) is None:
+        return None
+    return sum(run_seconds(replace(config, batch_size=batch_size), train_images, val_images, cost)
                for batch_size in batch_sizes)
+
+
+# The other heavy jobs (fine-tunes, the affine experiment, cost measurements): seconds per unit of their work
+# (a kind's own unit: images times epochs, pairs times images and steps), as this process measured them.
+_job_rates: dict[str, list[float]] = {}
+
+
+def job_seconds(kind: str, units: float, guess_per_unit: float) -> float:
+    """Seconds a job of ``kind`` with ``units`` of work should take here: the median of this process's
+    measured pace, or ``guess_per_unit`` (the development machine's) before any was measured."""
+    with _lock:
+        paces = _job_rates.get(kind)
+        return units * (statistics.median(paces) if paces else guess_per_unit)
+
+
+def record_job(kind: str, units: float, seconds: float) -> None:
+    """A whole job of ``kind`` took ``seconds`` here: later estimates follow this machine as it is now."""
+    if units > 0 and seconds > 0:
+        with _lock:
+            paces = _job_rates.setdefault(kind, [])
+            paces.append(seconds / units)
+            del paces[:-9]

@@ -4,4 +4,3 @@
 the flower checkpoint format), ``trainer`` (the one fine-tuning loop and its metrics), ``inference``
 (segment any photo, overlays, legend). Command lines: ``train``, ``evaluate``, ``cost``.
 Shared helpers (images, checkpoint I/O, settings) are in ``pixelwise``."""
-import pixelwise  # noqa: F401  (first: sets torch's allocator options before torch loads)

@@ -10,108 +10,48 @@ flower DeepLabV3's 21 parameterised blocks counted from the classifier backwards
 mode), then MobileNetV2's blocks features[17] down to features[0] (n = 21, ``full``).
 Measured by pixelwise.layercost (its docstring says how each number is taken).
 
-Per mode: trainable parameters; bytes of all parameters, of gradients (trainable only) and of AdamW state
-(exp_avg + exp_avg_sq per trainable parameter); activation memory = bytes of the tensors autograd saves
-for backward during one training step (via torch.autograd.graph.saved_tensors_hooks, deduplicated by
-storage, parameters excluded: they are all alive together at the end of the forward pass, which is the
-peak of saved activations); and the wall time of one step (frozen forward + trainable forward/backward
-+ optimizer step), median over ``repeats`` after a warm-up, at batch ``batch`` and float32.
+Without ``--vs-layers``, the same measure for the three modes only (n = 1, 3 and 21, MODE_BLOCKS): trainable
+parameters; bytes of all parameters, of gradients and of AdamW state; the activations autograd saves; the
+time of one step (forward, backward, optimizer step), median over ``repeats`` after a warm-up, float32.
 """
 import argparse
 import json
-import statistics
-import time
-from dataclasses import asdict, dataclass
+from dataclasses import asdict
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
-from pixelwise.layercost import iter_layer_costs, saved_activation_bytes, spread
-from pixelwise.layercost_report import add_layer_arguments, print_layer_costs
+from pixelwise.layercost import LayerCost, iter_layer_costs, spread
+from pixelwise.layercost_report import add_layer_arguments, print_layer_costs, step_seconds
 from pixelwise.seeding import own_generator
 
 from .data import IGNORE
-from .models import MODES, SegmenterConfig, build_flower_model, set_trainable
-from .trainer import upsampled
+from .models import MODES, SegmenterConfig, build_flower_model
 
-FLOAT_BYTES = 4
-
-
-@dataclass
-class StepCost:
-    mode: str
-    size: int
-    batch: int
-    trainable_params: int
-    param_bytes: int
-    grad_bytes: int
-    optimizer_bytes: int
-    activation_bytes: int
-    step_seconds: float
+FLOWER_MODEL_NAME = "flower DeepLabV3"
+# The fine-tuning modes are the last n of flower_blocks: the classifier, the whole DeepLabHead, every block.
+MODE_BLOCKS = {"last": 1, "head": 3, "full": 21}
 
 
-def measure_step(model, mode: str, size: int, batch: int = 2, repeats: int = 2, seed: int = 0) -> StepCost:
-    frozen, trainable = set_trainable(model, mode)
-    model.eval()
-    trainable.train()
-    params = [p for p in trainable.parameters()]
-    optimizer = torch.optim.AdamW(params, lr=1e-4)
-    generator = torch.Generator().manual_seed(seed)
-    images = torch.randn(batch, 3, size, size, generator=generator)
-    target = torch.randint(0, 2, (batch, size, size), generator=generator)
-    parameter_storages = {p.untyped_storage().data_ptr() for p in model.parameters()}
-    memory = {}
-
-    def step():
-        with torch.no_grad():
-            features = frozen(images)
-        loss_holder = {}
-
-        def forward():
-            logits = upsampled(trainable(features), target.shape[-2:])
-            loss_holder["loss"] = F.cross_entropy(logits, target, ignore_index=IGNORE)
-
-        memory["activations"] = saved_activation_bytes(forward, parameter_storages)
-        optimizer.zero_grad(set_to_none=True)
-        loss_holder["loss"].backward()
-        optimizer.step()
-
-    step()  # warm-up (also allocates the optimizer state)
-    times = []
-    for _ in range(repeats):
-        started = time.perf_counter()
-        step()
-        times.append(time.perf_counter() - started)
-    trainable_count = sum(p.numel() for p in params)
-    optimizer_bytes = sum(t.numel() * t.element_size() for s in optimizer.state.values() for t in s.values()
-                          if torch.is_tensor(t) and t.ndim > 0)
-    return StepCost(mode, size, batch, trainable_count, sum(p.numel() for p in model.parameters()) * FLOAT_BYTES,
-                    trainable_count * FLOAT_BYTES, optimizer_bytes, memory["activations"], statistics.median(times))
+def cost_table(sizes=(256, 512), batch: int = 2, repeats: int = 2, modes=MODES) -> list[LayerCost]:
+    """pixelwise.layercost's row for each (size, mode), mode by mode. Random weights: costs do not depend on them."""
+    rows = iter_flower_layer_costs(sizes, batch, repeats, ns=[MODE_BLOCKS[mode] for mode in modes])
+    return sorted(rows, key=lambda row: (row.n, row.size))
 
 
-def cost_table(sizes=(256, 512), batch: int = 2, repeats: int = 2, modes=MODES) -> list[StepCost]:
-    """One StepCost per (mode, size). Uses random weights: costs do not depend on weight values."""
-    rows = []
-    for mode in modes:
-        for size in sizes:
-            with own_generator(0):  # not torch's shared generator, which a training in another thread uses
-                model = build_flower_model(SegmenterConfig(), pretrained_backbone=False)
-            rows.append(measure_step(model, mode, size, batch, repeats))
-    return rows
-
-
-def as_markdown(rows: list[StepCost]) -> str:
+def as_markdown(rows: list[LayerCost]) -> str:
     mb = lambda n: f"{n / 2**20:.1f} MiB" if n >= 2**20 else f"{n / 2**10:.1f} KiB"
+    modes = {n: mode for mode, n in MODE_BLOCKS.items()}
     lines = ["| mode | image ×batch | trainable params | params | grads | AdamW state | saved activations | step s |",
              "|---|---|---:|---:|---:|---:|---:|---:|"]
     for r in rows:
-        lines.append(f"| {r.mode} | {r.size}² ×{r.batch} | {r.trainable_params:,} | {mb(r.param_bytes)} | {mb(r.grad_bytes)} "
-                     f"| {mb(r.optimizer_bytes)} | {mb(r.activation_bytes)} | {r.step_seconds:.2f} |")
+        lines.append(f"| {modes.get(r.n, f'n = {r.n}')} | {r.size}² ×{r.batch} | {r.trainable_params:,} "
+                     f"| {mb(r.param_bytes)} | {mb(r.grad_bytes)} | {mb(r.optimizer_bytes)} | {mb(r.activation_bytes)} "
+                     f"| {step_seconds(r):.2f} |")
     return "\n".join(lines)
 
 
-FLOWER_MODEL_NAME = "flower DeepLabV3"
 
 
 def flower_blocks(model: nn.Module) -> dict[str, nn.Module]:
@@ -134,12 +74,13 @@ def flower_loss(output: dict, target: torch.Tensor) -> torch.Tensor:
 
 
 def iter_flower_layer_costs(sizes=(256, 512), batch: int = 2, repeats: int = 3, points: int | None = None,
-                            device: str = "cpu"):
-    """LayerCost rows of the flower DeepLabV3 (random weights: costs do not depend on their values)."""
+                            device: str = "cpu", ns: list[int] | None = None):
+    """LayerCost rows of the flower DeepLabV3 (random weights: costs do not depend on their values), for the
+    n in ``ns`` (default: ``points`` of them spread over 1..21)."""
     with own_generator(0):  # not torch's shared generator, which a training in another thread uses
         model = build_flower_model(SegmenterConfig(), pretrained_backbone=False).to(device)
     blocks = flower_blocks(model)
-    return iter_layer_costs(model, blocks, random_flower_batch, flower_loss, sizes, spread(len(blocks), points),
+    return iter_layer_costs(model, blocks, random_flower_batch, flower_loss, sizes, ns or spread(len(blocks), points),
                             batch, repeats, name=FLOWER_MODEL_NAME)
 
 
@@ -165,4 +106,7 @@ def main(argv=None) -> None:
 
 
 if __name__ == "__main__":
+    from pixelwise.process import quiet_profiler
+
+    quiet_profiler()  # the peak-memory profiler's start/stop lines off
     main()

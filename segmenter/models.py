@@ -19,8 +19,9 @@ from torchvision.models.segmentation import DeepLabV3
 from torchvision.models.segmentation import deeplabv3 as tv_deeplab
 from torchvision.models.segmentation.deeplabv3 import DeepLabHead
 
-from pixelwise.checkpoints import CheckpointError, load_state_dict_checked, read_checkpoint_dict, save_atomic
-from pixelwise.settings import SHARED_WEIGHTS
+from pixelwise.checkpoints import (CheckpointError, check_whole_numbers, load_state_dict_checked, read_checkpoint_dict,
+                                  save_atomic)
+from pixelwise.settings import SHARED_WEIGHTS, shown_path
 from pixelwise.weights import WeightsUnavailable, missing_weights_message, resolve_weights, weights_filename
 
 FLOWER_ARCH = "deeplabv3_mobilenet_v2"
@@ -126,6 +127,9 @@ def trainable_parameter_count(model: DeepLabV3, mode: str) -> int:
 # ---------------------------------------------------------------- flower checkpoints
 
 FLOWER_KEYS = ("arch", "config", "state_dict", "meta")
+# The flower model draws and names exactly two classes (FLOWER_CLASSES, inference's palette); 10**9 would
+# otherwise reach the allocator before any shape check.
+FLOWER_CONFIG_BOUNDS = {"num_classes": (len(FLOWER_CLASSES), len(FLOWER_CLASSES)), "output_stride": (8, 32)}
 
 
 def save_flower_checkpoint(path: str | Path, model: DeepLabV3, meta: dict) -> Path:
@@ -136,17 +140,20 @@ def save_flower_checkpoint(path: str | Path, model: DeepLabV3, meta: dict) -> Pa
 def load_flower_checkpoint(path: str | Path, device: str | torch.device = "cpu") -> DeepLabV3:
     """The flower model in eval mode with ``.meta``; CheckpointError for anything that is not one."""
     checkpoint = read_checkpoint_dict(path, FLOWER_KEYS, "PixelWise flower segmenter")
+    name = shown_path(path)
     if checkpoint["arch"] != FLOWER_ARCH:
-        raise CheckpointError(f"{path}: arch {checkpoint['arch']!r} is not {FLOWER_ARCH!r}")
-    try:
-        config = SegmenterConfig(**checkpoint["config"])
-    except TypeError as error:
-        raise CheckpointError(f"{path}: bad config {checkpoint['config']!r} ({error})") from None
+        raise CheckpointError(f"{name}: arch {str(checkpoint['arch'])[:40]!r} is not {FLOWER_ARCH!r}")
+    fields = set(SegmenterConfig.__dataclass_fields__)
+    if not (isinstance(checkpoint["config"], dict) and set(checkpoint["config"]) == fields):
+        raise CheckpointError(f"{name}: bad config (want the whole numbers {', '.join(sorted(fields))})")
+    check_whole_numbers(checkpoint["config"], FLOWER_CONFIG_BOUNDS, f"{name}: config")
+    config = SegmenterConfig(**checkpoint["config"])
     if config.output_stride not in (8, 16, 32):
-        raise CheckpointError(f"{path}: output_stride must be 8, 16 or 32, not {config.output_stride}")
+        raise CheckpointError(f"{name}: output_stride must be 8, 16 or 32, not {config.output_stride}")
+    for key in ("state_dict", "meta"):
+        if not isinstance(checkpoint[key], dict):
+            raise CheckpointError(f"{name}: {key} is a {type(checkpoint[key]).__name__}, not a dict")
     model = build_flower_model(config, pretrained_backbone=False)
-    if not isinstance(checkpoint["state_dict"], dict):
-        raise CheckpointError(f"{path}: state_dict is a {type(checkpoint['state_dict']).__name__}, not a dict")
     load_state_dict_checked(model, checkpoint["state_dict"], path, "flower DeepLabV3")
     model.meta = checkpoint["meta"]
     return model.to(device).eval()
@@ -177,6 +184,16 @@ def load_voc_model(name: str, weights_file: str | Path | None = None, allow_down
         return builder(weights=weights).eval()  # the real download path for machines with internet
     model = builder(weights=None, weights_backbone=None, num_classes=len(VOC_CLASSES), aux_loss=True)
     return load_local_weights(model, local, weights, name).eval()
+
+
+def voc_model_available(name: str) -> bool:
+    """Whether load_voc_model can load ``name`` here: its weights on this machine, or their host reachable
+    (one quick probe, pixelwise.network.url_reachable)."""
+    try:
+        resolve_weights(VOC_MODELS[name][1].COCO_WITH_VOC_LABELS_V1, (SHARED_WEIGHTS,))
+    except WeightsUnavailable:
+        return False
+    return True
 
 
 def offline_message(name: str) -> str:

@@ -86,4 +86,7 @@ def main(argv=None) -> None:
 
 
 if __name__ == "__main__":
+    from pixelwise.process import set_up_training_command
+
+    set_up_training_command()  # huge pages, freed memory kept: this process only trains
     main()

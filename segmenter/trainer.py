@@ -17,7 +17,7 @@ from torch import nn
 
 from pixelwise.device import resolve_device
 from pixelwise.precision import autocast, resolve_precision
-from pixelwise.seeding import own_generator
+from pixelwise.seeding import own_generator, seeded_dropout
 
 from .data import IGNORE, FlowerSet, augment, list_ids, load_set, make_split
 from .models import MODES, SegmenterConfig, build_flower_model, load_flower_checkpoint, set_trainable
@@ -199,6 +199,7 @@ def fine_tune_iter(config: FineTuneConfig, should_stop: Callable[[], bool] = lam
     precision = resolve_precision(config.precision, device)[0]
     model.to(device).eval()  # frozen parts keep eval-mode BatchNorm
     frozen, trainable = set_trainable(model, config.mode)
+    seeded_dropout(trainable, torch.Generator(device).manual_seed(config.seed + 1))  # ASPP's dropout (head, full)
     if config.mode == "full":
         train_inputs = lambda index: augment(train.inputs(index), train.labels[index], config.crop, generator)
         val_inputs = val.inputs

@@ -109,10 +109,15 @@ def _start_app(env: dict, url: str, log_path: Path) -> subprocess.Popen:
 
 
 @pytest.fixture(scope="session")
-def app_url(tmp_path_factory):
+def app_dir(tmp_path_factory) -> Path:
+    """The running app's own folder: its log (app.log), checkpoints, trained/ folder and run cache."""
+    return tmp_path_factory.mktemp("app")
+
+
+@pytest.fixture(scope="session")
+def app_url(app_dir):
     """URL of a `python app.py` started for this test session on a free port; killed at the end."""
     port = _free_port()
-    app_dir = tmp_path_factory.mktemp("app")
     log_path = app_dir / "app.log"
     # Checkpoints saved by browser tests, and the runs kept for replay, go to a temporary folder.
     env = dict(os.environ, GRADIO_SERVER_NAME="127.0.0.1", GRADIO_SERVER_PORT=str(port),
@@ -160,12 +165,15 @@ def browser():
 
 @pytest.fixture
 def page(browser, app_url):
-    """A fresh Playwright page (own context, 1400x1000) opened at the running app."""
+    """A fresh Playwright page (own context, 1400x1000) opened at the running app, its first examples shown."""
+    from tests.helpers import wait_for_first_examples
+
     context = browser.new_context(viewport={"width": 1400, "height": 1000})
     page = context.new_page()
     page.set_default_timeout(60_000)
     page.goto(app_url, wait_until="domcontentloaded")
     page.get_by_role("tab").first.wait_for()
+    wait_for_first_examples(page)
     yield page
     context.close()
 

@@ -35,3 +35,15 @@ requires_imagenette = pytest.mark.skipif(not HAVE_IMAGENETTE, reason=IMAGENETTE_
 requires_cifar = pytest.mark.skipif(not HAVE_CIFAR, reason=CIFAR_REASON)
 requires_flowers = pytest.mark.skipif(not HAVE_FLOWERS, reason=FLOWERS_REASON)
 requires_mobilenet = pytest.mark.skipif(not HAVE_MOBILENET, reason=MOBILENET_REASON)
+
+
+def wait_for_first_examples(page, timeout_ms: float = 180_000) -> None:
+    """Every tab opens on its first example (app.py: demo.load). Wait until Colourize and Segment show theirs, so
+    that a test's own upload or example is not overwritten by them, nor a wait for a caption satisfied by them.
+    (A tab is drawn once opened: Segment is opened to see its example, then Colourize again.)"""
+    page.wait_for_function("() => { const img = document.querySelector('#colourize-grey img');"
+                           " return !!img && img.src.includes('astronaut_'); }", timeout=timeout_ms)
+    if (CHECKPOINTS / "flowers_deeplab.pt").is_file():
+        page.get_by_role("tab", name="Segment", exact=True).click()
+        page.locator("#segment-iou").get_by_text("flower.jpg").wait_for(timeout=timeout_ms)
+        page.get_by_role("tab", name="Colourize", exact=True).click()

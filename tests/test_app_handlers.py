@@ -414,7 +414,18 @@ def test_batch_sizes_outside_the_range_are_refused_clearly(chosen, other, messag
 
 def test_any_batch_size_in_range_is_accepted():
     assert train_tab.parse_batch_sizes([5, 1000], "1 7;64, 7", 1000) == [1, 5, 7, 64, 1000]
-    assert train_tab.hue(50) == train_tab.hue(50) and train_tab.hue(50) != train_tab.hue(100)
+
+
+def test_every_batch_size_of_a_run_has_its_own_colour_blind_safe_colour():
+    """Issue 31: batch sizes 10, 20 and 100 were near-identical brown and orange lines. Each size of a run gets its
+    own Okabe-Ito colour (presets keep theirs; other sizes take the colours left free), train a lighter tint."""
+    everyone = train_tab.run_colours(train_tab.PRESET_BATCH_SIZES)
+    assert sorted(everyone.values()) == sorted(train_tab.OKABE_ITO.values())  # eight sizes, eight colours
+    mixed = train_tab.run_colours([7, 10, 20, 64, 100])
+    assert len(set(mixed.values())) == 5 and mixed[10] == everyone[10] and mixed[100] == everyone[100]
+    loss, accuracy = train_tab.colour_maps([10, 20, 100])
+    assert accuracy == {"bs 10": "#0072b2", "bs 20": "#e69f00", "bs 100": "#d55e00"}
+    assert loss["bs 10 val"] == "#0072b2" and loss["bs 10 train"] not in accuracy.values()
 
 
 def test_stop_ends_training_early_and_keeps_what_was_measured(checkpoints):

@@ -31,10 +31,12 @@ def test_every_tab_opens(page, shots):
 
 
 def test_colourize_examples_in_one_click(page):
-    examples = page.get_by_text(re.compile(r"^(Astronaut|Rocket launch|Coffee|Cat|Cameraman|Coins)"))
+    examples = page.locator("#colourize-example-buttons").get_by_text(  # Segment's examples are drawn too
+        re.compile(r"^(Astronaut|Rocket launch|Coffee|Cat|Cameraman|Coins)"))
     examples.first.wait_for()
     assert examples.count() == 6  # the examples render, labelled
     page.get_by_text("Cameraman (black and white)").click()
+    page.wait_for_function("() => document.querySelector('#colourize-grey img').src.includes('camera_bw_')")
     for model in ("CNN", "UNet", "Beyond the handout"):
         page.get_by_text(re.compile(rf"^{model} \(.*\.pt\) · annealed mean T=0.38, 384×384$")).wait_for()
     assert page.get_by_text("The upload has no colour").is_visible()  # a black-and-white original
@@ -50,7 +52,7 @@ def test_colourize_an_upload_and_a_test_image(page, shots, tmp_path):
     for model in ("CNN", "UNet", "Beyond the handout"):
         page.get_by_text(re.compile(rf"^{model} \(.*\.pt\) · annealed mean T=0.38, 640×480$")).wait_for()
     assert page.get_by_text("Original colour").first.is_visible()
-    outputs = page.locator("[id^=colourize-] img")  # the grey input, the three models, the original
+    outputs = page.locator("#colourize-pictures [id^=colourize-] img")  # the grey input, the three models, the original
     assert outputs.count() == 5 and all(outputs.nth(i).is_visible() for i in range(5))
 
     page.get_by_text("mode (argmax, the handout's)").click()

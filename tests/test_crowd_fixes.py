@@ -117,13 +117,13 @@ def test_a_new_press_stops_the_pages_running_training_and_the_old_one_writes_no_
                                       retrain=True, request=page)
     second_session = next(second)["session"]
     assert second_session is not first_session
-    assert started[0][1].is_set() and not started[1][1].is_set()  # the first worker was told to stop
+    assert started[0][1].stop.is_set() and not started[1][1].stop.is_set()  # the first worker was told to stop
     assert train_tab.LIVE["one-page"] is second_session
     from runs.events import Done
 
     started[0][0].put(Done())
     assert [view.get("session") for view in first] in ([], [None])  # nothing more written into the page's state
-    assert train_tab.stop_training(second_session) == "Stopping after the current batch..." and started[1][1].is_set()
+    assert train_tab.stop_training(second_session) == "Stopping after the current batch..." and started[1][1].stop.is_set()
     train_tab.LIVE.pop("one-page", None)
 
 
@@ -166,6 +166,9 @@ def test_another_users_folder_of_the_same_name_does_not_break_downloads(system_t
     (system_temp / "pixelwise-downloads").write_text("not a folder")  # what a foreign owner leaves in the way
     folder = tempfiles.request_dir()
     (folder / "mask.png").write_bytes(b"x")
+    assert (system_temp / "pixelwise-downloads").read_text() == "not a folder"  # theirs, untouched
+    assert folder.is_dir() and (folder / "mask.png").read_bytes() == b"x"
+    assert (folder.stat().st_mode & 0o777) == 0o700  # a private folder of this process's own
 
 
 def test_each_request_gets_its_own_private_folder_and_stale_ones_go_whole(system_temp):
@@ -234,57 +237,92 @@ def test_a_saved_checkpoint_holds_no_server_path(tmp_path):
     assert torch.load(tmp_path / "mine.pt", weights_only=True)["meta"]["data_source"] == "../shared/data/cifar10"
 
 
-def test_a_training_waits_between_batches_while_an_inference_runs():
-    """Serving stays quick while a model trains: the worker yields to running requests between batches."""
-    import time
+class FakeClock:
+    """pixelwise.device's clock, moved by the test: waits are decided by events, never by the machine's speed."""
 
-    from pixelwise.device import one_torch_thread, yield_to_requests
+    def __init__(self, monkeypatch):
+        from pixelwise import device
 
-    assert yield_to_requests(quiet_s=0) < 0.1  # nobody waiting: no pause
-    inside = threading.Event()
+        self.now, self.device, self.read = 0.0, device, threading.Event()
+        monkeypatch.setattr(device, "_clock", self.time)
+        monkeypatch.setattr(device, "_last_served", -float("inf"))
+
+    def time(self) -> float:
+        self.read.set()
+        return self.now
+
+    def advance_to(self, when: float) -> None:
+        self.now = when
+        with self.device._serving:
+            self.device._serving.notify_all()  # a waiting training looks at the time again
+
+
+def _yielding_in_a_thread(clock: FakeClock, **kwargs):
+    """yield_to_requests(**kwargs) in a thread, returned once it has read its start time: (its answer, a list;
+    an Event set when it returns)."""
+    from pixelwise.device import yield_to_requests
+
+    waited, resumed = [], threading.Event()
+    clock.read.clear()
+    threading.Thread(target=lambda: (waited.append(yield_to_requests(**kwargs)), resumed.set())).start()
+    assert clock.read.wait(60)
+    return waited, resumed
+
+
+def _request_in_a_thread():
+    """A request held inside one_torch_thread until the function returned is called, which returns once the
+    request has ended (at the clock's time then)."""
+    from pixelwise.device import one_torch_thread
+
+    entered, release, ended = threading.Event(), threading.Event(), threading.Event()
 
     def request():
         with one_torch_thread():
-            inside.set()
-            time.sleep(0.5)
+            entered.set()
+            release.wait(60)
+        ended.set()
 
-    thread = threading.Thread(target=request)
-    thread.start()
-    inside.wait(10)
-    waited = yield_to_requests(quiet_s=0)
-    thread.join()
-    assert 0.3 < waited < 2.0
-    assert yield_to_requests(longest_s=0.2, quiet_s=0) < 0.1
+    threading.Thread(target=request).start()
+    assert entered.wait(60)
+    return lambda: (release.set(), ended.wait(60))
 
 
-def test_a_training_does_not_slip_a_batch_into_the_gap_between_two_requests():
+def test_a_training_waits_between_batches_while_an_inference_runs(monkeypatch):
+    """Serving stays quick while a model trains: the worker yields to running requests between batches."""
+    from pixelwise.device import yield_to_requests
+
+    clock = FakeClock(monkeypatch)
+    assert yield_to_requests(quiet_s=0) == 0.0  # nobody waiting: no pause
+    end = _request_in_a_thread()
+    waited, resumed = _yielding_in_a_thread(clock, longest_s=100.0, quiet_s=0)
+    clock.advance_to(0.5)
+    assert not resumed.wait(0.2)  # a request runs: the training waits, whatever the clock says meanwhile
+    end()
+    assert resumed.wait(60) and waited == [0.5]  # on again as soon as the request ended
+    end = _request_in_a_thread()
+    waited, resumed = _yielding_in_a_thread(clock, longest_s=0.2, quiet_s=0)
+    clock.advance_to(0.8)
+    assert resumed.wait(60) and waited == [pytest.approx(0.3)]  # a longer request: on after longest_s all the same
+    end()
+
+
+def test_a_training_does_not_slip_a_batch_into_the_gap_between_two_requests(monkeypatch):
     """A burst reaches the handlers a few at a time: between one request's end and the next one's start
     nothing runs for a moment, and a training that went on then ran a whole batch inside the burst."""
-    import time
-
-    from pixelwise.device import one_torch_thread, yield_to_requests
-
-    first_in, second_done, resumed = threading.Event(), threading.Event(), []
-
-    def two_requests_with_a_gap():
-        with one_torch_thread():
-            first_in.set()
-            time.sleep(0.2)
-        time.sleep(0.05)  # the queue hands the next request to a worker
-        with one_torch_thread():
-            time.sleep(0.2)
-        second_done.set()
-
-    thread = threading.Thread(target=two_requests_with_a_gap)
-    thread.start()
-    first_in.wait(10)
-    yield_to_requests(longest_s=5.0, quiet_s=0.2)
-    resumed.append(second_done.is_set())
-    thread.join()
-    assert resumed == [True]  # the training went on only after the second request, not in the gap
-    start = time.monotonic()
-    yield_to_requests(longest_s=5.0, quiet_s=0.2)  # and once the app is quiet it goes on: no long wait
-    assert time.monotonic() - start < 1.0
+    clock = FakeClock(monkeypatch)
+    end_first = _request_in_a_thread()
+    waited, resumed = _yielding_in_a_thread(clock, longest_s=100.0, quiet_s=1.0)
+    clock.advance_to(2.0)
+    end_first()  # the first request ends at 2.0
+    clock.advance_to(2.5)  # the queue hands the next request to a worker
+    assert not resumed.wait(0.2)  # the gap: no batch slips in
+    end_second = _request_in_a_thread()
+    clock.advance_to(3.0)
+    end_second()  # the second ends at 3.0
+    clock.advance_to(3.9)
+    assert not resumed.wait(0.2)  # not quiet for quiet_s yet
+    clock.advance_to(4.0)
+    assert resumed.wait(60) and waited == [4.0]  # quiet for a whole second: the training goes on
 
 
 def test_a_request_counts_as_serving_from_its_first_moment(monkeypatch):
@@ -375,7 +413,7 @@ def test_api_calls_keep_nothing_in_the_session_and_page_states_expire():
     import gradio as gr
 
     from ui.colourize_tab import build_colourize_tab
-    from ui.common import DOWNLOADS_MAX_AGE_S
+    from pixelwise.settings import downloads_max_age_s
     from ui.segment_tab import build_segment_tab
 
     with gr.Blocks() as demo:
@@ -391,7 +429,7 @@ def test_api_calls_keep_nothing_in_the_session_and_page_states_expire():
     photo_states = [block for block in demo.blocks.values()
                     if isinstance(block, gr.State) and block.time_to_live != float("inf")]  # inf: kept for good
     assert len(photo_states) >= 4  # Colourize's view and inspection, Segment's test image and shown photo
-    assert all(block.time_to_live == DOWNLOADS_MAX_AGE_S for block in photo_states)
+    assert all(block.time_to_live == downloads_max_age_s() for block in photo_states)
 
 
 def test_the_apps_warm_up_loads_the_default_colourizers_so_the_first_request_does_not(monkeypatch):

@@ -109,6 +109,25 @@ def test_a_grey_upload_has_no_true_class(checkpoints, tmp_path):
         assert "true" not in inspector.model_chart(report)
 
 
+def test_the_true_row_says_true_colour_and_its_palette_class_or_the_true_class_name():
+    """Issue 31: "◀ true (#13)" said nothing to a newcomer (and #13 was the rank). A colourizer's row says
+    "true colour (palette class N)", a segmenter's "true class (flower)", the head gives p and rank; no truth, no row."""
+    from pixelwise.perpixel import PixelReport
+
+    p = np.full(24, 0.01)
+    p[3], p[13] = 0.5, 0.27  # class 13: the 2nd most likely
+    colours = np.zeros((24, 3), np.uint8)
+    colour = PixelReport("unet", "UNet", 0, 1, 2, p, 3, 2.0, colours, 13)
+    chart = inspector.model_chart(colour)
+    assert "◀ true colour (palette class 13)" in chart and "2nd most likely" in chart and "(#" not in chart
+    flower = PixelReport("flower", "Flower", 0, 1, 2, np.array([0.3, 0.7]), 1, 0.9, colours[:2], 0,
+                         ("background", "flower"))
+    assert "◀ true class (background)" in inspector.model_chart(flower)
+    no_truth = PixelReport("flower", "Flower", 0, 1, 2, np.array([0.3, 0.7]), 1, 0.9, colours[:2], None,
+                           ("background", "flower"))
+    assert "true" not in inspector.model_chart(no_truth)  # an upload has no truth mask: no row, no error
+
+
 def test_clicks_outside_the_picture_or_on_a_gap_give_a_clear_message(checkpoints, tmp_path):
     snapshot = upload_panels(photo(tmp_path), checkpoints).snapshot()
     for x, y in [(-1, 5), (203, 5), (5, 157), (1000, 1000)]:
@@ -180,7 +199,7 @@ def test_uncertainty_is_zero_where_the_model_is_certain_and_maximal_where_it_is_
     picture = uncertainty_picture(logits, UNCERTAINTY_KINDS[0], (80, 60))
     assert picture.shape[0] == 60 and picture.shape[1] > 80  # the map and its colour bar
     left, right = picture[30, 10], picture[30, 70]
-    assert tuple(left) == (68, 1, 84) and tuple(right) == (253, 231, 37)  # viridis ends: certain, unsure
+    assert tuple(left) == (68, 1, 84, 255) and tuple(right) == (253, 231, 37, 255)  # viridis ends: certain, unsure
     view = inspector.uncertainty_view(Snapshot({"m": Scores("known", logits, np.zeros((24, 3), np.uint8))},
                                                shown=(80, 60)), UNCERTAINTY_KINDS[1])
     assert 60 < view.shape[0] < 100  # the map under its title (issue 24: titles beside, not over, the map)
@@ -262,6 +281,33 @@ def test_segment_click_gives_the_class_distribution_behind_the_mask(monkeypatch)
     assert 240 < confidence.shape[0] < 300  # the map, drawn at most 240 px, under its title
 
 
+def text_ink(rgba: np.ndarray) -> np.ndarray:
+    """Where the maps' grey text is: opaque enough and grey (viridis colours are never grey)."""
+    rgb = rgba[..., :3].astype(int)
+    return (rgba[..., 3] > 100) & (rgb.max(axis=2) - rgb.min(axis=2) < 30)
+
+
+def test_uncertainty_maps_lie_on_a_transparent_ground_with_text_that_reads_light_and_dark():
+    """Issue 31: in dark mode the maps were glaring white blocks. Their ground is transparent (the page's shows
+    through), the heat maps opaque, the text a grey with contrast on white and on Gradio's dark ground."""
+    from pixelwise.pictures import INK, uncertainty_maps
+
+    generator = torch.Generator().manual_seed(0)
+    models = {key: Scores(key.upper(), torch.randn(24, 32, 32, generator=generator), np.zeros((24, 3), np.uint8))
+              for key in ("cnn", "unet")}
+    maps = uncertainty_maps(Snapshot(models, shown=(256, 256)), UNCERTAINTY_KINDS[0])
+    assert maps.ndim == 3 and maps.shape[2] == 4
+    alpha = maps[..., 3]
+    assert alpha[0, -1] == 0 and alpha[-1, -1] == 0  # the corners: ground, not white
+    assert (alpha == 0).mean() > 0.2 and (alpha == 255).mean() > 0.5  # ground around opaque maps
+    assert text_ink(maps).sum() > 100  # titles and tick labels drawn
+    luminance = lambda rgb: sum(w * ((c / 255 / 12.92) if c <= 10 else ((c / 255 + 0.055) / 1.055) ** 2.4)
+                                for w, c in zip((0.2126, 0.7152, 0.0722), rgb))
+    contrast = lambda a, b: (max(a, b) + 0.05) / (min(a, b) + 0.05)
+    ink = luminance(INK[:3])
+    assert contrast(ink, luminance((255, 255, 255))) >= 3 and contrast(ink, luminance((11, 15, 25))) >= 3
+
+
 def test_uncertainty_map_titles_and_ticks_are_readable_where_the_page_shows_them():
     """Issue 24: three 384 x 256 maps side by side were drawn 1,200 px wide with 11 px text and shown ~480 px
     wide: 4 px letters. Letters must be at least 8 px tall (a 12 px font's capitals) when shown 480 px wide."""
@@ -274,7 +320,7 @@ def test_uncertainty_map_titles_and_ticks_are_readable_where_the_page_shows_them
     for kind in UNCERTAINTY_KINDS:
         maps = uncertainty_maps(Snapshot(models, shown=(384, 256)), kind)
         scale = SHOWN_WIDTH / maps.shape[1]
-        ink = (maps.max(axis=2) < 90)  # black text (viridis is never this dark in every channel)
+        ink = text_ink(maps)
         title_rows = np.flatnonzero(ink[:, :40].any(axis=1))  # the "C" of "CNN" at the top left
         first_gap = np.flatnonzero(np.diff(title_rows) > 1)
         cap = (title_rows[first_gap[0]] if len(first_gap) else title_rows[-1]) - title_rows[0] + 1

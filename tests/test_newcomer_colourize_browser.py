@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.helpers import CHECKPOINTS, requires_cifar
+from tests.helpers import CHECKPOINTS, requires_cifar, wait_for_first_examples
 
 HINT_MODEL = CHECKPOINTS / "colour_hints.pt"
 pytestmark = [requires_cifar, pytest.mark.skipif(not HINT_MODEL.is_file(), reason=f"{HINT_MODEL} is not in this checkout")]
@@ -22,11 +22,18 @@ def open_page(browser, app_url, width: int, dark: bool = False):
     page.set_default_timeout(60_000)
     page.goto(app_url + ("?__theme=dark" if dark else ""), wait_until="domcontentloaded")
     page.get_by_role("tab", name="Colourize", exact=True).wait_for()
+    wait_for_first_examples(page)
     return page
 
 
 def click_example(page, name: str = "Coffee") -> None:
+    """Click an example and wait for its result (the page opens on another example, whose captions match too)."""
+    from ui.colourize_tab import EXAMPLES
+
+    stem = next(file for file, label in EXAMPLES if label == name).rsplit(".", 1)[0]
     page.locator("#colourize-example-buttons").get_by_text(name, exact=True).click()
+    page.wait_for_function("(stem) => (document.querySelector('#colourize-beyond img') || {}).src?.includes(stem + '_')",
+                           arg=stem, timeout=120_000)
     page.get_by_text(BEYOND).wait_for(timeout=120_000)
 
 

@@ -13,7 +13,7 @@ from PIL import Image
 from playwright.sync_api import expect
 
 from tests.conftest import REPO_ROOT
-from tests.helpers import CHECKPOINTS, HAVE_CIFAR, requires_flowers
+from tests.helpers import CHECKPOINTS, HAVE_CIFAR, requires_flowers, wait_for_first_examples
 
 TIMEOUT_MS = 120_000
 VIEWS = {"1400": ({"width": 1400, "height": 1000}, ""), "800": ({"width": 800, "height": 1000}, ""),
@@ -28,6 +28,7 @@ def open_page(browser, app_url, view: str, tab: str):
     page = context.new_page()
     page.set_default_timeout(TIMEOUT_MS)
     page.goto(app_url + query, wait_until="domcontentloaded")
+    wait_for_first_examples(page)
     page.get_by_role("tab", name=tab).click()
     return page
 
@@ -127,6 +128,29 @@ def test_upload_segments_at_once_typed_opacity_redraws_and_a_bad_file_keeps_the_
     page.context.close()
 
 
+@needs_flower_model
+@pytest.mark.parametrize("content", [b"my notes, not a picture\n", b""])
+def test_a_bad_file_after_an_example_gives_its_notice_and_keeps_the_example(browser, app_url, tmp_path, content):
+    """Issue 30: after an example, a text file renamed .png (or an empty one) gave Gradio's internals in a red
+    toast ("Could not preprocess input component at index 0 … UnidentifiedImageError", a server path), Error
+    badges on the overlay and mask, and the example's result was gone."""
+    page = open_page(browser, app_url, "1400", "Segment")
+    page.locator("#segment-examples").get_by_text("Flower", exact=True).click()
+    caption = page.locator("#segment-iou")
+    expect(caption).to_contain_text("flower.jpg", timeout=TIMEOUT_MS)
+    shown = overlay_src(page)
+    (tmp_path / "text.png").write_bytes(content)
+    page.locator("#segment-photo input[type=file]").set_input_files(str(tmp_path / "text.png"))
+    page.locator("#segment-notice .pw-notice").wait_for(timeout=30_000)
+    page.wait_for_timeout(2000)
+    text = one_notice(page, "segment-notice")
+    page.screenshot(path=tmp_path / "segment-bad-file-after-example.png")
+    assert text.startswith("Could not use this file: text.png") and "/tmp" not in text, text
+    assert visible_toasts(page) == [] and error_badges(page) == 0
+    assert overlay_src(page) == shown and "flower.jpg" in caption.inner_text()  # the example's result stays
+    page.context.close()
+
+
 def set_number(page, label: str, value: str):
     box = page.locator("#inside-tab").get_by_label(f"number input for {label}")
     box.fill(value)
@@ -202,7 +226,7 @@ def test_closing_the_page_stops_its_affine_experiment_and_the_next_person_is_tol
     set_number(second, "training images for fine-tuning", "100")
     second.locator("#inside-affine-run").click()
     waiting = second.locator("#inside-affine-waiting")
-    expect(waiting).to_contain_text("Waiting for another visitor's affine experiment", timeout=30_000)
+    expect(waiting).to_contain_text("Running now: another visitor's affine experiment", timeout=30_000)
     second.screenshot(path=tmp_path / "inside-affine-waiting.png")
     first.context.close()  # the page that started the long run goes away
     expect(second.locator("#inside-affine-summary")).to_contain_text("10 test and 100 training images",
@@ -215,13 +239,15 @@ def test_a_closed_page_stops_only_its_own_jobs_and_waiters_are_told_what_for():
     """ui.page_jobs without a browser: the unload handler sets the stop flag of the closed page's jobs only."""
     from types import SimpleNamespace
 
-    from ui.page_jobs import page_job, stop_page_jobs, waiting_note
+    from ui.page_jobs import heavy_job, job_for, stop_page_jobs, waiting_note
 
     mine, theirs = SimpleNamespace(session_hash="mine"), SimpleNamespace(session_hash="theirs")
     assert waiting_note(mine) == ""
-    with page_job("affine experiment (5 pairs, 100 fine-tuning steps)", theirs) as job:
-        job.done = 0.5
-        assert waiting_note(mine).startswith("Waiting for another visitor's affine experiment (5 pairs")
+    job = job_for("affine experiment (5 pairs, 100 fine-tuning steps)", theirs, "affine", 1000, 0.01)
+    with heavy_job(job) as job:
+        job.done, job.yields = 0.5, False
+        assert waiting_note(mine).startswith("Waiting for your turn: number 2 in line. Running now: another "
+                                             "visitor's affine experiment (5 pairs")
         assert "left" in waiting_note(mine) and "your own" in waiting_note(theirs)
         stop_page_jobs(mine)
         assert not job.should_stop()
@@ -302,7 +328,7 @@ def test_inside_refusals_answer_only_their_sections_notice_box(toasts):
     assert good["notice"] == "" and "k=5" in good["totals"]
     no_checkpoint = tab.layers_on_page(None, tab.IMAGE_SOURCES[0], "horse", 0, None, False)
     assert set(no_checkpoint) == {"notice"} and "No checkpoint chosen" in notice_text(no_checkpoint)
-    answers = list(tab.run_affine(None, "1,0", 0, 10, 100, progress=lambda *args, **kwargs: None))
-    assert answers == [{"affine_waiting": ""}, {"affine_notice": answers[1]["affine_notice"]}]
-    assert "No checkpoint chosen" in notice_text(answers[1], "affine_notice")
+    [answer] = list(tab.run_affine(None, "1,0", 0, 10, 100, progress=lambda *args, **kwargs: None))
+    assert set(answer) == {"affine_notice", "affine_waiting"} and answer["affine_waiting"] == ""  # never queued
+    assert "No checkpoint chosen" in notice_text(answer, "affine_notice")
     assert toasts == []

@@ -63,8 +63,9 @@ def status(page) -> str:
 
 def test_the_quick_default_press_shows_a_first_point_and_stops(page, shots):
     open_tab(page, "Train live")
-    quick = page.get_by_role("button", name=re.compile(r"^Quick press \(1,000 images, 12 epochs, about \d+ (seconds|minutes) here\)$"))
-    full = page.get_by_role("button", name=re.compile(r"^Reproduce the write-ups \(full data, 25 epochs, about \d+ (seconds|minutes) here\)$"))
+    measured = r"(about \d+ (seconds|minutes)|measuring its time) here"  # until the start-up calibration has run
+    quick = page.get_by_role("button", name=re.compile(rf"^Quick press \(1,000 images, 12 epochs, {measured}\)$"))
+    full = page.get_by_role("button", name=re.compile(rf"^Reproduce the write-ups \(full data, 25 epochs, float32, {measured}\)$"))
     assert quick.is_visible() and full.is_visible()
     assert page.get_by_label("number input for Training images").input_value() == "1000"  # quick: no GPU here
     assert page.get_by_label("number input for Epochs").input_value() == "12"
@@ -111,10 +112,15 @@ def test_stop_then_start_trains_only_what_did_not_finish_and_replays_at_once(pag
     page.get_by_text(re.compile(r"^Stopped")).first.wait_for()
 
 
-def test_the_write_ups_preset_fills_the_controls_and_starts(page, shots):
+def test_the_write_ups_preset_asks_first_then_fills_the_controls_and_starts_in_float32(page, shots):
     open_tab(page, "Train live")
     page.get_by_role("button", name=re.compile(r"^Reproduce the write-ups")).click()
+    page.locator("#train-confirm-text").get_by_text("in float32 as the handout trained").wait_for()
+    assert "Settings:" not in status(page)  # nothing started before the confirmation (issue 30)
+    page.screenshot(path=shots / "newcomer_write_ups_confirmation.png", full_page=True)
+    page.get_by_role("button", name="Start in float32 (faithful)").click()
     page.get_by_text("Settings: the write-ups' press (UNet, batch sizes 50, 100, 500, 1000, 25 epochs").wait_for()
+    page.get_by_text(re.compile(r"Precision: float32")).first.wait_for(timeout=120_000)
     assert page.get_by_label("number input for Training images").input_value() == "5000"
     assert [size for size in BATCH_SIZES if page.get_by_role("checkbox", name=size, exact=True).is_checked()] == \
         ["50", "100", "500", "1000"]

@@ -157,7 +157,7 @@ def test_bf16_colour_classes_stay_close_to_float32_on_the_example_photos(name):
         photo = prepare_photo(rgb)
         return predict_logits(model, model_input(model, photo.small(working_size(*photo.size, 96))), precision=chosen)
 
-    assert 0.95 <= agreement(classes) < 1.0
+    assert agreement(classes) >= 0.95  # bf16 may agree everywhere (a CPU or torch that rounds alike): still close
 
 
 @requires_cifar
@@ -166,13 +166,13 @@ def test_the_train_live_panel_says_which_precision_ran_and_why(tmp_path, monkeyp
     import threading
 
     from runs import live
-    from runs.waitline import WaitLine
+    from runs.scheduler import Scheduler
     from ui.train_tab import TrainSession, apply_event, status_text
 
     monkeypatch.setenv("PIXELWISE_RUN_CACHE", str(tmp_path / "runs"))
     pretend_cpu(monkeypatch, avx512_bf16=True)
     events = queue.Queue()
-    live.run_batch_sizes(tiny(max_steps=1), [50], events, threading.Event(), sample_count=1, line=WaitLine())
+    live.run_batch_sizes(tiny(max_steps=1), [50], events, threading.Event(), sample_count=1, scheduler=Scheduler(cores=2))
     session = TrainSession()
     for event in [events.get() for _ in range(events.qsize())]:
         apply_event(session, event)

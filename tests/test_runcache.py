@@ -17,7 +17,7 @@ from colorizer.trainer import TrainConfig, data_for, prepare_model, train, train
 from pixelwise.device import one_torch_thread
 from runs import live, runcache
 from runs.events import Finished, LiveEvent, Notice, Progressed, Samples, Status, Waiting
-from runs.waitline import WaitLine
+from runs.scheduler import Job, Scheduler
 
 torch.set_num_threads(1)
 REPO = Path(__file__).resolve().parent.parent
@@ -44,12 +44,34 @@ def cache(tmp_path, monkeypatch):
     return tmp_path / "runs"
 
 
-def press(config: TrainConfig, batch_sizes, retrain=False, line=None) -> list[LiveEvent]:
+def press(config: TrainConfig, batch_sizes, retrain=False, scheduler=None, events=None) -> list[LiveEvent]:
     """One panel press through the live worker, in this thread; every event it pushed."""
-    events = queue.Queue()
+    events = events or queue.Queue()
     live.run_batch_sizes(config, batch_sizes, events, threading.Event(), sample_count=2, retrain=retrain,
-                         line=line or WaitLine())
+                         scheduler=scheduler or Scheduler(cores=2))
     return [events.get() for _ in range(events.qsize())]
+
+
+def running(scheduler: Scheduler, estimate_s: float) -> Job:
+    """Someone else's training, holding the scheduler's one slot."""
+    job = scheduler.join(Job("someone else's training", estimate_s=estimate_s))
+    assert scheduler.wait_turn(job, timeout=0)
+    return job
+
+
+class LeaveWhenWaiting(queue.Queue):
+    """The press's events; the job ahead ends as soon as the press says it waits (no timer)."""
+
+    def __init__(self, scheduler: Scheduler, ahead: Job, before_leaving=lambda: None) -> None:
+        super().__init__()
+        self.scheduler, self.ahead, self.before_leaving = scheduler, ahead, before_leaving
+
+    def put(self, event, *args, **kwargs):
+        super().put(event, *args, **kwargs)
+        if isinstance(event, Waiting) and self.ahead is not None:
+            self.before_leaving()
+            self.scheduler.leave(self.ahead)
+            self.ahead = None
 
 
 def layout(result) -> dict:
@@ -148,7 +170,7 @@ def test_train_again_bypasses_the_cache_and_gives_the_same_numbers(cache):
 def test_a_changed_setting_misses_the_cache(change):
     config = small_config()
     data = data_for(config)
-    assert runcache.run_key(config, data) == runcache.run_key(replace(config, train_limit=None, data_root="x"), data)
+    assert runcache.run_key(config, data) == runcache.run_key(replace(config, data_root="x"), data)  # content, not folder
     changed = replace(config, **change)
     assert runcache.run_key(changed, data_for(changed)) != runcache.run_key(config, data)
 
@@ -191,7 +213,7 @@ def test_a_run_its_owner_stopped_is_trained_again_by_the_next_press(cache):
                 stop.set()
             events.put(event)
 
-    live.run_batch_sizes(config, [50], StopAtFirstBatch(), stop, sample_count=2, line=WaitLine())
+    live.run_batch_sizes(config, [50], StopAtFirstBatch(), stop, sample_count=2, scheduler=Scheduler(cores=2))
     first = [events.get() for _ in range(events.qsize())]
     assert finished(first)[50].result.stopped
     later = finished(press(config, [50]))[50]
@@ -203,15 +225,14 @@ def test_a_press_queued_behind_an_identical_one_replays_it_once_its_turn_comes(c
     config = small_config(epochs=1)
     data = data_for(config)
     complete = train(config, data)
-    line = WaitLine()
-    ahead = line.join(100.0)
+    scheduler = Scheduler(cores=2)
+    ahead = running(scheduler, 100.0)
 
-    def identical_press_ends():  # the press ahead: trained the same run, filed it, left the line
+    def identical_press_files_it():  # the press ahead: trained the same run, filed it, then leaves the line
         runcache.store(runcache.run_key(config, data), complete, [])
-        line.leave(ahead)
 
-    threading.Timer(0.5, identical_press_ends).start()
-    events = press(config, [50], line=line)
+    events = press(config, [50], scheduler=scheduler,
+                   events=LeaveWhenWaiting(scheduler, ahead, identical_press_files_it))
     assert any(isinstance(event, Waiting) for event in events)
     replayed = finished(events)[50]
     assert replayed.replay and numbers(replayed.result) == numbers(complete)
@@ -230,45 +251,60 @@ def test_the_size_limit_removes_the_least_recently_used(tmp_path):
 
 # ---------------------------------------------------------------- waiting for a turn
 
-def test_a_waiter_sees_its_place_and_the_time_left_ahead_of_it():
-    line = WaitLine()
-    running, next_one, me = line.join(600.0), line.join(120.0), line.join(60.0)
-    running.remaining_s = 45.0  # the holder reports what it has left
-    assert line.place(running) == (0, 0.0)
-    assert line.place(me) == (2, 165.0)
-    line.leave(running)
-    assert line.place(me) == (1, 120.0)
-    seen = []
-    stop = threading.Event()
-    threading.Timer(0.2, stop.set).start()
-    assert line.wait(me, stop, lambda ahead, seconds: seen.append((ahead, seconds)), poll_s=0.05) is False
-    assert seen[0] == (1, 120.0)
-    line.leave(next_one)
-    assert line.wait(me, threading.Event(), seen.append) is True
-
-
 @requires_cifar
 def test_a_press_behind_another_training_reports_waiting_then_trains(cache):
-    line = WaitLine()
-    ahead = line.join(100.0)
-    threading.Timer(0.5, line.leave, args=(ahead,)).start()
-    events = press(small_config(epochs=1), [50], line=line)
+    scheduler = Scheduler(cores=2, clock=lambda: 0.0)  # the running job has run no time: 100 s left
+    ahead = running(scheduler, 100.0)
+    events = press(small_config(epochs=1), [50], scheduler=scheduler, events=LeaveWhenWaiting(scheduler, ahead))
     waiting = [event for event in events if isinstance(event, Waiting)]
     assert waiting and "number 2 in line" in waiting[0].message and waiting[0].wait_s == 100.0
     assert finished(events)[50].result.final.epoch == 1.0
 
 
+def test_importing_the_packages_changes_nothing_process_wide():
+    """Huge pages, the profiler's log level, malloc's options: the entry points set them (pixelwise.process),
+    not an import of pixelwise (which set THP_MEM_ALLOC_ENABLE) or a call of train() (which called mallopt)."""
+    env = {key: value for key, value in os.environ.items() if key not in ("THP_MEM_ALLOC_ENABLE", "KINETO_LOG_LEVEL")}
+    code = ("import os, torch, pixelwise, colorizer, segmenter, inside, pixelwise.layercost, pixelwise.memory\n"
+            "from colorizer.trainer import ColourData, TrainConfig, train\n"
+            "g = torch.Generator().manual_seed(0); grey = torch.rand(8, 1, 8, 8, generator=g)\n"
+            "labels = torch.randint(0, 4, (8, 8, 8), generator=g)\n"
+            "data = ColourData(torch.rand(4, 3, generator=g), grey, labels, grey, labels, torch.zeros(8, 8, 8, 3))\n"
+            "train(TrainConfig(model='cnn', epochs=1, batch_size=4, num_filters=2, device='cpu'), data)\n"
+            "print(os.environ.get('THP_MEM_ALLOC_ENABLE'), os.environ.get('KINETO_LOG_LEVEL'), pixelwise.memory._kept)")
+    done = subprocess.run([sys.executable, "-c", code], env=env, cwd=REPO, capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert done.stdout.split()[-3:] == ["None", "None", "False"]
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="torch's huge pages: Linux only")
 @pytest.mark.parametrize("preset, expected", [(None, "1"), ("0", "0")])
-def test_huge_pages_are_asked_for_before_torch_loads(preset, expected):
-    """torch reads THP_MEM_ALLOC_ENABLE once, at its first allocation: importing colorizer must set it
-    before torch loads, and leave a value the user chose alone."""
+def test_a_training_command_starts_itself_again_with_huge_pages(preset, expected):
+    """torch reads THP_MEM_ALLOC_ENABLE once, at its first allocation, which importing colorizer already
+    makes: a training command line starts itself again with it, and leaves a value the user chose alone."""
     env = {key: value for key, value in os.environ.items() if key != "THP_MEM_ALLOC_ENABLE"}
     if preset is not None:
         env["THP_MEM_ALLOC_ENABLE"] = preset
-    code = ("import sys, os, pixelwise; assert 'torch' not in sys.modules; "
-            "import colorizer; print(os.environ['THP_MEM_ALLOC_ENABLE'])")
+    code = ("import os, colorizer; from pixelwise.process import huge_pages_for_training; huge_pages_for_training(); "
+            "print(os.environ['THP_MEM_ALLOC_ENABLE'])")
     done = subprocess.run([sys.executable, "-c", code], env=env, cwd=REPO, capture_output=True, text=True, check=True)
     assert done.stdout.strip() == expected
+
+
+def test_the_profiler_says_nothing_on_stderr_when_the_entry_point_quieted_it():
+    """84 "USDT … profiler_start/stop" lines per cost measurement, and "External init callback must run in same
+    thread as registerClient" when a worker thread profiled first, filled the app's log."""
+    env = {key: value for key, value in os.environ.items() if key != "KINETO_LOG_LEVEL"}
+    code = ("import sys, threading, torch\n"
+            "if sys.argv[1] == 'quiet':\n"
+            "    from pixelwise.process import quiet_profiler; quiet_profiler()\n"
+            "from pixelwise.layercost import step_peak_bytes\n"
+            "work = lambda: [step_peak_bytes(lambda: torch.ones(1000).sum(), torch.device('cpu')) for _ in range(3)]\n"
+            "thread = threading.Thread(target=work); thread.start(); thread.join(); work()\n")
+    for mode, quiet in (("loud", False), ("quiet", True)):
+        done = subprocess.run([sys.executable, "-c", code, mode], env=env, cwd=REPO, capture_output=True, text=True,
+                              check=True)
+        assert ("USDT" not in done.stderr and "registerClient" not in done.stderr) == quiet, done.stderr[-500:]
 
 
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="glibc's mallopt: Linux only")
@@ -286,14 +322,73 @@ def test_training_keeps_freed_memory_unless_switched_off(setting, expected):
 
 def test_training_worker_started_during_an_upload_keeps_the_process_threads(monkeypatch):
     """A thread starts with torch's thread count of that moment and keeps it: a press started while an upload
-    runs its one-thread inference must still train on the process's threads (pixelwise.device)."""
+    runs its one-thread inference must still train on the scheduler's threads (runs.scheduler)."""
     seen = []
     monkeypatch.setattr(live, "run_batch_sizes", lambda *arguments: seen.append(torch.get_num_threads()))
-    monkeypatch.setattr(live, "PROCESS_THREADS", 2)
+    scheduler = Scheduler(cores=2)
+    scheduler.threads = 2
     try:
         with one_torch_thread():
-            _, worker = live.start_live_run(small_config(), [50], threading.Event())
+            _, worker = live.start_live_run(small_config(), [50], threading.Event(), scheduler=scheduler)
             worker.join()
     finally:
         torch.set_num_threads(1)  # this module's setting, for the threads later tests start
     assert seen == [2]
+
+
+# ---------------------------------------------------------------- the cache beside other presses (issue 30)
+
+def test_an_entry_pruned_while_it_is_read_is_a_miss_not_a_corrupt_entry(tmp_path, monkeypatch):
+    entry = runcache.entry_path("k" * 32, tmp_path)
+    entry.write_bytes(b"a run another press's prune removes now")
+    real_load = torch.load
+
+    def pruned_meanwhile(path, *args, **kwargs):
+        Path(path).unlink()
+        return real_load(path, *args, **kwargs)
+
+    monkeypatch.setattr(torch, "load", pruned_meanwhile)
+    assert runcache.load("k" * 32, tmp_path) is None  # was CorruptEntry "could not be read …, it was removed"
+
+
+def test_a_garbled_entry_is_still_reported_and_removed(tmp_path):
+    entry = runcache.entry_path("g" * 32, tmp_path)
+    entry.write_bytes(b"PK\x03\x04 not a run at all")
+    with pytest.raises(runcache.CorruptEntry, match="could not be read"):
+        runcache.load("g" * 32, tmp_path)
+    assert not entry.exists()
+
+
+def test_prune_skips_entries_another_press_removed_meanwhile(tmp_path, monkeypatch):
+    for index, name in enumerate(("old", "new")):
+        (tmp_path / f"{name}.pt").write_bytes(b"x" * 600_000)
+        os.utime(tmp_path / f"{name}.pt", (1000 + index, 1000 + index))
+    real_glob = Path.glob
+    monkeypatch.setattr(Path, "glob", lambda self, pattern: [*real_glob(self, pattern), self / "gone.pt"])
+    assert [path.stem for path in runcache.prune(tmp_path, limit_mb=1.0)] == ["old"]  # FileNotFoundError before
+
+
+def test_the_key_covers_the_code_and_the_photos_a_run_depends_on(tmp_path):
+    from pixelwise.settings import REPO_ROOT
+
+    for name in runcache.CODE:
+        (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / name).write_bytes((REPO_ROOT / name).read_bytes())
+    before = runcache.code_fingerprint(tmp_path)
+    assert before == runcache.code_fingerprint()
+    for name in ("colorizer/hints.py", "colorizer/photos.py", "pixelwise/seeding.py", "pixelwise/precision.py"):
+        original = (tmp_path / name).read_bytes()
+        (tmp_path / name).write_bytes(original + b"\n# changed\n")
+        assert runcache.code_fingerprint(tmp_path) != before, name  # left out of the key before
+        (tmp_path / name).write_bytes(original)
+    assert "train_limit" not in runcache.NOT_IN_KEY
+    from colorizer.trainer import ColourData
+
+    def photo_data(photos: int) -> ColourData:
+        generator = torch.Generator().manual_seed(0)
+        grey, labels = torch.rand(2, 1, 8, 8, generator=generator), torch.zeros(2, 8, 8, dtype=torch.long)
+        return ColourData(torch.rand(4, 3, generator=generator), grey[:0], labels[:0], grey, labels,
+                          torch.zeros(2, 8, 8, 3, dtype=torch.uint8), colour_space="lab",
+                          train_photos=torch.randint(0, 255, (photos, 16, 16, 3), dtype=torch.uint8, generator=generator))
+
+    assert runcache.data_fingerprint(photo_data(3)) != runcache.data_fingerprint(photo_data(5))  # equal before

@@ -145,11 +145,16 @@ def test_short_head_fine_tune_beats_the_untrained_head(seeded_torch_home, no_dow
 
 
 def test_cost_accounting_per_mode():
-    from segmenter.cost import measure_step
+    from segmenter.cost import MODE_BLOCKS, as_markdown, cost_table
+    from segmenter.models import trainable_parameter_count
 
-    costs = {m: measure_step(build_flower_model(SegmenterConfig(), pretrained_backbone=False), m, 64, 2, 1)
-             for m in MODES}
+    rows = cost_table(sizes=(64,), batch=2, repeats=1)
+    costs = dict(zip(MODES, rows))
+    model = build_flower_model(SegmenterConfig(), pretrained_backbone=False)
+    assert [row.n for row in rows] == [MODE_BLOCKS[mode] for mode in MODES]
+    assert as_markdown(rows).count("| 64² ×2 |") == 3
     for mode, cost in costs.items():
+        assert cost.trainable_params == trainable_parameter_count(model, mode)  # each mode is its n of the blocks
         assert cost.grad_bytes == 4 * cost.trainable_params
         assert cost.optimizer_bytes == 8 * cost.trainable_params  # AdamW: exp_avg + exp_avg_sq
     assert costs["last"].activation_bytes < costs["head"].activation_bytes < costs["full"].activation_bytes
@@ -227,3 +232,80 @@ def test_test_image_iou_uses_the_truth_mask_and_its_ignore_band():
     assert iou_against_truth(perfect, 2) == pytest.approx(1.0)
     assert iou_against_truth(np.zeros_like(perfect), 2) == 0.0
     assert iou_against_truth(np.zeros((10, 10), np.uint8), 2) is None  # not the data set's own image size
+
+
+def test_segment_tab_offers_only_the_models_that_can_run(tmp_path, monkeypatch):
+    """Issue 31: offline, the three VOC models were offered and each answered "not on this server". Offered: the
+    flower model and any VOC model whose weights are here; the others named as needing the internet once."""
+    from segmenter import models
+    from ui import segment_tab
+
+    monkeypatch.setattr(torch.hub, "get_dir", lambda: str(tmp_path / "hub"))
+    monkeypatch.setattr(models, "SHARED_WEIGHTS", tmp_path / "shared")
+    monkeypatch.setattr("pixelwise.weights.url_reachable", lambda url, timeout=3.0: False)  # offline
+    mobile = "DeepLabV3 MobileNetV3-Large (COCO, VOC labels)"
+    weights = VOC_MODELS[mobile][1].COCO_WITH_VOC_LABELS_V1
+    (tmp_path / "shared").mkdir()
+    (tmp_path / "shared" / os.path.basename(weights.url)).write_bytes(b"present")
+    runnable, offline = segment_tab.model_choices()
+    assert runnable == [segment_tab.FLOWER_MODEL, mobile]
+    assert offline == [name for name in VOC_MODELS if name != mobile]
+    note = segment_tab.offline_models_note(offline)
+    assert note.startswith("Needs the internet once") and "ResNet-101" in note and "ResNet-50" in note
+    monkeypatch.setattr("pixelwise.weights.url_reachable", lambda url, timeout=3.0: True)  # online: all offered
+    assert segment_tab.model_choices() == ([segment_tab.FLOWER_MODEL, *VOC_MODELS], [])
+    assert segment_tab.offline_models_note([]) == ""
+
+
+def test_the_head_s_dropout_follows_its_own_generator_not_the_global_seed():
+    """ASPP's nn.Dropout drew from torch's shared generator: a fine-tune's head output changed with
+    torch.manual_seed (issue 30). seeded_dropout draws each mask from the run's own generator."""
+    from torchvision.models.segmentation.deeplabv3 import DeepLabHead
+
+    from pixelwise.seeding import SeededDropout, seeded_dropout
+
+    features = torch.rand(2, 320, 8, 8, generator=torch.Generator().manual_seed(0))
+    outputs = []
+    for global_seed in (1, 2):
+        torch.manual_seed(0)
+        head = DeepLabHead(320, 2).train()
+        seeded_dropout(head, torch.Generator().manual_seed(7))
+        torch.manual_seed(global_seed)  # another thread reseeding the shared generator
+        outputs.append(head(features))
+    assert torch.equal(outputs[0], outputs[1])
+    assert [type(m) for m in head.modules() if isinstance(m, (torch.nn.Dropout, SeededDropout))] == [SeededDropout]
+    head.eval()
+    assert torch.equal(head(features), head(features))  # eval: no dropout
+
+
+@requires_flowers
+@pytest.mark.skipif(not MOBILENET.is_file(), reason=MOBILENET_REASON)
+def test_a_head_fine_tune_gives_the_same_numbers_whatever_the_global_seed():
+    from segmenter.trainer import fine_tune_iter
+
+    runs = []
+    for global_seed in (1, 2):
+        torch.manual_seed(global_seed)
+        config = FineTuneConfig(mode="head", epochs=1, train_limit=16, val_limit=8, batch_size=8, data_root=str(FLOWERS))
+        events = list(fine_tune_iter(config))
+        runs.append([event.loss for event in events if hasattr(event, "loss")] + [events[-1].history[0].val_iou])
+    assert runs[0] == runs[1]
+
+
+def test_the_fine_tune_status_says_the_iou_the_chart_draws(monkeypatch):
+    """"untrained val IoU 0.000 → best 0.000" while the chart drew 0.006 → 0 on an axis scaled to it (issue 30):
+    one rounding for both, on a fixed 0-100 % axis."""
+    from types import SimpleNamespace
+
+    from segmenter.trainer import EpochResult, FineTuneResult
+    from ui import segment_tab
+
+    events = [EpochResult(1, 0.7, 0.68, 0.00012, 0.79, 5.0)]
+    events.append(FineTuneResult(None, None, {}, history=events[:], initial={"iou": 0.00581}))
+    monkeypatch.setattr(segment_tab, "fine_tune_iter", lambda config, should_stop: iter(events))
+    job = SimpleNamespace(done=0.0, should_stop=lambda: False)
+    rows = []
+    *_, last = segment_tab._finetune_events(FineTuneConfig(mode="last"), job, [], rows, (0, 1))
+    chart = last["iou_plot"].dropna()
+    assert chart[segment_tab.IOU_AXIS].tolist() == [0.6, 0.0]
+    assert last["status"].endswith("untrained val IoU 0.6% → best 0.0%")

@@ -15,7 +15,7 @@ import torch
 
 from colorizer import TrainConfig
 from runs import live, presets, rates
-from runs.waitline import TRAINING_LINE, WaitLine
+from runs.scheduler import SCHEDULER, Job, Scheduler
 from tests.helpers import CIFAR, requires_cifar
 from ui import curves, train_tab
 
@@ -27,6 +27,8 @@ def known_cost(monkeypatch):
     """Every model's step cost fixed (no calibration): 20 ms a step plus 1 ms an image, no runs measured yet."""
     cost = rates.StepCost(overhead_s=0.02, image_s=0.001)
     monkeypatch.setattr(rates, "step_cost", lambda config: cost)
+    monkeypatch.setattr(rates, "known_cost", lambda config: cost)
+    monkeypatch.setattr(rates, "measure_later", lambda config, scheduler=None: False)
     monkeypatch.setattr(rates, "_ratios", {})
     return cost
 
@@ -63,10 +65,11 @@ def test_a_cpu_starts_on_the_quick_press_and_a_gpu_on_the_write_ups(known_cost):
 
 def test_the_preset_buttons_minutes_come_from_this_machines_rates(known_cost):
     full = presets.WRITE_UPS
-    config = live.live_config("UNet", "horse", full.epochs, 1e-3, 32, 0, full.train_images, full.val_images, None)
+    config = presets.press_config(full)
+    assert config.precision == "fp32"  # the write-ups' press is the faithful one (issue 30, defect 14)
     seconds = sum(rates.modelled_s(replace(config, batch_size=size), 5000, 1000, known_cost) for size in full.batch_sizes)
     label = presets.button_label(full)
-    assert label == f"Reproduce the write-ups (full data, 25 epochs, about {round(seconds / 60)} minutes here)"
+    assert label == f"Reproduce the write-ups (full data, 25 epochs, float32, about {round(seconds / 60)} minutes here)"
     # A run trained here took twice what the calibration predicts: the estimate doubles.
     run = replace(config, batch_size=50)
     rates.record(run, 5000, 1000, 2 * rates.modelled_s(run, 5000, 1000, known_cost))
@@ -92,7 +95,8 @@ def test_the_panel_names_the_preset_a_press_is():
 def test_a_preset_button_fills_every_control_it_sets():
     values = dict(zip(train_tab.PRESET_CONTROLS, train_tab.preset_values(presets.WRITE_UPS)))
     assert values == {"model": "UNet", "batch_sizes": [50, 100, 500, 1000], "other_batch_sizes": "", "epochs": 25,
-                      "learning_rate": 1e-3, "num_filters": 32, "train_images": 5000, "val_images": 1000}
+                      "learning_rate": 1e-3, "num_filters": 32, "train_images": 5000, "val_images": 1000,
+                      "precision": "fp32"}
 
 
 # ---------------------------------------------------------------- the waiting line (issue 21)
@@ -107,16 +111,33 @@ def test_wait_estimates_count_the_batch_sizes_steps(known_cost):
 
 
 def test_a_waiter_is_told_what_it_waits_for_and_how_long():
-    line = WaitLine()
-    running = line.join(600.0, "UNet press: batch sizes 50, 100, 25 epochs on 5,000 images")
+    scheduler = Scheduler(cores=2)
+    running = scheduler.join(Job("UNet press: batch sizes 50, 100, 25 epochs on 5,000 images", estimate_s=600.0))
+    assert scheduler.wait_turn(running, timeout=0)
     running.remaining_s = 200.0
-    line.join(60.0, "CNN press: batch size 5, 1 epoch on 300 images")
-    me = line.join(30.0)
-    message = live.wait_message(line.ahead(me), line.place(me)[1])
+    scheduler.join(Job("CNN press: batch size 5, 1 epoch on 300 images", estimate_s=60.0))
+    me = scheduler.join(Job("mine", estimate_s=30.0))
+    message = scheduler.message(scheduler.place(me))
     assert "number 3 in line" in message
-    assert "Training now: someone else's UNet press: batch sizes 50, 100, 25 epochs on 5,000 images, " \
+    assert "Running now: another visitor's UNet press: batch sizes 50, 100, 25 epochs on 5,000 images, " \
            "about 3 min left" in message
     assert "1 more waiting before yours" in message and "Yours starts in about 4 min" in message
+
+
+def test_the_write_ups_press_asks_first_in_float32_and_offers_bfloat16_as_the_faster_option(known_cost, monkeypatch):
+    """Issue 30, defects 10 and 14: minutes of training start only after a confirmation that says what, how
+    long and in which precision; float32 (faithful) is the default, bfloat16 the faster option where native."""
+    with gr.Blocks():
+        controls = train_tab._run_controls()
+    assert controls["preset_1"].variant != "primary"  # no long job from the page's primary button
+    assert controls["confirm"].visible is False and controls["confirm_fp32"].value == "Start in float32 (faithful)"
+    monkeypatch.setattr(presets, "faster_precision", lambda device="auto": "auto")
+    shown, text = train_tab.ask_confirmation()
+    assert shown["visible"] is True
+    assert "in **float32** as the handout trained" in text and "**bfloat16**, the faster option" in text
+    assert train_tab.preset_values(presets.WRITE_UPS, "auto")[-1] == "auto"
+    monkeypatch.setattr(presets, "faster_precision", lambda device="auto": None)
+    assert "bfloat16" not in train_tab.ask_confirmation()[1]  # not offered where it would not be faster
 
 
 # ---------------------------------------------------------------- the charts, the table, the CSV
@@ -193,15 +214,16 @@ def test_a_replay_sends_the_whole_curve_at_once(cache):
 @requires_cifar
 def test_waiting_in_line_shows_no_countdown_and_stop_says_so(cache):
     press(batch_sizes=(100,), epochs=1)  # bs 100 is in the cache: it replays, bs 300 waits for its turn
-    ahead = TRAINING_LINE.join(300.0)
-    ahead.what = "UNet press: batch sizes 50, 100, 500, 1000, 25 epochs on 5,000 images"
+    ahead = SCHEDULER.join(Job("UNet press: batch sizes 50, 100, 500, 1000, 25 epochs on 5,000 images",
+                               estimate_s=300.0))
+    assert SCHEDULER.wait_turn(ahead, timeout=0)
     try:
         outputs = press(batch_sizes=(100, 300), epochs=1,
                         stop_when=lambda session: session.status.startswith("Waiting") and 100 in session.results)
     finally:
-        TRAINING_LINE.leave(ahead)
+        SCHEDULER.leave(ahead)
     waiting = [output["status"] for output in outputs if output["status"].startswith("Waiting for your turn")]
-    assert waiting and "someone else's UNet press: batch sizes 50, 100, 500, 1000" in waiting[0]
+    assert waiting and "another visitor's UNet press: batch sizes 50, 100, 500, 1000" in waiting[0]
     assert not any("left (estimate)" in status for status in waiting)  # no clock counting down in line
     final = outputs[-1]["status"]
     assert final.startswith("Stopped while waiting in line: nothing was trained") and "Done" not in final
@@ -213,7 +235,7 @@ def test_the_apps_warm_up_prepares_the_default_press_so_its_first_point_needs_no
     app.py's warm-up does that work at start-up, so the press finds its data in the per-process cache."""
     from colorizer import trainer
 
-    monkeypatch.setattr(rates, "press_seconds", lambda *args, **kwargs: 60.0)  # the calibration is not under test
+    monkeypatch.setattr(rates, "measure", lambda *args, **kwargs: None)  # the calibration is not under test
     trainer.prepare_data.cache_clear()
     presets.warm_up(str(CIFAR))
     preset = presets.default_preset()
@@ -224,8 +246,11 @@ def test_the_apps_warm_up_prepares_the_default_press_so_its_first_point_needs_no
     assert trainer.prepare_data.cache_info().hits == hits + 1
 
 
-def test_the_warm_up_does_nothing_without_the_data(tmp_path):
+def test_the_warm_up_does_nothing_without_the_data(tmp_path, monkeypatch):
+    calibrated = []
+    monkeypatch.setattr(presets, "button_label", lambda *args, **kwargs: calibrated.append(args))
     presets.warm_up(str(tmp_path / "no-cifar"))  # no exception: the press itself says what is missing
+    assert calibrated == []  # nor a calibration of rates for data that is not there
 
 
 def test_the_calibration_takes_its_quickest_step_not_the_mean(monkeypatch):

@@ -18,15 +18,15 @@ from pixelwise.checkpoints import CheckpointError
 from pixelwise.errors import DataUnavailable
 from pixelwise.images import ImageError
 from pixelwise.limits import OutOfRange, bounded
-from pixelwise.settings import REPO_ROOT, checkpoint_dir, cifar_root, hf_repo, shown_path
+from pixelwise.settings import REPO_ROOT, checkpoint_dir, cifar_root, downloads_max_age_s, hf_repo, shown_path
 from pixelwise.tempfiles import request_dir
 from pixelwise.zerogpu import quick_request
 from runs.catalog import fetch_missing_checkpoints, list_checkpoints, load_colourizer
-from ui.common import (DOWNLOADS_MAX_AGE_S, UploadedPath, cifar_notice, clamped_js, example_files, inference_device,
-                       named_outputs, notice, notice_box, plain, shown_as_jpeg, shown_files, upload_name,
-                       uploaded_image)
+from ui.common import (UploadedPath, buttons_above_css, cifar_notice, clamped_js, example_buttons, example_path,
+                       inference_device, named_outputs, notice, notice_box, plain, refusal, shown_as_jpeg, shown_files,
+                       upload_name, uploaded_image)
 from ui import hints_section
-from ui.inspector import INSPECT_CLASS, add_inspect_api, build_inspector, model_chart
+from ui.inspector import INSPECT_CLASS, Inspector, add_inspect_api, build_inspector, model_chart
 
 # The three model columns: which archs each lists, its title, and the checkpoint it defaults to.
 SLOTS = {"cnn": (("cnn",), "CNN", "cnn.pt"),
@@ -208,13 +208,13 @@ def on_full_size(image_path, cnn, unet, beyond, decoding=DEFAULT_DECODING, tempe
     """Full-size PNGs of each model's colour result for an upload (the shown images are at most
     DISPLAY_LONG_SIDE long)."""
     if not image_path:
-        raise gr.Error("Upload an image first.")
+        raise refusal("Upload an image first.")
     try:
         work_size, temperature = _checked(work_size, temperature)
         return full_size_files(image_path, {"cnn": cnn, "unet": unet, "beyond": beyond}, decoding, temperature,
                                work_size)
     except (ImageError, OutOfRange) as error:
-        raise gr.Error(plain(error)) from None
+        raise refusal(plain(error)) from None
 
 
 @quick_request
@@ -299,7 +299,7 @@ def _answer(view: dict) -> tuple:
     """An API endpoint's answer: the five pictures, nothing kept in the session (an API call has no page to
     redraw). An input that cannot be used raises gr.Error with the reason in plain words."""
     if "refused" in view:
-        raise gr.Error(plain(view["refused"]))
+        raise refusal(plain(view["refused"]))
     image = lambda value: value.get("value") if isinstance(value, dict) else value  # original: an update
     return tuple(image(view[name]) for name in IMAGES)
 
@@ -418,6 +418,14 @@ class ColourizeTab:
     checkpoints: dict[str, gr.Dropdown]  # slot -> dropdown
     checkpoint_notes: gr.Markdown
     images: dict[str, gr.Image]
+    first_example: dict  # the listener's arguments that colourize the first example (show_example_on)
+    show: dict  # the listener's arguments that show the rest of a result (_wire_page)
+    inspector: Inspector
+
+    def show_example_on(self, trigger) -> None:
+        """On ``trigger`` (app.py: demo.load), the first example colourized as its button does, and the
+        inspector's maps drawn for it."""
+        self.inspector.redraw_after([trigger(**self.first_example).then(**self.show)])
 
     def refresh_after(self, *events) -> None:
         """Re-list checkpoints after each event (a Dependency, e.g. a save) or trigger (e.g. demo.load)."""
@@ -489,11 +497,11 @@ INTRO = ("Colourization as classification: each pixel of a grey image gets a col
          "photo's own lightness. Every setting redraws what is shown at once.")
 OUTPUT_TITLES = (("grey", "Grey input"), ("cnn", "CNN"), ("unet", "UNet"), ("beyond", "Beyond the handout"),
                  ("original", "Original colour"))
-# The pictures' download and full-screen buttons sit in a strip above each picture, not over its top corner,
-# where they hid the picture and caught the clicks meant for the inspector.
-TAB_CSS = """
-#colourize-pictures .pw-inspect .icon-button-wrapper { position: static; justify-content: flex-end;
-  margin: 0 0 2px 0; box-shadow: none; background: none; }
+# The pictures' buttons sit in a strip above each picture (ui.common.buttons_above_css), and the five columns line
+# up: each picture's box keeps its height (200 px) instead of growing by what a shorter caption leaves (the
+# pictures, centred in boxes 200 to 234 px high, sat at five heights).
+TAB_CSS = buttons_above_css("#colourize-pictures .pw-inspect") + """
+#colourize-pictures .pw-inspect { flex-grow: 0 !important; }
 """
 # An example's result: if the pictures are out of view (a narrow window stacks them under the controls),
 # bring them into view; where they are in view already, nothing moves.
@@ -505,7 +513,7 @@ SHOW_RESULTS_JS = """() => { const el = document.querySelector('#colourize-pictu
 def _upload_inputs() -> dict:
     """The Upload sub-tab: the examples first (seen before anything is scrolled), the photo, the working size,
     and the full-size files."""
-    inputs = {"examples": _examples()}
+    inputs = {"examples": example_buttons(EXAMPLES, "colourize-example-buttons")}
     inputs["upload"] = uploaded_image(label="Your photo (any size)",
                                       sources=["upload", "clipboard"], height=200)
     inputs["work_size"] = gr.Slider(*limits.WORK_SIZE, value=DEFAULT_WORK_SIZE, step=8,
@@ -555,11 +563,12 @@ def _outputs():
                                                        elem_id=f"colourize-{name}", elem_classes=INSPECT_CLASS))
                 outputs[f"{name}_caption"] = gr.Markdown(f"**{title}**")
     # both kept for an hour after their last change, like the files they name (ui/segment_tab.py says why)
-    outputs["view"] = gr.State(time_to_live=DOWNLOADS_MAX_AGE_S)  # what is shown, without its pictures: captions, notes, the logits a redraw reuses
-    outputs["inspection"] = gr.State(None, time_to_live=DOWNLOADS_MAX_AGE_S)  # the last colourization's logits: clicks read them
+    outputs["view"] = gr.State(time_to_live=downloads_max_age_s())  # what is shown, without its pictures: captions, notes, the logits a redraw reuses
+    outputs["inspection"] = gr.State(None, time_to_live=downloads_max_age_s())  # the last colourization's logits: clicks read them
     inspector = build_inspector(outputs["inspection"], elem_id="inspector-colourize")
     hint_controls = hints_section.build_hint_controls()
-    outputs["slider"] = shown_as_jpeg(gr.ImageSlider(label="Before / after", interactive=False, max_height=420))
+    outputs["slider"] = shown_as_jpeg(gr.ImageSlider(label="Before / after", interactive=False, max_height=420,
+                                                              elem_id="colourize-slider"))
     outputs["notes"] = gr.Markdown()
     return outputs, inspector, hint_controls
 
@@ -614,22 +623,19 @@ def _wire_page(inputs: dict, outputs: dict, h, examples) -> tuple[list, dict, di
     size_inputs = [outputs["view"], *chosen[:-1], inputs["work_size"]]
     inputs["full_size_button"].click(inputs=size_inputs, **step(page_full_size, {"full_size": inputs["full_size"],
                                                                                  "notice": outputs["notice"]}))
-    return [event.then(**show) for event in events], redraw, show
-
-
-def _examples() -> gr.Dataset:
-    """The example photos as one-click buttons. A plain Dataset, not gr.Examples: its click sends the upload box
-    a prop update, which makes a fresh gr.Image in the session and loses uploaded_image's own file handling."""
-    example_files([name for name, _ in EXAMPLES])  # served in place (page_example names them again)
-    return gr.Dataset(components=["textbox"], samples=[[label] for _, label in EXAMPLES], type="index",
-                      layout="gallery", label="Examples: one click (sources and licences: examples/README.md)",
-                      elem_id="colourize-example-buttons")
+    first = dict(inputs=[*chosen, inputs["work_size"]], **step(page_first_example, forgets | {"upload": inputs["upload"]}))
+    return [event.then(**show) for event in events], redraw, show, first
 
 
 def page_example(index, *chosen) -> dict:
     """An example button: its photo in the upload box, colourized as an upload (page_new)."""
-    path = example_files([EXAMPLES[int(index)][0]])[0]
+    path = example_path(EXAMPLES, index)
     return {"upload": path} | page_new(path, *chosen)
+
+
+def page_first_example(*chosen) -> dict:
+    """The first example, as the page opens: its panels were blank until an example was clicked."""
+    return page_example(0, *chosen)
 
 
 def build_colourize_tab() -> ColourizeTab:
@@ -645,10 +651,11 @@ def build_colourize_tab() -> ColourizeTab:
         with gr.Column(scale=3):
             outputs, inspector, hint_controls = _outputs()
     _wire_api(inputs, outputs, hint_controls.hints)
-    shown, redraw, show = _wire_page(inputs, outputs, hint_controls, inputs["examples"])
+    shown, redraw, show, first = _wire_page(inputs, outputs, hint_controls, inputs["examples"])
     shown += wire_hints(hint_controls, outputs, inputs["checkpoints"]["beyond"], redraw, show)
     inspector.watch([outputs[name] for name in IMAGES])
     inspector.redraw_after(shown)
-    tab = ColourizeTab(inputs["checkpoints"], inputs["checkpoint_notes"], {name: outputs[name] for name in IMAGES})
+    tab = ColourizeTab(inputs["checkpoints"], inputs["checkpoint_notes"], {name: outputs[name] for name in IMAGES},
+                       first, show, inspector)
     tab.refresh_after(inputs["refresh_button"].click)
     return tab

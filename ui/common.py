@@ -5,6 +5,7 @@ import contextlib
 import functools
 import html
 import inspect
+import logging
 import os
 import re
 from pathlib import Path
@@ -14,9 +15,46 @@ import gradio as gr
 import numpy as np
 from PIL import Image
 
+from pixelwise.checkpoints import CheckpointError
 from pixelwise.device import resolve_device
+from pixelwise.errors import DataUnavailable
+from pixelwise.images import ImageError
+from pixelwise.limits import OutOfRange
 from pixelwise.settings import REPO_ROOT, cifar_root, cifar_root_from_env, shown_path
-from pixelwise.tempfiles import downloads_max_age_s, request_dir
+from pixelwise.tempfiles import request_dir
+
+
+REFUSALS = logging.getLogger("pixelwise.refused")
+# The app's own refusals in plain words: a handler that lets one through is answered with it, not a crash.
+PLAIN_REFUSALS = (OutOfRange, ImageError, CheckpointError, DataUnavailable)
+
+
+def refusal(message) -> gr.Error:
+    """The error to raise for a deliberate refusal (a bad number, an unreadable file): ``message`` in plain
+    words for the person, and one line in the log, not the traceback Gradio prints for a crash."""
+    text = plain(message)
+    REFUSALS.warning("refused: %s", text)
+    return gr.Error(text, print_exception=False)
+
+
+def refusing_plainly(handler: Callable) -> Callable:
+    """``handler`` (a function or a generator) with PLAIN_REFUSALS raised as ``refusal``s."""
+    if inspect.isgeneratorfunction(handler):
+        @functools.wraps(handler)
+        def stream(*args, **kwargs):
+            try:
+                yield from handler(*args, **kwargs)
+            except PLAIN_REFUSALS as error:
+                raise refusal(error) from None
+        return stream
+
+    @functools.wraps(handler)
+    def call(*args, **kwargs):
+        try:
+            return handler(*args, **kwargs)
+        except PLAIN_REFUSALS as error:
+            raise refusal(error) from None
+    return call
 
 
 def named_outputs(handler: Callable, components: dict[str, gr.components.Component], name: str | None = None) -> Callable:
@@ -27,6 +65,8 @@ def named_outputs(handler: Callable, components: dict[str, gr.components.Compone
     ``name``: the wrapper's __name__, which Gradio's MCP server uses as the tool name (default the handler's)."""
     def as_components(result: dict) -> dict:
         return {components[name]: value for name, value in result.items()}
+
+    handler = refusing_plainly(handler)
 
     if inspect.isgeneratorfunction(handler):
         @functools.wraps(handler)
@@ -53,6 +93,22 @@ def example_files(names: list[str]) -> list[str]:
     return [os.path.relpath(folder / name) for name in names]
 
 
+def example_buttons(examples: list[tuple[str, str]], elem_id: str) -> gr.Dataset:
+    """The (file of examples/, label) photos as one-click buttons whose click gives the handler the index
+    (``example_path`` turns it into the file). A plain Dataset, not gr.Examples: gr.Examples puts its photo
+    in the upload box by a prop update, which makes a fresh gr.Image in the session and loses
+    uploaded_image's own file handling, so a text file renamed .png uploaded afterwards failed inside Gradio."""
+    example_files([name for name, _ in examples])  # served in place
+    return gr.Dataset(components=["textbox"], samples=[[label] for _, label in examples], type="index",
+                      layout="gallery", label="Examples: one click (sources and licences: examples/README.md)",
+                      elem_id=elem_id)
+
+
+def example_path(examples: list[tuple[str, str]], index) -> str:
+    """The file of the example button ``index`` (example_buttons), as example_files names it."""
+    return example_files([examples[int(index)][0]])[0]
+
+
 def api_endpoint(handler: Callable, inputs: list, api_name: str, state: gr.State | None = None, **kwargs):
     """A public API (and MCP) endpoint that answers with plain values, for an action whose page event returns
     page updates (plots, Markdown, gr.update()s) and is kept private: the click of a hidden button, so its
@@ -60,7 +116,7 @@ def api_endpoint(handler: Callable, inputs: list, api_name: str, state: gr.State
     returns (or yields) a JSON-able value, or ``{"result": value, "session": new state}`` when ``state`` is
     given, so that later calls of the same client session (``stop``) see it; its __name__ is the MCP tool's."""
     outputs = {"result": gr.JSON(visible=False)} | ({"session": state} if state is not None else {})
-    fn = named_outputs(handler, outputs, api_name) if state is not None else handler
+    fn = named_outputs(handler, outputs, api_name) if state is not None else refusing_plainly(handler)
     return gr.Button(visible=False).click(fn, inputs, list(outputs.values()), api_name=api_name, **kwargs)
 
 
@@ -85,6 +141,62 @@ def inference_device() -> str:
     return str(resolve_device("auto"))
 
 
+def buttons_above_css(selector: str) -> str:
+    """CSS for the gr.Image blocks of a fixed height matched by ``selector``: their download and full-screen buttons in a strip above
+    the picture, not over its top corner (where they hid the picture's top, a map's title, and caught clicks meant
+    for the inspector), and the picture filling what the strip leaves of its box: filling the whole box, it
+    overflowed it, and a click on the picture scrolled the strip out of view (overflow: clip cannot scroll)."""
+    return f"""
+{selector} .icon-button-wrapper {{ position: static; justify-content: flex-end; margin: 0 0 2px 0; box-shadow: none;
+  background: none; }}
+{selector} {{ overflow: clip !important; display: flex !important; flex-direction: column; }}
+{selector} .image-container {{ display: flex; flex-direction: column; flex: 1 1 0; min-height: 0; }}
+{selector} .image-container > button {{ flex: 1 1 0; min-height: 0; }}
+{selector} .image-frame, {selector} .image-frame img {{ height: 100%; }}
+"""
+
+
+UPLOAD_CLASS = "pw-upload"  # the upload boxes of uploaded_image: UPLOAD_JS watches what they show
+
+# Installed once per page (app.py's launch(js=...)). Two things Gradio's upload box and example buttons do:
+# - a file the browser cannot draw (a refused file, or a format only the server decodes) left a broken-image
+#   sliver in the box: the picture is hidden and a line says there is no preview (a picture that loads puts it back);
+# - an example button's highlight is Gradio's hover state, which stays until the pointer leaves the button: a
+#   new file (dialog, drop, paste) ends it, so the old example does not look chosen beside the new photo.
+UPLOAD_JS = """() => {
+  const inBox = (node) => node && node.closest && node.closest('.%(box)s');
+  document.addEventListener('error', (event) => {
+    const img = event.target;
+    if (img.tagName !== 'IMG' || !inBox(img)) return;
+    img.style.display = 'none';
+    const frame = img.parentElement;
+    if (!frame.querySelector(':scope > .pw-no-preview')) {
+      const note = document.createElement('div');
+      note.className = 'pw-no-preview';
+      note.textContent = 'No preview of this file';
+      // in the frame's flow (the hidden picture leaves it no height), below the box's floating label
+      note.style.cssText = 'display: flex; align-items: center; justify-content: center; min-height: 90px;'
+        + ' padding: 36px 8px 8px; color: var(--body-text-color-subdued)';
+      frame.appendChild(note);
+    }
+  }, true);
+  document.addEventListener('load', (event) => {
+    const img = event.target;
+    if (img.tagName !== 'IMG' || !inBox(img)) return;
+    img.style.display = '';
+    const note = img.parentElement.querySelector(':scope > .pw-no-preview');
+    if (note) note.remove();
+  }, true);
+  const unhover = () => document.querySelectorAll('.gallery-item').forEach((button) => {
+    button.dispatchEvent(new MouseEvent('mouseleave'));
+    button.blur();
+  });
+  ['change', 'drop', 'paste'].forEach((kind) => document.addEventListener(kind, (event) => {
+    if (inBox(event.target)) unhover();
+  }, true));
+}""" % {"box": UPLOAD_CLASS}
+
+
 class UploadedPath(str):
     """The server path of an upload (a plain str to every caller) that remembers the name the person
     gave the file, for messages: the path itself is Gradio's cache and not theirs to see."""
@@ -104,6 +216,8 @@ def uploaded_image(**kwargs) -> gr.Image:
     wrong (and which handles 16-bit, CMYK, palette and RGBA files). Done on the instance, not with a
     subclass: Gradio writes a .pyi stub next to any module that subclasses a component.
     """
+    kwargs["elem_classes"] = [*([kwargs["elem_classes"]] if isinstance(kwargs.get("elem_classes"), str)
+                                else kwargs.get("elem_classes") or []), UPLOAD_CLASS]
     image = gr.Image(type="filepath", image_mode=None, **kwargs)
     own_preprocess = image.preprocess
 
@@ -146,7 +260,6 @@ def shown_as_jpeg(component):
     return component
 
 
-DOWNLOADS_MAX_AGE_S = downloads_max_age_s()  # Gradio's copies of uploads and outputs live an hour (app.py's delete_cache)
 
 
 def take_home_path(name: str) -> Path:

@@ -2,17 +2,20 @@
 number of layers trained (the last n parameterised blocks), for the flower DeepLabV3 or the handout's
 colourization UNet, measured on demand; beside the plots, the closed forms and where the write-up's
 answers to (d) and (e) hold, computed by pixelwise.layercost_report from the rows just measured."""
+import html
 from dataclasses import asdict
 
 import gradio as gr
 import pandas as pd
 
 from colorizer.cost import iter_unet_layer_costs
+from pixelwise import limits
 from pixelwise.layercost_report import report_markdown, rows_markdown, step_seconds
+from pixelwise.limits import bounded
 from pixelwise.zerogpu import TRAINING_S, gpu
 from segmenter.cost import iter_flower_layer_costs
-from ui.common import api_endpoint, inference_device, named_outputs
-from ui.page_jobs import HEAVY, page_job, waiting_note
+from ui.common import api_endpoint, checked_by_handler, inference_device, named_outputs, refusal
+from ui.page_jobs import HEAVY, heavy_job, job_done, job_for, waiting_notes
 
 COST_MODELS = {"Flower DeepLabV3 (21 blocks)": iter_flower_layer_costs,
                "Colourization UNet (the handout's, 6 blocks)": iter_unet_layer_costs}
@@ -21,6 +24,9 @@ MEMORY_COLOURS = {"weights (all)": "#bab0ac", "gradients": "#e45756", "AdamW sta
                   "activations": "#4c78a8"}
 TIME_COLOURS = {"forward": "#4c78a8", "backward": "#e45756", "optimizer step": "#54a24b"}
 N_ORDER = [str(n) for n in range(1, 100)]  # n is drawn as a category, in this order
+# seconds of a whole measurement per image of its batch before this process has measured one (the development
+# CPU, the smallest sizes): the first waiting note's estimate
+GUESS_S_PER_IMAGE = dict(zip(SIZE_CHOICES, (8.0, 30.0, 120.0)))
 MIB = 2**20
 
 
@@ -41,21 +47,29 @@ def peak_frame(rows) -> pd.DataFrame:
     return pd.DataFrame([(str(r.n), f"{r.size}²", r.peak_bytes / MIB) for r in rows], columns=["n", "image", "MiB"])
 
 
-def measure_rows(model: str, sizes: str, batch, progress, request: gr.Request | None = None) -> list:
-    """The rows for the radio choices, reporting each one to ``progress``; fewer when the page that asked
-    is closed (ui.page_jobs: the loop stops at the next row)."""
+def cost_job(model: str, sizes: str, batch, request: gr.Request | None, api: bool = False):
+    """The measurement as a job of the scheduler's: alone (its timings share the cores with no other heavy
+    job), stopped at the next row when its page closes or its client goes; gr.Error for choices it lacks."""
     if model not in COST_MODELS or sizes not in SIZE_CHOICES:
-        raise gr.Error(f"Choose a model ({', '.join(COST_MODELS)}) and sizes ({', '.join(SIZE_CHOICES)}).")
-    chosen = SIZE_CHOICES[sizes]
-    rows = []
+        raise refusal(f"Choose a model ({', '.join(COST_MODELS)}) and sizes ({', '.join(SIZE_CHOICES)}).")
+    batch = bounded(batch, "Batch size", limits.COST_BATCH)  # NaN, 1e9: refused before anything is built
+    job = job_for(f"measurement of fine-tuning costs ({model.split(' (')[0]})", request, f"cost {model} {sizes}",
+                  batch, GUESS_S_PER_IMAGE[sizes], api)
+    job.exclusive = True
+    return job
+
+
+def measure_rows(model: str, sizes: str, job, progress) -> list:
+    """The rows for the radio choices in ``job``'s turn, reporting each one to ``progress``; fewer when the
+    job is stopped (the loop stops at the next row)."""
+    chosen, rows = SIZE_CHOICES[sizes], []
     progress(0, desc="building the model")
-    with page_job(f"measurement of fine-tuning costs ({model.split(' (')[0]})", request) as job:
-        for row in COST_MODELS[model](chosen, batch=int(batch), repeats=2, device=inference_device()):
-            rows.append(row)
-            job.done = len(rows) / (len(chosen) * row.blocks)
-            progress(job.done, desc=f"{row.size}², n = {row.n}: step {step_seconds(row):.2f} s")
-            if job.should_stop():
-                break
+    for row in COST_MODELS[model](chosen, batch=int(job.units), repeats=2, device=inference_device()):
+        rows.append(row)
+        job.done = len(rows) / (len(chosen) * row.blocks)
+        progress(job.done, desc=f"{row.size}², n = {row.n}: step {step_seconds(row):.2f} s")
+        if job.should_stop():
+            break
     return rows
 
 
@@ -71,11 +85,18 @@ def page_values(rows, batch: int) -> dict:
 
 @gpu(TRAINING_S)  # ZeroGPU lends the GPU per call, a no-op elsewhere
 def run_cost(model: str, sizes: str, batch, request: gr.Request = None, progress=gr.Progress()):
-    """The page's Measure: its turn has come (the waiting note goes), then the plots and tables."""
-    yield {"waiting": ""}
-    rows = measure_rows(model, sizes, batch, progress, request)
+    """The page's Measure: its place in line while it waits, then the plots and tables."""
+    job, rows = cost_job(model, sizes, batch, request), []
+    try:
+        for note in waiting_notes(job):
+            yield {"waiting": note}
+        yield {"waiting": ""}
+        if job.started is not None:  # not when the page closed while it waited
+            rows = measure_rows(model, sizes, job, progress)
+    finally:
+        job_done(job)
     if rows:  # none when the page closed before the first row
-        yield page_values(rows, int(batch))
+        yield page_values(rows, int(job.units))
 
 
 @gpu(TRAINING_S)
@@ -92,7 +113,10 @@ def fine_tune_cost(model: str = next(iter(COST_MODELS)), sizes: str = next(iter(
         sizes: the two image sizes, one of the page's choices (e.g. "64² and 128² (seconds)").
         batch: images per step (2 to 8).
     """
-    rows = measure_rows(model, sizes, batch, progress, request)
+    with heavy_job(cost_job(model, sizes, batch, request, api=True), lambda note: progress(0, desc=note)) as job:
+        if job.started is None:
+            raise refusal("Stopped before its turn came: the caller went away.")
+        rows = measure_rows(model, sizes, job, progress)
     return {"rows": [asdict(row) for row in rows], "report": report_markdown(rows)}
 
 
@@ -106,12 +130,30 @@ def time_plot(elem_id: str) -> gr.BarPlot:
                       x_title="n (last blocks trained)", elem_id=elem_id, height=260)
 
 
+# The bar plots' own legends are one row that Vega cuts where the plot ends: at 1400 px the memory legend lost
+# "activations", its fourth item. Each pair of plots gets one legend of its own above it, which wraps; the plots'
+# legends are hidden (app.py's PAGE_CSS).
+LEGEND_CSS = """
+.pw-legend { display: flex; flex-wrap: wrap; gap: 4px 16px; font-size: 13px; }
+.pw-legend span { display: inline-flex; align-items: center; gap: 5px; }
+.pw-legend i { width: 13px; height: 13px; border-radius: 2px; display: inline-block; }
+"""
+
+
+def legend_html(colours: dict[str, str]) -> str:
+    """One wrapping legend: a colour square and its name per part."""
+    items = "".join(f'<span><i style="background:{colour}"></i>{html.escape(name)}</span>' for name, colour in colours.items())
+    return f'<div class="pw-legend">{items}</div>'
+
+
 def cost_outputs() -> dict:
     """The plots beside the closed forms, and the rows table: {name: component} as page_values names them."""
     with gr.Row():
         with gr.Column(scale=3):
+            gr.HTML(legend_html(MEMORY_COLOURS), css_template=LEGEND_CSS, elem_id="segment-cost-memory-legend")
             with gr.Row():
                 memory_small, memory_big = memory_plot("segment-cost-memory-small"), memory_plot("segment-cost-memory-big")
+            gr.HTML(legend_html(TIME_COLOURS), css_template=LEGEND_CSS, elem_id="segment-cost-time-legend")
             with gr.Row():
                 time_small, time_big = time_plot("segment-cost-time-small"), time_plot("segment-cost-time-big")
             peak = gr.LinePlot(x="n", y="MiB", color="image", sort=N_ORDER, title="Step peak above what is held between steps",
@@ -135,11 +177,10 @@ def build_cost_section() -> None:
         with gr.Row():
             model = gr.Radio(list(COST_MODELS), value=next(iter(COST_MODELS)), label="Model")
             sizes = gr.Radio(list(SIZE_CHOICES), value=next(iter(SIZE_CHOICES)), label="Image sizes")
-            batch = gr.Slider(2, 8, value=2, step=2, label="Batch size")
+            batch = checked_by_handler(gr.Slider(2, 8, value=2, step=2, label="Batch size"))  # NaN, inf: its refusal
         measure = gr.Button("Measure", elem_id="segment-cost-run")
         waiting = gr.Markdown(elem_id="segment-cost-waiting")
         shown = cost_outputs()
-        measure.click(waiting_note, None, waiting, queue=False, api_visibility="private").then(
-            named_outputs(run_cost, {**shown, "waiting": waiting}), [model, sizes, batch], [*shown.values(), waiting],
-            api_visibility="private", show_progress_on=list(shown.values()), **HEAVY)
+        measure.click(named_outputs(run_cost, {**shown, "waiting": waiting}), [model, sizes, batch],
+                      [*shown.values(), waiting], api_visibility="private", show_progress_on=list(shown.values()), **HEAVY)
         api_endpoint(fine_tune_cost, [model, sizes, batch], "fine_tune_cost", **HEAVY)

@@ -59,12 +59,15 @@ def loss_view(frame: pd.DataFrame, view: CurveView | None) -> pd.DataFrame:
     return shown.astype(frame.dtypes.to_dict())
 
 
+def tint(hex_colour: str, amount: float) -> str:
+    """``hex_colour`` moved ``amount`` (0 to 1) of the way towards white."""
+    rgb = [int(hex_colour[i:i + 2], 16) for i in (1, 3, 5)]
+    return "#" + "".join(f"{round(c + amount * (255 - c)):02x}" for c in rgb)
+
+
 def with_raw(colours: dict) -> dict:
-    """The colour map plus a faint colour (75% towards white) for each train series' raw copy."""
-    def faint(hex_colour: str) -> str:
-        rgb = [int(hex_colour[i:i + 2], 16) for i in (1, 3, 5)]
-        return "#" + "".join(f"{round(c + 0.75 * (255 - c)):02x}" for c in rgb)
-    return colours | {f"{series}{RAW}": faint(colour) for series, colour in colours.items() if series.endswith(" train")}
+    """The colour map plus a faint colour (60% towards white) for each train series' raw copy."""
+    return colours | {f"{series}{RAW}": tint(colour, 0.6) for series, colour in colours.items() if series.endswith(" train")}
 
 
 def zoomed(update: dict, view: CurveView | None, loss: bool = False, epochs: int | None = None) -> dict:

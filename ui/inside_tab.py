@@ -8,6 +8,7 @@ import base64
 import html
 import io
 import json
+from typing import Callable
 
 import gradio as gr
 import numpy as np
@@ -25,10 +26,11 @@ from pixelwise.errors import DataUnavailable
 from pixelwise.images import ImageError, load_rgb
 from pixelwise.settings import cifar_root
 from pixelwise.zerogpu import TRAINING_S, gpu, quick_request
-from pixelwise.limits import bounded
+from pixelwise import limits
+from pixelwise.limits import OutOfRange, bounded
 from ui.common import (api_endpoint, checked_by_handler, cifar_data_root, inference_device, named_outputs, notice,
-                       notice_box, uploaded_image)
-from ui.page_jobs import HEAVY, page_job, stop_jobs_when_page_closes, waiting_note
+                       notice_box, refusal, uploaded_image)
+from ui.page_jobs import HEAVY, heavy_job, job_done, job_for, waiting_notes
 
 DEFAULTS = {"arch": "cnn", "nf": 32, "nc": 24, "kernel": 3, "side": 32}
 LAYER_COLUMNS = ["layer", "type", "output shape", "outputs", "outputs formula", "weights", "weights formula",
@@ -97,7 +99,7 @@ def layer_counts(arch: str = "cnn", nf: float = 32, nc: float = 24, kernel: floa
     try:
         view = inside_view(arch, nf, nc, kernel, side)
     except ValueError as error:
-        raise gr.Error(str(error)) from None
+        raise refusal(str(error)) from None
     return view["totals"], view["layers"], view["chart"]
 
 
@@ -158,41 +160,72 @@ class Refused(ValueError):
     """An input the tab cannot use, in plain words: a page notice, or the API's gr.Error."""
 
 
-def affine_result(checkpoint: str | None, pairs_text: str, steps: float, test_images: float, train_images: float,
-                  progress: gr.Progress, request: gr.Request | None = None):
-    """inside.affine's experiment on a listed checkpoint (by name), as a page job (ui.page_jobs): closing the
-    page that asked ends it within one batch. Refused in plain words for what it cannot use."""
+def affine_request(checkpoint: str | None, pairs_text: str, steps, test_images, train_images) -> tuple:
+    """(AffineConfig, test images, training images) from the inputs, or Refused in plain words for what the
+    experiment cannot use or for more work than one call may ask (pixelwise.limits: AFFINE_*)."""
     if not checkpoint:
         raise Refused("No checkpoint chosen: train one in 'Train live' or put cnn.pt / unet.pt in checkpoints/.")
     try:
         pairs = parse_pairs(pairs_text)
     except ValueError as error:
         raise Refused(f"The (a, b) pairs: {error}") from None
-    config = AffineConfig(pairs, finetune_steps=int(steps), device=inference_device())
-    progress(0, desc="loading images")
-    with page_job(f"affine experiment ({len(pairs)} pairs, {int(steps)} fine-tuning steps)", request) as job:
-        def on_progress(done: float, message: str) -> None:
-            job.done = done
-            progress(done, desc=message)
+    try:
+        bounded(len(pairs), "The number of (a, b) pairs", limits.AFFINE_PAIRS)
+        steps = bounded(steps, "Fine-tuning steps", limits.AFFINE_STEPS)
+        test_images = bounded(test_images, "Test images", limits.AFFINE_TEST_IMAGES)
+        train_images = bounded(train_images, "Training images", limits.AFFINE_TRAIN_IMAGES)
+    except OutOfRange as error:  # NaN or infinite from an API caller too
+        raise Refused(str(error)) from None
+    return AffineConfig(pairs, finetune_steps=steps, device=inference_device()), test_images, train_images
 
-        try:
-            return run_from_checkpoint(find_checkpoint(checkpoint), cifar_data_root(), config, train_limit=int(train_images),
-                                       test_limit=int(test_images), on_progress=on_progress, should_stop=job.should_stop)
-        except (CheckpointError, DataUnavailable) as error:
-            raise Refused(str(error)) from None
+
+def affine_job(config: AffineConfig, test_images: int, request: gr.Request | None, api: bool = False):
+    """The experiment as a job of the scheduler's (ui.page_jobs): its page closing or its client going ends it
+    within one batch; its estimate from the pace measured here (500 pairs of 200 images and 100 steps: 17 s)."""
+    what = f"affine experiment ({len(config.pairs)} pairs, {config.finetune_steps} fine-tuning steps)"
+    return job_for(what, request, "affine", len(config.pairs) * (test_images + config.finetune_steps), 1.2e-4, api)
+
+
+def affine_result(checkpoint: str, job, config: AffineConfig, test_images: int, train_images: int,
+                  progress: gr.Progress):
+    """inside.affine's experiment on a listed checkpoint (by name), in ``job``'s turn."""
+    progress(0, desc="loading images")
+
+    def on_progress(done: float, message: str) -> None:
+        job.done = done
+        progress(done, desc=message)
+
+    try:
+        return run_from_checkpoint(find_checkpoint(checkpoint), cifar_data_root(), config, train_limit=train_images,
+                                   test_limit=test_images, on_progress=on_progress, should_stop=job.should_stop)
+    except (CheckpointError, DataUnavailable) as error:
+        raise Refused(str(error)) from None
 
 
 @gpu(TRAINING_S)  # fine-tunes for (iii): ZeroGPU lends the GPU per call, a no-op elsewhere
 def run_affine(checkpoint: str | None, pairs_text: str, steps: float, test_images: float, train_images: float,
                request: gr.Request = None, progress=gr.Progress()):
-    """The page's run: its turn has come (the waiting note goes), then the summary and the table, and the
-    notice cleared; a refused input gives only its notice and keeps the last table."""
-    yield {"affine_waiting": ""}
+    """The page's run: its place in line while it waits, then the summary and the table, and the notice
+    cleared; a refused input gives only its notice and keeps the last table."""
     try:
-        result = affine_result(checkpoint, pairs_text, steps, test_images, train_images, progress, request)
+        config, test_images, train_images = affine_request(checkpoint, pairs_text, steps, test_images, train_images)
     except Refused as error:
-        yield {"affine_notice": notice(error)}
+        yield {"affine_notice": notice(error), "affine_waiting": ""}
         return
+    job = affine_job(config, test_images, request)
+    try:
+        for note in waiting_notes(job):
+            yield {"affine_waiting": note}
+        yield {"affine_waiting": ""}
+        if job.started is None:  # the page closed while it waited
+            return
+        try:
+            result = affine_result(checkpoint, job, config, test_images, train_images, progress)
+        except Refused as error:
+            yield {"affine_notice": notice(error)}
+            return
+    finally:
+        job_done(job)
     summary = (f"Reference (a=1, b=0): pixel accuracy {100 * result.acc_reference_eval:.1f}% in eval mode, "
                f"{100 * result.acc_reference_batch:.1f}% with batch statistics; {result.test_images} test and "
                f"{result.train_images} training images, {int(steps)} fine-tuning steps. 'changed' = share of "
@@ -207,7 +240,8 @@ def affine_experiment(checkpoint: str, pairs: str = "1,0 2,0 0.5,0.25 1,0.5 -1,1
                       test_images: int = 200, train_images: int = 5000, request: gr.Request = None,
                       progress=gr.Progress()) -> dict:
     """Do the colourizations change when the input grey x becomes a·x + b? Runs the experiment of
-    ``python -m inside.affine`` on a checkpoint of the handout models.
+    ``python -m inside.affine`` on a checkpoint of the handout models. It waits its turn among the app's heavy
+    jobs (its place is reported as progress) and stops if the caller goes away.
 
     Result: a dict: "checkpoint", "test_images", "train_images", "finetune_steps", "reference_acc_eval" and
     "reference_acc_batch" (pixel accuracy on untransformed input, eval mode / batch statistics), and "rows",
@@ -216,17 +250,21 @@ def affine_experiment(checkpoint: str, pairs: str = "1,0 2,0 0.5,0.25 1,0.5 -1,1
 
     Args:
         checkpoint: a handout model's checkpoint by name, as listed (e.g. "unet.pt", "cnn.pt").
-        pairs: the (a, b) pairs, "a,b" separated by spaces, e.g. "1,0 2,0 -1,1".
-        steps: fine-tuning steps for (iii) (0 skips it).
+        pairs: the (a, b) pairs, "a,b" separated by spaces, e.g. "1,0 2,0 -1,1" (at most 12 pairs).
+        steps: fine-tuning steps for (iii) (0 to 1000; 0 skips it).
         test_images: CIFAR-10 test images of the checkpoint's category (10 to 1000).
         train_images: training images for fine-tuning (100 to 5000).
     """
     try:
-        result = affine_result(checkpoint, pairs, steps, test_images, train_images, progress, request)
+        config, test_images, train_images = affine_request(checkpoint, pairs, steps, test_images, train_images)
+        with heavy_job(affine_job(config, test_images, request, api=True), lambda note: progress(0, desc=note)) as job:
+            if job.started is None:
+                raise Refused("Stopped before its turn came: the caller went away.")
+            result = affine_result(checkpoint, job, config, test_images, train_images, progress)
     except Refused as error:
-        raise gr.Error(str(error)) from None
+        raise refusal(str(error)) from None
     return {"checkpoint": checkpoint, "test_images": result.test_images, "train_images": result.train_images,
-            "finetune_steps": int(steps), "reference_acc_eval": result.acc_reference_eval,
+            "finetune_steps": config.finetune_steps, "reference_acc_eval": result.acc_reference_eval,
             "reference_acc_batch": result.acc_reference_batch, "rows": result.as_dict()["rows"]}
 
 
@@ -243,8 +281,8 @@ def layer_checkpoint_choices() -> tuple[list[tuple[str, str]], str | None]:
 
 
 @quick_request
-def layer_outputs(checkpoint: str | None, source: str, category: str, index: float, upload: str | None,
-                  all_channels: bool) -> dict:
+def layer_outputs(checkpoint: str | None, source: str, category: str, index: float, upload: str | None = None,
+                  all_channels: bool = False) -> dict:
     """Every layer's output of a colourizer checkpoint (by name) for one image, in the order they run.
 
     Result: a plain line per block (Markdown), a channel grid per step (the 8 most active channels, or all) as
@@ -260,19 +298,19 @@ def layer_outputs(checkpoint: str | None, source: str, category: str, index: flo
         all_channels: every channel of each step instead of the 8 most active.
     """
     if not checkpoint:
-        raise gr.Error("No checkpoint chosen: train one in 'Train live' or put cnn.pt / unet.pt in checkpoints/.")
+        raise refusal("No checkpoint chosen: train one in 'Train live' or put cnn.pt / unet.pt in checkpoints/.")
     try:
         model, _ = load_checkpoint_cached(find_checkpoint(checkpoint), inference_device())
         if source == IMAGE_SOURCES[1]:
             if not upload:
-                raise gr.Error("Upload an image first, or choose a CIFAR-10 test image.")
+                raise refusal("Upload an image first, or choose a CIFAR-10 test image.")
             rgb, what = load_rgb(upload), "your upload"
         else:
             images = load_category(category, cifar_root(), "test")
             index = int(index) % len(images)
             rgb, what = images[index].numpy(), f"CIFAR-10 test {category} #{index}"
     except (CheckpointError, DataUnavailable, ImageError) as error:
-        raise gr.Error(str(error))
+        raise refusal(str(error))
     pictures = layer_pictures(model, rgb, None if all_channels else DEFAULT_CHANNELS)
     height, width = pictures[0].step.output.shape[-2:]
     lines = [f"**{len(pictures)} steps** of {type(model).__name__} on {what} ({width}×{height} input); "
@@ -411,9 +449,11 @@ def _affine_section() -> tuple[dict, dict]:
     with gr.Row():
         # Defaults sized for a few minutes on 2 CPU cores; docs/inside.md's table uses 300 steps and all
         # 1,000 test images (python -m inside.affine), about 20 minutes there.
-        controls["steps"] = gr.Slider(0, 1000, value=100, step=10, label="fine-tuning steps (0 skips (iii))")
-        controls["test_images"] = gr.Slider(10, 1000, value=200, step=10, label="test images")
-        controls["train_images"] = gr.Slider(100, 5000, value=5000, step=100, label="training images for fine-tuning")
+        controls["steps"] = checked_by_handler(gr.Slider(0, 1000, value=100, step=10,
+                                                         label="fine-tuning steps (0 skips (iii))"))
+        controls["test_images"] = checked_by_handler(gr.Slider(10, 1000, value=200, step=10, label="test images"))
+        controls["train_images"] = checked_by_handler(gr.Slider(100, 5000, value=5000, step=100,
+                                                                label="training images for fine-tuning"))
     controls["run"] = gr.Button("Run the affine experiment", variant="primary", elem_id="inside-affine-run")
     affine = {
         "affine_notice": notice_box("inside-affine-notice"),
@@ -452,9 +492,18 @@ def layers_on_page(*inputs) -> dict:
             "layer_table": view["layer_table"], "notice": ""}
 
 
-def _wire_layers_and_affine(layer: dict, layers_view: dict, aff: dict, affine: dict) -> None:
+def layers_of_first_image(*inputs) -> dict:
+    """Every layer's output for the controls' first image (test horse #0), as the page opens: the pictures were
+    blank until Show every layer was pressed. Where they cannot be drawn (no CIFAR-10 here), nothing: no notice,
+    as nobody asked yet."""
+    answer = layers_on_page(*inputs)
+    return {} if answer.get("notice") else answer
+
+
+def _wire_layers_and_affine(layer: dict, layers_view: dict, aff: dict, affine: dict) -> Callable:
     """The affine checkpoint list refreshes; an upload selects itself as the image; the two runs (the
-    affine one says first what it waits for, and a closed page stops it: ui.page_jobs)."""
+    affine one says first what it waits for, and a closed page stops it: ui.page_jobs). Returns
+    show_example_on(trigger), which shows every layer for the first test image on ``trigger``."""
     aff["refresh"].click(refreshed_checkpoints, aff["checkpoint"], aff["checkpoint"], queue=False,
                          api_visibility="private")
     layer["upload"].upload(lambda: IMAGE_SOURCES[1], None, layer["image_source"], queue=False, api_visibility="private")
@@ -466,13 +515,15 @@ def _wire_layers_and_affine(layer: dict, layers_view: dict, aff: dict, affine: d
     gr.Button(visible=False).click(named_outputs(layer_outputs, api_view), layer_inputs, list(api_view.values()),
                                    api_name="layer_outputs")
     affine_inputs = [aff[name] for name in ("checkpoint", "pairs", "steps", "test_images", "train_images")]
-    aff["run"].click(waiting_note, None, affine["affine_waiting"], queue=False, api_visibility="private").then(
-        named_outputs(run_affine, affine), affine_inputs, list(affine.values()), api_visibility="private",
-        show_progress_on=[affine["affine_table"]], **HEAVY)
+    aff["run"].click(named_outputs(run_affine, affine), affine_inputs, list(affine.values()), api_visibility="private",
+                     show_progress_on=[affine["affine_table"]], **HEAVY)
     api_endpoint(affine_experiment, affine_inputs, "affine_experiment", **HEAVY)  # plain values for scripts
+    return lambda trigger: trigger(named_outputs(layers_of_first_image, layers_view), layer_inputs,
+                                   list(layers_view.values()), api_visibility="private", show_progress="hidden")
 
 
-def build_inside_tab() -> None:
+def build_inside_tab() -> Callable:
+    """The tab; returns show_example_on(trigger) (app.py: demo.load shows every layer for the first test image)."""
     with gr.Column(elem_id="inside-tab"):  # one root, so tests and CSS can scope to this tab
         gr.HTML("", js_on_load=PAGE_STYLE_JS, container=False, padding=False)
         gr.Markdown("## Inside the models\n" + EXPLAINER)
@@ -481,5 +532,5 @@ def build_inside_tab() -> None:
         writeup = _writeup_section()
         aff, affine = _affine_section()
     _wire_counting(counting_inputs, counts, writeup)
-    _wire_layers_and_affine(layer, layers_view, aff, affine)
-    stop_jobs_when_page_closes()
+    show_example_on = _wire_layers_and_affine(layer, layers_view, aff, affine)
+    return show_example_on

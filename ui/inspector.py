@@ -13,6 +13,8 @@ import gradio as gr
 import numpy as np
 
 from colorizer.inspector import strip_scores
+from pixelwise import limits
+from pixelwise.limits import OutOfRange, bounded
 from pixelwise.perpixel import UNCERTAINTY_KINDS, Grid, OutsideImage, PixelReport, Snapshot
 from pixelwise.pictures import STRIP_FACTOR, STRIP_GAP, uncertainty_maps
 from pixelwise.zerogpu import quick_request
@@ -77,7 +79,7 @@ CHART_CSS = """
 .pw-chart .pw-track { flex: 1; background: #f1f1f1; height: 13px; position: relative; }
 .pw-chart .pw-bar { height: 13px; border: 1px solid #666; box-sizing: border-box; min-width: 1px; }
 .pw-chart .pw-p { width: 52px; font-variant-numeric: tabular-nums; }
-.pw-chart .pw-mark { width: 96px; font-size: 11px; white-space: nowrap; }
+.pw-chart .pw-mark { min-width: 96px; font-size: 11px; white-space: nowrap; }
 .pw-chart .pw-swatch { display: inline-block; width: 12px; height: 12px; border: 1px solid #555; vertical-align: -2px; }
 .pw-chart .pw-message { color: var(--error-text-color); }  /* the theme's: dark red, light pink in dark mode */
 .pw-chart .pw-hint { color: var(--body-text-color); }
@@ -96,6 +98,19 @@ def _bar_row(name: str, p: float, colour: str, mark: str = "") -> str:
             f'<span class="pw-p">{100 * p:.1f}%</span><span class="pw-mark">{mark}</span></div>')
 
 
+def true_words(report: PixelReport) -> str:
+    """The true class as a newcomer reads it: "true colour (palette class 13)" for a colourizer (its classes
+    are colours numbered in its palette), "true class (flower)" for a segmenter (its classes have names)."""
+    if report.class_names:
+        return f"true class ({html.escape(report.name(report.truth))})"
+    return f"true colour (palette class {report.truth})"
+
+
+def ordinal(n: int) -> str:
+    suffix = "th" if 10 <= n % 100 <= 20 else {1: "st", 2: "nd", 3: "rd"}.get(n % 10, "th")
+    return f"{n}{suffix}"
+
+
 def model_chart(report: PixelReport) -> str:
     """One model's bars: the top 10 classes, sorted, in their own colours; the rest summed in grey."""
     top, rest, rest_count = report.top()
@@ -104,19 +119,19 @@ def model_chart(report: PixelReport) -> str:
             f"{html.escape(report.name(chosen))} (p = {report.probabilities[chosen]:.2f}) · entropy "
             f"<b>{report.entropy_bits:.2f} bits</b> (of at most {np.log2(len(report.probabilities)):.2f})")
     if report.truth is not None:
-        head += (f" · true class {swatch(report.hex(report.truth))} {html.escape(report.name(report.truth))} "
-                 f"(p = {report.probabilities[report.truth]:.2f})")
+        rank = int((report.probabilities > report.probabilities[report.truth]).sum()) + 1
+        head += (f" · {true_words(report)} {swatch(report.hex(report.truth))} (p = "
+                 f"{report.probabilities[report.truth]:.2f}, {ordinal(rank)} most likely)")
     rows = []
     for index, p in top:
-        marks = ["chosen"] * (index == chosen) + ["◀ true"] * (index == report.truth)
+        marks = ["chosen"] * (index == chosen) + ([f"◀ {true_words(report)}"] if index == report.truth else [])
         rows.append(_bar_row(report.name(index), p, report.hex(index), " ".join(marks)))
     if rest_count:
         rows.append(_bar_row(f"rest ({rest_count})", rest, "#bdbdbd"))
         shown = {index for index, _ in top}
         if report.truth is not None and report.truth not in shown:
-            rank = int((report.probabilities > report.probabilities[report.truth]).sum()) + 1
             rows.append(_bar_row(report.name(report.truth), float(report.probabilities[report.truth]),
-                                 report.hex(report.truth), f"◀ true (#{rank})"))
+                                 report.hex(report.truth), f"◀ {true_words(report)}"))
     return f'<div class="pw-model">{head}</div>{"".join(rows)}</div>'
 
 
@@ -149,14 +164,19 @@ def on_select(snapshot: Snapshot | None, event: gr.SelectData) -> str:
 
 def inspect_pixel_json(snapshot: Snapshot | None, x: float, y: float, top: int | None = None) -> dict:
     """The API's answer: per model, every class's probability at picture pixel (x, y), or an error."""
+    try:
+        x, y = (bounded(value, name, limits.PIXEL_COORDINATE, whole=False) for value, name in ((x, "x"), (y, "y")))
+        top = bounded(top or 0, "top", limits.INSPECT_TOP)
+    except OutOfRange as error:  # NaN, infinite, text: said in the answer as any other refusal
+        return {"error": str(error)}
     if snapshot is None:
         return {"error": "Nothing to inspect: colourize an image first (in this session) or pass an image."}
     try:
-        reports = snapshot.inspect(float(x), float(y))
+        reports = snapshot.inspect(x, y)
     except OutsideImage as error:
         return {"error": str(error)}
     return {"picture_size": list(snapshot.grid.cell if snapshot.grid else snapshot.shown),
-            "models": [report.as_dict(int(top) if top else None) for report in reports]}
+            "models": [report.as_dict(top or None) for report in reports]}
 
 
 def uncertainty_view(snapshot: Snapshot | None, kind: str):

@@ -1,90 +1,84 @@
-"""The CPU-heavy jobs a page starts outside Train live: the affine experiment, fine-tuning the segmenter and
-measuring what fine-tuning costs. They take turns in one slot (HEAVY); each holds a stop flag that the ML
-loop checks (``should_stop``) and that closing the page sets, so a closed page frees the slot within one
-batch instead of keeping a core busy for minutes; and whoever waits for the slot is told what for."""
-import threading
-import time
-import weakref
+"""The page's side of the one scheduler (runs.scheduler): every CPU-heavy handler (Train live's presses, the
+segmenter's fine-tunes, the affine experiment, the fine-tuning cost measurement) runs as a scheduled job. Its
+stop flag is set by the page closing (the app's one unload hook, ``stop_page_jobs``), by a Stop button, or by
+the client going away (a script killed, an MCP call dropped: ``client_gone``); while it waits, it is told its
+place in line and an estimate."""
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from typing import Callable
 
 import gradio as gr
-from gradio.context import get_blocks_context
 
-from runs.waitline import wait_words
+from runs import rates
+from runs.scheduler import PAGE, SCHEDULER, SCRIPT, Job
 
-# One CPU-heavy job at a time (Train live has its own line, runs.waitline); show_progress_on keeps the
-# waiting note beside the button readable while Gradio's "queue" badge covers the results.
-HEAVY = dict(concurrency_limit=1, concurrency_id="training")
-
-
-@dataclass(eq=False)
-class PageJob:
-    """One running job: what it is in plain words, whose page started it, its stop flag and progress."""
-    what: str
-    session: str | None
-    stop: threading.Event = field(default_factory=threading.Event)
-    started: float = field(default_factory=time.monotonic)
-    done: float = 0.0  # fraction of the work finished, for the estimate of what is left
-
-    def should_stop(self) -> bool:
-        return self.stop.is_set()
-
-    def left_s(self) -> float | None:
-        """Seconds left at the pace so far; None before there is a pace to go by."""
-        if self.done < 0.02:
-            return None
-        return (time.monotonic() - self.started) * (1 - self.done) / self.done
-
-
-_LOCK = threading.Lock()
-_RUNNING: list[PageJob] = []
+# The handlers wait for their turn in the scheduler, not in Gradio's queue: 16 may wait at once (a waiting
+# handler sleeps on a condition). show_progress_on keeps the waiting note beside the button readable.
+HEAVY = dict(concurrency_limit=16, concurrency_id="heavy_jobs")
 
 
 def session_of(request: gr.Request | None) -> str | None:
     return getattr(request, "session_hash", None)
 
 
+def client_gone(request: gr.Request | None) -> Callable[[], bool]:
+    """A probe: True once Gradio has marked the event behind ``request`` dead, which it does when the client's
+    stream closes (a page closed, a script or an MCP client gone). False for calls from outside a server."""
+    raw = getattr(request, "request", None) if isinstance(request, gr.Request) else None
+    get_blocks = getattr(getattr(raw, "app", None), "get_blocks", None)
+    queue = getattr(get_blocks(), "_queue", None) if get_blocks else None
+    if queue is None:
+        return lambda: False
+
+    def gone() -> bool:
+        mine = [event for events in list(queue.active_jobs) if events for event in events if event.request is raw]
+        return bool(mine) and not any(event.alive for event in mine)
+    return gone
+
+
+def job_for(what: str, request: gr.Request | None, kind: str, units: float, guess_per_unit: float,
+            api: bool = False) -> Job:
+    """A job for ``request``'s page (its closing stops it) or API call (a script: after the pages in line), its
+    estimate from the pace measured here for ``kind`` (runs.rates)."""
+    return Job(what, owner=session_of(request), priority=SCRIPT if api else PAGE, gone=client_gone(request),
+               estimate_s=rates.job_seconds(kind, units, guess_per_unit), kind=kind, units=units)
+
+
+def waiting_notes(job: Job):
+    """Join the line and yield the waiting note every second until ``job``'s turn comes (then ``job.started``
+    is set) or it is stopped; the caller ends with ``job_done(job)``."""
+    for place in SCHEDULER.turns(job):
+        yield SCHEDULER.message(place, job.owner)
+
+
+def job_done(job: Job) -> None:
+    """Leave the line; a job that ran to its end teaches the next estimates its pace."""
+    SCHEDULER.leave(job)
+    if job.started is not None and not job.stop.is_set():
+        rates.record_job(job.kind, job.units, SCHEDULER.clock() - job.started)
+
+
 @contextmanager
-def page_job(what: str, request: gr.Request | None):
-    """Register a job for as long as it runs: ``with page_job("affine experiment", request) as job:``."""
-    job = PageJob(what, session_of(request))
-    with _LOCK:
-        _RUNNING.append(job)
+def heavy_job(job: Job, on_wait: Callable[[str], None] = lambda note: None):
+    """Hold ``job``'s turn for the ``with`` block, telling ``on_wait`` the waiting note every second first;
+    yields the job (``job.started`` None: stopped while waiting, do nothing)."""
     try:
+        for note in waiting_notes(job):
+            on_wait(note)
         yield job
     finally:
-        with _LOCK:
-            _RUNNING.remove(job)
+        job_done(job)
 
 
-def stop_page_jobs(request: gr.Request) -> None:
-    """demo.unload (the page closed) and Stop buttons: ask every job this page started to end."""
-    with _LOCK:
-        for job in _RUNNING:
-            if job.session is not None and job.session == session_of(request):
-                job.stop.set()
+def stop_page_jobs(request: gr.Request, kind: str | None = None) -> None:
+    """The app's one unload hook (the page closed: every job the page started stops, a running one within a
+    batch, a waiting one at once), and a Stop button (its ``kind`` of job only)."""
+    SCHEDULER.stop_owner(session_of(request), kind)
 
 
 def waiting_note(request: gr.Request | None = None) -> str:
-    """What a press of a heavy button waits for, in plain words; '' when nothing runs."""
-    with _LOCK:
-        job = _RUNNING[0] if _RUNNING else None
-    if job is None:
+    """What a press of a heavy button would wait for, in plain words; '' when nothing runs or waits."""
+    running, waiting = SCHEDULER.jobs()
+    if not running and not waiting:
         return ""
-    whose = "your own" if job.session is not None and job.session == session_of(request) else "another visitor's"
-    left = job.left_s()
-    pace = f"; about {wait_words(left)} left" if left is not None else ""
-    return (f"Waiting for {whose} {job.what} (running for {wait_words(time.monotonic() - job.started)}{pace}). "
-            "One heavy job runs at a time on this server; yours starts as soon as it ends.")
-
-
-_HOOKED: "weakref.WeakSet[gr.Blocks]" = weakref.WeakSet()
-
-
-def stop_jobs_when_page_closes() -> None:
-    """Hook stop_page_jobs to the page's unload, once per app (call it while building any tab)."""
-    blocks = get_blocks_context().root_block
-    if blocks not in _HOOKED:
-        _HOOKED.add(blocks)
-        blocks.unload(stop_page_jobs)
+    owner = session_of(request)
+    return SCHEDULER.message(SCHEDULER.place(Job("", owner=owner)), owner)

@@ -2,6 +2,7 @@
 three modes live, and show what fine-tuning costs. All ML lives in ``segmenter``."""
 import html
 from dataclasses import asdict, dataclass
+from typing import Callable
 
 import gradio as gr
 import numpy as np
@@ -17,18 +18,18 @@ from pixelwise.limits import OutOfRange, bounded
 from segmenter.data import image_path, list_ids, make_split
 from segmenter.inference import Segmentation, iou_against_truth, legend, load_segmenter, mask_image, overlay
 from segmenter.inference import segment as segment_rgb  # "segment" is this tab's endpoint
-from segmenter.models import MODES, VOC_MODELS, WeightsUnavailable, offline_message
+from segmenter.models import MODES, VOC_MODELS, WeightsUnavailable, offline_message, voc_model_available
 from segmenter.trainer import BatchLoss, EpochResult, FineTuneConfig, FineTuneResult, fine_tune_iter
+from pixelwise.settings import downloads_max_age_s
 from pixelwise.zerogpu import TRAINING_S, gpu, quick_request
-from ui.common import (DOWNLOADS_MAX_AGE_S, api_endpoint, checked_by_handler, example_files, inference_device,
-                       named_outputs, notice, notice_box, plain, shown_as_jpeg, take_home_path, upload_name,
-                       uploaded_image)
+from ui.common import (api_endpoint, checked_by_handler, example_buttons, example_path,
+                       inference_device, named_outputs, notice, notice_box, plain, refusal, shown_as_jpeg,
+                       take_home_path, upload_name, uploaded_image)
 from ui.cost_section import build_cost_section
 from ui.inspector import INSPECT_CLASS, build_inspector
-from ui.page_jobs import HEAVY, page_job, stop_jobs_when_page_closes, stop_page_jobs, waiting_note
+from ui.page_jobs import HEAVY, heavy_job, job_done, job_for, stop_page_jobs, waiting_notes
 
 FLOWER_MODEL = "Flower DeepLabV3 (MobileNetV2, fine-tuned here)"
-MODEL_CHOICES = [FLOWER_MODEL, *VOC_MODELS]
 MODE_COLOURS = {"last": "#e45756", "head": "#4c78a8", "full": "#54a24b"}  # fixed: all series show as they stream in
 MODE_HELP = {
     "last": "only the final 1×1 classifier conv (514 weights) trains; here the ASPP head before it is "
@@ -42,6 +43,20 @@ def load_model(name: str):
     """(model, kind) for a choice of the Model radio."""
     kind = "flower" if name == FLOWER_MODEL else "voc"
     return load_segmenter("flower" if kind == "flower" else name, inference_device()), kind
+
+
+def model_choices() -> tuple[list[str], list[str]]:
+    """(the models that can run on this server, offered; the VOC models whose weights are neither here nor
+    downloadable, only named): offered, they answered every choice with "not on this server" and switched back."""
+    offline = [name for name in VOC_MODELS if not voc_model_available(name)]
+    return [FLOWER_MODEL, *(name for name in VOC_MODELS if name not in offline)], offline
+
+
+def offline_models_note(offline: list[str]) -> str:
+    if not offline:
+        return ""
+    return ("Needs the internet once, so not offered on this offline server (the COCO-trained weights are downloaded "
+            f"on first use): {', '.join(name.split(' (')[0] for name in offline)}.")
 
 
 def test_choices() -> list[str]:
@@ -93,6 +108,13 @@ def segment_test_image(name: str, model_name, opacity, shown: SegmentShown | Non
     if "shown" in answer:  # the photo as an array: Gradio will not serve files from outside the repo
         answer["photo"] = answer["shown"].rgb
     return answer
+
+
+def segment_example(index, model_name, opacity, shown: SegmentShown | None = None) -> dict:
+    """An example button: its photo in the upload box (a plain value: the box keeps its own file handling,
+    ui.common.example_buttons), segmented as an upload is."""
+    path = example_path(EXAMPLES, index)
+    return {"photo": path} | segment_on_page(path, None, model_name, opacity, shown)
 
 
 def _segmentation(path, model_name):
@@ -159,7 +181,7 @@ def segment(image: str, test_image_id: int | None = None, model: str = FLOWER_MO
     try:
         view = run_segment(image, test_image_id, model, opacity)
     except Refused as error:
-        raise gr.Error(str(error)) from None
+        raise refusal(str(error)) from None
     return view["overlay"], view["mask"], label_mask_file(view["shown"].result)  # nothing kept: an API call has no page
 
 
@@ -194,11 +216,29 @@ EXAMPLES = [("flower.jpg", "Flower"), ("china_temple.jpg", "Temple (no flower)")
             ("chelsea_cat.jpg", "Cat (no flower)"), ("coffee.jpg", "Coffee (no flower)")]
 
 
+IOU_AXIS = "val IoU (%)"
+
+
+def iou_percent(iou: float) -> float:
+    """An IoU as the chart draws it and the status line says it: a percentage to one decimal, so the two always
+    agree (the status rounded 4.6e-05 to 0.000 while the chart drew the raw value)."""
+    return round(100 * iou, 1)
+
+
+def segment_first_example(opacity) -> dict:
+    """The first example (a flower) segmented by the flower model as the page opens: its panels were blank until
+    an example was clicked. Where the flower model cannot run here, nothing (no notice: nobody asked yet)."""
+    path = example_path(EXAMPLES, 0)
+    answer = segment_on_page(path, None, FLOWER_MODEL, opacity)
+    return {"overlay": gr.skip()} if answer.get("notice") else {"photo": path, **answer}
+
+
 def curve_updates(losses, epochs_rows, status: str) -> dict:
     return {"loss_plot": pd.DataFrame(losses, columns=["step", "loss", "mode"]),
             # placeholders first within an epoch: a NaN between two points would break the line
-            "iou_plot": pd.DataFrame(sorted(epochs_rows, key=lambda row: (row[0], row[1] == row[1])),
-                                     columns=["epoch", "val IoU", "mode"]),
+            "iou_plot": pd.DataFrame([(epoch, iou_percent(iou), mode) for epoch, iou, mode in
+                                      sorted(epochs_rows, key=lambda row: (row[0], row[1] == row[1]))],
+                                     columns=["epoch", IOU_AXIS, "mode"]),
             "status": status}
 
 
@@ -208,6 +248,16 @@ def finetune_configs(modes, epochs, train_images) -> list[FineTuneConfig]:
     train_images = bounded(train_images, "Training images", limits.FINE_TUNE_IMAGES)
     return [FineTuneConfig(mode=mode, epochs=int(epochs), train_limit=int(train_images), val_limit=24, batch_size=8,
                            device=inference_device()) for mode in MODES if mode in (modes or [])]
+
+
+GUESS_S_PER_IMAGE_EPOCH = 0.5  # a fine-tune's seconds per training image and epoch and mode, before one is measured
+
+
+def finetune_job(configs: list[FineTuneConfig], request: gr.Request | None, api: bool = False):
+    """The fine-tunes as one job of the scheduler's: its page closing or its client going ends it within a batch."""
+    units = sum(config.epochs * config.train_limit for config in configs)
+    return job_for(f"segmenter fine-tuning ({', '.join(config.mode for config in configs)})", request, "fine-tune",
+                   units, GUESS_S_PER_IMAGE_EPOCH, api)
 
 
 def _finetune_events(config: FineTuneConfig, job, losses: list, epochs_rows: list, part: tuple[int, int]):
@@ -222,12 +272,13 @@ def _finetune_events(config: FineTuneConfig, job, losses: list, epochs_rows: lis
             status = f"{mode}: epoch {event.epoch}, step {event.step}/{event.steps_per_epoch}, loss {event.loss:.3f}"
         elif isinstance(event, EpochResult):
             epochs_rows.append((event.epoch, event.val_iou, mode))
-            status = (f"{mode}: epoch {event.epoch} val IoU {event.val_iou:.3f}, "
+            status = (f"{mode}: epoch {event.epoch} val IoU {iou_percent(event.val_iou)}%, "
                       f"pixel acc {event.val_pixel_acc:.3f} ({event.seconds:.0f} s)")
         elif isinstance(event, FineTuneResult):
             epochs_rows.insert(0, (0, event.initial["iou"], mode))
             best = max((r.val_iou for r in event.history), default=float("nan"))
-            status = f"{mode}: {'stopped' if event.stopped else 'done'}; untrained val IoU {event.initial['iou']:.3f} → best {best:.3f}"
+            status = (f"{mode}: {'stopped' if event.stopped else 'done'}; untrained val IoU "
+                      f"{iou_percent(event.initial['iou'])}% → best {iou_percent(best)}%")
         yield curve_updates(losses, epochs_rows, status)
 
 
@@ -246,7 +297,12 @@ def run_finetune(modes, epochs, train_images, request: gr.Request = None):
     # Gradio's plot keeps the colour domain of its first draw and would not draw modes arriving later.
     losses = [(0, float("nan"), config.mode) for config in configs]
     epochs_rows = [(0, float("nan"), config.mode) for config in configs]
-    with page_job(f"segmenter fine-tuning ({', '.join(c.mode for c in configs)})", request) as job:
+    job = finetune_job(configs, request)
+    try:
+        for note in waiting_notes(job):
+            yield {"status": note}
+        if job.started is None:  # stopped while it waited
+            return
         for index, config in enumerate(configs):
             try:
                 yield from _finetune_events(config, job, losses, epochs_rows, (index, len(configs)))
@@ -255,6 +311,8 @@ def run_finetune(modes, epochs, train_images, request: gr.Request = None):
                 return
             if job.should_stop():
                 return
+    finally:
+        job_done(job)
 
 
 def global_step(event: BatchLoss) -> int:
@@ -262,7 +320,8 @@ def global_step(event: BatchLoss) -> int:
 
 
 @gpu(TRAINING_S)
-def fine_tune(modes: list[str], epochs: int = 2, train_images: int = 32) -> dict:
+def fine_tune(modes: list[str], epochs: int = 2, train_images: int = 32, request: gr.Request = None,
+              progress=gr.Progress()) -> dict:
     """Fine-tune the flower DeepLabV3 in each mode on the first training images (validation on 24 val images),
     as the Segment tab's "Fine-tune" section does; the shipped model is not changed.
 
@@ -276,25 +335,33 @@ def fine_tune(modes: list[str], epochs: int = 2, train_images: int = 32) -> dict
         train_images: training images used (16 to 128).
     """
     if not modes:
-        raise gr.Error("Choose at least one mode: last, head or full.")
+        raise refusal("Choose at least one mode: last, head or full.")
     try:
         configs = finetune_configs(modes, epochs, train_images)
     except OutOfRange as error:
-        raise gr.Error(str(error)) from None
+        raise refusal(str(error)) from None
     runs = []
-    for config in configs:
-        losses = []
-        try:
-            for event in fine_tune_iter(config):
-                if isinstance(event, BatchLoss):
-                    losses.append({"step": global_step(event), "loss": event.loss})
-        except (DataUnavailable, WeightsUnavailable) as error:
-            raise gr.Error(f"Cannot fine-tune: {error}") from None
-        history = [asdict(epoch) for epoch in event.history]  # the last event is the FineTuneResult
-        runs.append({"mode": config.mode, "initial_val_iou": event.initial["iou"], "best_epoch": event.best_epoch,
-                     "best_val_iou": max((row["val_iou"] for row in history), default=None), "epochs": history,
-                     "losses": losses})
+    with heavy_job(finetune_job(configs, request, api=True), lambda note: progress(0, desc=note)) as job:
+        for config in configs:
+            if job.started is None or job.stopped():
+                raise refusal("Stopped: the caller went away.")
+            runs.append(_api_run(config, job))
     return {"runs": runs}
+
+
+def _api_run(config: FineTuneConfig, job) -> dict:
+    """One mode's fine-tune for the API, in ``job``'s turn: plain values."""
+    losses = []
+    try:
+        for event in fine_tune_iter(config, should_stop=job.should_stop):
+            if isinstance(event, BatchLoss):
+                losses.append({"step": global_step(event), "loss": event.loss})
+    except (DataUnavailable, WeightsUnavailable) as error:
+        raise refusal(f"Cannot fine-tune: {error}") from None
+    history = [asdict(epoch) for epoch in event.history]  # the last event is the FineTuneResult
+    return {"mode": config.mode, "initial_val_iou": event.initial["iou"], "best_epoch": event.best_epoch,
+            "best_val_iou": max((row["val_iou"] for row in history), default=None), "epochs": history,
+            "losses": losses}
 
 
 PRIVATE = dict(api_visibility="private", show_progress="hidden")  # steps that follow a public endpoint
@@ -306,12 +373,12 @@ def _photo_inputs() -> dict:
     ins = {"photo": uploaded_image(label="Photo (any size or format): it is segmented as soon as it arrives",
                                    elem_id="segment-photo", height=300)}
     with gr.Column(elem_id="segment-examples"):
-        ins["examples"] = gr.Examples(example_files([name for name, _ in EXAMPLES]), ins["photo"],
-                                      example_labels=[label for _, label in EXAMPLES],
-                                      label="Examples: one click (sources and licences: examples/README.md)")
+        ins["examples"] = example_buttons(EXAMPLES, "segment-example-buttons")
     ins["test_pick"] = gr.Dropdown(test_choices(), value=None, label="…or a flower test image (with its IoU)",
                                    elem_id="segment-test-pick")
-    ins["model_name"] = gr.Radio(MODEL_CHOICES, value=FLOWER_MODEL, label="Model", elem_id="segment-model")
+    runnable, offline = model_choices()
+    ins["model_name"] = gr.Radio(runnable, value=FLOWER_MODEL, label="Model", elem_id="segment-model",
+                                 info=offline_models_note(offline) or None)
     ins["opacity"] = checked_by_handler(gr.Slider(0, 1, value=0.5, step=0.05, label="Overlay opacity",
                                                   elem_id="segment-opacity"))
     return ins
@@ -331,18 +398,19 @@ def _result_outputs() -> dict:
                                   height=60)}
 
 
-def _wire_segment(ins: dict, outs: dict, states: dict, inspector) -> list:
+def _wire_segment(ins: dict, outs: dict, states: dict, inspector) -> Callable:
     """An upload, an example, a test image or another model segments at once; the opacity redraws the kept
-    result. The public endpoint ``segment`` is a hidden button's, for scripts. Returns the page's events."""
+    result. The public endpoint ``segment`` is a hidden button's, for scripts. Returns show_example_on(trigger)."""
     photo, test_id, shown = ins["photo"], states["test_id"], states["shown"]
     page = {**outs, "shown": shown, "test_id": test_id, "model_name": ins["model_name"]}
     common = dict(concurrency_limit=2, api_visibility="private", show_progress_on=[outs["overlay"], outs["mask"]])
     run = dict(fn=named_outputs(segment_on_page, page), outputs=list(page.values()), **common)
     as_shown = [photo, test_id, ins["model_name"], ins["opacity"], shown]
     new_photo = [photo, gr.State(None), *as_shown[2:]]  # an upload or an example is no test image: no IoU
-    events = [photo.upload(inputs=new_photo, **run), ins["examples"].load_input_event.then(inputs=new_photo, **run),
-              ins["model_name"].input(inputs=as_shown, **run)]
-    picked = {**page, "photo": photo}  # a test image is shown as the photo too
+    picked = {**page, "photo": photo}  # an example or a test image is shown as the photo too
+    events = [photo.upload(inputs=new_photo, **run), ins["model_name"].input(inputs=as_shown, **run),
+              ins["examples"].click(named_outputs(segment_example, picked), [ins["examples"], *as_shown[2:]],
+                                    list(picked.values()), **common)]
     events.append(ins["test_pick"].input(named_outputs(segment_test_image, picked), [ins["test_pick"], *as_shown[2:]],
                                          list(picked.values()), **common))
     shown_now = {"overlay": outs["overlay"], "caption": outs["caption"], "notice": outs["notice"]}
@@ -353,7 +421,9 @@ def _wire_segment(ins: dict, outs: dict, states: dict, inspector) -> list:
                                    concurrency_limit=2)
     inspector.watch([outs["overlay"], outs["mask"]])
     inspector.redraw_after(events)
-    return events
+    first = dict(fn=named_outputs(segment_first_example, picked), inputs=[ins["opacity"]],
+                 outputs=list(picked.values()), **common)
+    return lambda trigger: inspector.redraw_after([trigger(**first)])
 
 
 def _fine_tune_section() -> None:
@@ -371,39 +441,41 @@ def _fine_tune_section() -> None:
     ft_status = gr.Markdown(elem_id="segment-ft-status")
     with gr.Row():
         loss_plot = gr.LinePlot(x="step", y="loss", color="mode", color_map=MODE_COLOURS, title="Training loss per step")
-        iou_plot = gr.LinePlot(x="epoch", y="val IoU", color="mode", color_map=MODE_COLOURS,
-                               title="Val flower IoU per epoch (0 = untrained)")
+        # IoU in percent on a fixed 0-100 axis: tick labels of two or three digits, which the plot's left margin
+        # holds (fractions of a varying domain were cut: "592" for 0.692)
+        iou_plot = gr.LinePlot(x="epoch", y=IOU_AXIS, color="mode", color_map=MODE_COLOURS, y_lim=[0, 100],
+                               title="Val flower IoU per epoch, % (0 = untrained)")
     curves_out = {"loss_plot": loss_plot, "iou_plot": iou_plot, "status": ft_status}
-    run = start.click(waiting_note, None, ft_status, queue=False, api_visibility="private").then(
-        named_outputs(run_finetune, curves_out), [modes, epochs, train_images], list(curves_out.values()),
-        api_visibility="private", show_progress_on=[loss_plot, iou_plot], **HEAVY)
+    run = start.click(named_outputs(run_finetune, curves_out), [modes, epochs, train_images], list(curves_out.values()),
+                      api_visibility="private", show_progress_on=[loss_plot, iou_plot], **HEAVY)
     api_endpoint(fine_tune, [modes, epochs, train_images], "fine_tune", **HEAVY)  # plain values for scripts
     stop.click(stop_fine_tuning, None, ft_status, cancels=[run], api_visibility="private")
 
 
 def stop_fine_tuning(request: gr.Request) -> str:
-    stop_page_jobs(request)  # the loop ends within one batch, also if Gradio's cancel comes between two
+    stop_page_jobs(request, "fine-tune")  # ends within one batch, also if Gradio's cancel comes between two
     return "Stopped."
 
 
-def build_segment_tab():
+def build_segment_tab() -> Callable:
+    """The tab; returns show_example_on(trigger), which segments the first example on ``trigger`` (app.py: demo.load)."""
     gr.Markdown("Segment a photo with DeepLabV3: the flower-vs-background model fine-tuned here on Oxford 17 "
                 "Flowers, or torchvision's COCO-trained 21-class VOC models when their weights are on this machine. "
                 "Click any pixel of the overlay or the mask to see the model's probabilities there.")
     # kept for an hour after their last change, like the files they point at: a client that never closes its
     # session (gradio_client sends no unload) does not hold a photo's arrays for the life of the process
-    states = {name: gr.State(None, time_to_live=DOWNLOADS_MAX_AGE_S) for name in ("test_id", "shown")}
+    states = {name: gr.State(None, time_to_live=downloads_max_age_s()) for name in ("test_id", "shown")}
     with gr.Row():
         with gr.Column():
             ins = _photo_inputs()
         with gr.Column():
             outs = _result_outputs()
     inspector = build_inspector(states["shown"], elem_id="inspector-segment", read=kept_snapshot)
-    _wire_segment(ins, outs, states, inspector)
+    show_example_on = _wire_segment(ins, outs, states, inspector)
     with gr.Accordion("Fine-tune: last layer vs head vs full", open=False):
         _fine_tune_section()
     build_cost_section()
-    stop_jobs_when_page_closes()
+    return show_example_on
 
 
 def kept_snapshot(shown: SegmentShown | None) -> Snapshot | None:

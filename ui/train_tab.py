@@ -2,43 +2,52 @@
 
 The training runs in a worker thread (runs.live); the Gradio generator here drains its event
 queue and redraws. Everything a run produces lives in a per-session TrainSession (gr.State), so two
-people never see each other's curves. Runs already in the replay cache are replayed at once; one
-training runs at a time, the others wait in runs.waitline's line and are shown their place.
+people never see each other's curves. Runs already in the replay cache are replayed at once; the trainings
+are jobs of the app's one scheduler (runs.scheduler): one runs at a time on a small machine, the others are
+shown their place and an estimate.
 """
 import queue
 import re
 import shutil
 import threading
 import time
-from dataclasses import dataclass, field
-from datetime import datetime
+from dataclasses import dataclass, field, replace
 
 import gradio as gr
 import pandas as pd
 
 from colorizer import ARCH_NAMES, CIFAR10_CLASSES, TrainConfig, TrainResult
+from colorizer.trainer import data_for
+from pixelwise.checkpoints import CheckpointError
+from pixelwise.errors import DataUnavailable
 from pixelwise import limits
 from pixelwise.limits import OutOfRange, bounded
 from pixelwise.pictures import image_grid
-from pixelwise.settings import checkpoint_dir, shown_path, trained_dir
+from pixelwise.settings import checkpoint_dir, shown_path
 from pixelwise.zerogpu import TRAINING_S, gpu
 from runs.events import Done, Failed, Finished, LiveEvent, Notice, Progressed, Samples, Status, Waiting
 from runs import presets
-from runs.live import live_config, start_live_run
+from runs.catalog import list_checkpoints, load_checkpoint_cached, save_trained
+from runs.live import live_config, sample_outputs, start_live_run
+from runs.scheduler import PAGE, SCRIPT, Job
 from ui import curves
 from ui.api_types import typed_choices
-from ui.common import api_endpoint, cifar_data_root, cifar_notice, named_outputs, take_home_path
+from ui.common import api_endpoint, cifar_data_root, cifar_notice, named_outputs, refusal, take_home_path
 from ui.inspector import INSPECT_CLASS, build_inspector, record_strip, strip_snapshot
+from ui.page_jobs import client_gone, session_of
 
 PRESET_BATCH_SIZES = [5, 10, 20, 50, 100, 200, 500, 1000]  # the write-ups' sizes, one click each
 MAX_RUNS = 8  # batch sizes per press: each gets a curve colour and an image slot
-LIVE_SESSIONS = 16  # Start handlers at once: replays need no turn, trainings wait in runs.waitline
+LIVE_SESSIONS = 16  # Start handlers at once: replays need no turn, trainings wait in runs.scheduler
 REDRAW_EVERY_S = 1.0  # at most one redraw a second between epoch ends: looks live, spares slow browsers
 SAMPLE_COUNT = 4
-# one hue per batch size: light for train loss, dark for validation loss
-HUES = [("#c6dbef", "#2171b5"), ("#fdd0a2", "#a63603"), ("#fee391", "#cc4c02"), ("#9ecae1", "#08519c"),
-        ("#fdae6b", "#d94801"), ("#fa9fb5", "#ae017e"), ("#a1d99b", "#238b45"), ("#bcbddc", "#6a51a3"),
-        ("#d9d9d9", "#525252"), ("#99d8c9", "#00695c"), ("#f4a582", "#b2182b"), ("#c7e9c0", "#006d2c")]
+# Okabe & Ito's colour-blind-safe palette, one colour per preset batch size (validation lines in it, train lines a
+# lighter tint): black is swapped for grey (a black line vanishes in dark mode), and yellow, the faintest on white,
+# goes to batch size 5, the slowest and least chosen. The old light/dark blues and oranges made 10, 20 and 100
+# near-identical brown and orange lines.
+OKABE_ITO = {5: "#f0e442", 10: "#0072b2", 20: "#e69f00", 50: "#009e73", 100: "#d55e00", 200: "#56b4e9",
+             500: "#cc79a7", 1000: "#999999"}
+TRAIN_TINT = 0.45  # how far a train line's colour goes towards white from its validation line's
 TABLE_COLUMNS = ["batch size", "val loss", "val acc (%)", "seconds", "epochs done", "stopped?", "source"]
 
 
@@ -74,14 +83,9 @@ class TrainSession:
         self.results.clear(), self.rows.clear(), self.strips.clear()
 
 
-LIVE: dict[str, TrainSession] = {}  # browser session -> its training, released when the page closes
-
-
-def release_page(request: gr.Request) -> None:
-    """demo.unload: a browser session ended; free its training at once (Gradio drops states an hour later)."""
-    session = LIVE.pop(request.session_hash, None)
-    if session is not None:
-        session.release()
+# page or client session -> its press while it runs (a new press from the same session stops it); removed
+# when the press ends, also for clients that never close a page (raw HTTP, MCP: no unload ever comes)
+LIVE: dict[str, TrainSession] = {}
 
 
 def _frame(rows: list[tuple], y: str) -> pd.DataFrame:
@@ -109,21 +113,21 @@ def accuracy_frame(session: TrainSession | None = None) -> pd.DataFrame:
     return _frame(_placeholders(session, ("",)) + rows, "val acc (%)")
 
 
-def hue(batch_size: int) -> tuple[str, str]:
-    """A batch size keeps its hue whichever others are chosen (presets their own; others share the rest)."""
-    if batch_size in PRESET_BATCH_SIZES:
-        return HUES[PRESET_BATCH_SIZES.index(batch_size)]
-    spare = HUES[len(PRESET_BATCH_SIZES):]
-    return spare[batch_size % len(spare)]
+def run_colours(batch_sizes: list[int]) -> dict[int, str]:
+    """One distinct colour per batch size of a run: a preset size keeps its own, any other takes the first colour
+    the run leaves free (a run has at most MAX_RUNS = 8 sizes, as many as the palette's colours)."""
+    palette = list(OKABE_ITO.values())
+    free = [colour for colour in palette if colour not in {OKABE_ITO.get(bs) for bs in batch_sizes}]
+    return {bs: OKABE_ITO.get(bs) or (free.pop(0) if free else palette[n % len(palette)])
+            for n, bs in enumerate(batch_sizes)}
 
 
 def colour_maps(batch_sizes: list[int]) -> tuple[dict, dict]:
     """The colours of one run's series."""
     loss, accuracy = {}, {}
-    for batch_size in batch_sizes:
-        light, dark = hue(batch_size)
-        loss |= {f"bs {batch_size} train": light, f"bs {batch_size} val": dark}
-        accuracy[f"bs {batch_size}"] = dark
+    for batch_size, colour in run_colours(batch_sizes).items():
+        loss |= {f"bs {batch_size} train": curves.tint(colour, TRAIN_TINT), f"bs {batch_size} val": colour}
+        accuracy[f"bs {batch_size}"] = colour
     return loss, accuracy
 
 
@@ -301,13 +305,13 @@ def preset_name(index: int) -> str:
 
 
 PRESET_CONTROLS = ("model", "batch_sizes", "other_batch_sizes", "epochs", "learning_rate", "num_filters",
-                   "train_images", "val_images")
+                   "train_images", "val_images", "precision")
 
 
-def preset_values(preset: presets.Preset) -> tuple:
-    """The controls' values for ``preset``, in PRESET_CONTROLS order."""
+def preset_values(preset: presets.Preset, precision: str | None = None) -> tuple:
+    """The controls' values for ``preset`` (in ``precision``, default the preset's), in PRESET_CONTROLS order."""
     return (preset.model, list(preset.batch_sizes), "", preset.epochs, preset.learning_rate, preset.num_filters,
-            preset.train_images, preset.val_images)
+            preset.train_images, preset.val_images, precision or preset.precision)
 
 
 def parse_batch_sizes(chosen, other: str | None, train_images) -> list[int]:
@@ -315,15 +319,15 @@ def parse_batch_sizes(chosen, other: str | None, train_images) -> list[int]:
     sizes = {int(b) for b in chosen or []}
     for word in re.split(r"[,;\s]+", (other or "").strip()):
         if word and not word.isdigit():
-            raise gr.Error(f"Other batch sizes: {word!r} is not a whole number (write e.g. 7, 64).")
+            raise refusal(f"Other batch sizes: {word!r} is not a whole number (write e.g. 7, 64).")
         sizes |= {int(word)} if word else set()
     limit = int(train_images)
     if not sizes:
-        raise gr.Error("Choose at least one batch size.")
+        raise refusal("Choose at least one batch size.")
     if outside := sorted(b for b in sizes if not 1 <= b <= limit):
-        raise gr.Error(f"Batch sizes go from 1 to the number of training images ({limit}), not {outside}.")
+        raise refusal(f"Batch sizes go from 1 to the number of training images ({limit}), not {outside}.")
     if len(sizes) > MAX_RUNS:
-        raise gr.Error(f"At most {MAX_RUNS} batch sizes per press ({len(sizes)} chosen).")
+        raise refusal(f"At most {MAX_RUNS} batch sizes per press ({len(sizes)} chosen).")
     return sorted(sizes)
 
 
@@ -335,7 +339,7 @@ def _checked_numbers(epochs, learning_rate, seed, train_images, val_images) -> t
                 bounded(seed, "Seed", limits.SEED), bounded(train_images, "Training images", limits.TRAIN_IMAGES),
                 bounded(val_images, "Validation images", limits.VAL_IMAGES))
     except OutOfRange as error:
-        raise gr.Error(str(error)) from None
+        raise refusal(str(error)) from None
 
 
 def _redraws(session: TrainSession, events: queue.Queue):
@@ -379,29 +383,38 @@ def _arrived(events: queue.Queue) -> list[LiveEvent]:
 @gpu(TRAINING_S)  # on ZeroGPU the worker thread runs inside this GPU call
 def start_training(model, batch_sizes, epochs, learning_rate, num_filters, category, seed,
                    train_images, val_images, session: TrainSession | None, other_batch_sizes: str = "",
-                   view: curves.CurveView | None = None, retrain: bool = False, request: gr.Request = None):
+                   view: curves.CurveView | None = None, precision: str = "auto", retrain: bool = False,
+                   api: bool = False, request: gr.Request = None):
     """Generator behind the Start button: runs the worker, yields redraws until it is done. Runs in
-    the replay cache are replayed unless ``retrain`` (the Train again button)."""
+    the replay cache are replayed unless ``retrain`` (the Train again button). ``precision``: "auto" or "fp32"
+    (pixelwise.precision); ``api``: a script's call, which waits behind the pages in the scheduler."""
     epochs, learning_rate, seed, train_images, val_images = _checked_numbers(epochs, learning_rate, seed,
                                                                              train_images, val_images)
     batch_sizes = parse_batch_sizes(batch_sizes, other_batch_sizes, train_images)
+    if precision not in presets.PRECISIONS:
+        raise refusal(f"Precision: one of {', '.join(presets.PRECISIONS)}, not {str(precision)[:20]!r}.")
     config = live_config(model, category, epochs, learning_rate, num_filters, seed, train_images, val_images,
-                         cifar_data_root())
+                         cifar_data_root(), precision)
     # One training per page: a new press (Start, Train again, the API) stops the page's running one first.
-    for earlier in {id(old): old for old in (session, LIVE.get(getattr(request, "session_hash", None)))
+    for earlier in {id(old): old for old in (session, LIVE.get(session_of(request)))
                     if isinstance(old, TrainSession)}.values():
         earlier.superseded = True
         earlier.stop.set()
     session = TrainSession(batch_sizes=batch_sizes, started=time.perf_counter(), running=True, view=view,
                            epochs=epochs, preset=preset_note(model, batch_sizes, epochs, train_images, val_images,
                                                              num_filters, learning_rate))
-    if request is not None:
-        LIVE[request.session_hash] = session
-    events, thread = start_live_run(config, batch_sizes, session.stop, SAMPLE_COUNT, retrain=retrain)
+    owner = session_of(request)
+    if owner is not None:
+        LIVE[owner] = session
+    job = Job("training", owner=owner, priority=SCRIPT if api else PAGE, stop=session.stop, gone=client_gone(request),
+              kind="press")
+    events, thread = start_live_run(config, batch_sizes, job, SAMPLE_COUNT, retrain=retrain)
     try:
         yield from _redraws(session, events)
     finally:
         session.stop.set()  # the page closed or the run ended: the worker must not go on alone
+        if LIVE.get(owner) is session:
+            del LIVE[owner]
         thread.join(timeout=30)
     session.running = False
     session.changed = True
@@ -413,10 +426,10 @@ def start_training(model, batch_sizes, epochs, learning_rate, num_filters, categ
 
 def start_retraining(model, batch_sizes, epochs, learning_rate, num_filters, category, seed, train_images, val_images,
                      session: TrainSession | None, other_batch_sizes: str = "", view: curves.CurveView | None = None,
-                     request: gr.Request = None):
+                     precision: str = "auto", request: gr.Request = None):
     """Train as Start does, bypassing the replay cache (the Train again button)."""
     yield from start_training(model, batch_sizes, epochs, learning_rate, num_filters, category, seed, train_images,
-                              val_images, session, other_batch_sizes, view, retrain=True, request=request)
+                              val_images, session, other_batch_sizes, view, precision, retrain=True, request=request)
 
 
 def run_record(session: TrainSession) -> dict:
@@ -427,14 +440,16 @@ def run_record(session: TrainSession) -> dict:
                        for point in curves.points(session)]}
 
 
-def _train_api(inputs: tuple, session: TrainSession | None, other_batch_sizes: str | None, retrain: bool, request):
-    for view in start_training(*inputs, session, other_batch_sizes or "", None, retrain=retrain, request=request):
+def _train_api(inputs: tuple, session: TrainSession | None, other_batch_sizes: str | None, precision: str | None,
+               retrain: bool, request):
+    for view in start_training(*inputs, session, other_batch_sizes or "", None, precision or "auto", retrain=retrain,
+                               api=True, request=request):
         yield {"result": run_record(view["session"]), "session": view["session"]}
 
 
 def train(model: str, batch_sizes: list[int], epochs: int, learning_rate: float, num_filters: int, category: str,
           seed: int, train_images: int, val_images: int, session: TrainSession | None, other_batch_sizes: str | None = None,
-          request: gr.Request = None):
+          precision: str | None = "auto", request: gr.Request = None):
     """Train the CNN or UNet colourizer at each batch size, one after another, as the Train live tab does (runs
     already trained with these settings are replayed from the cache).
 
@@ -455,16 +470,17 @@ def train(model: str, batch_sizes: list[int], epochs: int, learning_rate: float,
         val_images: validation images used (100 to 1000).
         session: (kept by the client session) this session's training, which stop and save_checkpoint act on.
         other_batch_sizes: more batch sizes, e.g. "7, 64" (optional).
+        precision: "auto" (bfloat16 where the CPU computes it natively, faster) or "fp32" (faithful to the handout).
     """
     inputs = (model, batch_sizes, epochs, learning_rate, num_filters, category, seed, train_images, val_images)
-    yield from _train_api(inputs, session, other_batch_sizes, False, request)
+    yield from _train_api(inputs, session, other_batch_sizes, precision, False, request)
 
 
 def train_again(model: str, batch_sizes: list[int], epochs: int, learning_rate: float, num_filters: int,
                 category: str, seed: int, train_images: int, val_images: int, session: TrainSession | None,
-                other_batch_sizes: str | None = None, request: gr.Request = None):
+                other_batch_sizes: str | None = None, precision: str | None = "auto", request: gr.Request = None):
     inputs = (model, batch_sizes, epochs, learning_rate, num_filters, category, seed, train_images, val_images)
-    yield from _train_api(inputs, session, other_batch_sizes, True, request)
+    yield from _train_api(inputs, session, other_batch_sizes, precision, True, request)
 
 
 # train's arguments and result, described once (the MCP tool's description is the docstring)
@@ -483,13 +499,12 @@ def stop_training(session: TrainSession | None) -> str:
 def save_run(session: TrainSession | None, batch_size) -> str:
     """Save one finished run's model as a checkpoint (atomically), listed in the Colourize tab."""
     if session is None or not session.results:
-        raise gr.Error("Train first: there is no finished run to save.")
+        raise refusal("Train first: there is no finished run to save.")
     if batch_size is None or int(batch_size) not in session.results:
-        raise gr.Error("Choose which batch size's model to save.")
+        raise refusal("Choose which batch size's model to save.")
     result = session.results[int(batch_size)]
-    stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
-    path = trained_dir() / f"{result.config.model}_{result.config.category}_bs{batch_size}_{stamp}.pt"
-    result.save(path)
+    path = save_trained(lambda path: result.save(path, overwrite=False), result.config.model,
+                        result.config.category, int(batch_size))
     session.saved = path
     shown = path.relative_to(checkpoint_dir()) if path.is_relative_to(checkpoint_dir()) else shown_path(path)
     return f"Saved `{shown}`: it is now in the Colourize tab's {ARCH_NAMES[result.config.model]} checkpoint list."
@@ -516,10 +531,37 @@ def save_checkpoint(session: TrainSession | None, batch_size: float | None):
     return message, str(copy)
 
 
+EXAMPLE_CHECKPOINT = "unet.pt"  # the shipped handout UNet: what a finished run's strip looks like
+
+
+def shipped_example() -> dict:
+    """As the page opens, what a finished run shows: the shipped UNet's colours for the default press's first
+    validation horses in the first strip, captioned as the example it is (the strips were blank until a press).
+    The first press's strips replace it. Without the data or the checkpoint: nothing (no notice: nobody asked)."""
+    preset = presets.default_preset()
+    config = live_config(preset.model, "horse", preset.epochs, preset.learning_rate, preset.num_filters, 0,
+                         preset.train_images, preset.val_images, cifar_data_root())
+    try:
+        info = next(info for info in list_checkpoints()[0] if info.name == EXAMPLE_CHECKPOINT)
+        model, palette = load_checkpoint_cached(info.path)
+        data = data_for(config)
+    except (StopIteration, CheckpointError, DataUnavailable, OSError):
+        return {}
+    samples, _ = sample_outputs(model, replace(data, palette=palette), SAMPLE_COUNT)  # drawn in the model's own palette
+    return {strip_name(0): gr.update(value=image_grid([list(triple) for triple in samples]), visible=True,
+                                     label=f"Example, before any press: {info.label}")}
+
+
 @dataclass
 class TrainTab:
     checkpoint_saved: list  # the save events (page, API); app.py refreshes the Colourize dropdowns after them
     preset_buttons: dict  # their labels' minutes follow what this machine measured: relabelled at every page load
+    strips: dict  # the validation strips' images by name (strip_name)
+
+    def show_example_on(self, trigger) -> None:
+        """On ``trigger`` (app.py: demo.load), the shipped UNet's strip as an example (shipped_example)."""
+        trigger(named_outputs(shipped_example, self.strips), None, list(self.strips.values()),
+                show_progress="hidden", api_visibility="private")
 
     def label_presets_on(self, trigger) -> None:
         """Relabel the preset buttons on ``trigger`` (app.py: demo.load), privately: no API endpoint."""
@@ -531,32 +573,49 @@ INTRO = ("Train the colourizer at several batch sizes with everything else equal
          "palette). **The batch sizes train one after another, smallest first**, through the same "
          "trainer as the command line (`python -m colorizer.sweep`). A run already trained with exactly "
          "these settings on this machine is **replayed** from the cache in seconds (**Train again** "
-         "retrains). Only one training runs at a time; if someone else is training you see your place "
-         "in line and an estimate of the wait.")
+         "retrains). Heavy jobs (trainings, fine-tunes, measurements) take turns on this server; if "
+         "someone else's runs you see your place in line and an estimate of the wait.")
 
 
-def _setter(preset: presets.Preset):
+def _setter(preset: presets.Preset, precision: str | None = None):
     def set_preset() -> tuple:
-        return preset_values(preset)
+        return preset_values(preset, precision)
     return set_preset
 
 
 def _preset_buttons() -> dict:
-    """One button per preset (runs.presets): sets the controls and starts; the label's minutes are measured here."""
+    """One button per preset (runs.presets), the label's minutes measured here. The quick one sets the
+    controls and starts; the write-ups' long one first asks (``_confirmation``)."""
     buttons = {}
     with gr.Row():
         for index, preset in enumerate(presets.PRESETS):
             buttons[preset_name(index)] = gr.Button(
-                presets.button_label(preset), size="sm", elem_id=f"train-{preset_name(index)}",
-                variant="primary" if preset == presets.WRITE_UPS else "secondary")
+                presets.button_label(preset), size="sm", elem_id=f"train-{preset_name(index)}", variant="secondary")
     return buttons
+
+
+def _confirmation() -> dict:
+    """What the write-ups' press asks before its long training: float32 (faithful) or the faster bfloat16."""
+    with gr.Group(visible=False, elem_id="train-confirm") as group:
+        text = gr.Markdown(elem_id="train-confirm-text")
+        with gr.Row():
+            faithful = gr.Button("Start in float32 (faithful)", variant="primary", size="sm", elem_id="train-confirm-fp32")
+            faster = gr.Button("Start in bfloat16 (faster)", size="sm", elem_id="train-confirm-bf16",
+                               visible=presets.faster_precision() is not None)
+            cancel = gr.Button("Cancel", size="sm", elem_id="train-confirm-cancel")
+    return {"confirm": group, "confirm_text": text, "confirm_fp32": faithful, "confirm_faster": faster,
+            "confirm_cancel": cancel}
+
+
+def ask_confirmation() -> tuple:
+    return gr.update(visible=True), presets.confirmation(presets.WRITE_UPS)
 
 
 def _run_controls() -> dict:
     """Model, batch sizes, epochs and the other training settings (the default preset's: runs.presets), with
     the preset buttons, Start, Train again and Stop."""
     preset = presets.default_preset()
-    c = {**_preset_buttons(), "model": gr.Radio(["CNN", "UNet"], value=preset.model, label="Model"),
+    c = {**_preset_buttons(), **_confirmation(), "model": gr.Radio(["CNN", "UNet"], value=preset.model, label="Model"),
          "batch_sizes": typed_choices(gr.CheckboxGroup(PRESET_BATCH_SIZES, value=list(preset.batch_sizes),
                                                         label="Batch sizes")),
          "other_batch_sizes": gr.Textbox(label="Other batch sizes",
@@ -569,6 +628,9 @@ def _run_controls() -> dict:
     with gr.Row():
         c["category"] = gr.Dropdown(list(CIFAR10_CLASSES), value="horse", label="Category")
         c["seed"] = gr.Number(0, label="Seed", precision=0, minimum=limits.SEED[0], maximum=limits.SEED[1])
+    c["precision"] = gr.Radio([("float32 (faithful to the handout)", "fp32"),
+                               ("auto: bfloat16 where this CPU computes it natively (faster)", "auto")],
+                              value=preset.precision, label="Precision")
     c["train_images"] = gr.Slider(*limits.TRAIN_IMAGES, value=preset.train_images, step=100, label="Training images")
     c["val_images"] = gr.Slider(*limits.VAL_IMAGES, value=preset.val_images, step=100, label="Validation images")
     gr.Markdown(cifar_notice("Training images"))
@@ -585,14 +647,14 @@ def _results_column(session: gr.State) -> tuple[dict, object, gr.State, dict]:
     status = gr.Markdown("Press **Start training**, or a preset above.", elem_id="train-status")
     epochs = dict(x_axis_format="~g")  # "2", "2.5", not "2.0": shorter tick labels stay apart on a narrow page
     loss_plot = gr.LinePlot(loss_frame(), x="epoch", y="loss", **epochs,
-                            color="series", title="Loss per pixel (cross-entropy)",
+                            color="series", title="Loss per pixel (cross-entropy)", elem_id="train-loss-plot",
                             color_title="light: train, dark: validation", height=300)
     accuracy_plot = gr.LinePlot(accuracy_frame(), x="epoch", **epochs,
-                                y="val acc (%)", color="series", title="Validation pixel accuracy",
+                                y="val acc (%)", color="series", title="Validation pixel accuracy", elem_id="train-accuracy-plot",
                                 color_title="batch size",
                                 height=220)
     gr.Markdown("Validation images after the latest epoch (columns: grey input, truth, prediction):")
-    with gr.Row():
+    with gr.Row(elem_id="train-strips"):  # their captions sit above them, whole (app.py's PAGE_CSS)
         strips = {strip_name(slot): gr.Image(format="png", interactive=False, visible=False, min_width=120,
                                              elem_classes=INSPECT_CLASS)
                   for slot in range(MAX_RUNS)}
@@ -612,21 +674,33 @@ def _results_column(session: gr.State) -> tuple[dict, object, gr.State, dict]:
 
 
 def _wire_training(c: dict, outputs: dict, session: gr.State, inspector, view: gr.State) -> None:
-    """Start and Train again on the page, train and train_again for scripts, Stop."""
+    """Start and Train again on the page, the presets (the long one after a confirmation), train and
+    train_again for scripts, Stop."""
     inputs = [*(c[name] for name in ("model", "batch_sizes", "epochs", "learning_rate", "num_filters", "category",
                                      "seed", "train_images", "val_images")),
-              session, c["other_batch_sizes"], view]
+              session, c["other_batch_sizes"], view, c["precision"]]
     live = dict(concurrency_limit=LIVE_SESSIONS, concurrency_id="train_live")
     trained = [button.click(named_outputs(handler, outputs), inputs, list(outputs.values()), api_visibility="private",
                             show_progress="minimal", **live)
                for button, handler in ((c["start"], start_training), (c["again"], start_retraining))]
-    for index, preset in enumerate(presets.PRESETS):  # a preset button: its settings in the controls, then Start
-        chosen = c[preset_name(index)].click(_setter(preset), None, [c[name] for name in PRESET_CONTROLS],
-                                             queue=False, api_visibility="private", show_progress="hidden")
+    private = dict(queue=False, api_visibility="private", show_progress="hidden")
+    starts = []  # (button, preset, precision): sets the controls, then Start
+    for index, preset in enumerate(presets.PRESETS):
+        if preset == presets.WRITE_UPS:  # minutes of training: say what and how long first, and offer both precisions
+            c[preset_name(index)].click(ask_confirmation, None, [c["confirm"], c["confirm_text"]], **private)
+            starts += [(c["confirm_fp32"], preset, "fp32"), (c["confirm_faster"], preset, presets.faster_precision())]
+        else:
+            starts.append((c[preset_name(index)], preset, None))
+    c["confirm_cancel"].click(lambda: gr.update(visible=False), None, c["confirm"], **private)
+    for button, preset, precision in starts:
+        chosen = button.click(_setter(preset, precision), None, [c[name] for name in PRESET_CONTROLS], **private)
+        if button in (c["confirm_fp32"], c["confirm_faster"]):
+            chosen = chosen.then(lambda: gr.update(visible=False), None, c["confirm"], **private)
         trained.append(chosen.then(named_outputs(start_training, outputs), inputs, list(outputs.values()),
                                    api_visibility="private", show_progress="minimal", **live))
+    api_inputs = [*inputs[:-2], c["precision"]]  # the page's curve view aside
     for handler in (train, train_again):  # the same runs for scripts and agents, answered with plain values
-        api_endpoint(handler, inputs[:-1], handler.__name__, state=session, **live)
+        api_endpoint(handler, api_inputs, handler.__name__, state=session, **live)
     inspector.watch([outputs[strip_name(slot)] for slot in range(MAX_RUNS)])  # the final strips answer clicks
     inspector.redraw_after(trained)
     c["stop_button"].click(stop, session, outputs["status"], concurrency_limit=None, queue=False, api_name="stop")
@@ -655,4 +729,5 @@ def build_train_tab() -> TrainTab:
             outputs, inspector, view, saving = _results_column(session)
     buttons = {preset_name(index): controls[preset_name(index)] for index in range(len(presets.PRESETS))}
     _wire_training(controls, outputs | buttons, session, inspector, view)
-    return TrainTab(checkpoint_saved=_wire_saving(saving, session), preset_buttons=buttons)
+    strips = {strip_name(slot): outputs[strip_name(slot)] for slot in range(MAX_RUNS)}
+    return TrainTab(checkpoint_saved=_wire_saving(saving, session), preset_buttons=buttons, strips=strips)

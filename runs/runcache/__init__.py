@@ -14,7 +14,6 @@ press (or any other) from the command line:
 import hashlib
 import json
 import os
-import time
 import weakref
 from dataclasses import asdict, dataclass
 from datetime import datetime
@@ -24,15 +23,19 @@ import torch
 
 from pixelwise.checkpoints import save_atomic
 from pixelwise.device import resolve_device
-from pixelwise.settings import run_cache_dir, run_cache_limit_mb
+from pixelwise.settings import REPO_ROOT, run_cache_dir, run_cache_limit_mb
 
-import colorizer
 from colorizer.models import ModelConfig, build_model
 from colorizer.trainer import ColourData, Progress, TrainConfig, TrainResult, run_precision, speedups
 
 FORMAT = 1
-CODE = ("trainer.py", "models.py", "lab.py")  # in colorizer/: the code that decides a run's numbers, beyond torch itself
-NOT_IN_KEY = ("resume_path", "data_root", "train_limit", "val_limit", "device", "channels_last", "compile")
+# The code that decides a run's numbers, beyond torch itself: the loop (and its fused bf16 loss), the models, the
+# Lab classes, the hint planes and photo crops of photo-folder runs, the models' own generators, the precision rule.
+CODE = ("colorizer/trainer.py", "colorizer/fused_loss.py", "colorizer/models.py", "colorizer/lab.py",
+        "colorizer/hints.py", "colorizer/photos.py", "pixelwise/seeding.py", "pixelwise/precision.py")
+# Not in the key by name: where the data came from (its content is, data_fingerprint), how it ran (the device
+# is described as it decides numbers). train_limit stays in: a photo-folder run reads its photos by it.
+NOT_IN_KEY = ("resume_path", "data_root", "val_limit", "device", "channels_last", "compile")
 _fingerprints: dict[int, tuple[weakref.ref, str]] = {}
 
 
@@ -83,7 +86,7 @@ def data_fingerprint(data: ColourData) -> str:
         return known[1]
     digest = hashlib.sha256()
     for name in ("train_grey", "train_labels", "val_grey", "val_labels", "palette", "centres", "class_weights",
-                 "train_ab"):
+                 "train_ab", "train_photos", "label_table"):
         tensor = getattr(data, name)
         if tensor is not None:
             digest.update(f"{name}{tuple(tensor.shape)}{tensor.dtype}".encode())
@@ -93,10 +96,11 @@ def data_fingerprint(data: ColourData) -> str:
     return digest.hexdigest()
 
 
-def code_fingerprint() -> str:
+def code_fingerprint(root: Path = REPO_ROOT) -> str:
+    """sha256 of the CODE files under ``root`` (the checkout)."""
     digest = hashlib.sha256()
     for name in CODE:
-        digest.update((Path(colorizer.__file__).parent / name).read_bytes())
+        digest.update(name.encode() + (root / name).read_bytes())
     return digest.hexdigest()
 
 
@@ -130,13 +134,18 @@ def load(key: str, folder: Path | None = None) -> CachedRun | None:
             raise ValueError(f"format {state.get('format')!r}, expected {FORMAT}")
         run = CachedRun(**state["run"])
         [Progress(**event) for event in run.history]  # every event must still fit Progress
-    except Exception as error:  # a truncated, foreign or garbled file: say so, then retrain
+    except OSError:  # removed meanwhile (another press's prune) or unreadable for now: train, delete nothing
+        return None
+    except Exception as error:  # a truncated, foreign or garbled file (its content): say so, then retrain
         path.unlink(missing_ok=True)
         raise CorruptEntry(f"the cached run {path.name} could not be read ({type(error).__name__}: "
                            f"{str(error)[:120]}); it was removed and the run is trained again") from error
     if run.stopped:  # kept by an earlier version: not a run to replay
         return None
-    os.utime(path)  # used now: the size limit removes the least recently used first
+    try:
+        os.utime(path)  # used now: the size limit removes the least recently used first
+    except FileNotFoundError:  # pruned meanwhile: the run read is whole all the same
+        pass
     return run
 
 
@@ -162,13 +171,21 @@ def store(key: str, result: TrainResult, samples: list[tuple[float, torch.Tensor
 
 
 def prune(folder: Path, limit_mb: float) -> list[Path]:
-    """Remove the least recently used entries until the folder is within ``limit_mb``; returns what went."""
-    entries = sorted(Path(folder).glob("*.pt"), key=lambda p: p.stat().st_mtime)
-    total = sum(p.stat().st_size for p in entries)
+    """Remove the least recently used entries until the folder is within ``limit_mb``; returns what went.
+    Another process or press may prune (or replace) entries meanwhile: a file gone is skipped."""
+    entries = []
+    for path in Path(folder).glob("*.pt"):
+        try:
+            entries.append((path.stat().st_mtime, path.stat().st_size, path))
+        except FileNotFoundError:
+            continue
+    entries.sort()
+    total = sum(size for _, size, _ in entries)
     removed = []
-    while entries and total > limit_mb * 1e6:
-        oldest = entries.pop(0)
-        total -= oldest.stat().st_size
+    for _, size, oldest in entries:
+        if total <= limit_mb * 1e6:
+            break
+        total -= size
         oldest.unlink(missing_ok=True)
         removed.append(oldest)
     return removed
