@@ -13,10 +13,11 @@ from colorizer import hints as hint_model
 from pixelwise.images import ImageError, open_image
 from pixelwise.perpixel import UNCERTAINTY_KINDS, OutsideImage, Snapshot, report
 from pixelwise.pictures import uncertainty_maps
+from pixelwise.settings import downloads_max_age_s
 from runs.catalog import load_colourizer
 from ui.api_types import hints_input
 from ui.inspector import CHART_CSS
-from ui.common import DOWNLOADS_MAX_AGE_S, inference_device
+from ui.common import inference_device
 
 SLOT = "beyond"  # the column whose model takes hints
 REACH_CHOICES = ("point", "object", "larger")
@@ -70,7 +71,7 @@ def build_hint_controls() -> HintControls:
                            interactive=False, height=200, elem_id="hint-entropy")
         hints = hints_input(gr.JSON([], visible=False, label="hints"))
     # the picture before the last change: kept an hour after its last change, like the view it compares with
-    before = gr.State(None, time_to_live=DOWNLOADS_MAX_AGE_S)
+    before = gr.State(None, time_to_live=downloads_max_age_s())
     return HintControls(hints, gr.State([]), gr.State(None), message, suggestions, reach, style, picker, add, remove,
                         undo, clear, before, comparison, entropy, gr.State(False))
 
