@@ -1,5 +1,6 @@
 """How long a hint takes to show: a 1-megapixel upload colourized again with one more hint, at full
-resolution, by the hint model alone and by the Colourize tab's whole upload path (three models).
+resolution, by the hint model alone (point and object reach) and by the Colourize tab's whole upload path
+(three models).
 
     python -m benchmarks.bench_hints --repeats 7
 
@@ -9,6 +10,7 @@ a reference photo's palette applied and the photo redrawn at full resolution: th
 strength, and half strength: two passes) and the tab's path with the reference.
 """
 import argparse
+import os
 import statistics
 import subprocess
 import time
@@ -62,6 +64,9 @@ def main(argv=None) -> None:
     colourizer.run(photo, Settings(), clicks[:1])  # warm-up
     model_none = timed(lambda n: colourizer.run(prepare_photo(path, None), Settings()), arguments.repeats)
     model_hint = timed(lambda n: colourizer.run(prepare_photo(path, None), Settings(), clicks[:n + 1]), arguments.repeats)
+    objects = [{"x": x, "y": y, "colour": c, "reach": "object"} for x, y, c in clicks]  # region finding included
+    model_object = timed(lambda n: colourizer.run(prepare_photo(path, None), Settings(), objects[:n + 1]),
+                         arguments.repeats)
     chosen = default_checkpoints()
     tab_hint = timed(lambda n: colourize_upload_panels(path, chosen, hints=[{"x": x, "y": y, "colour": c}
                                                                               for x, y, c in clicks[:n + 1]]),
@@ -70,6 +75,8 @@ def main(argv=None) -> None:
           f"median of {arguments.repeats}")
     print(f"hint model alone, no hint:            {model_none:.3f} s")
     print(f"hint model alone, with hints:         {model_hint:.3f} s")
+    print(f"hint model alone, object-reach hints: {model_object:.3f} s  (regions found, two model runs)")
+    print(f"load average during the run: {os.getloadavg()[0]:.1f}")
     print(f"Colourize tab upload path (3 models): {tab_hint:.3f} s  (decode, three models, hint markers)")
     if arguments.reference_checkpoint:
         time_reference(arguments, path, chosen)

@@ -4,6 +4,7 @@ one set of defaults."""
 import functools
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Callable
 
 import numpy as np
 import torch
@@ -15,7 +16,7 @@ from pixelwise.device import one_torch_thread
 from pixelwise.precision import autocast
 from pixelwise.images import DISPLAY_LONG_SIDE, has_colour, open_image, shrink, to_rgb
 
-from . import hints as hint_module, lab, reference as reference_module
+from . import hints as hint_module, lab, reference as reference_module, regions
 from .palette import labels_to_rgb, nearest_colour_labels
 
 # The defaults of every colourization (the tab, the API, the scripts; colorizer.pipeline.Settings reads them).
@@ -55,29 +56,26 @@ def takes_hints(model: nn.Module) -> bool:
 
 @torch.no_grad()
 def predict_logits(model: nn.Module, grey: np.ndarray | torch.Tensor, hint_planes: torch.Tensor | None = None,
-                   precision: str = "fp32", global_hint: torch.Tensor | None = None) -> torch.Tensor:
+                   precision: str = "fp32") -> torch.Tensor:
     """H x W input in [0, 1] (or uint8) -> NC x H x W float logits on the CPU. Any H, W: edges are padded
-    (replicated) to the multiple of the model's poolings. Hint models also read ``hint_planes``
+    (the input replicated, hint planes with zeros) to the multiple of the model's poolings. Hint models also read ``hint_planes``
     (3 x H x W, colorizer.hints; None: no hint, automatic colourization). ``precision``: a resolved one
-    (pixelwise/precision.py). ``global_hint``: a reference's palette (colorizer.reference), models with the global branch."""
+    (pixelwise/precision.py)."""
     grey = grey if isinstance(grey, torch.Tensor) else torch.from_numpy(np.array(grey))  # a copy: inputs may be read-only
     grey = grey.float() / 255.0 if grey.dtype == torch.uint8 else grey.float()
     height, width = grey.shape
     multiple = getattr(model, "size_multiple", 4)
     pad_h, pad_w = -height % multiple, -width % multiple
-    x = grey[None, None]
-    if takes_hints(model):
+    x = F.pad(grey[None, None], (0, pad_w, 0, pad_h), mode="replicate") if pad_h or pad_w else grey[None, None]
+    if takes_hints(model):  # hint planes padded with zeros: a hint on the edge must not grow into the padding
         planes = hint_planes if hint_planes is not None else torch.zeros(hint_module.HINT_PLANES, height, width)
-        x = torch.cat([x, planes[None].float()], dim=1)
-    if pad_h or pad_w:
-        x = F.pad(x, (0, pad_w, 0, pad_h), mode="replicate")
+        x = torch.cat([x, F.pad(planes[None].float(), (0, pad_w, 0, pad_h))], dim=1)
     device = next(model.parameters()).device
     was_training = model.training
     if was_training:  # a cached model is in eval mode already: two walks of its ~100 modules saved per call
         model.eval()
     with autocast(precision, device):
-        extra = () if global_hint is None else (global_hint[None].to(device),)
-        logits = model(x.to(device), *extra)[0, :, :height, :width].float().cpu()
+        logits = model(x.to(device))[0, :, :height, :width].float().cpu()
     if was_training:
         model.train()
     return logits
@@ -304,50 +302,109 @@ def _resize(array: np.ndarray, size: tuple[int, int], resample) -> np.ndarray:
 
 
 def photo_logits(model: nn.Module, photo: PreparedPhoto, long_side: int = DEFAULT_WORK_SIZE,
-                 hints=None, reference=None, reference_strength: float = 1.0) -> tuple[torch.Tensor, tuple[int, int]]:
+                 hints=None, hint_reach="point", reference=None,
+                 reference_strength: float = 1.0) -> tuple[torch.Tensor, tuple[int, int]]:
     """The model's NC x h x w logits on the photo's working-size copy, and that (width, height). ``hints``:
-    (x, y, (r, g, b)) in the upload's own pixel coordinates (or colorizer.hints.Hint / dicts), hint models only.
+    (x, y, (r, g, b)) in the upload's own pixel coordinates after its EXIF rotation (or colorizer.hints.Hint /
+    dicts), hint models only; ``hint_reach`` ("point", "object", "larger" or a number) for hints naming none.
     ``reference``: a photo whose palette the colours follow (reference_logits)."""
     work = long_side_size(*photo.size, long_side)
-    planes = None
-    if hints:
+    grey = model_input(model, photo.small(work))
+
+    def run(net: nn.Module) -> torch.Tensor:
+        if not hints:
+            return predict_logits(net, grey)
         if not takes_hints(model):
             raise hint_module.HintError("this model takes no hints; choose the hint model")
-        planes = hint_module.hint_planes(hint_module.checked_hints(hints, photo.full_size), photo.full_size, work)
-    grey = model_input(model, photo.small(work))
-    if reference is not None:
-        return reference_logits(model, grey, planes, reference, reference_strength), work
-    return predict_logits(model, grey, planes), work
+        checked = hint_module.checked_hints(hints, photo.full_size, hint_reach)
+        return steered_logits(net, grey, checked, photo.full_size, work)[0]
+
+    if reference is None:
+        return run(model), work
+    return reference_logits(model, run, reference, reference_strength), work
 
 
-def reference_logits(model: nn.Module, grey: np.ndarray, planes: torch.Tensor | None, reference,
-                     strength: float = 1.0) -> torch.Tensor:
-    """Logits with a reference photo's palette as the global hint, ``strength`` of the way from no reference
-    (0) to the full reference (1): the two runs' logits interpolated, so that 0 is exactly the automatic colour
-    and 1 exactly the reference's (a palette fed at part strength was never seen in training); the second run
-    costs one more pass on the small working copy. Raises colorizer.reference.ReferencePhotoError."""
+def reference_logits(model: nn.Module, run: Callable, reference, strength: float = 1.0) -> torch.Tensor:
+    """``run(model)``'s logits with a reference photo's palette as the global hint, ``strength`` of the way from
+    no reference (0) to the full reference (1): the two runs' logits interpolated, so that 0 is exactly the
+    automatic colour and 1 exactly the reference's (a palette fed at part strength was never seen in training);
+    it costs one more pass on the small working copy. Raises colorizer.reference.ReferencePhotoError."""
     vector = reference_module.reference_hint(model, reference, strength)
-    with_reference = predict_logits(model, grey, planes, global_hint=vector)
+    with_reference = run(GlobalHinted(model, vector))
     if strength >= 1.0:
         return with_reference
-    return torch.lerp(predict_logits(model, grey, planes), with_reference, float(strength))
+    return torch.lerp(run(model), with_reference, float(strength))
+
+
+class GlobalHinted(nn.Module):
+    """A model with the global branch given one global hint in every pass (hints may run it more than once)."""
+
+    def __init__(self, model: nn.Module, vector: torch.Tensor):
+        super().__init__()
+        self.model, self.vector = model, vector
+        self.config, self.size_multiple = model.config, getattr(model, "size_multiple", 4)  # what predict_logits reads
+        self.train(model.training)  # never switches the shared model's mode: predict_logits toggles only if training
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.model(x, self.vector[None].to(x.device).expand(len(x), -1))
+
+
+OBJECT_MODES = ("cover", "confine", "both")  # how an object-reach hint enters: scripts/click_results.py measures them
+OBJECT_MODE = "confine"  # measured best on the clicks and the background change (docs/hints.md, "Steering the object")
+
+
+def steered_logits(model: nn.Module, grey: np.ndarray, hints: list, size: tuple[int, int], work: tuple[int, int],
+                   base: torch.Tensor | None = None, mode: str = OBJECT_MODE,
+                   region_cache: dict | None = None) -> tuple[torch.Tensor, np.ndarray | None]:
+    """Logits with checked ``hints`` (colorizer.hints.Hint) on the working-size input ``grey`` (L / 100), and
+    the h x w mask of the regions that object-reach hints cover (None when every hint is a point: today's
+    SIGGRAPH 2017 patches, one model run). A hint with reach finds its region (colorizer.regions) on the
+    zero-hint prediction ``base`` (run here when not given); ``mode`` "cover": the hint planes cover the
+    region; "confine": the change the hints make is kept inside the regions (the hinted and zero-hint
+    distributions mixed by the soft region mask); "both". A point hint beside them is not confined.
+    ``region_cache``: a dict kept by the caller between calls on one photo (its regions are found once)."""
+    if all(hint.reach == 0 for hint in hints):
+        return predict_logits(model, grey, hint_module.hint_planes(hints, size, work)), None
+    base = predict_logits(model, grey) if base is None else base
+    base_probabilities = torch.softmax(base, dim=0)
+    cache = {} if region_cache is None else region_cache
+    if "costs" not in cache:
+        cache["costs"] = regions.step_costs(np.asarray(grey, np.float64) * 100, base_probabilities)
+    masks = []
+    for hint in hints:
+        key = (tuple(hint.points), hint.reach)
+        if hint.reach > 0 and key not in cache:
+            cache[key] = regions.region_mask(grey, hint_module.hint_pixels(hint, size, work), hint.reach,
+                                             costs=cache["costs"])
+        masks.append(cache[key] if hint.reach > 0 else None)
+    planes = hint_module.hint_planes(hints, size, work, regions=masks if mode in ("cover", "both") else None)
+    hinted = predict_logits(model, grey, planes)
+    union = np.max([mask for mask in masks if mask is not None], axis=0)
+    if mode == "cover" or any(mask is None for mask in masks):
+        return hinted, union
+    weight = torch.from_numpy(union)[None]
+    mixed = weight * torch.softmax(hinted, dim=0) + (1 - weight) * base_probabilities
+    return mixed.clamp(min=1e-12).log(), union
 
 
 def colourize_prepared(model: nn.Module, palette: torch.Tensor, photo: PreparedPhoto,
                        long_side: int = DEFAULT_WORK_SIZE, decoding: str = DEFAULT_DECODING,
                        temperature: float = DEFAULT_TEMPERATURE, hints=None,
-                       logits: torch.Tensor | None = None, reference=None,
+                       logits: torch.Tensor | None = None, hint_reach="point", reference=None,
                        reference_strength: float = 1.0) -> PhotoResult:
     """One model on a prepared photo: logits at the working size, colour on the photo's own lightness
     (colorizer.pipeline.Colourizer.run is this with its Settings).
-    ``hints``: [(x, y, (r, g, b)), ...] in the upload's own pixel coordinates (hint models; HintError if bad).
+    ``hints``: [(x, y, (r, g, b)), ...] in the upload's own pixel coordinates after its EXIF rotation (hint
+    models; HintError if bad); dicts may also be strokes ({"stroke": [[x, y], ...], "colour"}) and name their
+    own "reach". ``hint_reach``: for the hints that name none: "point" (the pixel's small patch, as SIGGRAPH
+    2017), "object" (the region the pixel belongs to, and nothing outside it), "larger" or a number 0-4.
     ``logits``: this model's logits on this photo from before (same working size and hints): decoded
     again, the model is not run (a decoding change redraws without it).
     ``reference``: a PreparedPhoto or RGB array whose palette the colours follow, ``reference_strength`` of the
     way (0-1; models with the global branch, colorizer.reference; ReferencePhotoError if unusable)."""
     with one_torch_thread():
         if logits is None:
-            logits, work = photo_logits(model, photo, long_side, hints, reference, reference_strength)
+            logits, work = photo_logits(model, photo, long_side, hints, hint_reach, reference, reference_strength)
         else:
             work = (logits.shape[-1], logits.shape[-2])
         colour = compose_colour(model, palette, logits, photo, decoding, temperature)

@@ -97,7 +97,8 @@ class Colourizer:
                hints=None, reference=None, reference_strength: float = 1.0) -> tuple[torch.Tensor, tuple[int, int]]:
         """NC x h x w logits on the photo's working-size copy, and that (width, height)."""
         with one_torch_thread():
-            return photo_logits(self.model, photo, settings.work_size, hints, reference, reference_strength)
+            return photo_logits(self.model, photo, settings.work_size, hints, reference=reference,
+                                reference_strength=reference_strength)
 
     def run(self, photo: PreparedPhoto, settings: Settings = Settings(), hints=None,
             logits: torch.Tensor | None = None, reference=None, reference_strength: float = 1.0) -> PhotoResult:
@@ -107,7 +108,8 @@ class Colourizer:
         this model's from an earlier run on the same photo, settings and hints, decoded again without a run.
         ``reference``: a photo whose palette the colours follow, ``reference_strength`` of the way (0-1)."""
         return colourize_prepared(self.model, self.palette, photo, settings.work_size, settings.decoding,
-                                  settings.temperature, hints, logits, reference, reference_strength)
+                                  settings.temperature, hints, logits, reference=reference,
+                                  reference_strength=reference_strength)
 
     def class_map(self, logits: torch.Tensor) -> np.ndarray:
         """NC x h x w logits -> h x w x 3 uint8: each pixel's most likely class in its own colour."""

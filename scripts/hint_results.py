@@ -151,6 +151,9 @@ def format_table(rows, curve, sets, arguments) -> str:
     return "\n".join(lines) + "\n"
 
 
+COLOURS = ("#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#8c564b")  # one per line of a plot
+
+
 def plot_curve(curve: dict, path: Path, size=(640, 400)) -> None:
     """PSNR against the number of hints (x on a sqrt scale, so 0-10 are readable), one line per photo set."""
     image = Image.new("RGB", size, "white")
@@ -170,12 +173,13 @@ def plot_curve(curve: dict, path: Path, size=(640, 400)) -> None:
         draw.text((left - 30, y_of(value) - 6), f"{value:.0f}", fill="black")
     draw.text(((left + right) // 2 - 60, size[1] - 22), "number of hints (sqrt scale)", fill="black")
     draw.text((8, top - 22), "RGB PSNR (dB)", fill="black")
-    for (name, values), colour in zip(curve.items(), ("#1f77b4", "#d62728", "#2ca02c")):
+    for number, ((name, values), colour) in enumerate(zip(curve.items(), COLOURS)):
         points = [(x_of(c), y_of(values[c])) for c in counts]
         draw.line(points, fill=colour, width=3)
         for x, y in points:
             draw.ellipse((x - 3, y - 3, x + 3, y + 3), fill=colour)
-        draw.text((points[-1][0] - 120, points[-1][1] - 18 if colour == "#1f77b4" else points[-1][1] + 6), name, fill=colour)
+        draw.text((points[-1][0] - 7 * len(name) - 10, points[-1][1] - 18 if number % 2 == 0 else points[-1][1] + 6),
+                  name, fill=colour)
     image.save(path)
 
 

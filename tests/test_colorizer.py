@@ -131,8 +131,8 @@ def test_bad_checkpoint_files_give_clear_errors(tmp_path):
 
 @pytest.mark.parametrize("field, value, message", [
     ("meta", ["not", "a", "dict"], "meta is a list"),
-    ("config", {"kernel": "3", "num_filters": 8, "num_colours": 24, "in_channels": 1}, "bad config"),
-    ("config", {"kernel": 4, "num_filters": 8, "num_colours": 24, "in_channels": 1}, "odd kernel"),
+    ("config", {"kernel": "3", "num_filters": 8, "num_colours": 24, "in_channels": 1}, "kernel must be a whole number"),
+    ("config", {"kernel": 4, "num_filters": 8, "num_colours": 24, "in_channels": 1}, "kernel must be odd"),
     ("palette", torch.zeros(24, 3, dtype=torch.int64), "palette must be a float"),
     ("palette", torch.rand(10, 3), "palette must be a float 24 x 3"),
     ("state_dict", [1, 2], "state_dict is a list"),

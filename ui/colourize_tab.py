@@ -345,7 +345,7 @@ def colourize(image: str, cnn_checkpoint: str | None = "cnn.pt", unet_checkpoint
         temperature: T of the annealed mean (0.38 is Zhang et al.'s); ignored by the other decodings.
         class_map: show each model's raw classes (the mode) instead of colours.
         work_size: long side in pixels of the copy the models run on (32 to 256).
-        hints: colour hints for a hint model in the beyond column (e.g. "colour_hints.pt"): a list of {"x": column, "y": row, "colour": "#rrggbb"} in the photo's own pixel coordinates (0, 0 top left), at most 200; other models ignore them.
+        hints: colour hints for a hint model in the beyond column (e.g. "colour_hints.pt"): a list of {"x": column, "y": row, "colour": "#rrggbb", "reach": "object"} or strokes {"stroke": [[x, y], ...], "colour": "#rrggbb", "reach": "object"} in the photo's own pixel coordinates after its EXIF rotation (0, 0 top left), at most 200; "reach": "point" (the default: a small patch, which may tint the whole photo), "object" (the region the pixel or stroke lands on, and nothing outside it) or "larger"; a colour may also be CSS "lab(L a b)" (its ab is used exactly); other models ignore hints.
         reference: a colour photo whose palette the beyond model follows (global hints; a beyond checkpoint that takes none is replaced by "colour_reference.pt"); None: automatic colour.
         reference_strength: how far from automatic colour (0) to the reference's palette (1).
     """
@@ -471,28 +471,36 @@ class ColourizeTab:
 def wire_hints(controls: "hints_section.HintControls", outputs: dict, beyond, redraw: dict, show: dict) -> list:
     """A click on the Beyond picture picks a hint target; a suggested or picked colour adds a hint; remove, undo
     and clear change them; each change draws the result again (keeping the settings; only the hint model runs)
-    and compares before and after. Returns the events that make a new result."""
+    and compares before and after; an event that changes nothing redraws nothing. Returns the events that make
+    a new result."""
     h = controls
     named = lambda fn, names: (hints_section_outputs(fn, h, names))  # noqa: E731
     pick = named(pick_hint_target, ("target", "message", "suggestions", "style", "picker"))
     outputs["beyond"].select(pick[0], [outputs["inspection"], outputs["view"], beyond], pick[1],
                              show_progress="hidden", api_visibility="private")
     changes = [
-        (h.suggestions.input, hints_section.add_hint, [h.hints, h.history, h.target, h.suggestions]),
-        (h.add.click, hints_section.add_hint, [h.hints, h.history, h.target, h.picker]),
+        (h.suggestions.input, hints_section.add_hint, [h.hints, h.history, h.target, h.suggestions, h.reach]),
+        (h.add.click, hints_section.add_hint, [h.hints, h.history, h.target, h.picker, h.reach]),
         (h.remove.input, hints_section.remove_hint, [h.hints, h.history, h.remove]),
         (h.undo.click, hints_section.undo_hint, [h.hints, h.history]),
         (h.clear.click, hints_section.clear_hints, [h.hints, h.history])]
     compare = named_outputs(lambda before, after, target: hints_section.compare(before, after, target, model_chart),
                             {"comparison": h.comparison, "entropy": h.entropy})
+    def when_changed(fn, first_output):
+        """fn, run only after a hint event that changed the hints (else its first output is left as it is)."""
+        return lambda changed, *args: fn(*args) if changed else {first_output: gr.skip()}
+
+    gated_redraw = dict(redraw, inputs=[h.changed, *redraw["inputs"]], js=None,
+                        fn=when_changed(redraw["fn"], redraw["outputs"][0]))
     events = []
     for trigger, handler, inputs in changes:
-        fn, outs = named(handler, ("hints", "history", "remove", "message"))
+        fn, outs = named(handler, ("hints", "history", "remove", "message", "changed"))
         event = trigger(fn, inputs, outs, show_progress="hidden", api_visibility="private")
-        event = event.then(lambda snapshot: snapshot, outputs["inspection"], h.before, api_visibility="private")
-        event = event.then(**redraw).then(**show)
-        event.then(compare, [h.before, outputs["inspection"], h.target], [h.comparison, h.entropy],
-                   show_progress="hidden", api_visibility="private")
+        event = event.then(when_changed(lambda snapshot: {h.before: snapshot}, h.before),
+                           [h.changed, outputs["inspection"]], h.before, api_visibility="private")
+        event = event.then(**gated_redraw).then(**show)
+        event.then(when_changed(compare, h.comparison), [h.changed, h.before, outputs["inspection"], h.target],
+                   [h.comparison, h.entropy], show_progress="hidden", api_visibility="private")
         events.append(event)
     return events
 

@@ -1,0 +1,235 @@
+"""Steering measured in clicks, as interactive segmentation measures them (issue 29): the table and the plot.
+
+    python scripts/click_results.py                             # 200 Imagenette val/ + 128 flower test photos
+    python scripts/click_results.py --limit 10 --out /tmp/c.md  # a quick look
+
+- A simulated person starts from zero hints; each click goes to the argmax of the ab-error map (|ab_out -
+  ab_true| at the photo's own size, box-blurred over 3% of the long side, never within that distance of an
+  earlier click) and gives the true mean colour of the 5 x 5 patch there. RGB PSNR and mean ab error after
+  0, 1, 2, 3, 5 and 10 clicks, and NoC@+3 dB (clicks until PSNR >= zero-hint PSNR + 3 dB; 20 when never),
+  for each reach (and, at object reach, each way the region enters the model: colorizer.inference.OBJECT_MODES).
+- Leakage, on the flower test photos with their masks: one click at the flower pixel farthest from the
+  mask's border with the flower's true mean colour: the share of flower pixels whose ab error drops, the
+  mean ab change on background pixels, and the IoU of the region found with the flower mask.
+- The hint model at the tab's working size (96) and decoding (annealed mean, T = 0.38), colour on each
+  photo's own lightness at its own size (colourize_prepared's path). Writes the table (Markdown), a JSON
+  beside it and the PSNR-against-clicks plot.
+"""
+import argparse
+import json
+import sys
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from PIL import Image
+from tqdm import tqdm
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+from colorizer import hints as hint_module, lab, metrics, photos  # noqa: E402
+from colorizer.checkpoint import load_checkpoint  # noqa: E402
+from colorizer.regions import reach_value  # noqa: E402
+from colorizer.inference import (OBJECT_MODE, OBJECT_MODES, compose_colour, long_side_size,  # noqa: E402
+                                 model_input, predict_logits, prepare_photo, steered_logits)
+from pixelwise import settings  # noqa: E402
+from scripts.hint_results import plot_curve, rgb_psnr  # noqa: E402
+from segmenter.data import list_ids, load_pair, make_split  # noqa: E402
+
+COUNTS = (0, 1, 2, 3, 5, 10)
+MAX_CLICKS = 20  # NoC counts up to here ("20 when never")
+GAIN_DB = 3.0
+BLUR_SHARE = 0.03
+PATCH = 5
+
+
+class PhotoSession:
+    """One photo, the hint model and its zero-hint prediction, clicked on again and again."""
+
+    def __init__(self, model, palette, truth: np.ndarray, arguments):
+        self.model, self.palette, self.truth, self.arguments = model, palette, truth, arguments
+        self.photo = prepare_photo(truth, max_side=None)
+        self.work = long_side_size(*self.photo.size, arguments.work_size)
+        self.grey = model_input(model, self.photo.small(self.work))
+        self.base = predict_logits(model, self.grey)
+        self.true_ab = metrics.ab_of(truth)
+        self.regions = {}
+
+    def colour(self, logits: torch.Tensor) -> np.ndarray:
+        return compose_colour(self.model, self.palette, logits, self.photo, "annealed", self.arguments.temperature)
+
+    def steer(self, hints: list, reach: float, mode: str) -> tuple[np.ndarray, np.ndarray | None]:
+        """The colour with these (x, y, rgb) hints at this reach, and the region mask at the working size."""
+        checked = hint_module.checked_hints(hints, self.photo.full_size, reach)
+        logits, union = steered_logits(self.model, self.grey, checked, self.photo.full_size, self.work, self.base,
+                                       mode, self.regions)
+        return self.colour(logits), union
+
+
+def patch_colour(truth: np.ndarray, x: int, y: int) -> tuple[int, int, int]:
+    """The mean RGB of the 5 x 5 patch around (x, y), clipped to the photo."""
+    patch = truth[max(0, y - PATCH // 2):y + PATCH // 2 + 1, max(0, x - PATCH // 2):x + PATCH // 2 + 1]
+    return tuple(int(v) for v in patch.reshape(-1, 3).mean(0).round())
+
+
+def next_click(output: np.ndarray, true_ab: np.ndarray, earlier: list[tuple[int, int]]) -> tuple[int, int]:
+    """The argmax of the box-blurred ab-error map, at least the blur's width from every earlier click."""
+    height, width = true_ab.shape[:2]
+    side = max(1, round(BLUR_SHARE * max(height, width)))
+    error = torch.from_numpy(np.linalg.norm(metrics.ab_of(output) - true_ab, axis=2)).float()[None, None]
+    blurred = F.avg_pool2d(error, side | 1, stride=1, padding=(side | 1) // 2, count_include_pad=False)[0, 0]
+    rows, columns = torch.meshgrid(torch.arange(height), torch.arange(width), indexing="ij")
+    for x, y in earlier:
+        blurred[(columns - x) ** 2 + (rows - y) ** 2 < side ** 2] = -1
+    index = int(blurred.argmax())
+    return index % width, index // width
+
+
+def psnr_and_ab(output: np.ndarray, session: PhotoSession) -> tuple[float, float]:
+    ab_error = float(np.linalg.norm(metrics.ab_of(output) - session.true_ab, axis=2).mean())
+    return rgb_psnr([output], [session.truth]), ab_error
+
+
+def click_curve(session: PhotoSession, reach: float, mode: str) -> dict:
+    """PSNR and mean ab error after each number of clicks, and NoC@+3 dB."""
+    output = session.colour(session.base)
+    start, start_ab = psnr_and_ab(output, session)
+    psnr, ab_error, hints, clicks, noc = {0: start}, {0: start_ab}, [], [], None
+    for count in range(1, MAX_CLICKS + 1):
+        if count > max(COUNTS) and noc is not None:
+            break
+        x, y = next_click(output, session.true_ab, clicks)
+        clicks.append((x, y))
+        hints.append((x, y, patch_colour(session.truth, x, y)))
+        output = session.steer(hints, reach, mode)[0]
+        psnr[count], ab_error[count] = psnr_and_ab(output, session)
+        if noc is None and psnr[count] >= start + GAIN_DB:
+            noc = count
+    return {"psnr": {c: psnr[c] for c in COUNTS}, "ab": {c: ab_error[c] for c in COUNTS},
+            "noc": noc if noc is not None else MAX_CLICKS}
+
+
+def deepest_pixel(mask: np.ndarray) -> tuple[int, int]:
+    """(x, y) of the mask pixel farthest from its border (the last to go when eroding it, 3 x 3 at a time)."""
+    current = torch.from_numpy(mask.astype(np.float32))[None, None]
+    while True:
+        eroded = -F.max_pool2d(-F.pad(current, (1, 1, 1, 1)), 3, stride=1)
+        if eroded.sum() == 0:
+            break
+        current = eroded
+    row, column = np.argwhere(current[0, 0].numpy() > 0)[0]
+    return int(column), int(row)
+
+
+def leakage(session: PhotoSession, labels: np.ndarray, reach: float, mode: str) -> dict:
+    """One click at the flower's deepest pixel with the flower's true mean colour."""
+    flower, background = labels == 1, labels == 0
+    x, y = deepest_pixel(flower)
+    mean_rgb = tuple(int(v) for v in session.truth[flower].mean(0).round())
+    before = session.colour(session.base)
+    after, union = session.steer([(x, y, mean_rgb)], reach, mode)
+    before_ab, after_ab = metrics.ab_of(before), metrics.ab_of(after)
+    error_before = np.linalg.norm(before_ab - session.true_ab, axis=2)
+    error_after = np.linalg.norm(after_ab - session.true_ab, axis=2)
+    change = np.linalg.norm(after_ab - before_ab, axis=2)
+    result = {"improved": float((error_after[flower] < error_before[flower]).mean()),
+              "background_change": float(change[background].mean()) if background.any() else 0.0}
+    if union is not None:
+        region = np.asarray(Image.fromarray(union).resize(labels.shape[::-1], Image.Resampling.BILINEAR)) > 0.5
+        result["iou"] = float((region & flower).sum() / max(1, (region | flower).sum()))
+    return result
+
+
+def photo_sets(arguments) -> dict:
+    files = photos.photo_files(photos.split_folder(arguments.imagenette, "val"))
+    chosen = np.linspace(0, len(files) - 1, arguments.imagenette_count).round().astype(int)
+    if arguments.limit:
+        chosen = chosen[np.linspace(0, len(chosen) - 1, arguments.limit).round().astype(int)]
+    imagenette = [(np.asarray(Image.open(files[i]).convert("RGB")), None) for i in chosen]
+    flower_ids = make_split(list_ids(Path(arguments.flowers)))["test"]
+    if arguments.limit:
+        flower_ids = [flower_ids[i] for i in np.linspace(0, len(flower_ids) - 1, arguments.limit).round().astype(int)]
+    return {"imagenette val": imagenette, "flower test": [load_pair(i, Path(arguments.flowers)) for i in flower_ids]}
+
+
+def methods(arguments) -> list[tuple[str, float, str]]:
+    """(name, reach, object mode) of each way measured."""
+    chosen = [("point", 0.0, "cover")]
+    for reach in arguments.reaches:
+        chosen += [(f"{reach} ({mode})" if len(arguments.modes) > 1 else reach, reach_value(reach), mode)
+                   for mode in arguments.modes]
+    return chosen
+
+
+def mean_of(results: list[dict]) -> dict:
+    return {"psnr": {c: float(np.mean([r["psnr"][c] for r in results])) for c in COUNTS},
+            "ab": {c: float(np.mean([r["ab"][c] for r in results])) for c in COUNTS},
+            "noc": float(np.mean([r["noc"] for r in results]))}
+
+
+def main(argv=None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--imagenette", default=str(settings.imagenette_root()))
+    parser.add_argument("--flowers", default=str(settings.flowers_root()))
+    parser.add_argument("--hint-model", default="checkpoints/colour_hints.pt")
+    parser.add_argument("--work-size", type=int, default=96)
+    parser.add_argument("--temperature", type=float, default=lab.DEFAULT_TEMPERATURE)
+    parser.add_argument("--imagenette-count", type=int, default=200, help="evenly spaced photos of val/")
+    parser.add_argument("--limit", type=int, default=None, help="N evenly spaced photos of each set (quick checks)")
+    parser.add_argument("--reaches", nargs="*", default=["object"], help="reaches beside point")
+    parser.add_argument("--modes", nargs="+", default=[OBJECT_MODE], choices=OBJECT_MODES)
+    parser.add_argument("--threads", type=int, default=1, help="torch threads (1: the app's own, one per request)")
+    parser.add_argument("--out", default="results/clicks.md")
+    parser.add_argument("--plot", default="docs/clicks.png")
+    arguments = parser.parse_args(argv)
+    torch.manual_seed(0)
+    torch.set_num_threads(arguments.threads)
+    model, palette = load_checkpoint(arguments.hint_model)
+    sets = photo_sets(arguments)
+    clicks, leaks = {}, {}
+    for set_name, pairs in sets.items():
+        sessions = [PhotoSession(model, palette, truth, arguments) for truth, _ in pairs]
+        for name, reach, mode in methods(arguments):
+            results = [click_curve(s, reach, mode) for s in tqdm(sessions, desc=f"{set_name}: {name}", leave=False)]
+            clicks[(set_name, name)] = mean_of(results)
+            print(set_name, name, clicks[(set_name, name)], file=sys.stderr)
+            if pairs[0][1] is not None:
+                found = [leakage(s, labels, reach, mode) for s, (_, labels) in zip(sessions, pairs)]
+                leaks[name] = {key: float(np.mean([f[key] for f in found])) for key in found[0]}
+                print(set_name, name, leaks[name], file=sys.stderr)
+    write(clicks, leaks, sets, arguments)
+
+
+def write(clicks: dict, leaks: dict, sets: dict, arguments) -> None:
+    out = Path(arguments.out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(format_table(clicks, leaks, sets, arguments))
+    out.with_suffix(".json").write_text(json.dumps(
+        {"clicks": [{"set": s, "method": m, **v} for (s, m), v in clicks.items()], "leakage": leaks}, indent=1) + "\n")
+    if arguments.plot:
+        plot_curve({f"{s}, {m}": v["psnr"] for (s, m), v in clicks.items()}, Path(arguments.plot))
+    print(out.read_text())
+
+
+def format_table(clicks: dict, leaks: dict, sets: dict, arguments) -> str:
+    sizes = ", ".join(f"{len(pairs)} {name} photos" for name, pairs in sets.items())
+    lines = [f"Command: `python scripts/click_results.py {' '.join(sys.argv[1:])}`", "",
+             f"{sizes}; {Path(arguments.hint_model).name} at working size {arguments.work_size}, annealed mean "
+             f"T = {arguments.temperature}, colour on each photo's own lightness at its own size.", "",
+             "| photos | reach | " + " | ".join(f"PSNR {c}" for c in COUNTS) + " | " +
+             " | ".join(f"ab err {c}" for c in COUNTS) + " | NoC@+3 dB |",
+             "|---|---|" + "---:|" * (2 * len(COUNTS) + 1)]
+    for (set_name, name), values in clicks.items():
+        lines.append(f"| {set_name} | {name} | " + " | ".join(f"{values['psnr'][c]:.2f}" for c in COUNTS) + " | "
+                     + " | ".join(f"{values['ab'][c]:.2f}" for c in COUNTS) + f" | {values['noc']:.2f} |")
+    lines += ["", "Leakage, flower test photos: one click at the flower's deepest pixel with its true mean colour.", "",
+              "| reach | flower pixels improved | mean ab change on the background | region IoU with the flower |",
+              "|---|---:|---:|---:|"]
+    for name, values in leaks.items():
+        iou = f"{values['iou']:.3f}" if "iou" in values else "-"
+        lines.append(f"| {name} | {100 * values['improved']:.1f}% | {values['background_change']:.2f} | {iou} |")
+    return "\n".join(lines) + "\n"
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,242 @@
+"""Steering (issue 29): hint reach and strokes, hint planes at the edges, plain refusals, duplicates, the
+suggestions, and the hint controls' handlers; on pictures and models the tests make themselves."""
+import math
+
+import numpy as np
+import pytest
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from colorizer import hints, inference, lab
+from pixelwise.device import one_torch_thread
+from tests.test_hints import _hint_model
+
+
+class _Recorder(nn.Module):
+    """A hint 'model' that records the input it is given (and answers zeros)."""
+    size_multiple = 8
+    colour_space = "lab"
+
+    def __init__(self):
+        super().__init__()
+        self.config = type("Config", (), {"in_channels": 4})()
+        self.weight = nn.Parameter(torch.zeros(1))
+        self.seen = None
+
+    def forward(self, x):
+        self.seen = x
+        return torch.zeros(x.shape[0], 5, *x.shape[2:])
+
+
+@pytest.mark.parametrize("corner", ["bottom", "right", "bottom right"])
+def test_hint_planes_at_the_bottom_and_right_edges_cover_only_the_hinted_pixels(corner):
+    model, size = _Recorder(), (61, 45)  # 61 x 45: padded to 64 x 48
+    x = size[0] - 1 if "right" in corner else 30
+    y = size[1] - 1 if "bottom" in corner else 20
+    planes = hints.hint_planes([hints.Hint(x, y, (255, 0, 0))], size, size)
+    inference.predict_logits(model, torch.rand(size[1], size[0]), planes)
+    seen_mask = model.seen[0, 3]
+    assert seen_mask.shape == (48, 64)
+    assert seen_mask.sum() == planes[2].sum()  # 6 pixels on an edge (4 in a corner), not 6 + the padding
+    assert seen_mask[size[1]:].sum() == 0 and seen_mask[:, size[0]:].sum() == 0
+
+
+def test_point_reach_gives_the_earlier_output_away_from_the_padded_edges():
+    """Away from the edges the input is what it was before zero padding, so the logits are bit for bit the
+    same as the earlier path (input and planes padded together by replication)."""
+    model = _hint_model()
+    rgb = np.random.default_rng(1).integers(0, 256, (70, 130, 3), dtype=np.uint8)
+    photo = inference.prepare_photo(rgb)
+    given = [(65, 35, "#00ff00"), (20, 10, "#ff00ff")]
+    now = inference.colourize_prepared(model, torch.zeros(12, 3), photo, hints=given, hint_reach="point")
+    work = now.work_size
+    grey = torch.from_numpy(inference.model_input(model, photo.small(work)))
+    planes = hints.hint_planes(hints.checked_hints(given, photo.full_size), photo.full_size, work)
+    x = torch.cat([grey[None, None], planes[None]], dim=1)
+    pad_h, pad_w = -x.shape[2] % model.size_multiple, -x.shape[3] % model.size_multiple
+    with torch.no_grad(), one_torch_thread():  # as colourize_prepared runs it: sums in the same order
+        earlier = model(F.pad(x, (0, pad_w, 0, pad_h), mode="replicate"))[0, :, :work[1], :work[0]]
+    assert torch.equal(now.logits, earlier)
+
+
+def _discs_photo():
+    """A grey background, a dark disc on the left and a light one on the right (RGB, 96 x 56: the working
+    size itself, so the edges stay crisp where the region is found)."""
+    rows, columns = np.mgrid[0:56, 0:96]
+    grey = np.full((56, 96), 128, np.uint8)
+    grey[(rows - 28) ** 2 + (columns - 24) ** 2 < 16 ** 2] = 20
+    grey[(rows - 28) ** 2 + (columns - 72) ** 2 < 16 ** 2] = 240
+    return np.repeat(grey[..., None], 3, axis=2)
+
+
+def test_an_object_hint_changes_its_disc_and_nothing_outside_it():
+    model, photo = _hint_model(), inference.prepare_photo(_discs_photo())
+    plain = inference.colourize_prepared(model, torch.zeros(12, 3), photo, decoding="annealed")
+    steered = inference.colourize_prepared(model, torch.zeros(12, 3), photo, decoding="annealed",
+                                           hints=[(24, 28, (0, 200, 0))], hint_reach="object")
+    change = np.abs(steered.colour.astype(int) - plain.colour.astype(int)).max(axis=2)
+    rows, columns = np.mgrid[0:56, 0:96]
+    outside = (rows - 28) ** 2 + (columns - 24) ** 2 > 17 ** 2  # a pixel's margin for the soft edge
+    assert change[outside].max() <= 1  # the other disc and the background as they were
+    assert change[12:44, 8:40].max() >= 2  # the clicked disc changed (a dark disc: a few RGB levels)
+
+
+def test_a_stroke_covers_every_model_pixel_along_it_and_goes_through_the_api_shape():
+    size = work = (100, 60)
+    (stroke,) = hints.checked_hints([{"stroke": [[10, 10], [40, 10], [40, 30]], "colour": "#ff0000"}], size)
+    assert stroke.points == [(10, 10), (40, 10), (40, 30)] and stroke.reach == 0
+    pixels = set(hints.hint_pixels(stroke, size, work))
+    assert {(x, 10) for x in range(10, 41)} | {(40, y) for y in range(10, 31)} == pixels
+    planes = hints.hint_planes([stroke], size, work, patch=1)
+    assert planes[2].sum() == len(pixels)
+    model, photo = _hint_model(), inference.prepare_photo(_discs_photo())
+    stroked = inference.colourize_prepared(model, torch.zeros(12, 3), photo,
+                                           hints=[{"stroke": [[20, 28], [30, 30]], "colour": "#00ff00",
+                                                   "reach": "object"}])
+    plain = inference.colourize_prepared(model, torch.zeros(12, 3), photo)
+    assert not np.array_equal(stroked.colour, plain.colour)
+
+
+@pytest.mark.parametrize("bad, words", [
+    ([{"x": float("nan"), "y": 1, "colour": "#ff0000"}], "whole pixel number"),
+    ([{"x": float("inf"), "y": 1, "colour": "#ff0000"}], "whole pixel number"),
+    ([{"x": 1, "y": -math.inf, "colour": "#ff0000"}], "whole pixel number"),
+    ([{"x": 1.5, "y": 1, "colour": "#ff0000"}], "whole pixel number"),
+    ([{"x": 1, "y": 1, "colour": "rgb(nan,0,0)"}], "finite numbers"),
+    ([{"x": 1, "y": 1, "colour": "rgb(1e999,0,0)"}], "finite numbers"),
+    ([{"x": 1, "y": 1, "colour": (1e999, 0, 0)}], "0-255"),
+    ([{"x": 1, "y": 1, "colour": "lab(50 300 0)"}], "a and b"),
+    ([{"x": 1, "y": 1, "colour": "#ff0000", "reach": "galaxy"}], "reach"),
+    ([{"stroke": [[1, 1], [2]], "colour": "#ff0000"}], "stroke"),
+    (5, "must be a list"),
+    ("not json", "JSON list"),
+    ([7], "is not"),
+])
+def test_nan_infinite_and_wrongly_typed_hints_get_plain_messages(bad, words):
+    with pytest.raises(hints.HintError, match=words):
+        hints.checked_hints(bad, (100, 50))
+
+
+def test_nan_and_wrong_hints_through_the_colourize_endpoint_are_plain_errors(tmp_path):
+    import gradio as gr
+    from PIL import Image
+    from ui import colourize_tab
+
+    path = tmp_path / "grey.png"
+    Image.fromarray(_discs_photo()).save(path)
+    for bad in (5, [{"x": float("nan"), "y": 1, "colour": "#ff0000"}], [{"x": 1, "y": 1, "colour": "rgb(1e999,0,0)"}]):
+        with pytest.raises(gr.Error) as raised:
+            colourize_tab.colourize(str(path), None, None, None, hints=bad)
+        assert "Traceback" not in str(raised.value.message) and "hint" in str(raised.value.message)
+
+
+def test_two_hints_on_one_pixel_keep_the_later_one_once():
+    given = [(3, 4, "#ff0000"), (5, 5, "#00ff00"), (3, 4, "#0000ff")]
+    checked = hints.checked_hints(given, (10, 10))
+    assert [(h.x, h.y, h.rgb) for h in checked] == [(5, 5, (0, 255, 0)), (3, 4, (0, 0, 255))]
+
+
+def test_a_lab_colour_reaches_the_planes_exactly():
+    """A suggestion at L = 30 with ab (0, 80) arrived as about (4, 40) when sent as a gamut-clipped RGB."""
+    (hint,) = hints.checked_hints([{"x": 5, "y": 5, "colour": hints.lab_text(30, 0, 80)}], (10, 10))
+    planes = hints.hint_planes([hint], (10, 10), (10, 10))
+    assert torch.allclose(planes[:2, 5, 5] * hints.AB_SCALE, torch.tensor([0.0, 80.0]))
+    rgb_ab = lab.rgb_to_lab(torch.tensor(hint.rgb, dtype=torch.uint8))[1:]
+    assert (rgb_ab - torch.tensor([0.0, 80.0])).norm() > 10  # the RGB it is drawn with is another ab
+
+
+# ------------------------------------------------------------------ suggestions
+
+def _grid():
+    return torch.tensor([[a, b] for a in range(-100, 101, 10) for b in range(-100, 101, 10)], dtype=torch.float32)
+
+
+@pytest.mark.parametrize("suggest", [hints.suggest_colours, hints.suggest_modes])
+def test_suggestions_on_a_flat_distribution_do_not_fail(suggest):
+    centres = _grid()  # 441 classes: each 0.0023, under every mass threshold
+    found = suggest(torch.full((len(centres),), 1 / len(centres)), centres, 50.0)
+    assert 1 <= len(found) <= 8
+
+
+def test_suggestions_on_a_one_hot_distribution_give_that_colour():
+    centres = _grid()
+    p = torch.zeros(len(centres))
+    p[100] = 1
+    (only,) = hints.suggest_modes(p, centres, 40.0)
+    assert only.mass == pytest.approx(1.0) and only.lab == pytest.approx((40.0, *centres[100].tolist()))
+
+
+def test_suggestions_on_a_two_mode_distribution_give_both_modes_most_probable_first():
+    centres = _grid()
+    p = torch.zeros(len(centres))
+    red, blue = int(((centres - torch.tensor([60.0, 40.0])).norm(dim=1)).argmin()), \
+        int(((centres - torch.tensor([10.0, -60.0])).norm(dim=1)).argmin())
+    p[red], p[blue] = 0.3, 0.7
+    found = hints.suggest_modes(p, centres, 55.0)
+    assert [s.lab[1:] for s in found] == [pytest.approx(tuple(centres[blue].tolist())),
+                                          pytest.approx(tuple(centres[red].tolist()))]
+    assert [s.mass for s in found] == [pytest.approx(0.7), pytest.approx(0.3)]
+
+
+# ------------------------------------------------------------------ the hint controls (no server)
+
+def test_the_remove_list_never_answers_nothing_and_takes_a_stale_choice():
+    from ui import hints_section
+
+    listed = [{"x": 1, "y": 2, "colour": "#ff0000", "reach": "object"}, {"x": 3, "y": 4, "colour": "#00ff00"}]
+    for stale in (None, "4", "9: (1, 1) #000000 point"):
+        answer = hints_section.remove_hint(listed, [], stale)
+        assert answer["changed"] is False and answer["message"] and "hints" not in answer
+    label = hints_section._listed(listed)["choices"][1]
+    answer = hints_section.remove_hint(listed, [], label)
+    assert answer["hints"] == listed[:1] and answer["changed"] is True
+
+
+def test_hint_events_that_change_nothing_say_so_and_a_second_hint_on_a_pixel_replaces_the_first():
+    from ui import hints_section
+
+    assert hints_section.undo_hint([], [])["changed"] is False
+    assert hints_section.clear_hints([], [])["changed"] is False
+    assert hints_section.add_hint([], [], None, "#ff0000")["changed"] is False
+    target = {"x": 5, "y": 6, "shown": [5, 6]}
+    first = hints_section.add_hint([], [], target, "#ff0000", "object")
+    second = hints_section.add_hint(first["hints"], first["history"], target, "lab(50.0 10.0 20.0)", "point")
+    assert second["hints"] == [{"x": 5, "y": 6, "colour": "lab(50.0 10.0 20.0)", "reach": "point"}]
+    assert "replaces hint 1" in second["message"] and second["changed"] is True
+
+
+def test_the_dropdown_takes_a_stale_value_without_an_error():
+    import gradio as gr
+    from ui import hints_section
+
+    with gr.Blocks():
+        controls = hints_section.build_hint_controls()
+    assert controls.remove.preprocess("4") == "4"  # was "Value: 4 is not in the list of choices"
+
+
+def test_the_sampler_is_uniform_as_the_docstring_says_not_the_papers_gaussian():
+    assert "uniform" in hints.__doc__ and "Gaussian" in hints.__doc__
+    generator = torch.Generator().manual_seed(4)
+    centres = [left + 0.5 for _ in range(3000) for _, left, _, _ in hints.sample_patches(64, 64, generator, max_patch=1)]
+    outer = np.mean([(c < 8) or (c > 56) for c in centres])
+    assert outer == pytest.approx(0.25, abs=0.03)  # a Gaussian with sigma = 16 would put ~13% there
+
+
+@pytest.mark.parametrize("size", [(1227, 815), (97, 61), (640, 480)])
+def test_a_click_reads_the_model_pixel_its_hint_lands_on(size):
+    """One rounding rule: the suggestions come from the very model pixel the hint goes to (128 of 5,023 clicks
+    were one model pixel apart)."""
+    from PIL import Image
+
+    work = inference.long_side_size(*size, 96)
+    centres = _grid()
+    image = Image.new("RGB", (min(size[0], 400), min(size[1], 400)), (128, 128, 128))
+    rng = np.random.default_rng(0)
+    for x, y in zip(rng.integers(0, size[0], 40), rng.integers(0, size[1], 40)):
+        column, row = hints.model_pixel(int(x), int(y), size, work)
+        logits = torch.full((len(centres), work[1], work[0]), -30.0)
+        logits[0] = 0  # everywhere class 0 ...
+        logits[0, row, column], logits[200, row, column] = -30.0, 0.0  # ... but class 200 on the hint's pixel
+        (only,) = hints.click_suggestions(logits, centres, image, (int(x), int(y)), size)
+        assert only.lab[1:] == pytest.approx(tuple(centres[200].tolist()), abs=1e-3)

@@ -1,0 +1,57 @@
+"""Region finding for a click (colorizer.regions) on pictures the tests draw."""
+import numpy as np
+import pytest
+import torch
+
+from colorizer import regions
+
+
+def _two_discs(size=(64, 96)) -> np.ndarray:
+    """Lightness: a mid-grey background with a dark disc on the left and a light one on the right."""
+    rows, columns = np.mgrid[0:size[0], 0:size[1]]
+    lightness = np.full(size, 50.0)
+    lightness[(rows - 32) ** 2 + (columns - 24) ** 2 < 15 ** 2] = 10.0
+    lightness[(rows - 32) ** 2 + (columns - 72) ** 2 < 15 ** 2] = 90.0
+    return lightness
+
+
+@pytest.mark.parametrize("reach", ["object", "larger"])
+def test_a_click_on_one_disc_never_reaches_the_other(reach):
+    lightness = _two_discs()
+    rows, columns = np.mgrid[0:64, 0:96]
+    left = (rows - 32) ** 2 + (columns - 24) ** 2 < 15 ** 2
+    right = (rows - 32) ** 2 + (columns - 72) ** 2 < 15 ** 2
+    mask = regions.region_mask(lightness, [(24, 32)], reach)
+    assert mask[right].max() == 0  # never the other disc
+    if reach == "object":
+        assert mask[~left].max() == 0  # nor anything beyond the clicked disc's edge ("larger" crosses one edge)
+    assert (mask[left] == 1).mean() > 0.9  # and the disc itself nearly whole at full strength
+
+
+def test_predicted_distributions_split_objects_of_one_lightness():
+    lightness = np.full((40, 80), 50.0)
+    distributions = torch.zeros(2, 40, 80)
+    distributions[0, :, :40] = 1  # the model sees two different things left and right
+    distributions[1, :, 40:] = 1
+    mask = regions.region_mask(lightness, [(34, 20)], "object", distributions)
+    assert mask[:, 40:].max() == 0 and mask[15:26, 30:40].min() == 1
+    assert regions.region_mask(lightness, [(34, 20)], "object")[15:26, 40:46].min() == 1  # without them it spreads
+
+
+def test_on_a_gradient_the_region_grows_with_the_reach():
+    lightness = np.tile(np.linspace(0, 100, 400), (48, 1))
+    areas = [regions.region_mask(lightness, [(200, 24)], reach).sum() for reach in (0, 0.25, 0.5, 1, 2)]
+    assert areas[0] == 1  # point: the clicked pixel alone
+    assert all(a < b for a, b in zip(areas, areas[1:])), areas
+
+
+def test_a_stroke_seeds_the_region_from_every_pixel_it_crosses():
+    lightness = _two_discs()
+    both = regions.region_mask(lightness, [(24, 32), (72, 32)], "object")
+    assert both[32, 24] == 1 and both[32, 72] == 1 and both[5, 5] == 0
+
+
+@pytest.mark.parametrize("bad", ["far", -1, float("nan"), 99, None])
+def test_a_bad_reach_is_refused_in_plain_words(bad):
+    with pytest.raises(ValueError, match="reach"):
+        regions.reach_value(bad)
