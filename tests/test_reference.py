@@ -119,6 +119,9 @@ def test_a_reference_photo_through_colourize_prepared():
     torch.nn.init.normal_(with_branch.hint_conv.weight, std=0.5)  # a hint-sensitive model: clicks work with a reference
     hinted = inference.colourize_prepared(with_branch, palette, photo, reference=red, hints=[(65, 35, "#00ff00")])
     assert not torch.equal(hinted.logits, inference.colourize_prepared(with_branch, palette, photo, reference=red).logits)
+    obj = inference.colourize_prepared(with_branch, palette, photo, reference=red,
+                                       hints=[{"x": 65, "y": 35, "colour": "#00ff00", "reach": "object"}])
+    assert obj.logits.shape == hinted.logits.shape  # an object hint (several passes) takes the reference too
     with pytest.raises(reference.ReferencePhotoError, match="no colour"):
         inference.colourize_prepared(with_branch, palette, photo, reference=np.full((9, 9, 3), 128, np.uint8))
     with pytest.raises(reference.ReferencePhotoError, match="takes no reference"):
