@@ -2,6 +2,7 @@
 the 15 tools and calls every one with real inputs (photos as data: URLs, colourize with a hint, a training of a
 second), checking the answers: pictures as MCP image content, values as JSON text, no server path outside a URL."""
 import asyncio
+import concurrent.futures
 import base64
 import io
 import json
@@ -29,6 +30,13 @@ async def _session(app_url: str, work):
             return await work(session)
 
 
+def in_own_loop(coroutine):
+    """Run ``coroutine`` to its end on a thread of its own: an earlier test in the run (Playwright's sync API)
+    may leave an event loop running on this thread, where asyncio.run refuses to start."""
+    with concurrent.futures.ThreadPoolExecutor(1) as pool:
+        return pool.submit(asyncio.run, coroutine).result()
+
+
 def call(app_url: str, tool: str, arguments: dict, progress: list | None = None) -> list:
     """The tool's answer as a list of ("image", PIL image) and ("text", str); an error fails the test. With
     ``progress``, the call asks for progress notifications (Gradio's streaming path) and collects them there."""
@@ -36,7 +44,7 @@ def call(app_url: str, tool: str, arguments: dict, progress: list | None = None)
         listen = (lambda done, total, message: progress.append(message)) if progress is not None else None
         return await session.call_tool(tool, arguments, progress_callback=listen)
 
-    result = asyncio.run(_session(app_url, work))
+    result = in_own_loop(_session(app_url, work))
     texts = [item.text for item in result.content if item.type == "text"]
     assert not result.isError, f"{tool}: {texts}"
     for text in texts:  # a file's URL names Gradio's cache; nothing else may show a path of the server
@@ -46,7 +54,7 @@ def call(app_url: str, tool: str, arguments: dict, progress: list | None = None)
 
 
 def failed_call(app_url: str, tool: str, arguments: dict) -> str:
-    result = asyncio.run(_session(app_url, lambda session: session.call_tool(tool, arguments)))
+    result = in_own_loop(_session(app_url, lambda session: session.call_tool(tool, arguments)))
     assert result.isError
     return " ".join(item.text for item in result.content if item.type == "text")
 
@@ -77,7 +85,7 @@ def grey(width: int = 180, height: int = 120) -> str:
 
 
 def test_an_agent_sees_every_tool_with_a_valid_schema(app_url):
-    listed = asyncio.run(_session(app_url, lambda session: session.list_tools())).tools
+    listed = in_own_loop(_session(app_url, lambda session: session.list_tools())).tools
     assert {tool.name for tool in listed} == PUBLIC
     for tool in listed:
         Draft202012Validator.check_schema(tool.inputSchema)
