@@ -152,11 +152,12 @@ def run_checks(url: str, app: Path, folder: Path) -> list[tuple[str, str | None]
     return checks + check_examples(url, app, folder / "downloads")
 
 
-def stop(process: subprocess.Popen) -> None:
+def stop(process: subprocess.Popen, timeout_s: float = 30) -> None:
+    """Terminate ``process``, and kill it if it has not ended within ``timeout_s`` (the tests' apps too)."""
     if process.poll() is None:
         process.terminate()
         try:
-            process.wait(timeout=30)
+            process.wait(timeout=timeout_s)
         except subprocess.TimeoutExpired:
             process.kill()
             process.wait()

@@ -24,6 +24,7 @@ os.environ["TMPDIR"] = tempfile.tempdir = str(TEST_TEMP)
 
 import pytest  # noqa: E402
 
+from pixelwise.rehearsal import stop  # noqa: E402
 from pixelwise.settings import screenshot_dir  # noqa: E402
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
@@ -130,12 +131,7 @@ def app_url(app_dir):
     try:
         yield url
     finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+        stop(proc, timeout_s=15)
 
 
 @pytest.fixture(scope="module")
