@@ -35,7 +35,7 @@ def test_colourize_examples_in_one_click(page):
         re.compile(r"^(Astronaut|Rocket launch|Coffee|Cat|Cameraman|Coins)"))
     examples.first.wait_for()
     assert examples.count() == 6  # the examples render, labelled
-    page.get_by_text("Cameraman (black and white)").click()
+    page.locator("#colourize-example-buttons").get_by_text("Cameraman (black and white)").click()
     page.wait_for_function("() => document.querySelector('#colourize-grey img').src.includes('camera_bw_')")
     for model in ("CNN", "UNet", "Beyond the handout"):
         page.get_by_text(re.compile(rf"^{model} \(.*\.pt\) · annealed mean T=0.38, 384×384$")).wait_for()
