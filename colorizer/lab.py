@@ -171,3 +171,17 @@ def decode_colours(logits: torch.Tensor, centres: torch.Tensor, decoding: str = 
     (ab for Lab models with D = 2, RGB for palette models with D = 3)."""
     weights = decode_weights(logits, decoding, temperature)
     return torch.einsum("nqhw,qd->ndhw", weights, centres.to(weights))
+
+
+def grid_label_table(bins: AbBins) -> torch.Tensor:
+    """For every grid cell in [-110, 110]^2 the nearest class (the cell's own where it is one): labels by lookup."""
+    steps = int(AB_RANGE / GRID_STEP)
+    axis = torch.arange(-steps, steps + 1).float() * GRID_STEP
+    cells = torch.stack(torch.meshgrid(axis, axis, indexing="ij"), dim=-1).reshape(-1, 2)
+    return torch.cdist(cells, bins.centres).argmin(dim=1)
+
+
+def grid_labels(ab: torch.Tensor, table: torch.Tensor) -> torch.Tensor:
+    steps = int(AB_RANGE / GRID_STEP)
+    cell = grid_cell(ab) + steps
+    return table[cell[..., 0] * (2 * steps + 1) + cell[..., 1]]

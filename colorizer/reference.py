@@ -30,18 +30,14 @@ def class_shares(ab: torch.Tensor, centres: torch.Tensor) -> torch.Tensor:
     flat = ab.reshape(-1, 2)
     if len(flat) > MAX_PIXELS:
         flat = flat[torch.linspace(0, len(flat) - 1, MAX_PIXELS).long()]
-    from .trainer import grid_labels  # the trainer's own lookup (it imports this module)
-
-    labels = grid_labels(flat, _label_table(tuple(map(tuple, centres.float().tolist()))))
+    labels = lab.grid_labels(flat, _label_table(tuple(map(tuple, centres.float().tolist()))))
     return torch.bincount(labels, minlength=len(centres)).float() / max(1, len(labels))
 
 
 @functools.lru_cache(maxsize=4)
 def _label_table(centres: tuple) -> torch.Tensor:
     """Every ab grid cell's nearest class, once per set of classes: labels by lookup (a cdist per photo was slow)."""
-    from .trainer import grid_label_table
-
-    return grid_label_table(lab.AbBins(torch.tensor(centres), "grid"))
+    return lab.grid_label_table(lab.AbBins(torch.tensor(centres), "grid"))
 
 
 def saturation(ab: torch.Tensor) -> float:

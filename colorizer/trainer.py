@@ -242,10 +242,10 @@ def prepare_photo_data(data_root: str, photo_size: int, cache_side: int = 160, v
     sample = train_photos[torch.linspace(0, len(train_photos) - 1, min(prior_images, len(train_photos))).long()]
     sample_ab = lab.rgb_to_lab(sample[:, ::4, ::4])[..., 1:]
     bins = lab.grid_bins(sample_ab)
-    table = grid_label_table(bins)
+    table = lab.grid_label_table(bins)
     weights = None
     if rebalance is not None:
-        prior = lab.empirical_prior(grid_labels(sample_ab, table), len(bins))
+        prior = lab.empirical_prior(lab.grid_labels(sample_ab, table), len(bins))
         weights = lab.rebalancing_weights(prior, bins.centres, mix=rebalance)
     val_rgb = photos.resized(photos.load_photo_sources(data_root, "val", cache_side, val_limit), photo_size)
     val_lab = lab.rgb_to_lab(val_rgb)
@@ -254,22 +254,8 @@ def prepare_photo_data(data_root: str, photo_size: int, cache_side: int = 160, v
         val_input = torch.cat([val_input, torch.zeros(len(val_input), hint_planes_module.HINT_PLANES,
                                                       *val_input.shape[-2:])], dim=1)
     return ColourData(palette=bins.display_palette(), train_grey=None, train_labels=None, val_grey=val_input,
-                      val_labels=grid_labels(val_lab[..., 1:], table), val_rgb=val_rgb, colour_space="lab",
+                      val_labels=lab.grid_labels(val_lab[..., 1:], table), val_rgb=val_rgb, colour_space="lab",
                       centres=bins.centres, class_weights=weights, train_photos=train_photos, label_table=table)
-
-
-def grid_label_table(bins: lab.AbBins) -> torch.Tensor:
-    """For every grid cell in [-110, 110]^2 the nearest class (the cell's own where it is one): labels by lookup."""
-    steps = int(lab.AB_RANGE / lab.GRID_STEP)
-    axis = torch.arange(-steps, steps + 1).float() * lab.GRID_STEP
-    cells = torch.stack(torch.meshgrid(axis, axis, indexing="ij"), dim=-1).reshape(-1, 2)
-    return torch.cdist(cells, bins.centres).argmin(dim=1)
-
-
-def grid_labels(ab: torch.Tensor, table: torch.Tensor) -> torch.Tensor:
-    steps = int(lab.AB_RANGE / lab.GRID_STEP)
-    cell = lab.grid_cell(ab) + steps
-    return table[cell[..., 0] * (2 * steps + 1) + cell[..., 1]]
 
 
 def photo_batch(data: ColourData, indices: torch.Tensor, config: TrainConfig, generator: torch.Generator):
@@ -280,7 +266,7 @@ def photo_batch(data: ColourData, indices: torch.Tensor, config: TrainConfig, ge
     if config.hints:
         planes = hint_planes_module.sample_hint_planes(colour[..., 1:], generator, config.no_hint_share)
         x = torch.cat([x, planes], dim=1)
-    labels = grid_labels(colour[..., 1:], data.label_table)
+    labels = lab.grid_labels(colour[..., 1:], data.label_table)
     if config.global_hints:  # the model input becomes (planes, global hints): see training_step
         x = (x, reference.sample_global_hints(labels, colour[..., 1:], data.centres, generator, config.global_drop_share))
     return x, labels
