@@ -446,13 +446,17 @@ class ColourizeTab:
     checkpoint_notes: gr.Markdown
     images: dict[str, gr.Image]
     first_example: dict  # the listener's arguments that colourize the first example (show_example_on)
+    own_choices: list  # a person's own picks (upload, example, test image): each cancels the first example
     show: dict  # the listener's arguments that show the rest of a result (_wire_page)
     inspector: Inspector
 
     def show_example_on(self, trigger) -> None:
         """On ``trigger`` (app.py: demo.load), the first example colourized as its button does, and the
         inspector's maps drawn for it."""
-        self.inspector.redraw_after([trigger(**self.first_example).then(**self.show)])
+        first = trigger(**self.first_example)
+        for choice in self.own_choices:  # else a photo uploaded as the page opens is replaced by the example
+            choice(None, cancels=[first], api_visibility="private")
+        self.inspector.redraw_after([first.then(**self.show)])
 
     def refresh_after(self, *events) -> None:
         """Re-list checkpoints after each event (a Dependency, e.g. a save) or trigger (e.g. demo.load)."""
@@ -714,6 +718,7 @@ def build_colourize_tab() -> ColourizeTab:
     inspector.watch([outputs[name] for name in IMAGES])
     inspector.redraw_after(shown)
     tab = ColourizeTab(inputs["checkpoints"], inputs["checkpoint_notes"], {name: outputs[name] for name in IMAGES},
-                       first, show, inspector)
+                       first, [inputs["upload"].upload, inputs["examples"].click, inputs["test_button"].click,
+                               inputs["random_button"].click], show, inspector)
     tab.refresh_after(inputs["refresh_button"].click)
     return tab
