@@ -135,9 +135,10 @@ def test_a_bad_file_after_an_example_gives_its_notice_and_keeps_the_example(brow
     toast ("Could not preprocess input component at index 0 … UnidentifiedImageError", a server path), Error
     badges on the overlay and mask, and the example's result was gone."""
     page = open_page(browser, app_url, "1400", "Segment")
-    page.locator("#segment-examples").get_by_text("Flower", exact=True).click()
+    # not the Flower: the page opens on it, so its caption would not tell when the click's own answer came
+    page.locator("#segment-examples").get_by_text("Cat (no flower)", exact=True).click()
     caption = page.locator("#segment-iou")
-    expect(caption).to_contain_text("flower.jpg", timeout=TIMEOUT_MS)
+    expect(caption).to_contain_text("chelsea_cat.jpg", timeout=TIMEOUT_MS)
     shown = overlay_src(page)
     (tmp_path / "text.png").write_bytes(content)
     page.locator("#segment-photo input[type=file]").set_input_files(str(tmp_path / "text.png"))
@@ -147,7 +148,7 @@ def test_a_bad_file_after_an_example_gives_its_notice_and_keeps_the_example(brow
     page.screenshot(path=tmp_path / "segment-bad-file-after-example.png")
     assert text.startswith("Could not use this file: text.png") and "/tmp" not in text, text
     assert visible_toasts(page) == [] and error_badges(page) == 0
-    assert overlay_src(page) == shown and "flower.jpg" in caption.inner_text()  # the example's result stays
+    assert overlay_src(page) == shown and "chelsea_cat.jpg" in caption.inner_text()  # the example's result stays
     page.context.close()
 
 
