@@ -79,11 +79,12 @@ def main(argv: list[str] | None = None) -> None:
         factors = [(seen["trained"] - at) / wait_s for at, wait_s in rest if wait_s > 5]  # the last seconds aside
         later += factors
         print(f"press {index}: first told {told:.0f} s, waited {waited:.0f} s (waited / told = {ratios[-1]:.2f}); "
-              f"{len(rest)} later notes, waited / told median {statistics.median(factors):.2f}", flush=True)
+              f"{len(rest)} later notes, waited / told median "
+              f"{statistics.median(factors) if factors else float('nan'):.2f}", flush=True)
     print(f"all three ended after {lines[-1]['ended'] - lines[0].get('trained', lines[0]['ended']):.0f} s; "
           f"load average after: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
     worst = max(max(ratio, 1 / ratio) for ratio in ratios)
-    within = sum(1 / 1.5 <= factor <= 1.5 for factor in later) / len(later)
+    within = sum(1 / 1.5 <= factor <= 1.5 for factor in later) / max(1, len(later))  # none: every wait was short
     print(f"first notes: worst factor {worst:.2f}; later notes: {100 * within:.0f}% within a factor of 1.5 "
           "(issue 30's target: within 1.5)")
 
