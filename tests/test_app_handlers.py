@@ -595,3 +595,15 @@ def test_shown_pictures_are_files_named_after_the_photo_and_the_model(checkpoint
         assert first[slot].endswith(f"/Holiday-photo_{slot}.jpg") and Image.open(first[slot]).size == (640, 480)
     assert first["unet"] != second["unet"]  # each request its own folder: nobody's file is overwritten
     assert first["view"]["slider"]["value"] == (first["grey"], first["beyond"])
+
+
+def test_a_handler_that_answers_nothing_keeps_every_output_as_it_is():
+    """Without the data a first example answers {} ("nothing to show"); Gradio read that as one value for
+    several outputs and every page open showed "didn't return enough output values" toasts."""
+    import gradio as gr
+
+    from ui.common import named_outputs
+
+    first, second = gr.Markdown(), gr.Image()
+    answer = named_outputs(lambda: {}, {"first": first, "second": second})()
+    assert set(answer) == {first, second} and all(value == gr.skip() for value in answer.values())

@@ -64,6 +64,8 @@ def named_outputs(handler: Callable, components: dict[str, gr.components.Compone
     leaves out keeps its value in the page. Use with ``list(components.values())`` as the outputs.
     ``name``: the wrapper's __name__, which Gradio's MCP server uses as the tool name (default the handler's)."""
     def as_components(result: dict) -> dict:
+        if not result:  # Gradio reads an empty dict as one value for several outputs: keep each as it is
+            return {component: gr.skip() for component in components.values()}
         return {components[name]: value for name, value in result.items()}
 
     handler = refusing_plainly(handler)
