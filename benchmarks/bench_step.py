@@ -35,7 +35,7 @@ from torch.utils.flop_counter import FlopCounterMode
 from benchmarks.bench_quick_press import cpu_line
 from benchmarks.bench_trainer import synchronise
 from colorizer.trainer import (STEP_PATHS, ColourData, TrainConfig, adam, data_for, initial_model, prepare_model,
-                               run_precision, speedups, training_step)
+                               run_precision, set_step_layers, speedups, training_step)
 from pixelwise.device import resolve_device
 
 # operation kind: substrings of profiler event names, tried in this order (the first that matches wins)
@@ -89,8 +89,9 @@ class Step:
     def __init__(self, config: TrainConfig, data: ColourData, device, precision: str, path: str, batch: int):
         model, forward = prepare_model(initial_model(config, data), device, speedups(config, device))
         self.model = model.train()
+        cast_input = set_step_layers(model, precision, path)
         self.step = training_step(forward, adam(model.parameters(), config.learning_rate, precision, path), data,
-                                  precision, device, path=path)
+                                  precision, device, path=path, cast_input=cast_input)
         self.x, self.y = data.train_grey[:batch].to(device), data.train_labels[:batch].to(device)
 
     def run(self, steps: int) -> None:

@@ -47,11 +47,35 @@ def middle_block(c_in: int, c_out: int, kernel: int) -> nn.Sequential:
     return nn.Sequential(_conv(c_in, c_out, kernel), nn.BatchNorm2d(c_out), nn.ReLU())
 
 
+class UpBlock(nn.Sequential):
+    """conv -> nearest upsample(2) -> BN -> ReLU: doubles H and W.
+
+    ``normalise_first`` (set by the trainer's bf16 step, colorizer/trainer.py): in training mode run BN and ReLU
+    before the upsampling, on a quarter of the pixels. Nearest upsampling repeats every value 4 times, so the
+    batch mean and (biased) variance, hence the output, are the same; only the running variance's n/(n-1)
+    factor sees 1/4 of the n (a relative 4e-5 at batch 100). Off by default: float32 keeps the handout's order."""
+
+    normalise_first = False
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if not (self.normalise_first and self.training):
+            return super().forward(x)
+        conv, upsample, norm, relu = self
+        out = upsample(relu(norm(conv(x))))
+        if out.requires_grad and out.is_contiguous(memory_format=torch.channels_last):
+            out.register_hook(dense_channels_last)
+        return out
+
+
+def dense_channels_last(grad: torch.Tensor) -> torch.Tensor:
+    """The gradient a concatenation's backward hands on is a channel slice, neither NCHW nor NHWC; the
+    upsampling's backward ran 5.9x slower on it (5.6 ms against 0.96 for copy and backward, UNet batch 100)."""
+    return grad.contiguous(memory_format=torch.channels_last)
+
+
 def up_block(c_in: int, c_out: int, kernel: int) -> nn.Sequential:
     """conv -> nearest upsample(2) -> BN -> ReLU: doubles H and W."""
-    return nn.Sequential(
-        _conv(c_in, c_out, kernel), nn.Upsample(scale_factor=2), nn.BatchNorm2d(c_out), nn.ReLU()
-    )
+    return UpBlock(_conv(c_in, c_out, kernel), nn.Upsample(scale_factor=2), nn.BatchNorm2d(c_out), nn.ReLU())
 
 
 class _EncoderDecoder(nn.Module):

@@ -24,7 +24,7 @@ from . import hints as hint_planes_module, lab, photos, reference
 from .checkpoint import save_checkpoint
 from .data import category_name, load_category, to_grey
 from .fused_loss import pixel_cross_entropy
-from .models import ModelConfig, build_model, find_mobilenet_weights, load_imagenet_encoder
+from .models import ModelConfig, UpBlock, build_model, find_mobilenet_weights, load_imagenet_encoder
 from .palette import distinct_colours, kmeans_palette, nearest_colour_labels
 
 TARGETS = ("palette", "lab_grid", "lab_kmeans")  # handout RGB k-means | Zhang's ab grid | k-means over ab
@@ -450,22 +450,45 @@ def adam(parameters, learning_rate: float, precision: str = "fp32", path: str = 
     return torch.optim.Adam(parameters, lr=learning_rate, foreach=True)
 
 
+# models whose input is read only by convolutions (and concatenations before one): autocast would cast it to
+# bf16 anyway, so the step may hand it over in bf16 (MobileUNet normalises it in float32 first)
+LOW_PRECISION_INPUT_MODELS = ("cnn", "unet", "deep_unet")
+
+
+def set_step_layers(model: nn.Module, precision: str, path: str = "fast") -> bool:
+    """The fast path's reduced-precision step runs each up-block's BN and ReLU before its upsampling, on a
+    quarter of the pixels (colorizer.models.UpBlock: the same outputs); float32 and the baseline keep the
+    handout's order (set both ways: a model trained again in float32, init_model, is exact again). Returns
+    whether the step should give the model its input in the autocast dtype: under bf16 autocast a float32
+    grey input made the UNet's last concatenation promote its 24 bf16 channels to float32, and the final
+    convolution cast all 25 back, twice more in backward."""
+    low = path == "fast" and precision != "fp32"
+    for block in model.modules():
+        if isinstance(block, UpBlock):
+            block.normalise_first = low
+    return low and getattr(model, "arch", None) in LOW_PRECISION_INPUT_MODELS
+
+
 STEP_PATHS = ("fast", "baseline")  # baseline: the step as it was before issue 33, kept for benchmarks/bench_step.py
 
 
 def training_step(forward: Callable, optimiser: torch.optim.Optimizer, data: ColourData, precision: str = "fp32",
                   device: torch.device = torch.device("cpu"), pixel_share: float = 1.0,
-                  generator: torch.Generator | None = None, path: str = "fast") -> Callable:
+                  generator: torch.Generator | None = None, path: str = "fast", cast_input: bool = False) -> Callable:
     """One optimiser step on a batch; returns the detached loss without waiting for the device.
     The forward pass runs in ``precision`` (autocast), the loss and the optimiser in float32.
     ``path`` "fast": a bf16 step takes the fused loss (colorizer/fused_loss.py) where it applies (hard targets,
-    unweighted, every pixel); float32 is the same in both paths, the handout's numbers exactly."""
+    unweighted, every pixel); float32 is the same in both paths, the handout's numbers exactly. ``cast_input``:
+    a tensor input goes in in the autocast dtype (set_step_layers says where that computes the same)."""
     if path not in STEP_PATHS:
         raise ValueError(f"path must be one of {STEP_PATHS}, not {path!r}")
     scaler = torch.amp.GradScaler(device.type) if precision == "fp16" else None  # fp16 gradients underflow unscaled
     fused = path == "fast" and precision == "bf16" and data.class_weights is None and pixel_share >= 1.0
+    low_dtype = torch.bfloat16 if precision == "bf16" else torch.float16
 
     def step(x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+        if cast_input and not isinstance(x, tuple):
+            x = x.to(low_dtype)
         with autocast(precision, device):
             logits = forward(*x) if isinstance(x, tuple) else forward(x)  # a tuple: planes and global hints
         rows = None
@@ -503,10 +526,12 @@ def train(config: TrainConfig, data: ColourData | None = None,
     fast["precision"], fast["precision_reason"] = precision, precision_reason
     model, forward = prepare_model(init_model or initial_model(config, data), device, fast)
     optimiser = adam(parameter_groups(model, config), config.learning_rate, precision)
+    low_precision_input = set_step_layers(model, precision)
     if config.loss_pixel_share < 1.0 and config.soft_targets:
         raise ValueError("loss_pixel_share < 1 works with hard targets only")
     pixel_sampler = torch.Generator().manual_seed(config.seed + 1)
-    step_on = training_step(forward, optimiser, data, precision, device, config.loss_pixel_share, pixel_sampler)
+    step_on = training_step(forward, optimiser, data, precision, device, config.loss_pixel_share, pixel_sampler,
+                            cast_input=low_precision_input)
     from_photos = data.train_photos is not None
     if not from_photos:
         train_grey = data.train_grey.to(device)
