@@ -43,7 +43,9 @@ def steps(path: str, precision: str, data, count: int = 3):
     """``count`` UNet steps in ``path``: the losses and the weights after them."""
     torch.manual_seed(0)
     model, forward = prepare_model(build_model("unet", ModelConfig(num_filters=8)), CPU, FAST)
-    step = training_step(forward, adam(model.parameters(), 1e-3, precision, path), data, precision, CPU, path=path)
+    cast_input = trainer.set_step_layers(model, precision, path)
+    step = training_step(forward, adam(model.parameters(), 1e-3, precision, path), data, precision, CPU, path=path,
+                         cast_input=cast_input)
     generator = torch.Generator().manual_seed(1)
     x, y = torch.rand(6, 1, 16, 16, generator=generator), torch.randint(0, 24, (6, 16, 16), generator=generator)
     losses = [step(x, y).item() for _ in range(count)]
@@ -72,11 +74,14 @@ def test_bf16_fast_step_takes_the_fused_loss_and_tracks_the_baseline(monkeypatch
     assert fast_losses == pytest.approx(base_losses, rel=2e-3)  # after two updates: within bf16 rounding
 
 
-def test_weighted_loss_keeps_the_general_path():
+def test_weighted_loss_keeps_the_general_path(monkeypatch):
     class Weighted:
         class_weights = torch.ones(24)
 
-    assert steps("fast", "bf16", Weighted)[0] == steps("baseline", "bf16", Weighted)[0]
+    calls, real = [], fused_loss.PixelCrossEntropy.apply
+    monkeypatch.setattr(fused_loss.PixelCrossEntropy, "apply", lambda *args: calls.append(1) or real(*args))
+    fast_losses = steps("fast", "bf16", Weighted)[0]
+    assert not calls and fast_losses == pytest.approx(steps("baseline", "bf16", Weighted)[0], rel=2e-3)
 
 
 def test_unknown_path_is_refused():
@@ -148,3 +153,72 @@ def test_the_fast_paths_adam():
     assert adam(weights, 1e-3, "bf16").defaults["fused"] and adam(weights, 1e-3, "fp32").defaults["foreach"]
     baseline = adam(weights, 1e-3, "bf16", "baseline").defaults
     assert not baseline["fused"] and not baseline["foreach"]
+
+
+def test_up_block_normalising_first_computes_the_same_in_training():
+    """BN and ReLU before a nearest upsampling: the same batch statistics, the same output (float32 rounding),
+    the same running mean; the running variance differs only by its n/(n-1) factor; eval mode keeps the order."""
+    torch.manual_seed(0)
+    handout = build_model("unet", ModelConfig(num_filters=8)).upconv2.train()
+    reordered = build_model("unet", ModelConfig(num_filters=8)).upconv2.train()
+    reordered.load_state_dict(handout.state_dict())
+    reordered.normalise_first = True
+    x = torch.randn(6, 16, 8, 8)
+    expected, got = handout(x), reordered(x)
+    assert got.shape == expected.shape == (6, 24, 16, 16) and torch.allclose(got, expected, atol=1e-5)
+    assert torch.allclose(reordered[2].running_mean, handout[2].running_mean, atol=1e-6)
+    n = 6 * 16 * 16  # pixels the handout's BN sees; normalising first sees n / 4
+    factor = (n / 4 / (n / 4 - 1)) / (n / (n - 1))
+    moved = lambda bn: bn.running_var - 0.9  # the momentum's share of the batch's variance (fresh BN: var 1)
+    assert torch.allclose(moved(reordered[2]), moved(handout[2]) * factor, rtol=1e-5)
+    reordered.load_state_dict(handout.state_dict())
+    reordered.eval(), handout.eval()
+    assert torch.equal(reordered(x), handout(x))
+
+
+def test_step_layers_are_set_only_for_the_fast_low_precision_step():
+    model = build_model("unet", ModelConfig(num_filters=8))
+    blocks = [model.upconv1, model.upconv2]
+    assert trainer.set_step_layers(model, "bf16") and all(block.normalise_first for block in blocks)
+    assert not trainer.set_step_layers(model, "fp32") and not any(block.normalise_first for block in blocks)
+    assert not trainer.set_step_layers(model, "bf16", "baseline") and not any(b.normalise_first for b in blocks)
+    mobile = build_model("mobile_unet", ModelConfig(num_filters=8))
+    assert not trainer.set_step_layers(mobile, "bf16")  # it normalises its input in float32 before any convolution
+
+
+def aten_calls(path: str, precision: str) -> list:
+    """(op name, its first tensor argument) of every aten op in one UNet step at batch 6, channels_last."""
+    from torch.utils._python_dispatch import TorchDispatchMode
+
+    class Record(TorchDispatchMode):
+        def __torch_dispatch__(self, func, types, args=(), kwargs=None):
+            calls.append((func.overloadpacket.__name__, args[0] if args and isinstance(args[0], torch.Tensor) else None))
+            return func(*args, **(kwargs or {}))
+
+    torch.manual_seed(0)
+    model, forward = prepare_model(build_model("unet", ModelConfig(num_filters=8)), CPU, FAST)
+    cast_input = trainer.set_step_layers(model, precision, path)
+    step = training_step(forward, adam(model.parameters(), 1e-3, precision, path), Unweighted, precision, CPU,
+                         path=path, cast_input=cast_input)
+    x, y = torch.rand(6, 1, 16, 16), torch.randint(0, 24, (6, 16, 16))
+    calls = []
+    with Record():
+        step(x, y)
+    return calls
+
+
+def test_the_bf16_fast_step_casts_no_activation_and_upsamples_back_densely():
+    """The baseline casts the UNet's last concatenation to float32 and back (forward and backward); the fast step
+    does not, and its upsamplings (after BN and ReLU, so fed straight from a concatenation's backward, a channel
+    slice) get their gradient as a dense channels_last tensor (dense_channels_last)."""
+    def activation_casts(calls):
+        return [a.shape for name, a in calls if name == "_to_copy" and a is not None and a.dim() == 4 and a.shape[1] > 1
+                and a.shape[0] == 6]  # weights have other first dimensions
+
+    def upsample_grads_dense(calls):
+        return [a.is_contiguous(memory_format=torch.channels_last) for name, a in calls
+                if name == "upsample_nearest2d_backward"]
+
+    baseline, fast = aten_calls("baseline", "bf16"), aten_calls("fast", "bf16")
+    assert (6, 25, 16, 16) in activation_casts(baseline)
+    assert activation_casts(fast) == [] and upsample_grads_dense(fast) == [True, True]
