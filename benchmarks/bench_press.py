@@ -41,7 +41,7 @@ config = TrainConfig(model="unet", category="horse", epochs=args["epochs"], num_
                      **{"data_root" if "data_root" in fields else "data": args["data"]},
                      **({"precision": args["precision"]} if "precision" in fields else {}))
 extra = {"retrain": args["retrain"]} if "retrain" in inspect.signature(live.run_batch_sizes).parameters else {}
-events, errors, epochs, first = queue.Queue(), [], 0, None
+events, errors, epochs, first, accuracy = queue.Queue(), [], 0, None, {}
 if args.get("warm"):  # as a press meets the app after its start-up warm-up (app.py: runs.presets.warm_up)
     from runs.presets import warm_up
     warm_up(args["data"])
@@ -52,10 +52,14 @@ worker.start()
 while kind(event := events.get()) != "done":
     errors += [event.message] if kind(event) in ("error", "failed") else []
     epochs += kind(event) == "samples"
+    final = getattr(getattr(event, "result", None), "final", None)  # a batch size's finished run: its last validation
+    if final is not None:
+        accuracy[event.batch_size] = final.val_acc
     if first is None and kind(event) in ("progressed", "progress", "epoch", "batch"):  # the first point drawn
         first = time.perf_counter() - start
 worker.join()
-print(json.dumps({"seconds": time.perf_counter() - start, "errors": errors, "strips": epochs, "first_point": first}))
+print(json.dumps({"seconds": time.perf_counter() - start, "errors": errors, "strips": epochs, "first_point": first,
+                  "val_acc": accuracy}))
 """
 
 
