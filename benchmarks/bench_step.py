@@ -2,8 +2,9 @@
 
 For each model (the handout's CNN and UNet, NF 32, 24 colours, 32 x 32 inputs) at one batch size and
 precision, the trainer's own step (``prepare_model`` + ``training_step``, its default speed settings) in
-both paths: ``baseline`` (the step before issue 33) and ``fast`` (today's), built alike, alternating
-repeat by repeat in one process so a change in the machine's load hits both; medians of the repeats, as
+three paths: ``baseline`` (the step before issue 33), ``fused`` (its first pass: the fused loss and Adam,
+the step at commit e8081d4) and ``fast`` (today's, also with set_step_layers' layer order), built alike, alternating
+repeat by repeat in one process so a change in the machine's load hits all alike; medians of the repeats, as
 wall time and as this process's CPU time (steadier on a shared machine, exact with --threads 1).
 Then where a few steps of each path spend their time, grouped by operation kind, forward, backward and
 the optimiser's update: torch.profiler's trace (wall time), or with --clock cpu each op's CPU time on
@@ -46,6 +47,9 @@ KINDS = (("convolution", ("conv",)), ("batch norm", ("batch_norm",)), ("max-pool
          ("casts and copies", ("_to_copy", "copy_", "aten::to", "contiguous", "clone")),
          ("fills", ("fill_", "zero_", "zeros")))
 OPTIMISER, OTHER = "optimiser (Adam)", "other (Python, autograd, small ops)"
+# the fast path with the handout's layer order and a float32 input (set_step_layers off): issue 33's first pass,
+# the trainer's step at commit e8081d4 (the fused loss and Adam only)
+FUSED = "fused"
 
 
 def reference_rates(device, clock=time.perf_counter, repeats: int = 7) -> dict:
@@ -89,7 +93,8 @@ class Step:
     def __init__(self, config: TrainConfig, data: ColourData, device, precision: str, path: str, batch: int):
         model, forward = prepare_model(initial_model(config, data), device, speedups(config, device))
         self.model = model.train()
-        cast_input = set_step_layers(model, precision, path)
+        layers, path = ("baseline", "fast") if path == FUSED else (path, path)
+        cast_input = set_step_layers(model, precision, layers)
         self.step = training_step(forward, adam(model.parameters(), config.learning_rate, precision, path), data,
                                   precision, device, path=path, cast_input=cast_input)
         self.x, self.y = data.train_grey[:batch].to(device), data.train_labels[:batch].to(device)
@@ -230,9 +235,10 @@ def measure_model(name: str, arguments, data: ColourData, device, rates: dict) -
         medians[path] = (wall, cpu)
         rate = flops["total"] / (cpu if arguments.clock == "cpu" else wall) / 1e6
         print(f"| {path} | {wall:.1f} | {cpu:.1f} | {rate:.0f} | {100 * rate / matmul_rate:.0f}% | {100 * rate / conv_rate:.0f}% |")
-    if "baseline" in medians and "fast" in medians:
-        (base_wall, base_cpu), (fast_wall, fast_cpu) = medians["baseline"], medians["fast"]
-        print(f"\nfast against baseline: {base_wall / fast_wall:.2f}x (wall), {base_cpu / fast_cpu:.2f}x (CPU time)")
+    for slower in ("baseline", FUSED):
+        if slower in medians and "fast" in medians:
+            (base_wall, base_cpu), (fast_wall, fast_cpu) = medians[slower], medians["fast"]
+            print(f"\nfast against {slower}: {base_wall / fast_wall:.2f}x (wall), {base_cpu / fast_cpu:.2f}x (CPU time)")
     for path, step in steps.items():
         if arguments.clock == "wall":
             print(f"\nWhere the time goes, path {path} (torch.profiler, {arguments.profile_steps} steps, wall ms):\n")
@@ -248,8 +254,9 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--models", nargs="+", default=["cnn", "unet"], choices=["cnn", "unet"])
     parser.add_argument("--batch-size", type=int, default=100)
     parser.add_argument("--precision", choices=("auto", "fp32", "bf16"), default="auto")
-    parser.add_argument("--paths", nargs="+", choices=STEP_PATHS, default=["baseline", "fast"],
-                        help="the step before issue 33 (baseline) and today's (fast)")
+    parser.add_argument("--paths", nargs="+", choices=STEP_PATHS + (FUSED,), default=["baseline", FUSED, "fast"],
+                        help="the step before issue 33 (baseline), issue 33's first pass (fused: its loss and Adam, "
+                             "the trainer at e8081d4) and today's (fast)")
     parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--steps", type=int, default=3, help="steps per repeat")
     parser.add_argument("--profile-steps", type=int, default=5)
