@@ -82,7 +82,7 @@ def main(argv: list[str] | None = None) -> None:
             for name, checkout in checkouts.items():
                 runs[name].append(timed_press(checkout, arguments))
                 run = runs[name][-1]
-                accuracy = ", ".join(f"{size}: {acc:.2f}%" for size, acc in sorted(run["val_acc"].items(), key=lambda kv: int(kv[0])))
+                accuracy = ", ".join(f"{size}: {100 * acc:.2f}%" for size, acc in sorted(run["val_acc"].items(), key=lambda kv: int(kv[0])))
                 print(f"repeat {repeat + 1}, {name}: first point {run['first_point']:.1f} s, whole press "
                       f"{run['seconds']:.1f} s, {run['cpu']:.0f} CPU s; validation accuracy by batch size {accuracy}",
                       flush=True)
