@@ -690,8 +690,7 @@ def _wire_page(inputs: dict, outputs: dict, h, examples, reference) -> tuple[lis
     size_inputs = [outputs["view"], *chosen[:-1], inputs["work_size"]]
     inputs["full_size_button"].click(inputs=size_inputs, **step(page_full_size, {"full_size": inputs["full_size"],
                                                                                  "notice": outputs["notice"]}))
-    first = dict(inputs=[own, *chosen, inputs["work_size"]],
-                 **step(page_first_example, forgets | {"upload": inputs["upload"]}))
+    first = dict(inputs=[own, *chosen, inputs["work_size"]], **step(page_first_example, forgets))
     return [event.then(**show) for event in events], redraw, show, first
 
 
@@ -702,13 +701,15 @@ def page_example(index, *chosen) -> dict:
 
 
 def page_first_example(own: dict, *chosen) -> dict:
-    """The first example, as the page opens (its panels were blank until an example was clicked); nothing when
-    the person picked a photo of their own (``own``, own_pick) before it ran or while it ran. Cancelling it from
-    the page was not enough: a pick made before the page had sent it (the page's load events wait for every
-    component) was replaced by the example the queue ran after it, the upload lost."""
+    """The first example, as the page opens (its panels were blank until an example was clicked), shown as its
+    button shows it but left out of the upload box; nothing when the person picked a photo of their own
+    (``own``, own_pick) before it ran or while it ran. Cancelling it from the page was not enough (issue 29): its
+    answer put the example into the upload box while a person's file was still on its way there, and the upload
+    then either sent the example or never fired; and a pick made before the page sent it (its load events wait
+    for every component) was replaced by the example the queue ran after it."""
     if own.get("picked"):
         return {}
-    answer = page_example(0, *chosen)
+    answer = page_new(example_path(EXAMPLES, 0), *chosen)
     return {} if own.get("picked") else answer
 
 
