@@ -81,7 +81,7 @@ def build_hint_controls() -> HintControls:
         with gr.Row(elem_classes="pw-hint-row"):
             suggestions = gr.Radio([], label="The model's suggested colours here (probability mass): one click adds it",
                                    elem_id="hint-suggestions", scale=3, min_width=300)
-            region = gr.Image(None, label="What the next hint reaches (outlined)", interactive=False, height=140,
+            region = gr.Image(None, label="What the next hint reaches (outlined)", interactive=False, height=200,
                               format="png", buttons=[], elem_id="hint-region", scale=1, min_width=180)
             with gr.Column(scale=1, min_width=PICKER_WIDTH):
                 # what each reach means: in docs/hints.md and the message after a click (an info line here pushed
