@@ -323,3 +323,11 @@ def test_in_stroke_mode_clicks_make_one_stroke_and_its_colour_makes_a_stroke_hin
     assert new["target"]["stroke"] == [[70, 20]]  # the coloured stroke is done: the next click starts another
     checked = hints.checked_hints(again["hints"], (96, 56))
     assert checked[0].points == [(14, 28), (24, 28), (34, 28)] and checked[0].reach == 1.0
+
+
+def test_a_stroke_hint_is_drawn_as_its_line_on_the_picture():
+    picture = np.full((60, 100, 3), 128, np.uint8)
+    stroke = hints.checked_hints([{"stroke": [[10, 30], [90, 30]], "colour": "#00ff00"}], (100, 60))
+    marked = hints.mark_hints(picture, stroke, (100, 60))
+    assert (marked[30, 40:70] == (0, 255, 0)).all()  # along the line, past its numbered dot
+    assert (marked[10, 40:70] == 128).all()  # off it
