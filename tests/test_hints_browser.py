@@ -6,6 +6,7 @@ import re
 import numpy as np
 import pytest
 from PIL import Image
+from playwright.sync_api import expect
 
 from tests.helpers import CHECKPOINTS, REPO, requires_cifar
 
@@ -139,6 +140,13 @@ def test_at_1400_px_the_picture_the_suggestions_and_the_picker_are_seen_together
     magenta = (outline[..., 0] > 200) & (outline[..., 1] < 60) & (outline[..., 2] > 200)
     columns = np.nonzero(magenta)[1]
     assert magenta.any() and columns.max() < outline.shape[1] / 2, "no outline, or it left the clicked (left) disc"
+    shown = page.locator("#hint-region img").get_attribute("src")
+    page.locator("#hint-reach").get_by_text("point", exact=True).click()  # the outline follows the reach
+    expect(page.locator("#hint-region img")).not_to_have_attribute("src", shown, timeout=60_000)
+    page.wait_for_timeout(300)
+    point = picture(page, "hint-region")
+    dot = (point[..., 0] > 200) & (point[..., 1] < 60) & (point[..., 2] > 200)
+    assert 0 < dot.sum() < magenta.sum() / 4, "the point reach's outline is not the clicked pixel's small patch"
 
 
 @pytest.mark.parametrize("width", [1400, 800])
