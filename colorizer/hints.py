@@ -349,7 +349,8 @@ def suggest_modes(probabilities: torch.Tensor, centres: torch.Tensor, lightness:
 
 def mark_hints(picture, hints: list[Hint], size: tuple[int, int]):
     """A copy of ``picture`` (H x W x 3 uint8) with a marker on each hint: a dot of the hinted colour in a
-    white and a black ring, numbered in order (a stroke: its line too); ``size`` is the upload's (width, height) the hints refer to."""
+    white and a black ring, numbered in order (a stroke: its line too); ``size`` is the upload's (width,
+    height) the hints refer to."""
     from PIL import Image, ImageDraw
 
     image = Image.fromarray(np.asarray(picture))

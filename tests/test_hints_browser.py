@@ -180,7 +180,8 @@ def test_a_stroke_drawn_with_clicks_colours_the_picture_along_it(page, tmp_path)
     page.wait_for_timeout(500)
     after = picture(page, "colourize-beyond")
     page.locator("#hint-remove input").click()  # the hint list names the stroke (its ends, to a pixel or two)
-    assert page.get_by_role("option", name=re.compile(r"^1: stroke \((5\d|6\d), 1[23]\d\)–\(1[34]\d, 1[23]\d\) ")).count() == 1
+    listed = re.compile(r"^1: stroke \((5\d|6\d), 1[23]\d\)–\(1[34]\d, 1[23]\d\) ")
+    assert page.get_by_role("option", name=listed).count() == 1
     change = np.abs(after - before).sum(axis=2)
     beside = np.concatenate([change[108:118, 60:140], change[140:150, 60:140]])  # 12-20 px off the drawn line
     other = change[78:178, 234:334]

@@ -153,7 +153,8 @@ def _stroke_points(target: dict | None, hints: list | None, point: tuple[int, in
 
 
 def pick_pixel(snapshot, upload_path: str | None, beyond: str | None, event: gr.SelectData, kept=None,
-               hints: list | None = None, stroke: bool = False, reach: str = "object", target: dict | None = None) -> dict:
+               hints: list | None = None, stroke: bool = False, reach: str = "object",
+               target: dict | None = None) -> dict:
     """A click on a picture: the hint target there (in stroke mode, one more point of a stroke), the region the
     next hint reaches, outlined, and the hint model's suggested colours (the modes of its distribution there, at
     the clicked patch's own lightness, each sent as its exact Lab colour). ``kept``: this session's ClickedPhoto
@@ -233,7 +234,8 @@ def add_hint(hints: list | None, history: list | None, target: dict | None, colo
     new = [h for n, h in enumerate(old) if n not in same] + [hint]
     if len(new) > hint_model.MAX_HINTS:
         return {"message": f"At most {hint_model.MAX_HINTS} hints.", "changed": False}
-    replaced = f" (it replaces hint {same[0] + 1}, on the same {'stroke' if 'stroke' in hint else 'pixel'})" if same else ""
+    kind = "stroke" if "stroke" in hint else "pixel"
+    replaced = f" (it replaces hint {same[0] + 1}, on the same {kind})" if same else ""
     return {"hints": new, "history": list(history or []) + [old], "remove": _listed(new), "changed": True,
             "message": f"{len(new)} hint{'s' if len(new) > 1 else ''}{replaced}: click another pixel to add more."}
 
