@@ -15,10 +15,10 @@ import torch
 REACHES = {"point": 0.0, "object": 1.0, "larger": 2.5}  # the named reaches; any number >= 0 works too
 STEP_COST = 0.01  # per pixel travelled in a smooth area: 100 working pixels cost 1
 LIGHTNESS_SCALE = 32.0  # a lightness step of 32 (Lab L) between neighbours costs 1
-DISTRIBUTION_SCALE = 0.5  # a change of 0.5 in total variation of the predicted distributions costs 1
+DISTRIBUTION_SCALE = 0.8  # a change of 0.8 in total variation of the per-pixel distributions (or features) costs 1
 EDGE_POWER = 2.0  # squared: texture's many small steps cost little, one clear edge a lot
-THRESHOLD = 1.0  # geodesic distance at which the region ends, at reach 1 ("object")
-SOFT_EDGE = 0.3  # the last 30% of the distance fades from 1 to 0
+THRESHOLD = 1.1  # geodesic distance at which the region ends, at reach 1 ("object")
+SOFT_EDGE = 0.6  # the last 60% of the distance fades from 1 to 0
 MAX_REACH = 4.0
 # the 8 neighbours: (row step, column step, length)
 NEIGHBOURS = [(dy, dx, math.hypot(dy, dx)) for dy in (-1, 0, 1) for dx in (-1, 0, 1) if dy or dx]
@@ -99,7 +99,20 @@ def region_mask(lightness: np.ndarray, seeds: list[tuple[int, int]], reach=1.0,
             mask[row, column] = 1.0
         return mask
     costs = step_costs(lightness, distributions) if costs is None else costs
+    return soft_mask(geodesic_distance(costs, seeds, THRESHOLD * reach), reach)
+
+
+def soft_mask(distance: np.ndarray, reach: float) -> np.ndarray:
+    """Geodesic distances -> the region's h x w float32 mask: 1 near, fading to 0 over the last SOFT_EDGE."""
     threshold = THRESHOLD * reach
-    distance = geodesic_distance(costs, seeds, threshold)
     fade_start = threshold * (1 - SOFT_EDGE)
     return np.clip((threshold - distance) / (threshold - fade_start), 0, 1).astype(np.float32)
+
+
+def nearest_weights(distances: list[np.ndarray], reaches: list[float]) -> np.ndarray:
+    """N x h x w: each pixel belongs to the hint geodesically nearest to it (its soft mask there), to no
+    other: a later click inside an earlier click's region takes the part nearer to it, refining it."""
+    stacked = np.stack(distances)
+    owner = stacked.argmin(axis=0)
+    weights = np.stack([soft_mask(distance, reach) for distance, reach in zip(distances, reaches)])
+    return weights * (owner[None] == np.arange(len(distances))[:, None, None])
