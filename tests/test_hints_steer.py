@@ -240,3 +240,29 @@ def test_a_click_reads_the_model_pixel_its_hint_lands_on(size):
         logits[0, row, column], logits[200, row, column] = -30.0, 0.0  # ... but class 200 on the hint's pixel
         (only,) = hints.click_suggestions(logits, centres, image, (int(x), int(y)), size)
         assert only.lab[1:] == pytest.approx(tuple(centres[200].tolist()), abs=1e-3)
+
+
+def test_the_regions_features_come_from_the_same_run_as_the_zero_hint_logits():
+    model = _hint_model()
+    grey = np.random.default_rng(2).random((40, 72)).astype(np.float32)
+    logits, features = inference.logits_and_features(model, grey)
+    assert torch.equal(logits, inference.predict_logits(model, grey))  # the hook changes nothing
+    assert features.shape == (8, 40, 72) and features.min() >= 0
+    assert torch.allclose(features.sum(0)[features.sum(0) > 0], torch.tensor(1.0))
+
+
+def test_a_second_object_click_in_the_same_region_takes_the_part_nearer_to_it():
+    """Two clicks on one wide bar, each with one of the model's own class colours: in "pull" each half
+    decodes nearest to its own click's colour."""
+    model = _hint_model()
+    grey = np.full((56, 96), 128, np.uint8)
+    grey[20:36, 4:92] = 40  # one dark bar across the picture
+    photo = inference.prepare_photo(np.repeat(grey[..., None], 3, axis=2))
+    first, second = model.ab_centres[0].tolist(), model.ab_centres[5].tolist()
+    given = [{"x": 10, "y": 28, "colour": f"lab(30 {first[0]} {first[1]})", "reach": "object"},
+             {"x": 85, "y": 28, "colour": f"lab(30 {second[0]} {second[1]})", "reach": "object"}]
+    result = inference.colourize_prepared(model, torch.zeros(12, 3), photo, hints=given)
+    ab = lab.decode_colours(result.logits[None], model.ab_centres)[0]
+    for column, wanted, other in ((12, first, second), (82, second, first)):
+        here = ab[:, 28, column]
+        assert (here - torch.tensor(wanted)).norm() < (here - torch.tensor(other)).norm()

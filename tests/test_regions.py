@@ -55,3 +55,14 @@ def test_a_stroke_seeds_the_region_from_every_pixel_it_crosses():
 def test_a_bad_reach_is_refused_in_plain_words(bad):
     with pytest.raises(ValueError, match="reach"):
         regions.reach_value(bad)
+
+
+def test_each_pixel_belongs_to_the_geodesically_nearest_hint_alone():
+    """Two clicks in one flat region: each keeps the half nearer to it (a later click refines, never fights)."""
+    costs = regions.step_costs(np.full((20, 60), 50.0))
+    distances = [regions.geodesic_distance(costs, [(column, 10)], 1.0) for column in (10, 50)]
+    weights = regions.nearest_weights(distances, [1.0, 1.0])
+    assert weights.shape == (2, 20, 60)
+    assert weights[0, :, :29].min() > 0 and weights[0, :, 31:].max() == 0
+    assert weights[1, :, 31:].min() > 0 and weights[1, :, :29].max() == 0
+    assert np.array_equal(weights.max(axis=0), np.maximum(*[regions.soft_mask(d, 1.0) for d in distances]))
