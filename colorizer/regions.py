@@ -1,10 +1,13 @@
 """The region a click (or a stroke) lands on, class-agnostically: geodesic distance from the clicked pixels
 over the working-size picture, where a step costs little inside a smooth area and a lot across an edge of
-lightness or of what the colourizer predicts there (its per-pixel colour distributions, which change at
-object borders even where the lightness does not). The region is every pixel within a reach of the
+lightness or of what the colourizer computes there (its per-pixel colour distributions, or the features
+just before its classifier: colorizer.inference.logits_and_features; both change at object borders even
+where the lightness does not). The region is every pixel within a reach of the
 click, with a soft edge; a larger reach crosses weaker edges and goes further.
 
     mask = region_mask(lightness, seeds=[(column, row)], reach=1.0, distributions=probabilities)
+
+The scales below were chosen on Imagenette train/ and flower train photos (docs/hints.md, "Steering the object").
 """
 import heapq
 import math
