@@ -218,7 +218,8 @@ class GlobalHintBranch(nn.Module):
     """SIGGRAPH 2017's global hints: a distribution over the ab classes, a saturation and a 'given' flag ->
     a shift of the bottleneck features (the decoder spreads it with the photo's structure) and a per-class
     shift of the logits (a direct lever on the palette). Both output layers start at zero, so a model
-    warm-started from one without the branch computes exactly what it did."""
+    warm-started from one without the branch computes exactly what it did; and both are zero whenever
+    no global hint is given."""
 
     def __init__(self, num_colours: int, bottleneck: int, hidden: int = 256):
         super().__init__()
@@ -239,7 +240,11 @@ class GlobalHintBranch(nn.Module):
         shares, rest = vector[:, :-2].float(), vector[:, -2:].float()
         scaled = torch.cat([(shares.clamp(min=0) * shares.shape[1]).sqrt(), rest * rest.new_tensor([5.0, 1.0])], dim=1)
         hidden = self.trunk(scaled.to(vector.dtype))
-        return self.to_features(hidden)[:, :, None, None], self.to_logits(hidden)[:, :, None, None]
+        # gated by the 'given' flag: with no global hint the branch adds exactly nothing, so a model trained
+        # with its other weights frozen (TrainConfig.freeze_trunk) keeps the automatic colour bit for bit
+        given = vector[:, -1:].to(hidden.dtype)
+        features, logits = self.to_features(hidden) * given, self.to_logits(hidden) * given
+        return features[:, :, None, None], logits[:, :, None, None]
 
 
 def hint_pyramid(planes: torch.Tensor, factor: int) -> torch.Tensor:

@@ -7,7 +7,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from .hints import Hint, mark_hints
+from .hints import Hint, checked_hints, mark_hints
 from pixelwise.perpixel import Scores, Snapshot
 from pixelwise.pictures import enlarge
 
@@ -150,15 +150,27 @@ def test_image_panels(rgb: np.ndarray, columns: list[Column], settings: Settings
 
 
 def full_size_pngs(image, columns: list[Column], folder: Path, stem: str, settings: Settings = Settings(),
-                   name: str | None = None, shown_side: int | None = None) -> list[Path]:
+                   name: str | None = None, shown_side: int | None = None, hints: list | None = None,
+                   reference: Reference | None = None) -> list[Path]:
     """Each loaded model's colour result at the image's full size, as PNG files in ``folder``: the models run
-    on the copy shown (long side ``shown_side``), so the colours are the ones shown, then one model at a
-    time is laid onto the full-size lightness in strips. ``name``: how errors name the file."""
+    on the copy shown (long side ``shown_side``) with the hints and reference shown, so the colours are the
+    ones shown (without the hint marks), then one model at a time is laid onto the full-size lightness in
+    strips. ``name``: how errors name the file."""
     shown = prepare_photo(image, shown_side, name=name)
+    hints = checked_hints(hints, shown.full_size) if hints else None
     chosen = [column for column in columns if column.colourizer is not None]
-    logits = [column.colourizer.logits(shown, settings)[0] for column in chosen]
+    logits = [column.colourizer.logits(shown, settings, **steering(column.colourizer, hints, reference))[0]
+              for column in chosen]
     full = prepare_photo(image, None, name=name)
     full.keep_only(*{column.colourizer.lightness_plane for column in chosen})
     return [column.colourizer.save_png(model_logits, full,
                                        folder / f"{stem}_{column.key}_{full.size[0]}x{full.size[1]}.png", settings)
             for column, model_logits in zip(chosen, logits)]
+
+
+def steering(colourizer: Colourizer, hints: list[Hint] | None, reference: Reference | None) -> dict:
+    """The hints and reference a colourizer takes, as keyword arguments of Colourizer.logits."""
+    taken = {"hints": hints} if hints and colourizer.takes_hints else {}
+    if reference is not None and colourizer.takes_reference:
+        taken |= {"reference": reference.photo, "reference_strength": reference.strength}
+    return taken

@@ -22,7 +22,7 @@ from .hints import AB_SCALE, HintError
 EXTRA_INPUTS = 2  # saturation, 'given' flag
 MAX_PIXELS = 1 << 16  # a reference's palette from at most this many evenly spaced pixels (a 12-MP upload is quick)
 BLUR_SIGMAS = (5.0, 20.0)  # ab units: the blur drawn in training spreads a class's share this far
-TOP_CLASSES = (2, 12)  # training's cut palettes keep this many main classes
+TOP_CLASSES = (1, 12)  # training's cut palettes keep this many main classes (1: a one-colour reference is seen too)
 
 
 def class_shares(ab: torch.Tensor, centres: torch.Tensor) -> torch.Tensor:

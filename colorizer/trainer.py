@@ -77,6 +77,9 @@ class TrainConfig:
     global_hints: bool = False
     global_drop_share: float = 0.3
     global_branch_lr: float | None = None  # the new branch's own rate (None: learning_rate): it starts from zero
+    # Train the global-hint branch only: every other weight and batch-norm statistic stays as init_from left
+    # it, so "no global hint" computes exactly the starting model (the branch is gated by its 'given' flag)
+    freeze_trunk: bool = False
     epoch_images: int | None = None  # images per epoch, a fresh random subset each time (None: all of them)
 
 
@@ -538,7 +541,7 @@ def train(config: TrainConfig, data: ColourData | None = None,
     if first_epoch == 0:
         validate(0.0, 0, None)
     for epoch in range(first_epoch, config.epochs):
-        model.train()
+        set_training_mode(model, config)
         order = torch.randperm(data.train_count, generator=shuffler)[:epoch_images].to(device)
         epoch_loss, pending, batches_done = 0.0, [], 0
         for batch_index in range(min(batches_per_epoch, total_steps - step)):
@@ -574,11 +577,28 @@ def parameter_groups(model: nn.Module, config: TrainConfig) -> list[dict]:
     """All weights at ``learning_rate``, or the global-hint branch at ``global_branch_lr``: a new branch
     learns quickly while the trained weights move slowly (the automatic colour is kept)."""
     branch = getattr(model, "global_branch", None)
+    if config.freeze_trunk:
+        if branch is None:
+            raise ValueError("freeze_trunk trains the global-hint branch only: use it with global_hints")
+        for weight in model.parameters():
+            weight.requires_grad_(False)
+        for weight in branch.parameters():
+            weight.requires_grad_(True)
+        return [{"params": list(branch.parameters()), "lr": config.global_branch_lr or config.learning_rate}]
     if branch is None or config.global_branch_lr is None:
         return [{"params": list(model.parameters())}]
     own = {id(weight) for weight in branch.parameters()}
     return [{"params": [weight for weight in model.parameters() if id(weight) not in own]},
             {"params": list(branch.parameters()), "lr": config.global_branch_lr}]
+
+
+def set_training_mode(model: nn.Module, config: TrainConfig) -> None:
+    """Training mode for what trains: with ``freeze_trunk`` the rest stays in eval mode (its batch-norm
+    statistics are not moved by the branch's training batches)."""
+    model.train()
+    if config.freeze_trunk:
+        model.eval()
+        model.global_branch.train()
 
 
 def images_per_epoch(config: TrainConfig, data: ColourData) -> int:
@@ -658,6 +678,8 @@ def add_config_arguments(parser: argparse.ArgumentParser) -> None:
                         help="train a hint model (SIGGRAPH 2017): L plus simulated user hints in")
     parser.add_argument("--global-hints", action="store_true",
                         help="mobile_unet with --hints: also take each crop's own palette as a global hint (colorizer.reference)")
+    parser.add_argument("--freeze-trunk", action="store_true",
+                        help="with --global-hints: train the global-hint branch only (no global hint = the --init-from model exactly)")
     parser.add_argument("--global-branch-lr", type=float, default=None,
                         help="the global-hint branch's own learning rate (default: --learning-rate)")
     add_precision_argument(parser, defaults.precision)

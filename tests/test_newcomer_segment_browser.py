@@ -240,7 +240,13 @@ def test_a_closed_page_stops_only_its_own_jobs_and_waiters_are_told_what_for():
     """ui.page_jobs without a browser: the unload handler sets the stop flag of the closed page's jobs only."""
     from types import SimpleNamespace
 
-    from ui.page_jobs import heavy_job, job_for, stop_page_jobs, waiting_note
+    from runs.scheduler import SCHEDULER, Job
+    from ui.page_jobs import heavy_job, job_for, session_of, stop_page_jobs
+
+    def waiting_note(request) -> str:  # what a press of a heavy button would wait for; '' when nothing runs
+        running, waiting = SCHEDULER.jobs()
+        owner = session_of(request)
+        return SCHEDULER.message(SCHEDULER.place(Job("", owner=owner)), owner) if running or waiting else ""
 
     mine, theirs = SimpleNamespace(session_hash="mine"), SimpleNamespace(session_hash="theirs")
     assert waiting_note(mine) == ""

@@ -66,6 +66,9 @@ def test_no_global_hint_through_the_new_model_equals_the_model_without_the_branc
         assert torch.equal(plain(x), with_branch(x, vector))  # a hint, but the output layers are still zero
         torch.nn.init.normal_(with_branch.global_branch.to_logits.weight, std=0.1)
         assert not torch.equal(plain(x), with_branch(x, vector))  # once trained, a palette moves the logits
+        torch.nn.init.normal_(with_branch.global_branch.to_features.bias, std=0.1)
+        torch.nn.init.normal_(with_branch.global_branch.to_logits.bias, std=0.1)
+        assert torch.equal(plain(x), with_branch(x))  # a trained branch still adds nothing when no hint is given
 
 
 def test_the_shipped_hint_checkpoint_loads_unchanged_and_warm_starts_the_branch_exactly(tmp_path):
@@ -100,6 +103,28 @@ def test_training_with_global_hints_learns_from_the_palette_and_resumes_exactly(
     resumed = train(TrainConfig(**{**resumable.__dict__, "epochs": 2}), data)
     # the same losses as the run in one go: deterministic, and resumed exactly where it was
     assert [event.train_loss for event in resumed.history] == [event.train_loss for event in first.history]
+
+
+def test_freeze_trunk_trains_the_branch_only_and_keeps_the_automatic_colour_exactly(tmp_path):
+    """With freeze_trunk every weight and batch-norm statistic outside the branch stays as init_from left it,
+    so the trained model without a global hint computes exactly the starting model."""
+    root = _photo_folder(tmp_path / "photos", (("train", 4), ("val", 1)))
+    base = TrainConfig(model="mobile_unet", pretrained=False, data_root=str(root), photo_size=32,
+                       photo_cache_side=40, target="lab_grid", rebalance=0.5, hints=True, epochs=1, batch_size=4,
+                       num_filters=4, precision="fp32", device="cpu", learning_rate=1e-2)
+    data = data_for(base)
+    start = train(TrainConfig(**{**base.__dict__, "resume_path": str(tmp_path / "start.pt")}), data).model
+    frozen = train(TrainConfig(**{**base.__dict__, "global_hints": True, "freeze_trunk": True, "epochs": 2,
+                                  "global_drop_share": 0.0, "init_from": str(tmp_path / "start.pt")}), data).model
+    trunk = {name: value for name, value in frozen.state_dict().items() if not name.startswith("global_branch.")}
+    assert all(torch.equal(value, start.state_dict()[name]) for name, value in trunk.items())
+    assert frozen.global_branch.to_logits.weight.abs().sum() > 0  # the branch learned
+    frozen.eval(), start.eval()
+    x = torch.rand(2, 4, 32, 32)
+    with torch.no_grad():
+        assert torch.equal(frozen(x), start(x))
+    with pytest.raises(ValueError, match="global_hints"):
+        train(TrainConfig(**{**base.__dict__, "freeze_trunk": True}), data)
 
 
 def test_a_reference_photo_through_colourize_prepared():

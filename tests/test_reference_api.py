@@ -95,3 +95,17 @@ def test_the_shipped_reference_model_reproduces_its_recorded_quick_results(tmp_p
     psnr = {(row["set"], row["protocol"]): row["psnr_rgb"] for row in again["rows"]}
     for name in ("imagenette val", "flower test"):
         assert psnr[(name, "own colours (oracle)")] > psnr[(name, "no reference")]
+
+
+def test_the_full_size_pngs_carry_the_reference_and_the_hints_shown(tmp_path):
+    """The Full-size PNGs button makes what the page shows: with the page's reference photo and hints (it
+    used to ignore both), and without the hint marks."""
+    photo, rocket = str(REPO / "examples" / "coffee.jpg"), str(REPO / "examples" / "rocket.jpg")
+    full = lambda **kwargs: np.asarray(Image.open(colourize_tab.on_full_size(  # noqa: E731
+        photo, None, None, "colour_reference.pt", **kwargs)[0]).convert("RGB"))
+    automatic, blue = full(), full(reference=rocket)
+    assert metrics.ab_of(blue)[..., 1].mean() < metrics.ab_of(automatic)[..., 1].mean() - 10
+    red = [{"x": 10, "y": 10, "colour": "#d02020", "reach": "point"}]
+    hinted = full(reference=rocket, hints=red)
+    assert not np.array_equal(hinted, blue)
+    assert metrics.ab_of(hinted[:20, :20])[..., 0].mean() > metrics.ab_of(blue[:20, :20])[..., 0].mean() + 5

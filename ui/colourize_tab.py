@@ -148,12 +148,16 @@ def reference_photo(path: str | None, strength: float = 1.0) -> Reference | None
 
 
 def full_size_files(image_path: str, checkpoints: dict[str, str | None], decoding: str = DEFAULT_DECODING,
-                    temperature: float = DEFAULT_TEMPERATURE, work_size: int = DEFAULT_WORK_SIZE) -> list[str]:
-    """Each chosen model's colour result at the upload's full size, as PNG files (colorizer.panels.full_size_pngs)."""
+                    temperature: float = DEFAULT_TEMPERATURE, work_size: int = DEFAULT_WORK_SIZE,
+                    hints: list | None = None, reference: str | None = None,
+                    reference_strength: float = 1.0) -> list[str]:
+    """Each chosen model's colour result at the upload's full size, as PNG files (colorizer.panels.full_size_pngs),
+    with the hints and the reference shown."""
     name = upload_name(image_path)
     # request_dir: this request's own folder, so two people's same-sized pastes cannot overwrite each other
     files = full_size_pngs(image_path, _columns(checkpoints), request_dir(), Path(name).stem,
-                           Settings(decoding, temperature, work_size), name, DISPLAY_LONG_SIDE)
+                           Settings(decoding, temperature, work_size), name, DISPLAY_LONG_SIDE, hints,
+                           reference_photo(reference, reference_strength))
     return [str(path) for path in files]
 
 
@@ -223,16 +227,16 @@ def on_colourize_upload(image_path, cnn, unet, beyond, decoding=DEFAULT_DECODING
 
 @quick_request
 def on_full_size(image_path, cnn, unet, beyond, decoding=DEFAULT_DECODING, temperature=DEFAULT_TEMPERATURE,
-                 work_size=DEFAULT_WORK_SIZE) -> list[str]:
+                 work_size=DEFAULT_WORK_SIZE, hints=None, reference=None, reference_strength=1.0) -> list[str]:
     """Full-size PNGs of each model's colour result for an upload (the shown images are at most
-    DISPLAY_LONG_SIDE long)."""
+    DISPLAY_LONG_SIDE long), with the page's hints and reference photo when it has them."""
     if not image_path:
         raise refusal("Upload an image first.")
     try:
         work_size, temperature = _checked(work_size, temperature)
         return full_size_files(image_path, {"cnn": cnn, "unet": unet, "beyond": beyond}, decoding, temperature,
-                               work_size)
-    except (ImageError, OutOfRange) as error:
+                               work_size, hints, reference, reference_strength)
+    except (ImageError, OutOfRange, HintError) as error:
         raise refusal(plain(error)) from None
 
 
@@ -427,13 +431,16 @@ def page_redraw(view, cnn, unet, beyond, decoding, temperature, class_map, work_
                                  reference, reference_strength))
 
 
-def page_full_size(view, cnn, unet, beyond, decoding, temperature, work_size) -> dict:
-    """Full-size PNGs of the photo shown (not of a file the upload box holds but that was refused)."""
+def page_full_size(view, cnn, unet, beyond, decoding, temperature, work_size, hints=None, reference=None,
+                   reference_strength=1.0) -> dict:
+    """Full-size PNGs of the photo shown (not of a file the upload box holds but that was refused), with its
+    hints and reference photo."""
     path = shown_upload(view)
     if path is None:
         return {"notice": notice("Full-size PNGs are made for uploads and examples: show one first.")}
     try:
-        return {"full_size": on_full_size(path, cnn, unet, beyond, decoding, temperature, work_size), "notice": ""}
+        return {"full_size": on_full_size(path, cnn, unet, beyond, decoding, temperature, work_size, hints,
+                                          reference, reference_strength), "notice": ""}
     except gr.Error as error:
         return {"notice": notice(error.message)}
 
@@ -680,7 +687,7 @@ def _wire_page(inputs: dict, outputs: dict, h, examples, reference) -> tuple[lis
                     inputs["class_map"], inputs["work_size"]):
         events.append(control.change(**redraw))
     examples.click(None, js=SHOW_RESULTS_JS)
-    size_inputs = [outputs["view"], *chosen[:-1], inputs["work_size"]]
+    size_inputs = [outputs["view"], *chosen[:-1], inputs["work_size"], h.hints, *referenced]
     inputs["full_size_button"].click(inputs=size_inputs, **step(page_full_size, {"full_size": inputs["full_size"],
                                                                                  "notice": outputs["notice"]}))
     first = dict(inputs=[*chosen, inputs["work_size"]], **step(page_first_example, forgets | {"upload": inputs["upload"]}))

@@ -73,12 +73,3 @@ def stop_page_jobs(request: gr.Request, kind: str | None = None) -> None:
     """The app's one unload hook (the page closed: every job the page started stops, a running one within a
     batch, a waiting one at once), and a Stop button (its ``kind`` of job only)."""
     SCHEDULER.stop_owner(session_of(request), kind)
-
-
-def waiting_note(request: gr.Request | None = None) -> str:
-    """What a press of a heavy button would wait for, in plain words; '' when nothing runs or waits."""
-    running, waiting = SCHEDULER.jobs()
-    if not running and not waiting:
-        return ""
-    owner = session_of(request)
-    return SCHEDULER.message(SCHEDULER.place(Job("", owner=owner)), owner)

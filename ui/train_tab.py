@@ -16,7 +16,7 @@ from dataclasses import dataclass, field, replace
 import gradio as gr
 import pandas as pd
 
-from colorizer import ARCH_NAMES, CIFAR10_CLASSES, TrainConfig, TrainResult
+from colorizer import ARCH_NAMES, CIFAR10_CLASSES, TrainResult
 from colorizer.trainer import data_for
 from pixelwise.checkpoints import CheckpointError
 from pixelwise.errors import DataUnavailable
