@@ -385,10 +385,16 @@ def steered_logits(model: nn.Module, grey: np.ndarray, hints: list, size: tuple[
         return hinted, union
     if mode == "pull":  # each region's hinted distributions times a Gaussian around its own hint's ab
         owners = torch.from_numpy(regions.nearest_weights(distances, [hint.reach for hint in hints]) > 0).float()
-        hinted = hinted - pull_penalty(model.ab_centres.float(), hint_module.hint_ab(hints), owners)
+        centres = unwrapped(model).ab_centres.float()
+        hinted = hinted - pull_penalty(centres, hint_module.hint_ab(hints), owners)
     hinted = torch.softmax(hinted, dim=0)
     weight = torch.from_numpy(union)[None]
     return (weight * hinted + (1 - weight) * base_probabilities).clamp(min=1e-12).log(), union
+
+
+def unwrapped(model: nn.Module) -> nn.Module:
+    """The model itself, when a GlobalHinted (a reference photo's palette) wraps it."""
+    return getattr(model, "model", model)
 
 
 def pull_penalty(centres: torch.Tensor, wanted: torch.Tensor, owners: torch.Tensor) -> torch.Tensor:
@@ -418,7 +424,7 @@ def logits_and_features(model: nn.Module, grey: np.ndarray) -> tuple[torch.Tenso
     reads distributions); None for a model without one. Its 32 numbers per pixel separated objects better
     than the 218 class probabilities: on 12 flower *train* photos one click's region covered more of the
     flower (docs/hints.md)."""
-    blocks = getattr(getattr(model, "model", model), "up", None)  # GlobalHinted wraps the model
+    blocks = getattr(unwrapped(model), "up", None)
     if not blocks:
         return predict_logits(model, grey), None
     caught = []

@@ -266,3 +266,12 @@ def test_a_second_object_click_in_the_same_region_takes_the_part_nearer_to_it():
     for column, wanted, other in ((12, first, second), (82, second, first)):
         here = ab[:, 28, column]
         assert (here - torch.tensor(wanted)).norm() < (here - torch.tensor(other)).norm()
+
+
+def test_object_hints_through_a_reference_wrapped_model_find_its_centres_and_features():
+    model = _hint_model()  # no global branch: the wrapper's vector is ignored, so both must agree exactly
+    grey = np.random.default_rng(3).random((40, 72)).astype(np.float32)
+    checked = hints.checked_hints([(30, 20, "#00ff00")], (72, 40), "object")
+    alone = inference.steered_logits(model, grey, checked, (72, 40), (72, 40))
+    wrapped = inference.steered_logits(inference.GlobalHinted(model, torch.zeros(3)), grey, checked, (72, 40), (72, 40))
+    assert torch.equal(alone[0], wrapped[0]) and np.array_equal(alone[1], wrapped[1])
