@@ -408,14 +408,13 @@ def pull_penalty(centres: torch.Tensor, wanted: torch.Tensor, owners: torch.Tens
 def hint_distances(hints: list, size, work, cache: dict) -> list[np.ndarray | None]:
     """Each hint's h x w geodesic distance from its pixels over ``cache["costs"]`` (inf beyond its reach; None
     for a point hint), each found once per photo and kept in ``cache``."""
-    found = []
-    for hint in hints:
-        key = (tuple(hint.points), hint.reach)
-        if hint.reach > 0 and key not in cache:
-            cache[key] = regions.geodesic_distance(cache["costs"], hint_module.hint_pixels(hint, size, work),
-                                                   regions.THRESHOLD * hint.reach)
-        found.append(cache[key] if hint.reach > 0 else None)
-    return found
+    keys = [(tuple(hint.points), hint.reach) for hint in hints]
+    missing = [(key, hint) for key, hint in zip(keys, hints) if hint.reach > 0 and key not in cache]
+    if missing:  # all new regions in one pass
+        found = regions.geodesic_distances(cache["costs"], [hint_module.hint_pixels(h, size, work) for _, h in missing],
+                                           [regions.THRESHOLD * h.reach for _, h in missing])
+        cache.update({key: distance for (key, _), distance in zip(missing, found)})
+    return [cache[key] if hint.reach > 0 else None for key, hint in zip(keys, hints)]
 
 
 def logits_and_features(model: nn.Module, grey: np.ndarray) -> tuple[torch.Tensor, torch.Tensor | None]:
