@@ -69,8 +69,9 @@ def geodesic_distance(costs: np.ndarray, seeds: list[tuple[int, int]], limit: fl
 
 def geodesic_distances(costs: np.ndarray, seed_lists: list, limits: list[float]) -> np.ndarray:
     """geodesic_distance for several hints at once (N x h x w). Every pixel is relaxed from its 8 neighbours
-    at once, round after round until nothing changes: the same sums as Dijkstra's pixel by pixel (the shortest
-    path to a pixel within a limit never leaves it), several times sooner in numpy, all hints in one pass."""
+    at once, round after round until nothing within the limit changes: the same sums as Dijkstra's pixel by
+    pixel (the shortest path to a pixel within a limit never leaves it, so a round that lowers none there
+    leaves none to lower), several times sooner in numpy, all hints in one pass."""
     _, height, width = costs.shape
     distance = np.full((len(seed_lists), height, width), np.inf)
     for index, seeds in enumerate(seed_lists):
@@ -81,12 +82,14 @@ def geodesic_distances(costs: np.ndarray, seed_lists: list, limits: list[float])
         source = (slice(None), slice(max(0, -dy), height - max(0, dy)), slice(max(0, -dx), width - max(0, dx)))
         target = (slice(None), slice(max(0, dy), height - max(0, -dy)), slice(max(0, dx), width - max(0, -dx)))
         moves.append((costs[k][source[1:]], source, target))
-    before = np.empty_like(distance)
-    while not np.array_equal(before, distance):
+    limit = np.asarray(limits, np.float64)[:, None, None]
+    before, changed = np.empty_like(distance), True
+    while changed:  # a round that lowers no value within the limit leaves none to lower: done
         before[:] = distance
         for step, source, target in moves:
             np.minimum(distance[target], distance[source] + step, out=distance[target])
-    distance[distance > np.asarray(limits, np.float64)[:, None, None]] = np.inf
+        changed = ((distance < before) & (distance <= limit)).any()
+    distance[distance > limit] = np.inf
     return distance
 
 
