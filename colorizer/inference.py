@@ -369,11 +369,8 @@ def steered_logits(model: nn.Module, grey: np.ndarray, hints: list, size: tuple[
     if all(hint.reach == 0 for hint in hints):
         return predict_logits(model, grey, hint_module.hint_planes(hints, size, work)), None
     cache = {} if region_cache is None else region_cache
-    if "costs" not in cache:  # one zero-hint run gives the base and the features the regions are found on
-        logits, features = logits_and_features(model, grey)
-        base = logits if base is None else base
-        cache["costs"] = regions.step_costs(np.asarray(grey, np.float64) * 100,
-                                            torch.softmax(base, dim=0) if features is None else features)
+    if "costs" not in cache:
+        base, cache["costs"] = region_costs(model, grey, base)
     base = predict_logits(model, grey) if base is None else base
     base_probabilities = torch.softmax(base, dim=0)
     distances = hint_distances(hints, size, work, cache)
@@ -415,6 +412,17 @@ def hint_distances(hints: list, size, work, cache: dict) -> list[np.ndarray | No
                                            [regions.THRESHOLD * h.reach for _, h in missing])
         cache.update({key: distance for (key, _), distance in zip(missing, found)})
     return [cache[key] if hint.reach > 0 else None for key, hint in zip(keys, hints)]
+
+
+def region_costs(model: nn.Module, grey: np.ndarray, base: torch.Tensor | None = None) -> tuple[torch.Tensor, np.ndarray]:
+    """The zero-hint logits (``base`` when given) and the step costs (colorizer.regions.step_costs) that an
+    object hint's region is found on: the lightness and the model's features, from one zero-hint run (the
+    class distributions for a model without them). The tab's region outline finds it the same way."""
+    logits, features = logits_and_features(model, grey)
+    base = logits if base is None else base
+    costs = regions.step_costs(np.asarray(grey, np.float64) * 100,
+                               torch.softmax(base, dim=0) if features is None else features)
+    return base, costs
 
 
 def logits_and_features(model: nn.Module, grey: np.ndarray) -> tuple[torch.Tensor, torch.Tensor | None]:
