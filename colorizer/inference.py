@@ -360,7 +360,8 @@ def steered_logits(model: nn.Module, grey: np.ndarray, hints: list, size: tuple[
     """Logits with checked ``hints`` (colorizer.hints.Hint) on the working-size input ``grey`` (L / 100), and
     the h x w mask of the regions that object-reach hints cover (None when every hint is a point: today's
     SIGGRAPH 2017 patches, one model run). A hint with reach finds its region (colorizer.regions) on the
-    zero-hint prediction ``base`` (run here when not given). ``mode``: "confine" (the point hints' change
+    lightness and the model's features (region_costs: one zero-hint run, which also gives ``base`` when it is
+    not given). ``mode``: "confine" (the point hints' change
     kept inside the regions: hinted and zero-hint distributions mixed by the soft region mask); "pull"
     (confine, the hinted distributions also multiplied by a Gaussian around the ab of the hint whose region
     owns the pixel, the geodesically nearest: a later click inside an earlier region takes its own part);
