@@ -1,6 +1,6 @@
 """What a click (or a stroke) on the hint model's picture selects, for the Colourize tab to show before a colour
 is picked: the region the next hint will reach (found as colorizer.inference.steered_logits finds it:
-colorizer.regions on the working-size lightness and the model's distributions), drawn as an outline on a small
+colorizer.inference.region_costs: the working-size lightness and the model's features), drawn as an outline on a small
 copy of the photo, the stroke's line on top."""
 import numpy as np
 import torch
@@ -8,7 +8,7 @@ from PIL import Image, ImageDraw, ImageFilter
 
 from . import regions
 from .hints import Hint, hint_pixels
-from .inference import PreparedPhoto, model_input
+from .inference import PreparedPhoto, model_input, region_costs
 
 PREVIEW_LONG_SIDE = 320  # the preview beside the suggestions: small, a region's shape is what it shows
 OUTLINE = (255, 0, 255)  # magenta: seen on any colour and on grey
@@ -18,15 +18,15 @@ LINE = (255, 255, 0)
 def selected_region(model, photo: PreparedPhoto, logits: torch.Tensor, points: list[tuple[int, int]],
                     reach) -> np.ndarray:
     """h x w float32 in [0, 1] at the working size of ``logits`` (NC x h x w, or 1 x NC x h x w): the region a
-    hint at upload pixels ``points`` (x, y; one, or a stroke's) with ``reach`` covers. Found on the
-    distributions ``logits`` give (the hinted region itself is found on the zero-hint ones: before any hint
-    the two are the same)."""
+    hint at upload pixels ``points`` (x, y; one, or a stroke's) with ``reach`` covers, found as the hint
+    finds it (colorizer.inference.region_costs; ``logits`` stand in for the zero-hint ones where the model
+    has no features)."""
     logits = logits[0] if logits.dim() == 4 else logits
     work = (logits.shape[-1], logits.shape[-2])
     seeds = hint_pixels(Hint(*points[0], (0, 0, 0), 0.0, tuple(points[1:])), photo.full_size, work)
     grey = model_input(model, photo.small(work))  # what the model saw: L / 100
-    distributions = torch.softmax(logits.float(), dim=0)
-    return regions.region_mask(np.asarray(grey, np.float64) * 100, seeds, reach, distributions)
+    _, costs = region_costs(model, grey, logits.float())
+    return regions.region_mask(grey, seeds, reach, costs=costs)
 
 
 def outlined(photo: PreparedPhoto, mask: np.ndarray, points: list[tuple[int, int]],

@@ -242,6 +242,41 @@ def test_a_click_reads_the_model_pixel_its_hint_lands_on(size):
         assert only.lab[1:] == pytest.approx(tuple(centres[200].tolist()), abs=1e-3)
 
 
+def test_the_regions_features_come_from_the_same_run_as_the_zero_hint_logits():
+    model = _hint_model()
+    grey = np.random.default_rng(2).random((40, 72)).astype(np.float32)
+    logits, features = inference.logits_and_features(model, grey)
+    assert torch.equal(logits, inference.predict_logits(model, grey))  # the hook changes nothing
+    assert features.shape == (8, 40, 72) and features.min() >= 0
+    assert torch.allclose(features.sum(0)[features.sum(0) > 0], torch.tensor(1.0))
+
+
+def test_a_second_object_click_in_the_same_region_takes_the_part_nearer_to_it():
+    """Two clicks on one wide bar, each with one of the model's own class colours: in "pull" each half
+    decodes nearest to its own click's colour."""
+    model = _hint_model()
+    grey = np.full((56, 96), 128, np.uint8)
+    grey[20:36, 4:92] = 40  # one dark bar across the picture
+    photo = inference.prepare_photo(np.repeat(grey[..., None], 3, axis=2))
+    first, second = model.ab_centres[0].tolist(), model.ab_centres[5].tolist()
+    given = [{"x": 10, "y": 28, "colour": f"lab(30 {first[0]} {first[1]})", "reach": "object"},
+             {"x": 85, "y": 28, "colour": f"lab(30 {second[0]} {second[1]})", "reach": "object"}]
+    result = inference.colourize_prepared(model, torch.zeros(12, 3), photo, hints=given)
+    ab = lab.decode_colours(result.logits[None], model.ab_centres)[0]
+    for column, wanted, other in ((12, first, second), (82, second, first)):
+        here = ab[:, 28, column]
+        assert (here - torch.tensor(wanted)).norm() < (here - torch.tensor(other)).norm()
+
+
+def test_object_hints_through_a_reference_wrapped_model_find_its_centres_and_features():
+    model = _hint_model()  # no global branch: the wrapper's vector is ignored, so both must agree exactly
+    grey = np.random.default_rng(3).random((40, 72)).astype(np.float32)
+    checked = hints.checked_hints([(30, 20, "#00ff00")], (72, 40), "object")
+    alone = inference.steered_logits(model, grey, checked, (72, 40), (72, 40))
+    wrapped = inference.steered_logits(inference.GlobalHinted(model, torch.zeros(3)), grey, checked, (72, 40), (72, 40))
+    assert torch.equal(alone[0], wrapped[0]) and np.array_equal(alone[1], wrapped[1])
+
+
 # ------------------------------------------------------------------ the steering panel (no server)
 
 class _Click:
@@ -331,3 +366,16 @@ def test_a_stroke_hint_is_drawn_as_its_line_on_the_picture():
     marked = hints.mark_hints(picture, stroke, (100, 60))
     assert (marked[30, 40:70] == (0, 255, 0)).all()  # along the line, past its numbered dot
     assert (marked[10, 40:70] == 128).all()  # off it
+
+
+def test_the_outline_shown_for_a_click_is_the_region_its_hint_reaches():
+    from colorizer import selection
+
+    model = _hint_model()  # a textured photo: a region found on other costs would differ
+    photo = inference.prepare_photo(np.random.default_rng(5).integers(0, 256, (56, 96, 3), dtype=np.uint8))
+    logits, work = inference.photo_logits(model, photo, 96)
+    shown = selection.selected_region(model, photo, logits, [(24, 28)], "larger")
+    grey = inference.model_input(model, photo.small(work))
+    checked = hints.checked_hints([(24, 28, "#00ff00")], photo.full_size, "larger")
+    _, reached = inference.steered_logits(model, grey, checked, photo.full_size, work)
+    assert np.array_equal(shown, reached) and 1 < (reached > 0).sum() < reached.size
