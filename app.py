@@ -27,6 +27,7 @@ from runs import presets
 from ui import colourize_tab
 from ui.colourize_tab import build_colourize_tab
 from ui.common import UPLOAD_JS, buttons_above_css, cifar_data_root
+from ui.hints_section import PICKER_JS
 from ui.inside_tab import build_inside_tab
 from ui.segment_tab import build_segment_tab
 from ui.page_jobs import stop_page_jobs
@@ -58,7 +59,7 @@ def delete_cache() -> tuple[int, float]:
 # - the curves' legend markers drawn as solid dots (Vega's were thin 6 px rings, hard to match to a line);
 # - the cost section's bar plots without their one-row legends, which cut the fourth part off (ui/cost_section.py
 #   draws one wrapping legend above each pair).
-LABELLED_PICTURES = ("#train-strips", "#colourize-slider", "#hint-entropy")
+LABELLED_PICTURES = ("#train-strips", "#colourize-slider", "#hint-entropy", "#hint-region")
 PAGE_CSS = "\n".join(f"""
 {block} label[data-testid=block-label] {{ position: static; white-space: normal; overflow: visible;
   max-width: 100%; margin: 0 0 4px 0; width: fit-content; }}""" for block in LABELLED_PICTURES) + """
@@ -138,7 +139,9 @@ def launch_options() -> dict:
         show_error=True,
         theme=gr.themes.Soft(),
         css=PAGE_CSS,
-        js=UPLOAD_JS,  # the upload boxes' preview and the example buttons' highlight (ui/common.py)
+        # the upload boxes' preview and the example buttons' highlight (ui/common.py), the colour picker's popup in
+        # the window (ui/hints_section.py)
+        js=f"() => {{ ({UPLOAD_JS})(); ({PICKER_JS})(); }}",
         mcp_server=mcp_enabled(),  # the public endpoints as MCP tools at /gradio_api/mcp/ (PIXELWISE_MCP=0: off)
         prevent_thread_lock=True,
     )

@@ -349,7 +349,8 @@ def suggest_modes(probabilities: torch.Tensor, centres: torch.Tensor, lightness:
 
 def mark_hints(picture, hints: list[Hint], size: tuple[int, int]):
     """A copy of ``picture`` (H x W x 3 uint8) with a marker on each hint: a dot of the hinted colour in a
-    white and a black ring, numbered in order; ``size`` is the upload's (width, height) the hints refer to."""
+    white and a black ring, numbered in order (a stroke: its line too); ``size`` is the upload's (width,
+    height) the hints refer to."""
     from PIL import Image, ImageDraw
 
     image = Image.fromarray(np.asarray(picture))
@@ -358,6 +359,10 @@ def mark_hints(picture, hints: list[Hint], size: tuple[int, int]):
     radius = max(4, round(max(image.size) / 90))
     for number, hint in enumerate(hints, 1):
         x, y = (hint.x + 0.5) * scale_x, (hint.y + 0.5) * scale_y
+        if hint.stroke:  # the stroke's line, outlined as its dot is, under the numbered dot at its start
+            line = [((px + 0.5) * scale_x, (py + 0.5) * scale_y) for px, py in hint.points]
+            draw.line(line, fill="black", width=radius + 2, joint="curve")
+            draw.line(line, fill=hint.rgb, width=max(2, radius - 2), joint="curve")
         draw.ellipse((x - radius - 2, y - radius - 2, x + radius + 2, y + radius + 2), fill="black")
         draw.ellipse((x - radius - 1, y - radius - 1, x + radius + 1, y + radius + 1), fill="white")
         draw.ellipse((x - radius + 1, y - radius + 1, x + radius - 1, y + radius - 1), fill=hint.rgb)

@@ -130,6 +130,7 @@ class TrainResult:
     seconds: float = 0.0
     centres: torch.Tensor | None = None  # Lab models: the ab centre of each class
     speedups: dict = field(default_factory=dict)  # the channels_last / compile this run used
+    earlier_seconds: float = 0.0  # a resumed run: the training time of the runs before it
 
     @property
     def final(self) -> Progress | None:
@@ -158,6 +159,8 @@ class TrainResult:
             "global_hints": self.config.global_hints,
             "global_drop_share": self.config.global_drop_share if self.config.global_hints else None,
             "global_branch_lr": self.config.global_branch_lr,
+            "freeze_trunk": self.config.freeze_trunk,
+            "init_from": shown_path(self.config.init_from) if self.config.init_from else None,
             "no_hint_share": self.config.no_hint_share if self.config.hints else None,
             "loss_pixel_share": self.config.loss_pixel_share,
             "train_limit": self.config.train_limit,
@@ -592,7 +595,8 @@ def train(config: TrainConfig, data: ColourData | None = None,
         epoch_loss = sum(torch.stack(pending).tolist(), epoch_loss) if pending else epoch_loss
         validate(epoch + batches_done / batches_per_epoch, step, epoch_loss / batches_done)
         if config.resume_path and batches_done == batches_per_epoch:
-            save_resumable(config, model, optimiser, shuffler, result, epoch + 1)
+            save_resumable(config, model, optimiser, shuffler, result, epoch + 1,
+                           result.earlier_seconds + time.perf_counter() - start)
         if step == total_steps:
             break
     return finish(result, start)
@@ -640,15 +644,16 @@ def to_device(part, device: torch.device):
 def finish(result: TrainResult, start: float) -> TrainResult:
     """Stop the clock; hand back the model in the ordinary memory format, so that it computes exactly
     what the same weights loaded from its checkpoint compute."""
-    result.seconds = time.perf_counter() - start
+    result.seconds = result.earlier_seconds + time.perf_counter() - start
     result.model.to(memory_format=torch.contiguous_format)
     return result
 
 
 def save_resumable(config: TrainConfig, model: nn.Module, optimiser, shuffler: torch.Generator,
-                   result: TrainResult, epochs_done: int) -> None:
-    """Everything needed to continue this run exactly where it is (atomic, so a kill never loses it)."""
-    save_atomic({"config": asdict(config), "epochs_done": epochs_done, "model": model.state_dict(),
+                   result: TrainResult, epochs_done: int, seconds: float = 0.0) -> None:
+    """Everything needed to continue this run exactly where it is (atomic, so a kill never loses it);
+    ``seconds``: the training time so far, the resumed runs' included."""
+    save_atomic({"config": asdict(config), "epochs_done": epochs_done, "seconds": seconds, "model": model.state_dict(),
                  "optimiser": optimiser.state_dict(), "shuffler": shuffler.get_state(),
                  "torch_rng": torch.get_rng_state(),
                  "history": [{name: value for name, value in event.__dict__.items() if name != "model"}
@@ -671,6 +676,7 @@ def resume(config: TrainConfig, model: nn.Module, optimiser, shuffler: torch.Gen
     shuffler.set_state(state["shuffler"])
     torch.set_rng_state(state["torch_rng"])
     result.history.extend(Progress(**event) for event in state["history"])
+    result.earlier_seconds = float(state.get("seconds", 0.0))
     return state["epochs_done"]
 
 

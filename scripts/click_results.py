@@ -2,6 +2,7 @@
 
     python scripts/click_results.py                             # 200 Imagenette val/ + 128 flower test photos
     python scripts/click_results.py --limit 10 --out /tmp/c.md  # a quick look
+    python scripts/click_results.py --cache results/tmp/clicks  # each photo's figures kept: a stopped run resumes
 
 - A simulated person starts from zero hints; each click goes to the argmax of the ab-error map (|ab_out -
   ab_true| at the photo's own size, box-blurred over 3% of the long side, never within that distance of an
@@ -41,6 +42,7 @@ MAX_CLICKS = 20  # NoC counts up to here ("20 when never")
 GAIN_DB = 3.0
 BLUR_SHARE = 0.03
 PATCH = 5
+SETS = ("imagenette", "flower")
 
 
 class PhotoSession:
@@ -141,29 +143,65 @@ def leakage(session: PhotoSession, labels: np.ndarray, reach: float, mode: str) 
 
 
 def photo_sets(arguments) -> dict:
-    files = photos.photo_files(photos.split_folder(arguments.imagenette, "val"))
+    """{set name: [(photo id, RGB, flower mask or None), ...]}: evenly spaced Imagenette photos, the flower split."""
+    files = photos.photo_files(photos.split_folder(arguments.imagenette, arguments.imagenette_split))
     chosen = np.linspace(0, len(files) - 1, arguments.imagenette_count).round().astype(int)
     if arguments.limit:
         chosen = chosen[np.linspace(0, len(chosen) - 1, arguments.limit).round().astype(int)]
-    imagenette = [(np.asarray(Image.open(files[i]).convert("RGB")), None) for i in chosen]
-    flower_ids = make_split(list_ids(Path(arguments.flowers)))["test"]
+    imagenette = [(Path(files[i]).stem, np.asarray(Image.open(files[i]).convert("RGB")), None) for i in chosen]
+    flower_ids = make_split(list_ids(Path(arguments.flowers)))[arguments.flower_split]
     if arguments.limit:
         flower_ids = [flower_ids[i] for i in np.linspace(0, len(flower_ids) - 1, arguments.limit).round().astype(int)]
-    return {"imagenette val": imagenette, "flower test": [load_pair(i, Path(arguments.flowers)) for i in flower_ids]}
+    flowers = [(str(i), *load_pair(i, Path(arguments.flowers))) for i in flower_ids]
+    return {f"imagenette {arguments.imagenette_split}": imagenette, f"flower {arguments.flower_split}": flowers}
 
 
 def methods(arguments) -> list[tuple[str, float, str]]:
     """(name, reach, object mode) of each way measured."""
-    chosen = [("point", 0.0, "cover")]
+    chosen = [] if arguments.no_point else [("point", 0.0, "cover")]
     for reach in arguments.reaches:
         chosen += [(f"{reach} ({mode})" if len(arguments.modes) > 1 else reach, reach_value(reach), mode)
                    for mode in arguments.modes]
     return chosen
 
 
+def cached(cache: Path | None, key: str, compute) -> dict:
+    """compute() once per key: its JSON is kept in ``cache`` (a stopped run resumes; None: nothing kept)."""
+    path = cache / f"{key}.json" if cache else None
+    if path and path.exists():
+        return json.loads(path.read_text())
+    result = json.loads(json.dumps(compute()))  # as it comes back from the file: count keys become text
+    if path:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(json.dumps(result))
+    return result
+
+
+def measure_set(set_name: str, pairs: list, model, palette, arguments, clicks: dict, leaks: dict) -> None:
+    """The clicks curves (and, with masks, the leakage) of every method on one set of photos."""
+    cache = Path(arguments.cache) if arguments.cache else None
+    sessions = {}  # made when first needed: a resumed run skips the photos it has
+    for name, reach, mode in methods(arguments):
+        results, found = [], []
+        for photo_id, truth, labels in tqdm(pairs, desc=f"{set_name}: {name}", leave=False):
+            def session():
+                if photo_id not in sessions:
+                    sessions[photo_id] = PhotoSession(model, palette, truth, arguments)
+                return sessions[photo_id]
+            key = f"{set_name}-{arguments.work_size}-{photo_id}-{name}-{mode}".replace(" ", "_")
+            results.append(cached(cache, key, lambda: click_curve(session(), reach, mode)))
+            if labels is not None:
+                found.append(cached(cache, key + "-leak", lambda: leakage(session(), labels, reach, mode)))
+        clicks[(set_name, name)] = mean_of(results)
+        print(set_name, name, clicks[(set_name, name)], file=sys.stderr)
+        if found:
+            leaks[name] = {key: float(np.mean([f[key] for f in found])) for key in found[0]}
+            print(set_name, name, leaks[name], file=sys.stderr)
+
+
 def mean_of(results: list[dict]) -> dict:
-    return {"psnr": {c: float(np.mean([r["psnr"][c] for r in results])) for c in COUNTS},
-            "ab": {c: float(np.mean([r["ab"][c] for r in results])) for c in COUNTS},
+    return {"psnr": {c: float(np.mean([r["psnr"][str(c)] for r in results])) for c in COUNTS},
+            "ab": {c: float(np.mean([r["ab"][str(c)] for r in results])) for c in COUNTS},
             "noc": float(np.mean([r["noc"] for r in results]))}
 
 
@@ -179,24 +217,21 @@ def main(argv=None) -> None:
     parser.add_argument("--reaches", nargs="*", default=["object"], help="reaches beside point")
     parser.add_argument("--modes", nargs="+", default=[OBJECT_MODE], choices=OBJECT_MODES)
     parser.add_argument("--threads", type=int, default=1, help="torch threads (1: the app's own, one per request)")
+    parser.add_argument("--sets", nargs="+", default=list(SETS), choices=SETS)
+    parser.add_argument("--imagenette-split", default="val", help="train/ to tune on, val/ to measure")
+    parser.add_argument("--flower-split", default="test", choices=("train", "val", "test"))
+    parser.add_argument("--no-point", action="store_true", help="measure only --reaches, not point beside them")
+    parser.add_argument("--cache", default=None, help="a folder keeping each photo's figures (a stopped run resumes)")
     parser.add_argument("--out", default="results/clicks.md")
     parser.add_argument("--plot", default="docs/clicks.png")
     arguments = parser.parse_args(argv)
     torch.manual_seed(0)
     torch.set_num_threads(arguments.threads)
     model, palette = load_checkpoint(arguments.hint_model)
-    sets = photo_sets(arguments)
+    sets = {name: pairs for name, pairs in photo_sets(arguments).items() if name.split()[0] in arguments.sets}
     clicks, leaks = {}, {}
     for set_name, pairs in sets.items():
-        sessions = [PhotoSession(model, palette, truth, arguments) for truth, _ in pairs]
-        for name, reach, mode in methods(arguments):
-            results = [click_curve(s, reach, mode) for s in tqdm(sessions, desc=f"{set_name}: {name}", leave=False)]
-            clicks[(set_name, name)] = mean_of(results)
-            print(set_name, name, clicks[(set_name, name)], file=sys.stderr)
-            if pairs[0][1] is not None:
-                found = [leakage(s, labels, reach, mode) for s, (_, labels) in zip(sessions, pairs)]
-                leaks[name] = {key: float(np.mean([f[key] for f in found])) for key in found[0]}
-                print(set_name, name, leaks[name], file=sys.stderr)
+        measure_set(set_name, pairs, model, palette, arguments, clicks, leaks)
     write(clicks, leaks, sets, arguments)
 
 

@@ -240,3 +240,142 @@ def test_a_click_reads_the_model_pixel_its_hint_lands_on(size):
         logits[0, row, column], logits[200, row, column] = -30.0, 0.0  # ... but class 200 on the hint's pixel
         (only,) = hints.click_suggestions(logits, centres, image, (int(x), int(y)), size)
         assert only.lab[1:] == pytest.approx(tuple(centres[200].tolist()), abs=1e-3)
+
+
+def test_the_regions_features_come_from_the_same_run_as_the_zero_hint_logits():
+    model = _hint_model()
+    grey = np.random.default_rng(2).random((40, 72)).astype(np.float32)
+    logits, features = inference.logits_and_features(model, grey)
+    assert torch.equal(logits, inference.predict_logits(model, grey))  # the hook changes nothing
+    assert features.shape == (8, 40, 72) and features.min() >= 0
+    assert torch.allclose(features.sum(0)[features.sum(0) > 0], torch.tensor(1.0))
+
+
+def test_a_second_object_click_in_the_same_region_takes_the_part_nearer_to_it():
+    """Two clicks on one wide bar, each with one of the model's own class colours: in "pull" each half
+    decodes nearest to its own click's colour."""
+    model = _hint_model()
+    grey = np.full((56, 96), 128, np.uint8)
+    grey[20:36, 4:92] = 40  # one dark bar across the picture
+    photo = inference.prepare_photo(np.repeat(grey[..., None], 3, axis=2))
+    first, second = model.ab_centres[0].tolist(), model.ab_centres[5].tolist()
+    given = [{"x": 10, "y": 28, "colour": f"lab(30 {first[0]} {first[1]})", "reach": "object"},
+             {"x": 85, "y": 28, "colour": f"lab(30 {second[0]} {second[1]})", "reach": "object"}]
+    result = inference.colourize_prepared(model, torch.zeros(12, 3), photo, hints=given)
+    ab = lab.decode_colours(result.logits[None], model.ab_centres)[0]
+    for column, wanted, other in ((12, first, second), (82, second, first)):
+        here = ab[:, 28, column]
+        assert (here - torch.tensor(wanted)).norm() < (here - torch.tensor(other)).norm()
+
+
+def test_object_hints_through_a_reference_wrapped_model_find_its_centres_and_features():
+    model = _hint_model()  # no global branch: the wrapper's vector is ignored, so both must agree exactly
+    grey = np.random.default_rng(3).random((40, 72)).astype(np.float32)
+    checked = hints.checked_hints([(30, 20, "#00ff00")], (72, 40), "object")
+    alone = inference.steered_logits(model, grey, checked, (72, 40), (72, 40))
+    wrapped = inference.steered_logits(inference.GlobalHinted(model, torch.zeros(3)), grey, checked, (72, 40), (72, 40))
+    assert torch.equal(alone[0], wrapped[0]) and np.array_equal(alone[1], wrapped[1])
+
+
+# ------------------------------------------------------------------ the steering panel (no server)
+
+class _Click:
+    """What Gradio hands a select handler: the clicked point of the shown picture."""
+    def __init__(self, x, y):
+        self.index = [x, y]
+
+
+def _clickable(monkeypatch, tmp_path):
+    """The discs photo as an upload, a snapshot of the hint model's logits on it, the model loaded by name."""
+    from PIL import Image
+
+    from pixelwise.perpixel import Scores, Snapshot
+    from ui import hints_section
+
+    path = tmp_path / "discs.png"
+    Image.fromarray(_discs_photo()).save(path)
+    model = _hint_model()
+    loaded = type("Loaded", (), {"takes_hints": True, "model": model})()
+    monkeypatch.setattr(hints_section, "load_colourizer", lambda name, device: loaded)
+    photo = inference.prepare_photo(_discs_photo())
+    logits, _ = inference.photo_logits(model, photo, 96)
+    snapshot = Snapshot({"beyond": Scores("beyond", logits, np.zeros((12, 3), np.uint8))}, shown=(96, 56))
+    return str(path), snapshot
+
+
+def test_a_second_click_on_the_photo_does_not_decode_the_upload_again(monkeypatch, tmp_path):
+    """pick_pixel decoded the whole upload on every click; the session now keeps it, decoded once."""
+    from pixelwise import images
+    from ui import hints_section
+
+    path, snapshot = _clickable(monkeypatch, tmp_path)
+    decodes = []
+    counting = lambda *args, **kwargs: decodes.append(args[0]) or images.open_image(*args, **kwargs)  # noqa: E731
+    monkeypatch.setattr(inference, "open_image", counting)
+    monkeypatch.setattr(hints_section, "open_image", counting, raising=False)  # where it decoded before
+    first = hints_section.pick_pixel(snapshot, path, "hints.pt", _Click(20, 28))
+    second = hints_section.pick_pixel(snapshot, path, "hints.pt", _Click(70, 28), first["photo"])
+    assert second["target"]["x"] == 70 and second["suggestions"]["choices"]
+    assert len(decodes) == 1
+    other = tmp_path / "other.png"
+    other.write_bytes((tmp_path / "discs.png").read_bytes())
+    hints_section.pick_pixel(snapshot, str(other), "hints.pt", _Click(20, 28), second["photo"])
+    assert len(decodes) == 2  # another photo is decoded, and replaces the one kept
+
+
+def test_the_click_shows_the_region_its_hint_reaches_and_it_grows_with_the_reach(monkeypatch, tmp_path):
+    from ui import hints_section
+
+    path, snapshot = _clickable(monkeypatch, tmp_path)
+    answer = hints_section.pick_pixel(snapshot, path, "hints.pt", _Click(24, 28), reach="object")
+    preview = answer["region"]
+    assert preview.shape[1] == 320  # the preview's long side
+    magenta = np.all(preview == (255, 0, 255), axis=2)
+    rows, columns = np.nonzero(magenta)
+    scale = 320 / 96
+    assert magenta.any() and columns.max() < 45 * scale, "the outline left the clicked disc"
+    point = hints_section.show_region(answer["photo"], snapshot, "hints.pt", answer["target"], "point")["region"]
+    assert np.all(point == (255, 0, 255), axis=2).sum() < magenta.sum()
+    assert hints_section.show_region(None, snapshot, "hints.pt", answer["target"], "object") == {"region": None}
+
+
+def test_in_stroke_mode_clicks_make_one_stroke_and_its_colour_makes_a_stroke_hint(monkeypatch, tmp_path):
+    from ui import hints_section
+
+    path, snapshot = _clickable(monkeypatch, tmp_path)
+    target, kept = None, None
+    for x in (14, 24, 34):
+        answer = hints_section.pick_pixel(snapshot, path, "hints.pt", _Click(x, 28), kept, [], True, "object", target)
+        target, kept = answer["target"], answer["photo"]
+    assert target["stroke"] == [[14, 28], [24, 28], [34, 28]] and "3 points" in answer["message"]
+    added = hints_section.add_hint([], [], target, "#00ff00", "object")
+    assert added["hints"] == [{"stroke": [[14, 28], [24, 28], [34, 28]], "colour": "#00ff00", "reach": "object"}]
+    assert "stroke (14, 28)–(34, 28)" in added["remove"]["choices"][0]
+    again = hints_section.add_hint(added["hints"], added["history"], target, "#0000ff", "object")
+    assert len(again["hints"]) == 1 and "same stroke" in again["message"]  # another colour for that stroke
+    new = hints_section.pick_pixel(snapshot, path, "hints.pt", _Click(70, 20), kept, again["hints"], True,
+                                   "object", target)
+    assert new["target"]["stroke"] == [[70, 20]]  # the coloured stroke is done: the next click starts another
+    checked = hints.checked_hints(again["hints"], (96, 56))
+    assert checked[0].points == [(14, 28), (24, 28), (34, 28)] and checked[0].reach == 1.0
+
+
+def test_a_stroke_hint_is_drawn_as_its_line_on_the_picture():
+    picture = np.full((60, 100, 3), 128, np.uint8)
+    stroke = hints.checked_hints([{"stroke": [[10, 30], [90, 30]], "colour": "#00ff00"}], (100, 60))
+    marked = hints.mark_hints(picture, stroke, (100, 60))
+    assert (marked[30, 40:70] == (0, 255, 0)).all()  # along the line, past its numbered dot
+    assert (marked[10, 40:70] == 128).all()  # off it
+
+
+def test_the_outline_shown_for_a_click_is_the_region_its_hint_reaches():
+    from colorizer import selection
+
+    model = _hint_model()  # a textured photo: a region found on other costs would differ
+    photo = inference.prepare_photo(np.random.default_rng(5).integers(0, 256, (56, 96, 3), dtype=np.uint8))
+    logits, work = inference.photo_logits(model, photo, 96)
+    shown = selection.selected_region(model, photo, logits, [(24, 28)], "larger")
+    grey = inference.model_input(model, photo.small(work))
+    checked = hints.checked_hints([(24, 28, "#00ff00")], photo.full_size, "larger")
+    _, reached = inference.steered_logits(model, grey, checked, photo.full_size, work)
+    assert np.array_equal(shown, reached) and 1 < (reached > 0).sum() < reached.size

@@ -185,3 +185,17 @@ def test_the_new_branch_can_learn_at_its_own_rate():
     groups = parameter_groups(model, TrainConfig(learning_rate=1e-4, global_branch_lr=1e-3))
     assert len(same) == 1 and [len(group["params"]) for group in groups] == [len(same[0]["params"]) - 8, 8]
     assert groups[1]["lr"] == 1e-3 and "lr" not in groups[0]  # the rest at the optimiser's learning_rate
+
+
+@pytest.mark.skipif(not (CHECKPOINTS / "colour_reference.pt").is_file(), reason="checkpoints/colour_reference.pt is missing")
+def test_the_shipped_reference_model_without_a_reference_is_the_hint_model_exactly():
+    """colour_reference.pt was trained with its other weights frozen: with no global hint it computes exactly
+    what colour_hints.pt does (issue 32's third target, kept by construction)."""
+    hint_model, _ = load_checkpoint(CHECKPOINTS / "colour_hints.pt")
+    reference_model, _ = load_checkpoint(CHECKPOINTS / "colour_reference.pt")
+    trunk = {name: value for name, value in reference_model.state_dict().items() if not name.startswith("global_branch.")}
+    assert trunk.keys() == hint_model.state_dict().keys()
+    assert all(torch.equal(value, hint_model.state_dict()[name]) for name, value in trunk.items())
+    x = torch.rand(1, 4, 64, 96)
+    with torch.no_grad():
+        assert torch.equal(hint_model.eval()(x), reference_model.eval()(x))

@@ -55,3 +55,45 @@ def test_a_stroke_seeds_the_region_from_every_pixel_it_crosses():
 def test_a_bad_reach_is_refused_in_plain_words(bad):
     with pytest.raises(ValueError, match="reach"):
         regions.reach_value(bad)
+
+
+def test_each_pixel_belongs_to_the_geodesically_nearest_hint_alone():
+    """Two clicks in one flat region: each keeps the half nearer to it (a later click refines, never fights)."""
+    costs = regions.step_costs(np.full((20, 60), 50.0))
+    distances = [regions.geodesic_distance(costs, [(column, 10)], 1.0) for column in (10, 50)]
+    weights = regions.nearest_weights(distances, [1.0, 1.0])
+    assert weights.shape == (2, 20, 60)
+    assert weights[0, :, :29].min() > 0 and weights[0, :, 31:].max() == 0
+    assert weights[1, :, 31:].min() > 0 and weights[1, :, :29].max() == 0
+    assert np.array_equal(weights.max(axis=0), np.maximum(*[regions.soft_mask(d, 1.0) for d in distances]))
+
+
+def _dijkstra(costs, seeds, limit):
+    """Pixel by pixel, the textbook way: what regions.geodesic_distances must equal."""
+    import heapq
+    _, height, width = costs.shape
+    distance = np.full((height, width), np.inf)
+    queue = [(0.0, row, column) for column, row in seeds]
+    for _, row, column in queue:
+        distance[row, column] = 0.0
+    while queue:
+        here, row, column = heapq.heappop(queue)
+        if here > distance[row, column]:
+            continue
+        for k, (dy, dx, _) in enumerate(regions.NEIGHBOURS):
+            there = here + costs[k, row, column]
+            if 0 <= row + dy < height and 0 <= column + dx < width and there < distance[row + dy, column + dx] \
+                    and there <= limit:
+                distance[row + dy, column + dx] = there
+                heapq.heappush(queue, (there, row + dy, column + dx))
+    return distance
+
+
+def test_the_relaxed_distances_are_dijkstras_bit_for_bit_several_hints_at_once():
+    rng = np.random.default_rng(4)
+    costs = regions.step_costs(rng.random((30, 45)) * 100, torch.softmax(torch.randn(6, 30, 45), 0))
+    seeds, limits = [[(3, 4)], [(40, 25), (41, 25)], [(20, 15)]], [1.0, 2.5, np.inf]
+    found = regions.geodesic_distances(costs, seeds, limits)
+    for distance, own_seeds, limit in zip(found, seeds, limits):
+        assert np.array_equal(distance, _dijkstra(costs, own_seeds, limit))
+    assert np.isfinite(found[0]).sum() < found[0].size  # the limit cut the first region short

@@ -108,6 +108,7 @@ def test_the_five_columns_line_up_with_their_strips_after_a_hint_and_labels_sit_
     page.locator("#colourize-beyond img").click()  # a hint: the Beyond column kept its strip?
     page.locator("#hint-suggestions label").first.click()
     expect(page.locator("#colourize-pictures")).to_contain_text("1 hint")
+    page.locator("#hint-entropy").scroll_into_view_if_needed()  # below the inspector: its lazy picture loads in view
     expect(page.locator("#hint-entropy img")).to_be_visible()
     lined_up("after a hint")
     label_clear_of_picture(page, "#hint-entropy")

@@ -486,9 +486,12 @@ def wire_hints(controls: "hints_section.HintControls", outputs: dict, beyond, re
     a new result."""
     h = controls
     named = lambda fn, names: (hints_section_outputs(fn, h, names))  # noqa: E731
-    pick = named(pick_hint_target, ("target", "message", "suggestions", "style", "picker"))
-    outputs["beyond"].select(pick[0], [outputs["inspection"], outputs["view"], beyond], pick[1],
-                             show_progress="hidden", api_visibility="private")
+    pick = named(pick_hint_target, ("target", "message", "suggestions", "style", "picker", "region", "photo"))
+    outputs["beyond"].select(pick[0], [outputs["inspection"], outputs["view"], beyond, h.photo, h.hints, h.stroke,
+                                       h.reach, h.target], pick[1], show_progress="hidden", api_visibility="private")
+    region = named(hints_section.show_region, ("region",))
+    h.reach.change(region[0], [h.photo, outputs["inspection"], beyond, h.target, h.reach], region[1],
+                   show_progress="hidden", api_visibility="private")
     changes = [
         (h.suggestions.input, hints_section.add_hint, [h.hints, h.history, h.target, h.suggestions, h.reach]),
         (h.add.click, hints_section.add_hint, [h.hints, h.history, h.target, h.picker, h.reach]),
@@ -543,9 +546,9 @@ def page_reference(view, cnn, unet, beyond, decoding, temperature, class_map, wo
     return answer | {"beyond_checkpoint": beyond, "strip": reference_section.palette_strip(reference, beyond)}
 
 
-def pick_hint_target(snapshot, view, beyond, event: gr.SelectData) -> dict:
+def pick_hint_target(snapshot, view, beyond, photo, hints, stroke, reach, target, event: gr.SelectData) -> dict:
     """hints_section.pick_pixel on the photo shown (not on a file the upload box holds but that was refused)."""
-    return hints_section.pick_pixel(snapshot, shown_upload(view), beyond, event)
+    return hints_section.pick_pixel(snapshot, shown_upload(view), beyond, event, photo, hints, stroke, reach, target)
 
 
 def hints_section_outputs(handler, controls, names) -> tuple:
@@ -617,8 +620,8 @@ def _shared_inputs() -> dict:
 
 
 def _outputs():
-    """The notice, the five pictures with captions, the inspector and the hint controls under them, the
-    before/after slider and the notes."""
+    """The notice, the five pictures with captions, the hint controls right under them, the inspector, the
+    reference colours, what the last hint changed, the before/after slider and the notes."""
     outputs = {"notice": notice_box("colourize-notice")}
     with gr.Row(equal_height=True, elem_id="colourize-pictures"):
         for name, title in OUTPUT_TITLES:
@@ -630,9 +633,10 @@ def _outputs():
     # both kept for an hour after their last change, like the files they name (ui/segment_tab.py says why)
     outputs["view"] = gr.State(time_to_live=downloads_max_age_s())  # what is shown, without its pictures: captions, notes, the logits a redraw reuses
     outputs["inspection"] = gr.State(None, time_to_live=downloads_max_age_s())  # the last colourization's logits: clicks read them
+    hint_controls = hints_section.build_hint_controls()  # right under the pictures: picking and seeing, no scrolling
     inspector = build_inspector(outputs["inspection"], elem_id="inspector-colourize")
     outputs["reference_controls"] = reference_section.build_reference_controls(EXAMPLES)
-    hint_controls = hints_section.build_hint_controls()
+    hints_section.build_hint_comparison(hint_controls)
     outputs["slider"] = shown_as_jpeg(gr.ImageSlider(label="Before / after", interactive=False, max_height=420,
                                                               elem_id="colourize-slider"))
     outputs["notes"] = gr.Markdown()
@@ -656,7 +660,8 @@ def _wire_api(inputs: dict, outputs: dict, hints: gr.JSON, reference: "reference
     add_inspect_api(outputs["inspection"], lambda path: colourize_upload_panels(path, default_checkpoints()).snapshot())
 
 
-FORGOTTEN = ("hints", "history", "target", "remove", "message", "suggestions", "style")  # hints_section.forget_hints
+FORGOTTEN = ("hints", "history", "target", "remove", "message", "suggestions", "style", "region",
+             "photo")  # hints_section.forget_hints
 
 
 def _wire_page(inputs: dict, outputs: dict, h, examples, reference) -> tuple[list, dict, dict, dict]:
@@ -671,16 +676,18 @@ def _wire_page(inputs: dict, outputs: dict, h, examples, reference) -> tuple[lis
                 show_progress="hidden", api_visibility="private")
     chosen = [*inputs["checkpoints"].values(), inputs["decoding"], inputs["temperature"], inputs["class_map"]]
     referenced = [reference.photo, reference.strength]  # a reference stays for the next photo
-    new = dict(inputs=[inputs["upload"], *chosen, inputs["work_size"], *referenced], **step(page_new, forgets))
-    example = dict(inputs=[examples, *chosen, inputs["work_size"], *referenced],
-                   **step(page_example, forgets | {"upload": inputs["upload"]}))
+    own = gr.State({"picked": False})  # whether the person picked a photo themselves (page_first_example)
+    new = dict(inputs=[own, inputs["upload"], *chosen, inputs["work_size"], *referenced],
+               **step(own_pick(page_new), forgets))
+    example = dict(inputs=[own, examples, *chosen, inputs["work_size"], *referenced],
+                   **step(own_pick(page_example), forgets | {"upload": inputs["upload"]}))
     test = [inputs["category"], inputs["index"], *chosen]
     picked = [inputs["index"].release, inputs["index"].input, inputs["category"].input]  # a person's own changes
     events = [inputs["upload"].upload(**new), examples.click(**example),
-              inputs["test_button"].click(inputs=test, **step(page_test, forgets)),
+              inputs["test_button"].click(inputs=[own, *test], **step(own_pick(page_test), forgets)),
               gr.on(picked, inputs=test, js=clamped_js(test), trigger_mode="always_last", **step(page_test, forgets)),
-              inputs["random_button"].click(inputs=[inputs["category"], *chosen],
-                                            **step(page_random, forgets | {"index": inputs["index"]}))]
+              inputs["random_button"].click(inputs=[own, inputs["category"], *chosen],
+                                            **step(own_pick(page_random), forgets | {"index": inputs["index"]}))]
     redraw_inputs = [outputs["view"], *chosen, inputs["work_size"], h.hints, *referenced]
     redraw = dict(inputs=redraw_inputs, js=clamped_js(redraw_inputs), **step(page_redraw, results))
     for control in (*inputs["checkpoints"].values(), inputs["decoding"], inputs["temperature"],
@@ -690,7 +697,7 @@ def _wire_page(inputs: dict, outputs: dict, h, examples, reference) -> tuple[lis
     size_inputs = [outputs["view"], *chosen[:-1], inputs["work_size"], h.hints, *referenced]
     inputs["full_size_button"].click(inputs=size_inputs, **step(page_full_size, {"full_size": inputs["full_size"],
                                                                                  "notice": outputs["notice"]}))
-    first = dict(inputs=[*chosen, inputs["work_size"]], **step(page_first_example, forgets | {"upload": inputs["upload"]}))
+    first = dict(inputs=[own, *chosen, inputs["work_size"]], **step(page_first_example, forgets))
     return [event.then(**show) for event in events], redraw, show, first
 
 
@@ -700,9 +707,27 @@ def page_example(index, *chosen) -> dict:
     return {"upload": path} | page_new(path, *chosen)
 
 
-def page_first_example(*chosen) -> dict:
-    """The first example, as the page opens: its panels were blank until an example was clicked."""
-    return page_example(0, *chosen)
+def page_first_example(own: dict, *chosen) -> dict:
+    """The first example, as the page opens (its panels were blank until an example was clicked), shown as its
+    button shows it but left out of the upload box; nothing when the person picked a photo of their own
+    (``own``, own_pick) before it ran or while it ran. Cancelling it from the page was not enough (issue 29): its
+    answer put the example into the upload box while a person's file was still on its way there, and the upload
+    then either sent the example or never fired; and a pick made before the page sent it (its load events wait
+    for every component) was replaced by the example the queue ran after it."""
+    if own.get("picked"):
+        return {}
+    answer = page_new(example_path(EXAMPLES, 0), *chosen)
+    return {} if own.get("picked") else answer
+
+
+def own_pick(handler):
+    """``handler`` for a person's own pick (an upload, an example, a test image), taking the page's ``own`` state
+    first: it notes the pick there, in the session, at once, so that the first example leaves the page to it."""
+    def picked(own: dict, *args):
+        own["picked"] = True
+        return handler(*args)
+    picked.__name__ = handler.__name__
+    return picked
 
 
 def build_colourize_tab() -> ColourizeTab:

@@ -8,30 +8,35 @@ import html
 from dataclasses import dataclass
 
 import gradio as gr
+from PIL import Image
 
-from colorizer import hints as hint_model
-from pixelwise.images import ImageError, open_image
+from colorizer import hints as hint_model, selection
+from colorizer.inference import prepare_photo
+from pixelwise.images import ImageError
 from pixelwise.perpixel import UNCERTAINTY_KINDS, OutsideImage, Snapshot, report
 from pixelwise.pictures import uncertainty_maps
 from pixelwise.settings import downloads_max_age_s
 from runs.catalog import load_colourizer
 from ui.api_types import hints_input
 from ui.inspector import CHART_CSS
-from ui.common import inference_device
+from ui.common import inference_device, upload_name
 
 SLOT = "beyond"  # the column whose model takes hints
 REACH_CHOICES = ("point", "object", "larger")
-NO_TARGET = "Click a pixel of the **Beyond the handout** picture (with a hint model chosen) to steer its colour."
+NO_TARGET = ("Click a pixel of the **Beyond the handout** picture (with a hint model chosen) to steer its colour. "
+             "Reach: *point* a small patch, *object* the region the click lands on, *larger* past weaker edges.")
 
 
 @dataclass
 class HintControls:
-    hints: gr.JSON  # [{"x", "y", "colour", "reach"}, ...] in the upload's pixel coordinates: an input of colourize
+    hints: gr.JSON  # [{"x", "y", "colour", "reach"} or {"stroke", "colour", "reach"}, ...] in the upload's pixels
     history: gr.State  # earlier hint lists, for undo
-    target: gr.State  # {"x", "y"}: the pixel the next hint goes to
+    target: gr.State  # {"x", "y", "shown"[, "stroke"]}: the pixel (or the stroke's points) the next hint goes to
     message: gr.Markdown
     suggestions: gr.Radio
     reach: gr.Radio  # how far the next hint reaches: point, object, larger
+    stroke: gr.Checkbox  # on: each click adds a point to a stroke
+    region: gr.Image  # the region the click (or stroke) selects, outlined on a small grey copy
     style: gr.HTML
     picker: gr.ColorPicker
     add: gr.Button
@@ -39,58 +44,122 @@ class HintControls:
     undo: gr.Button
     clear: gr.Button
     before: gr.State  # the result before the last hint change, to compare with
-    comparison: gr.HTML  # the clicked pixel's distribution before and after
-    entropy: gr.Image  # the hint model's entropy map before and after
     changed: gr.State  # whether the last hint event changed the hints (no change: nothing is redrawn)
+    photo: gr.State  # the clicked photo, decoded once per session for every later click (ClickedPhoto)
+    comparison: gr.HTML | None = None  # the clicked pixel's distribution before and after (build_hint_comparison)
+    entropy: gr.Image | None = None  # the hint model's entropy map before and after
+
+
+# The picker's popup opens inside its block: the block clipped it (overflow: auto) where the popup is wider
+# than the block, and at the page's right edge half of it was cut off. Its column is wide enough for it.
+PANEL_CSS = """
+#hint-picker { overflow: visible !important; }
+#hint-panel .pw-hint-row { align-items: flex-start; }
+"""
+# ... and it opens below its swatch: where that is past the window's bottom edge, the page scrolls it into view
+# (installed once per page with app.py's other script).
+PICKER_JS = """() => {
+  document.addEventListener('click', (event) => {
+    if (!event.target.closest || !event.target.closest('#hint-picker .dialog-button')) return;
+    requestAnimationFrame(() => requestAnimationFrame(() => {
+      const popup = document.querySelector('#hint-picker .color-picker');
+      if (popup) popup.scrollIntoView({block: 'nearest'});
+    }));
+  }, true);
+}"""
+PICKER_WIDTH = 270  # px: the popup's gradient, hue slider and Hex/RGB/HSL row need about 240
 
 
 def build_hint_controls() -> HintControls:
-    with gr.Accordion("Steer the colour: hints (click the Beyond picture)", open=True, elem_id="hint-controls"):
+    """The steering panel, placed right under the pictures: what the click selected, the suggestions, reach,
+    stroke, picker and the hint list, seen together with the Beyond picture (no scrolling between picking and
+    seeing)."""
+    with gr.Group(elem_id="hint-panel"):
+        gr.HTML(f"<style>{PANEL_CSS}</style>", padding=False)
         message = gr.Markdown(NO_TARGET, elem_id="hint-message")
         style = gr.HTML("", elem_id="hint-style", padding=False)
-        with gr.Row():
-            suggestions = gr.Radio([], label="The model's suggested colours here (probability mass)",
-                                   elem_id="hint-suggestions", scale=3)
-            with gr.Column(scale=1, min_width=160):
+        with gr.Row(elem_classes="pw-hint-row"):
+            suggestions = gr.Radio([], label="The model's suggested colours here (probability mass): one click adds it",
+                                   elem_id="hint-suggestions", scale=3, min_width=300)
+            region = gr.Image(None, label="What the next hint reaches (outlined)", interactive=False, height=200,
+                              format="png", buttons=[], elem_id="hint-region", scale=1, min_width=180)
+            with gr.Column(scale=1, min_width=PICKER_WIDTH):
+                # what each reach means: in docs/hints.md and the message after a click (an info line here pushed
+                # the picker below the window's bottom at 1400 x 1000)
                 reach = gr.Radio(list(REACH_CHOICES), value="object", label="Reach of the next hint",
-                                 info="point: a small patch (it may tint the whole photo); object: the region the "
-                                      "click lands on, nothing outside it; larger: past weaker edges",
                                  elem_id="hint-reach")
+                stroke = gr.Checkbox(False, label="Stroke: each click adds a point", elem_id="hint-stroke")
                 picker = gr.ColorPicker("#cc3333", label="Or any colour", elem_id="hint-picker")
                 add = gr.Button("Add this colour", size="sm", elem_id="hint-add")
-        with gr.Row():
+        with gr.Row(elem_classes="pw-hint-row"):
             # a hint's own text as its value, and stale values taken: after a removal the page may still send the
             # old one (positions shift; "Value: 4 is not in the list of choices")
             remove = gr.Dropdown([], label="Remove one hint", value=None, elem_id="hint-remove", scale=2,
                                  allow_custom_value=True)
-            undo = gr.Button("Undo", size="sm", elem_id="hint-undo")
-            clear = gr.Button("Clear all hints", size="sm", elem_id="hint-clear")
-        # one under the other: side by side they overlapped at 800 px
-        comparison = gr.HTML("", elem_id="hint-comparison", padding=True, css_template=CHART_CSS)
-        entropy = gr.Image(label="Entropy of the hint model: before | after the last hint", format="png",
-                           interactive=False, height=200, elem_id="hint-entropy")
+            undo = gr.Button("Undo", size="sm", elem_id="hint-undo", scale=1)
+            clear = gr.Button("Clear all hints", size="sm", elem_id="hint-clear", scale=1)
         hints = hints_input(gr.JSON([], visible=False, label="hints"))
-    # the picture before the last change: kept an hour after its last change, like the view it compares with
+    # the picture before the last change, and the clicked photo: kept an hour after their last change, like the
+    # view they belong to
     before = gr.State(None, time_to_live=downloads_max_age_s())
-    return HintControls(hints, gr.State([]), gr.State(None), message, suggestions, reach, style, picker, add, remove,
-                        undo, clear, before, comparison, entropy, gr.State(False))
+    photo = gr.State(None, time_to_live=downloads_max_age_s())
+    return HintControls(hints=hints, history=gr.State([]), target=gr.State(None), message=message,
+                        suggestions=suggestions, reach=reach, stroke=stroke, region=region, style=style, picker=picker,
+                        add=add, remove=remove, undo=undo, clear=clear, before=before, changed=gr.State(False),
+                        photo=photo)
+
+
+def build_hint_comparison(controls: HintControls) -> None:
+    """What the last hint changed (the clicked pixel's distribution and the entropy map, before and after), below
+    the inspector: it is read after the steering, not during."""
+    with gr.Accordion("What the last hint changed", open=True, elem_id="hint-controls"):
+        # one under the other: side by side they overlapped at 800 px
+        controls.comparison = gr.HTML("", elem_id="hint-comparison", padding=True, css_template=CHART_CSS)
+        controls.entropy = gr.Image(label="Entropy of the hint model: before | after the last hint", format="png",
+                                    interactive=False, height=200, elem_id="hint-entropy")
 
 
 # ---------------------------------------------------------------- handlers (plain values in, updates out)
 
-def _upload_pixel(path: str, x: float, y: float, shown: tuple[int, int]):
-    """A point of the shown picture -> (x, y) in the upload's own pixels (decoded and turned as colourize
-    turns it), the upload as decoded at the shown size (the suggestions' lightness) and its full size."""
-    image = open_image(path, max_side=max(shown))
-    width, height = image.full_size
-    up_x, up_y = min(width - 1, int(x * width / shown[0])), min(height - 1, int(y * height / shown[1]))
-    return up_x, up_y, image.convert("RGB"), (width, height)
+@dataclass
+class ClickedPhoto:
+    """The photo a person clicks on, decoded once (at the shown size, as the colourization decoded it) and kept
+    in their session's state: later clicks read it instead of decoding the upload again. One per session, at
+    most DISPLAY_LONG_SIDE on its long side (12 MB), replaced by the next photo, gone with the session's state."""
+    path: str
+    shown: tuple[int, int]
+    prepared: object  # colorizer.inference.PreparedPhoto
 
 
-def pick_pixel(snapshot, upload_path: str | None, beyond: str | None, event: gr.SelectData) -> dict:
-    """A click on a picture: the hint target there, and the hint model's suggested colours for it (the modes of
-    its distribution there, at the clicked patch's own lightness, each sent as its exact Lab colour)."""
-    nothing = {"target": None, "suggestions": gr.update(choices=[], value=None), "style": ""}
+def clicked_photo(kept: ClickedPhoto | None, path: str, shown: tuple[int, int]) -> ClickedPhoto:
+    """``kept`` when it is this photo at this size, else the upload decoded (ImageError, OSError if it cannot be)."""
+    if kept is not None and kept.path == str(path) and tuple(kept.shown) == tuple(shown):
+        return kept
+    return ClickedPhoto(str(path), tuple(shown), prepare_photo(path, max(shown), name=upload_name(path)))
+
+
+def _upload_pixel(photo: ClickedPhoto, x: float, y: float) -> tuple[int, int]:
+    """A point of the shown picture -> (x, y) in the upload's own pixels (decoded and turned as colourize turns it)."""
+    width, height = photo.prepared.full_size
+    return min(width - 1, int(x * width / photo.shown[0])), min(height - 1, int(y * height / photo.shown[1]))
+
+
+def _stroke_points(target: dict | None, hints: list | None, point: tuple[int, int]) -> list[list[int]]:
+    """The stroke a click in stroke mode makes: the target's stroke and this point, or a new stroke where there
+    is none yet or where the last one has been given its colour already (it is among the hints)."""
+    earlier = (target or {}).get("stroke") or []
+    done = any(hint.get("stroke") == earlier for hint in hints or [])
+    return ([] if done else list(earlier)) + [list(point)]
+
+
+def pick_pixel(snapshot, upload_path: str | None, beyond: str | None, event: gr.SelectData, kept=None,
+               hints: list | None = None, stroke: bool = False, reach: str = "object",
+               target: dict | None = None) -> dict:
+    """A click on a picture: the hint target there (in stroke mode, one more point of a stroke), the region the
+    next hint reaches, outlined, and the hint model's suggested colours (the modes of its distribution there, at
+    the clicked patch's own lightness, each sent as its exact Lab colour). ``kept``: this session's ClickedPhoto
+    (the upload decoded once), answered back as "photo"."""
+    nothing = {"target": None, "suggestions": gr.update(choices=[], value=None), "style": "", "region": None}
     scores = snapshot.models.get(SLOT) if snapshot is not None else None
     if scores is None or not upload_path or not beyond:
         return {**nothing, "message": "Hints work on uploads: colourize one first, then click its Beyond picture."}
@@ -101,21 +170,45 @@ def pick_pixel(snapshot, upload_path: str | None, beyond: str | None, event: gr.
                                           "(e.g. colour_hints.pt) in the Beyond column."}
         x, y = (float(value) for value in event.index[:2])
         snapshot.locate(x, y, scores)  # refuses a click outside the picture
-        up_x, up_y, image, full_size = _upload_pixel(upload_path, x, y, snapshot.shown)
+        photo = clicked_photo(kept, upload_path, snapshot.shown)
     except (OutsideImage, ImageError, OSError, ValueError, TypeError) as error:
         return {**nothing, "message": str(error)}
+    up_x, up_y = _upload_pixel(photo, x, y)
+    image, full_size = Image.fromarray(photo.prepared.rgb), photo.prepared.full_size
     found = hint_model.click_suggestions(scores.logits, colourizer.model.ab_centres, image, (up_x, up_y), full_size)
     choices = [(f"{100 * s.mass:.0f}%  {s.hex}", s.value) for s in found]
     css = "\n".join(f"#hint-suggestions label:nth-of-type({n}) {{ border-left: 22px solid {s.hex}; }}"
                     for n, s in enumerate(found, 1))
-    return {"target": {"x": up_x, "y": up_y, "shown": [x, y]},
-            "message": f"Pixel ({up_x}, {up_y}) of the upload: pick a suggested colour, or any colour and **Add**.",
-            "suggestions": gr.update(choices=choices, value=None), "style": f"<style>{css}</style>",
-            "picker": found[0].hex if found else gr.update()}
+    new_target = {"x": up_x, "y": up_y, "shown": [x, y]}
+    where = f"Pixel ({up_x}, {up_y}) of the upload"
+    if stroke:
+        points = _stroke_points(target, hints, (up_x, up_y))
+        new_target |= {"x": points[0][0], "y": points[0][1], "stroke": points}
+        where = f"A stroke of {len(points)} point{'s' if len(points) > 1 else ''} (click on to draw it on)"
+    answer = {"target": new_target, "photo": photo, "suggestions": gr.update(choices=choices, value=None),
+              "message": f"{where}: pick a suggested colour, or any colour and **Add**.",
+              "style": f"<style>{css}</style>", "picker": found[0].hex if found else gr.update()}
+    return answer | show_region(photo, snapshot, beyond, new_target, reach)
+
+
+def show_region(photo: ClickedPhoto | None, snapshot, beyond: str | None, target: dict | None, reach: str) -> dict:
+    """The region the next hint at ``target`` reaches at ``reach``, outlined (colorizer.selection), or nothing."""
+    scores = snapshot.models.get(SLOT) if snapshot is not None else None
+    if photo is None or not target or scores is None or not beyond or reach not in REACH_CHOICES:
+        return {"region": None}
+    points = [tuple(point) for point in target.get("stroke") or [(target["x"], target["y"])]]
+    colourizer = load_colourizer(beyond, inference_device())
+    mask = selection.selected_region(colourizer.model, photo.prepared, scores.logits, points, reach)
+    return {"region": selection.outlined(photo.prepared, mask, points)}
 
 
 def _label(number: int, hint: dict) -> str:
-    return f"{number}: ({hint['x']}, {hint['y']}) {hint['colour']} {hint.get('reach', 'point')}"
+    if "stroke" in hint:
+        (x0, y0), (x1, y1) = hint["stroke"][0], hint["stroke"][-1]
+        where = f"stroke ({x0}, {y0})–({x1}, {y1})"
+    else:
+        where = f"({hint['x']}, {hint['y']})"
+    return f"{number}: {where} {hint['colour']} {hint.get('reach', 'point')}"
 
 
 def _listed(hints: list[dict]) -> dict:
@@ -124,8 +217,8 @@ def _listed(hints: list[dict]) -> dict:
 
 def add_hint(hints: list | None, history: list | None, target: dict | None, colour: str | None,
              reach: str = "object") -> dict:
-    """One more hint at the target pixel (a hint already there is replaced); nothing (and a word why) without
-    a target or a colour."""
+    """One more hint at the target pixel, or along the target's stroke (a hint already there is replaced);
+    nothing (and a word why) without a target or a colour."""
     if not target or not colour:
         return {"message": NO_TARGET, "changed": False}
     try:
@@ -133,13 +226,16 @@ def add_hint(hints: list | None, history: list | None, target: dict | None, colo
     except hint_model.HintError as error:
         return {"message": str(error), "changed": False}
     text = colour if hint_model.parse_lab(colour) else "#{:02x}{:02x}{:02x}".format(*rgb)
-    hint = {"x": target["x"], "y": target["y"], "colour": text, "reach": reach if reach in REACH_CHOICES else "object"}
+    place = {"stroke": target["stroke"]} if target.get("stroke") else {"x": target["x"], "y": target["y"]}
+    hint = place | {"colour": text, "reach": reach if reach in REACH_CHOICES else "object"}
     old = list(hints or [])
-    same = [n for n, h in enumerate(old) if (h["x"], h["y"]) == (hint["x"], hint["y"])]
+    at = lambda h: h.get("stroke") or (h["x"], h["y"])  # noqa: E731  (where a hint lies)
+    same = [n for n, h in enumerate(old) if at(h) == at(hint)]
     new = [h for n, h in enumerate(old) if n not in same] + [hint]
     if len(new) > hint_model.MAX_HINTS:
         return {"message": f"At most {hint_model.MAX_HINTS} hints.", "changed": False}
-    replaced = f" (it replaces hint {same[0] + 1}, on the same pixel)" if same else ""
+    kind = "stroke" if "stroke" in hint else "pixel"
+    replaced = f" (it replaces hint {same[0] + 1}, on the same {kind})" if same else ""
     return {"hints": new, "history": list(history or []) + [old], "remove": _listed(new), "changed": True,
             "message": f"{len(new)} hint{'s' if len(new) > 1 else ''}{replaced}: click another pixel to add more."}
 
@@ -174,7 +270,7 @@ def undo_hint(hints: list | None, history: list | None) -> dict:
 def forget_hints() -> dict:
     """A new upload: its pixels are not the old one's."""
     return {"hints": [], "history": [], "target": None, "remove": _listed([]), "message": NO_TARGET,
-            "suggestions": gr.update(choices=[], value=None), "style": ""}
+            "suggestions": gr.update(choices=[], value=None), "style": "", "region": None, "photo": None}
 
 
 def compare(before, after, target: dict | None, chart) -> dict:
