@@ -58,6 +58,8 @@ def test_every_tab_opens_on_an_example_with_maps_on_the_pages_ground(browser, ap
     for name in PICTURES[:-1]:  # the original too where it has colour: the astronaut has
         expect(page.locator(f"#colourize-{name} img")).to_have_attribute("src", re.compile(r"astronaut_"))
     maps = page.locator("#inspector-colourize-uncertainty img")
+    # below the steering panel at 800 px: a lazy image loads (and has a size) once a person scrolls to it
+    page.locator("#inspector-colourize-uncertainty").scroll_into_view_if_needed()
     expect(maps).to_be_visible()
     rgba = fetched_picture(page, "#inspector-colourize-uncertainty img")
     assert rgba.shape[2] == 4 and rgba[0, -1, 3] == 0 and (rgba[..., 3] == 0).mean() > 0.2  # no white block
