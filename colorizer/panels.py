@@ -91,14 +91,13 @@ def photo_panels(photo: PreparedPhoto, columns: list[Column], settings: Settings
     panels = Panels(grey=photo.grey_rgb, original=photo.rgb if photo.has_colour else None,
                     source=f"upload {width}×{height}")
     for column in panels.loaded(columns):
-        steered = bool(hints) and column.colourizer.takes_hints
-        referenced = reference is not None and column.colourizer.takes_reference
+        taken = steering(column.colourizer, hints, reference)
+        steered, referenced = "hints" in taken, "reference" in taken
         made_with = (column.name, settings.work_size, tuple(hints) if steered else ()) + (
             (reference.key, reference.strength) if referenced else ())
         earlier = (kept or {}).get(column.key)
         reused = earlier[1] if earlier is not None and earlier[0] == made_with else None
-        result = column.colourizer.run(photo, settings, hints if steered else None, reused,
-                                       *((reference.photo, reference.strength) if referenced else ()))
+        result = column.colourizer.run(photo, settings, logits=reused, **taken)
         panels.kept[column.key] = (made_with, result.logits)
         kind = "class map (mode)" if class_map else settings.describe()
         truth = photo.small(result.work_size) if photo.has_colour else None  # the copy the model saw: no new work
