@@ -15,6 +15,8 @@
 - The hint model at the tab's working size (96) and decoding (annealed mean, T = 0.38), colour on each
   photo's own lightness at its own size (colourize_prepared's path). Writes the table (Markdown), a JSON
   beside it and the PSNR-against-clicks plot.
+- ``--oracle-regions``: object regions grown on each photo's true colours instead of the model's features:
+  what a perfect region finder could give with this model and this way of entering it (docs/hints.md).
 """
 import argparse
 import json
@@ -30,9 +32,9 @@ from tqdm import tqdm
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from colorizer import hints as hint_module, lab, metrics, photos  # noqa: E402
 from colorizer.checkpoint import load_checkpoint  # noqa: E402
-from colorizer.regions import reach_value  # noqa: E402
+from colorizer.regions import REACHES, reach_value, step_costs  # noqa: E402
 from colorizer.inference import (OBJECT_MODE, OBJECT_MODES, compose_colour, long_side_size,  # noqa: E402
-                                 model_input, predict_logits, prepare_photo, steered_logits)
+                                 model_input, predict_logits, prepare_photo, steered_logits, unwrapped)
 from pixelwise import settings  # noqa: E402
 from scripts.hint_results import plot_curve, rgb_psnr  # noqa: E402
 from segmenter.data import list_ids, load_pair, make_split  # noqa: E402
@@ -43,6 +45,7 @@ GAIN_DB = 3.0
 BLUR_SHARE = 0.03
 PATCH = 5
 SETS = ("imagenette", "flower")
+ORACLE_SIGMA = 10.0  # --oracle-regions: how softly a true colour is read as the model's ab classes
 
 
 class PhotoSession:
@@ -55,7 +58,7 @@ class PhotoSession:
         self.grey = model_input(model, self.photo.small(self.work))
         self.base = predict_logits(model, self.grey)
         self.true_ab = metrics.ab_of(truth)
-        self.regions = {}
+        self.regions = {"costs": oracle_costs(model, truth, self.grey)} if arguments.oracle_regions else {}
 
     def colour(self, logits: torch.Tensor) -> np.ndarray:
         return compose_colour(self.model, self.palette, logits, self.photo, "annealed", self.arguments.temperature)
@@ -66,6 +69,18 @@ class PhotoSession:
         logits, union = steered_logits(self.model, self.grey, checked, self.photo.full_size, self.work, self.base,
                                        mode, self.regions)
         return self.colour(logits), union
+
+
+def oracle_costs(model, truth: np.ndarray, grey: np.ndarray, sigma: float = ORACLE_SIGMA) -> np.ndarray:
+    """Step costs (colorizer.regions.step_costs) over the photo's own lightness and TRUE colours at the working
+    size, each pixel's true ab read as a soft one-hot over the model's ab classes (a Gaussian of ``sigma`` ab
+    units): regions that only a person who knows the colours could draw, an upper bound for any region finder."""
+    height, width = np.shape(grey)
+    small = np.asarray(Image.fromarray(truth).resize((width, height), Image.Resampling.BILINEAR))
+    true_ab = torch.from_numpy(metrics.ab_of(small)).float().reshape(-1, 2)
+    squared = torch.cdist(true_ab, unwrapped(model).ab_centres.float()) ** 2
+    soft = torch.softmax(-squared / (2 * sigma ** 2), dim=1).T.reshape(-1, height, width)
+    return step_costs(np.asarray(grey, np.float64) * 100, soft)
 
 
 def patch_colour(truth: np.ndarray, x: int, y: int) -> tuple[int, int, int]:
@@ -160,6 +175,7 @@ def methods(arguments) -> list[tuple[str, float, str]]:
     """(name, reach, object mode) of each way measured."""
     chosen = [] if arguments.no_point else [("point", 0.0, "cover")]
     for reach in arguments.reaches:
+        reach = reach if reach in REACHES else float(reach)  # a number from the command line: a reach of its own
         chosen += [(f"{reach} ({mode})" if len(arguments.modes) > 1 else reach, reach_value(reach), mode)
                    for mode in arguments.modes]
     return chosen
@@ -188,7 +204,8 @@ def measure_set(set_name: str, pairs: list, model, palette, arguments, clicks: d
                 if photo_id not in sessions:
                     sessions[photo_id] = PhotoSession(model, palette, truth, arguments)
                 return sessions[photo_id]
-            key = f"{set_name}-{arguments.work_size}-{photo_id}-{name}-{mode}".replace(" ", "_")
+            oracle = "-oracle" if arguments.oracle_regions and reach else ""
+            key = f"{set_name}-{arguments.work_size}-{photo_id}-{name}-{mode}{oracle}".replace(" ", "_")
             results.append(cached(cache, key, lambda: click_curve(session(), reach, mode)))
             if labels is not None:
                 found.append(cached(cache, key + "-leak", lambda: leakage(session(), labels, reach, mode)))
@@ -221,6 +238,8 @@ def main(argv=None) -> None:
     parser.add_argument("--imagenette-split", default="val", help="train/ to tune on, val/ to measure")
     parser.add_argument("--flower-split", default="test", choices=("train", "val", "test"))
     parser.add_argument("--no-point", action="store_true", help="measure only --reaches, not point beside them")
+    parser.add_argument("--oracle-regions", action="store_true",
+                        help="grow object regions on the photo's TRUE colours (an upper bound for any region finder)")
     parser.add_argument("--cache", default=None, help="a folder keeping each photo's figures (a stopped run resumes)")
     parser.add_argument("--out", default="results/clicks.md")
     parser.add_argument("--plot", default="docs/clicks.png")
@@ -250,14 +269,16 @@ def format_table(clicks: dict, leaks: dict, sets: dict, arguments) -> str:
     sizes = ", ".join(f"{len(pairs)} {name} photos" for name, pairs in sets.items())
     lines = [f"Command: `python scripts/click_results.py {' '.join(sys.argv[1:])}`", "",
              f"{sizes}; {Path(arguments.hint_model).name} at working size {arguments.work_size}, annealed mean "
-             f"T = {arguments.temperature}, colour on each photo's own lightness at its own size.", "",
+             f"T = {arguments.temperature}, colour on each photo's own lightness at its own size." +
+             (" Object regions grown on each photo's TRUE colours (--oracle-regions: an upper bound, not the app's "
+              "regions)." if arguments.oracle_regions else ""), "",
              "| photos | reach | " + " | ".join(f"PSNR {c}" for c in COUNTS) + " | " +
              " | ".join(f"ab err {c}" for c in COUNTS) + " | NoC@+3 dB |",
              "|---|---|" + "---:|" * (2 * len(COUNTS) + 1)]
     for (set_name, name), values in clicks.items():
         lines.append(f"| {set_name} | {name} | " + " | ".join(f"{values['psnr'][c]:.2f}" for c in COUNTS) + " | "
                      + " | ".join(f"{values['ab'][c]:.2f}" for c in COUNTS) + f" | {values['noc']:.2f} |")
-    lines += ["", "Leakage, flower test photos: one click at the flower's deepest pixel with its true mean colour.", "",
+    lines += ["", f"Leakage, flower {arguments.flower_split} photos: one click at the flower's deepest pixel with its true mean colour.", "",
               "| reach | flower pixels improved | mean ab change on the background | region IoU with the flower |",
               "|---|---:|---:|---:|"]
     for name, values in leaks.items():

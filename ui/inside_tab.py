@@ -404,7 +404,8 @@ def _layers_section() -> tuple[dict, dict]:
                     "category": gr.Dropdown(list(CIFAR10_CLASSES), value="horse", label="Category"),
                     "index": gr.Number(0, precision=0, minimum=0, label="Test image number")}
     with gr.Row():
-        controls["upload"] = uploaded_image(label="…or your upload (shrunk to 64 px)", height=140, scale=1)
+        # 180 px: at 140 its label, two lines at 800 px, covered the drop text
+        controls["upload"] = uploaded_image(label="…or your upload (shrunk to 64 px)", height=180, scale=1)
         with gr.Column(scale=2):
             controls["all_channels"] = gr.Checkbox(
                 False, label=f"All channels (default: the {DEFAULT_CHANNELS} most active)")
