@@ -28,6 +28,7 @@ from pixelwise import settings
 
 QUIET_S = 2.0  # the app used no CPU for this long: every page's events have been answered
 TICK_S = 0.25
+IDLE_S = 10.0
 BUSY_CPU_S = 0.05  # more CPU than this in one tick (20% of a core) is work; an idle app uses about 7%: Gradio's
 # queue looks for new events every millisecond
 FIRST_PICTURE = "#colourize-beyond"  # the Colourize tab's first example, in view as a page opens
@@ -93,6 +94,9 @@ def open_pages(url: str, pid: int, pages: int) -> dict:
         first = browser.new_page(viewport={"width": 1400, "height": 1000})
         opened(first, url)  # the first page served starts the app's training warm-up (app.py): let it finish
         wait_quiet(pid, time.time() + 600)
+        idle_cpu = process_cpu_s(pid)
+        time.sleep(IDLE_S)  # what the app uses with one page open and nothing to do
+        idle_cpu = process_cpu_s(pid) - idle_cpu
         tabs = [browser.new_page(viewport={"width": 1400, "height": 1000}) for _ in range(pages)]
         start_cpu, start = process_cpu_s(pid), time.time()
         for tab in tabs:
@@ -102,7 +106,7 @@ def open_pages(url: str, pid: int, pages: int) -> dict:
         done = wait_quiet(pid, time.time() + 600)  # and the other tabs' examples answered
         cpu = process_cpu_s(pid) - start_cpu
         browser.close()
-    return {"cpu": cpu, "wall": done - start}
+    return {"cpu": cpu, "wall": done - start, "idle": idle_cpu / IDLE_S}
 
 
 def opened(tab, url: str | None = None) -> None:
@@ -136,15 +140,16 @@ def main(argv: list[str] | None = None) -> None:
             for name in results:
                 outcome = measure(baseline if name == "baseline" else REPO, arguments.pages)
                 results[name].append(outcome)
-                print(f"repeat {repeat + 1}, {name}: app CPU {outcome['cpu']:.2f} s, quiet after {outcome['wall']:.1f} s",
-                      flush=True)
+                print(f"repeat {repeat + 1}, {name}: app CPU {outcome['cpu']:.2f} s, quiet after {outcome['wall']:.1f} s; "
+                      f"idle before: {100 * outcome['idle']:.1f}% of a core", flush=True)
     print(f"\n{arguments.pages} pages opened at once; median of {arguments.repeats}, each a fresh app")
-    print("| | app CPU s | per page | quiet after s |\n|---|---:|---:|---:|")
+    print("| | app CPU s | per page | quiet after s | idle app, % of a core |\n|---|---:|---:|---:|---:|")
     for name, outcomes in results.items():
         cpu = statistics.median(o["cpu"] for o in outcomes)
         wall = statistics.median(o["wall"] for o in outcomes)
         label = f"baseline ({arguments.baseline})" if name == "baseline" else "now"
-        print(f"| {label} | {cpu:.2f} | {cpu / arguments.pages:.2f} | {wall:.1f} |")
+        idle = statistics.median(o["idle"] for o in outcomes)
+        print(f"| {label} | {cpu:.2f} | {cpu / arguments.pages:.2f} | {wall:.1f} | {100 * idle:.1f} |")
     print("load average after:", " ".join(f"{value:.2f}" for value in os.getloadavg()))
 
 
