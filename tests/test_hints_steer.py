@@ -339,25 +339,40 @@ def test_the_click_shows_the_region_its_hint_reaches_and_it_grows_with_the_reach
     assert hints_section.show_region(None, snapshot, "hints.pt", answer["target"], "object") == {"region": None}
 
 
-def test_in_stroke_mode_clicks_make_one_stroke_and_its_colour_makes_a_stroke_hint(monkeypatch, tmp_path):
+def test_a_stroke_dragged_across_the_picture_becomes_the_target_and_its_colour_a_stroke_hint(monkeypatch, tmp_path):
+    """The drawing copy's layer (at the shown 96 x 56) turned into the stroke's points; the next stroke drawn
+    beside it is taken alone (the layer keeps both)."""
+    from PIL import Image, ImageDraw
+
     from ui import hints_section
 
     path, snapshot = _clickable(monkeypatch, tmp_path)
-    target, kept = None, None
-    for x in (14, 24, 34):
-        answer = hints_section.pick_pixel(snapshot, path, "hints.pt", _Click(x, 28), kept, [], True, "object", target)
-        target, kept = answer["target"], answer["photo"]
-    assert target["stroke"] == [[14, 28], [24, 28], [34, 28]] and "3 points" in answer["message"]
+    layer = Image.new("RGBA", (96, 56), (0, 0, 0, 0))
+    ImageDraw.Draw(layer).line((12, 28, 36, 28), fill=(255, 255, 0, 255), width=3)
+    answer = hints_section.pick_stroke(snapshot, path, "hints.pt", {"layers": [np.asarray(layer)]}, None)
+    target = answer["target"]
+    assert target["stroke"][0] in ([12, 28], [13, 28]) and target["stroke"][-1] in ([35, 28], [36, 28])
+    assert all(y == 28 for _, y in target["stroke"]) and answer["suggestions"]["choices"]
+    assert answer["region"] is not None and "A stroke of" in answer["message"]
     added = hints_section.add_hint([], [], target, "#00ff00", "object")
-    assert added["hints"] == [{"stroke": [[14, 28], [24, 28], [34, 28]], "colour": "#00ff00", "reach": "object"}]
-    assert "stroke (14, 28)–(34, 28)" in added["remove"]["choices"][0]
-    again = hints_section.add_hint(added["hints"], added["history"], target, "#0000ff", "object")
-    assert len(again["hints"]) == 1 and "same stroke" in again["message"]  # another colour for that stroke
-    new = hints_section.pick_pixel(snapshot, path, "hints.pt", _Click(70, 20), kept, again["hints"], True,
-                                   "object", target)
-    assert new["target"]["stroke"] == [[70, 20]]  # the coloured stroke is done: the next click starts another
-    checked = hints.checked_hints(again["hints"], (96, 56))
-    assert checked[0].points == [(14, 28), (24, 28), (34, 28)] and checked[0].reach == 1.0
+    assert added["hints"] == [{"stroke": target["stroke"], "colour": "#00ff00", "reach": "object"}]
+    assert "stroke (1" in added["remove"]["choices"][0]
+    ImageDraw.Draw(layer).line((60, 10, 60, 40), fill=(255, 255, 0, 255), width=3)
+    again = hints_section.pick_stroke(snapshot, path, "hints.pt", {"layers": [np.asarray(layer)]}, answer["painted"],
+                                      answer["photo"])
+    assert {x for x, _ in again["target"]["stroke"]} <= {59, 60, 61} and again["target"]["stroke"][0][1] < 15
+    checked = hints.checked_hints(added["hints"], (96, 56))
+    assert checked[0].points == [tuple(point) for point in target["stroke"]] and checked[0].reach == 1.0
+
+
+def test_an_empty_drawing_says_so_and_picks_nothing(monkeypatch, tmp_path):
+    from ui import hints_section
+
+    path, snapshot = _clickable(monkeypatch, tmp_path)
+    empty = {"layers": [np.zeros((56, 96, 4), np.uint8)]}
+    answer = hints_section.pick_stroke(snapshot, path, "hints.pt", empty, None)
+    assert "target" not in answer and answer["message"].startswith("Nothing drawn")
+    assert hints_section.pick_stroke(snapshot, path, "hints.pt", None, None)["message"].startswith("Nothing drawn")
 
 
 def test_a_stroke_hint_is_drawn_as_its_line_on_the_picture():

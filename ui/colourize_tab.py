@@ -480,15 +480,23 @@ class ColourizeTab:
 
 
 def wire_hints(controls: "hints_section.HintControls", outputs: dict, beyond, redraw: dict, show: dict) -> list:
-    """A click on the Beyond picture picks a hint target; a suggested or picked colour adds a hint; remove, undo
+    """A click on the Beyond picture (or a stroke dragged across its drawing copy) picks a hint target; a suggested
+    or picked colour adds a hint; remove, undo
     and clear change them; each change draws the result again (keeping the settings; only the hint model runs)
     and compares before and after; an event that changes nothing redraws nothing. Returns the events that make
     a new result."""
     h = controls
     named = lambda fn, names: (hints_section_outputs(fn, h, names))  # noqa: E731
-    pick = named(pick_hint_target, ("target", "message", "suggestions", "style", "picker", "region", "photo"))
-    outputs["beyond"].select(pick[0], [outputs["inspection"], outputs["view"], beyond, h.photo, h.hints, h.stroke,
-                                       h.reach, h.target], pick[1], show_progress="hidden", api_visibility="private")
+    picked = ("target", "message", "suggestions", "style", "picker", "region", "photo")
+    pick = named(pick_hint_target, picked)
+    outputs["beyond"].select(pick[0], [outputs["inspection"], outputs["view"], beyond, h.photo, h.reach], pick[1],
+                             show_progress="hidden", api_visibility="private")
+    stroke = named(pick_hint_stroke, (*picked, "painted"))
+    h.draw.input(stroke[0], [outputs["inspection"], outputs["view"], beyond, h.photo, h.draw, h.painted, h.reach],
+                 stroke[1], show_progress="hidden", api_visibility="private", trigger_mode="always_last")
+    copy = named(hints_section.drawing_copy, ("draw", "painted"))
+    for trigger in (h.pick.change, outputs["beyond"].change):  # drawn on the Beyond picture as it now is
+        trigger(copy[0], [h.pick, outputs["beyond"]], copy[1], show_progress="hidden", api_visibility="private")
     region = named(hints_section.show_region, ("region",))
     h.reach.change(region[0], [h.photo, outputs["inspection"], beyond, h.target, h.reach], region[1],
                    show_progress="hidden", api_visibility="private")
@@ -546,9 +554,14 @@ def page_reference(view, cnn, unet, beyond, decoding, temperature, class_map, wo
     return answer | {"beyond_checkpoint": beyond, "strip": reference_section.palette_strip(reference, beyond)}
 
 
-def pick_hint_target(snapshot, view, beyond, photo, hints, stroke, reach, target, event: gr.SelectData) -> dict:
+def pick_hint_target(snapshot, view, beyond, photo, reach, event: gr.SelectData) -> dict:
     """hints_section.pick_pixel on the photo shown (not on a file the upload box holds but that was refused)."""
-    return hints_section.pick_pixel(snapshot, shown_upload(view), beyond, event, photo, hints, stroke, reach, target)
+    return hints_section.pick_pixel(snapshot, shown_upload(view), beyond, event, photo, reach)
+
+
+def pick_hint_stroke(snapshot, view, beyond, photo, drawing, painted, reach) -> dict:
+    """hints_section.pick_stroke on the photo shown."""
+    return hints_section.pick_stroke(snapshot, shown_upload(view), beyond, drawing, painted, photo, reach)
 
 
 def hints_section_outputs(handler, controls, names) -> tuple:

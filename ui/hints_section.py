@@ -1,5 +1,6 @@
-"""The Colourize tab's hints (Zhang et al., SIGGRAPH 2017): click a pixel of the hint model's picture, pick one
-of the model's own suggested colours (or any colour), and the picture is colourized again with that hint.
+"""The Colourize tab's hints (Zhang et al., SIGGRAPH 2017): click a pixel of the hint model's picture (or drag a
+stroke across it), pick one of the model's own suggested colours (or any colour), and the picture is colourized
+again with that hint.
 Hints are kept in the upload's own pixel coordinates, in a hidden JSON input of the public colourize endpoint,
 so a decoding, temperature or working-size change keeps them; a new upload clears them. Undo reverses the
 last change (add, remove or clear). No ML here: colorizer.hints suggests the colours and draws the markers."""
@@ -8,6 +9,7 @@ import html
 from dataclasses import dataclass
 
 import gradio as gr
+import numpy as np
 from PIL import Image
 
 from colorizer import hints as hint_model, selection
@@ -23,8 +25,15 @@ from ui.common import inference_device, upload_name
 
 SLOT = "beyond"  # the column whose model takes hints
 REACH_CHOICES = ("point", "object", "larger")
-NO_TARGET = ("Click a pixel of the **Beyond the handout** picture (with a hint model chosen) to steer its colour. "
+# how a person picks what the next hint steers: a click on the Beyond picture, or a stroke dragged across a copy
+# of it (Gradio's own drawing component, shown only in that mode)
+PICK_CHOICES = (("Click a point", "click"), ("Draw a stroke", "draw"))
+NO_TARGET = ("Click a pixel of the **Beyond the handout** picture (with a hint model chosen) to steer its colour, "
+             "or choose *Draw a stroke* and drag across the picture. "
              "Reach: *point* a small patch, *object* the region the click lands on, *larger* past weaker edges.")
+DRAW_LABEL = "Drag across the picture to draw a stroke"
+BRUSH = {"colors": ["#ffff00"], "color_mode": "fixed"}  # one colour, no palette: the stroke's colour is picked after
+BRUSH_FRACTION = 40  # the brush is the picture's long side / 40 wide
 
 
 @dataclass
@@ -35,7 +44,9 @@ class HintControls:
     message: gr.Markdown
     suggestions: gr.Radio
     reach: gr.Radio  # how far the next hint reaches: point, object, larger
-    stroke: gr.Checkbox  # on: each click adds a point to a stroke
+    pick: gr.Radio  # how the next target is picked: "click" (a point) or "draw" (a stroke, on ``draw``)
+    draw: gr.ImageEditor  # the Beyond picture to drag a stroke across (seen in "draw" mode only)
+    painted: gr.State  # the drawing layer's painted pixels as last read: a new stroke is what was added since
     region: gr.Image  # the region the click (or stroke) selects, outlined on a small grey copy
     style: gr.HTML
     picker: gr.ColorPicker
@@ -71,14 +82,19 @@ PICKER_WIDTH = 270  # px: the popup's gradient, hue slider and Hex/RGB/HSL row n
 
 
 def build_hint_controls() -> HintControls:
-    """The steering panel, placed right under the pictures: what the click selected, the suggestions, reach,
-    stroke, picker and the hint list, seen together with the Beyond picture (no scrolling between picking and
+    """The steering panel, placed right under the pictures: what the click selected, the suggestions, how to
+    pick (a click, or a stroke dragged across a drawing copy of the Beyond picture), reach, picker and the hint
+    list, seen together with the Beyond picture (no scrolling between picking and
     seeing)."""
     with gr.Group(elem_id="hint-panel"):
         gr.HTML(f"<style>{PANEL_CSS}</style>", padding=False)
         message = gr.Markdown(NO_TARGET, elem_id="hint-message")
         style = gr.HTML("", elem_id="hint-style", padding=False)
         with gr.Row(elem_classes="pw-hint-row"):
+            # only a brush: no upload, crop, layers or eraser (a new stroke replaces the last, so none is needed)
+            draw = gr.ImageEditor(None, label=DRAW_LABEL, elem_id="hint-draw", visible=False, scale=2, min_width=260,
+                                  height=260, sources=(), transforms=(), layers=False, eraser=False, buttons=[],
+                                  brush=gr.Brush(**BRUSH), format="png")
             suggestions = gr.Radio([], label="The model's suggested colours here (probability mass): one click adds it",
                                    elem_id="hint-suggestions", scale=3, min_width=300)
             region = gr.Image(None, label="What the next hint reaches (outlined)", interactive=False, height=200,
@@ -86,9 +102,9 @@ def build_hint_controls() -> HintControls:
             with gr.Column(scale=1, min_width=PICKER_WIDTH):
                 # what each reach means: in docs/hints.md and the message after a click (an info line here pushed
                 # the picker below the window's bottom at 1400 x 1000)
+                pick = gr.Radio(PICK_CHOICES, value="click", label="Pick what to steer", elem_id="hint-pick")
                 reach = gr.Radio(list(REACH_CHOICES), value="object", label="Reach of the next hint",
                                  elem_id="hint-reach")
-                stroke = gr.Checkbox(False, label="Stroke: each click adds a point", elem_id="hint-stroke")
                 picker = gr.ColorPicker("#cc3333", label="Or any colour", elem_id="hint-picker")
                 add = gr.Button("Add this colour", size="sm", elem_id="hint-add")
         with gr.Row(elem_classes="pw-hint-row"):
@@ -104,7 +120,7 @@ def build_hint_controls() -> HintControls:
     before = gr.State(None, time_to_live=downloads_max_age_s())
     photo = gr.State(None, time_to_live=downloads_max_age_s())
     return HintControls(hints=hints, history=gr.State([]), target=gr.State(None), message=message,
-                        suggestions=suggestions, reach=reach, stroke=stroke, region=region, style=style, picker=picker,
+                        suggestions=suggestions, reach=reach, pick=pick, draw=draw, painted=gr.State(None), region=region, style=style, picker=picker,
                         add=add, remove=remove, undo=undo, clear=clear, before=before, changed=gr.State(False),
                         photo=photo)
 
@@ -144,51 +160,102 @@ def _upload_pixel(photo: ClickedPhoto, x: float, y: float) -> tuple[int, int]:
     return min(width - 1, int(x * width / photo.shown[0])), min(height - 1, int(y * height / photo.shown[1]))
 
 
-def _stroke_points(target: dict | None, hints: list | None, point: tuple[int, int]) -> list[list[int]]:
-    """The stroke a click in stroke mode makes: the target's stroke and this point, or a new stroke where there
-    is none yet or where the last one has been given its colour already (it is among the hints)."""
-    earlier = (target or {}).get("stroke") or []
-    done = any(hint.get("stroke") == earlier for hint in hints or [])
-    return ([] if done else list(earlier)) + [list(point)]
+def _shown_point(photo: ClickedPhoto, x: int, y: int) -> list[float]:
+    """An upload pixel's centre on the shown picture (where the pixel inspector reads it)."""
+    width, height = photo.prepared.full_size
+    return [(x + 0.5) * photo.shown[0] / width, (y + 0.5) * photo.shown[1] / height]
 
 
-def pick_pixel(snapshot, upload_path: str | None, beyond: str | None, event: gr.SelectData, kept=None,
-               hints: list | None = None, stroke: bool = False, reach: str = "object",
-               target: dict | None = None) -> dict:
-    """A click on a picture: the hint target there (in stroke mode, one more point of a stroke), the region the
-    next hint reaches, outlined, and the hint model's suggested colours (the modes of its distribution there, at
-    the clicked patch's own lightness, each sent as its exact Lab colour). ``kept``: this session's ClickedPhoto
-    (the upload decoded once), answered back as "photo"."""
-    nothing = {"target": None, "suggestions": gr.update(choices=[], value=None), "style": "", "region": None}
+def _hint_model_here(snapshot, upload_path: str | None, beyond: str | None, kept) -> tuple:
+    """(the hint model's scores, the photo decoded once, None), or (None, None, why not in plain words)."""
     scores = snapshot.models.get(SLOT) if snapshot is not None else None
     if scores is None or not upload_path or not beyond:
-        return {**nothing, "message": "Hints work on uploads: colourize one first, then click its Beyond picture."}
+        return None, None, "Hints work on uploads: colourize one first, then click its Beyond picture."
     try:
-        colourizer = load_colourizer(beyond, inference_device())
-        if not colourizer.takes_hints:
-            return {**nothing, "message": f"**{html.escape(beyond)}** takes no hints: choose a hint model "
-                                          "(e.g. colour_hints.pt) in the Beyond column."}
-        x, y = (float(value) for value in event.index[:2])
-        snapshot.locate(x, y, scores)  # refuses a click outside the picture
-        photo = clicked_photo(kept, upload_path, snapshot.shown)
-    except (OutsideImage, ImageError, OSError, ValueError, TypeError) as error:
-        return {**nothing, "message": str(error)}
-    up_x, up_y = _upload_pixel(photo, x, y)
+        if not load_colourizer(beyond, inference_device()).takes_hints:
+            return None, None, (f"**{html.escape(beyond)}** takes no hints: choose a hint model (e.g. "
+                                "colour_hints.pt) in the Beyond column.")
+        return scores, clicked_photo(kept, upload_path, snapshot.shown), None
+    except (ImageError, OSError, ValueError) as error:
+        return None, None, str(error)
+
+
+NOTHING_PICKED = {"target": None, "suggestions": gr.update(choices=[], value=None), "style": "", "region": None}
+
+
+def _steering_answer(photo: ClickedPhoto, snapshot, beyond: str, target: dict, at: tuple[int, int], where: str,
+                     reach: str) -> dict:
+    """A new hint target's answer: the hint model's suggested colours at upload pixel ``at`` (the modes of its
+    distribution there, at the patch's own lightness, each sent as its exact Lab colour) and the region the next
+    hint reaches."""
+    scores = snapshot.models[SLOT]
+    colourizer = load_colourizer(beyond, inference_device())
     image, full_size = Image.fromarray(photo.prepared.rgb), photo.prepared.full_size
-    found = hint_model.click_suggestions(scores.logits, colourizer.model.ab_centres, image, (up_x, up_y), full_size)
+    found = hint_model.click_suggestions(scores.logits, colourizer.model.ab_centres, image, at, full_size)
     choices = [(f"{100 * s.mass:.0f}%  {s.hex}", s.value) for s in found]
     css = "\n".join(f"#hint-suggestions label:nth-of-type({n}) {{ border-left: 22px solid {s.hex}; }}"
                     for n, s in enumerate(found, 1))
-    new_target = {"x": up_x, "y": up_y, "shown": [x, y]}
-    where = f"Pixel ({up_x}, {up_y}) of the upload"
-    if stroke:
-        points = _stroke_points(target, hints, (up_x, up_y))
-        new_target |= {"x": points[0][0], "y": points[0][1], "stroke": points}
-        where = f"A stroke of {len(points)} point{'s' if len(points) > 1 else ''} (click on to draw it on)"
-    answer = {"target": new_target, "photo": photo, "suggestions": gr.update(choices=choices, value=None),
+    answer = {"target": target, "photo": photo, "suggestions": gr.update(choices=choices, value=None),
               "message": f"{where}: pick a suggested colour, or any colour and **Add**.",
               "style": f"<style>{css}</style>", "picker": found[0].hex if found else gr.update()}
-    return answer | show_region(photo, snapshot, beyond, new_target, reach)
+    return answer | show_region(photo, snapshot, beyond, target, reach)
+
+
+def pick_pixel(snapshot, upload_path: str | None, beyond: str | None, event: gr.SelectData, kept=None,
+               reach: str = "object") -> dict:
+    """A click on a picture: the hint target there, the region the next hint reaches, outlined, and the hint
+    model's suggested colours. ``kept``: this session's ClickedPhoto (the upload decoded once), answered back as
+    "photo"."""
+    scores, photo, why = _hint_model_here(snapshot, upload_path, beyond, kept)
+    if why:
+        return NOTHING_PICKED | {"message": why}
+    try:
+        x, y = (float(value) for value in event.index[:2])
+        snapshot.locate(x, y, scores)  # refuses a click outside the picture
+    except (OutsideImage, ValueError, TypeError) as error:
+        return NOTHING_PICKED | {"message": str(error)}
+    up_x, up_y = _upload_pixel(photo, x, y)
+    target = {"x": up_x, "y": up_y, "shown": [x, y]}
+    return _steering_answer(photo, snapshot, beyond, target, (up_x, up_y), f"Pixel ({up_x}, {up_y}) of the upload",
+                            reach)
+
+
+def pick_stroke(snapshot, upload_path: str | None, beyond: str | None, drawing: dict | None, painted, kept=None,
+                reach: str = "object") -> dict:
+    """A stroke dragged across the drawing copy of the picture (``drawing``: gr.ImageEditor's value, its layer
+    at the shown picture's size): the stroke's points in the upload's pixels (colorizer.selection.drawn_stroke,
+    only what was painted since ``painted``) as the hint target, its region and the suggested colours at its
+    middle. Answers "painted": the layer's painted pixels now."""
+    layers = (drawing or {}).get("layers") or []
+    if not layers or layers[0] is None:
+        return {"message": "Nothing drawn: drag across the picture to draw a stroke."}
+    now = np.asarray(layers[0])[..., -1] > 0
+    scores, photo, why = _hint_model_here(snapshot, upload_path, beyond, kept)
+    if why:
+        return NOTHING_PICKED | {"message": why, "painted": now}
+    try:
+        points = selection.drawn_stroke(layers[0], photo.prepared.full_size, painted)
+    except selection.NothingDrawn as error:
+        return {"message": str(error), "painted": now}
+    middle = points[len(points) // 2]
+    target = {"x": points[0][0], "y": points[0][1], "shown": _shown_point(photo, *middle), "stroke": points}
+    (x0, y0), (x1, y1) = points[0], points[-1]
+    where = f"A stroke of {len(points)} points from ({x0}, {y0}) to ({x1}, {y1})"
+    return _steering_answer(photo, snapshot, beyond, target, tuple(middle), where, reach) | {"painted": now}
+
+
+def drawing_copy(pick: str, beyond_picture) -> dict:
+    """The drawing copy in "draw" mode: the Beyond picture as it now is, nothing painted yet; hidden otherwise."""
+    if pick != "draw":
+        return {"draw": gr.update(visible=False), "painted": None}
+    if beyond_picture is None:
+        return {"draw": gr.update(visible=True, value=None, label="Colourize a photo first, then draw on it"),
+                "painted": None}
+    # a thin brush, as wide on any picture as seen: "auto" painted a band ~60 px wide on a 384 px picture
+    width = max(2, round(max(np.shape(beyond_picture)[:2]) / BRUSH_FRACTION))
+    return {"draw": gr.update(visible=True, label=DRAW_LABEL, brush=gr.Brush(default_size=width, **BRUSH),
+                              value={"background": beyond_picture, "layers": [], "composite": None}),
+            "painted": None}
 
 
 def show_region(photo: ClickedPhoto | None, snapshot, beyond: str | None, target: dict | None, reach: str) -> dict:
