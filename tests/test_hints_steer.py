@@ -324,19 +324,36 @@ def test_a_second_click_on_the_photo_does_not_decode_the_upload_again(monkeypatc
 
 
 def test_the_click_shows_the_region_its_hint_reaches_and_it_grows_with_the_reach(monkeypatch, tmp_path):
+    """The region comes as a see-through layer at the shown picture's size, to lay over it: clear inside,
+    dimmed outside, outlined in magenta."""
     from ui import hints_section
 
     path, snapshot = _clickable(monkeypatch, tmp_path)
     answer = hints_section.pick_pixel(snapshot, path, "hints.pt", _Click(24, 28), reach="object")
-    preview = answer["region"]
-    assert preview.shape[1] == 320  # the preview's long side
-    magenta = np.all(preview == (255, 0, 255), axis=2)
+    layer = answer["region"]
+    assert layer.shape == (56, 96, 4)  # the shown picture's (height, width), RGBA
+    magenta = np.all(layer == (255, 0, 255, 255), axis=2)
     rows, columns = np.nonzero(magenta)
-    scale = 320 / 96
-    assert magenta.any() and columns.max() < 45 * scale, "the outline left the clicked disc"
+    assert magenta.any() and columns.max() < 45, "the outline left the clicked disc"
+    assert layer[28, 14, 3] == 0 and layer[28, 90, 3] > 0  # the clicked disc clear (beside its dot), the far side dimmed
     point = hints_section.show_region(answer["photo"], snapshot, "hints.pt", answer["target"], "point")["region"]
-    assert np.all(point == (255, 0, 255), axis=2).sum() < magenta.sum()
+    assert np.all(point == (255, 0, 255, 255), axis=2).sum() < magenta.sum()
     assert hints_section.show_region(None, snapshot, "hints.pt", answer["target"], "object") == {"region": None}
+
+
+def test_the_outline_goes_when_the_hints_change():
+    """Added, removed, undone or cleared: the picture is drawn again, and the outline laid over it goes."""
+    from ui import hints_section
+
+    target = {"x": 5, "y": 6, "shown": [5, 6]}
+    added = hints_section.add_hint([], [], target, "#ff0000", "object")
+    assert added["region"] is None
+    label = added["remove"]["choices"][0]
+    for answer in (hints_section.remove_hint(added["hints"], added["history"], label),
+                   hints_section.undo_hint(added["hints"], added["history"]),
+                   hints_section.clear_hints(added["hints"], added["history"])):
+        assert answer["changed"] is True and answer["region"] is None
+    assert "region" not in hints_section.clear_hints([], [])  # nothing changed: the outline stays
 
 
 def test_a_stroke_dragged_across_the_picture_becomes_the_target_and_its_colour_a_stroke_hint(monkeypatch, tmp_path):

@@ -500,6 +500,8 @@ def wire_hints(controls: "hints_section.HintControls", outputs: dict, beyond, re
     region = named(hints_section.show_region, ("region",))
     h.reach.change(region[0], [h.photo, outputs["inspection"], beyond, h.target, h.reach], region[1],
                    show_progress="hidden", api_visibility="private")
+    for trigger in (h.region.change, outputs["beyond"].change):  # the region laid over the Beyond picture
+        trigger(None, h.region, None, js=hints_section.REGION_OVERLAY_JS, api_visibility="private")
     changes = [
         (h.suggestions.input, hints_section.add_hint, [h.hints, h.history, h.target, h.suggestions, h.reach]),
         (h.add.click, hints_section.add_hint, [h.hints, h.history, h.target, h.picker, h.reach]),
@@ -516,7 +518,7 @@ def wire_hints(controls: "hints_section.HintControls", outputs: dict, beyond, re
                         fn=when_changed(redraw["fn"], redraw["outputs"][0]))
     events = []
     for trigger, handler, inputs in changes:
-        fn, outs = named(handler, ("hints", "history", "remove", "message", "changed"))
+        fn, outs = named(handler, ("hints", "history", "remove", "message", "changed", "region"))
         event = trigger(fn, inputs, outs, show_progress="hidden", api_visibility="private")
         event = event.then(when_changed(lambda snapshot: {h.before: snapshot}, h.before),
                            [h.changed, outputs["inspection"]], h.before, api_visibility="private")

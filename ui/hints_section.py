@@ -47,7 +47,7 @@ class HintControls:
     pick: gr.Radio  # how the next target is picked: "click" (a point) or "draw" (a stroke, on ``draw``)
     draw: gr.ImageEditor  # the Beyond picture to drag a stroke across (seen in "draw" mode only)
     painted: gr.State  # the drawing layer's painted pixels as last read: a new stroke is what was added since
-    region: gr.Image  # the region the click (or stroke) selects, outlined on a small grey copy
+    region: gr.Image  # the region the click (or stroke) selects: a see-through layer laid over the Beyond picture
     style: gr.HTML
     picker: gr.ColorPicker
     add: gr.Button
@@ -65,10 +65,16 @@ class HintControls:
 # than the block, and at the page's right edge half of it was cut off. Its column is wide enough for it.
 PANEL_CSS = """
 #hint-picker { overflow: visible !important; }
+#hint-picker .color-picker { scroll-margin: 8px; }
 #hint-panel .pw-hint-row { align-items: flex-start; }
+#hint-pick { display: flex; flex-wrap: wrap; align-items: center; column-gap: 16px; }
+#hint-pick > [data-testid=block-info] { margin-bottom: 0; }
 """
+# "Pick what to steer" on one line with its two choices: its label above them pushed the suggestions below the
+# window's bottom at 1400 x 1000 (after a click).
 # ... and it opens below its swatch: where that is past the window's bottom edge, the page scrolls it into view
-# (installed once per page with app.py's other script).
+# (installed once per page with app.py's other script), 8 px clear of the edge (scroll-margin above: flush with
+# it, a fractional layout left it 0.2 px past).
 PICKER_JS = """() => {
   document.addEventListener('click', (event) => {
     if (!event.target.closest || !event.target.closest('#hint-picker .dialog-button')) return;
@@ -78,31 +84,73 @@ PICKER_JS = """() => {
     }));
   }, true);
 }"""
+# What the next hint reaches, on the picture the person clicks: the region's see-through layer (show_region) laid
+# exactly over the Beyond picture, inside the frame Gradio draws it in, letting clicks through to it (the click's
+# coordinates are read from the picture itself). A <div> with the layer as its background, not a second <img>: the
+# page's and the tests' "#colourize-beyond img" stays the picture. Gradio draws the picture "scale-down" in its
+# frame (shrunk to fit, never enlarged); the layer, made at the picture's own size, is drawn the same way: "contain"
+# where the picture is larger than the frame, its own size where not, checked again whenever the frame's size
+# changes. Run on each change of the region (a click, a stroke, a reach; none: a hint added, a new photo) and of
+# the Beyond picture (Gradio may draw its frame anew).
+REGION_OVERLAY_CSS = """
+#colourize-beyond .image-frame { position: relative; }
+#colourize-beyond .pw-region-overlay { position: absolute; inset: 0; pointer-events: none;
+  background-repeat: no-repeat; background-position: center; background-size: contain; }
+"""
+REGION_OVERLAY_JS = """(region) => {
+  const frame = document.querySelector('#colourize-beyond .image-frame');
+  let layer = document.querySelector('#colourize-beyond .pw-region-overlay');
+  const url = region && region.url;
+  if (!url || !frame) { if (layer) layer.remove(); return []; }
+  if (!layer || layer.parentElement !== frame) {
+    if (layer) layer.remove();
+    layer = document.createElement('div');
+    layer.className = 'pw-region-overlay';
+    layer.setAttribute('aria-hidden', 'true');
+    frame.appendChild(layer);
+    const fit = () => {
+      const picture = frame.querySelector('img');
+      if (!picture || !picture.naturalWidth) return;
+      const fits = picture.naturalWidth <= frame.clientWidth && picture.naturalHeight <= frame.clientHeight;
+      layer.style.backgroundSize = fits ? 'auto' : 'contain';
+    };
+    new ResizeObserver(fit).observe(frame);
+    layer.fit = fit;
+  }
+  if (layer.dataset.src !== url) {
+    layer.dataset.src = url;
+    layer.style.backgroundImage = `url("${url}")`;
+  }
+  layer.fit();
+  return [];
+}"""
 PICKER_WIDTH = 270  # px: the popup's gradient, hue slider and Hex/RGB/HSL row need about 240
 
 
 def build_hint_controls() -> HintControls:
-    """The steering panel, placed right under the pictures: what the click selected, the suggestions, how to
-    pick (a click, or a stroke dragged across a drawing copy of the Beyond picture), reach, picker and the hint
-    list, seen together with the Beyond picture (no scrolling between picking and
-    seeing)."""
+    """The steering panel, placed right under the pictures: what the click selected, how to pick (a click, or a
+    stroke dragged across a drawing copy of the Beyond picture), the suggestions, reach, picker and the hint list,
+    seen together with the Beyond picture (no scrolling between picking and seeing)."""
     with gr.Group(elem_id="hint-panel"):
-        gr.HTML(f"<style>{PANEL_CSS}</style>", padding=False)
+        gr.HTML(f"<style>{PANEL_CSS}{REGION_OVERLAY_CSS}</style>", padding=False)
         message = gr.Markdown(NO_TARGET, elem_id="hint-message")
         style = gr.HTML("", elem_id="hint-style", padding=False)
         with gr.Row(elem_classes="pw-hint-row"):
-            # only a brush: no upload, crop, layers or eraser (a new stroke replaces the last, so none is needed)
-            draw = gr.ImageEditor(None, label=DRAW_LABEL, elem_id="hint-draw", visible=False, scale=2, min_width=260,
-                                  height=260, sources=(), transforms=(), layers=False, eraser=False, buttons=[],
-                                  brush=gr.Brush(**BRUSH), format="png")
-            suggestions = gr.Radio([], label="The model's suggested colours here (probability mass): one click adds it",
-                                   elem_id="hint-suggestions", scale=3, min_width=300)
-            region = gr.Image(None, label="What the next hint reaches (outlined)", interactive=False, height=200,
-                              format="png", buttons=[], elem_id="hint-region", scale=1, min_width=180)
+            # how to pick first, above the suggestions (above the reach, or beside the message, it pushed the
+            # picker below the window's bottom at 1400 x 1000)
+            with gr.Column(scale=3, min_width=300):
+                pick = gr.Radio(PICK_CHOICES, value="click", label="Pick what to steer", elem_id="hint-pick")
+                with gr.Row(elem_classes="pw-hint-row"):
+                    # only a brush: no upload, crop, layers or eraser (a new stroke replaces the last: none needed)
+                    draw = gr.ImageEditor(None, label=DRAW_LABEL, elem_id="hint-draw", visible=False, scale=2,
+                                          min_width=240, height=260, sources=(), transforms=(), layers=False,
+                                          eraser=False, buttons=[], brush=gr.Brush(**BRUSH), format="png")
+                    suggestions = gr.Radio([], label="The model's suggested colours here (probability mass): one "
+                                                     "click adds it", elem_id="hint-suggestions", scale=3,
+                                           min_width=300)
             with gr.Column(scale=1, min_width=PICKER_WIDTH):
                 # what each reach means: in docs/hints.md and the message after a click (an info line here pushed
                 # the picker below the window's bottom at 1400 x 1000)
-                pick = gr.Radio(PICK_CHOICES, value="click", label="Pick what to steer", elem_id="hint-pick")
                 reach = gr.Radio(list(REACH_CHOICES), value="object", label="Reach of the next hint",
                                  elem_id="hint-reach")
                 picker = gr.ColorPicker("#cc3333", label="Or any colour", elem_id="hint-picker")
@@ -115,12 +163,17 @@ def build_hint_controls() -> HintControls:
             undo = gr.Button("Undo", size="sm", elem_id="hint-undo", scale=1)
             clear = gr.Button("Clear all hints", size="sm", elem_id="hint-clear", scale=1)
         hints = hints_input(gr.JSON([], visible=False, label="hints"))
+        # not seen itself: REGION_OVERLAY_JS lays its picture over the Beyond picture (kept in the page, not
+        # visible=False, so that its value reaches the page)
+        region = gr.Image(None, label="What the next hint reaches", interactive=False, format="png",
+                          image_mode="RGBA", visible="hidden", elem_id="hint-region")
     # the picture before the last change, and the clicked photo: kept an hour after their last change, like the
     # view they belong to
     before = gr.State(None, time_to_live=downloads_max_age_s())
     photo = gr.State(None, time_to_live=downloads_max_age_s())
     return HintControls(hints=hints, history=gr.State([]), target=gr.State(None), message=message,
-                        suggestions=suggestions, reach=reach, pick=pick, draw=draw, painted=gr.State(None), region=region, style=style, picker=picker,
+                        suggestions=suggestions, reach=reach, pick=pick, draw=draw, painted=gr.State(None), region=region,
+                        style=style, picker=picker,
                         add=add, remove=remove, undo=undo, clear=clear, before=before, changed=gr.State(False),
                         photo=photo)
 
@@ -196,7 +249,8 @@ def _steering_answer(photo: ClickedPhoto, snapshot, beyond: str, target: dict, a
     css = "\n".join(f"#hint-suggestions label:nth-of-type({n}) {{ border-left: 22px solid {s.hex}; }}"
                     for n, s in enumerate(found, 1))
     answer = {"target": target, "photo": photo, "suggestions": gr.update(choices=choices, value=None),
-              "message": f"{where}: pick a suggested colour, or any colour and **Add**.",
+              "message": f"{where}: what its hint reaches is outlined on the Beyond picture; pick a suggested colour, "
+                         "or any colour and **Add**.",
               "style": f"<style>{css}</style>", "picker": found[0].hex if found else gr.update()}
     return answer | show_region(photo, snapshot, beyond, target, reach)
 
@@ -259,14 +313,19 @@ def drawing_copy(pick: str, beyond_picture) -> dict:
 
 
 def show_region(photo: ClickedPhoto | None, snapshot, beyond: str | None, target: dict | None, reach: str) -> dict:
-    """The region the next hint at ``target`` reaches at ``reach``, outlined (colorizer.selection), or nothing."""
+    """The region the next hint at ``target`` reaches at ``reach``, as a see-through layer for the Beyond picture
+    at its shown size (colorizer.selection.outline_overlay), or nothing."""
     scores = snapshot.models.get(SLOT) if snapshot is not None else None
     if photo is None or not target or scores is None or not beyond or reach not in REACH_CHOICES:
         return {"region": None}
     points = [tuple(point) for point in target.get("stroke") or [(target["x"], target["y"])]]
     colourizer = load_colourizer(beyond, inference_device())
     mask = selection.selected_region(colourizer.model, photo.prepared, scores.logits, points, reach)
-    return {"region": selection.outlined(photo.prepared, mask, points)}
+    return {"region": selection.outline_overlay(mask, points, photo.prepared.full_size, tuple(snapshot.shown))}
+
+
+# a change of the hints redraws the picture: the region's outline laid over it goes (a new click draws it again)
+HINTS_CHANGED = {"changed": True, "region": None}
 
 
 def _label(number: int, hint: dict) -> str:
@@ -303,7 +362,7 @@ def add_hint(hints: list | None, history: list | None, target: dict | None, colo
         return {"message": f"At most {hint_model.MAX_HINTS} hints.", "changed": False}
     kind = "stroke" if "stroke" in hint else "pixel"
     replaced = f" (it replaces hint {same[0] + 1}, on the same {kind})" if same else ""
-    return {"hints": new, "history": list(history or []) + [old], "remove": _listed(new), "changed": True,
+    return {"hints": new, "history": list(history or []) + [old], "remove": _listed(new), **HINTS_CHANGED,
             "message": f"{len(new)} hint{'s' if len(new) > 1 else ''}{replaced}: click another pixel to add more."}
 
 
@@ -315,14 +374,14 @@ def remove_hint(hints: list | None, history: list | None, which: str | None) -> 
                 "remove": _listed(hints or []), "changed": False}
     index = labels.index(which)
     new = [h for n, h in enumerate(hints) if n != index]
-    return {"hints": new, "history": list(history or []) + [list(hints)], "remove": _listed(new), "changed": True,
+    return {"hints": new, "history": list(history or []) + [list(hints)], "remove": _listed(new), **HINTS_CHANGED,
             "message": f"Removed hint {index + 1}; {len(new)} left."}
 
 
 def clear_hints(hints: list | None, history: list | None) -> dict:
     if not hints:
         return {"message": NO_TARGET, "changed": False}
-    return {"hints": [], "history": list(history or []) + [list(hints)], "remove": _listed([]), "changed": True,
+    return {"hints": [], "history": list(history or []) + [list(hints)], "remove": _listed([]), **HINTS_CHANGED,
             "message": "No hints: the model colourizes on its own."}
 
 
@@ -330,7 +389,7 @@ def undo_hint(hints: list | None, history: list | None) -> dict:
     if not history:
         return {"message": "Nothing to undo.", "changed": False}
     previous = history[-1]
-    return {"hints": previous, "history": history[:-1], "remove": _listed(previous), "changed": True,
+    return {"hints": previous, "history": history[:-1], "remove": _listed(previous), **HINTS_CHANGED,
             "message": f"Undone: {len(previous)} hint{'s' if len(previous) != 1 else ''} now."}
 
 
