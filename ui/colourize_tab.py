@@ -453,7 +453,8 @@ class ColourizeTab:
     checkpoint_notes: gr.Markdown
     images: dict[str, gr.Image]
     first_example: dict  # the listener's arguments that colourize the first example (show_example_on)
-    own_choices: list  # a person's own picks (upload, example, test image): each cancels the first example
+    own_choices: list  # a person's own picks (upload, example, test image, its number or category moved): each
+    # cancels the first example
     show: dict  # the listener's arguments that show the rest of a result (_wire_page)
     inspector: Inspector
 
@@ -697,10 +698,11 @@ def _wire_page(inputs: dict, outputs: dict, h, examples, reference) -> tuple[lis
     example = dict(inputs=[own, examples, *chosen, inputs["work_size"], *referenced],
                    **step(own_pick(page_example), forgets | {"upload": inputs["upload"]}))
     test = [inputs["category"], inputs["index"], *chosen]
-    picked = [inputs["index"].release, inputs["index"].input, inputs["category"].input]  # a person's own changes
+    moved = [own, *test]  # the slider or the category moved: a person's own pick too (page_first_example)
     events = [inputs["upload"].upload(**new), examples.click(**example),
               inputs["test_button"].click(inputs=[own, *test], **step(own_pick(page_test), forgets)),
-              gr.on(picked, inputs=test, js=clamped_js(test), trigger_mode="always_last", **step(page_test, forgets)),
+              gr.on(test_image_moves(inputs), inputs=moved, js=clamped_js(moved), trigger_mode="always_last",
+                    **step(own_pick(page_test), forgets)),
               inputs["random_button"].click(inputs=[own, inputs["category"], *chosen],
                                             **step(own_pick(page_random), forgets | {"index": inputs["index"]}))]
     redraw_inputs = [outputs["view"], *chosen, inputs["work_size"], h.hints, *referenced]
@@ -716,6 +718,12 @@ def _wire_page(inputs: dict, outputs: dict, h, examples, reference) -> tuple[lis
     return [event.then(**show) for event in events], redraw, show, first
 
 
+def test_image_moves(inputs: dict) -> list:
+    """The triggers of a person's own move to another test image: the number slider (released, or typed in) and
+    the category (not .change: the Random button sets the number too, and is a pick of its own)."""
+    return [inputs["index"].release, inputs["index"].input, inputs["category"].input]
+
+
 def page_example(index, *chosen) -> dict:
     """An example button: its photo in the upload box, colourized as an upload (page_new)."""
     path = example_path(EXAMPLES, index)
@@ -725,7 +733,8 @@ def page_example(index, *chosen) -> dict:
 def page_first_example(own: dict, *chosen) -> dict:
     """The first example, as the page opens (its panels were blank until an example was clicked), shown as its
     button shows it but left out of the upload box; nothing when the person picked a photo of their own
-    (``own``, own_pick) before it ran or while it ran. Cancelling it from the page was not enough (issue 29): its
+    (``own``, own_pick: an upload, an example, a test image, its number or category moved) before it ran or
+    while it ran. Cancelling it from the page was not enough (issue 29): its
     answer put the example into the upload box while a person's file was still on its way there, and the upload
     then either sent the example or never fired; and a pick made before the page sent it (its load events wait
     for every component) was replaced by the example the queue ran after it."""
@@ -736,7 +745,8 @@ def page_first_example(own: dict, *chosen) -> dict:
 
 
 def own_pick(handler):
-    """``handler`` for a person's own pick (an upload, an example, a test image), taking the page's ``own`` state
+    """``handler`` for a person's own pick (an upload, an example, a test image or a move of its number or
+    category), taking the page's ``own`` state
     first: it notes the pick there, in the session, at once, so that the first example leaves the page to it."""
     def picked(own: dict, *args):
         own["picked"] = True
@@ -766,6 +776,6 @@ def build_colourize_tab() -> ColourizeTab:
     inspector.redraw_after(shown)
     tab = ColourizeTab(inputs["checkpoints"], inputs["checkpoint_notes"], {name: outputs[name] for name in IMAGES},
                        first, [inputs["upload"].upload, inputs["examples"].click, inputs["test_button"].click,
-                               inputs["random_button"].click], show, inspector)
+                               inputs["random_button"].click, *test_image_moves(inputs)], show, inspector)
     tab.refresh_after(inputs["refresh_button"].click)
     return tab
