@@ -17,17 +17,20 @@ LINE = (255, 255, 0)
 
 
 def selected_region(model, photo: PreparedPhoto, logits: torch.Tensor, points: list[tuple[int, int]],
-                    reach) -> np.ndarray:
+                    reach, cache: dict | None = None) -> np.ndarray:
     """h x w float32 in [0, 1] at the working size of ``logits`` (NC x h x w, or 1 x NC x h x w): the region a
     hint at upload pixels ``points`` (x, y; one, or a stroke's) with ``reach`` covers, found as the hint
-    finds it (colorizer.inference.region_costs; ``logits`` stand in for the zero-hint ones where the model
-    has no features)."""
+    finds it (colorizer.inference.region_costs, from the model's own zero-hint run, as steered_logits finds
+    it). ``cache``: a dict the caller keeps for this photo, model and working size: the working-size input
+    and the costs are found once (one model run) for every later click."""
     logits = logits[0] if logits.dim() == 4 else logits
     work = (logits.shape[-1], logits.shape[-2])
     seeds = hint_pixels(Hint(*points[0], (0, 0, 0), 0.0, tuple(points[1:])), photo.full_size, work)
-    grey = model_input(model, photo.small(work))  # what the model saw: L / 100
-    _, costs = region_costs(model, grey, logits.float())
-    return regions.region_mask(grey, seeds, reach, costs=costs)
+    found = {} if cache is None else cache
+    if "costs" not in found:
+        found["grey"] = model_input(model, photo.small(work))  # what the model saw: L / 100
+        _, found["costs"] = region_costs(model, found["grey"])
+    return regions.region_mask(found["grey"], seeds, reach, costs=found["costs"])
 
 
 def outline_overlay(mask: np.ndarray, points: list[tuple[int, int]], full_size: tuple[int, int],

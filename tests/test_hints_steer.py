@@ -411,3 +411,25 @@ def test_the_outline_shown_for_a_click_is_the_region_its_hint_reaches():
     checked = hints.checked_hints([(24, 28, "#00ff00")], photo.full_size, "larger")
     _, reached = inference.steered_logits(model, grey, checked, photo.full_size, work)
     assert np.array_equal(shown, reached) and 1 < (reached > 0).sum() < reached.size
+
+
+def test_a_second_click_on_the_photo_runs_no_model_for_its_region_and_converts_no_picture(monkeypatch, tmp_path):
+    """The region's costs (one zero-hint run of the model) are kept in the session's ClickedPhoto, per model and
+    working size, and so is the photo as a PIL image the suggestions read."""
+    from colorizer import selection
+    from ui import hints_section
+
+    path, snapshot = _clickable(monkeypatch, tmp_path)
+    runs, pictures = [], []
+    counting = lambda *args, **kwargs: runs.append(1) or inference.region_costs(*args, **kwargs)  # noqa: E731
+    monkeypatch.setattr(selection, "region_costs", counting)
+    suggest = hints.click_suggestions
+    monkeypatch.setattr(hints_section.hint_model, "click_suggestions",
+                        lambda logits, centres, image, *rest: pictures.append(image) or suggest(logits, centres, image, *rest))
+    first = hints_section.pick_pixel(snapshot, path, "hints.pt", _Click(20, 28))
+    second = hints_section.pick_pixel(snapshot, path, "hints.pt", _Click(70, 28), first["photo"])
+    larger = hints_section.show_region(second["photo"], snapshot, "hints.pt", second["target"], "larger")
+    assert len(runs) == 1, f"the model ran {len(runs)} times for the regions of one photo"
+    assert len(pictures) == 2 and pictures[0] is pictures[1]
+    assert first["region"] is not None and second["region"] is not None and larger["region"] is not None
+    assert not np.array_equal(first["region"], second["region"])  # still each click's own region

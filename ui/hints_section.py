@@ -6,7 +6,7 @@ so a decoding, temperature or working-size change keeps them; a new upload clear
 last change (add, remove or clear). No ML here: colorizer.hints suggests the colours and draws the markers."""
 import dataclasses
 import html
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import gradio as gr
 import numpy as np
@@ -194,10 +194,29 @@ def build_hint_comparison(controls: HintControls) -> None:
 class ClickedPhoto:
     """The photo a person clicks on, decoded once (at the shown size, as the colourization decoded it) and kept
     in their session's state: later clicks read it instead of decoding the upload again. One per session, at
-    most DISPLAY_LONG_SIDE on its long side (12 MB), replaced by the next photo, gone with the session's state."""
+    most DISPLAY_LONG_SIDE on its long side (12 MB), replaced by the next photo, gone with the session's state.
+    What every click reads is kept with it: the picture as a PIL image (the suggestions read it), and per hint
+    model and working size the region's costs (selection.selected_region's cache: one model run per photo)."""
     path: str
     shown: tuple[int, int]
     prepared: object  # colorizer.inference.PreparedPhoto
+    image: Image.Image | None = None  # prepared.rgb as a PIL image (made once, on the way in)
+    regions: dict = field(default_factory=dict)  # (checkpoint name, model, working size) -> selected_region's cache
+
+    def __post_init__(self):
+        if self.image is None:
+            self.image = Image.fromarray(self.prepared.rgb)
+
+    def region_cache(self, name: str, model, work: tuple[int, int]) -> dict:
+        """The region cache of one hint model (by name; the model object too: a rewritten file loads anew) at one
+        working size; a few kept (a person trying working sizes), the oldest dropped."""
+        key = (name, id(model), tuple(work))
+        if key not in self.regions and len(self.regions) >= KEPT_REGION_CACHES:
+            self.regions.pop(next(iter(self.regions)))
+        return self.regions.setdefault(key, {})
+
+
+KEPT_REGION_CACHES = 4
 
 
 def clicked_photo(kept: ClickedPhoto | None, path: str, shown: tuple[int, int]) -> ClickedPhoto:
@@ -243,8 +262,8 @@ def _steering_answer(photo: ClickedPhoto, snapshot, beyond: str, target: dict, a
     hint reaches."""
     scores = snapshot.models[SLOT]
     colourizer = load_colourizer(beyond, inference_device())
-    image, full_size = Image.fromarray(photo.prepared.rgb), photo.prepared.full_size
-    found = hint_model.click_suggestions(scores.logits, colourizer.model.ab_centres, image, at, full_size)
+    found = hint_model.click_suggestions(scores.logits, colourizer.model.ab_centres, photo.image, at,
+                                         photo.prepared.full_size)
     choices = [(f"{100 * s.mass:.0f}%  {s.hex}", s.value) for s in found]
     css = "\n".join(f"#hint-suggestions label:nth-of-type({n}) {{ border-left: 22px solid {s.hex}; }}"
                     for n, s in enumerate(found, 1))
@@ -319,8 +338,9 @@ def show_region(photo: ClickedPhoto | None, snapshot, beyond: str | None, target
     if photo is None or not target or scores is None or not beyond or reach not in REACH_CHOICES:
         return {"region": None}
     points = [tuple(point) for point in target.get("stroke") or [(target["x"], target["y"])]]
-    colourizer = load_colourizer(beyond, inference_device())
-    mask = selection.selected_region(colourizer.model, photo.prepared, scores.logits, points, reach)
+    model = load_colourizer(beyond, inference_device()).model
+    cache = photo.region_cache(beyond, model, (scores.logits.shape[-1], scores.logits.shape[-2]))
+    mask = selection.selected_region(model, photo.prepared, scores.logits, points, reach, cache)
     return {"region": selection.outline_overlay(mask, points, photo.prepared.full_size, tuple(snapshot.shown))}
 
 
