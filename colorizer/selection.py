@@ -73,8 +73,8 @@ def drawn_stroke(painted: np.ndarray, full_size: tuple[int, int], before: np.nda
     size). Only pixels not painted in ``before`` (the layer as it was, same shape) count, so a new stroke beside
     an old one is taken alone. The painted pixels are grouped in cells (1/128 of the long side), the largest
     connected piece is kept, and its longest path from cell to cell (the two ends farthest apart), moved to the
-    middle of the painted band, is its line, thinned to at most ``max_points``, starting at the end nearer the left (then the top). NothingDrawn,
-    in plain words, when nothing was painted."""
+    middle of the painted band, is its line, thinned to at most ``max_points``, starting at the end nearer the
+    left (then the top). NothingDrawn, in plain words, when nothing was painted."""
     alpha = np.asarray(painted)
     mask = (alpha[..., -1] if alpha.ndim == 3 else alpha) > 0
     if before is not None and np.shape(before) == mask.shape:

@@ -433,3 +433,17 @@ def test_a_second_click_on_the_photo_runs_no_model_for_its_region_and_converts_n
     assert len(pictures) == 2 and pictures[0] is pictures[1]
     assert first["region"] is not None and second["region"] is not None and larger["region"] is not None
     assert not np.array_equal(first["region"], second["region"])  # still each click's own region
+
+
+def test_the_drawing_copy_is_the_beyond_picture_in_draw_mode_only(tmp_path):
+    from PIL import Image
+
+    from ui import hints_section
+
+    Image.new("RGB", (400, 200)).save(tmp_path / "beyond.jpg")
+    sent = {"path": str(tmp_path / "beyond.jpg"), "url": "http://x/beyond.jpg"}  # as the page sends it, undecoded
+    assert hints_section.drawing_copy("click", sent)["draw"]["visible"] is False
+    shown = hints_section.drawing_copy("draw", sent)["draw"]
+    assert shown["visible"] is True and shown["value"]["background"] == sent["path"] and shown["value"]["layers"] == []
+    assert shown["brush"].default_size == 10  # the long side / 40: a thin line on any picture
+    assert "Colourize a photo first" in hints_section.drawing_copy("draw", None)["draw"]["label"]

@@ -497,7 +497,8 @@ def wire_hints(controls: "hints_section.HintControls", outputs: dict, beyond, re
                  stroke[1], show_progress="hidden", api_visibility="private", trigger_mode="always_last")
     copy = named(hints_section.drawing_copy, ("draw", "painted"))
     for trigger in (h.pick.change, outputs["beyond"].change):  # drawn on the Beyond picture as it now is
-        trigger(copy[0], [h.pick, outputs["beyond"]], copy[1], show_progress="hidden", api_visibility="private")
+        trigger(copy[0], [h.pick, outputs["beyond"]], copy[1], show_progress="hidden", api_visibility="private",
+                preprocess=False)  # the picture's file, not decoded (drawing_copy)
     region = named(hints_section.show_region, ("region",))
     h.reach.change(region[0], [h.photo, outputs["inspection"], beyond, h.target, h.reach], region[1],
                    show_progress="hidden", api_visibility="private")

@@ -172,10 +172,9 @@ def build_hint_controls() -> HintControls:
     before = gr.State(None, time_to_live=downloads_max_age_s())
     photo = gr.State(None, time_to_live=downloads_max_age_s())
     return HintControls(hints=hints, history=gr.State([]), target=gr.State(None), message=message,
-                        suggestions=suggestions, reach=reach, pick=pick, draw=draw, painted=gr.State(None), region=region,
-                        style=style, picker=picker,
-                        add=add, remove=remove, undo=undo, clear=clear, before=before, changed=gr.State(False),
-                        photo=photo)
+                        suggestions=suggestions, reach=reach, pick=pick, draw=draw, painted=gr.State(None),
+                        region=region, style=style, picker=picker, add=add, remove=remove, undo=undo, clear=clear,
+                        before=before, changed=gr.State(False), photo=photo)
 
 
 def build_hint_comparison(controls: HintControls) -> None:
@@ -318,16 +317,21 @@ def pick_stroke(snapshot, upload_path: str | None, beyond: str | None, drawing: 
 
 
 def drawing_copy(pick: str, beyond_picture) -> dict:
-    """The drawing copy in "draw" mode: the Beyond picture as it now is, nothing painted yet; hidden otherwise."""
+    """The drawing copy in "draw" mode: the Beyond picture as it now is, nothing painted yet; hidden otherwise.
+    ``beyond_picture``: its file as the page sends it ({"path", ...}, not decoded: this runs on every redraw,
+    mostly in click mode, where a 2000 px JPEG would be decoded for nothing), a path, or None."""
     if pick != "draw":
         return {"draw": gr.update(visible=False), "painted": None}
-    if beyond_picture is None:
+    path = beyond_picture.get("path") if isinstance(beyond_picture, dict) else beyond_picture
+    if not path:
         return {"draw": gr.update(visible=True, value=None, label="Colourize a photo first, then draw on it"),
                 "painted": None}
+    with Image.open(path) as picture:  # its header only
+        long_side = max(picture.size)
     # a thin brush, as wide on any picture as seen: "auto" painted a band ~60 px wide on a 384 px picture
-    width = max(2, round(max(np.shape(beyond_picture)[:2]) / BRUSH_FRACTION))
+    width = max(2, round(long_side / BRUSH_FRACTION))
     return {"draw": gr.update(visible=True, label=DRAW_LABEL, brush=gr.Brush(default_size=width, **BRUSH),
-                              value={"background": beyond_picture, "layers": [], "composite": None}),
+                              value={"background": str(path), "layers": [], "composite": None}),
             "painted": None}
 
 
@@ -383,7 +387,8 @@ def add_hint(hints: list | None, history: list | None, target: dict | None, colo
     kind = "stroke" if "stroke" in hint else "pixel"
     replaced = f" (it replaces hint {same[0] + 1}, on the same {kind})" if same else ""
     return {"hints": new, "history": list(history or []) + [old], "remove": _listed(new), **HINTS_CHANGED,
-            "message": f"{len(new)} hint{'s' if len(new) > 1 else ''}{replaced}: click another pixel to add more."}
+            "message": f"{len(new)} hint{'s' if len(new) > 1 else ''}{replaced}: click another pixel (or draw "
+                       "another stroke) to add more."}
 
 
 def remove_hint(hints: list | None, history: list | None, which: str | None) -> dict:
