@@ -480,12 +480,9 @@ class ColourizeTab:
                       api_visibility="private")
 
 
-def wire_hints(controls: "hints_section.HintControls", outputs: dict, beyond, redraw: dict, show: dict) -> list:
-    """A click on the Beyond picture (or a stroke dragged across its drawing copy) picks a hint target; a suggested
-    or picked colour adds a hint; remove, undo
-    and clear change them; each change draws the result again (keeping the settings; only the hint model runs)
-    and compares before and after; an event that changes nothing redraws nothing. Returns the events that make
-    a new result."""
+def wire_hint_targets(controls: "hints_section.HintControls", outputs: dict, beyond) -> None:
+    """A click on the Beyond picture, or a stroke dragged across its drawing copy (kept as the picture is, in draw
+    mode), picks the next hint's target; what it reaches is laid over the Beyond picture, and follows the reach."""
     h = controls
     named = lambda fn, names: (hints_section_outputs(fn, h, names))  # noqa: E731
     picked = ("target", "message", "suggestions", "style", "picker", "region", "photo")
@@ -504,6 +501,16 @@ def wire_hints(controls: "hints_section.HintControls", outputs: dict, beyond, re
                    show_progress="hidden", api_visibility="private")
     for trigger in (h.region.change, outputs["beyond"].change):  # the region laid over the Beyond picture
         trigger(None, h.region, None, js=hints_section.REGION_OVERLAY_JS, api_visibility="private")
+
+
+def wire_hints(controls: "hints_section.HintControls", outputs: dict, beyond, redraw: dict, show: dict) -> list:
+    """The next hint's target picked (wire_hint_targets); a suggested or picked colour adds a hint; remove, undo
+    and clear change them; each change draws the result again (keeping the settings; only the hint model runs)
+    and compares before and after; an event that changes nothing redraws nothing. Returns the events that make
+    a new result."""
+    h = controls
+    named = lambda fn, names: (hints_section_outputs(fn, h, names))  # noqa: E731
+    wire_hint_targets(h, outputs, beyond)
     changes = [
         (h.suggestions.input, hints_section.add_hint, [h.hints, h.history, h.target, h.suggestions, h.reach]),
         (h.add.click, hints_section.add_hint, [h.hints, h.history, h.target, h.picker, h.reach]),

@@ -127,6 +127,21 @@ REGION_OVERLAY_JS = """(region) => {
 PICKER_WIDTH = 270  # px: the popup's gradient, hue slider and Hex/RGB/HSL row need about 240
 
 
+def _picking() -> tuple[gr.Radio, gr.ImageEditor, gr.Radio]:
+    """How to pick (first, above the suggestions: above the reach, or beside the message, it pushed the picker
+    below the window's bottom at 1400 x 1000), the drawing copy (draw mode only) and the suggestions beside it."""
+    with gr.Column(scale=3, min_width=300):
+        pick = gr.Radio(PICK_CHOICES, value="click", label="Pick what to steer", elem_id="hint-pick")
+        with gr.Row(elem_classes="pw-hint-row"):
+            # only a brush: no upload, crop, layers or eraser (a new stroke replaces the last: none needed)
+            draw = gr.ImageEditor(None, label=DRAW_LABEL, elem_id="hint-draw", visible=False, scale=2,
+                                  min_width=240, height=260, sources=(), transforms=(), layers=False,
+                                  eraser=False, buttons=[], brush=gr.Brush(**BRUSH), format="png")
+            suggestions = gr.Radio([], label="The model's suggested colours here (probability mass): one click "
+                                             "adds it", elem_id="hint-suggestions", scale=3, min_width=300)
+    return pick, draw, suggestions
+
+
 def build_hint_controls() -> HintControls:
     """The steering panel, placed right under the pictures: what the click selected, how to pick (a click, or a
     stroke dragged across a drawing copy of the Beyond picture), the suggestions, reach, picker and the hint list,
@@ -136,18 +151,7 @@ def build_hint_controls() -> HintControls:
         message = gr.Markdown(NO_TARGET, elem_id="hint-message")
         style = gr.HTML("", elem_id="hint-style", padding=False)
         with gr.Row(elem_classes="pw-hint-row"):
-            # how to pick first, above the suggestions (above the reach, or beside the message, it pushed the
-            # picker below the window's bottom at 1400 x 1000)
-            with gr.Column(scale=3, min_width=300):
-                pick = gr.Radio(PICK_CHOICES, value="click", label="Pick what to steer", elem_id="hint-pick")
-                with gr.Row(elem_classes="pw-hint-row"):
-                    # only a brush: no upload, crop, layers or eraser (a new stroke replaces the last: none needed)
-                    draw = gr.ImageEditor(None, label=DRAW_LABEL, elem_id="hint-draw", visible=False, scale=2,
-                                          min_width=240, height=260, sources=(), transforms=(), layers=False,
-                                          eraser=False, buttons=[], brush=gr.Brush(**BRUSH), format="png")
-                    suggestions = gr.Radio([], label="The model's suggested colours here (probability mass): one "
-                                                     "click adds it", elem_id="hint-suggestions", scale=3,
-                                           min_width=300)
+            pick, draw, suggestions = _picking()
             with gr.Column(scale=1, min_width=PICKER_WIDTH):
                 # what each reach means: in docs/hints.md and the message after a click (an info line here pushed
                 # the picker below the window's bottom at 1400 x 1000)
