@@ -226,10 +226,12 @@ def drag_stroke(page, points, size=(384, 256)) -> None:
     page.mouse.up()
 
 
-def test_a_stroke_dragged_across_one_disc_colours_it_along_the_stroke(page, tmp_path):
+@pytest.mark.parametrize("width", [1400, 800])
+def test_a_stroke_dragged_across_one_disc_colours_it_along_the_stroke(page, tmp_path, shots, width):
     """Draw mode: a stroke dragged across the left disc becomes the target (its ends in the upload's pixels),
     then the suggestion farthest from the disc's colour: the hint list names the stroke, the disc changes along
     it (beside the drawn line, not on it) and the other disc not."""
+    page.set_viewport_size({"width": width, "height": 1000})
     two_objects(tmp_path / "discs.png")
     page.get_by_role("tab", name="Colourize", exact=True).click()
     page.locator("input[type=file]").first.set_input_files(str(tmp_path / "discs.png"))
@@ -241,6 +243,7 @@ def test_a_stroke_dragged_across_one_disc_colours_it_along_the_stroke(page, tmp_
     drag_stroke(page, [(60, 128), (100, 124), (140, 128)])
     message = page.get_by_text(re.compile(r"^A stroke of \d+ points from \(\d+, \d+\) to \(\d+, \d+\)"))
     message.wait_for(timeout=60_000)
+    page.screenshot(path=str(shots / f"stroke_drawn_{width}.png"))
     x0, y0, x1, y1 = map(int, re.search(r"from \((\d+), (\d+)\) to \((\d+), (\d+)\)", message.inner_text()).groups())
     assert 40 <= x0 <= 75 and 125 <= x1 <= 155 and abs(y0 - 128) <= 8 and abs(y1 - 128) <= 8, (x0, y0, x1, y1)
     here = before[118:138, 90:110].reshape(-1, 3).mean(0)
