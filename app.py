@@ -59,7 +59,7 @@ def delete_cache() -> tuple[int, float]:
 # - the curves' legend markers drawn as solid dots (Vega's were thin 6 px rings, hard to match to a line);
 # - the cost section's bar plots without their one-row legends, which cut the fourth part off (ui/cost_section.py
 #   draws one wrapping legend above each pair).
-LABELLED_PICTURES = ("#train-strips", "#colourize-slider", "#hint-entropy", "#hint-region")
+LABELLED_PICTURES = ("#train-strips", "#colourize-slider", "#hint-entropy")
 PAGE_CSS = "\n".join(f"""
 {block} label[data-testid=block-label] {{ position: static; white-space: normal; overflow: visible;
   max-width: 100%; margin: 0 0 4px 0; width: fit-content; }}""" for block in LABELLED_PICTURES) + """

@@ -129,24 +129,72 @@ def inside_window(page, selector: str) -> bool:
 
 
 def test_at_1400_px_the_picture_the_suggestions_and_the_picker_are_seen_together(page, tmp_path):
-    """The steering panel sits right under the pictures: after a click, no scrolling between picking and seeing.
-    And the click's region is shown, outlined."""
+    """The steering panel sits right under the pictures: after a click, no scrolling between picking and seeing."""
     two_objects(tmp_path / "discs.png")
     upload_and_click(page, tmp_path / "discs.png", 100, 128)
     page.evaluate("() => window.scrollTo(0, 0)")  # the page as it opens, not scrolled
-    for selector in ("#colourize-beyond img", "#hint-suggestions", "#hint-picker", "#hint-reach", "#hint-region img"):
+    for selector in ("#colourize-beyond img", "#hint-pick", "#hint-suggestions", "#hint-picker", "#hint-reach"):
         assert inside_window(page, selector), f"{selector} is out of the 1400 x 1000 window"
-    outline = picture(page, "hint-region")
-    magenta = (outline[..., 0] > 200) & (outline[..., 1] < 60) & (outline[..., 2] > 200)
-    columns = np.nonzero(magenta)[1]
-    assert magenta.any() and columns.max() < outline.shape[1] / 2, "no outline, or it left the clicked (left) disc"
-    shown = page.locator("#hint-region img").get_attribute("src")
+
+
+OVERLAY = "#colourize-beyond .pw-region-overlay"
+
+
+def overlay_outline(page) -> np.ndarray:
+    """The magenta outline of the region layer laid over the Beyond picture (H x W bool), read from the page."""
+    data = page.evaluate("""(selector) => new Promise(done => {
+        const img = new Image();
+        img.onload = () => {
+            const c = document.createElement('canvas'); c.width = img.naturalWidth; c.height = img.naturalHeight;
+            c.getContext('2d').drawImage(img, 0, 0); done(c.toDataURL('image/png'));
+        };
+        img.src = document.querySelector(selector).dataset.src;
+    })""", OVERLAY)
+    import base64
+    layer = np.asarray(Image.open(io.BytesIO(base64.b64decode(data.split(",", 1)[1]))).convert("RGBA")).astype(int)
+    return (layer[..., 0] > 200) & (layer[..., 1] < 60) & (layer[..., 2] > 200) & (layer[..., 3] > 200)
+
+
+@pytest.mark.parametrize("width", [1400, 800])
+def test_the_region_is_outlined_on_the_beyond_picture_itself(page, tmp_path, shots, width):
+    """After a click, what the next hint reaches is laid over the Beyond picture (exactly over it), follows the
+    reach, lets a second click through (its pixel read right), and goes when a hint is added or a new photo
+    comes."""
+    page.set_viewport_size({"width": width, "height": 1000})
+    two_objects(tmp_path / "discs.png")
+    upload_and_click(page, tmp_path / "discs.png", 100, 128)
+    layer = page.locator(OVERLAY)
+    layer.wait_for(timeout=60_000)
+    under, over = page.locator("#colourize-beyond img").bounding_box(), layer.bounding_box()
+    assert all(abs(under[key] - over[key]) <= 1 for key in ("x", "y", "width", "height")), (under, over)
+    drawn = page.evaluate("(s) => getComputedStyle(document.querySelector(s)).backgroundSize", OVERLAY)
+    assert drawn == "contain", drawn  # the 384 x 256 picture is shrunk into its frame: the layer with it
+    page.screenshot(path=str(shots / f"region_overlay_{width}.png"))
+    outline = overlay_outline(page)
+    assert outline.shape == (256, 384) and outline.any() and np.nonzero(outline)[1].max() < 192, \
+        "no outline, or it left the clicked (left) disc"
+    shown = layer.get_attribute("data-src")
     page.locator("#hint-reach").get_by_text("point", exact=True).click()  # the outline follows the reach
-    expect(page.locator("#hint-region img")).not_to_have_attribute("src", shown, timeout=60_000)
+    expect(layer).not_to_have_attribute("data-src", shown, timeout=60_000)
     page.wait_for_timeout(300)
-    point = picture(page, "hint-region")
-    dot = (point[..., 0] > 200) & (point[..., 1] < 60) & (point[..., 2] > 200)
-    assert 0 < dot.sum() < magenta.sum() / 4, "the point reach's outline is not the clicked pixel's small patch"
+    assert 0 < overlay_outline(page).sum() < outline.sum() / 4, "the point reach's outline is not a small patch"
+    shown = layer.get_attribute("data-src")
+    page.locator("#hint-reach").get_by_text("object", exact=True).click()
+    expect(layer).not_to_have_attribute("data-src", shown, timeout=60_000)
+    shown = layer.get_attribute("data-src")
+    click_pixel(page, 284, 128)  # through the layer: the click reaches the picture, at the right pixel
+    page.get_by_text(re.compile(r"^Pixel \((28[2-6]), (12[6-9]|130)\) of the upload")).wait_for(timeout=60_000)
+    expect(layer).not_to_have_attribute("data-src", shown, timeout=60_000)
+    page.wait_for_timeout(300)
+    columns = np.nonzero(overlay_outline(page))[1]
+    assert columns.size and columns.min() > 170, "the outline did not move to the right disc (the left one ends at 170)"
+    page.locator("#hint-suggestions label").first.click()  # a hint added: the picture is drawn again, unoutlined
+    page.get_by_text(re.compile(r"· annealed mean T=0.38, 1 hint, 384×256$")).first.wait_for(timeout=120_000)
+    expect(layer).to_have_count(0, timeout=30_000)
+    click_pixel(page, 100, 128)
+    layer.wait_for(timeout=60_000)
+    page.locator("input[type=file]").first.set_input_files(str(REPO / "examples" / "coffee.jpg"))  # a new photo
+    expect(layer).to_have_count(0, timeout=180_000)
 
 
 @pytest.mark.parametrize("width", [1400, 800])
@@ -161,16 +209,43 @@ def test_the_colour_pickers_popup_opens_inside_the_window(page, tmp_path, width)
     assert inside_window(page, "#hint-picker .color-picker"), popup.bounding_box()
 
 
-def test_a_stroke_drawn_with_clicks_colours_the_picture_along_it(page, tmp_path):
-    """Stroke mode: three clicks across the left disc, then the suggestion farthest from its colour: the hint
-    list names the stroke, the disc changes along it (beside the drawn line, not on it) and the other disc not."""
+def drag_stroke(page, points, size=(384, 256)) -> None:
+    """Drag the mouse along picture pixels ``points`` [(x, y), ...] on the drawing copy (#hint-draw), in small
+    steps: Gradio's editor draws its picture fitted into 80% of its canvas, centred."""
+    canvas = page.locator("#hint-draw canvas").first
+    canvas.scroll_into_view_if_needed()
+    box = canvas.bounding_box()
+    fit = min(box["width"] * 0.8 / size[0], box["height"] * 0.8 / size[1])
+    left, top = box["x"] + (box["width"] - size[0] * fit) / 2, box["y"] + (box["height"] - size[1] * fit) / 2
+    on_screen = lambda x, y: (left + (x + 0.5) * fit, top + (y + 0.5) * fit)  # noqa: E731
+    page.mouse.move(*on_screen(*points[0]))
+    page.mouse.down()
+    for (x0, y0), (x1, y1) in zip(points, points[1:]):
+        for step in range(1, 11):
+            page.mouse.move(*on_screen(x0 + (x1 - x0) * step / 10, y0 + (y1 - y0) * step / 10))
+    page.mouse.up()
+
+
+@pytest.mark.parametrize("width", [1400, 800])
+def test_a_stroke_dragged_across_one_disc_colours_it_along_the_stroke(page, tmp_path, shots, width):
+    """Draw mode: a stroke dragged across the left disc becomes the target (its ends in the upload's pixels),
+    then the suggestion farthest from the disc's colour: the hint list names the stroke, the disc changes along
+    it (beside the drawn line, not on it) and the other disc not."""
+    page.set_viewport_size({"width": width, "height": 1000})
     two_objects(tmp_path / "discs.png")
     page.get_by_role("tab", name="Colourize", exact=True).click()
-    page.locator("#hint-stroke input").check()
-    before = upload_and_click(page, tmp_path / "discs.png", 60, 128)
-    for x, count in ((100, 2), (140, 3)):
-        click_pixel(page, x, 128)
-        page.get_by_text(re.compile(rf"^A stroke of {count} points")).wait_for(timeout=60_000)
+    page.locator("input[type=file]").first.set_input_files(str(tmp_path / "discs.png"))
+    page.get_by_text(re.compile(r"^Beyond the handout \(colour_hints\.pt\) · annealed mean T=0.38, 384×256$")).wait_for(timeout=180_000)
+    before = picture(page, "colourize-beyond")
+    page.locator("#hint-pick").get_by_text("Draw a stroke", exact=True).click()
+    page.locator("#hint-draw canvas").first.wait_for()
+    page.wait_for_timeout(2000)  # the editor lays the picture in
+    drag_stroke(page, [(60, 128), (100, 124), (140, 128)])
+    message = page.get_by_text(re.compile(r"^A stroke of \d+ points from \(\d+, \d+\) to \(\d+, \d+\)"))
+    message.wait_for(timeout=60_000)
+    page.screenshot(path=str(shots / f"stroke_drawn_{width}.png"))
+    x0, y0, x1, y1 = map(int, re.search(r"from \((\d+), (\d+)\) to \((\d+), (\d+)\)", message.inner_text()).groups())
+    assert 40 <= x0 <= 75 and 125 <= x1 <= 155 and abs(y0 - 128) <= 8 and abs(y1 - 128) <= 8, (x0, y0, x1, y1)
     here = before[118:138, 90:110].reshape(-1, 3).mean(0)
     options = page.locator("#hint-suggestions label")
     labels = [options.nth(i).inner_text().strip() for i in range(options.count())]
@@ -179,11 +254,10 @@ def test_a_stroke_drawn_with_clicks_colours_the_picture_along_it(page, tmp_path)
     page.get_by_text(re.compile(r"· annealed mean T=0.38, 1 hint, 384×256$")).first.wait_for(timeout=120_000)
     page.wait_for_timeout(500)
     after = picture(page, "colourize-beyond")
-    page.locator("#hint-remove input").click()  # the hint list names the stroke (its ends, to a pixel or two)
-    listed = re.compile(r"^1: stroke \((5\d|6\d), 1[23]\d\)–\(1[34]\d, 1[23]\d\) ")
-    assert page.get_by_role("option", name=listed).count() == 1
+    page.locator("#hint-remove input").click()  # the hint list names the stroke by its ends
+    assert page.get_by_role("option", name=re.compile(rf"^1: stroke \({x0}, {y0}\)–\({x1}, {y1}\) ")).count() == 1
     change = np.abs(after - before).sum(axis=2)
-    beside = np.concatenate([change[108:118, 60:140], change[140:150, 60:140]])  # 12-20 px off the drawn line
+    beside = np.concatenate([change[108:116, 70:130], change[140:148, 70:130]])  # 12-20 px off the drawn line
     other = change[78:178, 234:334]
     assert beside.mean() > 15, f"the disc barely changed along the stroke ({beside.mean():.1f})"
     assert other.mean() < 2 and other.max() <= 12, f"the other disc changed ({other.mean():.1f}, max {other.max()})"

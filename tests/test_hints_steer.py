@@ -324,40 +324,72 @@ def test_a_second_click_on_the_photo_does_not_decode_the_upload_again(monkeypatc
 
 
 def test_the_click_shows_the_region_its_hint_reaches_and_it_grows_with_the_reach(monkeypatch, tmp_path):
+    """The region comes as a see-through layer at the shown picture's size, to lay over it: clear inside,
+    dimmed outside, outlined in magenta."""
     from ui import hints_section
 
     path, snapshot = _clickable(monkeypatch, tmp_path)
     answer = hints_section.pick_pixel(snapshot, path, "hints.pt", _Click(24, 28), reach="object")
-    preview = answer["region"]
-    assert preview.shape[1] == 320  # the preview's long side
-    magenta = np.all(preview == (255, 0, 255), axis=2)
+    layer = answer["region"]
+    assert layer.shape == (56, 96, 4)  # the shown picture's (height, width), RGBA
+    magenta = np.all(layer == (255, 0, 255, 255), axis=2)
     rows, columns = np.nonzero(magenta)
-    scale = 320 / 96
-    assert magenta.any() and columns.max() < 45 * scale, "the outline left the clicked disc"
+    assert magenta.any() and columns.max() < 45, "the outline left the clicked disc"
+    assert layer[28, 14, 3] == 0 and layer[28, 90, 3] > 0  # the clicked disc clear (beside its dot), the far side dimmed
     point = hints_section.show_region(answer["photo"], snapshot, "hints.pt", answer["target"], "point")["region"]
-    assert np.all(point == (255, 0, 255), axis=2).sum() < magenta.sum()
+    assert np.all(point == (255, 0, 255, 255), axis=2).sum() < magenta.sum()
     assert hints_section.show_region(None, snapshot, "hints.pt", answer["target"], "object") == {"region": None}
 
 
-def test_in_stroke_mode_clicks_make_one_stroke_and_its_colour_makes_a_stroke_hint(monkeypatch, tmp_path):
+def test_the_outline_goes_when_the_hints_change():
+    """Added, removed, undone or cleared: the picture is drawn again, and the outline laid over it goes."""
+    from ui import hints_section
+
+    target = {"x": 5, "y": 6, "shown": [5, 6]}
+    added = hints_section.add_hint([], [], target, "#ff0000", "object")
+    assert added["region"] is None
+    label = added["remove"]["choices"][0]
+    for answer in (hints_section.remove_hint(added["hints"], added["history"], label),
+                   hints_section.undo_hint(added["hints"], added["history"]),
+                   hints_section.clear_hints(added["hints"], added["history"])):
+        assert answer["changed"] is True and answer["region"] is None
+    assert "region" not in hints_section.clear_hints([], [])  # nothing changed: the outline stays
+
+
+def test_a_stroke_dragged_across_the_picture_becomes_the_target_and_its_colour_a_stroke_hint(monkeypatch, tmp_path):
+    """The drawing copy's layer (at the shown 96 x 56) turned into the stroke's points; the next stroke drawn
+    beside it is taken alone (the layer keeps both)."""
+    from PIL import Image, ImageDraw
+
     from ui import hints_section
 
     path, snapshot = _clickable(monkeypatch, tmp_path)
-    target, kept = None, None
-    for x in (14, 24, 34):
-        answer = hints_section.pick_pixel(snapshot, path, "hints.pt", _Click(x, 28), kept, [], True, "object", target)
-        target, kept = answer["target"], answer["photo"]
-    assert target["stroke"] == [[14, 28], [24, 28], [34, 28]] and "3 points" in answer["message"]
+    layer = Image.new("RGBA", (96, 56), (0, 0, 0, 0))
+    ImageDraw.Draw(layer).line((12, 28, 36, 28), fill=(255, 255, 0, 255), width=3)
+    answer = hints_section.pick_stroke(snapshot, path, "hints.pt", {"layers": [np.asarray(layer)]}, None)
+    target = answer["target"]
+    assert target["stroke"][0] in ([12, 28], [13, 28]) and target["stroke"][-1] in ([35, 28], [36, 28])
+    assert all(y == 28 for _, y in target["stroke"]) and answer["suggestions"]["choices"]
+    assert answer["region"] is not None and "A stroke of" in answer["message"]
     added = hints_section.add_hint([], [], target, "#00ff00", "object")
-    assert added["hints"] == [{"stroke": [[14, 28], [24, 28], [34, 28]], "colour": "#00ff00", "reach": "object"}]
-    assert "stroke (14, 28)–(34, 28)" in added["remove"]["choices"][0]
-    again = hints_section.add_hint(added["hints"], added["history"], target, "#0000ff", "object")
-    assert len(again["hints"]) == 1 and "same stroke" in again["message"]  # another colour for that stroke
-    new = hints_section.pick_pixel(snapshot, path, "hints.pt", _Click(70, 20), kept, again["hints"], True,
-                                   "object", target)
-    assert new["target"]["stroke"] == [[70, 20]]  # the coloured stroke is done: the next click starts another
-    checked = hints.checked_hints(again["hints"], (96, 56))
-    assert checked[0].points == [(14, 28), (24, 28), (34, 28)] and checked[0].reach == 1.0
+    assert added["hints"] == [{"stroke": target["stroke"], "colour": "#00ff00", "reach": "object"}]
+    assert "stroke (1" in added["remove"]["choices"][0]
+    ImageDraw.Draw(layer).line((60, 10, 60, 40), fill=(255, 255, 0, 255), width=3)
+    again = hints_section.pick_stroke(snapshot, path, "hints.pt", {"layers": [np.asarray(layer)]}, answer["painted"],
+                                      answer["photo"])
+    assert {x for x, _ in again["target"]["stroke"]} <= {59, 60, 61} and again["target"]["stroke"][0][1] < 15
+    checked = hints.checked_hints(added["hints"], (96, 56))
+    assert checked[0].points == [tuple(point) for point in target["stroke"]] and checked[0].reach == 1.0
+
+
+def test_an_empty_drawing_says_so_and_picks_nothing(monkeypatch, tmp_path):
+    from ui import hints_section
+
+    path, snapshot = _clickable(monkeypatch, tmp_path)
+    empty = {"layers": [np.zeros((56, 96, 4), np.uint8)]}
+    answer = hints_section.pick_stroke(snapshot, path, "hints.pt", empty, None)
+    assert "target" not in answer and answer["message"].startswith("Nothing drawn")
+    assert hints_section.pick_stroke(snapshot, path, "hints.pt", None, None)["message"].startswith("Nothing drawn")
 
 
 def test_a_stroke_hint_is_drawn_as_its_line_on_the_picture():
@@ -379,3 +411,39 @@ def test_the_outline_shown_for_a_click_is_the_region_its_hint_reaches():
     checked = hints.checked_hints([(24, 28, "#00ff00")], photo.full_size, "larger")
     _, reached = inference.steered_logits(model, grey, checked, photo.full_size, work)
     assert np.array_equal(shown, reached) and 1 < (reached > 0).sum() < reached.size
+
+
+def test_a_second_click_on_the_photo_runs_no_model_for_its_region_and_converts_no_picture(monkeypatch, tmp_path):
+    """The region's costs (one zero-hint run of the model) are kept in the session's ClickedPhoto, per model and
+    working size, and so is the photo as a PIL image the suggestions read."""
+    from colorizer import selection
+    from ui import hints_section
+
+    path, snapshot = _clickable(monkeypatch, tmp_path)
+    runs, pictures = [], []
+    counting = lambda *args, **kwargs: runs.append(1) or inference.region_costs(*args, **kwargs)  # noqa: E731
+    monkeypatch.setattr(selection, "region_costs", counting)
+    suggest = hints.click_suggestions
+    monkeypatch.setattr(hints_section.hint_model, "click_suggestions",
+                        lambda logits, centres, image, *rest: pictures.append(image) or suggest(logits, centres, image, *rest))
+    first = hints_section.pick_pixel(snapshot, path, "hints.pt", _Click(20, 28))
+    second = hints_section.pick_pixel(snapshot, path, "hints.pt", _Click(70, 28), first["photo"])
+    larger = hints_section.show_region(second["photo"], snapshot, "hints.pt", second["target"], "larger")
+    assert len(runs) == 1, f"the model ran {len(runs)} times for the regions of one photo"
+    assert len(pictures) == 2 and pictures[0] is pictures[1]
+    assert first["region"] is not None and second["region"] is not None and larger["region"] is not None
+    assert not np.array_equal(first["region"], second["region"])  # still each click's own region
+
+
+def test_the_drawing_copy_is_the_beyond_picture_in_draw_mode_only(tmp_path):
+    from PIL import Image
+
+    from ui import hints_section
+
+    Image.new("RGB", (400, 200)).save(tmp_path / "beyond.jpg")
+    sent = {"path": str(tmp_path / "beyond.jpg"), "url": "http://x/beyond.jpg"}  # as the page sends it, undecoded
+    assert hints_section.drawing_copy("click", sent)["draw"]["visible"] is False
+    shown = hints_section.drawing_copy("draw", sent)["draw"]
+    assert shown["visible"] is True and shown["value"]["background"] == sent["path"] and shown["value"]["layers"] == []
+    assert shown["brush"].default_size == 10  # the long side / 40: a thin line on any picture
+    assert "Colourize a photo first" in hints_section.drawing_copy("draw", None)["draw"]["label"]

@@ -453,7 +453,8 @@ class ColourizeTab:
     checkpoint_notes: gr.Markdown
     images: dict[str, gr.Image]
     first_example: dict  # the listener's arguments that colourize the first example (show_example_on)
-    own_choices: list  # a person's own picks (upload, example, test image): each cancels the first example
+    own_choices: list  # a person's own picks (upload, example, test image, its number or category moved): each
+    # cancels the first example
     show: dict  # the listener's arguments that show the rest of a result (_wire_page)
     inspector: Inspector
 
@@ -479,19 +480,37 @@ class ColourizeTab:
                       api_visibility="private")
 
 
+def wire_hint_targets(controls: "hints_section.HintControls", outputs: dict, beyond) -> None:
+    """A click on the Beyond picture, or a stroke dragged across its drawing copy (kept as the picture is, in draw
+    mode), picks the next hint's target; what it reaches is laid over the Beyond picture, and follows the reach."""
+    h = controls
+    named = lambda fn, names: (hints_section_outputs(fn, h, names))  # noqa: E731
+    picked = ("target", "message", "suggestions", "style", "picker", "region", "photo")
+    pick = named(pick_hint_target, picked)
+    outputs["beyond"].select(pick[0], [outputs["inspection"], outputs["view"], beyond, h.photo, h.reach], pick[1],
+                             show_progress="hidden", api_visibility="private")
+    stroke = named(pick_hint_stroke, (*picked, "painted"))
+    h.draw.input(stroke[0], [outputs["inspection"], outputs["view"], beyond, h.photo, h.draw, h.painted, h.reach],
+                 stroke[1], show_progress="hidden", api_visibility="private", trigger_mode="always_last")
+    copy = named(hints_section.drawing_copy, ("draw", "painted"))
+    for trigger in (h.pick.change, outputs["beyond"].change):  # drawn on the Beyond picture as it now is
+        trigger(copy[0], [h.pick, outputs["beyond"]], copy[1], show_progress="hidden", api_visibility="private",
+                preprocess=False)  # the picture's file, not decoded (drawing_copy)
+    region = named(hints_section.show_region, ("region",))
+    h.reach.change(region[0], [h.photo, outputs["inspection"], beyond, h.target, h.reach], region[1],
+                   show_progress="hidden", api_visibility="private")
+    for trigger in (h.region.change, outputs["beyond"].change):  # the region laid over the Beyond picture
+        trigger(None, h.region, None, js=hints_section.REGION_OVERLAY_JS, api_visibility="private")
+
+
 def wire_hints(controls: "hints_section.HintControls", outputs: dict, beyond, redraw: dict, show: dict) -> list:
-    """A click on the Beyond picture picks a hint target; a suggested or picked colour adds a hint; remove, undo
+    """The next hint's target picked (wire_hint_targets); a suggested or picked colour adds a hint; remove, undo
     and clear change them; each change draws the result again (keeping the settings; only the hint model runs)
     and compares before and after; an event that changes nothing redraws nothing. Returns the events that make
     a new result."""
     h = controls
     named = lambda fn, names: (hints_section_outputs(fn, h, names))  # noqa: E731
-    pick = named(pick_hint_target, ("target", "message", "suggestions", "style", "picker", "region", "photo"))
-    outputs["beyond"].select(pick[0], [outputs["inspection"], outputs["view"], beyond, h.photo, h.hints, h.stroke,
-                                       h.reach, h.target], pick[1], show_progress="hidden", api_visibility="private")
-    region = named(hints_section.show_region, ("region",))
-    h.reach.change(region[0], [h.photo, outputs["inspection"], beyond, h.target, h.reach], region[1],
-                   show_progress="hidden", api_visibility="private")
+    wire_hint_targets(h, outputs, beyond)
     changes = [
         (h.suggestions.input, hints_section.add_hint, [h.hints, h.history, h.target, h.suggestions, h.reach]),
         (h.add.click, hints_section.add_hint, [h.hints, h.history, h.target, h.picker, h.reach]),
@@ -508,7 +527,7 @@ def wire_hints(controls: "hints_section.HintControls", outputs: dict, beyond, re
                         fn=when_changed(redraw["fn"], redraw["outputs"][0]))
     events = []
     for trigger, handler, inputs in changes:
-        fn, outs = named(handler, ("hints", "history", "remove", "message", "changed"))
+        fn, outs = named(handler, ("hints", "history", "remove", "message", "changed", "region"))
         event = trigger(fn, inputs, outs, show_progress="hidden", api_visibility="private")
         event = event.then(when_changed(lambda snapshot: {h.before: snapshot}, h.before),
                            [h.changed, outputs["inspection"]], h.before, api_visibility="private")
@@ -546,9 +565,14 @@ def page_reference(view, cnn, unet, beyond, decoding, temperature, class_map, wo
     return answer | {"beyond_checkpoint": beyond, "strip": reference_section.palette_strip(reference, beyond)}
 
 
-def pick_hint_target(snapshot, view, beyond, photo, hints, stroke, reach, target, event: gr.SelectData) -> dict:
+def pick_hint_target(snapshot, view, beyond, photo, reach, event: gr.SelectData) -> dict:
     """hints_section.pick_pixel on the photo shown (not on a file the upload box holds but that was refused)."""
-    return hints_section.pick_pixel(snapshot, shown_upload(view), beyond, event, photo, hints, stroke, reach, target)
+    return hints_section.pick_pixel(snapshot, shown_upload(view), beyond, event, photo, reach)
+
+
+def pick_hint_stroke(snapshot, view, beyond, photo, drawing, painted, reach) -> dict:
+    """hints_section.pick_stroke on the photo shown."""
+    return hints_section.pick_stroke(snapshot, shown_upload(view), beyond, drawing, painted, photo, reach)
 
 
 def hints_section_outputs(handler, controls, names) -> tuple:
@@ -682,10 +706,11 @@ def _wire_page(inputs: dict, outputs: dict, h, examples, reference) -> tuple[lis
     example = dict(inputs=[own, examples, *chosen, inputs["work_size"], *referenced],
                    **step(own_pick(page_example), forgets | {"upload": inputs["upload"]}))
     test = [inputs["category"], inputs["index"], *chosen]
-    picked = [inputs["index"].release, inputs["index"].input, inputs["category"].input]  # a person's own changes
+    moved = [own, *test]  # the slider or the category moved: a person's own pick too (page_first_example)
     events = [inputs["upload"].upload(**new), examples.click(**example),
               inputs["test_button"].click(inputs=[own, *test], **step(own_pick(page_test), forgets)),
-              gr.on(picked, inputs=test, js=clamped_js(test), trigger_mode="always_last", **step(page_test, forgets)),
+              gr.on(test_image_moves(inputs), inputs=moved, js=clamped_js(moved), trigger_mode="always_last",
+                    **step(own_pick(page_test), forgets)),
               inputs["random_button"].click(inputs=[own, inputs["category"], *chosen],
                                             **step(own_pick(page_random), forgets | {"index": inputs["index"]}))]
     redraw_inputs = [outputs["view"], *chosen, inputs["work_size"], h.hints, *referenced]
@@ -701,6 +726,12 @@ def _wire_page(inputs: dict, outputs: dict, h, examples, reference) -> tuple[lis
     return [event.then(**show) for event in events], redraw, show, first
 
 
+def test_image_moves(inputs: dict) -> list:
+    """The triggers of a person's own move to another test image: the number slider (released, or typed in) and
+    the category (not .change: the Random button sets the number too, and is a pick of its own)."""
+    return [inputs["index"].release, inputs["index"].input, inputs["category"].input]
+
+
 def page_example(index, *chosen) -> dict:
     """An example button: its photo in the upload box, colourized as an upload (page_new)."""
     path = example_path(EXAMPLES, index)
@@ -710,7 +741,8 @@ def page_example(index, *chosen) -> dict:
 def page_first_example(own: dict, *chosen) -> dict:
     """The first example, as the page opens (its panels were blank until an example was clicked), shown as its
     button shows it but left out of the upload box; nothing when the person picked a photo of their own
-    (``own``, own_pick) before it ran or while it ran. Cancelling it from the page was not enough (issue 29): its
+    (``own``, own_pick: an upload, an example, a test image, its number or category moved) before it ran or
+    while it ran. Cancelling it from the page was not enough (issue 29): its
     answer put the example into the upload box while a person's file was still on its way there, and the upload
     then either sent the example or never fired; and a pick made before the page sent it (its load events wait
     for every component) was replaced by the example the queue ran after it."""
@@ -721,7 +753,8 @@ def page_first_example(own: dict, *chosen) -> dict:
 
 
 def own_pick(handler):
-    """``handler`` for a person's own pick (an upload, an example, a test image), taking the page's ``own`` state
+    """``handler`` for a person's own pick (an upload, an example, a test image or a move of its number or
+    category), taking the page's ``own`` state
     first: it notes the pick there, in the session, at once, so that the first example leaves the page to it."""
     def picked(own: dict, *args):
         own["picked"] = True
@@ -751,6 +784,6 @@ def build_colourize_tab() -> ColourizeTab:
     inspector.redraw_after(shown)
     tab = ColourizeTab(inputs["checkpoints"], inputs["checkpoint_notes"], {name: outputs[name] for name in IMAGES},
                        first, [inputs["upload"].upload, inputs["examples"].click, inputs["test_button"].click,
-                               inputs["random_button"].click], show, inspector)
+                               inputs["random_button"].click, *test_image_moves(inputs)], show, inspector)
     tab.refresh_after(inputs["refresh_button"].click)
     return tab
