@@ -69,7 +69,9 @@ PANEL_CSS = """
 #hint-panel .pw-hint-row { align-items: flex-start; }
 #hint-pick { display: flex; flex-wrap: wrap; align-items: center; column-gap: 16px; }
 #hint-pick > [data-testid=block-info] { margin-bottom: 0; }
+#hint-message { padding: 4px 12px; }
 """
+# The message: off the grey band's left edge, which its text touched.
 # "Pick what to steer" on one line with its two choices: its label above them pushed the suggestions below the
 # window's bottom at 1400 x 1000 (after a click).
 # ... and it opens below its swatch: where that is past the window's bottom edge, the page scrolls it into view
