@@ -278,6 +278,7 @@ def main(argv: list[str] | None = None) -> None:
         data, source = synthetic_data(arguments.batch_size), "random images (no --data)"
     print(f"{time.strftime('%Y-%m-%d %H:%M')}, {cpu_line()}; {device}, {torch.get_num_threads()} threads, "
           f"torch {torch.__version__}, Python {platform.python_version()}; {source}")
+    print(f"torch's CPU kernels: {kernel_isa()}")
     print(f"load average before: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
     rates = reference_rates(device, time.perf_counter if arguments.clock == "wall" else time.process_time)
     print(f"reference rates ({arguments.clock} clock, best of 7), GFLOP/s: "
@@ -285,6 +286,14 @@ def main(argv: list[str] | None = None) -> None:
     for name in arguments.models:
         measure_model(name, arguments, data, device, rates)
     print(f"\nload average after: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
+
+
+def kernel_isa() -> str:
+    """The instruction set torch's own CPU kernels use, and oneDNN's limit where one is set: an AVX2-only CPU is
+    stood in for on a newer one with ATEN_CPU_CAPABILITY=avx2 ONEDNN_MAX_CPU_ISA=AVX2 (the flags above still
+    name the machine's own)."""
+    limit = os.environ.get("ONEDNN_MAX_CPU_ISA")
+    return torch.backends.cpu.get_cpu_capability() + (f", oneDNN at most {limit}" if limit else "")
 
 
 if __name__ == "__main__":
