@@ -66,13 +66,14 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
-def start_app(folder: Path) -> tuple[subprocess.Popen, str]:
+def start_app(folder: Path, checkout: Path = REPO_ROOT, more_env: dict | None = None) -> tuple[subprocess.Popen, str]:
+    """``checkout``'s app.py on a free port of 127.0.0.1, its files in ``folder``, once it answers."""
     port = free_port()
     env = dict(os.environ, GRADIO_SERVER_NAME="127.0.0.1", GRADIO_SERVER_PORT=str(port), HF_HUB_OFFLINE="1",
                GRADIO_ANALYTICS_ENABLED="False", PIXELWISE_TRAINED=str(folder / "trained"),
-               PIXELWISE_RUN_CACHE=str(folder / "runs"))  # an empty replay cache: the trainings really train
+               PIXELWISE_RUN_CACHE=str(folder / "runs"), **(more_env or {}))  # an empty replay cache: trainings train
     log = open(folder / "app.log", "w")
-    proc = subprocess.Popen([sys.executable, "app.py"], cwd=REPO_ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
+    proc = subprocess.Popen([sys.executable, "app.py"], cwd=checkout, env=env, stdout=log, stderr=subprocess.STDOUT)
     url = f"http://127.0.0.1:{port}/"
     deadline = time.time() + 600  # a busy 2-core machine takes minutes to import torch and gradio
     while time.time() < deadline:

@@ -15,15 +15,13 @@ import contextlib
 import os
 import statistics
 import subprocess
-import sys
 import tempfile
 import time
-import urllib.request
 from pathlib import Path
 
 from benchmarks.bench_press import REPO, baseline_checkout
 from benchmarks.bench_quick_press import cpu_line
-from benchmarks.load_colourize import free_port
+from benchmarks.load_colourize import start_app
 from pixelwise import settings
 
 QUIET_S = 2.0  # the app used no CPU for this long: every page's events have been answered
@@ -42,33 +40,17 @@ def process_cpu_s(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
-def start_app(checkout: Path, folder: Path) -> tuple[subprocess.Popen, str]:
-    """``checkout``'s app.py on a free port, once it answers and its warm-up has gone quiet."""
-    port = free_port()
+def start_quiet_app(checkout: Path, folder: Path) -> tuple[subprocess.Popen, str]:
+    """``checkout``'s app.py on a free port, once it answers and its start-up has gone quiet."""
     data = {"PIXELWISE_DATA": settings.cifar_root(), "PIXELWISE_FLOWERS": settings.flowers_root()}
-    env = dict(os.environ, GRADIO_SERVER_NAME="127.0.0.1", GRADIO_SERVER_PORT=str(port), HF_HUB_OFFLINE="1",
-               GRADIO_ANALYTICS_ENABLED="False", PIXELWISE_TRAINED=str(folder / "trained"), PYTHONPATH=str(checkout),
-               **{name: str(path) for name, path in data.items() if path})  # a baseline's checkout has no ../shared
-    log = open(folder / "app.log", "w")
-    proc = subprocess.Popen([sys.executable, "app.py"], cwd=checkout, env=env, stdout=log, stderr=subprocess.STDOUT)
-    url = f"http://127.0.0.1:{port}/"
-    deadline = time.time() + 600  # a busy 2-core machine takes minutes to import torch and gradio
-    while time.time() < deadline:
-        if proc.poll() is not None:
-            raise SystemExit(f"app.py exited; see {folder / 'app.log'}")
-        try:
-            urllib.request.urlopen(url, timeout=2)
-        except OSError:
-            time.sleep(1)
-            continue
-        try:
-            wait_quiet(proc.pid, time.time() + 300)  # the warm-up (models loaded, rates calibrated)
-        except BaseException:
-            proc.kill()
-            raise
-        return proc, url
-    proc.kill()
-    raise SystemExit("app.py did not answer within 600 s")
+    proc, url = start_app(folder, checkout, {"PYTHONPATH": str(checkout), **{  # a baseline's checkout has no ../shared
+        name: str(path) for name, path in data.items() if path}})
+    try:
+        wait_quiet(proc.pid, time.time() + 300)
+    except BaseException:
+        proc.kill()
+        raise
+    return proc, url
 
 
 def wait_quiet(pid: int, deadline: float) -> float:
@@ -118,7 +100,7 @@ def opened(tab, url: str | None = None) -> None:
 
 def measure(checkout: Path, pages: int) -> dict:
     with tempfile.TemporaryDirectory(prefix="pixelwise-page-open-") as folder:
-        proc, url = start_app(checkout, Path(folder))
+        proc, url = start_quiet_app(checkout, Path(folder))
         try:
             return open_pages(url, proc.pid, pages)
         finally:
