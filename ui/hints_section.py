@@ -63,6 +63,9 @@ class HintControls:
 
 # The picker's popup opens inside its block: the block clipped it (overflow: auto) where the popup is wider
 # than the block, and at the page's right edge half of it was cut off. Its column is wide enough for it.
+# "Pick what to steer" on one line with its two choices: its label above them pushed the suggestions below the
+# window's bottom at 1400 x 1000 (after a click). The message is kept off the grey band's left edge, which its
+# text touched.
 PANEL_CSS = """
 #hint-picker { overflow: visible !important; }
 #hint-picker .color-picker { scroll-margin: 8px; }
@@ -71,12 +74,9 @@ PANEL_CSS = """
 #hint-pick > [data-testid=block-info] { margin-bottom: 0; }
 #hint-message { padding: 4px 12px; }
 """
-# The message: off the grey band's left edge, which its text touched.
-# "Pick what to steer" on one line with its two choices: its label above them pushed the suggestions below the
-# window's bottom at 1400 x 1000 (after a click).
-# ... and it opens below its swatch: where that is past the window's bottom edge, the page scrolls it into view
-# (installed once per page with app.py's other script), 8 px clear of the edge (scroll-margin above: flush with
-# it, a fractional layout left it 0.2 px past).
+# The picker's popup opens below its swatch: where that is past the window's bottom edge, the page scrolls it into
+# view (installed once per page with app.py's other script), 8 px clear of the edge (scroll-margin above: flush
+# with it, a fractional layout left it 0.2 px past).
 PICKER_JS = """() => {
   document.addEventListener('click', (event) => {
     if (!event.target.closest || !event.target.closest('#hint-picker .dialog-button')) return;
