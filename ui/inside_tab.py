@@ -493,8 +493,9 @@ def layers_on_page(*inputs) -> dict:
             "layer_table": view["layer_table"], "notice": ""}
 
 
-# what every page shows as it opens, drawn once per process: about half of a page open's CPU was drawing these
-# same 23 pictures again for each visitor. Text, HTML and a table, never changed after: safe to share.
+# what every page shows as it opens, drawn once per process: about a quarter of a page open's CPU went on drawing
+# these same 23 pictures again for each visitor (benchmarks/page_open). Text, HTML and a table, never changed
+# after: safe to share.
 _FIRST_LAYERS: dict = {}
 
 
