@@ -19,7 +19,7 @@ GRADIO_CACHE = own_gradio_cache()  # before gradio is imported (some of its modu
 
 import gradio as gr  # noqa: E402
 
-from pixelwise.device import cap_torch_threads, usable_cores
+from pixelwise.device import cap_torch_threads, release_torch_threads, usable_cores
 from pixelwise.process import quiet_profiler
 from pixelwise.settings import downloads_max_age_s, max_upload_mb, mcp_enabled
 from runs.catalog import prune_trained, remove_interrupted_saves
@@ -126,6 +126,7 @@ def build_app() -> gr.Blocks:
         demo.unload(stop_page_jobs)  # the one unload hook: a closed page's heavy jobs stop at once
     demo.queue(default_concurrency_limit=CONCURRENT_EVENTS, max_size=MAX_QUEUE)
     sweep_cache_of(demo)
+    release_torch_threads()  # the build ran torch on two threads: kept, their pool slowed every training's step
     return demo
 
 
@@ -164,4 +165,5 @@ if __name__ == "__main__":
     # Not a daemon: a SIGTERM during its seconds of torch work waits for it (a daemon thread still inside
     # torch when the interpreter ends aborts the process, exit 134).
     threading.Thread(target=warm_up, name="pixelwise-warm-up").start()
+    release_torch_threads()  # whatever launch() ran on this thread: the main thread keeps no torch worker threads
     demo.block_thread()  # as launch() does by itself: Ctrl+C / SIGTERM close the server

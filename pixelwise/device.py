@@ -1,5 +1,7 @@
 """One device rule for training, inference and the app, and torch's CPU thread count between them."""
 import contextlib
+import functools
+import inspect
 import threading
 import time
 
@@ -139,3 +141,66 @@ def usable_cores(cpu_max: str = "/sys/fs/cgroup/cpu.max") -> int:
 
 _TORCH_DEFAULT_THREADS = torch.get_num_threads()  # what torch chose from the cores it sees, before any capping
 PROCESS_THREADS = torch_threads()  # the threads a training starts on; cap_torch_threads() makes it torch's count
+
+
+# libgomp (torch's OpenMP on Linux) keeps a pool of worker threads per thread that ran torch on more than one
+# thread, for that thread's life. While the process holds more such workers than it has cores, every worker
+# spins only ~100 times before it sleeps, so each parallel op of a training waits for a kernel wake-up instead.
+# The app's main thread built the page on two threads and kept its pool: every Train live step at batch 10 then
+# took 1.75x as long (docs/training-speed.md, "Two pools of torch threads"). A thread done with such work lets
+# its pool go; its next parallel op starts a new one (a thread per core, microseconds).
+OMP_PAUSE_SOFT = 1  # omp_pause_resource_t: free the calling thread's worker threads, keep the runtime
+
+
+@functools.lru_cache(maxsize=1)
+def _omp_pause():
+    """OpenMP 5's omp_pause_resource_all from the OpenMP library torch loaded (None where there is none)."""
+    import ctypes
+    import os
+
+    try:
+        with open("/proc/self/maps") as maps:
+            paths = {line.split()[-1] for line in maps if "/lib" in line and line.rstrip().endswith((".so", ".so.1", ".so.5"))}
+    except OSError:  # not Linux: torch's own OpenMP (macOS libomp) is left alone
+        return None
+    for path in sorted(paths):
+        if os.path.basename(path).startswith(("libgomp", "libomp", "libiomp5")):
+            try:
+                return ctypes.CDLL(path).omp_pause_resource_all
+            except (OSError, AttributeError):  # an OpenMP older than 5.0
+                return None
+    return None
+
+
+def release_torch_threads() -> bool:
+    """Let go of the calling thread's torch worker threads (see above); call it where a long-lived thread (the
+    main thread, a Gradio worker) is done with torch work on more than one thread. True if a pool was let go
+    or none was held; False where the OpenMP library offers no way to (nothing changes then)."""
+    pause = _omp_pause()
+    return pause is not None and pause(OMP_PAUSE_SOFT) == 0
+
+
+def releasing_torch_threads(fn):
+    """Decorator for a handler that runs heavy torch work on a thread it does not own (a Gradio worker, which
+    lives on): that thread lets go of its torch worker threads when the call ends and, for a generator, before
+    each yield (the next step may run on another Gradio thread, which would keep a pool of its own)."""
+    if inspect.isgeneratorfunction(fn):
+        @functools.wraps(fn)
+        def generator(*args, **kwargs):
+            try:
+                for item in fn(*args, **kwargs):
+                    release_torch_threads()
+                    yield item
+            finally:
+                release_torch_threads()
+        generator.releases_torch_threads = True
+        return generator
+
+    @functools.wraps(fn)
+    def call(*args, **kwargs):
+        try:
+            return fn(*args, **kwargs)
+        finally:
+            release_torch_threads()
+    call.releases_torch_threads = True
+    return call

@@ -20,7 +20,7 @@ from typing import Callable
 import torch
 
 from pixelwise import device
-from pixelwise.device import lower_this_threads_priority, usable_cores, yield_to_requests
+from pixelwise.device import lower_this_threads_priority, release_torch_threads, usable_cores, yield_to_requests
 
 PAGE, SCRIPT, BACKGROUND = 0, 1, 2  # priorities: someone watching a page, an API call, work nobody waits on
 CORES_PER_JOB = 4  # a CIFAR-sized training gains little past 4 threads: more cores run more jobs at once
@@ -151,6 +151,7 @@ class Scheduler:
             return work(job) if job.started is not None else None
         finally:
             self.leave(job)
+            release_torch_threads()  # this thread may live on (the main thread, a Gradio worker): no pool kept
 
     # ------------------------------------------------------------ what waiting jobs are told
     def left_s(self, job: Job) -> float | None:

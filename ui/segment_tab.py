@@ -21,6 +21,7 @@ from segmenter.inference import segment as segment_rgb  # "segment" is this tab'
 from segmenter.models import MODES, VOC_MODELS, WeightsUnavailable, offline_message, voc_model_available
 from segmenter.trainer import BatchLoss, EpochResult, FineTuneConfig, FineTuneResult, fine_tune_iter
 from pixelwise.settings import downloads_max_age_s
+from pixelwise.device import releasing_torch_threads
 from pixelwise.zerogpu import TRAINING_S, gpu, quick_request
 from ui.common import (api_endpoint, checked_by_handler, example_buttons, example_path,
                        inference_device, named_outputs, notice, notice_box, plain, refusal, shown_as_jpeg,
@@ -283,6 +284,7 @@ def _finetune_events(config: FineTuneConfig, job, losses: list, epochs_rows: lis
 
 
 @gpu(TRAINING_S)
+@releasing_torch_threads  # a Gradio thread lives on: its torch worker threads must not (pixelwise.device)
 def run_finetune(modes, epochs, train_images, request: gr.Request = None):
     """Generator: streams loss per step and val IoU per epoch for each chosen mode; Stop or closing the page
     ends it within one batch (the stop flag of ui.page_jobs)."""
@@ -320,6 +322,7 @@ def global_step(event: BatchLoss) -> int:
 
 
 @gpu(TRAINING_S)
+@releasing_torch_threads  # a Gradio thread lives on: its torch worker threads must not (pixelwise.device)
 def fine_tune(modes: list[str], epochs: int = 2, train_images: int = 32, request: gr.Request = None,
               progress=gr.Progress()) -> dict:
     """Fine-tune the flower DeepLabV3 in each mode on the first training images (validation on 24 val images),

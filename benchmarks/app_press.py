@@ -1,0 +1,99 @@
+"""Train live's quick press as a person meets it: through a running app.py, not a bare worker process.
+
+benchmarks/bench_quick_press.py times the panel's worker alone. In the app the same worker trains beside
+what the app's other threads did before (building the page, its warm-up), and those can slow it: the main
+thread that built the page kept a pool of torch worker threads, and with more such threads than cores
+libgomp makes every parallel op wait for a kernel wake-up (docs/training-speed.md, "Two pools of torch
+threads"). Here each checkout's app.py is started on a free port with an empty replay cache, left to finish
+its warm-up, and asked for the quick press through the public ``/train`` endpoint (gradio_client), as a
+script would; the checkouts alternate, and the medians and their ratio are printed.
+
+    python -m benchmarks.app_press --data ../shared/data/cifar10 --repeats 2 --baseline 82ace83
+"""
+import argparse
+import contextlib
+import os
+import statistics
+import tempfile
+import time
+from pathlib import Path
+
+from benchmarks.bench_press import baseline_checkout
+from benchmarks.bench_quick_press import cpu_line
+from benchmarks.load_colourize import REPO_ROOT, server_cpu_s, start_app
+
+IDLE_SHARE = 0.1  # the app counts as done with its warm-up once it uses under a tenth of a core for IDLE_S
+IDLE_S = 3.0
+
+
+def wait_until_idle(proc, limit_s: float = 300.0) -> float:
+    """Seconds until the app's warm-up is over (its CPU use falls under IDLE_SHARE of a core for IDLE_S)."""
+    start = time.monotonic()
+    while time.monotonic() - start < limit_s:
+        before = server_cpu_s(proc)
+        time.sleep(IDLE_S)
+        if server_cpu_s(proc) - before < IDLE_SHARE * IDLE_S:
+            break
+    return time.monotonic() - start
+
+
+def quick_press(url: str) -> dict:
+    """The quick press through ``/train``: its wall seconds and each batch size's validation accuracy."""
+    from gradio_client import Client
+
+    from runs.presets import QUICK
+
+    client = Client(url, verbose=False)
+    start = time.perf_counter()
+    result = client.predict(QUICK.model, list(QUICK.batch_sizes), QUICK.epochs, QUICK.learning_rate,
+                            QUICK.num_filters, "horse", 0, QUICK.train_images, QUICK.val_images, api_name="/train")
+    seconds = time.perf_counter() - start
+    return {"seconds": seconds, "val_acc": {row["batch size"]: row["val acc (%)"] for row in result["table"]}}
+
+
+def timed_press(checkout: Path, data: str) -> dict:
+    """Start ``checkout``'s app, let it warm up, press once; the press's seconds and the app's CPU seconds."""
+    with tempfile.TemporaryDirectory(prefix="pixelwise-app-press-") as folder:
+        proc, url = start_app(Path(folder), checkout, {"PIXELWISE_DATA": data})
+        try:
+            idle_after = wait_until_idle(proc)
+            cpu_before = server_cpu_s(proc)
+            outcome = quick_press(url)
+            return {**outcome, "cpu": server_cpu_s(proc) - cpu_before, "warm_up": idle_after}
+        finally:
+            proc.terminate()
+            proc.wait(timeout=60)
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--data", default="../shared/data/cifar10")
+    parser.add_argument("--repeats", type=int, default=2)
+    parser.add_argument("--baseline", default=None, help="a commit whose app alternates with this checkout's")
+    arguments = parser.parse_args(argv)
+    data = str(Path(arguments.data).resolve())
+    print(cpu_line(), f"\nload average before: {' '.join(f'{x:.2f}' for x in os.getloadavg())}", flush=True)
+    with contextlib.ExitStack() as stack:
+        checkouts = {"now": REPO_ROOT}
+        if arguments.baseline:
+            checkouts = {"baseline": stack.enter_context(baseline_checkout(arguments.baseline)), "now": REPO_ROOT}
+        runs = {name: [] for name in checkouts}
+        for repeat in range(arguments.repeats):
+            for name, checkout in checkouts.items():
+                run = timed_press(checkout, data)
+                runs[name].append(run)
+                accuracy = ", ".join(f"{size}: {acc}%" for size, acc in sorted(run["val_acc"].items()))
+                print(f"repeat {repeat + 1}, {name}: warm-up over after {run['warm_up']:.0f} s; press "
+                      f"{run['seconds']:.1f} s, {run['cpu']:.0f} CPU s of the app; val accuracy {accuracy}", flush=True)
+    print("\nthe quick press through a running app's /train, median of", arguments.repeats)
+    print("| | " + " | ".join(checkouts) + " |\n|---|" + "---:|" * len(checkouts))
+    for label, key in (("press, s", "seconds"), ("the app's CPU seconds", "cpu")):
+        print(f"| {label} | " + " | ".join(f"{statistics.median(r[key] for r in runs[name]):.1f}" for name in runs) + " |")
+    if arguments.baseline:
+        ratio = statistics.median(r["seconds"] for r in runs["baseline"]) / statistics.median(r["seconds"] for r in runs["now"])
+        print(f"\nthe press finishes {ratio:.2f}x sooner than at {arguments.baseline}")
+    print(f"load average after: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
+
+
+if __name__ == "__main__":
+    main()
