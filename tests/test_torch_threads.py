@@ -62,12 +62,12 @@ def test_a_plain_handler_lets_go_at_its_end_also_when_it_raises(monkeypatch):
 
 
 def test_every_heavy_handler_on_a_gradio_thread_lets_go(monkeypatch):
-    """The heavy jobs that run on Gradio's worker threads (Train live's run on a thread of their own, which ends
-    with them) release on those threads."""
-    from ui import cost_section, inside_tab, segment_tab
+    """The heavy jobs that run on Gradio's worker threads release on those threads; Train live's trainings run on
+    a thread of their own, which ends with them, and its redraws on Gradio's threads release too."""
+    from ui import cost_section, inside_tab, segment_tab, train_tab
 
     handlers = [segment_tab.run_finetune, segment_tab.fine_tune, inside_tab.run_affine, inside_tab.affine_experiment,
-                cost_section.run_cost, cost_section.fine_tune_cost]
+                cost_section.run_cost, cost_section.fine_tune_cost, train_tab.start_training]
     assert [handler.__name__ for handler in handlers if not getattr(handler, "releases_torch_threads", False)] == []
 
 

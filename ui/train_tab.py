@@ -25,6 +25,7 @@ from pixelwise.limits import OutOfRange, bounded
 from pixelwise.pictures import image_grid
 from pixelwise.settings import checkpoint_dir, shown_path
 from pixelwise.zerogpu import TRAINING_S, gpu
+from pixelwise.device import releasing_torch_threads
 from runs.events import Done, Failed, Finished, LiveEvent, Notice, Progressed, Samples, Status, Waiting
 from runs import presets
 from runs.catalog import list_checkpoints, load_checkpoint_cached, save_trained
@@ -389,6 +390,7 @@ def _supersede(session: TrainSession | None, request: gr.Request | None) -> None
 
 
 @gpu(TRAINING_S)  # on ZeroGPU the worker thread runs inside this GPU call
+@releasing_torch_threads  # the redraws run torch on Gradio threads too: a pool kept there slowed the training
 def start_training(model, batch_sizes, epochs, learning_rate, num_filters, category, seed,
                    train_images, val_images, session: TrainSession | None, other_batch_sizes: str = "",
                    view: curves.CurveView | None = None, precision: str = "auto", retrain: bool = False,
