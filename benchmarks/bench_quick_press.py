@@ -9,6 +9,8 @@ press (runs.rates: a calibration on this machine), the CPU and the load average.
     python -m benchmarks.bench_quick_press --data ../shared/data/cifar10 --repeats 3
     python -m benchmarks.bench_quick_press --data ../shared/data/cifar10 --repeats 3 --warm   # as app.py meets it
     python -m benchmarks.bench_quick_press --data ../shared/data/cifar10 --repeats 3 --baseline 1f2a319  # against a commit
+
+In a running app the same worker shares the process with the page's threads: benchmarks/app_press.py times the press there.
 """
 import argparse
 import contextlib
