@@ -6,9 +6,13 @@ thread that built the page kept a pool of torch worker threads, and with more su
 libgomp makes every parallel op wait for a kernel wake-up (docs/training-speed.md, "Two pools of torch
 threads"). Here each checkout's app.py is started on a free port with an empty replay cache, left to finish
 its warm-up, and asked for the quick press through the public ``/train`` endpoint (gradio_client), as a
-script would; the checkouts alternate, and the medians and their ratio are printed.
+script would, or with ``--browser`` by a click on the panel's quick-press button in Chromium (Debian's
+/usr/bin/chromium through Playwright), timed until the status says "Done:". Chromium then runs on the same
+cores as the app, which a person's browser does not. The checkouts alternate; the medians and their ratio
+are printed.
 
-    python -m benchmarks.app_press --data ../shared/data/cifar10 --repeats 2 --baseline 82ace83
+    python -m benchmarks.app_press --data ../shared/data/cifar10 --repeats 3 --baseline 1f2a319
+    python -m benchmarks.app_press --data ../shared/data/cifar10 --repeats 2 --baseline 1f2a319 --browser
 """
 import argparse
 import contextlib
@@ -51,14 +55,38 @@ def quick_press(url: str) -> dict:
     return {"seconds": seconds, "val_acc": {row["batch size"]: row["val acc (%)"] for row in result["table"]}}
 
 
-def timed_press(checkout: Path, data: str) -> dict:
+def quick_press_in_browser(url: str) -> dict:
+    """The quick press as a person starts it: its preset button clicked on the Train live tab; seconds to "Done:"
+    (Chromium's own CPU counts: it runs on this machine's cores)."""
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path="/usr/bin/chromium",
+                                             args=["--no-sandbox", "--disable-gpu", "--disable-background-networking"])
+        try:
+            page = browser.new_page(viewport={"width": 1400, "height": 1000})
+            page.goto(url)
+            page.get_by_role("tab", name="Train live").click()
+            button = page.locator("#train-preset_0")
+            button.wait_for()
+            start = time.perf_counter()
+            button.click()
+            page.wait_for_function("() => /Done:/.test(document.querySelector('#train-status').innerText)",
+                                   timeout=900_000, polling=500)
+            seconds = time.perf_counter() - start
+        finally:
+            browser.close()
+    return {"seconds": seconds, "val_acc": {}}  # the same runs as /train's: its accuracies are printed there
+
+
+def timed_press(checkout: Path, data: str, browser: bool = False) -> dict:
     """Start ``checkout``'s app, let it warm up, press once; the press's seconds and the app's CPU seconds."""
     with tempfile.TemporaryDirectory(prefix="pixelwise-app-press-") as folder:
         proc, url = start_app(Path(folder), checkout, {"PIXELWISE_DATA": data})
         try:
             idle_after = wait_until_idle(proc)
             cpu_before = server_cpu_s(proc)
-            outcome = quick_press(url)
+            outcome = quick_press_in_browser(url) if browser else quick_press(url)
             return {**outcome, "cpu": server_cpu_s(proc) - cpu_before, "warm_up": idle_after}
         finally:
             proc.terminate()
@@ -70,6 +98,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--data", default="../shared/data/cifar10")
     parser.add_argument("--repeats", type=int, default=2)
     parser.add_argument("--baseline", default=None, help="a commit whose app alternates with this checkout's")
+    parser.add_argument("--browser", action="store_true", help="press the panel's button in Chromium instead of calling /train")
     arguments = parser.parse_args(argv)
     data = str(Path(arguments.data).resolve())
     print(cpu_line(), f"\nload average before: {' '.join(f'{x:.2f}' for x in os.getloadavg())}", flush=True)
@@ -80,12 +109,14 @@ def main(argv: list[str] | None = None) -> None:
         runs = {name: [] for name in checkouts}
         for repeat in range(arguments.repeats):
             for name, checkout in checkouts.items():
-                run = timed_press(checkout, data)
+                run = timed_press(checkout, data, arguments.browser)
                 runs[name].append(run)
                 accuracy = ", ".join(f"{size}: {acc}%" for size, acc in sorted(run["val_acc"].items()))
                 print(f"repeat {repeat + 1}, {name}: warm-up over after {run['warm_up']:.0f} s; press "
-                      f"{run['seconds']:.1f} s, {run['cpu']:.0f} CPU s of the app; val accuracy {accuracy}", flush=True)
-    print("\nthe quick press through a running app's /train, median of", arguments.repeats)
+                      f"{run['seconds']:.1f} s, {run['cpu']:.0f} CPU s of the app"
+                      + (f"; val accuracy {accuracy}" if accuracy else ""), flush=True)
+    how = "quick-press button clicked in Chromium" if arguments.browser else "/train endpoint"
+    print(f"\nthe quick press through a running app's {how}, median of {arguments.repeats}")
     print("| | " + " | ".join(checkouts) + " |\n|---|" + "---:|" * len(checkouts))
     for label, key in (("press, s", "seconds"), ("the app's CPU seconds", "cpu")):
         print(f"| {label} | " + " | ".join(f"{statistics.median(r[key] for r in runs[name]):.1f}" for name in runs) + " |")
