@@ -47,3 +47,9 @@ def wait_for_first_examples(page, timeout_ms: float = 180_000) -> None:
         page.get_by_role("tab", name="Segment", exact=True).click()
         page.locator("#segment-iou").get_by_text("flower.jpg").wait_for(timeout=timeout_ms)
         page.get_by_role("tab", name="Colourize", exact=True).click()
+
+
+def plot_data(update):
+    """A plot output's data: a redraw sends a bare DataFrame when only the data changed (ui.train_tab), else an
+    update dict with the data under "value"."""
+    return update["value"] if isinstance(update, dict) else update

@@ -16,7 +16,7 @@ from colorizer import TrainConfig, load_checkpoint, nearest_colour_labels, predi
 from colorizer import lab
 from pixelwise import settings
 from runs import catalog
-from tests.helpers import CIFAR, REPO, requires_cifar
+from tests.helpers import CIFAR, REPO, plot_data, requires_cifar
 from ui import colourize_tab, train_tab
 
 pytestmark = requires_cifar
@@ -354,7 +354,7 @@ def run_training(epochs, batch_sizes=(50, 100), stop_after_first_epoch=False, ot
 
 def val_epochs_seen(output, batch_size):
     """Epochs with a validation point for ``batch_size`` in one yielded loss plot."""
-    frame = output["loss_plot"]["value"]
+    frame = plot_data(output["loss_plot"])
     points = frame[(frame["series"] == f"bs {batch_size} val") & frame["loss"].notna()]  # NaN: colour placeholder
     return sorted(points["epoch"].round(3).tolist())
 
@@ -377,7 +377,7 @@ def test_training_streams_every_epoch_of_every_batch_size_and_ends_with_the_tabl
     assert [strip["visible"] for strip in strips] == [True, True] + [False] * (train_tab.MAX_RUNS - 2)
     assert "bs 50 · epoch 2" == strips[0]["label"]
     assert "Done" in final["status"]
-    accuracy = final["accuracy_plot"]["value"]
+    accuracy = plot_data(final["accuracy_plot"])
     assert set(accuracy["series"]) == {"bs 50", "bs 100"}
 
 

@@ -16,7 +16,7 @@ import torch
 from colorizer import TrainConfig
 from runs import live, presets, rates
 from runs.scheduler import SCHEDULER, Job, Scheduler
-from tests.helpers import CIFAR, requires_cifar
+from tests.helpers import CIFAR, plot_data, requires_cifar
 from ui import curves, train_tab
 
 torch.set_num_threads(1)
@@ -167,6 +167,24 @@ def test_the_epoch_axis_ends_at_the_last_epoch_and_the_legend_names_every_batch_
     assert "colors_in_legend" not in train_tab.plot_updates(session)["loss_plot"]
 
 
+def test_a_redraw_sends_only_the_data_while_the_plots_other_props_stay_the_same():
+    """Every gr.update makes Gradio rebuild the component and its API schema on the event loop: during a press
+    the redraws (about one a second) send a bare DataFrame unless colours, axis range or titles changed."""
+    session = train_tab.TrainSession(batch_sizes=[50, 100], started=time.perf_counter(), epochs=2)
+    session.rows = [{"epoch": 0.0, "loss": 3.1, "series": "bs 50 val", "batch_size": 50, "val_acc": 0.1}]
+    draws = [train_tab._view(session) for _ in range(4)]
+    sent = [[name for name in ("loss_plot", "accuracy_plot") if isinstance(draw[name], dict)] for draw in draws]
+    assert sent[:3] == [["loss_plot", "accuracy_plot"]] * 3  # data, then the colour map and legend, then without it
+    assert sent[3] == []  # nothing but data changed: bare frames
+    assert isinstance(draws[3]["loss_plot"], pd.DataFrame) and draws[3]["loss_plot"]["loss"].notna().any()
+    session.view = curves.CurveView(epochs=(0.5, 1.5))  # a zoom: the axis range goes out once more
+    zoomed = train_tab._view(session)
+    assert zoomed["loss_plot"]["x_lim"] == [0.5, 1.5] and isinstance(train_tab._view(session)["loss_plot"], pd.DataFrame)
+    session.view = curves.CurveView(epochs=(0.5, 1.5), log_scale=True)  # the loss's y title changes: sent
+    logged = train_tab._view(session)
+    assert logged["loss_plot"]["y_title"] == "log10 of loss" and isinstance(logged["accuracy_plot"], pd.DataFrame)
+
+
 def test_the_csv_gives_accuracy_in_percent_as_the_table_does():
     session = train_tab.TrainSession(batch_sizes=[50])
     session.rows = [{"epoch": 0.5, "loss": 2.0, "series": "bs 50 train", "batch_size": 50},
@@ -205,9 +223,9 @@ def test_after_stop_start_trains_only_what_did_not_finish(cache):
 def test_a_replay_sends_the_whole_curve_at_once(cache):
     press(batch_sizes=(20, 33), epochs=2)
     replay = press(batch_sizes=(20, 33), epochs=2)
-    with_points = [output for output in replay if output["loss_plot"]["value"]["loss"].notna().any()]
+    with_points = [output for output in replay if plot_data(output["loss_plot"])["loss"].notna().any()]
     assert len(with_points) <= 4  # a redraw or two per batch size and the last, not one per epoch
-    final = with_points[-1]["loss_plot"]["value"].dropna()  # NaN: the colour placeholders
+    final = plot_data(with_points[-1]["loss_plot"]).dropna()  # NaN: the colour placeholders
     assert sorted(final[final["series"] == "bs 33 val"]["epoch"].tolist()) == [0, 1, 2]
 
 

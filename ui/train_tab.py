@@ -70,6 +70,7 @@ class TrainSession:
     running: bool = False
     changed: bool = True  # strips, table or saved-run list changed since the last redraw
     draws: int = 0  # redraws sent so far in this run
+    sent_props: dict = field(default_factory=dict)  # plot name -> the props (all but the data) its last redraw sent
     view: curves.CurveView | None = None  # the page's smoothing, log scale and zoom (ui/curves.py)
     saved: object = None  # Path of the last checkpoint saved from this session
     superseded: bool = False  # a newer press on the same page took over: this one stops and writes no more
@@ -271,11 +272,25 @@ def plot_updates(session: TrainSession | None, first_draw: bool = False, legend:
 def _view(session: TrainSession) -> dict:
     first_draw, legend = session.draws == 0, session.draws == 1
     session.draws += 1
-    view = {**plot_updates(session, first_draw, legend), "status": status_text(session), "session": session}
+    plots = {name: data_only_if_unchanged(session, name, update)
+             for name, update in plot_updates(session, first_draw, legend).items()}
+    view = {**plots, "status": status_text(session), "session": session}
     if not session.changed:  # images and table are re-encoded on every send: leave them out when unchanged
         return view
     session.changed = False
     return {**view, **strip_updates(session), "table": results_table(session), "save_choice": save_choices(session)}
+
+
+def data_only_if_unchanged(session: TrainSession, name: str, update: dict):
+    """A redraw's plot: only its data when its other props (colours, axis range, titles) are those the last redraw
+    sent. Gradio rebuilds a component and its API schema on the event loop for every gr.update, however small
+    (pydantic's JSON schema, holding the GIL); a bare value is post-processed on a worker thread. During a press,
+    about one redraw a second, that rebuild cost the app ~20 CPU s and slowed the training beside it."""
+    props = {key: value for key, value in update.items() if key not in ("value", "__type__")}
+    if session.sent_props.get(name) == props:
+        return update["value"]
+    session.sent_props[name] = props
+    return update
 
 
 def best_run(session: TrainSession) -> int | None:
