@@ -25,21 +25,7 @@ from pathlib import Path
 from benchmarks.bench_press import baseline_checkout
 from benchmarks.bench_quick_press import cpu_line
 from benchmarks.load_colourize import REPO_ROOT, server_cpu_s, start_app
-
-IDLE_SHARE = 0.1  # the app counts as done with its warm-up once it uses under a tenth of a core for IDLE_S
-IDLE_S = 3.0
-
-
-def wait_until_idle(proc, limit_s: float = 300.0) -> float:
-    """Seconds until the app's warm-up is over (its CPU use falls under IDLE_SHARE of a core for IDLE_S)."""
-    start = time.monotonic()
-    while time.monotonic() - start < limit_s:
-        before = server_cpu_s(proc)
-        time.sleep(IDLE_S)
-        if server_cpu_s(proc) - before < IDLE_SHARE * IDLE_S:
-            break
-    return time.monotonic() - start
-
+from benchmarks.page_open import wait_quiet
 
 def quick_press(url: str) -> dict:
     """The quick press through ``/train``: its wall seconds and each batch size's validation accuracy."""
@@ -82,9 +68,10 @@ def quick_press_in_browser(url: str) -> dict:
 def timed_press(checkout: Path, data: str, browser: bool = False) -> dict:
     """Start ``checkout``'s app, let it warm up, press once; the press's seconds and the app's CPU seconds."""
     with tempfile.TemporaryDirectory(prefix="pixelwise-app-press-") as folder:
+        started = time.time()
         proc, url = start_app(Path(folder), checkout, {"PIXELWISE_DATA": data})
         try:
-            idle_after = wait_until_idle(proc)
+            idle_after = wait_quiet(proc, time.time() + 300) - started  # the warm-up's end
             cpu_before = server_cpu_s(proc)
             outcome = quick_press_in_browser(url) if browser else quick_press(url)
             return {**outcome, "cpu": server_cpu_s(proc) - cpu_before, "warm_up": idle_after}
@@ -112,7 +99,7 @@ def main(argv: list[str] | None = None) -> None:
                 run = timed_press(checkout, data, arguments.browser)
                 runs[name].append(run)
                 accuracy = ", ".join(f"{size}: {acc}%" for size, acc in sorted(run["val_acc"].items()))
-                print(f"repeat {repeat + 1}, {name}: warm-up over after {run['warm_up']:.0f} s; press "
+                print(f"repeat {repeat + 1}, {name}: the app quiet {run['warm_up']:.0f} s after its start; press "
                       f"{run['seconds']:.1f} s, {run['cpu']:.0f} CPU s of the app"
                       + (f"; val accuracy {accuracy}" if accuracy else ""), flush=True)
     how = "quick-press button clicked in Chromium" if arguments.browser else "/train endpoint"

@@ -21,7 +21,7 @@ from pathlib import Path
 
 from benchmarks.bench_press import REPO, baseline_checkout
 from benchmarks.bench_quick_press import cpu_line
-from benchmarks.load_colourize import start_app
+from benchmarks.load_colourize import server_cpu_s, start_app
 from pixelwise import settings
 
 QUIET_S = 2.0  # the app used no CPU for this long: every page's events have been answered
@@ -34,31 +34,25 @@ CHROMIUM = dict(executable_path="/usr/bin/chromium",
                 args=["--no-sandbox", "--disable-gpu", "--disable-background-networking"])
 
 
-def process_cpu_s(pid: int) -> float:
-    """User + system CPU seconds the process has used so far (Linux /proc)."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-
 def start_quiet_app(checkout: Path, folder: Path) -> tuple[subprocess.Popen, str]:
     """``checkout``'s app.py on a free port, once it answers and its start-up has gone quiet."""
     data = {"PIXELWISE_DATA": settings.cifar_root(), "PIXELWISE_FLOWERS": settings.flowers_root()}
     proc, url = start_app(folder, checkout, {"PYTHONPATH": str(checkout), **{  # a baseline's checkout has no ../shared
         name: str(path) for name, path in data.items() if path}})
     try:
-        wait_quiet(proc.pid, time.time() + 300)
+        wait_quiet(proc, time.time() + 300)
     except BaseException:
         proc.kill()
         raise
     return proc, url
 
 
-def wait_quiet(pid: int, deadline: float) -> float:
+def wait_quiet(proc: subprocess.Popen, deadline: float) -> float:
     """Wait until the process has used no CPU for QUIET_S; the time its last busy moment ended."""
-    last_busy, before = time.time(), process_cpu_s(pid)
+    last_busy, before = time.time(), server_cpu_s(proc)
     while time.time() < deadline:
         time.sleep(TICK_S)
-        now = process_cpu_s(pid)
+        now = server_cpu_s(proc)
         if now - before > BUSY_CPU_S:
             last_busy = time.time()
         elif time.time() - last_busy >= QUIET_S:
@@ -67,7 +61,7 @@ def wait_quiet(pid: int, deadline: float) -> float:
     raise SystemExit("the app never went quiet")
 
 
-def open_pages(url: str, pid: int, pages: int) -> dict:
+def open_pages(url: str, proc: subprocess.Popen, pages: int) -> dict:
     """``pages`` pages opened at once: the app's CPU seconds and the wall seconds until it was quiet again."""
     from playwright.sync_api import sync_playwright
 
@@ -75,18 +69,18 @@ def open_pages(url: str, pid: int, pages: int) -> dict:
         browser = playwright.chromium.launch(**CHROMIUM)
         first = browser.new_page(viewport={"width": 1400, "height": 1000})
         opened(first, url)  # the first page served starts the app's training warm-up (app.py): let it finish
-        wait_quiet(pid, time.time() + 600)
-        idle_cpu = process_cpu_s(pid)
+        wait_quiet(proc, time.time() + 600)
+        idle_cpu = server_cpu_s(proc)
         time.sleep(IDLE_S)  # what the app uses with one page open and nothing to do
-        idle_cpu = process_cpu_s(pid) - idle_cpu
+        idle_cpu = server_cpu_s(proc) - idle_cpu
         tabs = [browser.new_page(viewport={"width": 1400, "height": 1000}) for _ in range(pages)]
-        start_cpu, start = process_cpu_s(pid), time.time()
+        start_cpu, start = server_cpu_s(proc), time.time()
         for tab in tabs:
             tab.goto(url, wait_until="commit")
         for tab in tabs:
             opened(tab)
-        done = wait_quiet(pid, time.time() + 600)  # and the other tabs' examples answered
-        cpu = process_cpu_s(pid) - start_cpu
+        done = wait_quiet(proc, time.time() + 600)  # and the other tabs' examples answered
+        cpu = server_cpu_s(proc) - start_cpu
         browser.close()
     return {"cpu": cpu, "wall": done - start, "idle": idle_cpu / IDLE_S}
 
@@ -102,7 +96,7 @@ def measure(checkout: Path, pages: int) -> dict:
     with tempfile.TemporaryDirectory(prefix="pixelwise-page-open-") as folder:
         proc, url = start_quiet_app(checkout, Path(folder))
         try:
-            return open_pages(url, proc.pid, pages)
+            return open_pages(url, proc, pages)
         finally:
             proc.terminate()
             proc.wait(30)

@@ -160,11 +160,11 @@ def _omp_pause():
 
     try:
         with open("/proc/self/maps") as maps:
-            paths = {line.split()[-1] for line in maps if "/lib" in line and line.rstrip().endswith((".so", ".so.1", ".so.5"))}
+            paths = {line.split()[-1] for line in maps}
     except OSError:  # not Linux: torch's own OpenMP (macOS libomp) is left alone
         return None
     for path in sorted(paths):
-        if os.path.basename(path).startswith(("libgomp", "libomp", "libiomp5")):
+        if os.path.basename(path).startswith(("libgomp", "libomp", "libiomp5")) and ".so" in path:
             try:
                 return ctypes.CDLL(path).omp_pause_resource_all
             except (OSError, AttributeError):  # an OpenMP older than 5.0

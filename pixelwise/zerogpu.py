@@ -39,3 +39,12 @@ def quick_request(fn):
     from pixelwise.device import serving
 
     return gpu(INFERENCE_S)(serving()(fn))  # serving() as a decorator: a fresh count per call, the name kept
+
+
+def heavy_request(fn):
+    """A heavy job's handler (a training, a fine-tune, a measurement): the GPU for TRAINING_S on ZeroGPU, and the
+    Gradio thread it runs on lets go of torch's worker threads when done (pixelwise.device.releasing_torch_threads:
+    that thread lives on, and a pool it kept slowed every later training)."""
+    from pixelwise.device import releasing_torch_threads
+
+    return gpu(TRAINING_S)(releasing_torch_threads(fn))

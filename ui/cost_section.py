@@ -12,8 +12,7 @@ from colorizer.cost import iter_unet_layer_costs
 from pixelwise import limits
 from pixelwise.layercost_report import report_markdown, rows_markdown, step_seconds
 from pixelwise.limits import bounded
-from pixelwise.device import releasing_torch_threads
-from pixelwise.zerogpu import TRAINING_S, gpu
+from pixelwise.zerogpu import heavy_request
 from segmenter.cost import iter_flower_layer_costs
 from ui.common import api_endpoint, checked_by_handler, inference_device, named_outputs, refusal
 from ui.page_jobs import HEAVY, heavy_job, job_done, job_for, waiting_notes
@@ -84,8 +83,7 @@ def page_values(rows, batch: int) -> dict:
             "peak": peak_frame(rows), "report": report_markdown(rows), "table": rows_markdown(rows)}
 
 
-@gpu(TRAINING_S)  # ZeroGPU lends the GPU per call, a no-op elsewhere
-@releasing_torch_threads  # a Gradio thread lives on: its torch worker threads must not (pixelwise.device)
+@heavy_request  # ZeroGPU lends the GPU per call, a no-op elsewhere
 def run_cost(model: str, sizes: str, batch, request: gr.Request = None, progress=gr.Progress()):
     """The page's Measure: its place in line while it waits, then the plots and tables."""
     job, rows = cost_job(model, sizes, batch, request), []
@@ -101,8 +99,7 @@ def run_cost(model: str, sizes: str, batch, request: gr.Request = None, progress
         yield page_values(rows, int(job.units))
 
 
-@gpu(TRAINING_S)
-@releasing_torch_threads  # a Gradio thread lives on: its torch worker threads must not (pixelwise.device)
+@heavy_request
 def fine_tune_cost(model: str = next(iter(COST_MODELS)), sizes: str = next(iter(SIZE_CHOICES)), batch: int = 2,
                    request: gr.Request = None, progress=gr.Progress()) -> dict:
     """Measure one fine-tuning step with the last n layers trained, for every n, at two image sizes.

@@ -25,8 +25,7 @@ from pixelwise.checkpoints import CheckpointError
 from pixelwise.errors import DataUnavailable
 from pixelwise.images import ImageError, load_rgb
 from pixelwise.settings import cifar_root
-from pixelwise.device import releasing_torch_threads
-from pixelwise.zerogpu import TRAINING_S, gpu, quick_request
+from pixelwise.zerogpu import heavy_request, quick_request
 from pixelwise import limits
 from pixelwise.limits import OutOfRange, bounded
 from ui.common import (api_endpoint, checked_by_handler, cifar_data_root, inference_device, named_outputs, notice,
@@ -203,8 +202,7 @@ def affine_result(checkpoint: str, job, config: AffineConfig, test_images: int, 
         raise Refused(str(error)) from None
 
 
-@gpu(TRAINING_S)  # fine-tunes for (iii): ZeroGPU lends the GPU per call, a no-op elsewhere
-@releasing_torch_threads  # a Gradio thread lives on: its torch worker threads must not (pixelwise.device)
+@heavy_request  # fine-tunes for (iii): ZeroGPU lends the GPU per call, a no-op elsewhere
 def run_affine(checkpoint: str | None, pairs_text: str, steps: float, test_images: float, train_images: float,
                request: gr.Request = None, progress=gr.Progress()):
     """The page's run: its place in line while it waits, then the summary and the table, and the notice
@@ -237,8 +235,7 @@ def run_affine(checkpoint: str | None, pairs_text: str, steps: float, test_image
            "affine_notice": ""}
 
 
-@gpu(TRAINING_S)
-@releasing_torch_threads  # a Gradio thread lives on: its torch worker threads must not (pixelwise.device)
+@heavy_request
 def affine_experiment(checkpoint: str, pairs: str = "1,0 2,0 0.5,0.25 1,0.5 -1,1", steps: int = 100,
                       test_images: int = 200, train_images: int = 5000, request: gr.Request = None,
                       progress=gr.Progress()) -> dict:

@@ -21,8 +21,7 @@ from segmenter.inference import segment as segment_rgb  # "segment" is this tab'
 from segmenter.models import MODES, VOC_MODELS, WeightsUnavailable, offline_message, voc_model_available
 from segmenter.trainer import BatchLoss, EpochResult, FineTuneConfig, FineTuneResult, fine_tune_iter
 from pixelwise.settings import downloads_max_age_s
-from pixelwise.device import releasing_torch_threads
-from pixelwise.zerogpu import TRAINING_S, gpu, quick_request
+from pixelwise.zerogpu import heavy_request, quick_request
 from ui.common import (api_endpoint, checked_by_handler, example_buttons, example_path,
                        inference_device, named_outputs, notice, notice_box, plain, refusal, shown_as_jpeg,
                        take_home_path, upload_name, uploaded_image)
@@ -283,8 +282,7 @@ def _finetune_events(config: FineTuneConfig, job, losses: list, epochs_rows: lis
         yield curve_updates(losses, epochs_rows, status)
 
 
-@gpu(TRAINING_S)
-@releasing_torch_threads  # a Gradio thread lives on: its torch worker threads must not (pixelwise.device)
+@heavy_request
 def run_finetune(modes, epochs, train_images, request: gr.Request = None):
     """Generator: streams loss per step and val IoU per epoch for each chosen mode; Stop or closing the page
     ends it within one batch (the stop flag of ui.page_jobs)."""
@@ -321,8 +319,7 @@ def global_step(event: BatchLoss) -> int:
     return (event.epoch - 1) * event.steps_per_epoch + event.step
 
 
-@gpu(TRAINING_S)
-@releasing_torch_threads  # a Gradio thread lives on: its torch worker threads must not (pixelwise.device)
+@heavy_request
 def fine_tune(modes: list[str], epochs: int = 2, train_images: int = 32, request: gr.Request = None,
               progress=gr.Progress()) -> dict:
     """Fine-tune the flower DeepLabV3 in each mode on the first training images (validation on 24 val images),

@@ -24,8 +24,7 @@ from pixelwise import limits
 from pixelwise.limits import OutOfRange, bounded
 from pixelwise.pictures import image_grid
 from pixelwise.settings import checkpoint_dir, shown_path
-from pixelwise.zerogpu import TRAINING_S, gpu
-from pixelwise.device import releasing_torch_threads
+from pixelwise.zerogpu import heavy_request
 from runs.events import Done, Failed, Finished, LiveEvent, Notice, Progressed, Samples, Status, Waiting
 from runs import presets
 from runs.catalog import list_checkpoints, load_checkpoint_cached, save_trained
@@ -405,8 +404,7 @@ def _supersede(session: TrainSession | None, request: gr.Request | None) -> None
         earlier.stop.set()
 
 
-@gpu(TRAINING_S)  # on ZeroGPU the worker thread runs inside this GPU call
-@releasing_torch_threads  # the redraws run torch on Gradio threads too: a pool kept there slowed the training
+@heavy_request  # on ZeroGPU the worker thread runs inside this GPU call
 def start_training(model, batch_sizes, epochs, learning_rate, num_filters, category, seed,
                    train_images, val_images, session: TrainSession | None, other_batch_sizes: str = "",
                    view: curves.CurveView | None = None, precision: str = "auto", retrain: bool = False,
