@@ -352,6 +352,7 @@ class GlobalHinted(nn.Module):
 OBJECT_MODES = ("cover", "confine", "both", "pull")  # how an object-reach hint enters: click_results.py measures them
 OBJECT_MODE = "pull"  # measured best on train photos (docs/hints.md, "Steering the object")
 PULL_SIGMA = 20.0  # "pull": the region's distributions times a Gaussian of this width (ab units) around the hint
+AGREEMENT_POWER = 2.0  # "pull": a region pixel moves by (its agreement with the hint / the click's) ** this; 0: off
 
 
 def steered_logits(model: nn.Module, grey: np.ndarray, hints: list, size: tuple[int, int], work: tuple[int, int],
@@ -364,7 +365,8 @@ def steered_logits(model: nn.Module, grey: np.ndarray, hints: list, size: tuple[
     not given). ``mode``: "confine" (the point hints' change
     kept inside the regions: hinted and zero-hint distributions mixed by the soft region mask); "pull"
     (confine, the hinted distributions also multiplied by a Gaussian around the ab of the hint whose region
-    owns the pixel, the geodesically nearest: a later click inside an earlier region takes its own part);
+    owns the pixel, the geodesically nearest: a later click inside an earlier region takes its own part; and
+    each pixel's change scaled by agreement_gate, so what the model is sure is another colour stays);
     "cover" (the hint planes cover the region); "both". A point hint beside them is not confined.
     ``region_cache``: a dict kept by the caller between calls on one photo (its regions are found once)."""
     if all(hint.reach == 0 for hint in hints):
@@ -381,12 +383,16 @@ def steered_logits(model: nn.Module, grey: np.ndarray, hints: list, size: tuple[
     hinted = predict_logits(model, grey, planes)
     if mode == "cover" or any(mask is None for mask in masks):
         return hinted, union
+    weight = torch.from_numpy(union)[None]
     if mode == "pull":  # each region's hinted distributions times a Gaussian around its own hint's ab
         owners = torch.from_numpy(regions.nearest_weights(distances, [hint.reach for hint in hints]) > 0).float()
         centres = unwrapped(model).ab_centres.float()
-        hinted = hinted - pull_penalty(centres, hint_module.hint_ab(hints), owners)
+        wanted = hint_module.hint_ab(hints)
+        hinted = hinted - pull_penalty(centres, wanted, owners)
+        if AGREEMENT_POWER:
+            pixels = [hint_module.hint_pixels(hint, size, work) for hint in hints]
+            weight = weight * agreement_gate(base_probabilities, centres, wanted, owners, pixels)[None]
     hinted = torch.softmax(hinted, dim=0)
-    weight = torch.from_numpy(union)[None]
     return (weight * hinted + (1 - weight) * base_probabilities).clamp(min=1e-12).log(), union
 
 
@@ -401,6 +407,22 @@ def pull_penalty(centres: torch.Tensor, wanted: torch.Tensor, owners: torch.Tens
     distribution that agree with its hint."""
     squared = torch.cdist(centres, wanted.float()) ** 2 / (2 * PULL_SIGMA ** 2)  # Q x N
     return torch.einsum("qn,nhw->qhw", squared, owners)
+
+
+def agreement_gate(probabilities: torch.Tensor, centres: torch.Tensor, wanted: torch.Tensor, owners: torch.Tensor,
+                   pixels: list) -> torch.Tensor:
+    """h x w in [0, 1]: how far "pull" may move each pixel: the zero-hint probability mass near its owning
+    hint's ab (the Gaussian of pull_penalty), relative to that mass at the hint's own pixels (the least of
+    them along a stroke: every pixel it crosses moves fully), to AGREEMENT_POWER. A pixel the model sees as a
+    different thing from the clicked one (a leaf beside a pink petal) keeps its colour though the region
+    reached it; 1 where no hint owns a pixel."""
+    near = torch.exp(-torch.cdist(centres, wanted.float()) ** 2 / (2 * PULL_SIGMA ** 2))  # Q x N
+    agreement = torch.einsum("qhw,qn->nhw", probabilities.float(), near)
+    at_click = torch.stack([agreement[index, [row for _, row in own], [column for column, _ in own]].min()
+                            for index, own in enumerate(pixels)])
+    gate = (agreement / at_click.clamp(min=1e-12)[:, None, None]).clamp(max=1) ** AGREEMENT_POWER
+    owned = owners.sum(0)
+    return torch.where(owned > 0, (gate * owners).sum(0) / owned.clamp(min=1), torch.ones_like(owned))
 
 
 def hint_distances(hints: list, size, work, cache: dict) -> list[np.ndarray | None]:

@@ -19,7 +19,7 @@ STEP_COST = 0.01  # per pixel travelled in a smooth area: 100 working pixels cos
 LIGHTNESS_SCALE = 32.0  # a lightness step of 32 (Lab L) between neighbours costs 1
 DISTRIBUTION_SCALE = 0.8  # a change of 0.8 in total variation of the per-pixel distributions (or features) costs 1
 EDGE_POWER = 2.0  # squared: texture's many small steps cost little, one clear edge a lot
-THRESHOLD = 1.1  # geodesic distance at which the region ends, at reach 1 ("object")
+THRESHOLD = 1.2  # geodesic distance at which the region ends, at reach 1 ("object")
 SOFT_EDGE = 0.6  # the last 60% of the distance fades from 1 to 0
 MAX_REACH = 4.0
 # the 8 neighbours: (row step, column step, length)

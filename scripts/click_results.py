@@ -30,7 +30,7 @@ from PIL import Image
 from tqdm import tqdm
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-from colorizer import hints as hint_module, lab, metrics, photos  # noqa: E402
+from colorizer import hints as hint_module, inference, lab, metrics, photos, regions  # noqa: E402
 from colorizer.checkpoint import load_checkpoint  # noqa: E402
 from colorizer.regions import REACHES, reach_value, step_costs  # noqa: E402
 from colorizer.inference import (OBJECT_MODE, OBJECT_MODES, compose_colour, long_side_size,  # noqa: E402
@@ -240,10 +240,20 @@ def main(argv=None) -> None:
     parser.add_argument("--no-point", action="store_true", help="measure only --reaches, not point beside them")
     parser.add_argument("--oracle-regions", action="store_true",
                         help="grow object regions on the photo's TRUE colours (an upper bound for any region finder)")
+    parser.add_argument("--distance", type=float, default=None,
+                        help=f"tuning: where an object region ends (default regions.THRESHOLD = {regions.THRESHOLD})")
+    parser.add_argument("--agreement-power", type=float, default=None,
+                        help=f"tuning: the pull's agreement gate (default {inference.AGREEMENT_POWER}; 0: off)")
     parser.add_argument("--cache", default=None, help="a folder keeping each photo's figures (a stopped run resumes)")
     parser.add_argument("--out", default="results/clicks.md")
     parser.add_argument("--plot", default="docs/clicks.png")
     arguments = parser.parse_args(argv)
+    if arguments.distance is not None or arguments.agreement_power is not None:  # tuning: never into the cache
+        if arguments.cache:
+            parser.error("--distance and --agreement-power are for tuning runs, without --cache")
+        regions.THRESHOLD = regions.THRESHOLD if arguments.distance is None else arguments.distance
+        inference.AGREEMENT_POWER = inference.AGREEMENT_POWER if arguments.agreement_power is None \
+            else arguments.agreement_power
     torch.manual_seed(0)
     torch.set_num_threads(arguments.threads)
     model, palette = load_checkpoint(arguments.hint_model)

@@ -8,9 +8,10 @@ suggestions there (at most 8) are shown as the tab shows them; a hit is a sugges
 (CIE76, Lab distance) of the true mean colour of the 5 x 5 patch around the pixel. Methods:
 - ``today``: colorizer.hints.suggest_colours on the pixel's own distribution (greedy seeds 30 ab apart,
   k-means means), shown at the pixel's lightness clamped to 30-85, as an RGB colour (6 at most);
-- ``modes``: colorizer.hints.suggest_modes on the same pixel's distribution, at the patch's own lightness;
+- ``modes``: colorizer.hints.suggest_modes on the same pixel's distribution, at the patch's own lightness:
+  what the tab offers (colorizer.hints.click_suggestions);
 - ``region modes``: suggest_modes on the mean distribution of the click's object region
-  (colorizer.regions), at the patch's own lightness: what the tab now offers.
+  (colorizer.regions), at the patch's own lightness (measured lower, not used).
 Writes a Markdown table and a JSON beside it.
 """
 import argparse

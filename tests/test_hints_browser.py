@@ -186,8 +186,11 @@ def test_the_region_is_outlined_on_the_beyond_picture_itself(page, tmp_path, sho
     page.get_by_text(re.compile(r"^Pixel \((28[2-6]), (12[6-9]|130)\) of the upload")).wait_for(timeout=60_000)
     expect(layer).not_to_have_attribute("data-src", shown, timeout=60_000)
     page.wait_for_timeout(300)
-    columns = np.nonzero(overlay_outline(page))[1]
-    assert columns.size and columns.min() > 170, "the outline did not move to the right disc (the left one ends at 170)"
+    rows, columns = np.nonzero(overlay_outline(page))
+    # the right disc's region fades out over the grey, where the two discs' lightness edges are blurred at the
+    # working size (96 px): its outline may reach a little past the left disc's edge (170), never its inside
+    assert columns.size and np.median(columns) > 284 - 70, "the outline did not move to the right disc"
+    assert ((columns - 100) ** 2 + (rows - 128) ** 2 >= 60 ** 2).all(), "the outline is still on the left disc"
     page.locator("#hint-suggestions label").first.click()  # a hint added: the picture is drawn again, unoutlined
     page.get_by_text(re.compile(r"· annealed mean T=0.38, 1 hint, 384×256$")).first.wait_for(timeout=120_000)
     expect(layer).to_have_count(0, timeout=30_000)

@@ -268,6 +268,46 @@ def test_a_second_object_click_in_the_same_region_takes_the_part_nearer_to_it():
         assert (here - torch.tensor(wanted)).norm() < (here - torch.tensor(other)).norm()
 
 
+class _TwoThings(_Recorder):
+    """A hint 'model' that sees two things on any picture, whatever the hints: the left half is likely
+    class 1 (ab (60, 0)), the right half surely class 2 (ab (-60, 0))."""
+    ab_centres = torch.tensor([[0.0, 0.0], [60.0, 0.0], [-60.0, 0.0]])
+
+    def forward(self, x):
+        logits = torch.zeros(x.shape[0], 3, *x.shape[2:])
+        logits[:, 1, :, :x.shape[3] // 2] = 3.0
+        logits[:, 2, :, x.shape[3] // 2:] = 5.0
+        return logits
+
+
+@pytest.mark.parametrize("power", [inference.AGREEMENT_POWER, 0.0])
+def test_a_region_pixel_the_model_sees_as_another_thing_keeps_its_colour(monkeypatch, power):
+    """A flat picture: the region of a click on the left reaches the right half too, but the model is sure the
+    right half is another colour than the hint, so "pull" leaves it (with the gate off, it turned the hint's)."""
+    monkeypatch.setattr(inference, "AGREEMENT_POWER", power)
+    grey, size = np.full((16, 32), 0.5, np.float32), (32, 16)
+    checked = hints.checked_hints([{"x": 4, "y": 8, "colour": "lab(50 60 0)", "reach": "larger"}], size)
+    logits, union = inference.steered_logits(_TwoThings(), grey, checked, size, size)
+    probabilities = torch.softmax(logits, dim=0)
+    assert union[:, 24:].min() > 0.5  # the region reached the right half
+    assert probabilities[1, :, :16].min() > 0.9  # the left half: the hint's colour
+    if power:
+        assert probabilities[2, :, 16:].min() > 0.98  # the right half as it was
+    else:
+        assert probabilities[1, :, 16:].min() > 0.5
+
+
+def test_the_agreement_gate_is_one_at_the_click_and_falls_with_the_mass_near_the_hint():
+    centres = torch.tensor([[0.0, 0.0], [60.0, 0.0], [-60.0, 0.0]])
+    probabilities = torch.tensor([[0.5, 0.2, 0.0, 1.0], [0.5, 0.8, 0.0, 0.0], [0.0, 0.0, 1.0, 0.0]])[:, None]
+    owners = torch.tensor([[[1.0, 1.0, 1.0, 0.0]]])  # the last pixel is in no region
+    gate = inference.agreement_gate(probabilities, centres, torch.tensor([[60.0, 0.0]]), owners, [[(0, 0)]])[0]
+    assert gate[0] == pytest.approx(1.0) and gate[1] == 1.0  # the click; more mass near the hint than it
+    assert gate[2] < 1e-6 and gate[3] == 1.0  # sure of another colour; no region: not gated here
+    stroke = inference.agreement_gate(probabilities, centres, torch.tensor([[60.0, 0.0]]), owners, [[(0, 0), (1, 0)]])[0]
+    assert stroke[0] == 1.0 and stroke[1] == 1.0  # along a stroke every pixel it crosses moves fully
+
+
 def test_object_hints_through_a_reference_wrapped_model_find_its_centres_and_features():
     model = _hint_model()  # no global branch: the wrapper's vector is ignored, so both must agree exactly
     grey = np.random.default_rng(3).random((40, 72)).astype(np.float32)
