@@ -103,6 +103,32 @@ def test_colourize_with_a_hint_as_an_agent_does(app_url):
     assert after[50:70, 30:50, 0].mean() > before[50:70, 30:50, 0].mean() + 10  # redder where the hint is
 
 
+def two_discs() -> tuple[str, np.ndarray, np.ndarray]:
+    """A 192 x 128 photo: a dark disc on the left, a light one on the right, on grey (a data: URL), and the
+    two discs' masks."""
+    y, x = np.mgrid[0:128, 0:192]
+    left, right = (x - 50) ** 2 + (y - 64) ** 2 < 35 ** 2, (x - 142) ** 2 + (y - 64) ** 2 < 35 ** 2
+    rgb = np.full((128, 192, 3), 128, np.uint8)
+    rgb[left], rgb[right] = (70, 8, 8), (190, 220, 255)
+    return data_url(rgb), left, right
+
+
+def test_an_object_hint_and_a_stroke_as_an_agent_sends_them(app_url):
+    """One object-reach click on the left disc recolours it and leaves the right one; a stroke across the right
+    disc at object reach recolours that one (issue 29's hints for agents)."""
+    photo, left, right = two_discs()
+    beyond = lambda hints: np.asarray(images(call(app_url, "colourize", {"image": photo, "hints": hints}))[3]  # noqa: E731
+                                      .convert("RGB")).astype(int)
+    plain = beyond([])
+    clicked = beyond([{"x": 50, "y": 64, "colour": "#00c000", "reach": "object"}])
+    stroked = beyond([{"stroke": [[125, 64], [160, 64]], "colour": "#00c000", "reach": "object"}])
+    change = lambda picture, mask: np.abs(picture - plain).sum(axis=2)[mask].mean()  # noqa: E731
+    assert change(clicked, left) > 15 and change(clicked, right) < 2
+    assert change(stroked, right) > 15 and change(stroked, left) < 2
+    greener = lambda picture, mask: (picture[..., 1] - picture[..., 0])[mask].mean()  # noqa: E731
+    assert greener(clicked, left) > greener(plain, left) and greener(stroked, right) > greener(plain, right)
+
+
 def test_colourize_a_test_image_and_at_full_size(app_url):
     shown = images(call(app_url, "colourize_test_image", {"category": "horse", "index": 3}))
     assert [picture.size for picture in shown] == [(256, 256)] * 5  # 32 x 32, shown 8x
