@@ -2,7 +2,8 @@
 stop / train again / colourize / inspect / segment / layer view, against a real `python app.py`.
 
 Checks: each session saw only its own runs (its own batch size, nobody else's curves) and its own files
-(full-size results of a same-named, same-sized photo that are its own photo's lightness); two identical
+(full-size results of a same-named, same-sized photo that are its own photo's lightness); an object hint in
+a session's own colour (red in one, blue in another) turns its own picture that way; two identical
 trainings under load give bit-identical curves and weights; no traceback reached the server's log; the
 app's temporary folders are empty once the sessions close and the clean-up interval passes, and gone when
 the process ends. Bounded: every wait has a deadline (docs/concurrency.md has the timings)."""
@@ -135,12 +136,28 @@ class Session:
     def colourize(self) -> None:
         outputs = self.client.predict(gradio_client.handle_file(str(self.photo_path)), api_name="/colourize")
         assert all(Image.open(path).size == (96, 64) for path in outputs)
+        self.steer(outputs[3])
         files = self.client.predict(gradio_client.handle_file(str(self.photo_path)), api_name="/colourize_full_size")
         for file in files:  # same name, same size as everyone's: still this session's own photo underneath
             result = np.asarray(Image.open(file["value"] if isinstance(file, dict) else file).convert("RGB"))
             mine = np.corrcoef(luma(result).ravel(), luma(self.rgb).ravel())[0, 1]
             if mine < 0.9:
                 self.problems.append(f"session {self.index}: a full-size result is not its own photo (r={mine:.2f})")
+
+    def steer(self, plain_path: str) -> None:
+        """An object hint of this session's own colour (red or blue) in the middle: the Beyond picture goes its
+        way around it, whatever colours the others steer toward at the same time."""
+        # the sessions that colourize (3 and 9 of the seeded mix) steer opposite ways
+        colour, sign = ("#dc1e1e", 1) if self.index % 4 == 1 else ("#1e1edc", -1)
+        outputs = self.client.predict(gradio_client.handle_file(str(self.photo_path)),
+                                      hints=[{"x": 48, "y": 32, "colour": colour, "reach": "object"}],
+                                      api_name="/colourize")
+        plain, steered = (np.asarray(Image.open(path).convert("RGB")).astype(int) for path in (plain_path, outputs[3]))
+        rows, columns = np.mgrid[0:64, 0:96]
+        away = (columns - 48) ** 2 + (rows - 32) ** 2 > 10 ** 2  # clear of the hint's marker
+        redder = ((steered[..., 0] - steered[..., 2]) - (plain[..., 0] - plain[..., 2]))[away].mean()
+        if sign * redder < 20:  # about 70-140 in-process for these photos
+            self.problems.append(f"session {self.index}: its {colour} hint moved red - blue by {redder:.0f}")
 
     def inspect(self) -> None:
         answer = self.client.predict(gradio_client.handle_file(str(self.photo_path)), 10, 10, 3,
