@@ -387,11 +387,11 @@ def steered_logits(model: nn.Module, grey: np.ndarray, hints: list, size: tuple[
     if mode == "pull":  # each region's hinted distributions times a Gaussian around its own hint's ab
         owners = torch.from_numpy(regions.nearest_weights(distances, [hint.reach for hint in hints]) > 0).float()
         centres = unwrapped(model).ab_centres.float()
-        wanted = hint_module.hint_ab(hints)
-        hinted = hinted - pull_penalty(centres, wanted, owners)
+        exponents = pull_exponents(centres, hint_module.hint_ab(hints))
+        hinted = hinted - pull_penalty(exponents, owners)
         if AGREEMENT_POWER:
             pixels = [hint_module.hint_pixels(hint, size, work) for hint in hints]
-            weight = weight * agreement_gate(base_probabilities, centres, wanted, owners, pixels)[None]
+            weight = weight * agreement_gate(base_probabilities, exponents, owners, pixels)[None]
     hinted = torch.softmax(hinted, dim=0)
     return (weight * hinted + (1 - weight) * base_probabilities).clamp(min=1e-12).log(), union
 
@@ -401,28 +401,30 @@ def unwrapped(model: nn.Module) -> nn.Module:
     return getattr(model, "model", model)
 
 
-def pull_penalty(centres: torch.Tensor, wanted: torch.Tensor, owners: torch.Tensor) -> torch.Tensor:
-    """Q x h x w: what "pull" takes off the log-probabilities, a Gaussian around the ab of the hint that owns
-    each pixel (``owners``: N x h x w, 1 where a hint's region owns it), so a pixel keeps the modes of its
-    distribution that agree with its hint."""
-    squared = torch.cdist(centres, wanted.float()) ** 2 / (2 * PULL_SIGMA ** 2)  # Q x N
-    return torch.einsum("qn,nhw->qhw", squared, owners)
+def pull_exponents(centres: torch.Tensor, wanted: torch.Tensor) -> torch.Tensor:
+    """Q x N: -log of "pull"'s Gaussian (PULL_SIGMA) around each hint's ab ``wanted`` at each ab class centre."""
+    return torch.cdist(centres, wanted.float()) ** 2 / (2 * PULL_SIGMA ** 2)
 
 
-def agreement_gate(probabilities: torch.Tensor, centres: torch.Tensor, wanted: torch.Tensor, owners: torch.Tensor,
+def pull_penalty(exponents: torch.Tensor, owners: torch.Tensor) -> torch.Tensor:
+    """Q x h x w: what "pull" takes off the log-probabilities, the Gaussian (pull_exponents) around the ab of the
+    hint that owns each pixel (``owners``: N x h x w, 1 where a hint's region owns it), so a pixel keeps the
+    modes of its distribution that agree with its hint."""
+    return torch.einsum("qn,nhw->qhw", exponents, owners)
+
+
+def agreement_gate(probabilities: torch.Tensor, exponents: torch.Tensor, owners: torch.Tensor,
                    pixels: list) -> torch.Tensor:
     """h x w in [0, 1]: how far "pull" may move each pixel: the zero-hint probability mass near its owning
-    hint's ab (the Gaussian of pull_penalty), relative to that mass at the hint's own pixels (the least of
+    hint's ab (the Gaussian of pull_exponents), relative to that mass at the hint's own pixels (the least of
     them along a stroke: every pixel it crosses moves fully), to AGREEMENT_POWER. A pixel the model sees as a
     different thing from the clicked one (a leaf beside a pink petal) keeps its colour though the region
-    reached it; 1 where no hint owns a pixel."""
-    near = torch.exp(-torch.cdist(centres, wanted.float()) ** 2 / (2 * PULL_SIGMA ** 2))  # Q x N
-    agreement = torch.einsum("qhw,qn->nhw", probabilities.float(), near)
+    reached it; 1 where no hint owns a pixel (``owners``: at most one hint per pixel, regions.nearest_weights)."""
+    agreement = torch.einsum("qhw,qn->nhw", probabilities.float(), torch.exp(-exponents))
     at_click = torch.stack([agreement[index, [row for _, row in own], [column for column, _ in own]].min()
                             for index, own in enumerate(pixels)])
     gate = (agreement / at_click.clamp(min=1e-12)[:, None, None]).clamp(max=1) ** AGREEMENT_POWER
-    owned = owners.sum(0)
-    return torch.where(owned > 0, (gate * owners).sum(0) / owned.clamp(min=1), torch.ones_like(owned))
+    return torch.where(owners.sum(0) > 0, (gate * owners).sum(0), 1.0)
 
 
 def hint_distances(hints: list, size, work, cache: dict) -> list[np.ndarray | None]:

@@ -251,9 +251,10 @@ def main(argv=None) -> None:
     if arguments.distance is not None or arguments.agreement_power is not None:  # tuning: never into the cache
         if arguments.cache:
             parser.error("--distance and --agreement-power are for tuning runs, without --cache")
-        regions.THRESHOLD = regions.THRESHOLD if arguments.distance is None else arguments.distance
-        inference.AGREEMENT_POWER = inference.AGREEMENT_POWER if arguments.agreement_power is None \
-            else arguments.agreement_power
+        if arguments.distance is not None:
+            regions.THRESHOLD = arguments.distance
+        if arguments.agreement_power is not None:
+            inference.AGREEMENT_POWER = arguments.agreement_power
     torch.manual_seed(0)
     torch.set_num_threads(arguments.threads)
     model, palette = load_checkpoint(arguments.hint_model)

@@ -301,10 +301,11 @@ def test_the_agreement_gate_is_one_at_the_click_and_falls_with_the_mass_near_the
     centres = torch.tensor([[0.0, 0.0], [60.0, 0.0], [-60.0, 0.0]])
     probabilities = torch.tensor([[0.5, 0.2, 0.0, 1.0], [0.5, 0.8, 0.0, 0.0], [0.0, 0.0, 1.0, 0.0]])[:, None]
     owners = torch.tensor([[[1.0, 1.0, 1.0, 0.0]]])  # the last pixel is in no region
-    gate = inference.agreement_gate(probabilities, centres, torch.tensor([[60.0, 0.0]]), owners, [[(0, 0)]])[0]
+    exponents = inference.pull_exponents(centres, torch.tensor([[60.0, 0.0]]))
+    gate = inference.agreement_gate(probabilities, exponents, owners, [[(0, 0)]])[0]
     assert gate[0] == pytest.approx(1.0) and gate[1] == 1.0  # the click; more mass near the hint than it
     assert gate[2] < 1e-6 and gate[3] == 1.0  # sure of another colour; no region: not gated here
-    stroke = inference.agreement_gate(probabilities, centres, torch.tensor([[60.0, 0.0]]), owners, [[(0, 0), (1, 0)]])[0]
+    stroke = inference.agreement_gate(probabilities, exponents, owners, [[(0, 0), (1, 0)]])[0]
     assert stroke[0] == 1.0 and stroke[1] == 1.0  # along a stroke every pixel it crosses moves fully
 
 
