@@ -135,6 +135,11 @@ def test_at_1400_px_the_picture_the_suggestions_and_the_picker_are_seen_together
     page.evaluate("() => window.scrollTo(0, 0)")  # the page as it opens, not scrolled
     for selector in ("#colourize-beyond img", "#hint-pick", "#hint-suggestions", "#hint-picker", "#hint-reach"):
         assert inside_window(page, selector), f"{selector} is out of the 1400 x 1000 window"
+    page.locator("#hint-suggestions label").first.click()  # a hint added: undoing it is in view too
+    page.get_by_text(re.compile(r"· annealed mean T=0.38, 1 hint, 384×256$")).first.wait_for(timeout=120_000)
+    page.evaluate("() => window.scrollTo(0, 0)")
+    for selector in ("#colourize-beyond img", "#hint-undo", "#hint-clear"):
+        assert inside_window(page, selector), f"{selector} is out of the 1400 x 1000 window after a hint"
 
 
 OVERLAY = "#colourize-beyond .pw-region-overlay"

@@ -166,9 +166,10 @@ def build_hint_controls() -> HintControls:
             # old one (positions shift; "Value: 4 is not in the list of choices")
             remove = gr.Dropdown([], label="Remove one hint", value=None, elem_id="hint-remove", scale=2,
                                  allow_custom_value=True)
-            with gr.Column(scale=1, min_width=120):  # stacked beside the list: side by side, the second wrapped
-                undo = gr.Button("Undo", size="sm", elem_id="hint-undo")  # at 800 px under an empty block
-                clear = gr.Button("Clear all hints", size="sm", elem_id="hint-clear")
+            # narrow enough to stay beside the list at 800 px (Gradio's default 160 px wrapped the second under an
+            # empty block), and side by side: stacked, the second fell below the window at 1400 x 1000
+            undo = gr.Button("Undo", size="sm", elem_id="hint-undo", scale=1, min_width=80)
+            clear = gr.Button("Clear all hints", size="sm", elem_id="hint-clear", scale=1, min_width=80)
         hints = hints_input(gr.JSON([], visible=False, label="hints"))
         # not seen itself: REGION_OVERLAY_JS lays its picture over the Beyond picture (kept in the page, not
         # visible=False, so that its value reaches the page)
