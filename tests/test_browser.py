@@ -10,6 +10,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 from PIL import Image
+from playwright.sync_api import expect
 
 from tests.helpers import requires_cifar
 
@@ -39,7 +40,8 @@ def test_colourize_examples_in_one_click(page):
     page.wait_for_function("() => document.querySelector('#colourize-grey img').src.includes('camera_bw_')")
     for model in ("CNN", "UNet", "Beyond the handout"):
         page.get_by_text(re.compile(rf"^{model} \(.*\.pt\) · annealed mean T=0.38, 384×384$")).wait_for()
-    assert page.get_by_text("The upload has no colour").is_visible()  # a black-and-white original
+    # a black-and-white original; the note may be drawn just after the captions: waited for, not read at once
+    expect(page.get_by_text("The upload has no colour")).to_be_visible(timeout=60_000)
 
 
 def test_colourize_an_upload_and_a_test_image(page, shots, tmp_path):
